@@ -1,0 +1,52 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from datetime import timedelta
+
+from flask import Flask
+
+from bridge.config import Settings
+from bridge.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Blueprints by module; a module that is not present yet is skipped.
+BLUEPRINTS = (
+    "bridge.web.health",
+    "bridge.web.api",
+    "bridge.web.staff",
+    "bridge.web.kiosk",
+    "bridge.web.ncip",
+    "bridge.web.metrics",
+    "bridge.web.phone",
+)
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> Flask:
+    app = Flask(__name__)
+    runtime = runtime or Runtime.from_settings(settings)
+    app.extensions["lockerbridge"] = runtime
+    app.config.update(
+        SECRET_KEY=settings.web.secret_key,
+        SESSION_COOKIE_SECURE=settings.web.secure_cookies,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.web.session_absolute_hours),
+        MAX_CONTENT_LENGTH=max(settings.security.ncip_max_bytes, 1024 * 1024),
+    )
+    for name in BLUEPRINTS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        init = getattr(module, "init_app", None)
+        if init is not None:
+            init(app)
+        else:
+            app.register_blueprint(module.bp)
+    return app

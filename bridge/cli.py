@@ -1,0 +1,188 @@
+"""The ``lockerbridge`` command.
+
+Every failure a person can fix (bad config, database or Redis down, port in use) ends in one
+line on stderr naming what and where, and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from bridge.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("lockerbridge")
+
+
+class Fatal(Exception):
+    """A start-up problem that a person must fix; printed as one line."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from bridge.storage.db import check_connection, make_engine
+
+    problems = []
+    try:
+        check_connection(make_engine(settings.database_url))
+    except Exception as exc:
+        problems.append(str(exc))
+    if settings.redis_url != "embedded":
+        from bridge.redis_conn import connect
+
+        try:
+            connect(settings.redis_url, settings.redis_sentinels)
+        except Exception as exc:
+            problems.append(str(exc))
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr)
+    if not problems:
+        n = sum(len(b.all_compartments()) for b in settings.banks)
+        print(f"configuration OK: {len(settings.banks)} bank(s), {n} compartment(s), "
+              f"{len(settings.ils)} ILS connection(s)")
+    return 1 if problems else 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from bridge.storage.db import check_connection, make_engine
+    from bridge.storage.migrate import upgrade
+
+    engine = make_engine(settings.database_url)
+    check_connection(engine)
+    upgrade(engine)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from bridge.serve import serve_web
+
+    return serve_web(_settings(args), host=args.host, port=args.port)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from bridge.worker import run_worker
+
+    return run_worker(_settings(args), with_scheduler=args.with_scheduler, burst=args.burst)
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    from bridge.worker import run_scheduler
+
+    return run_scheduler(_settings(args))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bridge.demo import run_demo
+
+    return run_demo(port=args.port, directory=args.dir)
+
+
+def cmd_acs(args: argparse.Namespace) -> int:
+    from sip2.acs.cli import main as acs_main
+
+    return acs_main(args.rest)
+
+
+def cmd_sip2(args: argparse.Namespace) -> int:
+    from sip2.cli import main as sip2_main
+
+    return sip2_main(args.rest)
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from bridge.staff_users import cli_user
+
+    return cli_user(_settings(args), args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lockerbridge", description=__doc__)
+    parser.add_argument(
+        "-c", "--config", default=os.environ.get("LOCKERBRIDGE_CONFIG"),
+        help="configuration file (TOML); default $LOCKERBRIDGE_CONFIG",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="run everything locally with sample data")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--dir", default="var/demo", help="where the demo keeps its files")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("web", help="serve the web app (development server; use gunicorn in production)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_web)
+
+    p = sub.add_parser("worker", help="run an rq worker for check-ins and notifications")
+    p.add_argument("--with-scheduler", action="store_true", help="also run the periodic jobs")
+    p.add_argument("--burst", action="store_true", help="stop when the queues are empty")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("scheduler", help="run the periodic jobs (sweeper, expiry, retention)")
+    p.set_defaults(func=cmd_scheduler)
+
+    p = sub.add_parser("acs", help="run the reference SIP2 server", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_acs)
+
+    p = sub.add_parser("sip2", help="talk to a SIP2 server: ping|patron|item|checkin|checkout",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_sip2)
+
+    p = sub.add_parser("db", help="database schema")
+    dsub = p.add_subparsers(dest="db_command", required=True)
+    d = dsub.add_parser("upgrade", help="apply migrations (safe to run from many hosts)")
+    d.set_defaults(func=cmd_db_upgrade)
+
+    p = sub.add_parser("check-config", help="validate the configuration and reach its services")
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("user", help="staff accounts")
+    usub = p.add_subparsers(dest="user_command", required=True)
+    u = usub.add_parser("add", help="create a staff account")
+    u.add_argument("username")
+    u.add_argument("--role", choices=["viewer", "staff", "admin"], default="staff")
+    u.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    u.add_argument("--totp", action="store_true", help="enrol a TOTP second factor")
+    u.set_defaults(func=cmd_user)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from bridge.logs import setup_logging
+
+    setup_logging(os.environ.get("LOCKERBRIDGE_LOG_LEVEL", "INFO"),
+                  os.environ.get("LOCKERBRIDGE_LOG_FORMAT", "text"))
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"configuration error: {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        # Start-up failures of outer systems have their own readable message.
+        from bridge.redis_conn import RedisUnavailable
+        from bridge.storage.db import DatabaseUnavailable
+
+        if isinstance(exc, (Fatal, DatabaseUnavailable, RedisUnavailable)):
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

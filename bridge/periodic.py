@@ -1,0 +1,45 @@
+"""Periodic jobs, run by rq's cron scheduler (``lockerbridge scheduler`` or ``worker --with-scheduler``).
+
+Each entry: (dotted path of a job function taking no arguments, queue, interval in seconds).
+Jobs look everything up themselves through ``bridge.runtime.current()``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+
+from redis import Redis
+from rq.cron import CronScheduler
+
+from bridge.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def schedule(settings: Settings) -> list[tuple[str, str, int]]:
+    return [
+        ("bridge.services.sweeper.sweep_outbox", "default", settings.sweeper_interval_seconds),
+        ("bridge.services.expiry.run_expiry", "default", 300),
+        ("bridge.services.retention.purge", "default", 3600),
+        ("bridge.services.health.probe_ils", "default", 30),
+    ]
+
+
+def _resolve(path: str) -> object | None:
+    module, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ModuleNotFoundError, AttributeError):
+        log.debug("periodic job %s is not available in this build", path)
+        return None
+
+
+def build_scheduler(settings: Settings, redis: Redis) -> CronScheduler:
+    scheduler = CronScheduler(connection=redis, name=f"lockerbridge-{threading.get_ident()}")
+    for path, queue, interval in schedule(settings):
+        func = _resolve(path)
+        if func is not None:
+            scheduler.register(func, queue_name=queue, interval=interval, job_timeout=600)
+    return scheduler

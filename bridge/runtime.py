@@ -1,0 +1,86 @@
+"""What a process needs at run time, built once from the settings and passed around.
+
+No module globals: the web app keeps it in ``app.extensions["lockerbridge"]``; rq jobs build it
+from the configuration the worker was started with (``current()``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.config import Settings, load_settings
+from bridge.redis_conn import connect
+from bridge.storage.db import make_engine, session_factory
+
+QUEUE_NAMES = ("checkins", "notifications", "default")
+
+
+def utc_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    redis: Redis
+    clock: Callable[[], datetime] = utc_clock
+    # Built on first use and shared by threads: SIP2 pools, locker drivers, ...
+    _cache: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, redis: Redis | None = None) -> Runtime:
+        engine = make_engine(settings.database_url)
+        if redis is None:
+            redis = connect(settings.redis_url, settings.redis_sentinels)
+        return cls(settings=settings, engine=engine, sessions=session_factory(engine), redis=redis)
+
+    def queue(self, name: str = "default") -> Queue:
+        return Queue(name, connection=self.redis)
+
+    def cached(self, key: str, build: Callable[[], Any]) -> Any:
+        """One shared instance per key (e.g. the SIP2 pool of an ILS), built once."""
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = build()
+            return self._cache[key]
+
+    def close(self) -> None:
+        for value in self._cache.values():
+            closer = getattr(value, "close", None)
+            if callable(closer):
+                closer()
+        self._cache.clear()
+        self.engine.dispose()
+
+
+_process_runtime: Runtime | None = None
+_process_lock = threading.Lock()
+
+
+def current() -> Runtime:
+    """The runtime of this worker process, built from ``$LOCKERBRIDGE_CONFIG`` on first use."""
+    global _process_runtime
+    with _process_lock:
+        if _process_runtime is None:
+            _process_runtime = Runtime.from_settings(load_settings(os.environ.get("LOCKERBRIDGE_CONFIG")))
+        return _process_runtime
+
+
+def install(runtime: Runtime) -> None:
+    """Makes ``runtime`` the one ``current()`` returns (worker start-up, tests)."""
+    global _process_runtime
+    with _process_lock:
+        _process_runtime = runtime

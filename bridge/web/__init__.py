@@ -1,0 +1,1 @@
+"""Flask blueprints, one per audience: health, api (kiosks/controllers), staff, kiosk, ncip."""

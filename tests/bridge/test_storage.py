@@ -1,0 +1,74 @@
+"""The schema migrates and works the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+
+from bridge.storage.db import check_connection, DatabaseUnavailable, make_engine, session_factory, unit_of_work
+from bridge.storage.migrate import pending, upgrade
+from bridge.storage.tables.core import AuditEventRow, BankRow, CompartmentRow, OutboxRow
+
+
+def test_migrations_bring_a_blank_database_to_the_newest_schema(db_engine: Engine) -> None:
+    assert not pending(db_engine)
+    upgrade(db_engine)  # running it again changes nothing
+    assert not pending(db_engine)
+
+
+def test_times_come_back_as_the_same_instant_in_utc(db_engine: Engine) -> None:
+    sessions = session_factory(db_engine)
+    at = datetime(2026, 11, 25, 3, 0, tzinfo=timezone(timedelta(hours=-5)))
+    with unit_of_work(sessions) as s:
+        s.add(AuditEventRow(at=at, kind="deposit_recorded", bank_id="main-lobby"))
+    with unit_of_work(sessions) as s:
+        row = s.scalars(select(AuditEventRow)).one()
+    assert row.at == at and row.at.tzinfo is not None and row.at.utcoffset() == timedelta(0)
+
+
+def test_a_naive_time_is_refused_before_it_reaches_the_database(db_engine: Engine) -> None:
+    sessions = session_factory(db_engine)
+    with pytest.raises(Exception, match="naive datetime"):
+        with unit_of_work(sessions) as s:
+            s.add(AuditEventRow(at=datetime(2026, 1, 1), kind="x"))
+            s.flush()
+
+
+def test_a_door_number_is_unique_within_a_bank(db_engine: Engine) -> None:
+    sessions = session_factory(db_engine)
+    with unit_of_work(sessions) as s:
+        s.add(BankRow(id="b1", name="B1", branch="B1", ils="i"))
+        s.add(CompartmentRow(bank_id="b1", number=1, size="M", purpose="pickup", height_cm=100, state="free"))
+    with pytest.raises(IntegrityError):
+        with unit_of_work(sessions) as s:
+            s.add(CompartmentRow(bank_id="b1", number=1, size="S", purpose="pickup", height_cm=90, state="free"))
+
+
+def test_a_failed_unit_of_work_leaves_nothing_behind(db_engine: Engine) -> None:
+    sessions = session_factory(db_engine)
+    with pytest.raises(RuntimeError):
+        with unit_of_work(sessions) as s:
+            s.add(OutboxRow(kind="deposit_checkin", ref="1"))
+            s.flush()
+            raise RuntimeError("crash between the two writes")
+    with unit_of_work(sessions) as s:
+        assert s.scalars(select(OutboxRow)).all() == []
+
+
+def test_the_outbox_takes_one_row_per_piece_of_work(db_engine: Engine) -> None:
+    sessions = session_factory(db_engine)
+    with unit_of_work(sessions) as s:
+        s.add(OutboxRow(kind="deposit_checkin", ref="42", next_attempt_at=datetime.now(UTC)))
+    with pytest.raises(IntegrityError):
+        with unit_of_work(sessions) as s:
+            s.add(OutboxRow(kind="deposit_checkin", ref="42"))
+
+
+def test_an_unreachable_database_is_one_readable_line() -> None:
+    engine = make_engine("postgresql://nobody@127.0.0.1:1/none")
+    with pytest.raises(DatabaseUnavailable) as err:
+        check_connection(engine)
+    assert "127.0.0.1:1" in str(err.value) and "\n" not in str(err.value)
