@@ -45,8 +45,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"error: {p}", file=sys.stderr)
     if not problems:
         n = sum(len(b.all_compartments()) for b in settings.banks)
-        print(f"configuration OK: {len(settings.banks)} bank(s), {n} compartment(s), "
-              f"{len(settings.ils)} ILS connection(s)")
+        print(
+            f"configuration OK: {len(settings.banks)} bank(s), {n} compartment(s), "
+            f"{len(settings.ils)} ILS connection(s)"
+        )
     return 1 if problems else 0
 
 
@@ -107,7 +109,9 @@ def cmd_user(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lockerbridge", description=__doc__)
     parser.add_argument(
-        "-c", "--config", default=os.environ.get("LOCKERBRIDGE_CONFIG"),
+        "-c",
+        "--config",
+        default=os.environ.get("LOCKERBRIDGE_CONFIG"),
         help="configuration file (TOML); default $LOCKERBRIDGE_CONFIG",
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default="var/demo", help="where the demo keeps its files")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("web", help="serve the web app (development server; use gunicorn in production)")
+    p = sub.add_parser(
+        "web", help="serve the web app (development server; use gunicorn in production)"
+    )
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_web)
@@ -134,8 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_acs)
 
-    p = sub.add_parser("sip2", help="talk to a SIP2 server: ping|patron|item|checkin|checkout",
-                       add_help=False)
+    p = sub.add_parser(
+        "sip2", help="talk to a SIP2 server: ping|patron|item|checkin|checkout", add_help=False
+    )
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_sip2)
 
@@ -162,8 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from bridge.logs import setup_logging
 
-    setup_logging(os.environ.get("LOCKERBRIDGE_LOG_LEVEL", "INFO"),
-                  os.environ.get("LOCKERBRIDGE_LOG_FORMAT", "text"))
+    setup_logging(
+        os.environ.get("LOCKERBRIDGE_LOG_LEVEL", "INFO"),
+        os.environ.get("LOCKERBRIDGE_LOG_FORMAT", "text"),
+    )
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -55,7 +55,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class MaskingTextFormatter(logging.Formatter):
-    def formatException(self, ei: Any) -> str:  # noqa: N802  (logging's name)
+    def formatException(self, ei: Any) -> str:
         return mask(super().formatException(ei))
 
 

@@ -1,4 +1,5 @@
-"""Periodic jobs, run by rq's cron scheduler (``lockerbridge scheduler`` or ``worker --with-scheduler``).
+"""Periodic jobs, run by rq's cron scheduler (``lockerbridge scheduler`` or a worker
+started ``--with-scheduler``).
 
 Each entry: (dotted path of a job function taking no arguments, queue, interval in seconds).
 Jobs look everything up themselves through ``bridge.runtime.current()``.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from redis import Redis
 from rq.cron import CronScheduler
@@ -27,7 +30,7 @@ def schedule(settings: Settings) -> list[tuple[str, str, int]]:
     ]
 
 
-def _resolve(path: str) -> object | None:
+def _resolve(path: str) -> Callable[..., Any] | None:
     module, _, name = path.rpartition(".")
     try:
         return getattr(importlib.import_module(module), name)

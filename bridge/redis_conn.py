@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,9 @@ class EmbeddedRedis:
         self.url = f"unix://{self.server.socket_file}"
 
     def close(self) -> None:
-        try:
+        # Already gone is fine.
+        with contextlib.suppress(Exception):
             self.server.shutdown(save=False, now=True)
-        except Exception:  # noqa: S110  (already gone is fine)
-            pass
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -49,7 +49,8 @@ def connect(url: str, sentinels: list[str] | None = None, **kwargs: Any) -> Redi
 
         hosts = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in sentinels]
         service = url.rsplit("/", 1)[-1]
-        conn: Redis = Sentinel(hosts, socket_timeout=5).master_for(service, **kwargs)
+        sentinel = Sentinel(hosts, socket_timeout=5)  # type: ignore[no-untyped-call]
+        conn: Redis = sentinel.master_for(service, **kwargs)  # type: ignore[no-untyped-call]
     else:
         conn = Redis.from_url(url, **kwargs)
     try:

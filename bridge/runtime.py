@@ -75,7 +75,9 @@ def current() -> Runtime:
     global _process_runtime
     with _process_lock:
         if _process_runtime is None:
-            _process_runtime = Runtime.from_settings(load_settings(os.environ.get("LOCKERBRIDGE_CONFIG")))
+            _process_runtime = Runtime.from_settings(
+                load_settings(os.environ.get("LOCKERBRIDGE_CONFIG"))
+            )
         return _process_runtime
 
 

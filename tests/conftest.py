@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,9 @@ from bridge.storage.migrate import upgrade
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
-PG_ADMIN_URL = os.environ.get("LOCKERBRIDGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "LOCKERBRIDGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_SERVER_URL = os.environ.get("LOCKERBRIDGE_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
@@ -41,8 +44,7 @@ def base_config(tmp_path: Path, **over: Any) -> dict[str, Any]:
                     {"first": 7, "last": 10, "size": "M"},
                     {"first": 11, "last": 12, "size": "L", "height_cm": 40},
                     {"first": 13, "last": 14, "size": "M", "purpose": "return"},
-                    {"first": 15, "last": 16, "size": "M", "purpose": "equipment",
-                     "charger": True},
+                    {"first": 15, "last": 16, "size": "M", "purpose": "equipment", "charger": True},
                 ],
             },
             {
@@ -113,7 +115,9 @@ def _fresh_pg_schema_engine(reason: str | None) -> Iterator[Engine]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_engine(request: pytest.FixtureRequest, tmp_path: Path, pg_reason: str | None) -> Iterator[Engine]:
+def db_engine(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_reason: str | None
+) -> Iterator[Engine]:
     """A migrated, empty database: once on SQLite, once on PostgreSQL (own schema per test)."""
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path}/test.db")
@@ -125,10 +129,8 @@ def db_engine(request: pytest.FixtureRequest, tmp_path: Path, pg_reason: str | N
         engine = next(gen)
         upgrade(engine)
         yield engine
-        try:
+        with contextlib.suppress(StopIteration):
             next(gen)
-        except StopIteration:
-            pass
 
 
 @pytest.fixture

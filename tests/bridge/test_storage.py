@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from bridge.storage.db import check_connection, DatabaseUnavailable, make_engine, session_factory, unit_of_work
+from bridge.storage.db import (
+    DatabaseUnavailable,
+    check_connection,
+    make_engine,
+    session_factory,
+    unit_of_work,
+)
 from bridge.storage.migrate import pending, upgrade
 from bridge.storage.tables.core import AuditEventRow, BankRow, CompartmentRow, OutboxRow
 
@@ -31,29 +37,35 @@ def test_times_come_back_as_the_same_instant_in_utc(db_engine: Engine) -> None:
 
 def test_a_naive_time_is_refused_before_it_reaches_the_database(db_engine: Engine) -> None:
     sessions = session_factory(db_engine)
-    with pytest.raises(Exception, match="naive datetime"):
-        with unit_of_work(sessions) as s:
-            s.add(AuditEventRow(at=datetime(2026, 1, 1), kind="x"))
-            s.flush()
+    with pytest.raises(Exception, match="naive datetime"), unit_of_work(sessions) as s:
+        s.add(AuditEventRow(at=datetime(2026, 1, 1), kind="x"))
+        s.flush()
 
 
 def test_a_door_number_is_unique_within_a_bank(db_engine: Engine) -> None:
     sessions = session_factory(db_engine)
     with unit_of_work(sessions) as s:
         s.add(BankRow(id="b1", name="B1", branch="B1", ils="i"))
-        s.add(CompartmentRow(bank_id="b1", number=1, size="M", purpose="pickup", height_cm=100, state="free"))
+        s.add(
+            CompartmentRow(
+                bank_id="b1", number=1, size="M", purpose="pickup", height_cm=100, state="free"
+            )
+        )
     with pytest.raises(IntegrityError):
         with unit_of_work(sessions) as s:
-            s.add(CompartmentRow(bank_id="b1", number=1, size="S", purpose="pickup", height_cm=90, state="free"))
+            s.add(
+                CompartmentRow(
+                    bank_id="b1", number=1, size="S", purpose="pickup", height_cm=90, state="free"
+                )
+            )
 
 
 def test_a_failed_unit_of_work_leaves_nothing_behind(db_engine: Engine) -> None:
     sessions = session_factory(db_engine)
-    with pytest.raises(RuntimeError):
-        with unit_of_work(sessions) as s:
-            s.add(OutboxRow(kind="deposit_checkin", ref="1"))
-            s.flush()
-            raise RuntimeError("crash between the two writes")
+    with pytest.raises(RuntimeError), unit_of_work(sessions) as s:
+        s.add(OutboxRow(kind="deposit_checkin", ref="1"))
+        s.flush()
+        raise RuntimeError("crash between the two writes")
     with unit_of_work(sessions) as s:
         assert s.scalars(select(OutboxRow)).all() == []
 
@@ -62,9 +74,8 @@ def test_the_outbox_takes_one_row_per_piece_of_work(db_engine: Engine) -> None:
     sessions = session_factory(db_engine)
     with unit_of_work(sessions) as s:
         s.add(OutboxRow(kind="deposit_checkin", ref="42", next_attempt_at=datetime.now(UTC)))
-    with pytest.raises(IntegrityError):
-        with unit_of_work(sessions) as s:
-            s.add(OutboxRow(kind="deposit_checkin", ref="42"))
+    with pytest.raises(IntegrityError), unit_of_work(sessions) as s:
+        s.add(OutboxRow(kind="deposit_checkin", ref="42"))
 
 
 def test_an_unreachable_database_is_one_readable_line() -> None:

@@ -1,0 +1,1 @@
+"""rq jobs: they take ids, look everything else up, are idempotent and never swallow errors."""

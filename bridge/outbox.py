@@ -1,0 +1,221 @@
+"""The transactional outbox: work that must happen after a change commits, never lost.
+
+A use case writes its change and an outbox row in one transaction (:func:`add`), then, after
+the commit, hands the row to rq (:func:`dispatch`). The job claims the row with a lease
+(:func:`claim`), does the work, and marks it :func:`complete` or :func:`retry_later`. If the
+worker dies, or Redis loses the job, the sweeper (:func:`sweep`, run every
+``sweeper_interval_seconds``) enqueues the row again once its lease has run out, so work is
+retried within lease + sweep interval (well under 120 s by default) instead of rq's ~11 minutes.
+
+Rows with the same ``order_key`` (an item barcode) are worked strictly in creation order.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from bridge.runtime import Runtime
+from bridge.storage.db import unit_of_work
+from bridge.storage.tables.core import OutboxRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobKind:
+    function: str  # dotted path of the rq job; it takes (kind, ref)
+    queue: str
+
+
+# Areas register their kinds here: kind -> job. Keep kinds short and stable (they are stored).
+KINDS: dict[str, JobKind] = {
+    "deposit_checkin": JobKind("bridge.jobs.returns.checkin_deposit", "checkins"),
+    "notification": JobKind("bridge.jobs.notify.send_notification", "notifications"),
+}
+
+MAX_BACKOFF = timedelta(minutes=10)
+
+
+def backoff(attempts: int) -> timedelta:
+    """2, 4, 8 ... seconds, at most ten minutes."""
+    return min(timedelta(seconds=2 ** max(1, attempts)), MAX_BACKOFF)
+
+
+def job_id(kind: str, ref: str) -> str:
+    return f"{kind}-{ref}"
+
+
+def add(
+    session: Session, kind: str, ref: str, *, now: datetime, order_key: str | None = None
+) -> OutboxRow:
+    """Records work to do; call inside the use case's transaction."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown outbox kind {kind!r}")
+    row = OutboxRow(
+        kind=kind,
+        ref=ref,
+        order_key=order_key,
+        state="pending",
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def dispatch(rt: Runtime, kind: str, ref: str, *, delay: timedelta | None = None) -> None:
+    """Hands committed work to rq. Failing here loses nothing: the sweeper will pick it up."""
+    spec = KINDS[kind]
+    try:
+        queue = rt.queue(spec.queue)
+        if delay and delay.total_seconds() > 0:
+            queue.enqueue_in(
+                delay,
+                spec.function,
+                kind,
+                ref,
+                job_id=job_id(kind, ref),
+                job_timeout=300,
+                result_ttl=300,
+                failure_ttl=86400,
+            )
+        else:
+            queue.enqueue(
+                spec.function,
+                kind,
+                ref,
+                job_id=job_id(kind, ref),
+                job_timeout=300,
+                result_ttl=300,
+                failure_ttl=86400,
+            )
+    except Exception as exc:  # Redis down: the row stays pending and the sweeper retries.
+        log.warning("could not enqueue %s %s now (%s); the sweeper will retry", kind, ref, exc)
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    kind: str
+    ref: str
+    attempts: int
+
+
+def claim(rt: Runtime, kind: str, ref: str) -> Claim | None:
+    """Leases the row for this worker; None when it is done, leased by another, or must wait.
+
+    A row waits while an older row with the same order_key is not finished.
+    """
+    now = rt.clock()
+    lease = now + timedelta(seconds=rt.settings.outbox_lease_seconds)
+    with unit_of_work(rt.sessions) as s:
+        row = s.scalars(
+            select(OutboxRow).where(OutboxRow.kind == kind, OutboxRow.ref == ref)
+        ).one_or_none()
+        if row is None or row.state in ("done", "failed"):
+            return None
+        if row.order_key:
+            earlier = s.scalars(
+                select(OutboxRow.id)
+                .where(
+                    OutboxRow.order_key == row.order_key,
+                    OutboxRow.kind == kind,
+                    OutboxRow.id < row.id,
+                    OutboxRow.state.in_(("pending", "leased")),
+                )
+                .limit(1)
+            ).first()
+            if earlier is not None:
+                row.next_attempt_at = now + timedelta(seconds=2)
+                return None
+        # Compare-and-set, so two workers given the same job cannot both take it.
+        took = s.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.id == row.id,
+                or_(
+                    OutboxRow.state == "pending",
+                    and_(OutboxRow.state == "leased", OutboxRow.lease_until < now),
+                ),
+            )
+            .values(state="leased", lease_until=lease, attempts=OutboxRow.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(took, "rowcount", 0) != 1:
+            return None
+        return Claim(id=row.id, kind=kind, ref=ref, attempts=row.attempts + 1)
+
+
+def complete(session: Session, claim_: Claim, *, now: datetime) -> None:
+    """Marks the work done; call in the same transaction as the work's own result."""
+    session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == claim_.id)
+        .values(state="done", done_at=now, lease_until=None, last_error=None)
+    )
+
+
+def give_up(session: Session, claim_: Claim, *, now: datetime, error: str) -> None:
+    """No retry will help (the outcome is with staff now)."""
+    session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == claim_.id)
+        .values(state="failed", done_at=now, lease_until=None, last_error=error[:500])
+    )
+
+
+def retry_later(
+    rt: Runtime, claim_: Claim, error: str, *, delay: timedelta | None = None
+) -> timedelta:
+    """Releases the lease with a backoff; returns the delay chosen."""
+    delay = delay if delay is not None else backoff(claim_.attempts)
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        s.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == claim_.id)
+            .values(
+                state="pending",
+                lease_until=None,
+                next_attempt_at=now + delay,
+                last_error=error[:500],
+            )
+        )
+    dispatch(rt, claim_.kind, claim_.ref, delay=delay)
+    return delay
+
+
+def sweep(rt: Runtime, *, limit: int = 500) -> int:
+    """Enqueues due pending rows and rows whose lease ran out; returns how many."""
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        rows = s.execute(
+            select(OutboxRow.kind, OutboxRow.ref)
+            .where(
+                or_(
+                    and_(OutboxRow.state == "pending", OutboxRow.next_attempt_at <= now),
+                    and_(OutboxRow.state == "leased", OutboxRow.lease_until < now),
+                )
+            )
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        ).all()
+    for kind, ref in rows:
+        if kind in KINDS:
+            dispatch(rt, kind, ref)
+    return len(rows)
+
+
+def backlog(session: Session, kind: str) -> tuple[int, datetime | None]:
+    """How many rows of a kind are not done, and when the oldest was created."""
+    rows = session.execute(
+        select(OutboxRow.created_at)
+        .where(OutboxRow.kind == kind, OutboxRow.state.in_(("pending", "leased")))
+        .order_by(OutboxRow.created_at)
+    ).all()
+    return len(rows), (rows[0][0] if rows else None)
