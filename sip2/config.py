@@ -1,0 +1,54 @@
+"""Where an ACS is and who we are to it: plain frozen values, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import tzinfo
+
+from sip2.transport import DEFAULT_CONNECT_TIMEOUT, TlsConfig
+
+ENCODINGS = ("utf-8", "cp1252", "ascii", "cp850", "latin-1")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """One ACS (one ILS's SIP2 port). Timeouts are always on.
+
+    ``server_tz`` is the ACS's local zone: SIP2 dates with a blank zone are read in it, and
+    dates we send are written in it (Koha and Evergreen ignore the zone characters). None:
+    dates are sent in UTC with zone ``   Z`` and blank-zone dates are read as UTC.
+    """
+
+    host: str
+    port: int
+    tls: TlsConfig | None = None
+    encoding: str = "utf-8"
+    error_detection: bool = False
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    request_timeout: float = 10.0
+    heartbeat_interval: float | None = 30.0  # Koha drops idle connections; None: no heartbeat
+    max_resends: int = 3
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    server_tz: tzinfo | None = None
+
+    def __post_init__(self) -> None:
+        "".encode(self.encoding)  # LookupError now rather than on the first frame
+        if self.connect_timeout <= 0 or self.request_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+
+
+@dataclass(frozen=True)
+class SipAccount:
+    """A SIP2 login (93): one per locker bank, so the ILS sees each bank as its own terminal.
+
+    ``location`` goes in 93's CP; ``institution`` in every request's AO. ``login=False`` is for
+    an ACS that takes requests without a 93 (some stunnel'd test servers).
+    """
+
+    user: str
+    password: str = field(repr=False)
+    location: str = ""
+    institution: str = ""
+    terminal_password: str = field(default="", repr=False)  # AC
+    login: bool = True

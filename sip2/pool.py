@@ -1,0 +1,219 @@
+"""At most N connections to one ACS, shared by threads, with heartbeat and reconnect backoff.
+
+One pool per ILS (``ServerConfig``); connections are logged in per :class:`SipAccount` (one
+per locker bank), and all accounts share the pool's budget: when it is spent and another
+account's connection is idle, that one is closed to make room. A background thread sends 99
+on connections idle for ``heartbeat_interval`` (Koha drops idle ones) and drops dead ones.
+
+Connect failures back off exponentially (``backoff_initial`` doubling to ``backoff_max``);
+while backing off, requests fail at once with :class:`IlsUnavailable` instead of piling up.
+After ``os.fork`` (rq work horses) a pool forgets its parent's sockets and starts afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from sip2.config import ServerConfig, SipAccount
+from sip2.connection import Clock, Connection, ConnectionLost
+from sip2.errors import IlsUnavailable, SipError
+
+log = logging.getLogger(__name__)
+
+Connector = Callable[[ServerConfig, SipAccount], Connection]
+DEFAULT_MAX_CONNECTIONS = 2
+
+
+class SipPool:
+    """Thread-safe pool of logged-in connections to one ACS."""
+
+    def __init__(
+        self,
+        server: ServerConfig,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        clock: Clock = time.monotonic,
+        connector: Connector | None = None,
+    ) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self.server = server
+        self.max_connections = max_connections
+        self._clock = clock
+        self._connector: Connector = connector or (
+            lambda s, a: Connection.open(s, a, clock=self._clock)
+        )
+        self._lock = threading.Condition()
+        self._idle: list[Connection] = []
+        self._open = 0  # idle + in use + being opened
+        self._failures = 0
+        self._retry_at = 0.0
+        self._pid = os.getpid()
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ borrowing
+
+    @contextmanager
+    def connection(
+        self, account: SipAccount, *, timeout: float | None = None
+    ) -> Iterator[Connection]:
+        """Borrow a logged-in connection for ``account``; it returns to the pool afterwards.
+
+        A connection that failed (closed session) is dropped instead. Raises
+        :class:`IlsUnavailable` when the ACS is unreachable, backing off, or every connection
+        stays busy for ``timeout`` (default: the server's request timeout).
+        """
+        conn = self.acquire(account, timeout=timeout)
+        try:
+            yield conn
+        finally:
+            self.release(conn)
+
+    def acquire(self, account: SipAccount, *, timeout: float | None = None) -> Connection:
+        deadline = self._clock() + (self.server.request_timeout if timeout is None else timeout)
+        self._after_fork()
+        self._start_heartbeat()
+        with self._lock:
+            while True:
+                if self._closed:
+                    raise IlsUnavailable("SIP2 pool is closed")
+                conn = self._take_idle(account)
+                if conn is not None:
+                    return conn
+                if self._open < self.max_connections or self._evict_other():
+                    self._check_backoff()
+                    self._open += 1
+                    break
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise IlsUnavailable(
+                        f"all {self.max_connections} SIP2 connections to {self.server.host} busy"
+                    )
+                self._lock.wait(min(remaining, 0.5))
+        return self._open_new(account)
+
+    def _take_idle(self, account: SipAccount) -> Connection | None:
+        for conn in list(self._idle):
+            if conn.account != account:
+                continue
+            self._idle.remove(conn)
+            if conn.alive():
+                return conn
+            conn.close()
+            self._open -= 1
+        return None
+
+    def _evict_other(self) -> bool:
+        if not self._idle:
+            return False
+        victim = min(self._idle, key=lambda c: c.last_used)
+        self._idle.remove(victim)
+        victim.close()
+        self._open -= 1
+        return True
+
+    def _check_backoff(self) -> None:
+        wait = self._retry_at - self._clock()
+        if wait > 0:
+            raise IlsUnavailable(
+                f"{self.server.host}:{self.server.port} unreachable; next attempt in {wait:.1f} s"
+            )
+
+    def _open_new(self, account: SipAccount) -> Connection:
+        try:
+            conn = self._connector(self.server, account)
+        except BaseException as exc:
+            with self._lock:
+                self._open -= 1
+                if isinstance(exc, IlsUnavailable):
+                    self._failures += 1
+                    delay = min(
+                        self.server.backoff_max,
+                        self.server.backoff_initial * 2 ** (self._failures - 1),
+                    )
+                    # The first failure may be a server restarting: retry at once, once.
+                    self._retry_at = self._clock() + (0.0 if self._failures == 1 else delay)
+                self._lock.notify()
+            raise
+        with self._lock:
+            self._failures = 0
+            self._retry_at = 0.0
+        return conn
+
+    def release(self, conn: Connection) -> None:
+        with self._lock:
+            if conn.usable and not self._closed and os.getpid() == self._pid:
+                self._idle.append(conn)
+            else:
+                conn.close()
+                self._open -= 1
+            self._lock.notify()
+
+    # ------------------------------------------------------------------ upkeep
+
+    def _after_fork(self) -> None:
+        pid = os.getpid()
+        if pid == self._pid:
+            return
+        with self._lock:
+            if pid == self._pid:
+                return
+            for conn in self._idle:
+                conn.transport.close()  # the child's copy only; the parent's stays open
+            self._idle.clear()
+            self._open = 0
+            self._pid = pid
+            self._heartbeat = None
+            self._stop = threading.Event()
+
+    def _start_heartbeat(self) -> None:
+        interval = self.server.heartbeat_interval
+        if not interval or self._heartbeat is not None:
+            return
+        with self._lock:
+            if self._heartbeat is not None:
+                return
+            self._heartbeat = threading.Thread(
+                target=self._beat, args=(interval,), name="sip2-heartbeat", daemon=True
+            )
+            self._heartbeat.start()
+
+    def _beat(self, interval: float) -> None:
+        tick = min(1.0, interval / 4)
+        while not self._stop.wait(tick):
+            with self._lock:
+                due = [c for c in self._idle if self._clock() - c.last_used >= interval]
+                for conn in due:
+                    self._idle.remove(conn)
+            for conn in due:
+                try:
+                    conn.heartbeat()
+                except (ConnectionLost, SipError) as exc:
+                    log.info("sip2 heartbeat to %s failed (%s); dropping it", self.server.host, exc)
+                self.release(conn)
+
+    def close(self) -> None:
+        """Close idle connections and stop the heartbeat; borrowed ones close on release."""
+        self._stop.set()
+        with self._lock:
+            self._closed = True
+            for conn in self._idle:
+                conn.close()
+                self._open -= 1
+            self._idle.clear()
+            self._lock.notify_all()
+        thread = self._heartbeat
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2)
+
+    def stats(self) -> dict[str, int]:
+        """Open and idle connection counts (for health pages and tests)."""
+        with self._lock:
+            return {"open": self._open, "idle": len(self._idle)}

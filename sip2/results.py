@@ -1,0 +1,489 @@
+"""Typed, frozen results of SIP2 replies: no "Y"/"N", no two-letter codes past this module.
+
+Each ``from_message`` reads leniently: a missing or malformed field becomes None (or an empty
+tuple), never an exception; what the codec had to repair is in ``problems``, and every variable
+field as sent, vendor ones included, is in ``raw_fields``. Personal data (names, contact data)
+and ``raw_fields`` are left out of ``repr`` so results can be logged.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import TypedDict
+
+from sip2.codec import Decoded
+from sip2.dates import parse_date
+
+Fields = tuple[tuple[str, str], ...]
+
+
+class CirculationStatus(enum.Enum):
+    """18's circulation status (spec values 01-13); UNKNOWN for anything else."""
+
+    UNKNOWN = 0
+    OTHER = 1
+    ON_ORDER = 2
+    AVAILABLE = 3
+    CHARGED = 4
+    CHARGED_NOT_TO_BE_RECALLED = 5
+    IN_PROCESS = 6
+    RECALLED = 7
+    WAITING_ON_HOLD_SHELF = 8
+    WAITING_TO_BE_RESHELVED = 9
+    IN_TRANSIT = 10
+    CLAIMED_RETURNED = 11
+    LOST = 12
+    MISSING = 13
+
+    @classmethod
+    def parse(cls, text: str | None) -> CirculationStatus:
+        try:
+            return cls(int((text or "").strip()))
+        except ValueError:
+            return cls.UNKNOWN
+
+
+class AlertType(enum.Enum):
+    """10's CV (3M extension): why the checkin raised an alert."""
+
+    UNKNOWN = "00"
+    HOLD_HERE = "01"  # a hold waits at this location: capture it here
+    HOLD_ELSEWHERE = "02"  # a hold waits at another location (CT): send it there
+    ILL = "03"  # inter-library loan transit
+    TRANSFER = "04"  # item belongs elsewhere (CT): transfer
+    OTHER = "99"
+
+    @classmethod
+    def parse(cls, text: str | None) -> AlertType | None:
+        if text is None or not text.strip():
+            return None
+        try:
+            return cls(text.strip().zfill(2))
+        except ValueError:
+            return cls.OTHER
+
+
+class PatronFlag(enum.Enum):
+    """The 14 positions of the patron status field (Y = the condition applies)."""
+
+    CHARGE_PRIVILEGES_DENIED = 0
+    RENEWAL_PRIVILEGES_DENIED = 1
+    RECALL_PRIVILEGES_DENIED = 2
+    HOLD_PRIVILEGES_DENIED = 3
+    CARD_REPORTED_LOST = 4
+    TOO_MANY_ITEMS_CHARGED = 5
+    TOO_MANY_ITEMS_OVERDUE = 6
+    TOO_MANY_RENEWALS = 7
+    TOO_MANY_CLAIMS_OF_ITEMS_RETURNED = 8
+    TOO_MANY_ITEMS_LOST = 9
+    EXCESSIVE_OUTSTANDING_FINES = 10
+    EXCESSIVE_OUTSTANDING_FEES = 11
+    RECALL_OVERDUE = 12
+    TOO_MANY_ITEMS_BILLED = 13
+
+
+class Summary(enum.Enum):
+    """Which item list 63 asks for (one position of the 10-character summary)."""
+
+    HOLD_ITEMS = 0
+    OVERDUE_ITEMS = 1
+    CHARGED_ITEMS = 2
+    FINE_ITEMS = 3
+    RECALL_ITEMS = 4
+    UNAVAILABLE_HOLDS = 5
+
+    def field(self) -> str:
+        return "".join("Y" if i == self.value else " " for i in range(10))
+
+
+# BX: the 16 positions name these requests, in this order (spec, 98 ACS status).
+SUPPORTED_MESSAGE_ORDER: tuple[str, ...] = tuple(
+    "23 11 09 01 99 97 93 63 35 37 17 19 25 15 29 65".split()  # noqa: SIM905 - reads as the spec
+)
+
+
+def _yes(text: str | None) -> bool | None:
+    """Y/N (or 1/0) to bool; None when absent or anything else."""
+    if text is None:
+        return None
+    value = text.strip().upper()
+    if value in ("Y", "1"):
+        return True
+    if value in ("N", "0"):
+        return False
+    return None
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int((text or "").strip())
+    except ValueError:
+        return None
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return Decimal(text.strip())
+    except InvalidOperation:
+        return None
+
+
+def _text(text: str | None) -> str | None:
+    return text if text else None
+
+
+def _flags(text: str | None) -> frozenset[PatronFlag]:
+    value = text or ""
+    return frozenset(f for f in PatronFlag if f.value < len(value) and value[f.value] == "Y")
+
+
+@dataclass(frozen=True)
+class _Common:
+    screen_messages: tuple[str, ...]
+    print_lines: tuple[str, ...]
+    raw_fields: Fields = field(repr=False)
+    problems: tuple[str, ...] = field(repr=False)
+
+
+class _CommonKw(TypedDict):
+    screen_messages: tuple[str, ...]
+    print_lines: tuple[str, ...]
+    raw_fields: Fields
+    problems: tuple[str, ...]
+
+
+class _PatronKw(_CommonKw):
+    flags: frozenset[PatronFlag]
+    language: str | None
+    transaction_date: datetime | None
+    institution_id: str | None
+    patron_id: str | None
+    personal_name: str | None
+    valid_patron: bool | None
+    pin_valid: bool | None
+    currency: str | None
+    fee_amount: Decimal | None
+
+
+def _common(decoded: Decoded) -> _CommonKw:
+    m = decoded.message
+    return {
+        "screen_messages": m.all("AF"),
+        "print_lines": m.all("AG"),
+        "raw_fields": m.fields,
+        "problems": decoded.problems,
+    }
+
+
+@dataclass(frozen=True)
+class LoginResult(_Common):
+    ok: bool
+
+    @classmethod
+    def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> LoginResult:
+        return cls(ok=decoded.message.fixed_value("ok") == "1", **_common(decoded))
+
+
+@dataclass(frozen=True)
+class AcsStatus(_Common):
+    online: bool | None
+    checkin_ok: bool | None
+    checkout_ok: bool | None
+    renewal_policy: bool | None
+    status_update_ok: bool | None
+    offline_ok: bool | None
+    timeout_period: int | None  # tenths of a second; 000 = no timeout, 999 = unknown
+    retries_allowed: int | None  # 999 = unknown
+    date_time_sync: datetime | None
+    protocol_version: str | None  # as sent, e.g. "2.00" or "2.0E"
+    institution_id: str | None
+    library_name: str | None
+    terminal_location: str | None
+    supported_messages: frozenset[str] | None  # request command ids, None when BX not sent
+
+    @classmethod
+    def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> AcsStatus:
+        m = decoded.message
+        bx = m.first("BX")
+        supported = (
+            None
+            if bx is None
+            else frozenset(c for c, f in zip(SUPPORTED_MESSAGE_ORDER, bx, strict=False) if f == "Y")
+        )
+        return cls(
+            online=_yes(m.fixed_value("online_status")),
+            checkin_ok=_yes(m.fixed_value("checkin_ok")),
+            checkout_ok=_yes(m.fixed_value("checkout_ok")),
+            renewal_policy=_yes(m.fixed_value("acs_renewal_policy")),
+            status_update_ok=_yes(m.fixed_value("status_update_ok")),
+            offline_ok=_yes(m.fixed_value("offline_ok")),
+            timeout_period=_int(m.fixed_value("timeout_period")),
+            retries_allowed=_int(m.fixed_value("retries_allowed")),
+            date_time_sync=parse_date(m.fixed_value("date_time_sync"), server_tz=server_tz),
+            protocol_version=_text(m.fixed_value("protocol_version")),
+            institution_id=m.first("AO"),
+            library_name=m.first("AM"),
+            terminal_location=m.first("AN"),
+            supported_messages=supported,
+            **_common(decoded),
+        )
+
+
+@dataclass(frozen=True)
+class PatronStatus(_Common):
+    """24 (patron status / block patron reply) and the base of 64."""
+
+    flags: frozenset[PatronFlag]
+    language: str | None
+    transaction_date: datetime | None
+    institution_id: str | None
+    patron_id: str | None
+    personal_name: str | None = field(repr=False)
+    valid_patron: bool | None  # BL; None when not sent
+    pin_valid: bool | None  # CQ; None when not sent (ACSs only send it when AD was sent)
+    currency: str | None
+    fee_amount: Decimal | None
+
+    @staticmethod
+    def _base(decoded: Decoded, server_tz: tzinfo) -> _PatronKw:
+        m = decoded.message
+        return {
+            "flags": _flags(m.fixed_value("patron_status")),
+            "language": _text(m.fixed_value("language")),
+            "transaction_date": parse_date(m.fixed_value("transaction_date"), server_tz=server_tz),
+            "institution_id": m.first("AO"),
+            "patron_id": m.first("AA"),
+            "personal_name": m.first("AE"),
+            "valid_patron": _yes(m.first("BL")),
+            "pin_valid": _yes(m.first("CQ")),
+            "currency": _text(m.first("BH")),
+            "fee_amount": _decimal(m.first("BV")),
+            **_common(decoded),
+        }
+
+    @classmethod
+    def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> PatronStatus:
+        return cls(**cls._base(decoded, server_tz))
+
+
+@dataclass(frozen=True)
+class PatronInformation(PatronStatus):
+    """64: the patron, counts, limits and the item list asked for in the summary."""
+
+    hold_items_count: int | None
+    overdue_items_count: int | None
+    charged_items_count: int | None
+    fine_items_count: int | None
+    recall_items_count: int | None
+    unavailable_holds_count: int | None
+    hold_items_limit: int | None
+    overdue_items_limit: int | None
+    charged_items_limit: int | None
+    fee_limit: Decimal | None
+    hold_items: tuple[str, ...]
+    overdue_items: tuple[str, ...]
+    charged_items: tuple[str, ...]
+    fine_items: tuple[str, ...]
+    recall_items: tuple[str, ...]
+    unavailable_hold_items: tuple[str, ...]
+    home_address: str | None = field(repr=False)
+    email: str | None = field(repr=False)
+    phone: str | None = field(repr=False)
+
+    @classmethod
+    def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> PatronInformation:
+        m = decoded.message
+        return cls(
+            **cls._base(decoded, server_tz),
+            hold_items_count=_int(m.fixed_value("hold_items_count")),
+            overdue_items_count=_int(m.fixed_value("overdue_items_count")),
+            charged_items_count=_int(m.fixed_value("charged_items_count")),
+            fine_items_count=_int(m.fixed_value("fine_items_count")),
+            recall_items_count=_int(m.fixed_value("recall_items_count")),
+            unavailable_holds_count=_int(m.fixed_value("unavailable_holds_count")),
+            hold_items_limit=_int(m.first("BZ")),
+            overdue_items_limit=_int(m.first("CA")),
+            charged_items_limit=_int(m.first("CB")),
+            fee_limit=_decimal(m.first("CC")),
+            hold_items=m.all("AS"),
+            overdue_items=m.all("AT"),
+            charged_items=m.all("AU"),
+            fine_items=m.all("AV"),
+            recall_items=m.all("BU"),
+            unavailable_hold_items=m.all("CD"),
+            home_address=m.first("BD"),
+            email=m.first("BE"),
+            phone=m.first("BF"),
+        )
+
+
+@dataclass(frozen=True)
+class ItemInformation(_Common):
+    """18: where an item is; ``hold_pickup_date`` (CM) is the hold-shelf expiry where sent."""
+
+    circulation_status: CirculationStatus
+    security_marker: int | None
+    fee_type: int | None
+    transaction_date: datetime | None
+    item_id: str | None
+    title: str | None
+    hold_queue_length: int | None
+    due_date: datetime | None
+    recall_date: datetime | None
+    hold_pickup_date: datetime | None
+    owner: str | None
+    currency: str | None
+    fee_amount: Decimal | None
+    media_type: str | None
+    permanent_location: str | None
+    current_location: str | None
+    destination_location: str | None  # CT (extension): where the item travels to
+    item_properties: str | None
+
+    @classmethod
+    def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> ItemInformation:
+        m = decoded.message
+        return cls(
+            circulation_status=CirculationStatus.parse(m.fixed_value("circulation_status")),
+            security_marker=_int(m.fixed_value("security_marker")),
+            fee_type=_int(m.fixed_value("fee_type")),
+            transaction_date=parse_date(m.fixed_value("transaction_date"), server_tz=server_tz),
+            item_id=m.first("AB"),
+            title=_text(m.first("AJ")),
+            hold_queue_length=_int(m.first("CF")),
+            due_date=parse_date(m.first("AH"), server_tz=server_tz),
+            recall_date=parse_date(m.first("CJ"), server_tz=server_tz),
+            hold_pickup_date=parse_date(m.first("CM"), server_tz=server_tz),
+            owner=_text(m.first("BG")),
+            currency=_text(m.first("BH")),
+            fee_amount=_decimal(m.first("BV")),
+            media_type=_text(m.first("CK")),
+            permanent_location=_text(m.first("AQ")),
+            current_location=_text(m.first("AP")),
+            destination_location=_text(m.first("CT")),
+            item_properties=_text(m.first("CH")),
+            **_common(decoded),
+        )
+
+
+@dataclass(frozen=True)
+class CheckoutResult(_Common):
+    """12 (checkout) and 30 (renew) replies."""
+
+    ok: bool
+    renewal_ok: bool | None
+    magnetic_media: bool | None  # None: unknown (U) or not sent
+    desensitize: bool | None
+    transaction_date: datetime | None
+    institution_id: str | None
+    patron_id: str | None
+    item_id: str | None
+    title: str | None
+    due_date: datetime | None
+    due_date_text: str | None  # as sent: some ACSs send free text the parser cannot read
+    fee_type: int | None
+    security_inhibit: bool | None
+    currency: str | None
+    fee_amount: Decimal | None
+    media_type: str | None
+    item_properties: str | None
+    transaction_id: str | None
+
+    @classmethod
+    def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> CheckoutResult:
+        m = decoded.message
+        return cls(
+            ok=m.fixed_value("ok") == "1",
+            renewal_ok=_yes(m.fixed_value("renewal_ok")),
+            magnetic_media=_yes(m.fixed_value("magnetic_media")),
+            desensitize=_yes(m.fixed_value("desensitize")),
+            transaction_date=parse_date(m.fixed_value("transaction_date"), server_tz=server_tz),
+            institution_id=m.first("AO"),
+            patron_id=m.first("AA"),
+            item_id=m.first("AB"),
+            title=_text(m.first("AJ")),
+            due_date=parse_date(m.first("AH"), server_tz=server_tz),
+            due_date_text=_text(m.first("AH")),
+            fee_type=_int(m.first("BT")),
+            security_inhibit=_yes(m.first("CI")),
+            currency=_text(m.first("BH")),
+            fee_amount=_decimal(m.first("BV")),
+            media_type=_text(m.first("CK")),
+            item_properties=_text(m.first("CH")),
+            transaction_id=_text(m.first("BK")),
+            **_common(decoded),
+        )
+
+
+RenewResult = CheckoutResult
+
+
+@dataclass(frozen=True)
+class CheckinResult(_Common):
+    """10: ``alert_type`` (CV) and ``destination_location`` (CT) say where the item goes."""
+
+    ok: bool
+    resensitize: bool | None
+    magnetic_media: bool | None
+    alert: bool | None
+    transaction_date: datetime | None
+    institution_id: str | None
+    item_id: str | None
+    permanent_location: str | None
+    title: str | None
+    sort_bin: str | None
+    patron_id: str | None
+    media_type: str | None
+    item_properties: str | None
+    alert_type: AlertType | None  # None when CV was not sent
+    destination_location: str | None  # CT
+    hold_patron_id: str | None = field(repr=False)  # CY
+    hold_patron_name: str | None = field(repr=False)  # DA: personal data, do not log
+
+    @classmethod
+    def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> CheckinResult:
+        m = decoded.message
+        return cls(
+            ok=m.fixed_value("ok") == "1",
+            resensitize=_yes(m.fixed_value("resensitize")),
+            magnetic_media=_yes(m.fixed_value("magnetic_media")),
+            alert=_yes(m.fixed_value("alert")),
+            transaction_date=parse_date(m.fixed_value("transaction_date"), server_tz=server_tz),
+            institution_id=m.first("AO"),
+            item_id=m.first("AB"),
+            permanent_location=_text(m.first("AQ")),
+            title=_text(m.first("AJ")),
+            sort_bin=_text(m.first("CL")),
+            patron_id=_text(m.first("AA")),
+            media_type=_text(m.first("CK")),
+            item_properties=_text(m.first("CH")),
+            alert_type=AlertType.parse(m.first("CV")),
+            destination_location=_text(m.first("CT")),
+            hold_patron_id=_text(m.first("CY")),
+            hold_patron_name=_text(m.first("DA")),
+            **_common(decoded),
+        )
+
+
+@dataclass(frozen=True)
+class EndSessionResult(_Common):
+    ended: bool | None
+    transaction_date: datetime | None
+    institution_id: str | None
+    patron_id: str | None
+
+    @classmethod
+    def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> EndSessionResult:
+        m = decoded.message
+        return cls(
+            ended=_yes(m.fixed_value("end_session")),
+            transaction_date=parse_date(m.fixed_value("transaction_date"), server_tz=server_tz),
+            institution_id=m.first("AO"),
+            patron_id=m.first("AA"),
+            **_common(decoded),
+        )
