@@ -75,3 +75,6 @@ def setup_logging(level: str = "INFO", fmt: str = "text", stream: Any = None) ->
     handler._lockerbridge = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Their INFO lines are noise for operators (every start prints migration plugin set-up).
+    for noisy in ("alembic", "rq.worker", "werkzeug"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

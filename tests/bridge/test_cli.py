@@ -1,0 +1,65 @@
+"""Start-up failures end in one readable line and a non-zero exit; nothing hangs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli", *args],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _config(tmp_path: Path, **replace: str) -> Path:
+    text = (REPO / "examples" / "lockerbridge.toml").read_text()
+    text = text.replace('database_url = "sqlite:///var/lockerbridge.db"', f'database_url = "sqlite:///{tmp_path}/lb.db"')
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    p = tmp_path / "lb.toml"
+    p.write_text(text)
+    return p
+
+
+def test_check_config_accepts_the_example(tmp_path: Path) -> None:
+    out = _run("-c", str(_config(tmp_path)), "check-config")
+    assert out.returncode == 0, out.stderr
+    assert "configuration OK: 2 bank(s)" in out.stdout
+
+
+def test_a_broken_config_names_the_problem_and_exits_non_zero(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, **{'{ first = 13, last = 20, size = "M" }': '{ first = 13, last = 20 }'})
+    out = _run("-c", str(cfg), "check-config")
+    assert out.returncode == 2
+    assert "bank 'main-lobby': compartment_ranges: 1: size is missing" in out.stderr
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    out = _run("-c", str(cfg), "db", "upgrade",
+               env={"LOCKERBRIDGE_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"})
+    assert out.returncode == 1
+    assert out.stderr.strip().startswith("error: database") and "unreachable" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_redis_is_one_line(tmp_path: Path) -> None:
+    out = _run("-c", str(_config(tmp_path)), "check-config",
+               env={"LOCKERBRIDGE_REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert out.returncode == 1
+    assert "Redis at redis://127.0.0.1:1/0 is unreachable" in out.stderr
+
+
+def test_db_upgrade_creates_the_schema_once(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    assert _run("-c", str(cfg), "db", "upgrade").returncode == 0
+    again = _run("-c", str(cfg), "db", "upgrade")
+    assert again.returncode == 0 and "up to date" in again.stdout
