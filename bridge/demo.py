@@ -25,7 +25,8 @@ CATALOGUE_CANDIDATES = (
     PACKAGE / "data" / "catalogue.json",
 )
 ADMIN_USER = "admin"
-ADMIN_PASSWORD = "lockerbridge-demo"  # printed on start; the demo database is throwaway
+# Printed on start; the demo database is throwaway.
+ADMIN_PASSWORD = "lockerbridge-demo"  # noqa: S105
 
 
 def _free_port() -> int:
@@ -145,7 +146,9 @@ def run_demo(port: int = 8080, directory: str = "var/demo") -> int:
         procs.append(("reference SIP2 server", acs))
         _wait_port(acs_port, acs, "the reference SIP2 server")
         _prepare(config)
-        worker = subprocess.Popen([*exe, "worker", "--with-scheduler"], env=env, start_new_session=True)
+        worker = subprocess.Popen(
+            [*exe, "worker", "--with-scheduler"], env=env, start_new_session=True
+        )
         procs.append(("worker", worker))
         web = subprocess.Popen([*exe, "web"], env=env, start_new_session=True)
         procs.append(("web app", web))
