@@ -1,0 +1,35 @@
+"""What messages exist, the channels they go by, and which facts are secret."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class MessageKind(StrEnum):
+    READY_FOR_PICKUP = "ready_for_pickup"  # items loaded; code, QR, door, expiry
+    REMINDER = "reminder"  # before the hold-shelf expiry
+    EXPIRED = "expired"  # not collected; back to the hold shelf
+    PICKED_UP = "picked_up"  # pickup confirmation
+    EQUIPMENT_DUE = "equipment_due"  # a lent device is due back
+    RETURN_RECEIPT = "return_receipt"  # a deposit was checked in (when the depositor is known)
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+# Facts that open a door. They live in the notification row only until the message is sent.
+SECRET_FACTS = frozenset({"code", "qr_token"})
+
+# Facts the shipped templates understand. Anything else is passed through to templates too.
+KNOWN_FACTS = (
+    "titles",  # list of item titles
+    "doors",  # list of compartment numbers
+    "code",  # typed pickup code (secret)
+    "qr_token",  # what the QR code encodes (secret)
+    "expires",  # ISO date or datetime: hold-shelf expiry
+    "due",  # ISO date or datetime: equipment due back
+    "returned_at",  # ISO datetime of the deposit
+    "items",  # count, when titles are unknown
+)
