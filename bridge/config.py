@@ -209,6 +209,7 @@ class SmsSettings(Strict):
     body_template: str = '{"to": {{ to | tojson }}, "text": {{ text | tojson }}}'
     headers: dict[str, str] = {}
     timeout_seconds: float = 10.0
+    sender: str = ""  # given to body_template as {{ sender }} (a "From" number or name)
 
 
 class NotificationSettings(Strict):
@@ -218,6 +219,12 @@ class NotificationSettings(Strict):
     email: EmailSettings = EmailSettings()
     sms: SmsSettings = SmsSettings()
     max_attempts: int = Field(6, ge=1, le=50)
+    # Branding for the shipped templates.
+    brand_color: str = Field("#1f4e6e", pattern=r"^#[0-9a-fA-F]{6}$")
+    logo_url: str | None = None
+    website: str = ""
+    # False when the library prefers the ILS's own "hold ready" notice (see docs/notifications.md).
+    send_ready_message: bool = True
 
 
 class RetentionSettings(Strict):
@@ -240,6 +247,14 @@ class SecuritySettings(Strict):
     # Keys for hashing access codes; the first signs new codes, all verify (rotation).
     code_keys: list[str] = Field(min_length=1)
     ncip_max_bytes: int = 256 * 1024
+
+    @field_validator("code_keys", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        # From a secret file or one variable: keys separated by commas or whitespace.
+        if isinstance(value, str):
+            return [k for k in value.replace(",", " ").split() if k]
+        return value
 
 
 class AcsSettings(Strict):
