@@ -19,7 +19,7 @@ acknowledging) is *not* an error: it comes back as an outcome with ``ok=False`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -242,17 +242,3 @@ class IlsAdapter(Protocol):
     def patron_contact(self, patron: str) -> Contact | None:
         """Email / phone / language for notices, or None if the patron is unknown."""
         ...
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One plain-language problem found while checking an assumption (used by check_profile)."""
-
-    what: str
-    expected: str
-    seen: str
-    fix: str = field(default="")
-
-    def __str__(self) -> str:
-        text = f"{self.what}: expected {self.expected}, the ILS shows {self.seen}"
-        return f"{text} ({self.fix})" if self.fix else text

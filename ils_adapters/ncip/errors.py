@@ -1,0 +1,43 @@
+"""NCIP errors, typed by what the caller should do (they extend the adapter error tree)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ils_adapters.base import IlsError, IlsRejected
+
+if TYPE_CHECKING:
+    from ils_adapters.ncip.messages import NcipProblem
+
+
+class NcipMalformed(IlsError):
+    """The peer sent something that is not a usable NCIP message (its fault, not ours).
+
+    ``service`` and ``element`` are set when a known service lacks a required element, so a
+    responder can answer "Needed Data Missing" inside that service's response.
+    """
+
+    def __init__(
+        self, message: str, *, service: str | None = None, element: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.service = service
+        self.element = element
+
+
+class NcipRejected(IlsRejected):
+    """The NCIP responder answered with one or more Problems; do not retry unchanged."""
+
+    def __init__(self, service: str | None, problems: tuple[NcipProblem, ...]) -> None:
+        first = problems[0] if problems else None
+        summary = "; ".join(str(p) for p in problems) or "Problem without details"
+        super().__init__(
+            f"{service or 'NCIP'} refused: {summary}",
+            screen_message=(first.detail or first.type) if first else None,
+        )
+        self.service = service
+        self.problems = problems
+
+    @property
+    def problem_types(self) -> tuple[str, ...]:
+        return tuple(p.type for p in self.problems)
