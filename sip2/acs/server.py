@@ -149,6 +149,8 @@ class ReferenceACS:
         with self._lock:
             sock, self._listener = self._listener, None
         if sock is not None:
+            # Linux: shutdown stops a listener at once; close alone waits for a blocked accept.
+            _shut(sock)
             sock.close()
 
     def _close_connections(self) -> list[threading.Thread]:

@@ -1,0 +1,23 @@
+"""A reference ACS on a free loopback port, stopped after each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sip2.acs.server import ReferenceACS
+from tests.sip2.acs.support import NOW, RawClient, small_catalogue
+
+
+@pytest.fixture
+def acs() -> Iterator[ReferenceACS]:
+    with ReferenceACS(small_catalogue(), clock=lambda: NOW) as server:
+        yield server
+
+
+@pytest.fixture
+def client(acs: ReferenceACS) -> Iterator[RawClient]:
+    raw = RawClient(acs.address)
+    yield raw
+    raw.close()
