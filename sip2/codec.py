@@ -237,26 +237,34 @@ def encode(
 
 # --------------------------------------------------------------------------- decoding
 
-# The trailer: optional AY<digit>, then AZ<4 hex>; each may sit behind a "|" (a few ACSs put
-# one there) and an ACS may send AZ without AY.
-_TRAILER = re.compile(rb"(?:\|?AY([0-9])\|?)?AZ([0-9A-Fa-f]{4})\|?\Z")
-_AY_ONLY = re.compile(rb"\|AY([0-9])\|?\Z")
+# The trailer is read from the parsed fields, not by searching the bytes, so that a value that
+# happens to end in "AZ" and four hex digits is never taken for a checksum. Forms seen:
+# "|AY1AZ0A1B" (spec), "|AZ0A1B" (AZ without AY), "|AY1|AZ0A1B|", "|AY1" (AY without AZ).
+_HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
+_DIGIT = re.compile(r"[0-9]")
+_AY_AZ = re.compile(r"([0-9])AZ([0-9A-Fa-f]{4})")
 
 
-def _strip_trailer(body: bytes) -> tuple[bytes, int | None, str | None, bool | None]:
-    """Split ``body`` (no CR/LF) into payload, sequence, checksum text and checksum validity."""
-    match = _TRAILER.search(body, 2)
-    if match is not None:
-        sequence = int(match.group(1)) if match.group(1) is not None else None
-        text = match.group(2).decode("ascii")
-        # Checksum covers every byte up to and including the "AZ".
-        covered = body[: match.end(2) - 4]
-        valid = (sum(covered) + int(text, 16)) & 0xFFFF == 0
-        return body[: match.start()], sequence, text.upper(), valid
-    only = _AY_ONLY.search(body, 2)
-    if only is not None:
-        return body[: only.start() + 1], int(only.group(1)), None, None
-    return body, None, None, None
+def _split_trailer(fields: list[Pair]) -> tuple[int | None, str | None]:
+    """Remove AY/AZ from the end of ``fields``; return (sequence, checksum text)."""
+    sequence: int | None = None
+    checksum_text: str | None = None
+    if fields and fields[-1][0] == "AZ" and _HEX4.fullmatch(fields[-1][1]):
+        checksum_text = fields.pop()[1]
+    elif fields and fields[-1][0] == "AY" and (both := _AY_AZ.fullmatch(fields[-1][1])):
+        fields.pop()
+        sequence, checksum_text = int(both.group(1)), both.group(2)
+    if sequence is None and fields and fields[-1][0] == "AY" and _DIGIT.fullmatch(fields[-1][1]):
+        sequence = int(fields.pop()[1])
+    return sequence, checksum_text.upper() if checksum_text else None
+
+
+def _verify(body: bytes, checksum_text: str) -> bool:
+    """Checksum over every byte up to and including "AZ" (spec), plus the checksum, is 0."""
+    trimmed = body[:-1] if body.endswith(b"|") else body
+    if trimmed[-4:].upper() != checksum_text.encode("ascii"):
+        return False
+    return (sum(trimmed[:-4]) + int(checksum_text, 16)) & 0xFFFF == 0
 
 
 def _text(payload: bytes, encoding: str, problems: list[str]) -> str:
@@ -331,7 +339,7 @@ def _salvage(spec: MessageSpec, rest: str, problems: list[str]) -> tuple[tuple[P
     else:
         problems.append("fixed part is followed by something that is no field")
     # The variable part starts at the first field code this message may carry (or nowhere).
-    codes = "|".join(sorted(set(spec.required) | {"AO", "AA", "AB", "AF", "AG"}))
+    codes = "|".join(sorted(set(spec.required) | {"AO", "AA", "AB", "AF", "AG", "AY", "AZ"}))
     start = re.compile(f"(?:{codes})").search(rest, cursor)
     if start is None:
         if cursor < len(rest):
@@ -377,17 +385,19 @@ def decode(frame: bytes, *, encoding: str = "utf-8") -> Decoded:
     if b"\x00" in body:
         problems.append("NUL bytes removed")
         body = body.replace(b"\x00", b"")
-    payload, sequence, checksum_text, valid = _strip_trailer(body)
+    rest = _text(body[2:], encoding, problems)
+    fixed, start = _fixed_part(spec, rest, problems)
+    fields = list(_variable_part(rest[start:], problems))
+    sequence, checksum_text = _split_trailer(fields)
+    valid = None if checksum_text is None else _verify(body, checksum_text)
     if valid is False:
         problems.append("checksum does not verify")
-    rest = _text(payload[2:], encoding, problems)
-    fixed, start = _fixed_part(spec, rest, problems)
-    fields = _variable_part(rest[start:], problems)
     present = {code for code, _ in fields}
     missing = [c for c in spec.required if c not in present]
     if missing:
         problems.append(f"missing required fields {missing}")
-    return Decoded(Message(command, fixed, fields), sequence, checksum_text, valid, tuple(problems))
+    message = Message(command, fixed, tuple(fields))
+    return Decoded(message, sequence, checksum_text, valid, tuple(problems))
 
 
 def with_fields(message: Message, extra: Mapping[str, str]) -> Message:
