@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,7 +56,7 @@ def test_records_are_read_with_their_types() -> None:
     ],
     ids=["unknown branch", "unknown patron", "charged without patron", "no title", "bad status"],
 )
-def test_a_malformed_entry_is_reported(breakage) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_entry_is_reported(breakage: Callable[[dict[str, Any]], None]) -> None:
     data = catalogue_data()
     breakage(data)
     with pytest.raises(CatalogueError):
