@@ -103,6 +103,9 @@ class HttpDriver:
                 timeout=self._timeout,
                 verify=self._verify,
             )
+        except requests.exceptions.SSLError as exc:
+            # Not an outage: the certificate is wrong or the CA file is missing. Fix the config.
+            raise DriverError(f"TLS verification of {self.bank_id} failed: {exc}") from exc
         except requests.RequestException as exc:
             raise ControllerOffline(f"controller {self.bank_id} unreachable: {exc}") from exc
         if response.status_code >= 500:
