@@ -48,7 +48,7 @@ def canned_reply(frame: bytes) -> bytes:
         ),
         "09": Message.build(
             "10",
-            [("AO", "MAIN"), ("AB", item), ("AQ", "MAIN"), ("CV", "01"), ("CT", "LOCKER")],
+            [("AO", "MAIN"), ("AB", item), ("AQ", "MAIN"), ("CV", "01"), ("CT", "LOCKER1")],
             ok="1",
             resensitize="N",
             magnetic_media="N",

@@ -13,7 +13,7 @@ LOGIN = Message.build(
     "93",
     [("CN", "lockers"), ("CO", "pw"), ("CP", "LOCKER1")],
     uid_algorithm="0",
-    pwd_algorithm="0",  # noqa: S106
+    pwd_algorithm="0",
 )
 
 
