@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from rq.job import Job
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -191,11 +192,17 @@ def retry_later(
 
 
 def sweep(rt: Runtime, *, limit: int = 500) -> int:
-    """Enqueues due pending rows and rows whose lease ran out; returns how many."""
+    """Enqueues due pending rows and rows whose lease ran out; returns how many.
+
+    A due row whose job is still waiting in its rq queue is left alone (enqueueing it again
+    would only add a duplicate behind it), unless it has waited longer than a lease: a worker
+    killed right after taking a job from the queue leaves it marked "queued" forever.
+    """
     now = rt.clock()
+    stale = now - timedelta(seconds=rt.settings.outbox_lease_seconds)
     with unit_of_work(rt.sessions) as s:
         rows = s.execute(
-            select(OutboxRow.kind, OutboxRow.ref)
+            select(OutboxRow.kind, OutboxRow.ref, OutboxRow.state, OutboxRow.next_attempt_at)
             .where(
                 or_(
                     and_(OutboxRow.state == "pending", OutboxRow.next_attempt_at <= now),
@@ -205,10 +212,23 @@ def sweep(rt: Runtime, *, limit: int = 500) -> int:
             .order_by(OutboxRow.id)
             .limit(limit)
         ).all()
-    for kind, ref in rows:
-        if kind in KINDS:
-            dispatch(rt, kind, ref)
-    return len(rows)
+    sent = 0
+    for kind, ref, state, due in rows:
+        if kind not in KINDS:
+            continue
+        if state == "pending" and due > stale and _waiting_in_queue(rt, kind, ref):
+            continue
+        dispatch(rt, kind, ref)
+        sent += 1
+    return sent
+
+
+def _waiting_in_queue(rt: Runtime, kind: str, ref: str) -> bool:
+    try:
+        status = rt.redis.hget(Job.key_for(job_id(kind, ref)), "status")
+    except Exception:  # Redis down: dispatch will say so and the next sweep retries
+        return False
+    return status == b"queued"
 
 
 def backlog(session: Session, kind: str) -> tuple[int, datetime | None]:

@@ -1,17 +1,28 @@
-"""Periodic re-enqueueing of outbox work whose job was lost (worker killed, Redis restarted)."""
+"""Periodic re-enqueueing of outbox work whose job was lost (worker killed, Redis restarted).
+
+Deposits waiting for an ILS are made due first when that ILS answers a ping again, so a replay
+starts within one sweeper interval of the ILS coming back, whatever their backoff had reached.
+"""
 
 from __future__ import annotations
 
 import logging
 
 from bridge import outbox
-from bridge.runtime import current
+from bridge.runtime import Runtime, current
 
 log = logging.getLogger(__name__)
 
 
-def sweep_outbox() -> int:
-    n = outbox.sweep(current())
+def sweep_outbox(rt: Runtime | None = None) -> int:
+    rt = rt or current()
+    from bridge.services.returns import replay_waiting
+
+    try:
+        replay_waiting(rt)
+    except Exception:  # the sweep below must run even if the replay probe cannot
+        log.exception("could not check for deposits to replay")
+    n = outbox.sweep(rt)
     if n:
         log.info("sweeper re-enqueued %d outbox row(s)", n)
     return n

@@ -1,0 +1,638 @@
+"""Returns: a deposit is stored durably first, then checked in by a background job.
+
+Use cases, one transaction each:
+
+- :func:`record_deposit` - the door closed on a returned item (controller event);
+- :func:`process_deposit` - the worker's check-in of one deposit (called by the rq job);
+- :func:`replay_waiting` - make deposits that wait for the ILS due at once when it answers;
+- :func:`returns_overview` / :func:`resolve_needs_staff` - the staff page;
+- :func:`purge_depositor_links` - the retention backstop for the patron↔item link.
+
+The rules (DOMAIN.md section 2, Returns): the check-in is backdated to the deposit time and sent
+with the bank's branch as location; an old deposit, or one whose earlier check-in may have been
+applied (reply lost, worker died), is looked up with item status first, so no item is checked in
+twice and no loan started after the deposit is closed by it. No-block check-in is never used.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bridge import outbox
+from bridge.runtime import Runtime
+from bridge.storage.db import unit_of_work
+from bridge.storage.tables.core import AuditEventRow, OutboxRow
+from bridge.storage.tables.returns import DepositRow
+from ils_adapters.base import (
+    CheckinKind,
+    CheckinOutcome,
+    CirculationStatus,
+    IlsAdapter,
+    IlsRejected,
+    IlsUnavailable,
+    ItemStatus,
+    OutcomeUnknown,
+)
+from lockers.states import DepositState, check_deposit_transition
+
+log = logging.getLogger(__name__)
+
+KIND = "deposit_checkin"
+# Deposits waiting for the ILS are retried at most this far apart; replay_waiting (run by the
+# sweeper) makes them due as soon as a ping succeeds, so replay does not wait for this.
+WAITING_RETRY_CAP = timedelta(minutes=5)
+# A reply lost on the wire: the ILS is probably up, look again soon.
+UNKNOWN_OUTCOME_RETRY = timedelta(seconds=2)
+# A loan whose due date is this far past the deposit cannot be the loan that was returned: the
+# item was lent again after the deposit (SIP2 item information does not name the borrower).
+LONGEST_LOAN = timedelta(days=42)
+
+_TERMINAL = (DepositState.CHECKED_IN, DepositState.NEEDS_STAFF)
+
+
+class StaffReason(StrEnum):
+    """Why a deposit needs a person; the staff page words each one."""
+
+    UNKNOWN_ITEM = "unknown_item"
+    CHANGED_HANDS = "changed_hands"  # lent again since the deposit
+    NOT_ON_LOAN = "not_on_loan"  # checked in elsewhere since the deposit
+    HOLD_HERE = "hold_here"  # fills a hold at this bank: load it into a pickup compartment
+    TRANSIT = "transit"  # must travel to ``destination``
+    REJECTED = "rejected"  # the ILS refused; see the screen message
+    ILS_ALERT = "ils_alert"  # an alert we cannot interpret
+
+
+REASON_TEXT = {
+    StaffReason.UNKNOWN_ITEM: "The catalogue does not know this barcode.",
+    StaffReason.CHANGED_HANDS: "The item was lent again after it was deposited.",
+    StaffReason.NOT_ON_LOAN: "The item was already checked in elsewhere after the deposit.",
+    StaffReason.HOLD_HERE: "A hold is waiting here: load it into a pickup compartment.",
+    StaffReason.TRANSIT: "Send the item to {destination}.",
+    StaffReason.REJECTED: "The catalogue refused the check-in: {message}",
+    StaffReason.ILS_ALERT: "The catalogue raised an alert: {message}",
+}
+
+LOAD_FOR_PICKUP = "load_for_pickup"
+
+
+class DepositNotFound(LookupError):
+    """No deposit has that id (a stale link on the staff page)."""
+
+
+class NotNeedingStaff(ValueError):
+    """The deposit is not waiting for staff (already resolved, or still in progress)."""
+
+
+# --- recording ----------------------------------------------------------------------------
+
+
+def record_deposit(
+    rt: Runtime,
+    *,
+    bank_id: str,
+    compartment: int,
+    item_barcode: str,
+    deposited_at: datetime,
+    depositor: str | None = None,
+    event_id: str | None = None,
+) -> int:
+    """Stores a deposit, its audit event and its check-in work in one transaction; returns its id.
+
+    The check-in is handed to a worker after the commit. The same controller ``event_id`` for a
+    bank twice returns the first deposit's id and queues nothing new.
+
+    Raises:
+        KeyError: ``bank_id`` is not configured.
+        ValueError: ``deposited_at`` is naive or the barcode is empty.
+    """
+    rt.settings.bank(bank_id)
+    if deposited_at.tzinfo is None:
+        raise ValueError("deposited_at must be timezone-aware")
+    item_barcode = item_barcode.strip()
+    if not item_barcode:
+        raise ValueError("a deposit needs an item barcode")
+    if event_id is not None:
+        known = _by_event(rt, bank_id, event_id)
+        if known is not None:
+            return known
+    now = rt.clock()
+    try:
+        with unit_of_work(rt.sessions) as s:
+            row = DepositRow(
+                bank_id=bank_id,
+                compartment=compartment,
+                item_barcode=item_barcode,
+                deposited_at=deposited_at,
+                recorded_at=now,
+                event_id=event_id,
+                depositor=depositor,
+                state=DepositState.RECORDED.value,
+                state_since=now,
+            )
+            s.add(row)
+            s.flush()
+            _audit(s, row, None, DepositState.RECORDED, at=now, actor="controller", why="deposit")
+            outbox.add(s, KIND, ref=str(row.id), now=now, order_key=item_barcode)
+            deposit_id = row.id
+    except IntegrityError:
+        # The same controller event arrived twice at once; the other one won.
+        if event_id is not None:
+            known = _by_event(rt, bank_id, event_id)
+            if known is not None:
+                return known
+        raise
+    outbox.dispatch(rt, KIND, str(deposit_id))
+    return deposit_id
+
+
+def _by_event(rt: Runtime, bank_id: str, event_id: str) -> int | None:
+    with unit_of_work(rt.sessions) as s:
+        return s.scalars(
+            select(DepositRow.id).where(
+                DepositRow.bank_id == bank_id, DepositRow.event_id == event_id
+            )
+        ).first()
+
+
+# --- checking in --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """How a check-in attempt ended, before it is stored."""
+
+    state: DepositState
+    outcome: str | None = None
+    reason: StaffReason | None = None
+    destination: str | None = None
+    suggestion: str | None = None
+    screen_message: str | None = None
+    ils_confirmed: bool = False
+
+
+def adapter_for(rt: Runtime, bank_id: str) -> IlsAdapter:
+    """The bank's ILS adapter: ``bridge.wiring`` when present, else the ``ils:<bank>`` seam."""
+    try:
+        from bridge import wiring
+    except ImportError:  # a build without the wiring module: only the seam
+        pass
+    else:
+        return wiring.adapter_for(rt, bank_id)
+
+    def _missing() -> IlsAdapter:
+        raise LookupError(f"no ILS adapter is wired for bank {bank_id!r}")
+
+    found: IlsAdapter = rt.cached(f"ils:{bank_id}", _missing)
+    return found
+
+
+def process_deposit(
+    rt: Runtime,
+    claim: outbox.Claim,
+    *,
+    adapter: Callable[[Runtime, str], IlsAdapter] = adapter_for,
+) -> DepositState | None:
+    """Checks one claimed deposit in; returns the state it was left in.
+
+    Returns None when the deposit was already finished. Leaves it ``waiting_for_ils`` (with the
+    outbox row rescheduled) when the ILS is unreachable or the reply was lost. Any other error
+    releases the claim for a later retry and is raised.
+    """
+    deposit_id = int(claim.ref)
+    with unit_of_work(rt.sessions) as s:
+        row = s.get(DepositRow, deposit_id)
+        if row is None or DepositState(row.state) in _TERMINAL:
+            outbox.complete(s, claim, now=rt.clock())
+            return None
+        now = rt.clock()
+        if row.state != DepositState.CHECKING_IN.value:
+            _move(s, row, DepositState.CHECKING_IN, at=now, why=f"attempt {claim.attempts}")
+        row.attempts += 1
+        bank = rt.settings.bank(row.bank_id)
+        item, deposited_at, sent_before = row.item_barcode, row.deposited_at, row.checkin_sent
+    verify_after = timedelta(minutes=rt.settings.deposit_verify_after_minutes)
+    try:
+        ils = adapter(rt, bank.id)
+        finding = _check_in(
+            rt,
+            ils,
+            deposit_id,
+            item=item,
+            branch=bank.branch,
+            deposited_at=deposited_at,
+            verify_first=sent_before or rt.clock() - deposited_at > verify_after,
+            sent_before=sent_before,
+        )
+    except IlsUnavailable as exc:
+        return _wait(rt, claim, deposit_id, f"ILS unavailable: {exc}", applied=False)
+    except OutcomeUnknown as exc:
+        return _wait(rt, claim, deposit_id, f"outcome unknown: {exc}", applied=None)
+    except Exception as exc:
+        outbox.retry_later(rt, claim, f"{type(exc).__name__}: {exc}")
+        raise
+    _finish(rt, claim, deposit_id, finding)
+    _next_in_line(rt, item, deposit_id)
+    return finding.state
+
+
+def _check_in(
+    rt: Runtime,
+    ils: IlsAdapter,
+    deposit_id: int,
+    *,
+    item: str,
+    branch: str,
+    deposited_at: datetime,
+    verify_first: bool,
+    sent_before: bool,
+) -> Finding:
+    if verify_first:
+        status = ils.item_status(item)
+        if not status.known:
+            return _staff(StaffReason.UNKNOWN_ITEM, CheckinKind.UNKNOWN_ITEM)
+        if _lent_again(status, deposited_at):
+            return _staff(StaffReason.CHANGED_HANDS, outcome=None)
+        if not status.status.on_loan:
+            if sent_before:
+                # Our earlier check-in went through; its reply was lost.
+                return _from_status(status, branch)
+            return _staff(StaffReason.NOT_ON_LOAN, outcome=None)
+    _mark_sent(rt, deposit_id, True)
+    try:
+        # Never replayed=True (SIP2 no-block): it would make the ILS skip its loan rules.
+        answer = ils.checkin(item, at=branch, returned_at=deposited_at)
+    except IlsRejected as exc:
+        _mark_sent(rt, deposit_id, False)
+        return _staff(
+            StaffReason.REJECTED, CheckinKind.REJECTED, message=exc.screen_message or str(exc)
+        )
+    except IlsUnavailable:
+        _mark_sent(rt, deposit_id, False)  # nothing was applied
+        raise
+    if answer.kind is CheckinKind.NOT_CHECKED_OUT:
+        # Koha answers a repeat check-in "not checked out": done only if status confirms it.
+        status = ils.item_status(item)
+        if status.known and not status.status.on_loan:
+            return _from_status(status, branch)
+        return _staff(
+            StaffReason.REJECTED,
+            CheckinKind.NOT_CHECKED_OUT,
+            message=answer.screen_message or "not checked out, yet still on loan",
+        )
+    return _from_outcome(answer)
+
+
+def _from_outcome(answer: CheckinOutcome) -> Finding:
+    kind = answer.kind
+    if kind is CheckinKind.NO_HOLD:
+        if not answer.ok:
+            return _staff(StaffReason.REJECTED, kind, message=answer.screen_message)
+        return Finding(DepositState.CHECKED_IN, outcome=kind.value, ils_confirmed=True)
+    if kind is CheckinKind.HOLD_HERE:
+        return Finding(
+            DepositState.NEEDS_STAFF,
+            outcome=kind.value,
+            reason=StaffReason.HOLD_HERE,
+            destination=answer.destination,
+            suggestion=LOAD_FOR_PICKUP,
+            ils_confirmed=True,
+        )
+    if kind in (CheckinKind.HOLD_ELSEWHERE, CheckinKind.TRANSIT):
+        return Finding(
+            DepositState.NEEDS_STAFF,
+            outcome=kind.value,
+            reason=StaffReason.TRANSIT,
+            destination=answer.destination,
+            ils_confirmed=True,
+        )
+    if kind is CheckinKind.UNKNOWN_ITEM:
+        return _staff(StaffReason.UNKNOWN_ITEM, kind, message=answer.screen_message)
+    if kind is CheckinKind.REJECTED:
+        return _staff(StaffReason.REJECTED, kind, message=answer.screen_message)
+    return _staff(StaffReason.ILS_ALERT, kind, message=answer.screen_message)
+
+
+def _from_status(status: ItemStatus, branch: str) -> Finding:
+    """The finding for an item the ILS shows as no longer on loan after our check-in."""
+    st = status.status
+    if st is CirculationStatus.WAITING_ON_HOLD_SHELF and status.destination in (None, branch):
+        return Finding(
+            DepositState.NEEDS_STAFF,
+            outcome=CheckinKind.HOLD_HERE.value,
+            reason=StaffReason.HOLD_HERE,
+            destination=branch,
+            suggestion=LOAD_FOR_PICKUP,
+            ils_confirmed=True,
+        )
+    if st is CirculationStatus.IN_TRANSIT or (
+        st is CirculationStatus.WAITING_ON_HOLD_SHELF and status.destination not in (None, branch)
+    ):
+        return Finding(
+            DepositState.NEEDS_STAFF,
+            outcome=CheckinKind.TRANSIT.value,
+            reason=StaffReason.TRANSIT,
+            destination=status.destination,
+            ils_confirmed=True,
+        )
+    return Finding(DepositState.CHECKED_IN, outcome=CheckinKind.NO_HOLD.value, ils_confirmed=True)
+
+
+def _lent_again(status: ItemStatus, deposited_at: datetime) -> bool:
+    return (
+        status.status.on_loan
+        and status.due is not None
+        and status.due > deposited_at + LONGEST_LOAN
+    )
+
+
+def _staff(
+    reason: StaffReason, outcome: CheckinKind | None, *, message: str | None = None
+) -> Finding:
+    return Finding(
+        DepositState.NEEDS_STAFF,
+        outcome=outcome.value if outcome else None,
+        reason=reason,
+        screen_message=message,
+    )
+
+
+def _mark_sent(rt: Runtime, deposit_id: int, sent: bool) -> None:
+    with unit_of_work(rt.sessions) as s:
+        s.execute(update(DepositRow).where(DepositRow.id == deposit_id).values(checkin_sent=sent))
+
+
+def _wait(
+    rt: Runtime, claim: outbox.Claim, deposit_id: int, error: str, *, applied: bool | None
+) -> DepositState:
+    """Parks the deposit in ``waiting_for_ils`` and reschedules its check-in."""
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        row = s.get(DepositRow, deposit_id)
+        assert row is not None
+        if row.state != DepositState.WAITING_FOR_ILS.value:
+            _move(s, row, DepositState.WAITING_FOR_ILS, at=now, why=error[:200])
+        row.last_error = error[:300]
+    if applied is None:
+        delay = UNKNOWN_OUTCOME_RETRY
+    else:
+        delay = min(outbox.backoff(claim.attempts), WAITING_RETRY_CAP)
+    outbox.retry_later(rt, claim, error, delay=delay)
+    return DepositState.WAITING_FOR_ILS
+
+
+def _finish(rt: Runtime, claim: outbox.Claim, deposit_id: int, finding: Finding) -> None:
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        row = s.get(DepositRow, deposit_id)
+        assert row is not None
+        row.outcome = finding.outcome
+        row.reason = finding.reason.value if finding.reason else None
+        row.destination = finding.destination
+        row.suggestion = finding.suggestion
+        row.screen_message = (finding.screen_message or "")[:300] or None
+        row.finished_at = now
+        row.last_error = None
+        if finding.ils_confirmed:
+            row.ils_confirmed_at = now
+            row.depositor = None  # the ILS has the return; the link is no longer needed
+        why = finding.reason.value if finding.reason else (finding.outcome or "checked in")
+        _move(s, row, finding.state, at=now, why=why)
+        outbox.complete(s, claim, now=now)
+
+
+def _next_in_line(rt: Runtime, item: str, deposit_id: int) -> None:
+    """Starts the next deposit of the same item at once (it waited for this one)."""
+    with unit_of_work(rt.sessions) as s:
+        ref = s.scalars(
+            select(OutboxRow.ref)
+            .where(
+                OutboxRow.kind == KIND,
+                OutboxRow.order_key == item,
+                OutboxRow.state == "pending",
+                OutboxRow.ref != str(deposit_id),
+            )
+            .order_by(OutboxRow.id)
+            .limit(1)
+        ).first()
+    if ref is not None:
+        outbox.dispatch(rt, KIND, ref)
+
+
+def _move(s: Session, row: DepositRow, to: DepositState, *, at: datetime, why: str) -> None:
+    """The only place a deposit changes state: checked against the table, always audited."""
+    was = DepositState(row.state)
+    check_deposit_transition(was, to)
+    row.state, row.state_since = to.value, at
+    _audit(s, row, was, to, at=at, actor="system", why=why)
+
+
+def _audit(
+    s: Session,
+    row: DepositRow,
+    was: DepositState | None,
+    to: DepositState,
+    *,
+    at: datetime,
+    actor: str,
+    why: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    detail: dict[str, Any] = {
+        "deposit": row.id,
+        "from": was.value if was else None,
+        "to": to.value,
+        "reason": why,
+    }
+    detail.update(extra or {})
+    s.add(
+        AuditEventRow(
+            at=at,
+            kind=f"deposit.{to.value}",
+            bank_id=row.bank_id,
+            compartment=row.compartment,
+            actor=actor,
+            item=row.item_barcode,
+            detail=detail,
+        )
+    )
+
+
+# --- replay after an outage ---------------------------------------------------------------
+
+
+def replay_waiting(
+    rt: Runtime, *, adapter: Callable[[Runtime, str], IlsAdapter] = adapter_for
+) -> int:
+    """Makes deposits waiting for an ILS due now if that ILS answers a ping; returns how many.
+
+    Run just before the outbox sweep, so the first replay starts within one sweeper interval
+    of the ILS coming back, whatever backoff the deposits had reached.
+    """
+    with unit_of_work(rt.sessions) as s:
+        waiting = s.execute(
+            select(DepositRow.bank_id, DepositRow.id).where(
+                DepositRow.state == DepositState.WAITING_FOR_ILS.value
+            )
+        ).all()
+    by_ils: dict[str, list[int]] = {}
+    probe_bank: dict[str, str] = {}
+    for bank_id, deposit_id in waiting:
+        try:
+            ils_name = rt.settings.bank(bank_id).ils
+        except KeyError:
+            continue
+        by_ils.setdefault(ils_name, []).append(deposit_id)
+        probe_bank.setdefault(ils_name, bank_id)
+    replayed = 0
+    now = rt.clock()
+    for ils_name, ids in by_ils.items():
+        try:
+            up = adapter(rt, probe_bank[ils_name]).ping()
+        except Exception as exc:  # a failed probe only means "not yet"
+            log.info("ILS %s still unreachable: %s", ils_name, exc)
+            continue
+        if not up:
+            continue
+        with unit_of_work(rt.sessions) as s:
+            for start in range(0, len(ids), 500):
+                chunk = [str(i) for i in ids[start : start + 500]]
+                s.execute(
+                    update(OutboxRow)
+                    .where(
+                        OutboxRow.kind == KIND,
+                        OutboxRow.ref.in_(chunk),
+                        OutboxRow.state == "pending",
+                        OutboxRow.next_attempt_at > now,
+                    )
+                    .values(next_attempt_at=now)
+                )
+        replayed += len(ids)
+        log.info("ILS %s answers again: replaying %d waiting deposit(s)", ils_name, len(ids))
+    return replayed
+
+
+# --- staff --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NeedsStaff:
+    deposit_id: int
+    bank_id: str
+    compartment: int
+    item_barcode: str
+    deposited_at: datetime
+    reason: str
+    explanation: str
+    destination: str | None
+    suggestion: str | None
+    screen_message: str | None
+
+
+@dataclass(frozen=True)
+class ReturnsOverview:
+    backlog: int  # deposits not yet through the ILS
+    oldest_waiting: datetime | None  # deposit time of the oldest of them
+    needs_staff: tuple[NeedsStaff, ...]  # unresolved, oldest first
+
+
+def explain(reason: str | None, destination: str | None, message: str | None) -> str:
+    try:
+        text = REASON_TEXT[StaffReason(reason or "")]
+    except ValueError:
+        return reason or ""
+    return text.format(destination=destination or "its home branch", message=message or "-")
+
+
+def returns_overview(rt: Runtime, *, bank_id: str | None = None) -> ReturnsOverview:
+    """Backlog size, the oldest waiting deposit, and what staff must handle, with reasons."""
+    open_states = (
+        DepositState.RECORDED.value,
+        DepositState.CHECKING_IN.value,
+        DepositState.WAITING_FOR_ILS.value,
+    )
+    with unit_of_work(rt.sessions) as s:
+        q = select(DepositRow.deposited_at).where(DepositRow.state.in_(open_states))
+        staff_q = (
+            select(DepositRow)
+            .where(
+                DepositRow.state == DepositState.NEEDS_STAFF.value,
+                DepositRow.resolved_at.is_(None),
+            )
+            .order_by(DepositRow.deposited_at, DepositRow.id)
+        )
+        if bank_id is not None:
+            q = q.where(DepositRow.bank_id == bank_id)
+            staff_q = staff_q.where(DepositRow.bank_id == bank_id)
+        times = [t for (t,) in s.execute(q).all()]
+        rows = s.scalars(staff_q).all()
+        staff = tuple(
+            NeedsStaff(
+                deposit_id=r.id,
+                bank_id=r.bank_id,
+                compartment=r.compartment,
+                item_barcode=r.item_barcode,
+                deposited_at=r.deposited_at,
+                reason=r.reason or "",
+                explanation=explain(r.reason, r.destination, r.screen_message),
+                destination=r.destination,
+                suggestion=r.suggestion,
+                screen_message=r.screen_message,
+            )
+            for r in rows
+        )
+    return ReturnsOverview(len(times), min(times) if times else None, staff)
+
+
+def resolve_needs_staff(rt: Runtime, deposit_id: int, actor: str, note: str) -> None:
+    """Staff say they handled a deposit; it leaves the list and the action is audited.
+
+    Raises:
+        DepositNotFound: no such deposit.
+        NotNeedingStaff: it is not (or no longer) waiting for staff.
+    """
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        row = s.get(DepositRow, deposit_id)
+        if row is None:
+            raise DepositNotFound(deposit_id)
+        if row.state != DepositState.NEEDS_STAFF.value or row.resolved_at is not None:
+            raise NotNeedingStaff(f"deposit {deposit_id} is {row.state}, not waiting for staff")
+        row.resolved_at, row.resolved_by, row.resolution_note = now, actor, note[:500]
+        row.depositor = None
+        s.add(
+            AuditEventRow(
+                at=now,
+                kind="deposit.resolved",
+                bank_id=row.bank_id,
+                compartment=row.compartment,
+                actor=actor,
+                item=row.item_barcode,
+                detail={"deposit": row.id, "reason": row.reason, "note": note[:500]},
+            )
+        )
+
+
+def purge_depositor_links(rt: Runtime) -> int:
+    """Clears patron↔item links kept longer than the retention setting after the deposit ended."""
+    now = rt.clock()
+    limit = now - timedelta(hours=rt.settings.retention.patron_item_link_hours)
+    with unit_of_work(rt.sessions) as s:
+        result = s.execute(
+            update(DepositRow)
+            .where(
+                DepositRow.depositor.is_not(None),
+                DepositRow.finished_at.is_not(None),
+                DepositRow.finished_at <= limit,
+            )
+            .values(depositor=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
