@@ -90,6 +90,8 @@ def _reserve_allows(bank: Bank, plan: _Plan, size: SizeClass, group: Sequence[It
     classes that is possible exactly when, for every t, the free doors of class >= t are at
     least the reserve of class >= t.
     """
+    if not bank.in_transit():
+        return True  # nothing announced: nothing held back
     reserve = bank.transit_reserve()
     used = dict(plan.transit_used)
     for item in group:
