@@ -53,6 +53,7 @@ class SipPool:
         self._open = 0  # idle + in use + being opened
         self._failures = 0
         self._retry_at = 0.0
+        self._connects = 0  # connections opened so far: reconnects show up here
         self._pid = os.getpid()
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
@@ -145,6 +146,7 @@ class SipPool:
         with self._lock:
             self._failures = 0
             self._retry_at = 0.0
+            self._connects += 1
         return conn
 
     def release(self, conn: Connection) -> None:
@@ -214,6 +216,6 @@ class SipPool:
             thread.join(timeout=2)
 
     def stats(self) -> dict[str, int]:
-        """Open and idle connection counts (for health pages and tests)."""
+        """Open and idle connections now, and connections opened so far (health pages, tests)."""
         with self._lock:
-            return {"open": self._open, "idle": len(self._idle)}
+            return {"open": self._open, "idle": len(self._idle), "connects": self._connects}
