@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 10:42:25.710836
+Create Date: 2026-11-25 10:48:21.889240
 """
 
 from __future__ import annotations

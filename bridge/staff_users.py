@@ -1,0 +1,178 @@
+"""Staff accounts: creation, password and second-factor checks, the ``lockerbridge user`` command.
+
+Passwords are hashed with argon2id (argon2-cffi's defaults follow RFC 9106's second
+recommended option); the hash carries its own parameters, so stronger settings later still
+verify old hashes and re-hash them at the next sign-in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bridge.config import Settings
+from bridge.storage.tables.staff import StaffUserRow
+
+ISSUER = "Lockerbridge"
+MIN_PASSWORD_LENGTH = 12  # ASVS 2.1.1
+MAX_PASSWORD_LENGTH = 128  # ASVS 2.1.2: at least 64 must be allowed
+
+_hasher = PasswordHasher()
+# Verifying against this keeps "no such user" as slow as "wrong password" (no user enumeration).
+_DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+    def at_least(self, other: Role) -> bool:
+        order = [Role.VIEWER, Role.STAFF, Role.ADMIN]
+        return order.index(self) >= order.index(other)
+
+
+class AccountError(Exception):
+    """The account cannot be created as asked; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    """What the web layer keeps about a signed-in person."""
+
+    id: int
+    username: str
+    role: Role
+    has_totp: bool
+
+
+def _as_user(row: StaffUserRow) -> StaffUser:
+    return StaffUser(row.id, row.username, Role(row.role), row.totp_secret is not None)
+
+
+def check_password_rules(password: str) -> None:
+    """Raises AccountError when the password is too short or too long (ASVS 2.1)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"the password may have at most {MAX_PASSWORD_LENGTH} characters")
+
+
+def add_user(
+    session: Session, username: str, password: str, role: Role, *, totp: bool = False
+) -> tuple[StaffUser, str | None]:
+    """Creates an account; returns it and, with ``totp``, the provisioning URI to show once.
+
+    Raises:
+        AccountError: the name is taken or invalid, or the password breaks the rules.
+    """
+    username = username.strip()
+    if not username or len(username) > 64 or any(c.isspace() for c in username):
+        raise AccountError("the user name must be 1 to 64 characters without spaces")
+    check_password_rules(password)
+    if role is Role.ADMIN and not totp:
+        # Admins can unlock doors remotely and manage accounts: a second factor is mandatory.
+        raise AccountError("admin accounts need a second factor: add --totp")
+    taken = session.scalar(
+        select(func.count()).select_from(StaffUserRow).where(StaffUserRow.username == username)
+    )
+    if taken:
+        raise AccountError(f"user {username!r} already exists")
+    secret = pyotp.random_base32() if totp else None
+    row = StaffUserRow(
+        username=username, password_hash=_hasher.hash(password), role=role.value, totp_secret=secret
+    )
+    session.add(row)
+    session.flush()
+    uri = pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER) if secret else None
+    return _as_user(row), uri
+
+
+def authenticate(
+    session: Session, username: str, password: str, *, now: datetime
+) -> StaffUser | None:
+    """The account if the password matches an active account, else None (same time either way)."""
+    row = session.scalar(select(StaffUserRow).where(StaffUserRow.username == username.strip()))
+    if row is None or not row.active:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY_HASH, password)
+        return None
+    try:
+        _hasher.verify(row.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if _hasher.check_needs_rehash(row.password_hash):
+        row.password_hash = _hasher.hash(password)
+    row.last_login_at = now
+    return _as_user(row)
+
+
+def verify_totp(session: Session, user_id: int, code: str, *, at: float | None = None) -> bool:
+    """Checks a six-digit code (one step of clock drift allowed) and burns its time step."""
+    row = session.get(StaffUserRow, user_id)
+    code = code.strip().replace(" ", "")
+    if row is None or row.totp_secret is None or not code.isdigit():
+        return False
+    totp = pyotp.TOTP(row.totp_secret)
+    now = time.time() if at is None else at
+    step_now = int(now // totp.interval)
+    for step in (step_now, step_now - 1, step_now + 1):
+        if totp.at(step * totp.interval) == code:
+            # RFC 6238 5.2: a code may be accepted only once.
+            if row.totp_last_step is not None and step <= row.totp_last_step:
+                return False
+            row.totp_last_step = step
+            return True
+    return False
+
+
+def get_user(session: Session, user_id: int) -> StaffUser | None:
+    row = session.get(StaffUserRow, user_id)
+    if row is None or not row.active:
+        return None
+    return _as_user(row)
+
+
+def cli_user(settings: Settings, args: argparse.Namespace) -> int:
+    """``lockerbridge user add NAME --role R [--password-stdin] [--totp]``."""
+    from bridge.storage.db import check_connection, make_engine, session_factory, unit_of_work
+
+    if args.user_command != "add":
+        print(f"unknown user command {args.user_command!r}", file=sys.stderr)
+        return 2
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return 1
+    engine = make_engine(settings.database_url)
+    check_connection(engine)
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            user, uri = add_user(session, args.username, password, Role(args.role), totp=args.totp)
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"created {user.role.value} account {user.username!r}")
+    if uri:
+        # Shown once; it is the shared secret. Enter it in an authenticator app now.
+        print("TOTP provisioning URI (scan or paste into an authenticator app; shown only once):")
+        print(uri)
+    return 0

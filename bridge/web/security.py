@@ -1,0 +1,242 @@
+"""Web security shared by the staff and kiosk pages (OWASP ASVS level 2 in spirit).
+
+- Security headers on every response (ASVS 14.4): a CSP with no ``unsafe-inline`` (the pages
+  load only their own script and style files), HSTS, ``frame-ancestors 'none'``, nosniff,
+  a strict referrer policy.
+- CSRF tokens (Flask-WTF) checked on every POST of the blueprints that call
+  :func:`protect_blueprint`; other blueprints (the JSON API, NCIP) authenticate differently.
+- Staff sessions held server-side in Redis (ASVS 3.3): the cookie carries only a random id, so
+  signing out or an expired session really ends it. Idle and absolute time-outs come from
+  ``web.session_idle_minutes`` and ``web.session_absolute_hours``.
+- Sign-in throttling per account and per client address, in Redis.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Flask, abort, current_app, g, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFProtect
+from redis import Redis
+
+from bridge.runtime import Runtime
+from bridge.staff_users import Role, StaffUser
+
+csrf = CSRFProtect()
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+SESSION_KEY = "lockerbridge:staff-session:{sid}"
+# Polling requests say so, and do not count as activity for the idle time-out: a status page
+# left open on a screen must still time out.
+POLL_HEADER = "X-Lockerbridge-Poll"
+
+# Sign-in throttling: per account 5 failures per 15 minutes, per client address 20 per 10
+# minutes (the same figures as the kiosk PIN rules in DOMAIN.md section 6).
+ACCOUNT_FAILURES, ACCOUNT_WINDOW = 5, 15 * 60
+ADDRESS_FAILURES, ADDRESS_WINDOW = 20, 10 * 60
+
+F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["lockerbridge"]
+    return rt
+
+
+def init_app(app: Flask) -> None:
+    """Installs headers and CSRF once per app; the staff and kiosk modules both call it."""
+    if app.extensions.get("lockerbridge_security"):
+        return
+    app.extensions["lockerbridge_security"] = True
+    settings = runtime_of(app).settings
+    # Only blueprints that ask for it are checked (see protect_blueprint).
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", settings.web.session_absolute_hours * 3600)
+    app.config["SESSION_COOKIE_NAME"] = "lockerbridge_session"
+    csrf.init_app(app)
+    app.after_request(_add_headers)
+
+
+def runtime_of(app: Flask) -> Runtime:
+    rt: Runtime = app.extensions["lockerbridge"]
+    return rt
+
+
+def _add_headers(response: Any) -> Any:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint and request.endpoint.split(".")[0] in ("staff", "kiosk"):
+        # Pages with patron or staff data must not be kept by browsers or proxies.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def protect_blueprint(bp: Blueprint) -> None:
+    """Every POST/PUT/PATCH/DELETE to ``bp`` needs a valid CSRF token."""
+
+    @bp.before_request
+    def _check_csrf() -> None:
+        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            csrf.protect()
+
+
+# --- staff sessions ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaffSession:
+    sid: str
+    user: StaffUser
+    started_at: float
+    second_factor: bool  # True once a TOTP code was given at sign-in
+
+
+def _key(sid: str) -> str:
+    return SESSION_KEY.format(sid=sid)
+
+
+def start_session(user: StaffUser, *, second_factor: bool) -> StaffSession:
+    """A fresh session id on every sign-in step (no session fixation, ASVS 3.2.1)."""
+    rt = runtime()
+    old = session.get("sid")
+    if old:
+        rt.redis.delete(_key(old))
+    session.clear()
+    sid = secrets.token_urlsafe(32)
+    now = time.time()
+    rt.redis.hset(
+        _key(sid),
+        mapping={
+            "user_id": user.id,
+            "username": user.username,
+            "role": user.role.value,
+            "has_totp": int(user.has_totp),
+            "started_at": now,
+            "second_factor": int(second_factor),
+        },
+    )
+    rt.redis.expire(_key(sid), rt.settings.web.session_idle_minutes * 60)
+    session["sid"] = sid
+    session.permanent = True
+    return StaffSession(sid, user, now, second_factor)
+
+
+def end_session() -> None:
+    sid = session.pop("sid", None)
+    if sid:
+        runtime().redis.delete(_key(sid))
+    session.clear()
+
+
+def current_session() -> StaffSession | None:
+    """The signed-in staff session of this request, or None (expired, signed out, none)."""
+    if "staff_session" in g:
+        found: StaffSession | None = g.staff_session
+        return found
+    g.staff_session = None
+    sid = session.get("sid")
+    if not isinstance(sid, str):
+        return None
+    rt = runtime()
+    redis: Redis = rt.redis
+    data = {k.decode(): v.decode() for k, v in redis.hgetall(_key(sid)).items()}
+    if not data:
+        return None
+    started = float(data["started_at"])
+    if time.time() - started > rt.settings.web.session_absolute_hours * 3600:
+        redis.delete(_key(sid))
+        return None
+    if request.headers.get(POLL_HEADER) != "1":
+        redis.expire(_key(sid), rt.settings.web.session_idle_minutes * 60)
+    user = StaffUser(
+        id=int(data["user_id"]),
+        username=data["username"],
+        role=Role(data["role"]),
+        has_totp=data["has_totp"] == "1",
+    )
+    g.staff_session = StaffSession(sid, user, started, data["second_factor"] == "1")
+    return g.staff_session
+
+
+def signed_in_user() -> StaffUser | None:
+    """The user, if fully signed in (admins: with the second factor given)."""
+    s = current_session()
+    if s is None:
+        return None
+    if s.user.role is Role.ADMIN and not s.second_factor:
+        return None
+    return s.user
+
+
+def require_role(role: Role) -> Callable[[F], F]:
+    """Signed in with at least ``role``; else to the sign-in page (or 401 for polling)."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            user = signed_in_user()
+            if user is None:
+                if request.headers.get(POLL_HEADER) == "1" or request.method != "GET":
+                    abort(401)
+                return redirect(url_for("staff.login", next=request.full_path))
+            if not user.role.at_least(role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+# --- throttling -------------------------------------------------------------------------------
+
+
+def _fail_keys(username: str, address: str) -> tuple[str, str]:
+    return (
+        f"lockerbridge:signin-fail:account:{username.strip().lower()}",
+        f"lockerbridge:signin-fail:address:{address}",
+    )
+
+
+def signin_wait_seconds(username: str, address: str) -> int:
+    """How long this account or address must wait before trying again; 0: may try now."""
+    redis = runtime().redis
+    account, addr = _fail_keys(username, address)
+    waits = []
+    for key, limit in ((account, ACCOUNT_FAILURES), (addr, ADDRESS_FAILURES)):
+        count = redis.get(key)
+        if count is not None and int(count) >= limit:
+            waits.append(max(1, int(redis.ttl(key))))
+    return max(waits, default=0)
+
+
+def record_signin_failure(username: str, address: str) -> None:
+    redis = runtime().redis
+    account, addr = _fail_keys(username, address)
+    for key, window in ((account, ACCOUNT_WINDOW), (addr, ADDRESS_WINDOW)):
+        # The window starts at the first failure (fixed window; old Redis has no EXPIRE NX).
+        if redis.incr(key) == 1:
+            redis.expire(key, window)
+
+
+def clear_signin_failures(username: str) -> None:
+    runtime().redis.delete(_fail_keys(username, "")[0])

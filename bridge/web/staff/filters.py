@@ -1,0 +1,56 @@
+"""Jinja filters for the staff pages: durations, times in the bank's zone, state names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+STATE_LABELS = {
+    "free": "Free",
+    "reserved": "Reserved",
+    "loaded": "Waiting",
+    "picked_up": "Picked up",
+    "expired": "Expired",
+    "staff_remove": "Remove",
+    "return_free": "Return: empty",
+    "return_occupied": "Return: full",
+    "emptied_by_staff": "Emptied",
+    "out_of_service": "Out of service",
+}
+
+
+def duration(value: timedelta | None) -> str:
+    if value is None:
+        return ""
+    minutes = max(0, int(value.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {mins} min"
+    return f"{mins} min"
+
+
+def when(value: datetime | None, zone: str = "UTC") -> str:
+    if value is None:
+        return ""
+    try:
+        tz = ZoneInfo(zone)
+    except (KeyError, ValueError):
+        tz = ZoneInfo("UTC")
+    return value.astimezone(tz).strftime("%d %b %H:%M")
+
+
+def iso(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds") if value else ""
+
+
+def state_label(state: str) -> str:
+    return STATE_LABELS.get(state, state.replace("_", " "))
+
+
+def install(app: Flask) -> None:
+    app.jinja_env.filters.update(duration=duration, when=when, iso=iso, state_label=state_label)

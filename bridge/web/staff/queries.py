@@ -1,0 +1,325 @@
+"""What the status page shows, read in a few queries per page (the grid polls every few seconds).
+
+Read-only: every change goes through :mod:`bridge.web.staff.actions`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bridge.runtime import QUEUE_NAMES, Runtime
+from bridge.services.health import ILS_HEALTH_KEY
+from bridge.staff_users import Role
+from bridge.storage.tables.core import BankRow, CompartmentRow
+from bridge.storage.tables.lockers import LoadRow, TransitRow
+from bridge.storage.tables.returns import DepositRow
+
+# What the occupancy sensor should read with the door shut (lockers.states.EXPECTED_OCCUPANCY,
+# by value so this module does not depend on the enum's import).
+EXPECTED_OCCUPIED: dict[str, bool | None] = {
+    "free": False,
+    "reserved": False,
+    "loaded": True,
+    "picked_up": False,
+    "expired": True,
+    "staff_remove": True,
+    "return_free": False,
+    "return_occupied": True,
+    "emptied_by_staff": False,
+    "out_of_service": None,
+}
+# States in which something waits in the door, so "how long" matters.
+WAITING_STATES = frozenset({"loaded", "expired", "staff_remove", "return_occupied"})
+REMOVAL_STATES = ("expired", "staff_remove")
+DEPOSIT_PENDING_STATES = ("recorded", "checking_in", "waiting_for_ils")
+
+
+@dataclass(frozen=True)
+class Cell:
+    number: int
+    size: str
+    purpose: str
+    state: str
+    waited: timedelta | None
+    expires_at: datetime | None
+    fault: str | None
+    door_open: bool
+    discrepancy: bool
+    items: int
+    patron: str | None  # already masked for the viewer's role; None: not shown
+
+
+@dataclass(frozen=True)
+class BankGrid:
+    bank_id: str
+    name: str
+    online: bool
+    seen_at: datetime | None
+    cells: list[Cell]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.cells:
+            out[c.state] = out.get(c.state, 0) + 1
+        return out
+
+
+def mask_patron(card: str | None, role: Role) -> str | None:
+    """Viewers see no patron data; staff and admins the last four characters of the card."""
+    if card is None or role is Role.VIEWER:
+        return None
+    return "•••• " + card[-4:] if len(card) > 4 else "••••"
+
+
+def bank_grids(
+    session: Session, now: datetime, role: Role, bank_ids: list[str] | None = None
+) -> list[BankGrid]:
+    """Every compartment of each bank (or of ``bank_ids``), in two queries."""
+    banks_q = select(BankRow).order_by(BankRow.name)
+    comps_q = select(
+        CompartmentRow.bank_id,
+        CompartmentRow.number,
+        CompartmentRow.size,
+        CompartmentRow.purpose,
+        CompartmentRow.state,
+        CompartmentRow.state_since,
+        CompartmentRow.fault,
+        CompartmentRow.door_open,
+        CompartmentRow.occupied,
+    ).order_by(CompartmentRow.bank_id, CompartmentRow.number)
+    loads_q = select(
+        LoadRow.bank_id,
+        LoadRow.compartment,
+        func.count(),
+        func.min(LoadRow.expires_at),
+        func.max(LoadRow.patron),
+    ).group_by(LoadRow.bank_id, LoadRow.compartment)
+    if bank_ids is not None:
+        banks_q = banks_q.where(BankRow.id.in_(bank_ids))
+        comps_q = comps_q.where(CompartmentRow.bank_id.in_(bank_ids))
+        loads_q = loads_q.where(LoadRow.bank_id.in_(bank_ids))
+    loads = {(b, n): (count, exp, card) for b, n, count, exp, card in session.execute(loads_q)}
+    cells: dict[str, list[Cell]] = {}
+    for bank_id, number, size, purpose, state, since, fault, door_open, occupied in session.execute(
+        comps_q
+    ):
+        count, expires, card = loads.get((bank_id, number), (0, None, None))
+        expected = EXPECTED_OCCUPIED.get(state)
+        cells.setdefault(bank_id, []).append(
+            Cell(
+                number=number,
+                size=size,
+                purpose=purpose,
+                state=state,
+                waited=(now - since) if state in WAITING_STATES and since else None,
+                expires_at=expires,
+                fault=fault,
+                door_open=door_open,
+                discrepancy=(
+                    not door_open
+                    and occupied is not None
+                    and expected is not None
+                    and occupied != expected
+                ),
+                items=count,
+                patron=mask_patron(card, role),
+            )
+        )
+    return [
+        BankGrid(b.id, b.name, b.controller_online, b.controller_seen_at, cells.get(b.id, []))
+        for b in session.scalars(banks_q)
+    ]
+
+
+# --- health -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IlsHealth:
+    name: str
+    state: str  # "up" | "down" | "unknown"
+    latency_ms: float | None
+    checked_at: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Health:
+    ils: list[IlsHealth]
+    queues: dict[str, int]
+    failed_jobs: int
+    deposits_waiting: int
+    oldest_waiting_at: datetime | None
+    controllers: list[tuple[str, str, bool, datetime | None]]  # id, name, online, seen
+
+
+def ils_health(rt: Runtime) -> list[IlsHealth]:
+    """The last probe of each ILS (written by ``bridge.services.health.probe_ils``)."""
+    out = []
+    for ils in rt.settings.ils:
+        raw = rt.redis.get(ILS_HEALTH_KEY.format(name=ils.name))
+        if raw is None:
+            out.append(IlsHealth(ils.name, "unknown", None, None, None))
+            continue
+        data: dict[str, Any] = json.loads(raw)
+        out.append(
+            IlsHealth(
+                ils.name,
+                "up" if data.get("ok") else "down",
+                data.get("latency_ms"),
+                datetime.fromisoformat(data["at"]) if data.get("at") else None,
+                data.get("error"),
+            )
+        )
+    return out
+
+
+def health(rt: Runtime, session: Session) -> Health:
+    queues = {}
+    failed = 0
+    for name in QUEUE_NAMES:
+        q = rt.queue(name)
+        queues[name] = q.count
+        failed += q.failed_job_registry.count
+    waiting, oldest = session.execute(
+        select(func.count(), func.min(DepositRow.deposited_at)).where(
+            DepositRow.state.in_(DEPOSIT_PENDING_STATES)
+        )
+    ).one()
+    controllers = [
+        (b.id, b.name, b.controller_online, b.controller_seen_at)
+        for b in session.scalars(select(BankRow).order_by(BankRow.name))
+    ]
+    return Health(ils_health(rt), queues, failed, waiting, oldest, controllers)
+
+
+# --- work lists -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NeedsStaff:
+    deposit_id: int
+    bank_id: str
+    compartment: int
+    item: str
+    deposited_at: datetime
+    reason: str | None
+    destination: str | None
+    screen_message: str | None
+
+
+@dataclass(frozen=True)
+class Removal:
+    bank_id: str
+    compartment: int
+    state: str
+    since: datetime
+    items: list[str]
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    bank_id: str
+    compartment: int
+    state: str
+    expected_occupied: bool
+    reported_occupied: bool
+
+
+@dataclass(frozen=True)
+class InTransit:
+    bank_id: str
+    item: str
+    destination: str
+    announced_at: datetime
+
+
+@dataclass(frozen=True)
+class WorkLists:
+    needs_staff: list[NeedsStaff]
+    removals: list[Removal]
+    emptying: list[Removal]  # return doors with something inside
+    discrepancies: list[Discrepancy]
+    in_transit: list[InTransit]
+    faults: list[tuple[str, int, str]]  # bank, compartment, fault
+
+    @property
+    def total(self) -> int:
+        return (
+            len(self.needs_staff)
+            + len(self.removals)
+            + len(self.discrepancies)
+            + len(self.faults)
+            + len(self.emptying)
+        )
+
+
+def work_lists(session: Session, limit: int = 200) -> WorkLists:
+    needs = [
+        NeedsStaff(
+            d.id,
+            d.bank_id,
+            d.compartment,
+            d.item_barcode,
+            d.deposited_at,
+            d.reason,
+            d.destination,
+            d.screen_message,
+        )
+        for d in session.scalars(
+            select(DepositRow)
+            .where(DepositRow.state == "needs_staff", DepositRow.resolved_at.is_(None))
+            .order_by(DepositRow.deposited_at)
+            .limit(limit)
+        )
+    ]
+    attention = session.scalars(
+        select(CompartmentRow)
+        .where(
+            CompartmentRow.state.in_((*REMOVAL_STATES, "return_occupied"))
+            | CompartmentRow.fault.is_not(None)
+            | CompartmentRow.occupied.is_not(None)
+        )
+        .order_by(CompartmentRow.bank_id, CompartmentRow.number)
+        .limit(limit * 4)
+    ).all()
+    items: dict[tuple[str, int], list[str]] = {}
+    wanted = [(c.bank_id, c.number) for c in attention if c.state in REMOVAL_STATES]
+    if wanted:
+        banks = {b for b, _ in wanted}
+        for load in session.scalars(select(LoadRow).where(LoadRow.bank_id.in_(banks))):
+            items.setdefault((load.bank_id, load.compartment), []).append(load.item_barcode)
+    removals, emptying, discrepancies, faults = [], [], [], []
+    for c in attention:
+        if c.state in REMOVAL_STATES:
+            inside = items.get((c.bank_id, c.number), [])
+            removals.append(Removal(c.bank_id, c.number, c.state, c.state_since, inside))
+        elif c.state == "return_occupied":
+            emptying.append(Removal(c.bank_id, c.number, c.state, c.state_since, []))
+        if c.fault:
+            faults.append((c.bank_id, c.number, c.fault))
+        expected = EXPECTED_OCCUPIED.get(c.state)
+        if (
+            not c.door_open
+            and c.occupied is not None
+            and expected is not None
+            and c.occupied != expected
+        ):
+            discrepancies.append(Discrepancy(c.bank_id, c.number, c.state, expected, c.occupied))
+    transit = [
+        InTransit(t.bank_id, t.item_barcode, t.destination, t.announced_at)
+        for t in session.scalars(
+            select(TransitRow)
+            .where(TransitRow.checked_in_at.is_(None))
+            .order_by(TransitRow.bank_id, TransitRow.announced_at)
+            .limit(limit)
+        )
+    ]
+    return WorkLists(needs, removals, emptying, discrepancies, transit, faults)

@@ -1,0 +1,125 @@
+"""Fixtures for the staff and kiosk pages: a runtime on SQLite + embedded Redis, seeded banks,
+one account per role, and Flask test clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bridge.app import create_app
+from bridge.config import Settings, load_settings
+from bridge.runtime import Runtime
+from bridge.staff_users import Role, add_user
+from bridge.storage.db import make_engine, session_factory, unit_of_work
+from bridge.storage.migrate import upgrade
+from bridge.wiring import sync_banks
+from tests.conftest import base_config
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    password: str
+    role: Role
+    totp: pyotp.TOTP | None
+
+
+def web_config(tmp_path: Path, **web: Any) -> dict[str, Any]:
+    cfg = base_config(tmp_path)
+    cfg["web"] = {**cfg["web"], **web}
+    return cfg
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path) -> Settings:
+    return load_settings(None, **web_config(tmp_path))
+
+
+@pytest.fixture
+def rt(web_settings: Settings, redis_conn: Any) -> Iterator[Runtime]:
+    engine = make_engine(web_settings.database_url)
+    upgrade(engine)
+    runtime = Runtime(
+        settings=web_settings, engine=engine, sessions=session_factory(engine), redis=redis_conn
+    )
+    sync_banks(runtime)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def accounts(rt: Runtime) -> dict[Role, Account]:
+    out = {}
+    with unit_of_work(rt.sessions) as s:
+        for role in Role:
+            user, uri = add_user(s, role.value + "-1", PASSWORD, role, totp=role is not Role.VIEWER)
+            totp = pyotp.parse_uri(uri) if uri else None
+            out[role] = Account(user.username, PASSWORD, role, totp)  # type: ignore[arg-type]
+    return out
+
+
+@pytest.fixture
+def app(rt: Runtime) -> Flask:
+    flask_app = create_app(rt.settings, rt)
+    flask_app.config["TESTING"] = True
+    return flask_app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def csrf_from(html: str) -> str:
+    import re
+
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "page has no CSRF token"
+    return m.group(1)
+
+
+def sign_in(client: FlaskClient, account: Account, *, code_offset: int = 0) -> None:
+    """Signs in through the real forms (password, then the TOTP code for admins)."""
+    page = client.get("/staff/login").get_data(as_text=True)
+    resp = client.post(
+        "/staff/login",
+        data={"username": account.username, "password": account.password, "csrf_token": csrf_from(page)},
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    if account.role is Role.ADMIN:
+        assert account.totp is not None
+        page = client.get("/staff/login/code").get_data(as_text=True)
+        import time
+
+        code = account.totp.at(time.time() + code_offset)
+        resp = client.post("/staff/login/code", data={"code": code, "csrf_token": csrf_from(page)})
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+
+
+@pytest.fixture
+def doors(rt: Runtime) -> dict[str, Any]:
+    """In-memory door controllers for both banks, wired to the real event handling."""
+    from bridge.services.doors import handle_event
+    from lockers.drivers.simulated import SimTiming, SimulatedBank
+
+    out = {}
+    for bank in rt.settings.banks:
+        sim = SimulatedBank(
+            bank.id,
+            [c.number for c in bank.all_compartments()],
+            timing=SimTiming(open_delay=0, read_delay=0),
+            clock=rt.clock,
+        )
+        sim.subscribe(lambda event: handle_event(rt, event))
+        rt.cached(f"driver:{bank.id}", lambda sim=sim: sim)
+        out[bank.id] = sim
+    return out
