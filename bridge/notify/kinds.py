@@ -32,4 +32,5 @@ KNOWN_FACTS = (
     "due",  # ISO date or datetime: equipment due back
     "returned_at",  # ISO datetime of the deposit
     "items",  # count, when titles are unknown
+    "picked_up_at",  # ISO datetime of the pickup
 )

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from bridge import outbox
@@ -84,6 +84,7 @@ def queue_message(
 def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> Any:
     dialect = session.get_bind().dialect.name
     table = NotificationRow.__table__
+    assert isinstance(table, Table)
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
