@@ -1,0 +1,144 @@
+"""Personal data leaves the database on schedule; what is still needed stays."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from redis import Redis
+from sqlalchemy import Engine, select
+
+from bridge.config import Settings
+from bridge.runtime import Runtime
+from bridge.services.retention import purge_now
+from bridge.storage.db import session_factory, unit_of_work
+from bridge.storage.tables.core import AuditEventRow, OutboxRow
+from bridge.storage.tables.lockers import LoadRow
+from bridge.storage.tables.notifications import NotificationRow
+from bridge.storage.tables.returns import DepositRow
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def _rt(settings: Settings, engine: Engine, redis: Redis) -> Runtime:
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        redis=redis,
+        clock=lambda: NOW,
+    )
+
+
+def test_links_older_than_the_retention_period_are_purged_and_newer_ones_kept(
+    settings: Settings, db_engine: Engine, redis_conn: Redis
+) -> None:
+    rt = _rt(settings, db_engine, redis_conn)
+    day = timedelta(hours=24)
+    with unit_of_work(rt.sessions) as s:
+        s.add(
+            LoadRow(
+                bank_id="main-lobby",
+                compartment=1,
+                item_barcode="old",
+                size="S",
+                state="picked_up",
+                patron="23000000000001",
+                patron_ref="p1",
+                title="Old book",
+                purge_after=NOW - timedelta(minutes=1),
+            )
+        )
+        s.add(
+            LoadRow(
+                bank_id="main-lobby",
+                compartment=2,
+                item_barcode="waiting",
+                size="S",
+                state="loaded",
+                patron="23000000000002",
+                patron_ref="p2",
+                title="Waiting book",
+                purge_after=None,
+            )
+        )
+        s.add(
+            DepositRow(
+                bank_id="main-lobby",
+                compartment=13,
+                item_barcode="ret-old",
+                deposited_at=NOW - 2 * day,
+                depositor="23000000000003",
+                state="checked_in",
+                ils_confirmed_at=NOW - day - timedelta(minutes=1),
+            )
+        )
+        s.add(
+            DepositRow(
+                bank_id="main-lobby",
+                compartment=13,
+                item_barcode="ret-new",
+                deposited_at=NOW - day,
+                depositor="23000000000004",
+                state="checked_in",
+                ils_confirmed_at=NOW - timedelta(hours=2),
+            )
+        )
+        s.add(
+            DepositRow(
+                bank_id="main-lobby",
+                compartment=14,
+                item_barcode="ret-wait",
+                deposited_at=NOW - 5 * day,
+                depositor="23000000000005",
+                state="waiting_for_ils",
+            )
+        )
+        s.add(
+            NotificationRow(
+                kind="ready_for_pickup",
+                event_key="e1",
+                bank_id="main-lobby",
+                patron="23000000000001",
+                secrets={"code": "123456"},
+                state="sent",
+                settled_at=NOW - 2 * day,
+            )
+        )
+        s.add(AuditEventRow(at=NOW - timedelta(days=91), kind="door_closed"))
+        s.add(AuditEventRow(at=NOW - timedelta(days=89), kind="door_closed"))
+    report = purge_now(rt)
+    assert report.load_links == 1 and report.deposit_links == 1 and report.audit_events == 1
+    with rt.sessions() as s:
+        loads = {r.item_barcode: r for r in s.scalars(select(LoadRow))}
+        assert loads["old"].patron is None and loads["old"].title is None
+        assert loads["waiting"].patron == "23000000000002"
+        deposits = {r.item_barcode: r.depositor for r in s.scalars(select(DepositRow))}
+        assert deposits == {
+            "ret-old": None,
+            "ret-new": "23000000000004",
+            "ret-wait": "23000000000005",
+        }
+        note = s.scalars(select(NotificationRow)).one()
+        assert note.patron is None and note.secrets is None
+        assert [a.at for a in s.scalars(select(AuditEventRow))] == [NOW - timedelta(days=89)]
+
+
+def test_finished_background_work_is_cleared_after_a_week(
+    settings: Settings, sqlite_engine: Engine, redis_conn: Redis
+) -> None:
+    rt = _rt(settings, sqlite_engine, redis_conn)
+    with unit_of_work(rt.sessions) as s:
+        s.add(
+            OutboxRow(
+                kind="deposit_checkin", ref="1", state="done", done_at=NOW - timedelta(days=8)
+            )
+        )
+        s.add(
+            OutboxRow(
+                kind="deposit_checkin", ref="2", state="done", done_at=NOW - timedelta(days=1)
+            )
+        )
+        s.add(OutboxRow(kind="deposit_checkin", ref="3", state="pending"))
+    assert purge_now(rt).outbox_rows == 1
+    with rt.sessions() as s:
+        assert sorted(r.ref for r in s.scalars(select(OutboxRow))) == ["2", "3"]
