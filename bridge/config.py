@@ -152,6 +152,8 @@ class BankSettings(Strict):
     hold_shelf_days: int = Field(7, ge=1, le=60)
     reminder_hours: int = Field(48, ge=1)
     show_door_number: bool = True
+    # Card readers at the bank: ask for the PIN after a card is read (docs/access.md).
+    require_pin_with_reader: bool = True
     compartments: list[Compartment] = []
     compartment_ranges: list[CompartmentRange] = []
 
@@ -257,6 +259,70 @@ class SecuritySettings(Strict):
         return value
 
 
+class CredentialMapping(Strict):
+    """A verified credential (palm, vendor app...) a driver reports, mapped to a library card."""
+
+    scheme: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    credential: str = Field(min_length=1)
+    card: str = Field(min_length=1)
+
+
+class AccessSettings(Strict):
+    """Phone links, kiosk presence codes and code re-issue (docs/access.md)."""
+
+    # Where patrons reach the phone pages, e.g. "https://lockers.library.example"; no phone link
+    # goes into messages while this is unset.
+    public_url: str | None = None
+    presence_window_seconds: int = Field(60, ge=15, le=600)
+    # Secrets the kiosks present (header X-Lockerbridge-Kiosk) to fetch the presence code.
+    kiosk_keys: dict[str, str] = {}
+    reissues_per_patron_per_day: int = Field(3, ge=1, le=50)
+    reissues_per_staff_per_hour: int = Field(20, ge=1, le=1000)
+
+
+class DayUseSettings(Strict):
+    """Compartments set aside for patrons to reserve for a few hours (docs/access.md)."""
+
+    compartments: dict[str, list[int]] = {}  # bank id -> door numbers
+    max_hours: int = Field(4, ge=1, le=24)
+    per_patron: int = Field(1, ge=1, le=10)
+    reminder_minutes: int = Field(15, ge=1, le=240)
+
+
+class LdapSettings(Strict):
+    url: str  # ldap://host:389 or ldaps://host:636
+    user_dn_template: str = ""  # e.g. "uid={username},ou=people,dc=library,dc=example"
+    bind_dn: str | None = None  # service account for the search (with bind_password)
+    bind_password: str | None = None
+    user_base: str = ""
+    user_filter: str = "(uid={username})"
+    group_base: str = ""
+    group_filter: str = "(member={dn})"
+    start_tls: bool = False
+    ca_file: Path | None = None
+    timeout_seconds: float = Field(5.0, gt=0)
+
+
+class OidcSettings(Strict):
+    issuer: str
+    client_id: str
+    client_secret: str | None = None
+    scopes: str = "openid profile email groups"
+    groups_claim: str = "groups"
+    username_claim: str = "preferred_username"
+    timeout_seconds: float = Field(5.0, gt=0)
+
+
+class DirectorySettings(Strict):
+    """Staff sign-in against LDAP or OpenID Connect besides local accounts."""
+
+    ldap: LdapSettings | None = None
+    oidc: OidcSettings | None = None
+    # Directory group -> role (viewer, staff, admin); the highest matching role wins.
+    roles: dict[str, Literal["viewer", "staff", "admin"]] = {}
+    recheck_minutes: int = Field(10, ge=1, le=24 * 60)
+
+
 class AcsSettings(Strict):
     """The built-in reference SIP2 server, started by ``lockerbridge demo``."""
 
@@ -286,6 +352,10 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = NotificationSettings()
     retention: RetentionSettings = RetentionSettings()
     acs: AcsSettings = AcsSettings()
+    access: AccessSettings = AccessSettings()
+    dayuse: DayUseSettings = DayUseSettings()
+    credential_map: list[CredentialMapping] = []
+    directory: DirectorySettings = DirectorySettings()
     deposit_verify_after_minutes: int = 60
     sweeper_interval_seconds: int = 30
     outbox_lease_seconds: int = 90
