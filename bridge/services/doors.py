@@ -1,0 +1,501 @@
+"""Doors: opening them through the bank's driver, and what the controller reports back.
+
+:func:`open_door` is how every flow opens a door. A door that fails to open is tried once more;
+on its second failure the domain (``lockers.safety.SafetyMonitor``) takes the compartment out of
+service and, if its items are not inside yet, moves the reservation to another door, which is
+then opened instead. The controller being offline opens nothing and changes nothing.
+
+:func:`handle_event` takes every driver event (simulated, MQTT, or the HTTP webhook):
+
+- door opened → remembered on the compartment row;
+- door closed → finishes whatever the door was opened for: loading (compartment ``loaded``,
+  access code issued, patron notified), pickup (compartment free, patron↔item link purged),
+  equipment stocking, or a deposit (``bridge.services.returns.record_deposit``);
+- occupancy → compared with the model; a contradiction goes on the staff list;
+- fault → the compartment (or the controller) is out of service;
+- card read → audited under a pseudonym only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from bridge import outbox
+from bridge.runtime import Runtime
+from bridge.services.banks import (
+    BankState,
+    access_codes,
+    audit,
+    audit_events,
+    load_bank,
+    lock_bank,
+    pseudonym,
+    save_compartments,
+)
+from bridge.storage.db import unit_of_work
+from bridge.storage.tables.core import AuditEventRow, BankRow, CompartmentRow
+from bridge.storage.tables.lockers import EquipmentRow, LoadRow
+from bridge.wiring import driver_for
+from lockers.allocation import Allocation, NoFit
+from lockers.drivers.base import (
+    CardRead,
+    DoorClosed,
+    DoorOpened,
+    DriverEvent,
+    Fault,
+    OccupancyChanged,
+)
+from lockers.errors import ControllerOffline, DoorDidNotOpen, IllegalTransition
+from lockers.events import LockerEvent
+from lockers.model import Purpose
+from lockers.safety import SafetyMonitor, SafetyPolicy
+from lockers.states import CompartmentState
+
+log = logging.getLogger(__name__)
+_S = CompartmentState
+POLICY = SafetyPolicy()
+
+
+@dataclass(frozen=True)
+class DoorOpening:
+    """How opening went. ``opened``: the door that is open now (after a move it differs from
+    ``requested``); ``no_room``: the reservation could not be moved (staff-facing reason)."""
+
+    requested: int
+    opened: int | None
+    failed: tuple[int, ...] = ()
+    out_of_service: tuple[int, ...] = ()
+    controller_offline: bool = False
+    no_room: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.opened is not None
+
+
+@dataclass
+class _Failure:
+    out_of_service: bool = False
+    moved_to: int | None = None
+    no_room: str | None = None
+    events: list[LockerEvent] = field(default_factory=list)
+
+
+def open_door(rt: Runtime, bank_id: str, number: int, *, actor: str) -> DoorOpening:
+    """Opens ``number`` (retrying and moving as the safety rules say). Never raises for
+    hardware trouble: the answer says what happened, and the model already matches it."""
+    driver = driver_for(rt, bank_id)
+    current = number
+    failed: list[int] = []
+    oos: list[int] = []
+    for _ in range(2 * POLICY.open_failures_before_out_of_service + 2):
+        try:
+            driver.open_door(current)
+        except ControllerOffline as exc:
+            _controller_offline(rt, bank_id, current, actor, str(exc))
+            return DoorOpening(number, None, tuple(failed), tuple(oos), controller_offline=True)
+        except DoorDidNotOpen as exc:
+            failed.append(current)
+            outcome = _record_failure(rt, bank_id, current, actor=actor, detail=exc.detail)
+            if not outcome.out_of_service:
+                continue
+            oos.append(current)
+            if outcome.moved_to is None:
+                return DoorOpening(number, None, tuple(failed), tuple(oos), no_room=outcome.no_room)
+            current = outcome.moved_to
+            continue
+        _record_opened(rt, bank_id, current)
+        return DoorOpening(number, current, tuple(failed), tuple(oos))
+    return DoorOpening(number, None, tuple(failed), tuple(oos))
+
+
+def _record_opened(rt: Runtime, bank_id: str, number: int) -> None:
+    with unit_of_work(rt.sessions) as s:
+        s.execute(
+            update(CompartmentRow)
+            .where(
+                CompartmentRow.bank_id == bank_id,
+                CompartmentRow.number == number,
+                CompartmentRow.open_failures > 0,
+            )
+            .values(open_failures=0)
+        )
+
+
+def _controller_offline(rt: Runtime, bank_id: str, number: int, actor: str, why: str) -> None:
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        s.execute(update(BankRow).where(BankRow.id == bank_id).values(controller_online=False))
+        audit(
+            s,
+            "controller_offline",
+            at=now,
+            bank_id=bank_id,
+            compartment=number,
+            actor=actor,
+            detail=why[:200],
+        )
+
+
+def _record_failure(rt: Runtime, bank_id: str, number: int, *, actor: str, detail: str) -> _Failure:
+    now = rt.clock()
+    result = _Failure()
+    with unit_of_work(rt.sessions) as s:
+        lock_bank(s, bank_id)
+        state = load_bank(s, bank_id)
+        row = state.rows[number]
+        monitor = SafetyMonitor(state.bank, POLICY)
+        for _ in range(row.open_failures):  # failures counted in earlier requests
+            monitor.door_failed_to_open(number, at=now, actor=actor)
+        outcome = monitor.door_failed_to_open(number, at=now, actor=actor)
+        result.out_of_service = outcome.out_of_service
+        if outcome.out_of_service:
+            row.open_failures = 0
+            row.fault = f"door did not open ({detail or 'no reason given'})"[:200]
+        else:
+            row.open_failures += 1
+        if isinstance(outcome.moved, Allocation):
+            for placement in outcome.moved.placements:
+                barcodes = {i.barcode for i in placement.items}
+                for load in state.loads_in(number):
+                    if load.item_barcode in barcodes:
+                        load.compartment = placement.compartment
+            result.moved_to = outcome.moved.placements[0].compartment
+        elif isinstance(outcome.moved, NoFit):
+            for load in state.loads_in(number):
+                s.delete(load)
+            result.no_room = outcome.moved.reason
+        save_compartments(state, now)
+        audit_events(s, outcome.events, actor=actor)
+    return result
+
+
+# --- events from the controller -----------------------------------------------------------
+
+
+def handle_event(rt: Runtime, event: DriverEvent) -> None:
+    """Applies one driver event. Unknown banks/compartments are logged and dropped."""
+    try:
+        if isinstance(event, DoorOpened):
+            _door_opened(rt, event)
+        elif isinstance(event, DoorClosed):
+            door_closed(rt, event.bank_id, event.compartment, event.at)
+        elif isinstance(event, OccupancyChanged):
+            _occupancy(rt, event)
+        elif isinstance(event, Fault):
+            _fault(rt, event)
+        elif isinstance(event, CardRead):
+            with unit_of_work(rt.sessions) as s:
+                audit(
+                    s,
+                    "card_read",
+                    at=event.at,
+                    bank_id=event.bank_id,
+                    actor="controller",
+                    subject=pseudonym(rt, event.credential),
+                    reader=event.reader,
+                )
+    except KeyError:
+        log.warning("event for an unknown bank or compartment dropped: %s", type(event).__name__)
+
+
+def _row(s: Session, bank_id: str, number: int) -> CompartmentRow:
+    row = s.scalars(
+        select(CompartmentRow).where(
+            CompartmentRow.bank_id == bank_id, CompartmentRow.number == number
+        )
+    ).one_or_none()
+    if row is None:
+        raise KeyError(number)
+    return row
+
+
+def _door_opened(rt: Runtime, event: DoorOpened) -> None:
+    with unit_of_work(rt.sessions) as s:
+        row = _row(s, event.bank_id, event.compartment)
+        row.door_open, row.door_opened_at = True, event.at
+        s.execute(
+            update(BankRow)
+            .where(BankRow.id == event.bank_id)
+            .values(controller_online=True, controller_seen_at=event.at)
+        )
+
+
+def door_closed(rt: Runtime, bank_id: str, number: int, at: datetime) -> None:
+    """Finishes what the door was opened for (see the module docstring)."""
+    refs: list[str] = []
+    deposits: list[tuple[str, str | None]] = []
+    with unit_of_work(rt.sessions) as s:
+        lock_bank(s, bank_id)
+        state = load_bank(s, bank_id)
+        row = state.rows.get(number)
+        if row is None:
+            raise KeyError(number)
+        row.door_open, row.door_opened_at = False, None
+        compartment = state.bank.compartment(number)
+        fresh = [ld for ld in state.loads_in(number) if ld.state == "reserved"]
+        events: list[LockerEvent] = []
+        if compartment.purpose is Purpose.RETURN:
+            deposits = _close_return_door(s, state, number, at, events)
+        elif fresh and compartment.state in (_S.RESERVED, _S.LOADED):
+            if compartment.state is _S.RESERVED:
+                events.append(
+                    state.bank.transition(number, _S.LOADED, at=at, actor="staff", reason="loaded")
+                )
+            for load in fresh:
+                load.state, load.loaded_at = "loaded", at
+            ref = _issue_and_notify(rt, s, bank_id, number, fresh, at)
+            if ref:
+                refs.append(ref)
+            _equipment_available(s, fresh, number)
+        elif compartment.state is _S.PICKED_UP:
+            _close_after_pickup(rt, s, state, number, at, events)
+        save_compartments(state, at)
+        audit_events(s, events, actor="controller")
+    for ref in refs:
+        outbox.dispatch(rt, "notification", ref)
+    if deposits:
+        from bridge.services.returns import record_deposit
+
+        for item, _who in deposits:
+            record_deposit(
+                rt, bank_id=bank_id, compartment=number, item_barcode=item, deposited_at=at
+            )
+
+
+def _issue_and_notify(
+    rt: Runtime, s: Session, bank_id: str, number: int, loads: list[LoadRow], at: datetime
+) -> str | None:
+    """Typed code + QR for the patron's newly loaded items, and the ready-for-pickup message."""
+    holds = [ld for ld in loads if ld.kind == "hold" and ld.patron]
+    if not holds:
+        return None
+    from bridge.notify import MessageKind, queue_message
+
+    bank = rt.settings.bank(bank_id)
+    card = holds[0].patron or ""
+    expires = min(ld.expires_at or at + timedelta(days=bank.hold_shelf_days) for ld in holds)
+    issued = access_codes(rt, s).issue(
+        bank_id=bank_id,
+        patron_ref=holds[0].patron_ref,
+        compartments=(number,),
+        now=at,
+        expires_at=expires,
+        card_number=card,
+    )
+    audit(
+        s,
+        "access_issued",
+        at=at,
+        bank_id=bank_id,
+        compartment=number,
+        actor="system",
+        subject=holds[0].patron_ref,
+        grant=issued.grant.grant_id,
+        expires=expires.isoformat(),
+    )
+    facts = {
+        "titles": [ld.title or ld.item_barcode for ld in holds],
+        "items": len(holds),
+        "doors": [number] if bank.show_door_number else [],
+        "code": issued.typed_code,
+        "qr_token": issued.qr_token,
+        "expires": expires,
+        "bank_name": bank.name,
+        "address": bank.address,
+        "hours": bank.hours,
+    }
+    return queue_message(
+        s,
+        MessageKind.READY_FOR_PICKUP,
+        bank_id=bank_id,
+        patron=card,
+        event_key=f"ready:{issued.grant.grant_id}",
+        facts=facts,
+        now=at,
+    )
+
+
+def _equipment_available(s: Session, loads: list[LoadRow], number: int) -> None:
+    for load in loads:
+        if load.kind == "equipment":
+            s.execute(
+                update(EquipmentRow)
+                .where(EquipmentRow.item_barcode == load.item_barcode)
+                .values(state="available", compartment=number)
+            )
+
+
+def _close_after_pickup(
+    rt: Runtime,
+    s: Session,
+    state: BankState,
+    number: int,
+    at: datetime,
+    events: list[LockerEvent],
+) -> None:
+    row = state.rows[number]
+    if row.occupied is True:
+        # The sensor still sees something: leave it for staff rather than free a full door.
+        audit(
+            s,
+            "occupancy_discrepancy",
+            at=at,
+            bank_id=state.bank.bank_id,
+            compartment=number,
+            actor="controller",
+            state="picked_up",
+            expected=False,
+            reported=True,
+        )
+        return
+    loads = state.loads_in(number)
+    events.append(
+        state.bank.transition(number, _S.FREE, at=at, actor="patron", reason="door closed empty")
+    )
+    for load in loads:
+        audit(
+            s,
+            "pickup_completed",
+            at=at,
+            bank_id=state.bank.bank_id,
+            compartment=number,
+            actor="patron",
+            subject=load.patron_ref,
+            item=load.item_barcode,
+            load_kind=load.kind,
+        )
+        s.delete(load)
+
+
+def _close_return_door(
+    s: Session, state: BankState, number: int, at: datetime, events: list[LockerEvent]
+) -> list[tuple[str, str | None]]:
+    pending = list(
+        s.scalars(
+            select(LoadRow).where(
+                LoadRow.bank_id == state.bank.bank_id,
+                LoadRow.compartment == number,
+                LoadRow.kind == "deposit",
+            )
+        )
+    )
+    if not pending:
+        return []
+    if state.bank.compartment(number).state is _S.RETURN_FREE:
+        events.append(
+            state.bank.transition(
+                number, _S.RETURN_OCCUPIED, at=at, actor="patron", reason="deposit"
+            )
+        )
+    out: list[tuple[str, str | None]] = [(p.item_barcode, p.patron_ref) for p in pending]
+    s.execute(delete(LoadRow).where(LoadRow.id.in_([p.id for p in pending])))
+    return out
+
+
+def _occupancy(rt: Runtime, event: OccupancyChanged) -> None:
+    with unit_of_work(rt.sessions) as s:
+        state = load_bank(s, event.bank_id)
+        row = state.rows.get(event.compartment)
+        if row is None:
+            raise KeyError(event.compartment)
+        row.occupied = event.occupied
+        monitor = SafetyMonitor(state.bank, POLICY)
+        if row.door_open:
+            monitor.door_opened(event.compartment, row.door_opened_at or event.at)
+        found = monitor.occupancy_reported(event.compartment, event.occupied, event.at)
+        if found is not None:
+            audit_events(s, [found], actor="controller")
+
+
+def _fault(rt: Runtime, event: Fault) -> None:
+    with unit_of_work(rt.sessions) as s:
+        if event.compartment is None:
+            if event.code == "offline":
+                s.execute(
+                    update(BankRow)
+                    .where(BankRow.id == event.bank_id)
+                    .values(controller_online=False)
+                )
+            audit(
+                s,
+                "controller_fault",
+                at=event.at,
+                bank_id=event.bank_id,
+                actor="controller",
+                code=event.code,
+                detail=event.detail[:200],
+            )
+            return
+        if event.code == "jammed":
+            # The failed open command is counted by open_door; this report is its echo.
+            audit(
+                s,
+                "controller_fault",
+                at=event.at,
+                bank_id=event.bank_id,
+                compartment=event.compartment,
+                actor="controller",
+                code=event.code,
+            )
+            return
+        lock_bank(s, event.bank_id)
+        state = load_bank(s, event.bank_id)
+        row = state.rows.get(event.compartment)
+        if row is None:
+            raise KeyError(event.compartment)
+        try:
+            changed = state.bank.transition(
+                event.compartment,
+                _S.OUT_OF_SERVICE,
+                at=event.at,
+                actor="controller",
+                reason=f"fault {event.code}",
+            )
+        except IllegalTransition:
+            return  # already out of service
+        row.fault = f"{event.code}: {event.detail}"[:200]
+        save_compartments(state, event.at)
+        audit_events(s, [changed], actor="controller")
+
+
+# --- staff --------------------------------------------------------------------------------
+
+
+def check_open_doors(rt: Runtime) -> int:
+    """Raises one "door left open" alert per opening that lasts too long; returns how many."""
+    now = rt.clock()
+    count = 0
+    with unit_of_work(rt.sessions) as s:
+        rows = s.scalars(
+            select(CompartmentRow).where(
+                CompartmentRow.door_open.is_(True),
+                CompartmentRow.door_opened_at < now - POLICY.door_open_alert_after,
+            )
+        ).all()
+        for row in rows:
+            already = s.scalars(
+                select(AuditEventRow.id).where(
+                    AuditEventRow.kind == "door_left_open",
+                    AuditEventRow.bank_id == row.bank_id,
+                    AuditEventRow.compartment == row.number,
+                    AuditEventRow.at >= row.door_opened_at,
+                )
+            ).first()
+            if already is not None:
+                continue  # one alert per opening
+            audit(
+                s,
+                "door_left_open",
+                at=now,
+                bank_id=row.bank_id,
+                compartment=row.number,
+                opened_at=row.door_opened_at.isoformat() if row.door_opened_at else None,
+            )
+            count += 1
+    return count

@@ -1,0 +1,454 @@
+"""Staff loading: scan an item at a bank, and either a door opens for it or staff are told
+where it must go instead (DOMAIN.md section 2, hold pickup steps 2-4).
+
+:func:`scan_item` runs, in order:
+
+1. nothing already loaded with this barcode (answered locally: the ILS is not asked, and
+   items already inside other doors are never checked in again);
+2. ILS item information: unknown barcode, or on loan to someone, stops here (a check-in would
+   return someone's loan);
+3. ILS check-in **at the bank's branch** (the bank's own SIP login): the profile-mapped outcome
+   says hold here / hold or transfer elsewhere / no hold;
+4. hold here → ``lockers.allocation.allocate`` (joins the patron's door when the item fits),
+   reservation stored, door opened (``bridge.services.doors.open_door``, which moves the
+   reservation if the door fails twice). The patron is told only when the door closes
+   (``bridge.services.doors.door_closed``).
+
+Each answer is a :class:`ScanResult` with a message for the member of staff at the bank.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from bridge.config import BankSettings
+from bridge.runtime import Runtime
+from bridge.services import transfers
+from bridge.services.banks import (
+    audit,
+    audit_events,
+    load_bank,
+    lock_bank,
+    pseudonym,
+    save_compartments,
+)
+from bridge.services.doors import open_door
+from bridge.storage.db import unit_of_work
+from bridge.storage.tables.lockers import LoadRow
+from bridge.wiring import adapter_for
+from ils_adapters.base import (
+    CheckinKind,
+    CheckinOutcome,
+    IlsRejected,
+    IlsUnavailable,
+    OutcomeUnknown,
+)
+from lockers.allocation import NoFit, allocate, apply_allocation
+from lockers.model import Item, SizeClass
+
+
+class ScanOutcome(StrEnum):
+    DOOR_OPEN = "door_open"  # load the item into ``compartment`` and close the door
+    SEND_ELSEWHERE = "send_elsewhere"  # hold or transfer for another place: ``destination``
+    NO_HOLD = "no_hold"  # checked in, nobody waits for it here: reshelve
+    UNKNOWN_ITEM = "unknown_item"
+    ALREADY_LOADED = "already_loaded"
+    CHECKED_OUT = "checked_out"  # on loan to a patron: check it in at the desk first
+    BANK_FULL = "bank_full"  # hold captured, no door fits: hold shelf instead
+    DOOR_FAILED = "door_failed"  # no door could be opened: hold shelf instead
+    ILS_UNAVAILABLE = "ils_unavailable"
+    NEEDS_STAFF = "needs_staff"  # the ILS said something we cannot act on
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    outcome: ScanOutcome
+    item: str
+    message: str
+    compartment: int | None = None
+    destination: str | None = None
+    destination_bank: str | None = None
+    retry: bool = False
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def door_open(self) -> bool:
+        return self.outcome is ScanOutcome.DOOR_OPEN
+
+
+SIZES = tuple(s.name for s in SizeClass)
+
+
+def scan_item(
+    rt: Runtime, bank_id: str, item_barcode: str, actor: str, *, size: str | None = None
+) -> ScanResult:
+    """Staff scanned ``item_barcode`` at ``bank_id``; see the module docstring.
+
+    ``size``: the item's size class (S, M, L, XL) as staff see it; default: the size announced
+    with its transfer, else S. Raises KeyError for an unknown bank, ValueError for an empty
+    barcode or an unknown size; ILS and hardware trouble come back as outcomes.
+    """
+    bank = rt.settings.bank(bank_id)
+    item = item_barcode.strip()
+    if not item:
+        raise ValueError("empty item barcode")
+    if size is not None and size.upper() not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(SIZES)}")
+    timings = {"ils": 0.0}
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        inside = s.scalars(
+            select(LoadRow).where(
+                LoadRow.item_barcode == item, LoadRow.state.in_(("reserved", "loaded"))
+            )
+        ).first()
+        if inside is not None:
+            where = rt.settings.bank(inside.bank_id).name if inside.bank_id != bank_id else "here"
+            audit(
+                s,
+                "scan_refused",
+                at=now,
+                bank_id=bank_id,
+                actor=actor,
+                item=item,
+                reason="already_loaded",
+                compartment_in=inside.compartment,
+            )
+            return ScanResult(
+                ScanOutcome.ALREADY_LOADED,
+                item,
+                f"This item is already in compartment {inside.compartment} ({where}); "
+                "nothing was changed.",
+                compartment=inside.compartment,
+                timings=timings,
+            )
+        size = (size or transfers.expected_size(s, item) or "S").upper()
+    adapter = adapter_for(rt, bank_id)
+    started = time.perf_counter()
+    try:
+        status = adapter.item_status(item)
+        if status.known and not status.status.on_loan:
+            outcome = adapter.checkin(item, at=bank.branch, returned_at=now)
+        else:
+            outcome = None
+    except (IlsUnavailable, OutcomeUnknown) as exc:
+        timings["ils"] = time.perf_counter() - started
+        return _refuse(
+            rt,
+            bank_id,
+            item,
+            actor,
+            ScanOutcome.ILS_UNAVAILABLE,
+            timings,
+            "The catalogue is not answering. Scan the item again in a minute, or "
+            "put it on the hold shelf.",
+            retry=True,
+            why=type(exc).__name__,
+        )
+    except IlsRejected as exc:
+        timings["ils"] = time.perf_counter() - started
+        return _refuse(
+            rt,
+            bank_id,
+            item,
+            actor,
+            ScanOutcome.NEEDS_STAFF,
+            timings,
+            f"The catalogue refused the check-in: {exc.screen_message or exc}",
+            why="rejected",
+        )
+    timings["ils"] = time.perf_counter() - started
+    if not status.known:
+        return _refuse(
+            rt,
+            bank_id,
+            item,
+            actor,
+            ScanOutcome.UNKNOWN_ITEM,
+            timings,
+            "The catalogue does not know this barcode. Check the label.",
+            why="unknown_item",
+        )
+    if outcome is None:
+        return _refuse(
+            rt,
+            bank_id,
+            item,
+            actor,
+            ScanOutcome.CHECKED_OUT,
+            timings,
+            "This item is on loan to a patron. Check it in at the desk first; it was not loaded.",
+            why="checked_out",
+        )
+    return _after_checkin(rt, bank, item, size, outcome, actor, now, status.title, timings)
+
+
+def _refuse(
+    rt: Runtime,
+    bank_id: str,
+    item: str,
+    actor: str,
+    outcome: ScanOutcome,
+    timings: dict[str, float],
+    message: str,
+    *,
+    why: str,
+    retry: bool = False,
+    destination: str | None = None,
+    destination_bank: str | None = None,
+) -> ScanResult:
+    with unit_of_work(rt.sessions) as s:
+        audit(
+            s,
+            "scan_refused",
+            at=rt.clock(),
+            bank_id=bank_id,
+            actor=actor,
+            item=item,
+            reason=why,
+            destination=destination,
+        )
+    return ScanResult(
+        outcome,
+        item,
+        message,
+        destination=destination,
+        destination_bank=destination_bank,
+        retry=retry,
+        timings=timings,
+    )
+
+
+def _after_checkin(
+    rt: Runtime,
+    bank: BankSettings,
+    item: str,
+    size: str,
+    outcome: CheckinOutcome,
+    actor: str,
+    now: datetime,
+    title: str | None,
+    timings: dict[str, float],
+) -> ScanResult:
+    here = outcome.kind is CheckinKind.HOLD_HERE or (
+        outcome.kind is CheckinKind.HOLD_ELSEWHERE
+        and transfers.bank_for_location(rt, outcome.destination) == bank.id
+    )
+    if here:
+        if not outcome.hold_patron:
+            return _refuse(
+                rt,
+                bank.id,
+                item,
+                actor,
+                ScanOutcome.NEEDS_STAFF,
+                timings,
+                "The hold was captured, but the catalogue did not say whose it is; "
+                "put it on the hold shelf.",
+                why="no_hold_patron",
+            )
+        return _load(rt, bank, item, size, outcome, actor, now, title, timings)
+    destination = transfers.travels_to(outcome)
+    if destination:
+        target = transfers.bank_for_location(rt, destination)
+        if target is not None:
+            with unit_of_work(rt.sessions) as s:
+                transfers.announce(
+                    s,
+                    item=item,
+                    bank_id=target,
+                    destination=destination,
+                    size=size,
+                    at=now,
+                    actor=actor,
+                    scanned_at=bank.branch,
+                )
+            name = rt.settings.bank(target).name
+            message = f"Not for this bank: send it to the locker bank {name} ({destination})."
+        else:
+            message = f"Not for this bank: send it to {destination}."
+        return _refuse(
+            rt,
+            bank.id,
+            item,
+            actor,
+            ScanOutcome.SEND_ELSEWHERE,
+            timings,
+            message,
+            why=outcome.kind.value,
+            destination=destination,
+            destination_bank=target,
+        )
+    if outcome.kind in (CheckinKind.NO_HOLD, CheckinKind.NOT_CHECKED_OUT):
+        return _refuse(
+            rt,
+            bank.id,
+            item,
+            actor,
+            ScanOutcome.NO_HOLD,
+            timings,
+            "No hold waits for this item here. It is checked in; reshelve it.",
+            why=outcome.kind.value,
+        )
+    if outcome.kind is CheckinKind.UNKNOWN_ITEM:
+        return _refuse(
+            rt,
+            bank.id,
+            item,
+            actor,
+            ScanOutcome.UNKNOWN_ITEM,
+            timings,
+            "The catalogue does not know this barcode. Check the label.",
+            why="unknown_item",
+        )
+    return _refuse(
+        rt,
+        bank.id,
+        item,
+        actor,
+        ScanOutcome.NEEDS_STAFF,
+        timings,
+        "The catalogue answered something the locker cannot act on"
+        + (f": {outcome.screen_message}" if outcome.screen_message else "")
+        + ". Put the item on the hold shelf.",
+        why=outcome.kind.value,
+    )
+
+
+def _load(
+    rt: Runtime,
+    bank: BankSettings,
+    item: str,
+    size: str,
+    outcome: CheckinOutcome,
+    actor: str,
+    now: datetime,
+    title: str | None,
+    timings: dict[str, float],
+) -> ScanResult:
+    patron = outcome.hold_patron or ""
+    patron_ref = pseudonym(rt, patron)
+    expires = outcome.hold_expires or now + timedelta(days=bank.hold_shelf_days)
+    with unit_of_work(rt.sessions) as s:
+        lock_bank(s, bank.id)
+        state = load_bank(s, bank.id)
+        domain_item = Item(
+            barcode=item,
+            patron_ref=patron_ref,
+            size=SizeClass[size],
+            in_transit=item in state.bank.in_transit(),
+        )
+        chosen = allocate(state.bank, [domain_item])
+        if isinstance(chosen, NoFit):
+            audit(
+                s,
+                "scan_refused",
+                at=now,
+                bank_id=bank.id,
+                actor=actor,
+                item=item,
+                reason="bank_full",
+                subject=patron_ref,
+            )
+            return ScanResult(
+                ScanOutcome.BANK_FULL,
+                item,
+                f"The hold is captured but no compartment fits: {chosen.reason}.",
+                timings=timings,
+            )
+        events = apply_allocation(state.bank, chosen, at=now, actor=actor, expires_at=expires)
+        number = chosen.placements[0].compartment
+        s.add(
+            LoadRow(
+                bank_id=bank.id,
+                compartment=number,
+                item_barcode=item,
+                title=title,
+                size=size,
+                kind="hold",
+                state="reserved",
+                patron=patron,
+                patron_ref=patron_ref,
+                in_transit=domain_item.in_transit,
+                created_at=now,
+                expires_at=expires,
+                loaded_by=actor[:120],
+            )
+        )
+        transfers.arrived(s, item)
+        save_compartments(state, now)
+        audit_events(s, events, actor=actor)
+        audit(
+            s,
+            "item_scanned",
+            at=now,
+            bank_id=bank.id,
+            compartment=number,
+            actor=actor,
+            item=item,
+            subject=patron_ref,
+            joined=chosen.placements[0].existing,
+        )
+    opening = open_door(rt, bank.id, number, actor=actor)
+    if opening.ok:
+        moved = f" (door {number} did not open)" if opening.opened != number else ""
+        return ScanResult(
+            ScanOutcome.DOOR_OPEN,
+            item,
+            f"Put the item in compartment {opening.opened} and close the door{moved}.",
+            compartment=opening.opened,
+            timings=timings,
+        )
+    if opening.controller_offline:
+        _release(rt, bank.id, item, actor, "controller offline")
+        why = "The locker controller is not answering"
+    else:
+        _release(rt, bank.id, item, actor, "no door opened")
+        why = opening.no_room or "No compartment door could be opened"
+    return ScanResult(
+        ScanOutcome.DOOR_FAILED,
+        item,
+        f"{why}. The hold is captured: put the item on the hold shelf. Staff have been told.",
+        timings=timings,
+    )
+
+
+def _release(rt: Runtime, bank_id: str, item: str, actor: str, why: str) -> None:
+    """Undo a reservation whose door never opened, so the model matches the empty door."""
+    from lockers.states import CompartmentState
+
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        lock_bank(s, bank_id)
+        state = load_bank(s, bank_id)
+        load = next((ld for ld in state.loads if ld.item_barcode == item), None)
+        if load is None:
+            return
+        number = load.compartment
+        s.delete(load)
+        others = [ld for ld in state.loads_in(number) if ld.id != load.id]
+        compartment = state.bank.compartment(number)
+        events = []
+        if not others and compartment.state is CompartmentState.RESERVED:
+            events.append(
+                state.bank.transition(
+                    number, CompartmentState.FREE, at=now, actor=actor, reason=why
+                )
+            )
+        save_compartments(state, now)
+        audit_events(s, events, actor=actor)
+        audit(
+            s,
+            "load_abandoned",
+            at=now,
+            bank_id=bank_id,
+            compartment=number,
+            actor=actor,
+            item=item,
+            reason=why,
+        )

@@ -1,0 +1,501 @@
+"""Patron pickup: card + PIN, QR token or typed code (DOMAIN.md section 2, steps 5-6).
+
+Order of work, whichever way the patron identifies:
+
+1. guessing limits first (``lockers.lockout.GuessGuard`` over the ``lockout_state`` table):
+   per card, per code and per kiosk; a locked subject is refused without asking anything;
+2. identify: card + PIN is verified with the ILS (SIP2 63 with the PIN; CQ must say yes)
+   *before* any checkout; a code or QR token must match a live grant (keyed hashes only);
+3. check out every item in the patron's compartments at this bank (SIP2 11);
+4. open only the doors whose items were all checked out; explain the others in plain words;
+5. door closed and empty → compartment free and the patron↔item link purged
+   (``bridge.services.doors.door_closed``).
+
+Every refusal is audited under a pseudonym and leaves the compartments as they were.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select, update
+
+from bridge.runtime import Runtime
+from bridge.services.banks import (
+    SqlGrantStore,
+    audit,
+    audit_events,
+    guess_guard,
+    hashers,
+    load_bank,
+    lock_bank,
+    pseudonym,
+    save_compartments,
+)
+from bridge.services.doors import open_door
+from bridge.storage.db import unit_of_work
+from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
+from bridge.wiring import adapter_for
+from ils_adapters.base import (
+    CheckoutKind,
+    CirculationStatus,
+    IlsAdapter,
+    IlsRejected,
+    IlsUnavailable,
+    OutcomeUnknown,
+)
+from lockers.errors import LockedOut
+from lockers.lockout import Subject, SubjectKind
+from lockers.states import CompartmentState
+
+
+class PickupOutcome(StrEnum):
+    OPENED = "opened"  # every waiting door opened
+    PARTLY = "partly"  # some doors opened, others stay shut (see refused)
+    REFUSED = "refused"  # nothing could be checked out (see refused)
+    DENIED = "denied"  # card/PIN or code not accepted
+    LOCKED_OUT = "locked_out"
+    BLOCKED = "blocked"  # the ILS says this card may not borrow
+    NOTHING_WAITING = "nothing_waiting"
+    ILS_UNAVAILABLE = "ils_unavailable"
+    DOOR_FAILED = "door_failed"  # loans recorded but a door did not open: staff were told
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An item whose door stays shut, and why, in words for the patron."""
+
+    item: str
+    title: str | None
+    compartment: int
+    reason: str
+    fee: str | None = None  # set when the loan waits for the patron to accept a charge
+
+
+@dataclass(frozen=True)
+class PickupResult:
+    outcome: PickupOutcome
+    message: str
+    opened: tuple[int, ...] = ()
+    refused: tuple[Refusal, ...] = ()
+    locked_until: datetime | None = None
+
+    @property
+    def fee_to_acknowledge(self) -> bool:
+        return any(r.fee for r in self.refused)
+
+
+DENIED_CARD = "Card number or PIN not accepted. Please try again, or ask staff."
+DENIED_CODE = (
+    "This code does not open a compartment. A code works once, until the date in your "
+    "message. Check the digits, or use your library card and PIN."
+)
+ILS_DOWN = "The library system is not answering right now. Please try again in a few minutes."
+
+
+def _kiosk(bank_id: str, kiosk: str) -> Subject:
+    return Subject(SubjectKind.KIOSK, f"{bank_id}/{kiosk}"[:100])
+
+
+def _locked(rt: Runtime, bank_id: str, subjects: list[Subject], via: str) -> PickupResult | None:
+    with unit_of_work(rt.sessions) as s:
+        try:
+            guess_guard(rt, s).check(*subjects)
+        except LockedOut as exc:
+            audit(
+                s,
+                "pickup_locked_out",
+                at=rt.clock(),
+                bank_id=bank_id,
+                actor="patron",
+                via=via,
+                locked=exc.subject_kind,
+                until=exc.until.isoformat(),
+            )
+            return PickupResult(
+                PickupOutcome.LOCKED_OUT,
+                "Too many wrong attempts. Please try again after "
+                f"{exc.until:%H:%M} UTC, or ask staff.",
+                locked_until=exc.until,
+            )
+    return None
+
+
+def _failed(
+    rt: Runtime,
+    bank_id: str,
+    subjects: list[Subject],
+    via: str,
+    why: str,
+    subject: str | None = None,
+) -> None:
+    with unit_of_work(rt.sessions) as s:
+        guess_guard(rt, s).failed(*subjects)
+        audit(
+            s,
+            "pickup_denied",
+            at=rt.clock(),
+            bank_id=bank_id,
+            actor="patron",
+            via=via,
+            reason=why,
+            subject=subject,
+        )
+
+
+def pickup_with_card(
+    rt: Runtime,
+    bank_id: str,
+    card: str,
+    pin: str,
+    *,
+    kiosk: str = "kiosk",
+    fee_acknowledged: bool = False,
+) -> PickupResult:
+    """Card + PIN pickup. The PIN goes to the ILS only; it is never stored or logged."""
+    rt.settings.bank(bank_id)
+    card = card.strip()
+    ref = pseudonym(rt, card)
+    subjects = [Subject(SubjectKind.CARD, ref), _kiosk(bank_id, kiosk)]
+    locked = _locked(rt, bank_id, subjects, "card")
+    if locked:
+        return locked
+    adapter = adapter_for(rt, bank_id)
+    try:
+        check = adapter.verify_patron(card, pin)
+    except (IlsUnavailable, IlsRejected, OutcomeUnknown) as exc:
+        with unit_of_work(rt.sessions) as s:
+            audit(
+                s,
+                "pickup_ils_unavailable",
+                at=rt.clock(),
+                bank_id=bank_id,
+                actor="patron",
+                subject=ref,
+                why=type(exc).__name__,
+            )
+        return PickupResult(PickupOutcome.ILS_UNAVAILABLE, ILS_DOWN)
+    if not check.known or check.pin_ok is not True:
+        _failed(
+            rt, bank_id, subjects, "card", "unknown card" if not check.known else "pin", subject=ref
+        )
+        return PickupResult(PickupOutcome.DENIED, DENIED_CARD)
+    with unit_of_work(rt.sessions) as s:
+        guess_guard(rt, s).succeeded(*subjects)
+    if check.blocked:
+        reasons = "; ".join(check.block_reasons) or check.screen_message or "card blocked"
+        with unit_of_work(rt.sessions) as s:
+            audit(
+                s,
+                "pickup_blocked",
+                at=rt.clock(),
+                bank_id=bank_id,
+                actor="patron",
+                subject=ref,
+                reasons=reasons,
+            )
+        return PickupResult(
+            PickupOutcome.BLOCKED,
+            f"Your card cannot borrow right now ({reasons}). Please see staff; your items "
+            "stay in the locker.",
+        )
+    return hand_over(
+        rt, bank_id, ref, via="card", actor="patron", fee_acknowledged=fee_acknowledged
+    )
+
+
+def pickup_with_code(
+    rt: Runtime, bank_id: str, code: str, *, kiosk: str = "kiosk", fee_acknowledged: bool = False
+) -> PickupResult:
+    """Typed-code pickup."""
+    return _by_secret(rt, bank_id, code.strip(), "code", kiosk, fee_acknowledged)
+
+
+def pickup_with_qr(
+    rt: Runtime, bank_id: str, token: str, *, kiosk: str = "kiosk", fee_acknowledged: bool = False
+) -> PickupResult:
+    """QR-token pickup."""
+    return _by_secret(rt, bank_id, token.strip(), "qr", kiosk, fee_acknowledged)
+
+
+def _by_secret(
+    rt: Runtime, bank_id: str, secret: str, via: str, kiosk: str, fee_acknowledged: bool
+) -> PickupResult:
+    rt.settings.bank(bank_id)
+    keyed = [
+        h.code(bank_id, secret) if via == "code" else h.qr(bank_id, secret) for h in hashers(rt)
+    ]
+    subjects = [Subject(SubjectKind.CODE, keyed[0][:40]), _kiosk(bank_id, kiosk)]
+    locked = _locked(rt, bank_id, subjects, via)
+    if locked:
+        return locked
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        store = SqlGrantStore(s)
+        found = []
+        for h in keyed:
+            found += (
+                store.find(bank_id, code_hash=h)
+                if via == "code"
+                else store.find(bank_id, qr_hash=h)
+            )
+    live = [g for g in found if g.is_live(now)]
+    if not live:
+        why = "unknown"
+        if any(g.used_at for g in found):
+            why = "used"
+        elif any(g.revoked_at for g in found):
+            why = "revoked"
+        elif found:
+            why = "expired"
+        _failed(rt, bank_id, subjects, via, why)
+        return PickupResult(PickupOutcome.DENIED, DENIED_CODE)
+    with unit_of_work(rt.sessions) as s:
+        guess_guard(rt, s).succeeded(*subjects)
+    return hand_over(
+        rt, bank_id, live[0].patron_ref, via=via, actor="patron", fee_acknowledged=fee_acknowledged
+    )
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    id: int
+    compartment: int
+    item: str
+    title: str | None
+    patron: str
+
+
+def hand_over(
+    rt: Runtime,
+    bank_id: str,
+    patron_ref: str,
+    *,
+    via: str,
+    actor: str,
+    fee_acknowledged: bool = False,
+    adapter: IlsAdapter | None = None,
+) -> PickupResult:
+    """Checks out and opens the identified patron's compartments (steps 3-4)."""
+    with unit_of_work(rt.sessions) as s:
+        waiting = [
+            _Waiting(ld.id, ld.compartment, ld.item_barcode, ld.title, ld.patron or "")
+            for ld in s.scalars(
+                select(LoadRow)
+                .where(
+                    LoadRow.bank_id == bank_id,
+                    LoadRow.patron_ref == patron_ref,
+                    LoadRow.state == "loaded",
+                    LoadRow.kind == "hold",
+                )
+                .order_by(LoadRow.compartment, LoadRow.id)
+            )
+        ]
+    if not waiting or not waiting[0].patron:
+        with unit_of_work(rt.sessions) as s:
+            audit(
+                s,
+                "pickup_nothing_waiting",
+                at=rt.clock(),
+                bank_id=bank_id,
+                actor=actor,
+                subject=patron_ref,
+                via=via,
+            )
+        return PickupResult(
+            PickupOutcome.NOTHING_WAITING, "Nothing is waiting for you at this locker."
+        )
+    adapter = adapter or adapter_for(rt, bank_id)
+    by_door: dict[int, list[_Waiting]] = defaultdict(list)
+    for w in waiting:
+        by_door[w.compartment].append(w)
+    refused: list[Refusal] = []
+    lent: list[_Waiting] = []
+    ils_down = False
+    for w in waiting:
+        if ils_down:
+            refused.append(Refusal(w.item, w.title, w.compartment, ILS_DOWN))
+            continue
+        problem, fee = _check_out(adapter, w, fee_acknowledged)
+        if problem == ILS_DOWN:
+            ils_down = True
+        if problem is None:
+            lent.append(w)
+        else:
+            refused.append(Refusal(w.item, w.title, w.compartment, problem, fee))
+    refused_doors = {r.compartment for r in refused}
+    doors = [n for n in by_door if n not in refused_doors]
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        lock_bank(s, bank_id)
+        state = load_bank(s, bank_id)
+        events = []
+        for number in doors:
+            if state.bank.compartment(number).state is CompartmentState.LOADED:
+                events.append(
+                    state.bank.transition(
+                        number,
+                        CompartmentState.PICKED_UP,
+                        at=now,
+                        actor=actor,
+                        reason=f"pickup by {via}",
+                    )
+                )
+        purge_at = now + timedelta(hours=rt.settings.retention.patron_item_link_hours)
+        lent_ids = {w.id for w in lent}
+        for load in state.loads:
+            if load.id in lent_ids:
+                audit(
+                    s,
+                    "item_checked_out",
+                    at=now,
+                    bank_id=bank_id,
+                    compartment=load.compartment,
+                    actor=actor,
+                    subject=patron_ref,
+                    item=load.item_barcode,
+                    via=via,
+                )
+                if load.compartment in doors:
+                    load.state, load.picked_up_at, load.purge_after = "picked_up", now, purge_at
+                else:
+                    # Lent, but its door stays shut because another item in it was refused.
+                    audit(
+                        s,
+                        "staff_attention",
+                        at=now,
+                        bank_id=bank_id,
+                        compartment=load.compartment,
+                        actor="system",
+                        item=load.item_barcode,
+                        reason="checked out but the door stayed shut",
+                    )
+        for r in refused:
+            audit(
+                s,
+                "checkout_refused",
+                at=now,
+                bank_id=bank_id,
+                compartment=r.compartment,
+                actor=actor,
+                subject=patron_ref,
+                item=r.item,
+                reason=r.reason[:200],
+            )
+        remaining = [
+            ld
+            for ld in state.loads
+            if ld.patron_ref == patron_ref
+            and ld.state == "loaded"
+            and ld.kind == "hold"
+            and ld.compartment not in doors
+        ]
+        if not remaining:
+            s.execute(
+                update(AccessGrantRow)
+                .where(
+                    AccessGrantRow.bank_id == bank_id,
+                    AccessGrantRow.patron_ref == patron_ref,
+                    AccessGrantRow.used_at.is_(None),
+                )
+                .values(used_at=now)
+            )
+        save_compartments(state, now)
+        audit_events(s, events, actor=actor)
+    opened: list[int] = []
+    stuck: list[int] = []
+    for number in doors:
+        opening = open_door(rt, bank_id, number, actor=actor)
+        (opened if opening.ok else stuck).append(number)
+    return _result(opened, stuck, refused, ils_down)
+
+
+def _check_out(
+    adapter: IlsAdapter, w: _Waiting, fee_acknowledged: bool
+) -> tuple[str | None, str | None]:
+    """None when the item is now on loan to the patron, else (reason in words, fee)."""
+    try:
+        got = adapter.checkout(w.patron, w.item, fee_acknowledged=fee_acknowledged)
+    except IlsUnavailable:
+        return ILS_DOWN, None
+    except IlsRejected as exc:
+        return f"The library system refused the loan: {exc.screen_message or exc}", None
+    except OutcomeUnknown:
+        # The reply was lost: ask what happened before deciding (DOMAIN.md section 3).
+        try:
+            status = adapter.item_status(w.item)
+        except (IlsUnavailable, IlsRejected):
+            return ILS_DOWN, None
+        if status.status in (
+            CirculationStatus.CHARGED,
+            CirculationStatus.CHARGED_NOT_TO_BE_RECALLED,
+        ):
+            return None, None
+        return ILS_DOWN, None
+    if got.ok:
+        return None, None
+    if got.kind is CheckoutKind.FEE_NEEDS_ACKNOWLEDGEMENT:
+        fee = str(got.fee) if got.fee is not None else "a charge"
+        return (
+            f"This loan has a charge of {fee}. Confirm that you accept it to take the item."
+        ), fee
+    return _plain(got.screen_message), None
+
+
+def _plain(message: str | None) -> str:
+    if not message:
+        return "The library system did not allow this loan. Please see staff."
+    return f"The library system did not allow this loan: {message}. Please see staff."
+
+
+def _result(
+    opened: list[int], stuck: list[int], refused: list[Refusal], ils_down: bool
+) -> PickupResult:
+    doors = ", ".join(str(n) for n in opened)
+    if stuck:
+        return PickupResult(
+            PickupOutcome.DOOR_FAILED,
+            f"Door {', '.join(map(str, stuck))} did not open. Your loan is recorded; staff "
+            "have been told and will hand you the item."
+            + (f" Door {doors} is open." if doors else ""),
+            tuple(opened),
+            tuple(refused),
+        )
+    if opened and not refused:
+        return PickupResult(
+            PickupOutcome.OPENED,
+            f"Door {doors} is open. Take your items and close the door.",
+            tuple(opened),
+        )
+    if opened:
+        return PickupResult(
+            PickupOutcome.PARTLY,
+            f"Door {doors} is open. Some items stay in the locker: see below.",
+            tuple(opened),
+            tuple(refused),
+        )
+    if ils_down and all(r.reason == ILS_DOWN for r in refused):
+        return PickupResult(PickupOutcome.ILS_UNAVAILABLE, ILS_DOWN, (), tuple(refused))
+    return PickupResult(
+        PickupOutcome.REFUSED, "Your items stay in the locker: see below.", (), tuple(refused)
+    )
+
+
+def purge_picked_up(rt: Runtime) -> int:
+    """Retention backstop: drops the card number from pickups older than the retention time
+    (the door-closed event normally deletes the whole link sooner). Returns rows purged."""
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        result = s.execute(
+            update(LoadRow)
+            .where(
+                LoadRow.state == "picked_up",
+                LoadRow.purge_after <= now,
+                LoadRow.patron.is_not(None),
+            )
+            .values(patron=None, title=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
