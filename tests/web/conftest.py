@@ -123,3 +123,47 @@ def doors(rt: Runtime) -> dict[str, Any]:
         rt.cached(f"driver:{bank.id}", lambda sim=sim: sim)
         out[bank.id] = sim
     return out
+
+
+@pytest.fixture
+def ils(rt: Runtime) -> Any:
+    """The in-memory ILS behind both banks, with one patron (card 21000001, PIN 4321)."""
+    from ils_adapters.memory import MemoryIls
+
+    memory = MemoryIls(clock=rt.clock)
+    memory.add_patron("21000001", "4321", email="p@example.org")
+    for bank in rt.settings.banks:
+        rt.cached(f"ils:{bank.id}", lambda: memory)
+    return memory
+
+
+@dataclass(frozen=True)
+class Loaded:
+    compartment: int
+    code: str
+    qr_token: str
+
+
+def load_for_pickup(
+    rt: Runtime, ils: Any, doors: dict[str, Any], item: str, *, patron: str = "21000001",
+    bank_id: str = "main-lobby", title: str = "", fee: Any = None,
+) -> Loaded:
+    """Staff load a hold into the bank through the real flow; returns the patron's door and codes."""
+    from sqlalchemy import select
+
+    from bridge.services.loading import scan_item
+    from bridge.storage.tables.notifications import NotificationRow
+
+    branch = rt.settings.bank(bank_id).branch
+    ils.add_item(item, home="CENTRAL", title=title or f"Book {item}", fee=fee)
+    ils.place_hold(patron, item, pickup_location=branch)
+    result = scan_item(rt, bank_id, item, "staff:loader")
+    assert result.compartment is not None, result
+    sim = doors[bank_id]
+    sim.put_item(result.compartment)
+    assert sim.close_door(result.compartment)
+    with unit_of_work(rt.sessions) as s:
+        row = s.scalars(select(NotificationRow).order_by(NotificationRow.id.desc())).first()
+        assert row is not None
+        found = {**(row.facts or {}), **(row.secrets or {})}
+    return Loaded(result.compartment, found["code"], found["qr_token"])

@@ -1,0 +1,275 @@
+"""The patron kiosk at a locker bank: pick up, return, borrow equipment (``/kiosk/<bank_id>``).
+
+Stateless on purpose: nothing about the patron is kept between requests (no session data, no
+cookies beyond the CSRF token), so going back to the start screen - by the patron or by the
+time-out in ``static/js/kiosk.js`` - leaves nothing behind. Results are rendered once and
+marked ``no-store``. Words come from :mod:`bridge.web.kiosk_text` (English, Spanish).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import func, select
+
+from bridge.config import BankSettings
+from bridge.storage.db import unit_of_work
+from bridge.storage.tables.lockers import EquipmentRow
+from bridge.web import security
+from bridge.web.kiosk_text import LANGUAGES, language, text
+
+bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
+security.protect_blueprint(bp)
+
+MAX_FIELD = 128
+
+
+def init_app(app: Flask) -> None:
+    security.init_app(app)
+    app.register_blueprint(bp)
+
+
+def _bank(bank_id: str) -> BankSettings:
+    try:
+        return security.runtime().settings.bank(bank_id)
+    except KeyError:
+        abort(404)
+
+
+def _lang(bank: BankSettings) -> str:
+    return language(request.values.get("lang"), bank.language)
+
+
+def _field(name: str) -> str:
+    return (request.form.get(name) or "").strip()[:MAX_FIELD]
+
+
+def _kiosk_id(bank_id: str) -> str:
+    # Guessing limits per kiosk (DOMAIN.md section 6): one web kiosk per client address.
+    return f"web:{request.remote_addr or 'unknown'}"
+
+
+def _render(template: str, bank: BankSettings, **context: Any) -> ResponseReturnValue:
+    lang = _lang(bank)
+    rt = security.runtime()
+
+    def t(key: str, **values: Any) -> str:
+        return text(lang, key, **values)
+
+    return render_template(
+        template,
+        bank=bank,
+        lang=lang,
+        languages=LANGUAGES,
+        t=t,
+        timeout=rt.settings.web.kiosk_timeout_seconds,
+        **context,
+    )
+
+
+@bp.errorhandler(CSRFError)
+def expired_form(exc: CSRFError) -> ResponseReturnValue:
+    # The kiosk sat on a form for longer than the token lives: start again, nothing happened.
+    bank_id = (request.view_args or {}).get("bank_id", "")
+    return redirect(url_for("kiosk.start", bank_id=bank_id)) if bank_id else ("", 400)
+
+
+@bp.get("/<bank_id>")
+def start(bank_id: str) -> ResponseReturnValue:
+    return _render("kiosk/start.html", _bank(bank_id))
+
+
+@bp.get("/<bank_id>/pickup")
+def pickup(bank_id: str) -> ResponseReturnValue:
+    return _render("kiosk/pickup.html", _bank(bank_id))
+
+
+@bp.get("/<bank_id>/pickup/<way>")
+def pickup_form(bank_id: str, way: str) -> ResponseReturnValue:
+    if way not in ("card", "code", "qr"):
+        abort(404)
+    return _render(
+        "kiosk/pickup_form.html",
+        _bank(bank_id),
+        way=way,
+        error=None,
+        fee_acknowledged=request.args.get("fee") == "1",
+    )
+
+
+@bp.post("/<bank_id>/pickup/<way>")
+def pickup_post(bank_id: str, way: str) -> ResponseReturnValue:
+    from bridge.services import pickup as service
+
+    bank = _bank(bank_id)
+    rt = security.runtime()
+    fee = request.form.get("fee_acknowledged") == "1"
+    kiosk = _kiosk_id(bank_id)
+    if way == "card":
+        card, pin = _field("card"), _field("pin")
+        if not card or not pin:
+            return _missing(bank, way)
+        result = service.pickup_with_card(rt, bank_id, card, pin, kiosk=kiosk, fee_acknowledged=fee)
+    elif way in ("code", "qr"):
+        secret = _field(way)
+        if not secret:
+            return _missing(bank, way)
+        call = service.pickup_with_code if way == "code" else service.pickup_with_qr
+        result = call(rt, bank_id, secret, kiosk=kiosk, fee_acknowledged=fee)
+    else:
+        abort(404)
+    lang = _lang(bank)
+    doors = ", ".join(str(n) for n in result.opened)
+    key = f"outcome_{result.outcome.value}"
+    if result.outcome.value == "locked_out":
+        if result.locked_until is not None:
+            until = result.locked_until.astimezone(_zone(bank)).strftime("%H:%M")
+            headline = text(lang, key, until=until)
+        else:
+            headline = text(lang, "outcome_locked_out_plain")
+    else:
+        headline = text(lang, key, doors=doors)
+    fees = [r for r in result.refused if r.fee]
+    status = 200 if result.opened else 422
+    return (
+        _render(
+            "kiosk/result.html",
+            bank,
+            ok=bool(result.opened),
+            headline=headline,
+            opened=result.opened,
+            refused=result.refused,
+            fees=fees,
+            way=way,
+        ),
+        status,
+    )
+
+
+def _zone(bank: BankSettings) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(bank.timezone)
+
+
+def _missing(bank: BankSettings, way: str) -> ResponseReturnValue:
+    error = text(_lang(bank), "missing_fields")
+    fee = request.form.get("fee_acknowledged") == "1"
+    return _render("kiosk/pickup_form.html", bank, way=way, error=error, fee_acknowledged=fee), 422
+
+
+@bp.get("/<bank_id>/return")
+def return_form(bank_id: str) -> ResponseReturnValue:
+    return _render("kiosk/return.html", _bank(bank_id), error=None)
+
+
+@bp.post("/<bank_id>/return")
+def return_post(bank_id: str) -> ResponseReturnValue:
+    from bridge.web.kiosk_services import open_return_door
+
+    bank = _bank(bank_id)
+    lang = _lang(bank)
+    item = _field("item")
+    if not item:
+        return _render("kiosk/return.html", bank, error=text(lang, "return_missing")), 422
+    door = open_return_door(security.runtime(), bank_id, item)
+    if door.opened is None:
+        key = "return_full" if door.full else "outcome_door_failed"
+        return _render("kiosk/result.html", bank, ok=False, headline=text(lang, key)), 503
+    return _render(
+        "kiosk/result.html",
+        bank,
+        ok=True,
+        headline=text(lang, "return_opened", door=door.opened),
+        opened=(door.opened,),
+        note=text(lang, "return_noted"),
+    )
+
+
+# --- equipment --------------------------------------------------------------------------------
+
+
+def _equipment_service() -> Any | None:
+    try:
+        from bridge.services import equipment
+    except ModuleNotFoundError:
+        return None
+    return equipment if hasattr(equipment, "borrow_equipment") else None
+
+
+def _available(bank_id: str) -> list[tuple[str, str, int]]:
+    """(category, a title, how many) of the equipment ready to lend at this bank."""
+    with unit_of_work(security.runtime().sessions) as s:
+        rows = s.execute(
+            select(EquipmentRow.category, func.min(EquipmentRow.title), func.count())
+            .where(EquipmentRow.bank_id == bank_id, EquipmentRow.state == "available")
+            .group_by(EquipmentRow.category)
+            .order_by(EquipmentRow.category)
+        ).all()
+    return [(c, title, n) for c, title, n in rows]
+
+
+@bp.get("/<bank_id>/equipment")
+def equipment_form(bank_id: str) -> ResponseReturnValue:
+    bank = _bank(bank_id)
+    enabled = _equipment_service() is not None
+    return _render(
+        "kiosk/equipment.html",
+        bank,
+        enabled=enabled,
+        available=_available(bank_id) if enabled else [],
+        error=None,
+    )
+
+
+@bp.post("/<bank_id>/equipment")
+def equipment_post(bank_id: str) -> ResponseReturnValue:
+    bank = _bank(bank_id)
+    lang = _lang(bank)
+    service = _equipment_service()
+    if service is None:
+        abort(404)
+    category, card, pin = _field("category"), _field("card"), _field("pin")
+    if not (category and card and pin):
+        return (
+            _render(
+                "kiosk/equipment.html",
+                bank,
+                enabled=True,
+                available=_available(bank_id),
+                error=text(lang, "missing_fields"),
+            ),
+            422,
+        )
+    result = service.borrow_equipment(
+        security.runtime(),
+        bank_id,
+        card,
+        pin,
+        category,
+        kiosk=_kiosk_id(bank_id),
+        fee_acknowledged=request.form.get("fee_acknowledged") == "1",
+    )
+    opened = tuple(getattr(result, "opened", ()) or ())
+    outcome = getattr(result, "outcome", None)
+    key = f"outcome_{getattr(outcome, 'value', outcome)}"
+    doors = ", ".join(str(n) for n in opened)
+    try:
+        headline = text(lang, key, doors=doors, until="")
+    except KeyError:
+        headline = str(getattr(result, "message", ""))
+    return (
+        _render(
+            "kiosk/result.html",
+            bank,
+            ok=bool(opened),
+            headline=headline,
+            opened=opened,
+            refused=tuple(getattr(result, "refused", ()) or ()),
+            detail=getattr(result, "message", None) if not opened else None,
+        ),
+        200 if opened else 422,
+    )

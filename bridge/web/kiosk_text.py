@@ -1,0 +1,160 @@
+"""The kiosk's words, per language. A library adds a language by adding a dict here.
+
+Keys are stable names; values may hold ``{placeholders}`` filled by :func:`text`. Missing
+keys fall back to English, so a half-done translation still shows a working kiosk.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGUAGES = {"en": "English", "es": "Español"}
+
+EN: dict[str, str] = {
+    "title": "Library lockers",
+    "welcome": "Welcome. What would you like to do?",
+    "pickup": "Pick up my items",
+    "pickup_hint": "Use your library card and PIN, or the code from your message.",
+    "return": "Return an item",
+    "return_hint": "Scan the item's barcode and a return door opens.",
+    "equipment": "Borrow equipment",
+    "equipment_hint": "Laptops, hotspots and more, with your library card.",
+    "language": "Language",
+    "how_pickup": "How do you want to open your locker?",
+    "with_card": "Library card and PIN",
+    "with_code": "Type the code from my message",
+    "with_qr": "Scan the QR code from my message",
+    "card": "Library card number",
+    "card_help": "Scan your card or type the number on it.",
+    "pin": "PIN",
+    "pin_help": "The PIN you use for the library's website.",
+    "code": "Pickup code",
+    "code_help": "The code in the message that said your items are ready.",
+    "qr": "QR code",
+    "qr_help": "Hold the QR code on your phone or paper under the scanner.",
+    "open": "Open my locker",
+    "back": "Back",
+    "start_over": "Finish",
+    "item": "Item barcode",
+    "item_help": "Scan the barcode on the item, or type its number.",
+    "open_return": "Open a return door",
+    "return_opened": "Door {door} is open. Put the item in and close the door.",
+    "return_noted": "Thank you. The item is returned when the door is closed; "
+    "it leaves your account shortly after.",
+    "return_full": "All return doors are full. Please return the item at the library desk.",
+    "return_missing": "Please scan or type the item's barcode.",
+    "equipment_choose": "What would you like to borrow?",
+    "equipment_none": "No equipment is available at this locker right now.",
+    "equipment_available": "{count} available",
+    "borrow": "Borrow",
+    "equipment_unavailable": "Equipment lending is not available at this locker.",
+    "fee_accept": "I accept the fee and want to borrow it",
+    "fee_line": "This loan has a fee: {fee}.",
+    "doors_open": "Door {doors} is open.",
+    "door_open_one": "Door {door}",
+    "take_items": "Take your items and close the door.",
+    "stay": "These items stay in the locker:",
+    "outcome_opened": "Door {doors} is open. Take your items and close the door.",
+    "outcome_partly": "Door {doors} is open. Some items stay in the locker: see below.",
+    "outcome_refused": "Your items stay in the locker: see below.",
+    "outcome_denied": "The card and PIN, or the code, did not match. Please try again.",
+    "outcome_locked_out": "Too many tries. Please wait until {until} or see staff.",
+    "outcome_locked_out_plain": "Too many tries. Please wait a while or see staff.",
+    "outcome_blocked": "Your card cannot borrow right now. Please see staff; "
+    "your items stay in the locker.",
+    "outcome_nothing_waiting": "Nothing is waiting for you in this locker.",
+    "outcome_ils_unavailable": "The library system is not answering right now. "
+    "Please try again in a few minutes.",
+    "outcome_door_failed": "A door did not open. Your loan is recorded and staff have been "
+    "told; they will hand you the item.",
+    "missing_fields": "Please fill in every field.",
+    "timeout_warning": "Are you still there? This screen goes back to the start in "
+    "{seconds} seconds and clears what you typed.",
+    "more_time": "I need more time",
+    "what_happened": "What happened",
+    "skip": "Skip to content",
+    "help": "Need help? Call the library or ask at the desk.",
+}
+
+ES: dict[str, str] = {
+    "title": "Taquillas de la biblioteca",
+    "welcome": "Bienvenido. ¿Qué desea hacer?",
+    "pickup": "Recoger mis documentos",
+    "pickup_hint": "Use su carné y PIN, o el código de su mensaje.",
+    "return": "Devolver un documento",
+    "return_hint": "Escanee el código de barras y se abrirá una puerta de devolución.",
+    "equipment": "Tomar prestado un equipo",
+    "equipment_hint": "Portátiles, puntos de acceso y más, con su carné.",
+    "language": "Idioma",
+    "how_pickup": "¿Cómo quiere abrir su taquilla?",
+    "with_card": "Carné de la biblioteca y PIN",
+    "with_code": "Escribir el código de mi mensaje",
+    "with_qr": "Escanear el código QR de mi mensaje",
+    "card": "Número de carné",
+    "card_help": "Escanee su carné o escriba el número que aparece en él.",
+    "pin": "PIN",
+    "pin_help": "El PIN que usa en la web de la biblioteca.",
+    "code": "Código de recogida",
+    "code_help": "El código del mensaje que le avisó de que sus documentos están listos.",
+    "qr": "Código QR",
+    "qr_help": "Acerque el código QR de su móvil o papel al lector.",
+    "open": "Abrir mi taquilla",
+    "back": "Volver",
+    "start_over": "Terminar",
+    "item": "Código de barras del documento",
+    "item_help": "Escanee el código de barras del documento o escriba su número.",
+    "open_return": "Abrir una puerta de devolución",
+    "return_opened": "La puerta {door} está abierta. Deje el documento y cierre la puerta.",
+    "return_noted": "Gracias. El documento queda devuelto al cerrar la puerta; "
+    "saldrá de su cuenta en breve.",
+    "return_full": "Todas las puertas de devolución están llenas. "
+    "Devuelva el documento en el mostrador.",
+    "return_missing": "Escanee o escriba el código de barras del documento.",
+    "equipment_choose": "¿Qué quiere tomar prestado?",
+    "equipment_none": "Ahora no hay equipos disponibles en esta taquilla.",
+    "equipment_available": "{count} disponibles",
+    "borrow": "Tomar prestado",
+    "equipment_unavailable": "El préstamo de equipos no está disponible en esta taquilla.",
+    "fee_accept": "Acepto la tarifa y quiero el préstamo",
+    "fee_line": "Este préstamo tiene una tarifa: {fee}.",
+    "doors_open": "La puerta {doors} está abierta.",
+    "door_open_one": "Puerta {door}",
+    "take_items": "Recoja sus documentos y cierre la puerta.",
+    "stay": "Estos documentos se quedan en la taquilla:",
+    "outcome_opened": "La puerta {doors} está abierta. Recoja sus documentos y cierre la puerta.",
+    "outcome_partly": "La puerta {doors} está abierta. Algunos documentos se quedan en la "
+    "taquilla: vea abajo.",
+    "outcome_refused": "Sus documentos se quedan en la taquilla: vea abajo.",
+    "outcome_denied": "El carné y el PIN, o el código, no coinciden. Inténtelo de nuevo.",
+    "outcome_locked_out": "Demasiados intentos. Espere hasta las {until} o consulte al personal.",
+    "outcome_locked_out_plain": "Demasiados intentos. Espere un rato o consulte al personal.",
+    "outcome_blocked": "Su carné no puede tomar préstamos ahora. Consulte al personal; "
+    "sus documentos se quedan en la taquilla.",
+    "outcome_nothing_waiting": "No hay nada esperándole en esta taquilla.",
+    "outcome_ils_unavailable": "El sistema de la biblioteca no responde ahora. "
+    "Inténtelo de nuevo en unos minutos.",
+    "outcome_door_failed": "Una puerta no se abrió. Su préstamo está registrado y el personal "
+    "ya lo sabe; le entregarán el documento.",
+    "missing_fields": "Rellene todos los campos.",
+    "timeout_warning": "¿Sigue ahí? Esta pantalla vuelve al inicio en {seconds} segundos "
+    "y borra lo que escribió.",
+    "more_time": "Necesito más tiempo",
+    "what_happened": "Qué ha pasado",
+    "skip": "Ir al contenido",
+    "help": "¿Necesita ayuda? Llame a la biblioteca o pregunte en el mostrador.",
+}
+
+CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "es": ES}
+
+
+def language(requested: str | None, default: str) -> str:
+    """The language to use: the one asked for if we have it, else the bank's, else English."""
+    for lang in (requested, default):
+        if lang and lang in CATALOGUE:
+            return lang
+    return "en"
+
+
+def text(lang: str, key: str, **values: Any) -> str:
+    template = CATALOGUE.get(lang, EN).get(key) or EN[key]
+    return template.format(**values) if values else template
