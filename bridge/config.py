@@ -67,6 +67,20 @@ class NcipSettings(Strict):
     shared_secret: str | None = None  # required of ILL systems calling our /ncip
 
 
+class IllPartnerSettings(Strict):
+    """An ILL system that sends AcceptItem to our /ncip and is told with CheckInItem when its
+    item came back through a locker (docs/ill.md)."""
+
+    agency: str = Field(min_length=1)  # its NCIP agency id (FromAgencyId / RequestId AgencyId)
+    url: str | None = None  # its NCIP endpoint for CheckInItem; None: it is not told
+    shared_secret: str | None = None  # accepted from it on /ncip and sent with our CheckInItem
+    secret_header: str = "X-NCIP-Secret"
+    # Subject DN of its TLS client certificate, as the TLS proxy passes it on.
+    client_dn: str | None = None
+    our_agency: str | None = None  # how it names us; default: the ToAgencyId it used
+    timeout_seconds: float = Field(15.0, gt=0)
+
+
 class KohaRestSettings(Strict):
     base_url: str
     client_id: str
@@ -249,6 +263,11 @@ class SecuritySettings(Strict):
     # Keys for hashing access codes; the first signs new codes, all verify (rotation).
     code_keys: list[str] = Field(min_length=1)
     ncip_max_bytes: int = 256 * 1024
+    # Headers a TLS proxy sets after verifying an NCIP caller's client certificate (nginx:
+    # $ssl_client_verify, $ssl_client_s_dn); they must be overwritten by the proxy, never
+    # passed through from the client. Matched against ``ill_partners[].client_dn``.
+    ncip_client_verify_header: str = "X-SSL-Client-Verify"
+    ncip_client_dn_header: str = "X-SSL-Client-S-DN"
 
     @field_validator("code_keys", mode="before")
     @classmethod
@@ -349,6 +368,7 @@ class Settings(BaseSettings):
     ils: list[IlsSettings] = Field(min_length=1)
     banks: list[BankSettings] = Field(min_length=1)
     routing: list[RoutingRule] = []
+    ill_partners: list[IllPartnerSettings] = []
     notifications: NotificationSettings = NotificationSettings()
     retention: RetentionSettings = RetentionSettings()
     acs: AcsSettings = AcsSettings()
