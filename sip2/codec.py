@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from sip2.errors import EncodeError, FrameError, UnknownCommand
 from sip2.messages import SPECS, FixedField, Kind, MessageSpec
@@ -74,19 +75,24 @@ class Message:
                 return value
         return None
 
+    @cached_property
+    def firsts(self) -> dict[str, str]:
+        """The first value of each variable field code (a cached view: do not modify)."""
+        firsts: dict[str, str] = {}
+        for key, value in self.fields:
+            firsts.setdefault(key, value)
+        return firsts
+
     def first(self, code: str) -> str | None:
         """The first value of variable field ``code``, or None when absent."""
-        for key, value in self.fields:
-            if key == code:
-                return value
-        return None
+        return self.firsts.get(code)
 
     def all(self, code: str) -> tuple[str, ...]:
         """Every value of the (repeatable) field ``code``, in wire order."""
-        return tuple(value for key, value in self.fields if key == code)
+        return tuple([value for key, value in self.fields if key == code])
 
     def codes(self) -> frozenset[str]:
-        return frozenset(key for key, _ in self.fields)
+        return frozenset(self.firsts)
 
 
 @dataclass(frozen=True)
@@ -164,7 +170,22 @@ _STRICT_RE: dict[tuple[str, str], re.Pattern[str]] = {
 }
 
 
+# Whole fixed parts in one pattern per message: one regex call per frame, not one per field.
+_STRICT_WHOLE: dict[str, re.Pattern[str]] = {
+    c: re.compile("".join(f"({_pattern(_STRICT, f)})" for f in spec.fixed))
+    for c, spec in SPECS.items()
+}
+_FIXED_NAMES: dict[str, tuple[str, ...]] = {
+    c: tuple(f.name for f in spec.fixed) for c, spec in SPECS.items()
+}
+
+
 def _check_fixed(message: Message, spec: MessageSpec) -> None:
+    names = tuple(name for name, _ in message.fixed)
+    if names == _FIXED_NAMES[spec.command] and _STRICT_WHOLE[spec.command].fullmatch(
+        "".join(value for _, value in message.fixed)
+    ):
+        return
     given = dict(message.fixed)
     if len(given) != len(message.fixed) or set(given) - {f.name for f in spec.fixed}:
         raise EncodeError(f"{spec.name}: unknown or repeated fixed field in {message.fixed}")
@@ -178,23 +199,30 @@ def _check_fixed(message: Message, spec: MessageSpec) -> None:
                 f"{spec.name}: fixed field {field.name}={value!r} is not a valid {field.kind.value}"
                 f" of width {field.width}"
             )
+    raise EncodeError(f"{spec.name}: fixed fields out of order: {names}")
+
+
+_CODE = re.compile("[A-Z][A-Z0-9]")
+_FORBIDDEN = re.compile("[|\r\n\x00]")
 
 
 def _check_variable(message: Message, spec: MessageSpec, encoding: str) -> None:
     for code, value in message.fields:
-        if not re.fullmatch("[A-Z][A-Z0-9]", code):
+        if not _CODE.fullmatch(code):
             raise EncodeError(f"invalid field code {code!r}")
         if code in ("AY", "AZ"):
             raise EncodeError("AY/AZ are added by encode(error_detection=True), not passed")
-        if any(c in value for c in "|\r\n\x00"):
+        if _FORBIDDEN.search(value):
             raise EncodeError(f"field {code} contains a delimiter, CR, LF or NUL")
-        try:
-            size = len(value.encode(encoding))
-        except UnicodeEncodeError as exc:
-            raise EncodeError(f"field {code} cannot be encoded as {encoding}") from exc
-        if size > MAX_FIELD_BYTES:
-            raise EncodeError(f"field {code} is {size} bytes, more than {MAX_FIELD_BYTES}")
-    missing = [c for c in spec.required if c not in message.codes()]
+        if len(value) * 4 > MAX_FIELD_BYTES:  # else it fits whatever the encoding
+            try:
+                size = len(value.encode(encoding))
+            except UnicodeEncodeError as exc:
+                raise EncodeError(f"field {code} cannot be encoded as {encoding}") from exc
+            if size > MAX_FIELD_BYTES:
+                raise EncodeError(f"field {code} is {size} bytes, more than {MAX_FIELD_BYTES}")
+    present = message.codes()
+    missing = [c for c in spec.required if c not in present]
     if missing:
         raise EncodeError(f"{spec.name}: missing required fields {missing}")
 
@@ -291,25 +319,17 @@ def _lenient_regex(spec: MessageSpec) -> re.Pattern[str]:
 
 
 _LENIENT_RE: dict[str, re.Pattern[str]] = {c: _lenient_regex(s) for c, s in SPECS.items()}
+_STRICT_FIXED: dict[str, re.Pattern[str]] = {
+    c: re.compile(p.pattern + _FIELD_START) for c, p in _STRICT_WHOLE.items()
+}
 
 
 def _fixed_part(spec: MessageSpec, rest: str, problems: list[str]) -> tuple[tuple[Pair, ...], int]:
     """Read the fixed fields at the start of ``rest``; return them and where variable ones start."""
     width = spec.fixed_width
-    head = rest[:width]
-    strict = len(head) == width and re.match(_FIELD_START, rest[width:]) is not None
-    if strict:
-        pairs: list[Pair] = []
-        cursor = 0
-        for field in spec.fixed:
-            value = head[cursor : cursor + field.width]
-            cursor += field.width
-            if not _STRICT_RE[(spec.command, field.name)].fullmatch(value):
-                strict = False
-                break
-            pairs.append((field.name, value))
-        if strict:
-            return tuple(pairs), width
+    strict = _STRICT_FIXED[spec.command].match(rest)
+    if strict is not None:
+        return tuple(zip(_FIXED_NAMES[spec.command], strict.groups(), strict=True)), width
     lenient = _LENIENT_RE[spec.command].match(rest)
     if lenient is not None:
         pairs = [(f.name, lenient.group(i + 1)) for i, f in enumerate(spec.fixed)]

@@ -26,11 +26,16 @@ def format_date(moment: datetime, *, server_tz: tzinfo | None = None) -> str:
     """
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("SIP2 dates need a timezone-aware datetime")
-    if server_tz is not None:
-        local = moment.astimezone(server_tz)
-        return local.strftime("%Y%m%d") + "    " + local.strftime("%H%M%S")
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y%m%d") + "   Z" + utc.strftime("%H%M%S")
+    # Formatted by hand: strftime is the slowest step of building a request.
+    if server_tz is None and moment.tzinfo is UTC:
+        t, zone = moment, "   Z"
+    elif server_tz is not None:
+        t = moment.astimezone(server_tz)
+        zone = "    "
+    else:
+        t = moment.astimezone(UTC)
+        zone = "   Z"
+    return f"{t.year:04d}{t.month:02d}{t.day:02d}{zone}{t.hour:02d}{t.minute:02d}{t.second:02d}"
 
 
 def parse_date(text: str | None, *, server_tz: tzinfo = UTC) -> datetime | None:
@@ -40,7 +45,23 @@ def parse_date(text: str | None, *, server_tz: tzinfo = UTC) -> datetime | None:
     UTC. Collapsed blanks, a tab in the zone and surrounding blanks are accepted. A date-only
     value (``YYYYMMDD``, some ACSs send that in AH/CM) is read as midnight in ``server_tz``.
     """
-    if text is None or not text.strip():
+    if text is None:
+        return None
+    if len(text) == 18 and text[8:12] in ("    ", "   Z") and text[:8].isdigit():
+        # The common well-formed case, without the regex (this runs for every reply).
+        try:
+            return datetime(
+                int(text[:4]),
+                int(text[4:6]),
+                int(text[6:8]),
+                int(text[12:14]),
+                int(text[14:16]),
+                int(text[16:18]),
+                tzinfo=UTC if text[11] == "Z" else server_tz,
+            )
+        except ValueError:
+            return None
+    if not text.strip():
         return None
     match = _DATE.match(text)
     if match is None:

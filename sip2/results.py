@@ -209,26 +209,27 @@ class AcsStatus(_Common):
     @classmethod
     def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> AcsStatus:
         m = decoded.message
-        bx = m.first("BX")
+        f, x = m.firsts, dict(m.fixed)
+        bx = f.get("BX")
         supported = (
             None
             if bx is None
             else frozenset(c for c, f in zip(SUPPORTED_MESSAGE_ORDER, bx, strict=False) if f == "Y")
         )
         return cls(
-            online=_yes(m.fixed_value("online_status")),
-            checkin_ok=_yes(m.fixed_value("checkin_ok")),
-            checkout_ok=_yes(m.fixed_value("checkout_ok")),
-            renewal_policy=_yes(m.fixed_value("acs_renewal_policy")),
-            status_update_ok=_yes(m.fixed_value("status_update_ok")),
-            offline_ok=_yes(m.fixed_value("offline_ok")),
-            timeout_period=_int(m.fixed_value("timeout_period")),
-            retries_allowed=_int(m.fixed_value("retries_allowed")),
-            date_time_sync=parse_date(m.fixed_value("date_time_sync"), server_tz=server_tz),
-            protocol_version=_text(m.fixed_value("protocol_version")),
-            institution_id=m.first("AO"),
-            library_name=m.first("AM"),
-            terminal_location=m.first("AN"),
+            online=_yes(x.get("online_status")),
+            checkin_ok=_yes(x.get("checkin_ok")),
+            checkout_ok=_yes(x.get("checkout_ok")),
+            renewal_policy=_yes(x.get("acs_renewal_policy")),
+            status_update_ok=_yes(x.get("status_update_ok")),
+            offline_ok=_yes(x.get("offline_ok")),
+            timeout_period=_int(x.get("timeout_period")),
+            retries_allowed=_int(x.get("retries_allowed")),
+            date_time_sync=parse_date(x.get("date_time_sync"), server_tz=server_tz),
+            protocol_version=_text(x.get("protocol_version")),
+            institution_id=f.get("AO"),
+            library_name=f.get("AM"),
+            terminal_location=f.get("AN"),
             supported_messages=supported,
             **_common(decoded),
         )
@@ -252,17 +253,18 @@ class PatronStatus(_Common):
     @staticmethod
     def _base(decoded: Decoded, server_tz: tzinfo) -> _PatronKw:
         m = decoded.message
+        f, x = m.firsts, dict(m.fixed)
         return {
-            "flags": _flags(m.fixed_value("patron_status")),
-            "language": _text(m.fixed_value("language")),
-            "transaction_date": parse_date(m.fixed_value("transaction_date"), server_tz=server_tz),
-            "institution_id": m.first("AO"),
-            "patron_id": m.first("AA"),
-            "personal_name": m.first("AE"),
-            "valid_patron": _yes(m.first("BL")),
-            "pin_valid": _yes(m.first("CQ")),
-            "currency": _text(m.first("BH")),
-            "fee_amount": _decimal(m.first("BV")),
+            "flags": _flags(x.get("patron_status")),
+            "language": _text(x.get("language")),
+            "transaction_date": parse_date(x.get("transaction_date"), server_tz=server_tz),
+            "institution_id": f.get("AO"),
+            "patron_id": f.get("AA"),
+            "personal_name": f.get("AE"),
+            "valid_patron": _yes(f.get("BL")),
+            "pin_valid": _yes(f.get("CQ")),
+            "currency": _text(f.get("BH")),
+            "fee_amount": _decimal(f.get("BV")),
             **_common(decoded),
         }
 
@@ -298,27 +300,28 @@ class PatronInformation(PatronStatus):
     @classmethod
     def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> PatronInformation:
         m = decoded.message
+        f, x = m.firsts, dict(m.fixed)
         return cls(
             **cls._base(decoded, server_tz),
-            hold_items_count=_int(m.fixed_value("hold_items_count")),
-            overdue_items_count=_int(m.fixed_value("overdue_items_count")),
-            charged_items_count=_int(m.fixed_value("charged_items_count")),
-            fine_items_count=_int(m.fixed_value("fine_items_count")),
-            recall_items_count=_int(m.fixed_value("recall_items_count")),
-            unavailable_holds_count=_int(m.fixed_value("unavailable_holds_count")),
-            hold_items_limit=_int(m.first("BZ")),
-            overdue_items_limit=_int(m.first("CA")),
-            charged_items_limit=_int(m.first("CB")),
-            fee_limit=_decimal(m.first("CC")),
+            hold_items_count=_int(x.get("hold_items_count")),
+            overdue_items_count=_int(x.get("overdue_items_count")),
+            charged_items_count=_int(x.get("charged_items_count")),
+            fine_items_count=_int(x.get("fine_items_count")),
+            recall_items_count=_int(x.get("recall_items_count")),
+            unavailable_holds_count=_int(x.get("unavailable_holds_count")),
+            hold_items_limit=_int(f.get("BZ")),
+            overdue_items_limit=_int(f.get("CA")),
+            charged_items_limit=_int(f.get("CB")),
+            fee_limit=_decimal(f.get("CC")),
             hold_items=m.all("AS"),
             overdue_items=m.all("AT"),
             charged_items=m.all("AU"),
             fine_items=m.all("AV"),
             recall_items=m.all("BU"),
             unavailable_hold_items=m.all("CD"),
-            home_address=m.first("BD"),
-            email=m.first("BE"),
-            phone=m.first("BF"),
+            home_address=f.get("BD"),
+            email=f.get("BE"),
+            phone=f.get("BF"),
         )
 
 
@@ -348,25 +351,26 @@ class ItemInformation(_Common):
     @classmethod
     def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> ItemInformation:
         m = decoded.message
+        f, x = m.firsts, dict(m.fixed)
         return cls(
-            circulation_status=CirculationStatus.parse(m.fixed_value("circulation_status")),
-            security_marker=_int(m.fixed_value("security_marker")),
-            fee_type=_int(m.fixed_value("fee_type")),
-            transaction_date=parse_date(m.fixed_value("transaction_date"), server_tz=server_tz),
-            item_id=m.first("AB"),
-            title=_text(m.first("AJ")),
-            hold_queue_length=_int(m.first("CF")),
-            due_date=parse_date(m.first("AH"), server_tz=server_tz),
-            recall_date=parse_date(m.first("CJ"), server_tz=server_tz),
-            hold_pickup_date=parse_date(m.first("CM"), server_tz=server_tz),
-            owner=_text(m.first("BG")),
-            currency=_text(m.first("BH")),
-            fee_amount=_decimal(m.first("BV")),
-            media_type=_text(m.first("CK")),
-            permanent_location=_text(m.first("AQ")),
-            current_location=_text(m.first("AP")),
-            destination_location=_text(m.first("CT")),
-            item_properties=_text(m.first("CH")),
+            circulation_status=CirculationStatus.parse(x.get("circulation_status")),
+            security_marker=_int(x.get("security_marker")),
+            fee_type=_int(x.get("fee_type")),
+            transaction_date=parse_date(x.get("transaction_date"), server_tz=server_tz),
+            item_id=f.get("AB"),
+            title=_text(f.get("AJ")),
+            hold_queue_length=_int(f.get("CF")),
+            due_date=parse_date(f.get("AH"), server_tz=server_tz),
+            recall_date=parse_date(f.get("CJ"), server_tz=server_tz),
+            hold_pickup_date=parse_date(f.get("CM"), server_tz=server_tz),
+            owner=_text(f.get("BG")),
+            currency=_text(f.get("BH")),
+            fee_amount=_decimal(f.get("BV")),
+            media_type=_text(f.get("CK")),
+            permanent_location=_text(f.get("AQ")),
+            current_location=_text(f.get("AP")),
+            destination_location=_text(f.get("CT")),
+            item_properties=_text(f.get("CH")),
             **_common(decoded),
         )
 
@@ -397,25 +401,26 @@ class CheckoutResult(_Common):
     @classmethod
     def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> CheckoutResult:
         m = decoded.message
+        f, x = m.firsts, dict(m.fixed)
         return cls(
-            ok=m.fixed_value("ok") == "1",
-            renewal_ok=_yes(m.fixed_value("renewal_ok")),
-            magnetic_media=_yes(m.fixed_value("magnetic_media")),
-            desensitize=_yes(m.fixed_value("desensitize")),
-            transaction_date=parse_date(m.fixed_value("transaction_date"), server_tz=server_tz),
-            institution_id=m.first("AO"),
-            patron_id=m.first("AA"),
-            item_id=m.first("AB"),
-            title=_text(m.first("AJ")),
-            due_date=parse_date(m.first("AH"), server_tz=server_tz),
-            due_date_text=_text(m.first("AH")),
-            fee_type=_int(m.first("BT")),
-            security_inhibit=_yes(m.first("CI")),
-            currency=_text(m.first("BH")),
-            fee_amount=_decimal(m.first("BV")),
-            media_type=_text(m.first("CK")),
-            item_properties=_text(m.first("CH")),
-            transaction_id=_text(m.first("BK")),
+            ok=x.get("ok") == "1",
+            renewal_ok=_yes(x.get("renewal_ok")),
+            magnetic_media=_yes(x.get("magnetic_media")),
+            desensitize=_yes(x.get("desensitize")),
+            transaction_date=parse_date(x.get("transaction_date"), server_tz=server_tz),
+            institution_id=f.get("AO"),
+            patron_id=f.get("AA"),
+            item_id=f.get("AB"),
+            title=_text(f.get("AJ")),
+            due_date=parse_date(f.get("AH"), server_tz=server_tz),
+            due_date_text=_text(f.get("AH")),
+            fee_type=_int(f.get("BT")),
+            security_inhibit=_yes(f.get("CI")),
+            currency=_text(f.get("BH")),
+            fee_amount=_decimal(f.get("BV")),
+            media_type=_text(f.get("CK")),
+            item_properties=_text(f.get("CH")),
+            transaction_id=_text(f.get("BK")),
             **_common(decoded),
         )
 
@@ -448,24 +453,25 @@ class CheckinResult(_Common):
     @classmethod
     def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> CheckinResult:
         m = decoded.message
+        f, x = m.firsts, dict(m.fixed)
         return cls(
-            ok=m.fixed_value("ok") == "1",
-            resensitize=_yes(m.fixed_value("resensitize")),
-            magnetic_media=_yes(m.fixed_value("magnetic_media")),
-            alert=_yes(m.fixed_value("alert")),
-            transaction_date=parse_date(m.fixed_value("transaction_date"), server_tz=server_tz),
-            institution_id=m.first("AO"),
-            item_id=m.first("AB"),
-            permanent_location=_text(m.first("AQ")),
-            title=_text(m.first("AJ")),
-            sort_bin=_text(m.first("CL")),
-            patron_id=_text(m.first("AA")),
-            media_type=_text(m.first("CK")),
-            item_properties=_text(m.first("CH")),
-            alert_type=AlertType.parse(m.first("CV")),
-            destination_location=_text(m.first("CT")),
-            hold_patron_id=_text(m.first("CY")),
-            hold_patron_name=_text(m.first("DA")),
+            ok=x.get("ok") == "1",
+            resensitize=_yes(x.get("resensitize")),
+            magnetic_media=_yes(x.get("magnetic_media")),
+            alert=_yes(x.get("alert")),
+            transaction_date=parse_date(x.get("transaction_date"), server_tz=server_tz),
+            institution_id=f.get("AO"),
+            item_id=f.get("AB"),
+            permanent_location=_text(f.get("AQ")),
+            title=_text(f.get("AJ")),
+            sort_bin=_text(f.get("CL")),
+            patron_id=_text(f.get("AA")),
+            media_type=_text(f.get("CK")),
+            item_properties=_text(f.get("CH")),
+            alert_type=AlertType.parse(f.get("CV")),
+            destination_location=_text(f.get("CT")),
+            hold_patron_id=_text(f.get("CY")),
+            hold_patron_name=_text(f.get("DA")),
             **_common(decoded),
         )
 
@@ -480,10 +486,11 @@ class EndSessionResult(_Common):
     @classmethod
     def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> EndSessionResult:
         m = decoded.message
+        f, x = m.firsts, dict(m.fixed)
         return cls(
-            ended=_yes(m.fixed_value("end_session")),
-            transaction_date=parse_date(m.fixed_value("transaction_date"), server_tz=server_tz),
-            institution_id=m.first("AO"),
-            patron_id=m.first("AA"),
+            ended=_yes(x.get("end_session")),
+            transaction_date=parse_date(x.get("transaction_date"), server_tz=server_tz),
+            institution_id=f.get("AO"),
+            patron_id=f.get("AA"),
             **_common(decoded),
         )

@@ -1,0 +1,144 @@
+"""Our client's checkin round trip against a raw socket round trip of the same bytes.
+
+Both talk to the same reference ACS (``sip2/acs``, examples/catalogue.json), run as its own
+process like a real ILS (in our process it would share our GIL and slow both sides), in the
+same run, interleaved sample by sample so that machine noise hits both alike. The raw side
+writes the exact frame our client sends and reads up to the reply's CR, nothing else; the
+ratio of the medians is our client's overhead: encoding, session, pool, decoding and typed
+results. Target: <= 1.3.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.figures import Figure, median
+from sip2.client import SipClient
+from sip2.codec import Message, encode
+from sip2.config import ServerConfig, SipAccount
+from sip2.dates import format_date
+
+CATALOGUE = Path(__file__).resolve().parent.parent / "examples" / "catalogue.json"
+ACCOUNT = SipAccount("lockers-main", "demo-main", location="MAIN-LOCKER", institution="DEMO")
+ITEM = "39000000000001"
+RETURNED = datetime(2024, 3, 1, 9, 15, tzinfo=UTC)
+TARGET = 1.3
+
+
+def _raw_frame() -> bytes:
+    stamp = format_date(RETURNED)
+    message = Message.build(
+        "09",
+        [("AP", ACCOUNT.location), ("AO", ACCOUNT.institution), ("AB", ITEM), ("AC", "")],
+        no_block="N",
+        transaction_date=stamp,
+        return_date=stamp,
+    )
+    return encode(message)
+
+
+class _RawSocket:
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.sock = socket.create_connection(address, timeout=5)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        login = Message.build(
+            "93",
+            [("CN", ACCOUNT.user), ("CO", ACCOUNT.password), ("CP", ACCOUNT.location)],
+            uid_algorithm="0",
+            pwd_algorithm="0",
+        )
+        self.round_trip(encode(login))
+
+    def round_trip(self, frame: bytes) -> bytes:
+        self.sock.sendall(frame)
+        data = b""
+        while not data.endswith(b"\r"):
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("ACS closed the connection")
+            data += chunk
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@contextmanager
+def reference_acs() -> Iterator[tuple[str, int]]:
+    """Start ``python -m sip2.acs.cli`` on a free port; stop it afterwards."""
+    command = [sys.executable, "-m", "sip2.acs.cli", "--port", "0", "--behaviour", "evergreen"]
+    command += ["--catalogue", str(CATALOGUE)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"listening on ([\d.]+):(\d+)", line)
+        if found is None:
+            raise RuntimeError(f"reference ACS did not start: {line!r}")
+        yield found.group(1), int(found.group(2))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def measure(samples: int) -> tuple[list[float], list[float]]:
+    """Seconds per checkin round trip: (ours, raw), interleaved."""
+    ours: list[float] = []
+    raw: list[float] = []
+    with reference_acs() as (host, port):
+        server = ServerConfig(host, port, request_timeout=5.0, heartbeat_interval=None)
+        frame = _raw_frame()
+        baseline = _RawSocket((host, port))
+        with SipClient.for_server(server, ACCOUNT, clock=lambda: RETURNED) as client:
+            for _ in range(20):  # warm up both paths (login, caches)
+                client.checkin(ITEM, location=ACCOUNT.location, returned_at=RETURNED)
+                baseline.round_trip(frame)
+            for _ in range(samples):
+                start = time.perf_counter()
+                client.checkin(ITEM, location=ACCOUNT.location, returned_at=RETURNED)
+                middle = time.perf_counter()
+                baseline.round_trip(frame)
+                end = time.perf_counter()
+                ours.append(middle - start)
+                raw.append(end - middle)
+        baseline.close()
+    return ours, raw
+
+
+def run(quick: bool) -> list[Figure]:
+    ours, raw = measure(150 if quick else 3000)
+    ratio = median(ours) / median(raw)
+    per_sample = [o / r for o, r in zip(ours, raw, strict=True)]
+    return [
+        Figure(
+            name="SIP2 checkin round trip, our client / raw socket",
+            value=ratio,
+            unit="x",
+            target=f"<= {TARGET}",
+            passed=ratio <= TARGET,
+            baseline=(
+                f"raw socket round trip of the same 09 frame to the same reference ACS, "
+                f"median {median(raw) * 1e6:.0f} µs (ours {median(ours) * 1e6:.0f} µs)"
+            ),
+            reproduce="python -m bench --only sip2_roundtrip",
+            samples=per_sample,
+            plot="distribution",
+        )
+    ]
+
+
+if __name__ == "__main__":
+    for fig in run(quick=True):
+        print(f"{fig.name}: {fig.value:.3f} {fig.unit} ({fig.baseline})")
