@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -106,7 +107,9 @@ class FakeAcs:
         idle_timeout: float | None = None,
         port: int = 0,
         line_end: bytes = b"\r",
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        self.tls = tls
         self.script = script
         self.idle_timeout = idle_timeout
         self.line_end = line_end
@@ -134,6 +137,13 @@ class FakeAcs:
             threading.Thread(target=self._serve, args=(sock, number), daemon=True).start()
 
     def _serve(self, sock: socket.socket, number: int) -> None:
+        if self.tls is not None:
+            try:
+                sock.settimeout(2)
+                sock = self.tls.wrap_socket(sock, server_side=True)
+            except OSError:
+                sock.close()
+                return
         framer = Framer()
         sock.settimeout(self.idle_timeout or 0.2)
         last = time.monotonic()
