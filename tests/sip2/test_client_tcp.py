@@ -272,3 +272,23 @@ def test_two_locker_banks_share_the_budget_with_their_own_logins(acs: FakeAcs) -
         assert logins == ["lockers", "lockers2"]
     finally:
         pool.close()
+
+
+def test_a_forked_worker_opens_its_own_connection_and_leaves_the_parents_alone(
+    acs: FakeAcs,
+) -> None:
+    import os
+
+    with client_for(acs) as client:
+        client.sc_status()
+        pid = os.fork()
+        if pid == 0:  # the rq work horse
+            code = 1
+            try:
+                code = 0 if client.item_information("I-child").item_id == "I-child" else 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert client.item_information("I-parent").item_id == "I-parent"
+    assert acs.connections == 2
