@@ -31,7 +31,10 @@ log = logging.getLogger(__name__)
 def adapter_for(rt: Runtime, bank_id: str) -> IlsAdapter:
     """The ILS adapter for ``bank_id`` (built on first use). Raises KeyError for an unknown bank."""
     bank = rt.settings.bank(bank_id)
-    adapter: IlsAdapter = rt.cached(f"ils:{bank_id}", lambda: _build_sip2_adapter(rt, bank))
+    # Runtime.cached is not re-entrant: build the shared pool before the adapter. A pool is
+    # inert until first used, so one built beside a test's fake costs nothing.
+    pool = _sip2_pool(rt, rt.settings.ils_for(bank_id))
+    adapter: IlsAdapter = rt.cached(f"ils:{bank_id}", lambda: _build_sip2_adapter(rt, bank, pool))
     return adapter
 
 
@@ -63,7 +66,7 @@ def _sip2_pool(rt: Runtime, ils: IlsSettings) -> Any:
     return rt.cached(f"sip2pool:{ils.name}", build)
 
 
-def _build_sip2_adapter(rt: Runtime, bank: BankSettings) -> IlsAdapter:
+def _build_sip2_adapter(rt: Runtime, bank: BankSettings, pool: Any) -> IlsAdapter:
     from ils_adapters.profiles import profile_named
     from ils_adapters.sip2_adapter import Sip2Adapter
     from sip2.client import SipClient
@@ -76,7 +79,7 @@ def _build_sip2_adapter(rt: Runtime, bank: BankSettings) -> IlsAdapter:
         location=bank.sip_login.location or bank.branch,
         institution=ils.institution,
     )
-    client = SipClient(_sip2_pool(rt, ils), account, clock=rt.clock)
+    client = SipClient(pool, account, clock=rt.clock)
     adapter: IlsAdapter = Sip2Adapter(client, profile_named(ils.profile))
     return adapter
 
@@ -84,10 +87,12 @@ def _build_sip2_adapter(rt: Runtime, bank: BankSettings) -> IlsAdapter:
 def driver_for(rt: Runtime, bank_id: str) -> Any:
     """The door controller driver of ``bank_id`` (``lockers.drivers``), built on first use."""
     bank = rt.settings.bank(bank_id)
-    return rt.cached(f"driver:{bank_id}", lambda: _build_driver(rt, bank))
+    # Built outside rt.cached, which is not re-entrant.
+    verifier = controller_verifier(rt) if bank.driver.kind != "simulated" else None
+    return rt.cached(f"driver:{bank_id}", lambda: _build_driver(rt, bank, verifier))
 
 
-def _build_driver(rt: Runtime, bank: BankSettings) -> Any:
+def _build_driver(rt: Runtime, bank: BankSettings, verifier: Any) -> Any:
     from bridge.services import doors
     from lockers.signing import Signer
 
@@ -105,7 +110,6 @@ def _build_driver(rt: Runtime, bank: BankSettings) -> Any:
     else:
         key = (settings.signing_key or "").encode()
         signer = Signer(bank.id, key, rt.clock)
-        verifier = controller_verifier(rt)
         if settings.kind == "mqtt":
             from lockers.drivers.mqtt import MqttDriver, MqttSettings
 
