@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from bridge import outbox
 from bridge.config import BankSettings, Settings
+from bridge.metrics import NOTIFICATIONS
 from bridge.notify import addresses, mail, qr
 from bridge.notify.contacts import contact_source, look_up
 from bridge.notify.errors import CannotDeliver, TemplateProblem, TryAgainLater
@@ -163,10 +164,13 @@ def _deliver(rt: Runtime, claim: outbox.Claim) -> str:
                 _gateway(rt).send(address, rendered.sms)
         except TryAgainLater as exc:
             transient[channel.value] = str(exc)
+            NOTIFICATIONS.labels(channel=channel.value, result="retry").inc()
             continue
         except CannotDeliver as exc:
             problems[channel.value] = str(exc)
+            NOTIFICATIONS.labels(channel=channel.value, result="failed").inc()
             continue
+        NOTIFICATIONS.labels(channel=channel.value, result="sent").inc()
         sent.add(channel)
         _mark_sent(rt, msg.id, sent, rendered.language)
         log.info("notification %s (%s) sent by %s", msg.id, msg.kind.value, channel.value)
