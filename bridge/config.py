@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -350,6 +351,33 @@ class AcsSettings(Strict):
     behaviour: Literal["koha", "evergreen", "folio"] = "koha"
 
 
+class ApiToken(Strict):
+    """A bearer token for the kiosk and controller JSON API (``/api/v1``).
+
+    ``role`` "kiosk" may do patron actions (pickup, borrow, deposit); "staff" may also scan
+    items for loading. ``banks`` limits the token to those banks (empty: all banks).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    token: str = Field(min_length=24)
+    role: Literal["kiosk", "staff"] = "kiosk"
+    banks: list[str] = []
+
+
+class ApiSettings(Strict):
+    tokens: list[ApiToken] = []
+
+
+class EquipmentCategory(Strict):
+    """Lendable equipment of one kind (laptops, hotspots...) and the rules for lending it."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    label: str
+    max_per_patron: int = Field(1, ge=1, le=20)
+    no_fines_over: Decimal | None = None  # refuse when the patron owes more than this
+    needs_charger: bool = False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -376,6 +404,8 @@ class Settings(BaseSettings):
     dayuse: DayUseSettings = DayUseSettings()
     credential_map: list[CredentialMapping] = []
     directory: DirectorySettings = DirectorySettings()
+    api: ApiSettings = ApiSettings()
+    equipment: list[EquipmentCategory] = []
     deposit_verify_after_minutes: int = 60
     sweeper_interval_seconds: int = 30
     outbox_lease_seconds: int = 90
