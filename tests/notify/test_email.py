@@ -176,3 +176,15 @@ def test_an_email_header_injection_in_the_ils_record_is_refused(make_world) -> N
     assert ref is not None
     assert _send(world, ref).startswith("failed")
     assert world.mailbox.messages == []
+
+
+def test_with_starttls_required_a_server_without_tls_gets_nothing_in_clear_text(
+    make_world,
+) -> None:
+    world = make_world(email={"starttls": True}, sms={"enabled": False})
+    ref = world.queue()
+    assert ref is not None
+    result = _send(world, ref)
+    assert result.startswith("retry")
+    assert "STARTTLS" in (_outbox(world, ref).last_error or "")
+    assert world.mailbox.messages == []
