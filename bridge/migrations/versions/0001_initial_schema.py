@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 10:48:21.889240
+Create Date: 2026-11-25 10:56:15.602547
 """
 
 from __future__ import annotations
@@ -68,6 +68,25 @@ def upgrade() -> None:
     sa.Column('controller_seen_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_bank'))
     )
+    op.create_table('dayuse_reservation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('bank_id', sa.String(length=63), nullable=False),
+    sa.Column('compartment', sa.Integer(), nullable=False),
+    sa.Column('patron', sa.String(length=64), nullable=True),
+    sa.Column('patron_ref', sa.String(length=64), nullable=False),
+    sa.Column('starts_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('via', sa.String(length=16), nullable=False),
+    sa.Column('reminded_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('opened_count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dayuse_reservation'))
+    )
+    with op.batch_alter_table('dayuse_reservation', schema=None) as batch_op:
+        batch_op.create_index('ix_dayuse_bank_state', ['bank_id', 'state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_dayuse_reservation_patron_ref'), ['patron_ref'], unique=False)
+
     op.create_table('deposit',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('bank_id', sa.String(length=63), nullable=False),
@@ -168,6 +187,16 @@ def upgrade() -> None:
     sa.Column('updated_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_lockout_state'))
     )
+    op.create_table('mapped_credential',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('scheme', sa.String(length=32), nullable=False),
+    sa.Column('credential_hash', sa.String(length=64), nullable=False),
+    sa.Column('card', sa.String(length=64), nullable=False),
+    sa.Column('created_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_by', sa.String(length=120), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_mapped_credential')),
+    sa.UniqueConstraint('scheme', 'credential_hash', name=op.f('uq_mapped_credential_scheme'))
+    )
     op.create_table('notification',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
@@ -215,6 +244,23 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_due', ['state', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_order_key'), ['order_key'], unique=False)
+
+    op.create_table('phone_link',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('bank_id', sa.String(length=63), nullable=False),
+    sa.Column('patron_ref', sa.String(length=64), nullable=False),
+    sa.Column('grant_id', sa.String(length=64), nullable=True),
+    sa.Column('created_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_phone_link')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_phone_link_token_hash'))
+    )
+    with op.batch_alter_table('phone_link', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_phone_link_bank_id'), ['bank_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_phone_link_patron_ref'), ['patron_ref'], unique=False)
 
     op.create_table('staff_user',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -265,6 +311,11 @@ def downgrade() -> None:
 
     op.drop_table('compartment')
     op.drop_table('staff_user')
+    with op.batch_alter_table('phone_link', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_phone_link_patron_ref'))
+        batch_op.drop_index(batch_op.f('ix_phone_link_bank_id'))
+
+    op.drop_table('phone_link')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_order_key'))
         batch_op.drop_index('ix_outbox_due')
@@ -275,6 +326,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_notification_state')
 
     op.drop_table('notification')
+    op.drop_table('mapped_credential')
     op.drop_table('lockout_state')
     with op.batch_alter_table('locker_load', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_locker_load_item_barcode'))
@@ -296,6 +348,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_deposit_bank_id'))
 
     op.drop_table('deposit')
+    with op.batch_alter_table('dayuse_reservation', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dayuse_reservation_patron_ref'))
+        batch_op.drop_index('ix_dayuse_bank_state')
+
+    op.drop_table('dayuse_reservation')
     op.drop_table('bank')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_event_kind'))

@@ -1,0 +1,381 @@
+"""Phone links: the ready-for-pickup message links to a small page; at the bank the phone sends
+back the kiosk's presence code and the pickup runs as for a typed code.
+
+A link token is 16 random bytes (128 bits) plus an HMAC tag over them, both URL-safe base64:
+a forged or mistyped token is refused before the database is asked. Only a keyed hash of the
+whole token is stored. A link is single use (spent by the pickup it starts), dies with the
+hold (``expires_at``), and is revoked when a new code is issued.
+
+Order of work in :func:`open_from_phone`: the link must be live; the guessing limits of the
+link (5 wrong presence codes lock it for 15 minutes, as for a card) are checked; the presence
+code must be this bank's current or previous one; then ``bridge.services.pickup.hand_over``
+checks the items out and opens the doors. Every refusal is audited.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bridge.access import presence
+from bridge.runtime import Runtime
+from bridge.services.banks import audit, guess_guard, hashers
+from bridge.storage.db import unit_of_work
+from bridge.storage.tables.access import PhoneLinkRow
+from bridge.storage.tables.lockers import LoadRow
+from lockers.errors import LockedOut
+from lockers.lockout import Subject, SubjectKind
+
+TOKEN_BYTES = 16
+_TAG_BYTES = 12
+
+
+class LinkState(StrEnum):
+    LIVE = "live"
+    USED = "used"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    UNKNOWN = "unknown"
+
+
+LINK_MESSAGES = {
+    LinkState.USED: "This link was already used to open your locker. Each link works once.",
+    LinkState.EXPIRED: (
+        "This link has expired: the items were not collected in time and went back to the "
+        "hold shelf. Please ask staff."
+    ),
+    LinkState.REVOKED: (
+        "This link was replaced by a newer message. Please use the link in your latest message."
+    ),
+    LinkState.UNKNOWN: "This link is not valid. Check that you opened the whole link.",
+}
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """What the phone page shows about a link (no card numbers)."""
+
+    state: LinkState
+    bank_id: str | None = None
+    bank_name: str | None = None
+    address: str | None = None
+    items: tuple[str, ...] = ()
+    doors: tuple[int, ...] = ()
+    expires_at: datetime | None = None
+
+    @property
+    def message(self) -> str | None:
+        return LINK_MESSAGES.get(self.state)
+
+
+class PhoneOutcome(StrEnum):
+    OPENED = "opened"
+    PICKUP_REFUSED = "pickup_refused"  # the pickup service said no (see message)
+    LINK_REFUSED = "link_refused"
+    NOT_HERE = "not_here"  # presence code wrong, old or of another bank
+    LOCKED_OUT = "locked_out"
+
+
+@dataclass(frozen=True)
+class PhoneResult:
+    outcome: PhoneOutcome
+    message: str
+    opened: tuple[int, ...] = ()
+    fee_to_acknowledge: bool = False
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _sign_key(rt: Runtime, index: int = 0) -> bytes:
+    return hashlib.sha256(
+        b"phone-link\x00" + rt.settings.security.code_keys[index].encode()
+    ).digest()
+
+
+def _tag(key: bytes, body: str) -> str:
+    return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest()[:_TAG_BYTES])
+
+
+def new_token(rt: Runtime) -> str:
+    body = _b64(secrets.token_bytes(TOKEN_BYTES))
+    return f"{body}.{_tag(_sign_key(rt), body)}"
+
+
+def signature_ok(rt: Runtime, token: str) -> bool:
+    body, _, tag = token.partition(".")
+    if not body or not tag or len(token) > 100:
+        return False
+    return any(
+        hmac.compare_digest(_tag(_sign_key(rt, i), body), tag)
+        for i in range(len(rt.settings.security.code_keys))
+    )
+
+
+def _hashes(rt: Runtime, token: str) -> list[str]:
+    return [h.digest("phone", "*", token) for h in hashers(rt)]
+
+
+def presence_key(rt: Runtime) -> bytes:
+    return hashlib.sha256(b"presence\x00" + rt.settings.security.code_keys[0].encode()).digest()
+
+
+def kiosk_code(rt: Runtime, bank_id: str, at: datetime | None = None) -> tuple[str, int]:
+    """The presence code the kiosk of ``bank_id`` shows now, and seconds until it changes."""
+    rt.settings.bank(bank_id)
+    at = at or rt.clock()
+    window = rt.settings.access.presence_window_seconds
+    return presence.current_code(presence_key(rt), bank_id, at, window), presence.seconds_left(
+        at, window
+    )
+
+
+# --- issuing --------------------------------------------------------------------------------
+
+
+def issue_link(
+    rt: Runtime,
+    session: Session,
+    *,
+    bank_id: str,
+    patron_ref: str,
+    expires_at: datetime,
+    now: datetime,
+    grant_id: str | None = None,
+) -> str | None:
+    """A new phone link for the patron's items at ``bank_id``, inside the caller's transaction.
+
+    Earlier live links of the patron at this bank are revoked. Returns the URL to put in the
+    message, or None when ``access.public_url`` is not set (no phone pages offered).
+    """
+    base = rt.settings.access.public_url
+    if not base:
+        return None
+    revoke_links(session, bank_id, patron_ref, now)
+    token = new_token(rt)
+    session.add(
+        PhoneLinkRow(
+            token_hash=_hashes(rt, token)[0],
+            bank_id=bank_id,
+            patron_ref=patron_ref,
+            grant_id=grant_id,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    session.flush()
+    return f"{base.rstrip('/')}/phone/{token}"
+
+
+def revoke_links(session: Session, bank_id: str, patron_ref: str, now: datetime) -> None:
+    session.execute(
+        update(PhoneLinkRow)
+        .where(
+            PhoneLinkRow.bank_id == bank_id,
+            PhoneLinkRow.patron_ref == patron_ref,
+            PhoneLinkRow.used_at.is_(None),
+            PhoneLinkRow.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+
+
+# --- looking up -----------------------------------------------------------------------------
+
+
+def _find(rt: Runtime, s: Session, token: str) -> PhoneLinkRow | None:
+    if not signature_ok(rt, token):
+        return None
+    return s.scalars(
+        select(PhoneLinkRow).where(PhoneLinkRow.token_hash.in_(_hashes(rt, token)))
+    ).first()
+
+
+def _state(row: PhoneLinkRow | None, now: datetime) -> LinkState:
+    if row is None:
+        return LinkState.UNKNOWN
+    if row.used_at is not None:
+        return LinkState.USED
+    if row.revoked_at is not None:
+        return LinkState.REVOKED
+    if now >= row.expires_at:
+        return LinkState.EXPIRED
+    return LinkState.LIVE
+
+
+def view(rt: Runtime, token: str) -> LinkView:
+    """What the link's page shows. Reading it changes nothing: mail scanners that fetch links
+    must not spend them."""
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        row = _find(rt, s, token)
+        state = _state(row, now)
+        if row is None or state is not LinkState.LIVE:
+            return LinkView(state)
+        bank = rt.settings.bank(row.bank_id)
+        loads = list(
+            s.scalars(
+                select(LoadRow).where(
+                    LoadRow.bank_id == row.bank_id,
+                    LoadRow.patron_ref == row.patron_ref,
+                    LoadRow.state == "loaded",
+                    LoadRow.kind == "hold",
+                )
+            )
+        )
+        return LinkView(
+            state,
+            bank_id=bank.id,
+            bank_name=bank.name,
+            address=bank.address,
+            items=tuple(ld.title or ld.item_barcode for ld in loads),
+            doors=tuple(sorted({ld.compartment for ld in loads})) if bank.show_door_number else (),
+            expires_at=row.expires_at,
+        )
+
+
+# --- opening --------------------------------------------------------------------------------
+
+
+def _refuse_link(
+    rt: Runtime, state: LinkState, bank_id: str | None, subject: str | None
+) -> PhoneResult:
+    with unit_of_work(rt.sessions) as s:
+        audit(
+            s,
+            "phone_link_refused",
+            at=rt.clock(),
+            bank_id=bank_id,
+            actor="patron",
+            subject=subject,
+            reason="replayed" if state is LinkState.USED else state.value,
+        )
+    return PhoneResult(PhoneOutcome.LINK_REFUSED, LINK_MESSAGES[state])
+
+
+def open_from_phone(
+    rt: Runtime, token: str, code: str, *, fee_acknowledged: bool = False
+) -> PhoneResult:
+    """The patron at the bank sent the kiosk's presence code from the phone page."""
+    from bridge.services.pickup import PickupOutcome, hand_over
+
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        row = _find(rt, s, token)
+        state = _state(row, now)
+        link_id = row.id if row else None
+        bank_id = row.bank_id if row else None
+        patron_ref = row.patron_ref if row else None
+    if state is not LinkState.LIVE or bank_id is None or patron_ref is None:
+        return _refuse_link(rt, state, bank_id, patron_ref)
+    subject = Subject(SubjectKind.CODE, f"phone:{link_id}")
+    with unit_of_work(rt.sessions) as s:
+        try:
+            guess_guard(rt, s).check(subject)
+        except LockedOut as exc:
+            audit(
+                s,
+                "phone_locked_out",
+                at=now,
+                bank_id=bank_id,
+                actor="patron",
+                subject=patron_ref,
+                until=exc.until.isoformat(),
+            )
+            return PhoneResult(
+                PhoneOutcome.LOCKED_OUT,
+                f"Too many wrong numbers. Please try again after {exc.until:%H:%M} UTC, or "
+                "use your pickup code or library card at the kiosk.",
+            )
+    found = presence.check(
+        presence_key(rt),
+        bank_id,
+        code,
+        now,
+        rt.settings.access.presence_window_seconds,
+        [b.id for b in rt.settings.banks],
+    )
+    if found.presence is not presence.Presence.HERE:
+        return _not_here(rt, bank_id, patron_ref, subject, found)
+    with unit_of_work(rt.sessions) as s:
+        guess_guard(rt, s).succeeded(subject)
+        audit(
+            s,
+            "phone_presence_confirmed",
+            at=now,
+            bank_id=bank_id,
+            actor="patron",
+            subject=patron_ref,
+        )
+    result = hand_over(
+        rt, bank_id, patron_ref, via="phone", actor="patron", fee_acknowledged=fee_acknowledged
+    )
+    spent = result.outcome in (
+        PickupOutcome.OPENED,
+        PickupOutcome.PARTLY,
+        PickupOutcome.DOOR_FAILED,
+        PickupOutcome.NOTHING_WAITING,
+    )
+    if spent:
+        with unit_of_work(rt.sessions) as s:
+            s.execute(
+                update(PhoneLinkRow)
+                .where(PhoneLinkRow.id == link_id, PhoneLinkRow.used_at.is_(None))
+                .values(used_at=rt.clock())
+            )
+    if result.opened:
+        return PhoneResult(PhoneOutcome.OPENED, result.message, result.opened)
+    lines = [result.message] + [f"{r.title or r.item}: {r.reason}" for r in result.refused]
+    return PhoneResult(
+        PhoneOutcome.PICKUP_REFUSED,
+        " ".join(lines),
+        fee_to_acknowledge=result.fee_to_acknowledge,
+    )
+
+
+def _not_here(
+    rt: Runtime,
+    bank_id: str,
+    patron_ref: str,
+    subject: Subject,
+    found: presence.PresenceCheck,
+) -> PhoneResult:
+    bank = rt.settings.bank(bank_id)
+    if found.presence is presence.Presence.OTHER_BANK and found.other_bank:
+        other = rt.settings.bank(found.other_bank)
+        message = (
+            f"That number is from the {other.name} lockers. Your items are at {bank.name}: "
+            "enter the number shown on the screen there."
+        )
+    elif found.presence is presence.Presence.OLD:
+        message = (
+            "That number has changed. Enter the number shown on the screen now (it changes "
+            "every minute)."
+        )
+    else:
+        message = "That number is not the one on the locker screen. Check it and try again."
+    with unit_of_work(rt.sessions) as s:
+        guess_guard(rt, s).failed(subject)
+        audit(
+            s,
+            "phone_presence_refused",
+            at=rt.clock(),
+            bank_id=bank_id,
+            actor="patron",
+            subject=patron_ref,
+            reason=found.presence.value,
+            other_bank=found.other_bank,
+        )
+    return PhoneResult(PhoneOutcome.NOT_HERE, message)

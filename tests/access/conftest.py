@@ -1,0 +1,162 @@
+"""Fixtures for access beyond the keypad: the reference SIP2 server (Koha behaviour) with the
+sample catalogue, a runtime on SQLite + embedded Redis wired to it, simulated doors, a live
+web server for the browser, and a settable clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from bridge.app import create_app
+from bridge.config import Settings, load_settings
+from bridge.runtime import Runtime
+from bridge.services.loading import ScanOutcome, scan_item
+from bridge.storage.db import make_engine, session_factory, unit_of_work
+from bridge.storage.migrate import upgrade
+from bridge.storage.tables.core import AuditEventRow
+from bridge.storage.tables.notifications import NotificationRow
+from bridge.wiring import driver_for, sync_banks
+from lockers.drivers.simulated import SimulatedBank
+from sip2.acs.server import ReferenceACS
+from tests.conftest import REPO, base_config
+
+CATALOGUE = REPO / "examples" / "catalogue.json"
+KIOSK_KEY = "kiosk-key-main-0123456789"
+# Patrons and items of examples/catalogue.json: holds H1 (patron 01, item 01) and H3
+# (patron 03, item 13) wait for pickup at MAIN-LOCKER.
+ANA, ANA_PIN, ANA_ITEM = "23000000000001", "1234", "39000000000001"
+CHLOE, CHLOE_PIN, CHLOE_ITEM = "23000000000003", "3456", "39000000000013"
+ERIN_BLOCKED, ERIN_PIN = "23000000000005", "5678"
+BEN, BEN_PIN = "23000000000002", "2345"
+
+
+class Clock:
+    """Real time plus an offset that tests move forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **kw: float) -> None:
+        self.offset += timedelta(**kw)
+
+
+@pytest.fixture
+def acs() -> Iterator[ReferenceACS]:
+    with ReferenceACS(CATALOGUE, behaviour="koha") as server:
+        yield server
+
+
+def access_config(tmp_path: Path, acs: ReferenceACS, **over: Any) -> dict[str, Any]:
+    cfg = base_config(tmp_path)
+    cfg["ils"][0].update(port=acs.address[1], timeout_seconds=3.0, heartbeat_seconds=30.0)
+    cfg["ils"][0]["institution"] = "DEMO"
+    for bank in cfg["banks"]:
+        bank["driver"] = {"kind": "simulated", "door_delay_seconds": 0.0}
+    cfg["access"] = {"public_url": "http://lockers.test", "kiosk_keys": {"main-lobby": KIOSK_KEY}}
+    cfg.update(over)
+    return cfg
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def access_settings(tmp_path: Path, acs: ReferenceACS) -> Settings:
+    return load_settings(None, **access_config(tmp_path, acs))
+
+
+@pytest.fixture
+def rt(access_settings: Settings, redis_conn: Any, clock: Clock) -> Iterator[Runtime]:
+    engine = make_engine(access_settings.database_url)
+    upgrade(engine)
+    runtime = Runtime(
+        settings=access_settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        redis=redis_conn,
+        clock=clock,
+    )
+    sync_banks(runtime)
+    yield runtime
+    runtime.close()
+
+
+def sim(rt: Runtime, bank_id: str = "main-lobby") -> SimulatedBank:
+    driver = driver_for(rt, bank_id)
+    assert isinstance(driver, SimulatedBank)
+    return driver
+
+
+def load_hold(rt: Runtime, item: str, bank_id: str = "main-lobby") -> int:
+    """Staff scan the item at the bank, put it in the door that opens and shut it."""
+    result = scan_item(rt, bank_id, item, "staff:test")
+    assert result.outcome is ScanOutcome.DOOR_OPEN, result.message
+    assert result.compartment is not None
+    sim(rt, bank_id).put_item(result.compartment)
+    assert sim(rt, bank_id).close_door(result.compartment)
+    return result.compartment
+
+
+def audit_kinds(rt: Runtime) -> list[str]:
+    with unit_of_work(rt.sessions) as s:
+        return list(s.scalars(select(AuditEventRow.kind).order_by(AuditEventRow.id)))
+
+
+def audits(rt: Runtime, kind: str) -> list[AuditEventRow]:
+    with unit_of_work(rt.sessions) as s:
+        rows = list(s.scalars(select(AuditEventRow).where(AuditEventRow.kind == kind)))
+        s.expunge_all()
+        return rows
+
+
+def messages(rt: Runtime, kind: str = "ready_for_pickup") -> list[NotificationRow]:
+    with unit_of_work(rt.sessions) as s:
+        rows = list(
+            s.scalars(
+                select(NotificationRow)
+                .where(NotificationRow.kind == kind)
+                .order_by(NotificationRow.id)
+            )
+        )
+        s.expunge_all()
+        return rows
+
+
+# --- a live server for the browser tests -----------------------------------------------------
+
+
+@pytest.fixture
+def live_url(rt: Runtime) -> Iterator[str]:
+    app = create_app(rt.settings, rt)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    # Debian's Chromium, not a downloaded one.
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium"}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    # A phone-sized viewport (an iPhone 12-14 class screen), touch enabled.
+    return {**browser_context_args, "viewport": {"width": 390, "height": 844}, "has_touch": True}

@@ -1,0 +1,139 @@
+"""Phone links with kiosk presence codes, end to end against the reference SIP2 server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bridge.access import phone, presence
+from bridge.runtime import Runtime
+from bridge.services.banks import pseudonym
+from bridge.storage.db import unit_of_work
+from bridge.storage.tables.access import PhoneLinkRow
+from sip2.acs.server import ReferenceACS
+from tests.access.conftest import ANA, ANA_ITEM, Clock, audits, load_hold, sim
+
+
+def _link(rt: Runtime, card: str = ANA, days: int = 7) -> str:
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        url = phone.issue_link(
+            rt,
+            s,
+            bank_id="main-lobby",
+            patron_ref=pseudonym(rt, card),
+            expires_at=now + timedelta(days=days),
+            now=now,
+        )
+    assert url is not None and url.startswith("http://lockers.test/phone/")
+    return url.rsplit("/", 1)[1]
+
+
+def test_presence_codes_change_every_window_and_differ_between_banks() -> None:
+    key = b"k" * 32
+    from datetime import UTC, datetime
+
+    at = datetime(2030, 1, 1, 12, 0, 5, tzinfo=UTC)
+    code = presence.current_code(key, "main-lobby", at, 60)
+    assert len(code) == 6 and code.isdigit()
+    assert presence.current_code(key, "main-lobby", at + timedelta(seconds=50), 60) == code
+    assert presence.current_code(key, "main-lobby", at + timedelta(seconds=60), 60) != code
+    assert presence.current_code(key, "east-station", at, 60) != code
+    banks = ["main-lobby", "east-station"]
+    check = presence.check
+    assert check(key, "main-lobby", code, at + timedelta(seconds=70), 60, banks).presence == "here"
+    assert check(key, "main-lobby", code, at + timedelta(minutes=3), 60, banks).presence == "old"
+    east = presence.current_code(key, "east-station", at, 60)
+    found = check(key, "main-lobby", east, at, 60, banks)
+    assert (found.presence, found.other_bank) == ("other_bank", "east-station")
+
+
+def test_a_link_token_has_128_random_bits_and_only_its_keyed_hash_is_stored(rt: Runtime) -> None:
+    token = _link(rt)
+    body, tag = token.split(".")
+    assert len(body) >= 22  # 16 bytes in URL-safe base64
+    with unit_of_work(rt.sessions) as s:
+        [row] = s.query(PhoneLinkRow).all()
+        assert token not in row.token_hash and body not in row.token_hash
+    forged = body + "." + ("A" * len(tag))
+    assert phone.view(rt, forged).state is phone.LinkState.UNKNOWN
+
+
+def test_the_phone_opens_the_locker_only_with_the_number_on_this_banks_screen(
+    rt: Runtime, acs: ReferenceACS
+) -> None:
+    door = load_hold(rt, ANA_ITEM)
+    token = _link(rt)
+    shown = phone.view(rt, token)
+    assert shown.state is phone.LinkState.LIVE and shown.doors == (door,)
+
+    east_code, _ = phone.kiosk_code(rt, "east-station")
+    refused = phone.open_from_phone(rt, token, east_code)
+    assert refused.outcome is phone.PhoneOutcome.NOT_HERE
+    assert "East station" in refused.message and "Main Library lobby" in refused.message
+    assert not sim(rt).is_open(door)
+
+    code, _ = phone.kiosk_code(rt, "main-lobby")
+    result = phone.open_from_phone(rt, token, code)
+
+    assert result.outcome is phone.PhoneOutcome.OPENED, result.message
+    assert result.opened == (door,) and sim(rt).is_open(door)
+    assert acs.engine.catalogue.item(ANA_ITEM).charged_to == ANA  # checked out before opening
+    [refusal] = audits(rt, "phone_presence_refused")
+    assert refusal.detail["reason"] == "other_bank"
+    assert audits(rt, "item_checked_out")[0].detail["via"] == "phone"
+
+
+def test_a_number_from_an_old_minute_is_refused_with_a_clear_message(
+    rt: Runtime, clock: Clock
+) -> None:
+    load_hold(rt, ANA_ITEM)
+    token = _link(rt)
+    old, _ = phone.kiosk_code(rt, "main-lobby")
+    clock.advance(minutes=3)
+
+    result = phone.open_from_phone(rt, token, old)
+
+    assert result.outcome is phone.PhoneOutcome.NOT_HERE
+    assert "changed" in result.message
+    assert audits(rt, "phone_presence_refused")[0].detail["reason"] == "old"
+
+
+def test_a_used_link_cannot_be_replayed(rt: Runtime) -> None:
+    door = load_hold(rt, ANA_ITEM)
+    token = _link(rt)
+    code, _ = phone.kiosk_code(rt, "main-lobby")
+    assert phone.open_from_phone(rt, token, code).outcome is phone.PhoneOutcome.OPENED
+    sim(rt).take_item(door)
+    sim(rt).close_door(door)
+
+    again = phone.open_from_phone(rt, token, code)
+
+    assert again.outcome is phone.PhoneOutcome.LINK_REFUSED
+    assert "already used" in again.message
+    assert audits(rt, "phone_link_refused")[0].detail["reason"] == "replayed"
+
+
+def test_an_expired_link_is_refused_and_audited(rt: Runtime, clock: Clock) -> None:
+    load_hold(rt, ANA_ITEM)
+    token = _link(rt, days=1)
+    clock.advance(days=2)
+    code, _ = phone.kiosk_code(rt, "main-lobby")
+
+    result = phone.open_from_phone(rt, token, code)
+
+    assert result.outcome is phone.PhoneOutcome.LINK_REFUSED
+    assert "expired" in result.message
+    assert audits(rt, "phone_link_refused")[0].detail["reason"] == "expired"
+
+
+def test_five_wrong_numbers_lock_the_link(rt: Runtime) -> None:
+    door = load_hold(rt, ANA_ITEM)
+    token = _link(rt)
+    for _ in range(5):
+        assert phone.open_from_phone(rt, token, "000000").outcome is phone.PhoneOutcome.NOT_HERE
+    code, _ = phone.kiosk_code(rt, "main-lobby")
+
+    result = phone.open_from_phone(rt, token, code)
+
+    assert result.outcome is phone.PhoneOutcome.LOCKED_OUT
+    assert not sim(rt).is_open(door)
