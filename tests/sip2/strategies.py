@@ -43,9 +43,7 @@ def fixed_value(field: FixedField) -> st.SearchStrategy[str]:
 
 
 # Values: anything but the delimiter, CR, LF, NUL (non-ASCII included: names like "Søren").
-values = st.text(
-    st.characters(blacklist_characters="|\r\n\x00", blacklist_categories=("Cs",)), max_size=40
-)
+values = st.text(st.characters(codec="utf-8", exclude_characters="|\r\n\x00"), max_size=40)
 codes = st.from_regex(r"\A[A-Z][A-Z0-9]\Z").filter(lambda c: c not in ("AY", "AZ"))
 
 

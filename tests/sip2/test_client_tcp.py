@@ -158,7 +158,7 @@ def test_an_idle_connection_the_acs_dropped_is_replaced_before_a_checkin() -> No
     try:
         with client_for(acs) as client:
             client.sc_status()
-            time.sleep(0.5)  # the ACS drops us, like Koha after its timeout
+            time.sleep(0.8)  # the ACS drops us, like Koha after its timeout
             result = client.checkin("I-1", location="LOCKER1", returned_at=RETURNED)
         assert result.ok is True  # not OutcomeUnknown: the dead socket was noticed first
         assert acs.connections == 2
@@ -167,11 +167,11 @@ def test_an_idle_connection_the_acs_dropped_is_replaced_before_a_checkin() -> No
 
 
 def test_heartbeat_keeps_a_session_past_the_acs_idle_timeout() -> None:
-    acs = FakeAcs(idle_timeout=0.4)
+    acs = FakeAcs(idle_timeout=0.8)
     try:
         with client_for(acs, heartbeat_interval=0.15) as client:
             client.sc_status()
-            time.sleep(1.0)
+            time.sleep(1.6)  # twice the ACS's idle timeout: margins for a loaded machine
             client.item_information("I-1")
         assert acs.connections == 1
         assert acs.commands().count("99") >= 3

@@ -41,6 +41,7 @@ def test_messages_with_error_detection_round_trip_and_verify(
     assert decoded.sequence == (None if message.command in ("96", "97") else sequence)
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=200))
 def test_checksum_agrees_with_pysip2s_independent_implementation(data: bytes) -> None:
     assert checksum(data) == pysip2.codec.calculate_checksum(data)

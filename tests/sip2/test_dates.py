@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sip2.dates import format_date, parse_date
@@ -16,6 +16,7 @@ MOMENTS = st.datetimes(
 ).map(lambda d: d.replace(microsecond=0))
 
 
+@settings(deadline=None)
 @given(MOMENTS, ZONES)
 def test_a_moment_written_and_read_back_is_the_same_instant(moment: datetime, zone: object) -> None:
     text = format_date(moment, server_tz=zone)  # type: ignore[arg-type]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sip2.framing import Framer
@@ -27,6 +27,7 @@ def test_a_partial_frame_waits_for_its_cr() -> None:
     assert framer.feed(FRAMES[1][10:] + b"\r") == [FRAMES[1]]
 
 
+@settings(deadline=None)
 @given(st.lists(st.integers(1, 40), max_size=30), st.sampled_from([b"\r", b"\r\n"]))
 def test_any_split_of_the_stream_yields_the_same_frames(sizes: list[int], end: bytes) -> None:
     stream = b"".join(f + end for f in FRAMES)

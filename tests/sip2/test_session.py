@@ -49,7 +49,7 @@ def test_login_moves_connected_to_logged_in_and_a_request_waits_for_its_reply() 
     session = Session()
     assert session.state is State.CONNECTED
     session.send(LOGIN)
-    assert session.state is State.AWAITING_REPLY
+    assert session.state is State.AWAITING_REPLY  # type: ignore[comparison-overlap]
     session.receive(encode(Message.build("94", ok="1")))
     assert session.state is State.LOGGED_IN
     session.send(item_info("I-1"))
