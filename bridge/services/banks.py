@@ -27,7 +27,7 @@ from lockers.model import Compartment, Content, Dimensions, Item, Purpose, Reser
 from lockers.ports import SystemRandom
 from lockers.states import CompartmentState
 
-ACTIVE_LOAD_STATES = ("reserved", "loaded", "picked_up")
+ACTIVE_LOAD_STATES = ("reserved", "loaded", "picked_up", "expired")
 
 
 # --- keys and pseudonyms ------------------------------------------------------------------
@@ -115,7 +115,11 @@ def load_bank(session: Session, bank_id: str) -> BankState:
     loads = list(
         session.scalars(
             select(LoadRow)
-            .where(LoadRow.bank_id == bank_id, LoadRow.state.in_(ACTIVE_LOAD_STATES))
+            .where(
+                LoadRow.bank_id == bank_id,
+                LoadRow.state.in_(ACTIVE_LOAD_STATES),
+                LoadRow.kind != "deposit",  # a return door's pending scan, not contents
+            )
             .order_by(LoadRow.id)
         )
     )

@@ -1,0 +1,353 @@
+"""Equipment lending: laptops, hotspots, cameras kept in (charging) equipment compartments.
+
+- :func:`stock_equipment` (staff): puts a lendable item into an empty equipment compartment;
+  the door opens, and when it closes the item is ``available`` (``doors.door_closed``).
+- :func:`borrow_equipment` (patron at the kiosk): card + PIN verified with the ILS first
+  (SIP2 63), then the category rules (``settings.equipment``: how many per patron, fines),
+  then the ILS checkout (SIP2 11; a charge must be accepted, i.e. sent with BO=Y only when the
+  patron said yes), and only then the door opens.
+- The device comes back through the return flow (``bridge.services.returns``); staff restock
+  it here after the check-in (and any inspection).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bridge.config import EquipmentCategory
+from bridge.runtime import Runtime
+from bridge.services.banks import (
+    audit,
+    audit_events,
+    guess_guard,
+    load_bank,
+    lock_bank,
+    pseudonym,
+    save_compartments,
+)
+from bridge.services.doors import open_door
+from bridge.services.pickup import DENIED_CARD, ILS_DOWN, _kiosk
+from bridge.storage.db import unit_of_work
+from bridge.storage.tables.lockers import EquipmentRow, LoadRow
+from bridge.wiring import adapter_for
+from ils_adapters.base import CheckoutKind, IlsRejected, IlsUnavailable, OutcomeUnknown
+from lockers.errors import IllegalTransition, LockedOut
+from lockers.lockout import Subject, SubjectKind
+from lockers.model import Item, Purpose, SizeClass
+from lockers.states import CompartmentState
+
+_S = CompartmentState
+
+
+class EquipmentError(ValueError):
+    """Staff asked for something the bank cannot do (wrong door, unknown category...)."""
+
+
+class BorrowOutcome(StrEnum):
+    OPENED = "opened"
+    FEE_NEEDS_ACKNOWLEDGEMENT = "fee_needs_acknowledgement"
+    REFUSED = "refused"  # a category rule or the ILS said no (see message)
+    NONE_AVAILABLE = "none_available"
+    DENIED = "denied"
+    LOCKED_OUT = "locked_out"
+    BLOCKED = "blocked"
+    ILS_UNAVAILABLE = "ils_unavailable"
+    DOOR_FAILED = "door_failed"
+
+
+@dataclass(frozen=True)
+class BorrowResult:
+    outcome: BorrowOutcome
+    message: str
+    item: str | None = None
+    compartment: int | None = None
+    fee: str | None = None
+    due: datetime | None = None
+    locked_until: datetime | None = None
+
+
+def category(rt: Runtime, name: str) -> EquipmentCategory | None:
+    return next((c for c in rt.settings.equipment if c.name == name), None)
+
+
+def stock_equipment(
+    rt: Runtime,
+    bank_id: str,
+    compartment: int,
+    item_barcode: str,
+    category_name: str,
+    actor: str,
+    *,
+    title: str | None = None,
+) -> int:
+    """Reserves ``compartment`` for the item and opens it; returns the door that opened.
+
+    Raises EquipmentError (unknown category, not an empty equipment door, item already
+    stocked) or KeyError (unknown bank). Raises EquipmentError too when the door does not open.
+    """
+    rt.settings.bank(bank_id)
+    cat = category(rt, category_name)
+    if cat is None:
+        raise EquipmentError(f"no equipment category {category_name!r} is configured")
+    item = item_barcode.strip()
+    if not item:
+        raise EquipmentError("empty item barcode")
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        lock_bank(s, bank_id)
+        state = load_bank(s, bank_id)
+        if compartment not in state.rows:
+            raise EquipmentError(f"there is no compartment {compartment}")
+        door = state.bank.compartment(compartment)
+        if door.purpose is not Purpose.EQUIPMENT:
+            raise EquipmentError(f"compartment {compartment} is not an equipment compartment")
+        if cat.needs_charger and not door.has_charger:
+            raise EquipmentError(f"{cat.label} needs a compartment with a charger")
+        row = s.scalars(select(EquipmentRow).where(EquipmentRow.item_barcode == item)).first()
+        if row is not None and row.state in ("stocking", "available"):
+            raise EquipmentError(f"{item} is already stocked in compartment {row.compartment}")
+        ref = f"equipment:{cat.name}"
+        try:
+            events = state.bank.place(
+                compartment,
+                [Item(item, ref, SizeClass.S)],
+                at=now,
+                actor=actor,
+                reason="equipment stocked",
+            )
+        except IllegalTransition as exc:
+            raise EquipmentError(
+                f"compartment {compartment} is not free ({door.state.value})"
+            ) from exc
+        s.add(
+            LoadRow(
+                bank_id=bank_id,
+                compartment=compartment,
+                item_barcode=item,
+                title=title or cat.label,
+                size="S",
+                kind="equipment",
+                state="reserved",
+                patron=None,
+                patron_ref=ref,
+                created_at=now,
+                loaded_by=actor[:120],
+            )
+        )
+        if row is None:
+            row = EquipmentRow(item_barcode=item, category=cat.name, title=title or cat.label)
+            s.add(row)
+        row.bank_id, row.compartment, row.state = bank_id, compartment, "stocking"
+        row.category, row.borrower_ref, row.stocked_at, row.stocked_by = cat.name, None, now, actor
+        save_compartments(state, now)
+        audit_events(s, events, actor=actor)
+        audit(
+            s,
+            "equipment_stocked",
+            at=now,
+            bank_id=bank_id,
+            compartment=compartment,
+            actor=actor,
+            item=item,
+            category=cat.name,
+        )
+    opening = open_door(rt, bank_id, compartment, actor=actor)
+    if not opening.ok:
+        raise EquipmentError(f"door {compartment} did not open; it is reported to staff")
+    return opening.opened or compartment
+
+
+def borrow_equipment(
+    rt: Runtime,
+    bank_id: str,
+    card: str,
+    pin: str,
+    item_or_category: str,
+    fee_acknowledged: bool = False,
+    *,
+    kiosk: str = "kiosk",
+) -> BorrowResult:
+    """A patron borrows one device; see the module docstring for the order of checks."""
+    rt.settings.bank(bank_id)
+    card = card.strip()
+    ref = pseudonym(rt, card)
+    subjects = [Subject(SubjectKind.CARD, ref), _kiosk(bank_id, kiosk)]
+    with unit_of_work(rt.sessions) as s:
+        try:
+            guess_guard(rt, s).check(*subjects)
+        except LockedOut as exc:
+            audit(s, "borrow_locked_out", at=rt.clock(), bank_id=bank_id, actor="patron")
+            return BorrowResult(
+                BorrowOutcome.LOCKED_OUT,
+                f"Too many wrong attempts. Try again after {exc.until:%H:%M} UTC.",
+                locked_until=exc.until,
+            )
+    adapter = adapter_for(rt, bank_id)
+    try:
+        check = adapter.verify_patron(card, pin)
+    except (IlsUnavailable, IlsRejected, OutcomeUnknown):
+        return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, ILS_DOWN)
+    with unit_of_work(rt.sessions) as s:
+        guard = guess_guard(rt, s)
+        if not check.known or check.pin_ok is not True:
+            guard.failed(*subjects)
+            audit(s, "borrow_denied", at=rt.clock(), bank_id=bank_id, actor="patron", subject=ref)
+            return BorrowResult(BorrowOutcome.DENIED, DENIED_CARD)
+        guard.succeeded(*subjects)
+    if check.blocked:
+        reasons = "; ".join(check.block_reasons) or "card blocked"
+        return BorrowResult(
+            BorrowOutcome.BLOCKED,
+            f"Your card cannot borrow right now ({reasons}). Please see staff.",
+        )
+    wanted = item_or_category.strip()
+    with unit_of_work(rt.sessions) as s:
+        row = _available(s, bank_id, wanted)
+        if row is None:
+            return BorrowResult(
+                BorrowOutcome.NONE_AVAILABLE, "None of these is available here right now."
+            )
+        item, number, cat_name = row.item_barcode, row.compartment or 0, row.category
+        title = row.title
+        rule = category(rt, cat_name)
+        refusal = _rule_refusal(s, rule, ref, check.fines)
+    if refusal:
+        with unit_of_work(rt.sessions) as s:
+            audit(
+                s,
+                "borrow_refused",
+                at=rt.clock(),
+                bank_id=bank_id,
+                actor="patron",
+                subject=ref,
+                item=item,
+                reason=refusal,
+            )
+        return BorrowResult(BorrowOutcome.REFUSED, refusal, item=item)
+    try:
+        got = adapter.checkout(card, item, fee_acknowledged=fee_acknowledged)
+    except (IlsUnavailable, OutcomeUnknown):
+        return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, ILS_DOWN, item=item)
+    except IlsRejected as exc:
+        got_message = exc.screen_message or str(exc)
+        return BorrowResult(
+            BorrowOutcome.REFUSED, f"The library system refused the loan: {got_message}.", item=item
+        )
+    if got.kind is CheckoutKind.FEE_NEEDS_ACKNOWLEDGEMENT:
+        fee = str(got.fee) if got.fee is not None else "a charge"
+        return BorrowResult(
+            BorrowOutcome.FEE_NEEDS_ACKNOWLEDGEMENT,
+            f"Borrowing {title} costs {fee}. Confirm that you accept the charge.",
+            item=item,
+            fee=fee,
+        )
+    if not got.ok:
+        why = got.screen_message or "the library system did not allow this loan"
+        with unit_of_work(rt.sessions) as s:
+            audit(
+                s,
+                "borrow_refused",
+                at=rt.clock(),
+                bank_id=bank_id,
+                actor="patron",
+                subject=ref,
+                item=item,
+                reason=why[:200],
+            )
+        return BorrowResult(BorrowOutcome.REFUSED, f"You cannot borrow {title}: {why}.", item=item)
+    _lent(rt, bank_id, number, item, ref)
+    opening = open_door(rt, bank_id, number, actor="patron")
+    if not opening.ok:
+        return BorrowResult(
+            BorrowOutcome.DOOR_FAILED,
+            f"Door {number} did not open. The loan is recorded; staff have been "
+            "told and will hand you the device.",
+            item=item,
+            compartment=number,
+            due=got.due,
+        )
+    return BorrowResult(
+        BorrowOutcome.OPENED,
+        f"Door {number} is open. Take {title} and close the door.",
+        item=item,
+        compartment=number,
+        due=got.due,
+    )
+
+
+def _available(s: Session, bank_id: str, wanted: str) -> EquipmentRow | None:
+    base = select(EquipmentRow).where(
+        EquipmentRow.bank_id == bank_id, EquipmentRow.state == "available"
+    )
+    by_item = s.scalars(base.where(EquipmentRow.item_barcode == wanted)).first()
+    if by_item is not None:
+        return by_item
+    return s.scalars(
+        base.where(EquipmentRow.category == wanted).order_by(EquipmentRow.compartment)
+    ).first()
+
+
+def _rule_refusal(
+    s: Session, rule: EquipmentCategory | None, ref: str, fines: Decimal | None
+) -> str | None:
+    if rule is None:
+        return None
+    if rule.no_fines_over is not None and fines is not None and fines > rule.no_fines_over:
+        return (
+            f"{rule.label}: you owe {fines}, and these can be borrowed only while you owe "
+            f"{rule.no_fines_over} or less. Please see staff."
+        )
+    out = s.scalar(
+        select(func.count())
+        .select_from(EquipmentRow)
+        .where(
+            EquipmentRow.borrower_ref == ref,
+            EquipmentRow.state == "on_loan",
+            EquipmentRow.category == rule.name,
+        )
+    )
+    if (out or 0) >= rule.max_per_patron:
+        return f"{rule.label}: you already have {out}; the limit is {rule.max_per_patron} per card."
+    return None
+
+
+def _lent(rt: Runtime, bank_id: str, number: int, item: str, ref: str) -> None:
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        lock_bank(s, bank_id)
+        state = load_bank(s, bank_id)
+        mine = [ld for ld in state.loads_in(number) if ld.item_barcode == item]
+        others = [ld for ld in state.loads_in(number) if ld.item_barcode != item]
+        events = []
+        if not others and state.bank.compartment(number).state is _S.LOADED:
+            events.append(
+                state.bank.transition(
+                    number, _S.PICKED_UP, at=now, actor="patron", reason="equipment borrowed"
+                )
+            )
+            for ld in mine:
+                ld.state, ld.picked_up_at = "picked_up", now
+        else:
+            for ld in mine:
+                s.delete(ld)
+        row = s.scalars(select(EquipmentRow).where(EquipmentRow.item_barcode == item)).one()
+        row.state, row.borrower_ref, row.lent_at, row.compartment = "on_loan", ref, now, None
+        save_compartments(state, now)
+        audit_events(s, events, actor="patron")
+        audit(
+            s,
+            "equipment_lent",
+            at=now,
+            bank_id=bank_id,
+            compartment=number,
+            actor="patron",
+            subject=ref,
+            item=item,
+            category=row.category,
+        )

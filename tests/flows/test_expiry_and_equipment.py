@@ -1,0 +1,153 @@
+"""Hold-shelf expiry, staff removal and equipment lending with the in-memory ILS."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bridge.config import load_settings
+from bridge.runtime import Runtime
+from bridge.services.equipment import BorrowOutcome, borrow_equipment, stock_equipment
+from bridge.services.expiry import run_expiry, staff_remove
+from bridge.services.loading import scan_item
+from bridge.services.pickup import PickupOutcome, pickup_with_code
+from bridge.storage.db import unit_of_work
+from bridge.storage.tables.lockers import EquipmentRow
+from ils_adapters.memory import MemoryIls
+from tests.flows.conftest import (
+    Clock,
+    flow_config,
+    load_door,
+    make_runtime,
+    messages,
+    sim,
+    state_of,
+)
+
+
+def _loaded(rt: Runtime, ils: MemoryIls, item: str = "B1") -> int:
+    ils.place_hold("P1", item, pickup_location="MAIN-LOCKER")
+    door = scan_item(rt, "main-lobby", item, "staff").compartment or 0
+    load_door(rt, door)
+    return door
+
+
+def test_a_reminder_goes_out_before_the_expiry_and_only_once(
+    rt: Runtime, ils: MemoryIls, clock: Clock
+) -> None:
+    _loaded(rt, ils)
+    clock.advance(days=5, hours=1)  # 7-day shelf, reminder 48 h before
+
+    first = run_expiry(rt)
+    second = run_expiry(rt)
+
+    assert first.reminded == 1 and second.reminded == 0
+    [reminder] = messages(rt, "reminder")
+    assert reminder.patron == "P1" and reminder.facts["titles"] == ["Book 1"]
+
+
+def test_an_uncollected_item_goes_on_the_removal_list_and_its_code_stops_working(
+    rt: Runtime, ils: MemoryIls, clock: Clock
+) -> None:
+    door = _loaded(rt, ils)
+    code = messages(rt)[0].secrets["code"]
+    clock.advance(days=7, minutes=1)
+
+    report = run_expiry(rt)
+
+    assert report.expired == (("main-lobby", door),)
+    assert state_of(rt, door) == "staff_remove"
+    assert pickup_with_code(rt, "main-lobby", code).outcome is PickupOutcome.DENIED
+    assert len(messages(rt, "expired")) == 1
+
+
+def test_staff_removal_checks_the_item_in_again_and_frees_the_door(
+    rt: Runtime, ils: MemoryIls, clock: Clock
+) -> None:
+    door = _loaded(rt, ils)
+    clock.advance(days=8)
+    run_expiry(rt)
+    before = len(ils.checkins)
+
+    removal = staff_remove(rt, "main-lobby", door, "staff:bo")
+
+    assert removal.ok and sim(rt).is_open(door)
+    assert len(ils.checkins) == before + 1 and ils.checkins[-1][1] == "MAIN-LOCKER"
+    assert state_of(rt, door) == "free"
+
+
+@pytest.fixture
+def eq_rt(
+    tmp_path: Path, sqlite_engine: Any, redis_conn: Any, clock: Clock, ils: MemoryIls
+) -> Runtime:
+    cfg = flow_config(
+        tmp_path,
+        equipment=[
+            {"name": "laptop", "label": "Laptop", "max_per_patron": 1, "no_fines_over": "5.00"}
+        ],
+    )
+    ils.add_item("LAP1", home="MAIN", title="Laptop 1")
+    ils.add_item("LAP2", home="MAIN", title="Laptop 2", fee=Decimal("5.00"))
+    ils.add_patron("PFINE", "2222", fines=Decimal("12.50"))
+    return make_runtime(load_settings(None, **cfg), sqlite_engine, redis_conn, clock, ils)
+
+
+def _stock(rt: Runtime, door: int, item: str) -> None:
+    assert stock_equipment(rt, "main-lobby", door, item, "laptop", "staff") == door
+    load_door(rt, door)
+
+
+def test_stocked_equipment_is_lent_and_its_door_opens(eq_rt: Runtime, ils: MemoryIls) -> None:
+    _stock(eq_rt, 15, "LAP1")
+
+    result = borrow_equipment(eq_rt, "main-lobby", "P1", "1234", "laptop")
+
+    assert result.outcome is BorrowOutcome.OPENED and result.compartment == 15
+    assert ils.item_status("LAP1").status.on_loan
+    assert state_of(eq_rt, 15) == "picked_up"
+    sim(eq_rt).take_item(15)
+    sim(eq_rt).close_door(15)
+    assert state_of(eq_rt, 15) == "free"
+
+
+def test_the_category_limit_is_explained(eq_rt: Runtime) -> None:
+    _stock(eq_rt, 15, "LAP1")
+    _stock(eq_rt, 16, "LAP2")
+    borrow_equipment(eq_rt, "main-lobby", "P1", "1234", "LAP1")
+
+    again = borrow_equipment(eq_rt, "main-lobby", "P1", "1234", "laptop", True)
+
+    assert again.outcome is BorrowOutcome.REFUSED
+    assert "limit is 1" in again.message
+
+
+def test_fines_over_the_category_limit_refuse_the_loan(eq_rt: Runtime) -> None:
+    _stock(eq_rt, 15, "LAP1")
+    result = borrow_equipment(eq_rt, "main-lobby", "PFINE", "2222", "laptop")
+    assert result.outcome is BorrowOutcome.REFUSED and "12.50" in result.message
+
+
+def test_a_rental_charge_needs_acknowledging_before_the_door_opens(
+    eq_rt: Runtime, ils: MemoryIls
+) -> None:
+    _stock(eq_rt, 16, "LAP2")
+
+    asked = borrow_equipment(eq_rt, "main-lobby", "P1", "1234", "LAP2")
+    assert asked.outcome is BorrowOutcome.FEE_NEEDS_ACKNOWLEDGEMENT and asked.fee == "5.00"
+    assert not sim(eq_rt).is_open(16)
+
+    agreed = borrow_equipment(eq_rt, "main-lobby", "P1", "1234", "LAP2", True)
+    assert agreed.outcome is BorrowOutcome.OPENED
+    with unit_of_work(eq_rt.sessions) as s:
+        assert s.scalars(select(EquipmentRow.state)).all() == ["on_loan"]
+
+
+def test_a_wrong_pin_borrows_nothing(eq_rt: Runtime) -> None:
+    _stock(eq_rt, 15, "LAP1")
+    result = borrow_equipment(eq_rt, "main-lobby", "P1", "0000", "laptop")
+    assert result.outcome is BorrowOutcome.DENIED
+    assert state_of(eq_rt, 15) == "loaded"
