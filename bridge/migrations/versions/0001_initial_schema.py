@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 10:56:15.602547
+Create Date: 2026-11-25 10:57:36.516640
 """
 
 from __future__ import annotations
