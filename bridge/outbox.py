@@ -37,6 +37,7 @@ class JobKind:
 KINDS: dict[str, JobKind] = {
     "deposit_checkin": JobKind("bridge.jobs.returns.checkin_deposit", "checkins"),
     "notification": JobKind("bridge.jobs.notify.send_notification", "notifications"),
+    "ill_checkin": JobKind("bridge.jobs.ill.notify_ill_checkin", "default"),
 }
 
 MAX_BACKOFF = timedelta(minutes=10)

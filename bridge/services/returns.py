@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from bridge import outbox
 from bridge.runtime import Runtime
+from bridge.services import ill
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, OutboxRow
 from bridge.storage.tables.returns import DepositRow
@@ -406,6 +407,8 @@ def _finish(rt: Runtime, claim: outbox.Claim, deposit_id: int, finding: Finding)
             row.depositor = None  # the ILS has the return; the link is no longer needed
         why = finding.reason.value if finding.reason else (finding.outcome or "checked in")
         _move(s, row, finding.state, at=now, why=why)
+        if finding.ils_confirmed:  # the ILS has the item back: an ILL loan's partner is told
+            ill.on_checked_in(rt, s, row.item_barcode, now)
         outbox.complete(s, claim, now=now)
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 10:57:36.516640
+Create Date: 2026-11-25 10:56:03.088762
 """
 
 from __future__ import annotations
@@ -137,6 +137,36 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('equipment_item', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_equipment_item_bank_id'), ['bank_id'], unique=False)
+
+    op.create_table('ill_request',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.String(length=120), nullable=False),
+    sa.Column('request_agency', sa.String(length=120), nullable=False),
+    sa.Column('partner', sa.String(length=120), nullable=False),
+    sa.Column('to_agency', sa.String(length=120), nullable=True),
+    sa.Column('bank_id', sa.String(length=63), nullable=False),
+    sa.Column('pickup_location', sa.String(length=63), nullable=False),
+    sa.Column('item', sa.String(length=64), nullable=False),
+    sa.Column('item_agency', sa.String(length=120), nullable=True),
+    sa.Column('ils_item', sa.String(length=64), nullable=False),
+    sa.Column('patron', sa.String(length=64), nullable=True),
+    sa.Column('title', sa.String(length=300), nullable=True),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('accepted_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('pickup_expiry', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('date_for_return', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('returned_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.String(length=300), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ill_request')),
+    sa.UniqueConstraint('request_agency', 'request_id', name=op.f('uq_ill_request_request_agency'))
+    )
+    with op.batch_alter_table('ill_request', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ill_request_bank_id'), ['bank_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ill_request_ils_item'), ['ils_item'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ill_request_partner'), ['partner'], unique=False)
 
     op.create_table('item_in_transit',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -338,6 +368,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_item_in_transit_bank_id'))
 
     op.drop_table('item_in_transit')
+    with op.batch_alter_table('ill_request', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ill_request_partner'))
+        batch_op.drop_index(batch_op.f('ix_ill_request_ils_item'))
+        batch_op.drop_index(batch_op.f('ix_ill_request_bank_id'))
+
+    op.drop_table('ill_request')
     with op.batch_alter_table('equipment_item', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_equipment_item_bank_id'))
 

@@ -1,0 +1,176 @@
+"""Fixtures for the ILL flow: the app with its /ncip endpoint, and local HTTP servers playing
+NCIP peers (the ILS's NCIP responder, an ILL partner)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from lxml import etree
+from sqlalchemy import Engine, func, select
+
+from bridge.app import create_app
+from bridge.config import Settings, load_settings
+from bridge.runtime import Runtime
+from bridge.storage.base import Base
+from bridge.storage.db import session_factory, unit_of_work
+from bridge.wiring import sync_banks
+from tests.conftest import SHARED, base_config
+
+NCIP_DIR = SHARED / "ncip"
+SAMPLES = NCIP_DIR / "samples"
+PARTNER = "RESHARE"
+PARTNER_SECRET = "partner-secret-0123456789"
+ILS_SECRET = "ils-side-secret-0123456789"
+PARTNER_DN = "CN=ncip.reshare.example,O=Example Consortium"
+
+
+def ill_config(tmp_path: Path, *, partner_url: str | None = None, **over: Any) -> dict[str, Any]:
+    cfg = base_config(tmp_path, **over)
+    for bank in cfg["banks"]:
+        bank.setdefault("driver", {"kind": "simulated", "door_delay_seconds": 0.0})
+    cfg["ils"][0].setdefault("ncip", {"shared_secret": ILS_SECRET})
+    cfg["ill_partners"] = [
+        {
+            "agency": PARTNER,
+            "url": partner_url,
+            "shared_secret": PARTNER_SECRET,
+            "client_dn": PARTNER_DN,
+        }
+    ]
+    cfg["routing"] = [*cfg["routing"], {"location": "FAIRCHILD", "bank": "main-lobby"}]
+    return cfg
+
+
+def make_runtime(settings: Settings, engine: Engine, redis: Any) -> Runtime:
+    rt = Runtime(settings=settings, engine=engine, sessions=session_factory(engine), redis=redis)
+    sync_banks(rt)
+    return rt
+
+
+@pytest.fixture
+def rt(tmp_path: Path, sqlite_engine: Engine, redis_conn: Any) -> Iterator[Runtime]:
+    runtime = make_runtime(load_settings(None, **ill_config(tmp_path)), sqlite_engine, redis_conn)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def app(rt: Runtime) -> Flask:
+    flask_app = create_app(rt.settings, rt)
+    flask_app.testing = True
+    return flask_app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def post_ncip(client: FlaskClient, body: bytes, secret: str | None = PARTNER_SECRET) -> Any:
+    headers = {"Content-Type": "application/xml"}
+    if secret is not None:
+        headers["X-NCIP-Secret"] = secret
+    return client.post("/ncip", data=body, headers=headers)
+
+
+# --- NCIP peers -----------------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class NcipPeer:
+    """A local HTTP server answering NCIP POSTs with ``answer(body)``; records what it got."""
+
+    answer: Callable[[bytes], bytes]
+    received: list[Received] = field(default_factory=list)
+    status: int = 200
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}/ncip"
+
+    def start(self) -> NcipPeer:
+        peer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                peer.received.append(Received(dict(self.headers.items()), body))
+                reply = peer.answer(body) if peer.status == 200 else b""
+                self.send_response(peer.status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@pytest.fixture
+def peer_factory() -> Iterator[Callable[[Callable[[bytes], bytes]], NcipPeer]]:
+    peers: list[NcipPeer] = []
+
+    def make(answer: Callable[[bytes], bytes]) -> NcipPeer:
+        peer = NcipPeer(answer).start()
+        peers.append(peer)
+        return peer
+
+    yield make
+    for peer in peers:
+        peer.stop()
+
+
+# --- assertions -----------------------------------------------------------------------------
+
+
+def need_shared() -> None:
+    if not (NCIP_DIR / "ncip_v2_02.xsd").is_file():
+        pytest.skip(f"NCIP reference data not found at {NCIP_DIR}")
+
+
+@cache
+def schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(NCIP_DIR / "ncip_v2_02.xsd")))
+
+
+def assert_schema_valid(body: bytes) -> None:
+    need_shared()
+    checker = schema()
+    assert checker.validate(etree.fromstring(body)), checker.error_log.last_error
+
+
+def row_counts(rt: Runtime) -> dict[str, int]:
+    """Rows in every table: what "changes nothing" is checked against."""
+    with unit_of_work(rt.sessions) as s:
+        return {
+            name: s.scalar(select(func.count()).select_from(table)) or 0
+            for name, table in Base.metadata.tables.items()
+        }
