@@ -26,7 +26,7 @@ def _reading(rt: Runtime) -> None:
     """The bank's reader events reach the access flow (as in production via doors.handle_event)."""
     from bridge.services import doors
 
-    if "readers.card_read" not in open(doors.__file__).read():
+    if "readers.card_read" not in Path(doors.__file__).read_text():
         sim(rt).subscribe(lambda event: readers.handle_event(rt, event))
 
 

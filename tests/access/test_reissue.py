@@ -1,0 +1,94 @@
+"""Lost or forgotten codes: re-issue at the kiosk, by message, by staff; against the reference
+SIP2 server."""
+
+from __future__ import annotations
+
+from bridge.access import reissue
+from bridge.access.reissue import ReissueOutcome
+from bridge.runtime import Runtime
+from bridge.services.pickup import PickupOutcome, pickup_with_code
+from sip2.acs.server import ReferenceACS
+from tests.access.conftest import (
+    ANA,
+    ANA_ITEM,
+    ANA_PIN,
+    BEN,
+    audits,
+    load_hold,
+    messages,
+    sim,
+)
+
+
+def _first_code(rt: Runtime) -> str:
+    [note] = messages(rt)
+    assert note.secrets is not None
+    return str(note.secrets["code"])
+
+
+def test_a_fresh_code_at_the_kiosk_with_card_and_pin_replaces_the_old_one_at_once(
+    rt: Runtime, acs: ReferenceACS
+) -> None:
+    door = load_hold(rt, ANA_ITEM)
+    old = _first_code(rt)
+
+    result = reissue.reissue_with_card(rt, "main-lobby", ANA, ANA_PIN)
+
+    assert result.outcome is ReissueOutcome.ISSUED and result.code and result.code != old
+    assert pickup_with_code(rt, "main-lobby", old).outcome is PickupOutcome.DENIED
+    sent = messages(rt)[-1]
+    assert sent.event_key.startswith("reissue:") and sent.secrets
+    assert sent.secrets["code"] == result.code
+    opened = pickup_with_code(rt, "main-lobby", result.code)
+    assert opened.outcome is PickupOutcome.OPENED and sim(rt).is_open(door)
+    assert audits(rt, "access_reissued")[0].detail["via"] == "kiosk"
+
+
+def test_a_wrong_pin_gets_no_code(rt: Runtime) -> None:
+    load_hold(rt, ANA_ITEM)
+    result = reissue.reissue_with_card(rt, "main-lobby", ANA, "9999")
+    assert result.outcome is ReissueOutcome.DENIED and result.code is None
+    assert len(messages(rt)) == 1
+
+
+def test_sending_the_message_again_answers_the_same_whether_or_not_anything_waits(
+    rt: Runtime,
+) -> None:
+    load_hold(rt, ANA_ITEM)
+
+    waiting = reissue.resend_message(rt, "main-lobby", ANA)
+    nothing = reissue.resend_message(rt, "main-lobby", BEN)
+
+    assert waiting.message == nothing.message
+    assert waiting.code is None and nothing.code is None
+    assert len(messages(rt)) == 2  # the first message and the one re-sent for Ana
+
+
+def test_re_issues_are_limited_per_patron_and_each_refusal_is_audited(rt: Runtime) -> None:
+    load_hold(rt, ANA_ITEM)
+    for _ in range(rt.settings.access.reissues_per_patron_per_day):
+        assert reissue.resend_message(rt, "main-lobby", ANA).outcome is ReissueOutcome.ISSUED
+
+    again = reissue.resend_message(rt, "main-lobby", ANA)
+
+    assert again.outcome is ReissueOutcome.TOO_MANY
+    assert "ask staff" in again.message
+    assert audits(rt, "access_reissue_refused")[0].detail["reason"] == "patron_limit"
+
+
+def test_staff_re_issue_from_the_compartment_with_a_reason_and_their_own_limit(
+    rt: Runtime,
+) -> None:
+    door = load_hold(rt, ANA_ITEM)
+    old = _first_code(rt)
+
+    result = reissue.reissue_for_compartment(
+        rt, "main-lobby", door, actor="staff:ann", reason="patron phoned: deleted the email"
+    )
+
+    assert result.outcome is ReissueOutcome.ISSUED
+    assert pickup_with_code(rt, "main-lobby", old).outcome is PickupOutcome.DENIED
+    [event] = audits(rt, "access_reissued")
+    assert event.actor == "staff:ann" and event.detail["reason"].startswith("patron phoned")
+    empty = reissue.reissue_for_compartment(rt, "main-lobby", 9, actor="staff:ann", reason="x")
+    assert empty.outcome is ReissueOutcome.NOTHING_WAITING
