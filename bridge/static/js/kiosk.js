@@ -5,9 +5,10 @@
 // the history so "Back" cannot show it again.
 (function () {
   "use strict";
-  var WARN = 20;
   var body = document.body;
   var limit = parseInt(body.getAttribute("data-timeout") || "60", 10);
+  // 20 seconds to answer (WCAG 2.2.1), or half the time-out when that is shorter.
+  var WARN = Math.min(20, Math.floor(limit / 2));
   var startUrl = body.getAttribute("data-start");
   var onStart = body.hasAttribute("data-start-screen");
   var last = Date.now();

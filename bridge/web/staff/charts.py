@@ -17,7 +17,7 @@ LEFT, RIGHT, TOP, BOTTOM = 44, 12, 16, 40
 
 def _nice_max(value: float) -> float:
     if value <= 0:
-        return 1
+        return 4  # an empty chart still gets whole-number ticks
     for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000):
         if value <= step * 4:
             return step * 4

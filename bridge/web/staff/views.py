@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
@@ -12,7 +12,7 @@ from bridge.web import security
 from bridge.web.staff import actions, auditlog, bp, charts, queries
 from bridge.web.staff.filters import iso
 
-POLL_SECONDS = 5
+POLL_SECONDS = 5  # the grid and health panel refresh this often (app config may lower it)
 
 
 def _user() -> StaffUser:
@@ -54,7 +54,7 @@ def status() -> ResponseReturnValue:
         health=health,
         work=work,
         zones=_zones(),
-        poll=POLL_SECONDS,
+        poll=current_app.config.get("LOCKERBRIDGE_POLL_SECONDS", POLL_SECONDS),
     )
 
 
