@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from flask import Flask
 
+from bridge import readiness
 from bridge.config import Settings
 from bridge.runtime import Runtime
 
@@ -49,4 +50,5 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Flask:
             init(app)
         else:
             app.register_blueprint(module.bp)
+    readiness.init_app(app)  # ILS and controller checks for /readyz
     return app

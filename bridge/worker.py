@@ -39,9 +39,23 @@ def _scheduler_loop(runtime: Runtime, stop: threading.Event) -> None:
             runtime.redis.delete(_SCHEDULER_LOCK)
 
 
-def run_worker(settings: Settings, *, with_scheduler: bool = False, burst: bool = False) -> int:
+def _started(settings: Settings, role: str) -> Runtime:
+    """The runtime, after the start-up checks (``bridge.startup``); nothing is registered in
+    Redis before they pass."""
+    from bridge.startup import prepare
+
     runtime = Runtime.from_settings(settings)
+    try:
+        prepare(runtime, role)
+    except BaseException:
+        runtime.close()
+        raise
     install(runtime)
+    return runtime
+
+
+def run_worker(settings: Settings, *, with_scheduler: bool = False, burst: bool = False) -> int:
+    runtime = _started(settings, "worker")
     stop = threading.Event()
     thread = None
     if with_scheduler:
@@ -62,8 +76,7 @@ def run_worker(settings: Settings, *, with_scheduler: bool = False, burst: bool 
 
 
 def run_scheduler(settings: Settings) -> int:
-    runtime = Runtime.from_settings(settings)
-    install(runtime)
+    runtime = _started(settings, "scheduler")
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: object) -> None:

@@ -1,20 +1,35 @@
 """WSGI entry point for gunicorn: ``gunicorn bridge.wsgi:app``.
 
-Configuration comes from ``$LOCKERBRIDGE_CONFIG`` and the environment. The app refuses to start
-on a database whose schema is behind the code (run ``lockerbridge db upgrade`` first).
+Configuration comes from ``$LOCKERBRIDGE_CONFIG`` and the environment. A process that cannot
+work (missing secret, database unreachable, schema behind the code, Redis down) prints one line
+and exits with gunicorn's "app failed to load" status, which stops the whole server instead of
+forking the worker again; ``bridge.gunicorn_conf`` runs the same checks in the master first, so
+with it no worker is forked at all.
 """
 
 from __future__ import annotations
 
-from bridge.app import create_app
-from bridge.config import load_settings
-from bridge.logs import setup_logging
-from bridge.storage.db import check_connection
-from bridge.storage.migrate import pending
+from flask import Flask
 
-_settings = load_settings()
-setup_logging(_settings.log_level, _settings.log_format)
-app = create_app(_settings)
-check_connection(app.extensions["lockerbridge"].engine)
-if pending(app.extensions["lockerbridge"].engine):
-    raise SystemExit("the database schema is not up to date: run `lockerbridge db upgrade`")
+from bridge.startup import GUNICORN_APP_LOAD_ERROR, exit_with, prepare, start_failure
+
+
+def _load() -> Flask:
+    from bridge.app import create_app
+    from bridge.config import load_settings
+    from bridge.logs import setup_logging
+
+    try:
+        settings = load_settings()
+        setup_logging(settings.log_level, settings.log_format)
+        app = create_app(settings)
+        prepare(app.extensions["lockerbridge"], "web")
+    except Exception as exc:
+        line = start_failure(exc)
+        if line is None:
+            raise
+        exit_with(line, GUNICORN_APP_LOAD_ERROR)
+    return app
+
+
+app = _load()

@@ -1,0 +1,115 @@
+"""Start-up checks shared by every role (gunicorn's web processes, workers, the scheduler).
+
+A process starts only when it can do its work; otherwise it stops before it binds a port,
+registers a worker or enqueues anything, with one line naming what is wrong and where:
+
+1. the configuration loads (a missing secret file names the variable and the path);
+2. the database answers;
+3. the schema is the one this code expects (a database behind the code — a missing or
+   half-applied upgrade — would fail later in the middle of a patron's transaction);
+4. Redis answers;
+5. then, and only then, the bank and compartment rows are brought in line with the
+   configuration (``bridge.wiring.sync_banks``), under a PostgreSQL advisory lock so that many
+   processes starting together do it once each, one after the other.
+
+:func:`start_failure` turns the exceptions of these steps into that one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import NoReturn
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
+
+from bridge.cli import Fatal
+from bridge.config import ConfigError, Settings
+from bridge.redis_conn import RedisUnavailable
+from bridge.runtime import Runtime
+from bridge.storage.db import DatabaseUnavailable, check_connection, make_engine
+from bridge.storage.migrate import pending
+
+log = logging.getLogger(__name__)
+
+# Not the migration lock's id: a start-up may wait for a migration but never hold it up.
+_SYNC_LOCK_ID = 0x4C42_5359
+# The exit status gunicorn's arbiter reads as "the app failed to load": it stops the master
+# instead of forking the worker again and again.
+GUNICORN_APP_LOAD_ERROR = 4
+
+
+class StartupError(Fatal):
+    """The process must not start; ``str()`` is one line for the operator."""
+
+
+STARTUP_ERRORS = (ConfigError, DatabaseUnavailable, RedisUnavailable, Fatal)
+
+
+def check_schema(engine: Engine) -> None:
+    """Raises DatabaseUnavailable, or StartupError when the schema is behind the code."""
+    check_connection(engine)
+    if pending(engine):
+        raise StartupError(
+            "the database schema is not up to date (missing or half-applied upgrade): "
+            "run `lockerbridge db upgrade`"
+        )
+
+
+def check_settings(settings: Settings) -> None:
+    """Database, schema and Redis, with connections closed afterwards (gunicorn's master
+    runs this before it forks, and children must not inherit its sockets)."""
+    engine = make_engine(settings.database_url)
+    try:
+        check_schema(engine)
+    finally:
+        engine.dispose()
+    if settings.redis_url != "embedded":
+        from bridge.redis_conn import connect
+
+        connect(settings.redis_url, settings.redis_sentinels).close()
+
+
+def prepare(rt: Runtime, role: str) -> None:
+    """The checks above on a built runtime, then the bank rows synced.
+
+    Raises DatabaseUnavailable, RedisUnavailable or StartupError.
+    """
+    check_schema(rt.engine)
+    try:
+        rt.redis.ping()
+    except Exception as exc:
+        raise RedisUnavailable(f"Redis is unreachable: {exc}") from exc
+    sync_banks_once(rt)
+    log.info("%s: start-up checks passed", role)
+
+
+def sync_banks_once(rt: Runtime) -> None:
+    from bridge.wiring import sync_banks
+
+    with rt.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Released at the end of this block, after sync_banks committed on its own connection.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SYNC_LOCK_ID})
+        try:
+            counts = sync_banks(rt)
+        except IntegrityError:
+            # SQLite has no advisory lock: another process inserted the same rows first.
+            counts = sync_banks(rt)
+    if any(counts.values()):
+        log.info("banks synced with the configuration: %s", counts)
+
+
+def start_failure(exc: BaseException) -> str | None:
+    """The one line to print for a start-up failure, or None for an unexpected error."""
+    if isinstance(exc, ConfigError):
+        return "configuration error: " + "; ".join(exc.problems)
+    if isinstance(exc, STARTUP_ERRORS):
+        return f"error: {exc}"
+    return None
+
+
+def exit_with(line: str, status: int) -> NoReturn:
+    print(f"lockerbridge: {line}", file=sys.stderr, flush=True)
+    raise SystemExit(status)
