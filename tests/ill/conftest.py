@@ -15,13 +15,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
+from redis import Redis
 from sqlalchemy import Engine, func, select
 
 from bridge.app import create_app
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
 from bridge.storage.base import Base
-from bridge.storage.db import session_factory, unit_of_work
+from bridge.storage.db import make_engine, session_factory, unit_of_work
+from bridge.storage.migrate import upgrade
 from bridge.wiring import sync_banks
 from tests.conftest import SHARED, base_config
 
@@ -56,22 +58,54 @@ def make_runtime(settings: Settings, engine: Engine, redis: Any) -> Runtime:
     return rt
 
 
-@pytest.fixture
-def rt(tmp_path: Path, sqlite_engine: Engine, redis_conn: Any) -> Iterator[Runtime]:
-    runtime = make_runtime(load_settings(None, **ill_config(tmp_path)), sqlite_engine, redis_conn)
+KEEP = frozenset({"bank", "compartment", "alembic_version"})
+
+
+@pytest.fixture(scope="module")
+def ill_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """One migrated SQLite database per test module, emptied before each test (migrating
+    for every test would cost a second each)."""
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('ill')}/ill.db")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def clear(engine: Engine) -> None:
+    """Every row but the banks and their compartments (they come from the configuration)."""
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name not in KEEP:
+                conn.execute(table.delete())
+
+
+@pytest.fixture(scope="module")
+def module_rt(
+    tmp_path_factory: pytest.TempPathFactory, ill_engine: Engine, embedded_redis: Any
+) -> Iterator[Runtime]:
+    settings = load_settings(None, **ill_config(tmp_path_factory.mktemp("cfg")))
+    runtime = make_runtime(settings, ill_engine, Redis.from_url(embedded_redis.url))
     yield runtime
     runtime.close()
 
 
-@pytest.fixture
-def app(rt: Runtime) -> Flask:
-    flask_app = create_app(rt.settings, rt)
+@pytest.fixture(scope="module")
+def app(module_rt: Runtime) -> Flask:
+    flask_app = create_app(module_rt.settings, module_rt)
     flask_app.testing = True
     return flask_app
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
+def rt(module_rt: Runtime) -> Runtime:
+    """The module's runtime with an empty database and Redis."""
+    clear(module_rt.engine)
+    module_rt.redis.flushall()
+    return module_rt
+
+
+@pytest.fixture
+def client(app: Flask, rt: Runtime) -> FlaskClient:
     return app.test_client()
 
 
@@ -110,7 +144,7 @@ class NcipPeer:
         peer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 peer.received.append(Received(dict(self.headers.items()), body))

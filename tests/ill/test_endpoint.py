@@ -6,10 +6,10 @@ import io
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from bridge.app import create_app
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
@@ -81,9 +81,7 @@ def test_a_request_without_credentials_is_refused_with_401_audited_and_changes_n
     assert problem_types(answer.data) == ("Agency Authentication Failed",)
     assert ill_rows(rt) == [] and transits(rt) == {}
     with unit_of_work(rt.sessions) as s:
-        refused = s.scalars(
-            select(AuditEventRow).where(AuditEventRow.kind == "ncip_refused")
-        ).one()
+        refused = s.scalars(select(AuditEventRow).where(AuditEventRow.kind == "ncip_refused")).one()
     assert refused.detail == {"presented": ["nothing"]}
     after = row_counts(rt)
     assert after.pop("audit_event") == before.pop("audit_event") + 1
@@ -146,15 +144,16 @@ def test_a_certificate_the_proxy_did_not_verify_or_does_not_know_is_refused(
     assert ill_rows(rt) == []
 
 
-def test_csrf_protection_does_not_apply_to_the_machine_endpoint(
-    app: Flask, client: FlaskClient, rt: Runtime
-) -> None:
+def test_csrf_protection_does_not_apply_to_the_machine_endpoint(rt: Runtime) -> None:
     # The staff pages switch Flask-WTF on; with its global check on, /ncip must still answer.
-    app.config["WTF_CSRF_CHECK_DEFAULT"] = True
+    strict = create_app(rt.settings, rt)
+    strict.config["WTF_CSRF_CHECK_DEFAULT"] = True
 
-    answer = post_ncip(client, accept())
+    answer = post_ncip(strict.test_client(), accept())
+    without_token = strict.test_client().post("/staff/logout")
 
-    assert answer.status_code == 200
+    assert without_token.status_code == 400  # CSRF is on for the pages...
+    assert answer.status_code == 200  # ...but not for /ncip
     assert isinstance(parse_response(answer.data), AcceptItemResult)
 
 
@@ -336,7 +335,7 @@ def test_an_accept_item_we_cannot_serve_gets_a_problem_naming_the_element_and_ch
 ) -> None:
     before = row_counts(rt)
 
-    answer = post_ncip(client, accept(**changes))
+    answer = post_ncip(client, accept(**changes))  # type: ignore[arg-type]
 
     assert_schema_valid(answer.data)
     result = parse_response(answer.data)
