@@ -460,7 +460,7 @@ def on_checked_in(rt: Runtime, s: Session, item_barcode: str, now: datetime) -> 
     row = s.scalars(
         select(IllRequestRow)
         .where(IllRequestRow.ils_item == item_barcode, IllRequestRow.state == "accepted")
-        .order_by(IllRequestRow.id)
+        .order_by(IllRequestRow.id.desc())  # the newest: an older one may have ended at a desk
         .limit(1)
     ).first()
     if row is None:
