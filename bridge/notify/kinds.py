@@ -12,6 +12,7 @@ class MessageKind(StrEnum):
     PICKED_UP = "picked_up"  # pickup confirmation
     EQUIPMENT_DUE = "equipment_due"  # a lent device is due back
     RETURN_RECEIPT = "return_receipt"  # a deposit was checked in (when the depositor is known)
+    DAYUSE_ENDING = "dayuse_ending"  # a day-use reservation ends soon (services.dayuse)
 
 
 class Channel(StrEnum):
@@ -20,7 +21,7 @@ class Channel(StrEnum):
 
 
 # Facts that open a door. They live in the notification row only until the message is sent.
-SECRET_FACTS = frozenset({"code", "qr_token"})
+SECRET_FACTS = frozenset({"code", "qr_token", "phone_url"})
 
 # Facts the shipped templates understand. Anything else is passed through to templates too.
 KNOWN_FACTS = (
@@ -33,4 +34,6 @@ KNOWN_FACTS = (
     "returned_at",  # ISO datetime of the deposit
     "items",  # count, when titles are unknown
     "picked_up_at",  # ISO datetime of the pickup
+    "phone_url",  # link to the phone page (secret; bridge.access.phone)
+    "ends_at",  # ISO datetime: a day-use reservation ends
 )

@@ -13,7 +13,7 @@ then opened instead. The controller being offline opens nothing and changes noth
   equipment stocking, or a deposit (``bridge.services.returns.record_deposit``);
 - occupancy → compared with the model; a contradiction goes on the staff list;
 - fault → the compartment (or the controller) is out of service;
-- card read → audited under a pseudonym only.
+- card read → card or credential access (``bridge.access.readers``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from bridge.services.banks import (
     audit_events,
     load_bank,
     lock_bank,
-    pseudonym,
     save_compartments,
 )
 from bridge.storage.db import unit_of_work
@@ -190,16 +189,9 @@ def handle_event(rt: Runtime, event: DriverEvent) -> None:
         elif isinstance(event, Fault):
             _fault(rt, event)
         elif isinstance(event, CardRead):
-            with unit_of_work(rt.sessions) as s:
-                audit(
-                    s,
-                    "card_read",
-                    at=event.at,
-                    bank_id=event.bank_id,
-                    actor="controller",
-                    subject=pseudonym(rt, event.credential),
-                    reader=event.reader,
-                )
+            from bridge.access import readers  # audits under a pseudonym, then card access
+
+            readers.card_read(rt, event)
     except KeyError:
         log.warning("event for an unknown bank or compartment dropped: %s", type(event).__name__)
 
@@ -299,7 +291,19 @@ def _issue_and_notify(
         grant=issued.grant.grant_id,
         expires=expires.isoformat(),
     )
+    from bridge.access.phone import issue_link
+
+    phone_url = issue_link(
+        rt,
+        s,
+        bank_id=bank_id,
+        patron_ref=holds[0].patron_ref,
+        expires_at=expires,
+        now=at,
+        grant_id=issued.grant.grant_id,
+    )
     facts = {
+        "phone_url": phone_url,  # secret like the code; None without access.public_url
         "titles": [ld.title or ld.item_barcode for ld in holds],
         "items": len(holds),
         "doors": [number] if bank.show_door_number else [],

@@ -137,3 +137,18 @@ def test_five_wrong_numbers_lock_the_link(rt: Runtime) -> None:
 
     assert result.outcome is phone.PhoneOutcome.LOCKED_OUT
     assert not sim(rt).is_open(door)
+
+
+def test_the_ready_for_pickup_message_carries_a_phone_link_kept_secret_like_the_code(
+    rt: Runtime,
+) -> None:
+    from tests.access.conftest import messages
+
+    load_hold(rt, ANA_ITEM)
+
+    [note] = messages(rt)
+    assert note.secrets is not None
+    url = str(note.secrets["phone_url"])
+    assert url.startswith("http://lockers.test/phone/")
+    assert "phone_url" not in note.facts  # blanked with the code once sent
+    assert phone.view(rt, url.rsplit("/", 1)[1]).state is phone.LinkState.LIVE

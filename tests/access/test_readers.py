@@ -22,14 +22,6 @@ from tests.access.conftest import (
 )
 
 
-def _reading(rt: Runtime) -> None:
-    """The bank's reader events reach the access flow (as in production via doors.handle_event)."""
-    from bridge.services import doors
-
-    if "readers.card_read" not in Path(doors.__file__).read_text():
-        sim(rt).subscribe(lambda event: readers.handle_event(rt, event))
-
-
 @pytest.fixture
 def access_settings(tmp_path: Path, acs: ReferenceACS, request: pytest.FixtureRequest) -> Settings:
     cfg = access_config(
@@ -45,7 +37,6 @@ def test_a_card_read_asks_for_the_pin_and_the_pickup_runs_as_for_a_typed_card(
     rt: Runtime, acs: ReferenceACS
 ) -> None:
     door = load_hold(rt, ANA_ITEM)
-    _reading(rt)
 
     sim(rt).present_card(ANA)
 
@@ -69,7 +60,6 @@ def test_a_bank_that_trusts_its_reader_opens_after_the_ils_knows_the_card(
     rt: Runtime, acs: ReferenceACS
 ) -> None:
     door = load_hold(rt, ANA_ITEM)
-    _reading(rt)
 
     sim(rt).present_card(ANA)
 
@@ -82,7 +72,6 @@ def test_a_bank_that_trusts_its_reader_opens_after_the_ils_knows_the_card(
 @pytest.mark.parametrize("access_settings", [False], indirect=True)
 def test_a_card_the_ils_does_not_know_is_refused_clearly_and_audited(rt: Runtime) -> None:
     door = load_hold(rt, ANA_ITEM)
-    _reading(rt)
 
     sim(rt).present_card("23999999999999")
 
@@ -96,7 +85,6 @@ def test_a_card_the_ils_does_not_know_is_refused_clearly_and_audited(rt: Runtime
 
 @pytest.mark.parametrize("access_settings", [False], indirect=True)
 def test_a_blocked_card_at_the_reader_opens_nothing(rt: Runtime) -> None:
-    _reading(rt)
     sim(rt).present_card("23000000000005")
     shown = readers.last_result(rt, "main-lobby")
     assert shown is not None and shown.outcome is readers.ReaderOutcome.BLOCKED
@@ -107,7 +95,6 @@ def test_a_verified_palm_credential_maps_to_the_card_and_an_unmapped_one_is_refu
     rt: Runtime, acs: ReferenceACS
 ) -> None:
     door = load_hold(rt, ANA_ITEM)
-    _reading(rt)
 
     sim(rt).present_card("palm:hand-9999", reader="palm-1")
     shown = readers.last_result(rt, "main-lobby")
@@ -123,7 +110,6 @@ def test_a_verified_palm_credential_maps_to_the_card_and_an_unmapped_one_is_refu
 @pytest.mark.parametrize("access_settings", [False], indirect=True)
 def test_staff_can_enrol_an_app_credential_for_a_card(rt: Runtime) -> None:
     door = load_hold(rt, ANA_ITEM)
-    _reading(rt)
     readers.enrol_credential(rt, "app", "device-77", ANA, actor="staff:ann")
 
     sim(rt).present_card("app:device-77", reader="app")
