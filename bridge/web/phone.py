@@ -25,6 +25,7 @@ from flask import (
     Flask,
     abort,
     make_response,
+    redirect,
     render_template,
     request,
     send_from_directory,
@@ -34,6 +35,7 @@ from flask.typing import ResponseReturnValue
 
 from bridge.access import phone
 from bridge.config import BankSettings
+from bridge.staff_users import Role
 from bridge.web import security
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
@@ -48,6 +50,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "templates" / "phone"
 def init_app(app: Flask) -> None:
     security.init_app(app)
     app.register_blueprint(bp)
+    app.register_blueprint(staff_bp)
     from bridge.web import directory
 
     directory.init_app(app)
@@ -163,3 +166,134 @@ def presence_screen(bank_id: str) -> ResponseReturnValue:
     if request.args.get("format") == "json":
         return {"bank": bank.id, "code": code, "seconds_left": left, "url": target}
     return render_template("phone/presence.html", bank=bank, code=code, seconds_left=left, qr=qr)
+
+
+# --- day-use lockers from the phone -----------------------------------------------------------
+
+
+@bp.get("/dayuse/<bank_id>")
+def dayuse_form(bank_id: str) -> ResponseReturnValue:
+    bank = _bank(bank_id)
+    rt = security.runtime()
+    return render_template(
+        "phone/dayuse.html", bank=bank, result=None, max_hours=rt.settings.dayuse.max_hours
+    )
+
+
+@bp.post("/dayuse/<bank_id>")
+def dayuse_post(bank_id: str) -> ResponseReturnValue:
+    from bridge.access import presence as presence_codes
+    from bridge.services import dayuse
+    from bridge.services.banks import audit
+    from bridge.storage.db import unit_of_work
+
+    bank = _bank(bank_id)
+    rt = security.runtime()
+    card = (request.form.get("card") or "").strip()[:64]
+    pin = (request.form.get("pin") or "")[:64]
+    code = (request.form.get("code") or "")[:20]
+    try:
+        hours = int(request.form.get("hours") or "1")
+    except ValueError:
+        hours = 0
+    found = presence_codes.check(
+        phone.presence_key(rt),
+        bank.id,
+        code,
+        rt.clock(),
+        rt.settings.access.presence_window_seconds,
+        [b.id for b in rt.settings.banks],
+    )
+    max_hours = rt.settings.dayuse.max_hours
+    if found.presence is not presence_codes.Presence.HERE:
+        with unit_of_work(rt.sessions) as s:
+            audit(
+                s,
+                "dayuse_presence_refused",
+                at=rt.clock(),
+                bank_id=bank.id,
+                actor="patron",
+                reason=found.presence.value,
+                other_bank=found.other_bank,
+            )
+        message = "Enter the number shown on the locker screen now; you must be at the locker."
+        return (
+            render_template(
+                "phone/dayuse.html", bank=bank, result=message, ok=False, max_hours=max_hours
+            ),
+            422,
+        )
+    if request.form.get("action") == "finish":
+        result = dayuse.finish(rt, bank.id, card, pin, kiosk="phone")
+    else:
+        result = dayuse.use(rt, bank.id, card, pin, hours=hours, via="phone", kiosk="phone")
+    ok = result.outcome in (
+        dayuse.DayUseOutcome.RESERVED,
+        dayuse.DayUseOutcome.OPENED,
+        dayuse.DayUseOutcome.FINISHED,
+    )
+    return (
+        render_template(
+            "phone/dayuse.html", bank=bank, result=result.message, ok=ok, max_hours=max_hours
+        ),
+        200 if ok else 422,
+    )
+
+
+# --- staff: day-use overview and code re-issue (/staff/access) --------------------------------
+
+staff_bp = Blueprint("access_staff", __name__, url_prefix="/staff/access")
+security.protect_blueprint(staff_bp)
+
+
+@staff_bp.get("/dayuse")
+@security.require_role(Role.VIEWER)
+def dayuse_overview() -> ResponseReturnValue:
+    from bridge.services import dayuse
+
+    rt = security.runtime()
+    lines = dayuse.overview(rt)
+    return render_template(
+        "phone/staff_dayuse.html",
+        lines=lines,
+        banks={b.id: b.name for b in rt.settings.banks},
+        now=rt.clock(),
+        message=request.args.get("done"),
+    )
+
+
+@staff_bp.post("/dayuse/<int:reservation>/emptied")
+@security.require_role(Role.STAFF)
+def dayuse_emptied(reservation: int) -> ResponseReturnValue:
+    from bridge.services import dayuse
+
+    user = security.signed_in_user()
+    assert user is not None
+    dayuse.emptied(security.runtime(), reservation, actor=f"staff:{user.username}")
+    return redirect(url_for("access_staff.dayuse_overview", done="Marked as emptied."))
+
+
+@staff_bp.post("/reissue")
+@security.require_role(Role.STAFF)
+def reissue_code() -> ResponseReturnValue:
+    """From the status page: a new code for the patron whose items are in a compartment."""
+    from bridge.access import reissue
+
+    user = security.signed_in_user()
+    assert user is not None
+    bank = _bank((request.form.get("bank_id") or "")[:63])
+    reason = (request.form.get("reason") or "").strip()[:200]
+    try:
+        number = int(request.form.get("compartment") or "")
+    except ValueError:
+        abort(400)
+    if not reason:
+        return render_template("phone/staff_reissue.html", message="Give a reason.", ok=False), 400
+    result = reissue.reissue_for_compartment(
+        security.runtime(), bank.id, number, actor=f"staff:{user.username}", reason=reason
+    )
+    ok = result.outcome is reissue.ReissueOutcome.ISSUED
+    message = result.message if not ok else f"Compartment {number}: {result.message}"
+    return render_template("phone/staff_reissue.html", message=message, ok=ok), (
+        200 if ok else 429 if result.outcome is reissue.ReissueOutcome.TOO_MANY else 409
+    )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 11:10:02.334631
+Create Date: 2026-11-25 11:13:38.066837
 """
 
 from __future__ import annotations

@@ -1,0 +1,444 @@
+"""Day-use lockers: compartments set aside for patrons to reserve for a few hours.
+
+``[dayuse] compartments = {"<bank>" = [numbers]}`` names the doors. They are kept out of the
+hold and equipment allocation by holding them out of service with the fault
+:data:`SET_ASIDE` (:func:`set_aside`, re-applied before every use and by the periodic job), so
+the status page shows why; their reservations live in ``dayuse_reservation``.
+
+:func:`use` is the one patron entry (kiosk, or phone with the presence code): card + PIN are
+checked with the ILS under the same guessing limits as a pickup; a blocked or expired card
+cannot reserve; a patron with a live reservation here gets the door opened again (open and
+close freely within the window); otherwise a free day-use door is reserved for ``hours``
+(at most ``max_hours``, at most ``per_patron`` live reservations) and opened. :func:`finish`
+opens it one last time and ends the reservation. :func:`run_dayuse` (periodic) sends the
+reminder ``reminder_minutes`` before the end and expires what ran out; an expired door stays
+set aside and appears on the staff overview until staff empty it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from bridge import outbox
+from bridge.runtime import Runtime
+from bridge.services.banks import audit, guess_guard, pseudonym
+from bridge.storage.db import unit_of_work
+from bridge.storage.tables.access import DayUseRow
+from bridge.storage.tables.core import CompartmentRow
+from bridge.storage.tables.lockers import LoadRow
+from lockers.errors import LockedOut
+from lockers.lockout import Subject, SubjectKind
+
+SET_ASIDE = "set aside for day use"
+
+
+class DayUseOutcome(StrEnum):
+    RESERVED = "reserved"  # a new reservation; its door is open
+    OPENED = "opened"  # the patron's reservation here; the door opened again
+    FINISHED = "finished"
+    NONE_FREE = "none_free"
+    OVER_LIMIT = "over_limit"
+    DENIED = "denied"
+    BLOCKED = "blocked"
+    LOCKED_OUT = "locked_out"
+    ILS_UNAVAILABLE = "ils_unavailable"
+    NOT_OFFERED = "not_offered"
+    NO_RESERVATION = "no_reservation"
+    DOOR_FAILED = "door_failed"
+
+
+@dataclass(frozen=True)
+class DayUseResult:
+    outcome: DayUseOutcome
+    message: str
+    compartment: int | None = None
+    ends_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DayUseView:
+    """A line of the staff overview (no card numbers)."""
+
+    id: int
+    bank_id: str
+    compartment: int
+    patron_ref: str
+    starts_at: datetime
+    ends_at: datetime
+    state: str
+    via: str
+    reminded: bool
+
+
+def doors_of(rt: Runtime, bank_id: str) -> list[int]:
+    return list(rt.settings.dayuse.compartments.get(bank_id, []))
+
+
+def set_aside(rt: Runtime) -> int:
+    """Holds every configured day-use door that is free out of service; returns how many."""
+    changed = 0
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        for bank_id, numbers in rt.settings.dayuse.compartments.items():
+            rows = s.scalars(
+                select(CompartmentRow).where(
+                    CompartmentRow.bank_id == bank_id,
+                    CompartmentRow.number.in_(numbers),
+                    CompartmentRow.state == "free",
+                )
+            )
+            for row in rows:
+                busy = s.scalars(
+                    select(LoadRow.id).where(
+                        LoadRow.bank_id == bank_id, LoadRow.compartment == row.number
+                    )
+                ).first()
+                if busy is not None:
+                    continue
+                row.state_before_fault, row.state = "free", "out_of_service"
+                row.fault, row.state_since = SET_ASIDE, now
+                audit(
+                    s,
+                    "compartment_set_aside",
+                    at=now,
+                    bank_id=bank_id,
+                    compartment=row.number,
+                    actor="configuration",
+                )
+                changed += 1
+    return changed
+
+
+def _verify(rt: Runtime, bank_id: str, card: str, pin: str, kiosk: str) -> DayUseResult | None:
+    """None when card + PIN are right and the card may borrow; else the refusal."""
+    from bridge.services.pickup import DENIED_CARD, ILS_DOWN
+    from bridge.wiring import adapter_for
+    from ils_adapters.base import IlsRejected, IlsUnavailable, OutcomeUnknown
+
+    ref = pseudonym(rt, card)
+    subjects = [Subject(SubjectKind.CARD, ref), Subject(SubjectKind.KIOSK, f"{bank_id}/{kiosk}")]
+    with unit_of_work(rt.sessions) as s:
+        try:
+            guess_guard(rt, s).check(*subjects)
+        except LockedOut as exc:
+            return DayUseResult(
+                DayUseOutcome.LOCKED_OUT,
+                f"Too many wrong attempts. Please try again after {exc.until:%H:%M} UTC.",
+            )
+    try:
+        check = adapter_for(rt, bank_id).verify_patron(card, pin)
+    except (IlsUnavailable, IlsRejected, OutcomeUnknown):
+        return DayUseResult(DayUseOutcome.ILS_UNAVAILABLE, ILS_DOWN)
+    with unit_of_work(rt.sessions) as s:
+        if not check.known or check.pin_ok is not True:
+            guess_guard(rt, s).failed(*subjects)
+            audit(
+                s,
+                "dayuse_refused",
+                at=rt.clock(),
+                bank_id=bank_id,
+                actor="patron",
+                subject=ref,
+                reason="card_or_pin",
+            )
+            return DayUseResult(DayUseOutcome.DENIED, DENIED_CARD)
+        guess_guard(rt, s).succeeded(*subjects)
+        if check.blocked:
+            reasons = "; ".join(check.block_reasons) or check.screen_message or "card blocked"
+            audit(
+                s,
+                "dayuse_refused",
+                at=rt.clock(),
+                bank_id=bank_id,
+                actor="patron",
+                subject=ref,
+                reason="blocked",
+                reasons=reasons[:200],
+            )
+            return DayUseResult(
+                DayUseOutcome.BLOCKED,
+                f"Your library card cannot reserve a locker right now ({reasons}). "
+                "Please see staff.",
+            )
+    return None
+
+
+def use(
+    rt: Runtime,
+    bank_id: str,
+    card: str,
+    pin: str,
+    *,
+    hours: int = 1,
+    via: str = "kiosk",
+    kiosk: str = "kiosk",
+) -> DayUseResult:
+    """Reserve a day-use door (or open the patron's own again). See the module docstring."""
+    from bridge.services.doors import open_door
+
+    rt.settings.bank(bank_id)
+    conf = rt.settings.dayuse
+    if not doors_of(rt, bank_id):
+        return DayUseResult(DayUseOutcome.NOT_OFFERED, "This locker has no day-use compartments.")
+    card = card.strip()
+    ref = pseudonym(rt, card)
+    refused = _verify(rt, bank_id, card, pin, kiosk)
+    if refused is not None:
+        return refused
+    set_aside(rt)
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        live = list(
+            s.scalars(
+                select(DayUseRow).where(DayUseRow.patron_ref == ref, DayUseRow.state == "active")
+            )
+        )
+        mine = next((r for r in live if r.bank_id == bank_id), None)
+        if mine is not None:
+            mine.opened_count += 1
+            number, ends, outcome = mine.compartment, mine.ends_at, DayUseOutcome.OPENED
+            audit(
+                s,
+                "dayuse_opened",
+                at=now,
+                bank_id=bank_id,
+                compartment=number,
+                actor="patron",
+                subject=ref,
+                via=via,
+            )
+        else:
+            if hours < 1 or hours > conf.max_hours:
+                audit(
+                    s,
+                    "dayuse_refused",
+                    at=now,
+                    bank_id=bank_id,
+                    actor="patron",
+                    subject=ref,
+                    reason="too_long",
+                    hours=hours,
+                )
+                return DayUseResult(
+                    DayUseOutcome.OVER_LIMIT,
+                    f"A day-use locker can be reserved for 1 to {conf.max_hours} hours.",
+                )
+            if len(live) >= conf.per_patron:
+                audit(
+                    s,
+                    "dayuse_refused",
+                    at=now,
+                    bank_id=bank_id,
+                    actor="patron",
+                    subject=ref,
+                    reason="per_patron",
+                    live=len(live),
+                )
+                return DayUseResult(
+                    DayUseOutcome.OVER_LIMIT,
+                    f"You already have {len(live)} day-use locker(s) reserved; the limit is "
+                    f"{conf.per_patron}. Finish one first.",
+                )
+            taken = set(
+                s.scalars(
+                    select(DayUseRow.compartment).where(
+                        DayUseRow.bank_id == bank_id, DayUseRow.state.in_(("active", "expired"))
+                    )
+                )
+            )
+            usable = set(
+                s.scalars(
+                    select(CompartmentRow.number).where(
+                        CompartmentRow.bank_id == bank_id,
+                        CompartmentRow.number.in_(doors_of(rt, bank_id)),
+                        CompartmentRow.fault == SET_ASIDE,
+                    )
+                )
+            )
+            free = sorted(usable - taken)
+            if not free:
+                audit(
+                    s,
+                    "dayuse_refused",
+                    at=now,
+                    bank_id=bank_id,
+                    actor="patron",
+                    subject=ref,
+                    reason="none_free",
+                )
+                return DayUseResult(
+                    DayUseOutcome.NONE_FREE, "All day-use lockers are taken. Please try later."
+                )
+            number, ends, outcome = free[0], now + timedelta(hours=hours), DayUseOutcome.RESERVED
+            s.add(
+                DayUseRow(
+                    bank_id=bank_id,
+                    compartment=number,
+                    patron=card,
+                    patron_ref=ref,
+                    starts_at=now,
+                    ends_at=ends,
+                    state="active",
+                    via=via,
+                    opened_count=1,
+                )
+            )
+            audit(
+                s,
+                "dayuse_reserved",
+                at=now,
+                bank_id=bank_id,
+                compartment=number,
+                actor="patron",
+                subject=ref,
+                via=via,
+                until=ends.isoformat(),
+            )
+    opening = open_door(rt, bank_id, number, actor="patron")
+    if not opening.ok:
+        return DayUseResult(
+            DayUseOutcome.DOOR_FAILED,
+            f"Door {number} did not open. Staff have been told; please ask at the desk.",
+            number,
+            ends,
+        )
+    verb = "is yours" if outcome is DayUseOutcome.RESERVED else "is open again"
+    return DayUseResult(
+        outcome,
+        f"Door {number} {verb} until {ends:%H:%M} UTC. Close it when you are done; open it "
+        "again with your card and PIN.",
+        number,
+        ends,
+    )
+
+
+def finish(rt: Runtime, bank_id: str, card: str, pin: str, *, kiosk: str = "kiosk") -> DayUseResult:
+    """Opens the patron's day-use door one last time and ends the reservation."""
+    from bridge.services.doors import open_door
+
+    refused = _verify(rt, bank_id, card.strip(), pin, kiosk)
+    if refused is not None:
+        return refused
+    ref = pseudonym(rt, card)
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        row = s.scalars(
+            select(DayUseRow).where(
+                DayUseRow.bank_id == bank_id,
+                DayUseRow.patron_ref == ref,
+                DayUseRow.state == "active",
+            )
+        ).first()
+        if row is None:
+            return DayUseResult(
+                DayUseOutcome.NO_RESERVATION, "You have no day-use locker reserved here."
+            )
+        row.state, row.ended_at, row.patron = "ended", now, None
+        number = row.compartment
+        audit(
+            s,
+            "dayuse_finished",
+            at=now,
+            bank_id=bank_id,
+            compartment=number,
+            actor="patron",
+            subject=ref,
+        )
+    open_door(rt, bank_id, number, actor="patron")
+    return DayUseResult(
+        DayUseOutcome.FINISHED,
+        f"Door {number} is open: take your things and close the door. Thank you.",
+        number,
+    )
+
+
+def run_dayuse(rt: Runtime | None = None) -> dict[str, int]:
+    """Periodic: reminders before the end, expiry after it. Returns counts."""
+    from bridge.notify import MessageKind, queue_message
+    from bridge.runtime import current
+
+    rt = rt or current()
+    set_aside(rt)
+    now = rt.clock()
+    soon = now + timedelta(minutes=rt.settings.dayuse.reminder_minutes)
+    refs: list[str] = []
+    counts = {"reminded": 0, "expired": 0}
+    with unit_of_work(rt.sessions) as s:
+        for row in s.scalars(select(DayUseRow).where(DayUseRow.state == "active")):
+            bank = rt.settings.bank(row.bank_id)
+            if row.ends_at <= now:
+                row.state, row.ended_at, row.patron = "expired", now, None
+                audit(
+                    s,
+                    "dayuse_expired",
+                    at=now,
+                    bank_id=row.bank_id,
+                    compartment=row.compartment,
+                    actor="system",
+                    subject=row.patron_ref,
+                )
+                counts["expired"] += 1
+            elif row.ends_at <= soon and row.reminded_at is None and row.patron:
+                row.reminded_at = now
+                ref = queue_message(
+                    s,
+                    MessageKind.DAYUSE_ENDING,
+                    bank_id=row.bank_id,
+                    patron=row.patron,
+                    event_key=f"dayuse:{row.id}",
+                    facts={
+                        "doors": [row.compartment] if bank.show_door_number else [],
+                        "ends_at": row.ends_at,
+                    },
+                    now=now,
+                )
+                if ref:
+                    refs.append(ref)
+                counts["reminded"] += 1
+    for ref in refs:
+        outbox.dispatch(rt, "notification", ref)
+    return counts
+
+
+def emptied(rt: Runtime, reservation_id: int, *, actor: str) -> bool:
+    """Staff emptied an expired day-use door: it is free for the next patron."""
+    with unit_of_work(rt.sessions) as s:
+        row = s.get(DayUseRow, reservation_id)
+        if row is None or row.state != "expired":
+            return False
+        row.state = "cleared"
+        audit(
+            s,
+            "dayuse_cleared",
+            at=rt.clock(),
+            bank_id=row.bank_id,
+            compartment=row.compartment,
+            actor=actor,
+        )
+    return True
+
+
+def overview(rt: Runtime, bank_id: str | None = None) -> list[DayUseView]:
+    """Live and expired (not yet emptied) reservations, soonest end first."""
+    with unit_of_work(rt.sessions) as s:
+        q = select(DayUseRow).where(DayUseRow.state.in_(("active", "expired")))
+        if bank_id:
+            q = q.where(DayUseRow.bank_id == bank_id)
+        return [
+            DayUseView(
+                r.id,
+                r.bank_id,
+                r.compartment,
+                r.patron_ref,
+                r.starts_at,
+                r.ends_at,
+                r.state,
+                r.via,
+                r.reminded_at is not None,
+            )
+            for r in s.scalars(q.order_by(DayUseRow.ends_at))
+        ]
