@@ -52,7 +52,7 @@ def _kiosk_id(bank_id: str) -> str:
     return f"web:{request.remote_addr or 'unknown'}"
 
 
-def _render(template: str, bank: BankSettings, **context: Any) -> ResponseReturnValue:
+def _render(template: str, bank: BankSettings, **context: Any) -> str:
     lang = _lang(bank)
     rt = security.runtime()
 
@@ -155,7 +155,7 @@ def _zone(bank: BankSettings) -> Any:
     return ZoneInfo(bank.timezone)
 
 
-def _missing(bank: BankSettings, way: str) -> ResponseReturnValue:
+def _missing(bank: BankSettings, way: str) -> tuple[str, int]:
     error = text(_lang(bank), "missing_fields")
     fee = request.form.get("fee_acknowledged") == "1"
     return _render("kiosk/pickup_form.html", bank, way=way, error=error, fee_acknowledged=fee), 422

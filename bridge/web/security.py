@@ -158,7 +158,7 @@ def current_session() -> StaffSession | None:
         return None
     rt = runtime()
     redis: Redis = rt.redis
-    data = {k.decode(): v.decode() for k, v in redis.hgetall(_key(sid)).items()}
+    data = {_text(k): _text(v) for k, v in redis.hgetall(_key(sid)).items()}
     if not data:
         return None
     started = float(data["started_at"])
@@ -175,6 +175,10 @@ def current_session() -> StaffSession | None:
     )
     g.staff_session = StaffSession(sid, user, started, data["second_factor"] == "1")
     return g.staff_session
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def signed_in_user() -> StaffUser | None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -43,7 +44,7 @@ class AuditFilter:
             until=day(args.get("to")),
         )
 
-    def apply(self, query: Select[tuple[AuditEventRow]]) -> Select[tuple[AuditEventRow]]:
+    def apply(self, query: Select[Any]) -> Select[Any]:
         if self.kind:
             query = query.where(AuditEventRow.kind == self.kind)
         if self.bank_id:

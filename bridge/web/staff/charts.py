@@ -45,11 +45,11 @@ def bar_chart(
     )
     parts.append(f'<desc id="{escape(chart_id)}-d">{escape(described)}</desc>')
     for i in range(5):
-        value = top * i / 4
+        tick = top * i / 4
         y = TOP + plot_h - plot_h * i / 4
         parts.append(
             f'<line class="grid-line" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{value:g}</text>'
+            f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:g}</text>'
         )
     every = max(1, len(labels) // 7)
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):

@@ -53,4 +53,7 @@ def state_label(state: str) -> str:
 
 
 def install(app: Flask) -> None:
+    from bridge.web.staff.gridcells import cells_html
+
     app.jinja_env.filters.update(duration=duration, when=when, iso=iso, state_label=state_label)
+    app.jinja_env.globals["grid_cells"] = cells_html

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
@@ -47,7 +49,7 @@ def status() -> ResponseReturnValue:
     with unit_of_work(rt.sessions) as s:
         grids = queries.bank_grids(s, rt.clock(), _user().role)
         health = queries.health(rt, s)
-        work = queries.work_lists(s)
+        work = queries.work_summary(s)
     return render_template(
         "staff/status.html",
         grids=grids,
@@ -77,7 +79,7 @@ def health_fragment() -> ResponseReturnValue:
     rt = security.runtime()
     with unit_of_work(rt.sessions) as s:
         health = queries.health(rt, s)
-        work = queries.work_lists(s)
+        work = queries.work_summary(s)
     return render_template("staff/_health.html", health=health, work=work, zones=_zones())
 
 
@@ -206,7 +208,7 @@ def audit_csv() -> ResponseReturnValue:
     rt = security.runtime()
     flt = auditlog.AuditFilter.from_args(request.args)
 
-    def generate():  # type: ignore[no-untyped-def]
+    def generate() -> Iterator[str]:
         with unit_of_work(rt.sessions) as s:
             yield from auditlog.csv_rows(s, flt)
 
