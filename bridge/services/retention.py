@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, or_, update
 from bridge.runtime import Runtime, current
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, OutboxRow
+from bridge.storage.tables.ill import IllRequestRow
 from bridge.storage.tables.lockers import LoadRow
 from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.returns import DepositRow
@@ -31,6 +32,7 @@ class PurgeReport:
     notification_links: int
     audit_events: int
     outbox_rows: int
+    ill_links: int = 0
 
 
 def purge_now(rt: Runtime) -> PurgeReport:
@@ -67,6 +69,14 @@ def purge_now(rt: Runtime) -> PurgeReport:
             .where(or_(NotificationRow.patron.is_not(None), NotificationRow.secrets.is_not(None)))
             .values(patron=None, secrets=None)
         )
+        # ILL loans that never close through us (returned at a desk, say) keep the patron at
+        # most as long as the audit log; closed ones were cleared by the ILL flow already.
+        ill = s.execute(
+            update(IllRequestRow)
+            .where(IllRequestRow.accepted_at < audit_cutoff)
+            .where(or_(IllRequestRow.patron.is_not(None), IllRequestRow.title.is_not(None)))
+            .values(patron=None, title=None)
+        )
         audit = s.execute(delete(AuditEventRow).where(AuditEventRow.at < audit_cutoff))
         outbox = s.execute(
             delete(OutboxRow).where(
@@ -80,6 +90,7 @@ def purge_now(rt: Runtime) -> PurgeReport:
             notification_links=getattr(notes, "rowcount", 0),
             audit_events=getattr(audit, "rowcount", 0),
             outbox_rows=getattr(outbox, "rowcount", 0),
+            ill_links=getattr(ill, "rowcount", 0),
         )
     log.info("retention: %s", report)
     return report

@@ -142,3 +142,43 @@ def test_finished_background_work_is_cleared_after_a_week(
     assert purge_now(rt).outbox_rows == 1
     with rt.sessions() as s:
         assert sorted(r.ref for r in s.scalars(select(OutboxRow))) == ["2", "3"]
+
+
+def test_ill_loans_that_never_close_lose_the_patron_after_the_audit_period(
+    settings: Settings, sqlite_engine: Engine, redis_conn: Redis
+) -> None:
+    from bridge.storage.tables.ill import IllRequestRow
+
+    rt = _rt(settings, sqlite_engine, redis_conn)
+    common = dict(
+        partner="p",
+        bank_id="main-lobby",
+        pickup_location="MAIN-LOCKER",
+        item="i",
+        action="Hold For Pickup",
+        state="accepted",
+        title="T",
+    )
+    with unit_of_work(rt.sessions) as s:
+        s.add(
+            IllRequestRow(
+                request_id="old",
+                ils_item="ill-old",
+                patron="23000000000001",
+                accepted_at=NOW - timedelta(days=91),
+                **common,
+            )
+        )
+        s.add(
+            IllRequestRow(
+                request_id="new",
+                ils_item="ill-new",
+                patron="23000000000002",
+                accepted_at=NOW - timedelta(days=10),
+                **common,
+            )
+        )
+    assert purge_now(rt).ill_links == 1
+    with rt.sessions() as s:
+        rows = {r.request_id: r.patron for r in s.scalars(select(IllRequestRow))}
+    assert rows == {"old": None, "new": "23000000000002"}
