@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from rq.job import Job
+from rq.utils import utcparse
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -195,15 +196,15 @@ def retry_later(
 def sweep(rt: Runtime, *, limit: int = 500) -> int:
     """Enqueues due pending rows and rows whose lease ran out; returns how many.
 
-    A due row whose job is still waiting in its rq queue is left alone (enqueueing it again
-    would only add a duplicate behind it), unless it has waited longer than a lease: a worker
-    killed right after taking a job from the queue leaves it marked "queued" forever.
+    A due row whose job was put in its rq queue less than a lease ago is left alone: enqueueing
+    it again would only add a duplicate behind it, and under a backlog duplicates pile up every
+    sweep. After a lease it is enqueued again anyway: a worker killed right after taking a job
+    from the queue leaves it marked "queued" forever.
     """
     now = rt.clock()
-    stale = now - timedelta(seconds=rt.settings.outbox_lease_seconds)
     with unit_of_work(rt.sessions) as s:
         rows = s.execute(
-            select(OutboxRow.kind, OutboxRow.ref, OutboxRow.state, OutboxRow.next_attempt_at)
+            select(OutboxRow.kind, OutboxRow.ref, OutboxRow.state)
             .where(
                 or_(
                     and_(OutboxRow.state == "pending", OutboxRow.next_attempt_at <= now),
@@ -213,23 +214,31 @@ def sweep(rt: Runtime, *, limit: int = 500) -> int:
             .order_by(OutboxRow.id)
             .limit(limit)
         ).all()
+    lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
     sent = 0
-    for kind, ref, state, due in rows:
+    for kind, ref, state in rows:
         if kind not in KINDS:
             continue
-        if state == "pending" and due > stale and _waiting_in_queue(rt, kind, ref):
+        if state == "pending" and _queued_within(rt, kind, ref, lease):
             continue
         dispatch(rt, kind, ref)
         sent += 1
     return sent
 
 
-def _waiting_in_queue(rt: Runtime, kind: str, ref: str) -> bool:
+def _queued_within(rt: Runtime, kind: str, ref: str, window: timedelta) -> bool:
+    """True when the job sits in its queue, put there less than ``window`` ago (rq's clock)."""
     try:
-        status = rt.redis.hget(Job.key_for(job_id(kind, ref)), "status")
+        status, enqueued = rt.redis.hmget(Job.key_for(job_id(kind, ref)), "status", "enqueued_at")
     except Exception:  # Redis down: dispatch will say so and the next sweep retries
         return False
-    return status == b"queued"
+    if status not in (b"queued", "queued") or not enqueued:
+        return False
+    try:
+        at = utcparse(enqueued.decode() if isinstance(enqueued, bytes) else str(enqueued))
+    except ValueError:
+        return False
+    return datetime.now(UTC) - at < window
 
 
 def backlog(session: Session, kind: str) -> tuple[int, datetime | None]:
