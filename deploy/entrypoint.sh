@@ -6,6 +6,11 @@ export LOCKERBRIDGE_ROLE="$role"
 case "$role" in
   web)
     lockerbridge db upgrade
+    # Counters of earlier runs must not be added to this run's (prometheus_client multiprocess).
+    if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+      mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+      find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
+    fi
     exec gunicorn --config python:bridge.gunicorn_conf "bridge.wsgi:app"
     ;;
   worker)
