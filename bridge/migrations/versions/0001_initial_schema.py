@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 11:13:38.066837
+Create Date: 2026-11-25 11:17:59.943919
 """
 
 from __future__ import annotations
