@@ -109,10 +109,16 @@ class SipClient:
         """Send ``message`` and return its reply, following the module's retry rule."""
         changes_state = message.command in STATE_CHANGING
         lost: ConnectionLost | None = None
+        pool = self.pool
+        timeout = pool.server.request_timeout
         for _attempt in range(2):
             try:
-                with self.pool.connection(self.account) as conn:
-                    return conn.exchange(message, timeout=self._server.request_timeout)
+                # acquire/release rather than pool.connection(): no generator per request.
+                conn = pool.acquire(self.account)
+                try:
+                    return conn.exchange(message, timeout=timeout)
+                finally:
+                    pool.release(conn)
             except ConnectionLost as exc:
                 if exc.sent and changes_state:
                     raise OutcomeUnknown(
@@ -233,19 +239,23 @@ class SipClient:
 
         Raises :class:`OutcomeUnknown` when the reply is lost: check with 17 before repeating.
         """
-        message = Message.build(
+        server_tz = self.pool.server.server_tz
+        # Built directly in spec order (the busiest request); encode() still checks it all.
+        message = Message(
             "09",
-            [
+            (
+                ("no_block", "Y" if no_block else "N"),
+                ("transaction_date", format_date(self._clock(), server_tz=server_tz)),
+                ("return_date", format_date(returned_at, server_tz=server_tz)),
+            ),
+            (
                 ("AP", location),
                 ("AO", self.account.institution),
                 ("AB", item),
                 ("AC", self.account.terminal_password),
-            ],
-            no_block=_yn(no_block),
-            transaction_date=self._now(),
-            return_date=format_date(returned_at, server_tz=self._server.server_tz),
+            ),
         )
-        return CheckinResult.from_decoded(self._request(message), server_tz=self._tz)
+        return CheckinResult.from_decoded(self._request(message), server_tz=server_tz or UTC)
 
     def renew(
         self,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 
 from sip2.errors import EncodeError, FrameError, UnknownCommand
 from sip2.messages import SPECS, FixedField, Kind, MessageSpec
@@ -53,15 +52,17 @@ class Message:
         Variable fields whose value is ``None`` are left out, so optional ones can be passed
         inline. Raises :class:`EncodeError` for an unknown command or fixed-field name.
         """
-        spec = SPECS.get(command)
-        if spec is None:
+        names = _FIXED_NAMES.get(command)
+        if names is None:
             raise EncodeError(f"unknown SIP2 command id {command!r}")
-        names = {f.name for f in spec.fixed}
-        unknown = set(fixed) - names
-        if unknown:
-            raise EncodeError(f"{spec.name} has no fixed fields {sorted(unknown)}")
-        ordered = tuple((f.name, fixed[f.name]) for f in spec.fixed if f.name in fixed)
-        pairs = tuple((code, value) for code, value in fields if value is not None)
+        if len(fixed) == len(names) and fixed.keys() == _FIXED_NAME_SETS[command]:
+            ordered = tuple([(name, fixed[name]) for name in names])  # every field, the usual case
+        else:
+            unknown = fixed.keys() - _FIXED_NAME_SETS[command]
+            if unknown:
+                raise EncodeError(f"{SPECS[command].name} has no fixed fields {sorted(unknown)}")
+            ordered = tuple([(name, fixed[name]) for name in names if name in fixed])
+        pairs = tuple([(code, value) for code, value in fields if value is not None])
         return cls(command, ordered, pairs)
 
     @property
@@ -75,13 +76,15 @@ class Message:
                 return value
         return None
 
-    @cached_property
+    @property
     def firsts(self) -> dict[str, str]:
         """The first value of each variable field code (a cached view: do not modify)."""
-        firsts: dict[str, str] = {}
-        for key, value in self.fields:
-            firsts.setdefault(key, value)
-        return firsts
+        # Cached by hand: functools.cached_property takes a lock on every access (3.11).
+        cached: dict[str, str] | None = self.__dict__.get("_firsts")
+        if cached is None:
+            # Reversed, so that the first of repeated codes is the one that stays.
+            cached = self.__dict__["_firsts"] = dict(reversed(self.fields))
+        return cached
 
     def first(self, code: str) -> str | None:
         """The first value of variable field ``code``, or None when absent."""
@@ -89,6 +92,8 @@ class Message:
 
     def all(self, code: str) -> tuple[str, ...]:
         """Every value of the (repeatable) field ``code``, in wire order."""
+        if code not in self.firsts:
+            return ()
         return tuple([value for key, value in self.fields if key == code])
 
     def codes(self) -> frozenset[str]:
@@ -178,13 +183,14 @@ _STRICT_WHOLE: dict[str, re.Pattern[str]] = {
 _FIXED_NAMES: dict[str, tuple[str, ...]] = {
     c: tuple(f.name for f in spec.fixed) for c, spec in SPECS.items()
 }
+_FIXED_NAME_SETS: dict[str, frozenset[str]] = {c: frozenset(n) for c, n in _FIXED_NAMES.items()}
+_REQUIRED: dict[str, frozenset[str]] = {c: frozenset(spec.required) for c, spec in SPECS.items()}
 
 
-def _check_fixed(message: Message, spec: MessageSpec) -> None:
-    names = tuple(name for name, _ in message.fixed)
-    if names == _FIXED_NAMES[spec.command] and _STRICT_WHOLE[spec.command].fullmatch(
-        "".join(value for _, value in message.fixed)
-    ):
+def _check_fixed(message: Message, spec: MessageSpec, text: str) -> None:
+    """``text``: the fixed values joined, as they will be written."""
+    names = tuple([name for name, _ in message.fixed])
+    if names == _FIXED_NAMES[spec.command] and _STRICT_WHOLE[spec.command].fullmatch(text):
         return
     given = dict(message.fixed)
     if len(given) != len(message.fixed) or set(given) - {f.name for f in spec.fixed}:
@@ -204,10 +210,23 @@ def _check_fixed(message: Message, spec: MessageSpec) -> None:
 
 _CODE = re.compile("[A-Z][A-Z0-9]")
 _FORBIDDEN = re.compile("[|\r\n\x00]")
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Every code a caller may pass: two capitals/digits, minus the trailer that encode() adds.
+_CALLER_CODES = frozenset(a + b for a in _UPPER for b in _UPPER + "0123456789") - {"AY", "AZ"}
 
 
 def _check_variable(message: Message, spec: MessageSpec, encoding: str) -> None:
-    for code, value in message.fields:
+    fields = message.fields
+    # One pass in C for the usual request; the loop below finds and names what is wrong.
+    values = [value for _, value in fields]
+    if (
+        _CALLER_CODES.issuperset([code for code, _ in fields])
+        and _FORBIDDEN.search("".join(values)) is None
+        and max(map(len, values), default=0) * 4 <= MAX_FIELD_BYTES
+        and _REQUIRED[spec.command] <= message.firsts.keys()
+    ):
+        return
+    for code, value in fields:
         if not _CODE.fullmatch(code):
             raise EncodeError(f"invalid field code {code!r}")
         if code in ("AY", "AZ"):
@@ -244,10 +263,10 @@ def encode(
     spec = SPECS.get(message.command)
     if spec is None:
         raise EncodeError(f"unknown SIP2 command id {message.command!r}")
-    _check_fixed(message, spec)
+    fixed = "".join([value for _, value in message.fixed])
+    _check_fixed(message, spec, fixed)
     _check_variable(message, spec, encoding)
-    text = message.command + "".join(v for _, v in message.fixed)
-    text += "".join(f"{code}{value}{DELIMITER}" for code, value in message.fields)
+    text = "".join([message.command, fixed, *[f"{c}{v}|" for c, v in message.fields]])
     try:
         body = text.encode(encoding)
     except UnicodeEncodeError as exc:
@@ -326,10 +345,10 @@ _STRICT_FIXED: dict[str, re.Pattern[str]] = {
 
 def _fixed_part(spec: MessageSpec, rest: str, problems: list[str]) -> tuple[tuple[Pair, ...], int]:
     """Read the fixed fields at the start of ``rest``; return them and where variable ones start."""
-    width = spec.fixed_width
     strict = _STRICT_FIXED[spec.command].match(rest)
     if strict is not None:
-        return tuple(zip(_FIXED_NAMES[spec.command], strict.groups(), strict=True)), width
+        return tuple(zip(_FIXED_NAMES[spec.command], strict.groups(), strict=True)), strict.end()
+    width = spec.fixed_width
     lenient = _LENIENT_RE[spec.command].match(rest)
     if lenient is not None:
         pairs = [(f.name, lenient.group(i + 1)) for i, f in enumerate(spec.fixed)]
@@ -371,6 +390,9 @@ def _salvage(spec: MessageSpec, rest: str, problems: list[str]) -> tuple[tuple[P
 
 
 def _variable_part(text: str, problems: list[str]) -> tuple[Pair, ...]:
+    pieces = [piece for piece in text.split(DELIMITER) if piece]  # "||", the final delimiter
+    if min(map(len, pieces), default=2) >= 2:  # the usual frame: no loop in Python
+        return tuple([(piece[:2], piece[2:]) for piece in pieces])
     pairs: list[Pair] = []
     for piece in text.split(DELIMITER):
         if not piece:
@@ -380,6 +402,9 @@ def _variable_part(text: str, problems: list[str]) -> tuple[Pair, ...]:
             continue
         pairs.append((piece[:2], piece[2:]))
     return tuple(pairs)
+
+
+_COMMANDS: dict[bytes, str] = {command.encode("ascii"): command for command in SPECS}
 
 
 def decode(frame: bytes, *, encoding: str = "utf-8") -> Decoded:
@@ -397,10 +422,10 @@ def decode(frame: bytes, *, encoding: str = "utf-8") -> Decoded:
     command_bytes = body[:2]
     if not command_bytes.isdigit():
         raise FrameError(f"frame does not start with a two-digit command id: {body[:16]!r}")
-    command = command_bytes.decode("ascii")
-    spec = SPECS.get(command)
-    if spec is None:
-        raise UnknownCommand(command)
+    command = _COMMANDS.get(command_bytes)
+    if command is None:
+        raise UnknownCommand(command_bytes.decode("ascii"))
+    spec = SPECS[command]
     problems: list[str] = []
     if b"\x00" in body:
         problems.append("NUL bytes removed")
@@ -412,11 +437,10 @@ def decode(frame: bytes, *, encoding: str = "utf-8") -> Decoded:
     valid = None if checksum_text is None else _verify(body, checksum_text)
     if valid is False:
         problems.append("checksum does not verify")
-    present = {code for code, _ in fields}
-    missing = [c for c in spec.required if c not in present]
-    if missing:
-        problems.append(f"missing required fields {missing}")
     message = Message(command, fixed, tuple(fields))
+    present = message.firsts
+    if not _REQUIRED[command] <= present.keys():
+        problems.append(f"missing required fields {[c for c in spec.required if c not in present]}")
     return Decoded(message, sequence, checksum_text, valid, tuple(problems))
 
 

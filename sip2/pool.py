@@ -48,7 +48,11 @@ class SipPool:
         self._connector: Connector = connector or (
             lambda s, a: Connection.open(s, a, clock=self._clock)
         )
-        self._lock = threading.Condition()
+        # A C-level lock under the condition: `with self._mutex` costs no Python calls, and
+        # release() notifies only when someone waits (Condition.notify builds deques).
+        self._mutex = threading.RLock()
+        self._lock = threading.Condition(self._mutex)
+        self._waiting = 0
         self._idle: list[Connection] = []
         self._open = 0  # idle + in use + being opened
         self._failures = 0
@@ -79,9 +83,11 @@ class SipPool:
 
     def acquire(self, account: SipAccount, *, timeout: float | None = None) -> Connection:
         deadline = self._clock() + (self.server.request_timeout if timeout is None else timeout)
-        self._after_fork()
-        self._start_heartbeat()
-        with self._lock:
+        if os.getpid() != self._pid:
+            self._after_fork()
+        if self._heartbeat is None:
+            self._start_heartbeat()
+        with self._mutex:
             while True:
                 if self._closed:
                     raise IlsUnavailable("SIP2 pool is closed")
@@ -97,14 +103,22 @@ class SipPool:
                     raise IlsUnavailable(
                         f"all {self.max_connections} SIP2 connections to {self.server.host} busy"
                     )
-                self._lock.wait(min(remaining, 0.5))
+                self._waiting += 1
+                try:
+                    self._lock.wait(min(remaining, 0.5))
+                finally:
+                    self._waiting -= 1
         return self._open_new(account)
 
     def _take_idle(self, account: SipAccount) -> Connection | None:
-        for conn in list(self._idle):
-            if conn.account != account:
+        idle = self._idle
+        index = 0
+        while index < len(idle):
+            conn = idle[index]
+            if conn.account is not account and conn.account != account:
+                index += 1
                 continue
-            self._idle.remove(conn)
+            del idle[index]
             if conn.alive():
                 return conn
             conn.close()
@@ -150,13 +164,14 @@ class SipPool:
         return conn
 
     def release(self, conn: Connection) -> None:
-        with self._lock:
+        with self._mutex:
             if conn.usable and not self._closed and os.getpid() == self._pid:
                 self._idle.append(conn)
             else:
                 conn.close()
                 self._open -= 1
-            self._lock.notify()
+            if self._waiting:
+                self._lock.notify()
 
     # ------------------------------------------------------------------ upkeep
 

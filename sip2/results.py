@@ -58,12 +58,17 @@ class AlertType(enum.Enum):
 
     @classmethod
     def parse(cls, text: str | None) -> AlertType | None:
-        if text is None or not text.strip():
+        if text is None:
             return None
-        try:
-            return cls(text.strip().zfill(2))
-        except ValueError:
-            return cls.OTHER
+        known = _ALERTS.get(text)  # a plain dict: calling the enum class is slow
+        if known is not None:
+            return known
+        if not text.strip():
+            return None
+        return _ALERTS.get(text.strip().zfill(2), cls.OTHER)
+
+
+_ALERTS: dict[str, AlertType] = {alert.value: alert for alert in AlertType}
 
 
 class PatronFlag(enum.Enum):
@@ -105,10 +110,14 @@ SUPPORTED_MESSAGE_ORDER: tuple[str, ...] = tuple(
 )
 
 
+_YES_NO: dict[str | None, bool] = {"Y": True, "1": True, "N": False, "0": False}
+
+
 def _yes(text: str | None) -> bool | None:
     """Y/N (or 1/0) to bool; None when absent or anything else."""
-    if text is None:
-        return None
+    known = _YES_NO.get(text)
+    if known is not None or text is None:
+        return known
     value = text.strip().upper()
     if value in ("Y", "1"):
         return True
@@ -263,7 +272,7 @@ class PatronStatus(_Common):
             "personal_name": f.get("AE"),
             "valid_patron": _yes(f.get("BL")),
             "pin_valid": _yes(f.get("CQ")),
-            "currency": _text(f.get("BH")),
+            "currency": f.get("BH") or None,
             "fee_amount": _decimal(f.get("BV")),
             **_common(decoded),
         }
@@ -358,19 +367,19 @@ class ItemInformation(_Common):
             fee_type=_int(x.get("fee_type")),
             transaction_date=parse_date(x.get("transaction_date"), server_tz=server_tz),
             item_id=f.get("AB"),
-            title=_text(f.get("AJ")),
+            title=f.get("AJ") or None,
             hold_queue_length=_int(f.get("CF")),
             due_date=parse_date(f.get("AH"), server_tz=server_tz),
             recall_date=parse_date(f.get("CJ"), server_tz=server_tz),
             hold_pickup_date=parse_date(f.get("CM"), server_tz=server_tz),
-            owner=_text(f.get("BG")),
-            currency=_text(f.get("BH")),
+            owner=f.get("BG") or None,
+            currency=f.get("BH") or None,
             fee_amount=_decimal(f.get("BV")),
-            media_type=_text(f.get("CK")),
-            permanent_location=_text(f.get("AQ")),
-            current_location=_text(f.get("AP")),
-            destination_location=_text(f.get("CT")),
-            item_properties=_text(f.get("CH")),
+            media_type=f.get("CK") or None,
+            permanent_location=f.get("AQ") or None,
+            current_location=f.get("AP") or None,
+            destination_location=f.get("CT") or None,
+            item_properties=f.get("CH") or None,
             **_common(decoded),
         )
 
@@ -411,16 +420,16 @@ class CheckoutResult(_Common):
             institution_id=f.get("AO"),
             patron_id=f.get("AA"),
             item_id=f.get("AB"),
-            title=_text(f.get("AJ")),
+            title=f.get("AJ") or None,
             due_date=parse_date(f.get("AH"), server_tz=server_tz),
-            due_date_text=_text(f.get("AH")),
+            due_date_text=f.get("AH") or None,
             fee_type=_int(f.get("BT")),
             security_inhibit=_yes(f.get("CI")),
-            currency=_text(f.get("BH")),
+            currency=f.get("BH") or None,
             fee_amount=_decimal(f.get("BV")),
-            media_type=_text(f.get("CK")),
-            item_properties=_text(f.get("CH")),
-            transaction_id=_text(f.get("BK")),
+            media_type=f.get("CK") or None,
+            item_properties=f.get("CH") or None,
+            transaction_id=f.get("BK") or None,
             **_common(decoded),
         )
 
@@ -462,16 +471,16 @@ class CheckinResult(_Common):
             transaction_date=parse_date(x.get("transaction_date"), server_tz=server_tz),
             institution_id=f.get("AO"),
             item_id=f.get("AB"),
-            permanent_location=_text(f.get("AQ")),
-            title=_text(f.get("AJ")),
-            sort_bin=_text(f.get("CL")),
-            patron_id=_text(f.get("AA")),
-            media_type=_text(f.get("CK")),
-            item_properties=_text(f.get("CH")),
+            permanent_location=f.get("AQ") or None,
+            title=f.get("AJ") or None,
+            sort_bin=f.get("CL") or None,
+            patron_id=f.get("AA") or None,
+            media_type=f.get("CK") or None,
+            item_properties=f.get("CH") or None,
             alert_type=AlertType.parse(f.get("CV")),
-            destination_location=_text(f.get("CT")),
-            hold_patron_id=_text(f.get("CY")),
-            hold_patron_name=_text(f.get("DA")),
+            destination_location=f.get("CT") or None,
+            hold_patron_id=f.get("CY") or None,
+            hold_patron_name=f.get("DA") or None,
             **_common(decoded),
         )
 

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 
 class State(enum.Enum):
+    # Members are singletons: hash by identity, in C (Enum's own __hash__ is Python code and
+    # ran twice per request in TRANSITIONS lookups).
+    __hash__ = object.__hash__
+
     CONNECTED = "connected"  # transport open, no login accepted yet
     LOGGED_IN = "logged_in"  # idle: a request may be sent
     AWAITING_REPLY = "awaiting_reply"
@@ -34,6 +38,8 @@ class State(enum.Enum):
 
 
 class Event(enum.Enum):
+    __hash__ = object.__hash__
+
     SEND_LOGIN = "send_login"
     SEND = "send"
     REPLY = "reply"

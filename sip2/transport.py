@@ -13,6 +13,9 @@ import ssl
 from dataclasses import dataclass
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
+# settimeout() is a syscall (ioctl) every time. A socket timeout this much longer than asked
+# is kept: a read then ends at most this late, and a request costs no settimeout at all.
+TIMEOUT_SLACK = 0.005
 
 
 class TransportError(Exception):
@@ -53,6 +56,11 @@ class Transport:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
 
+    def _settimeout(self, timeout: float) -> None:
+        current = self._sock.gettimeout()
+        if current is None or not 0 <= current - timeout <= TIMEOUT_SLACK:
+            self._sock.settimeout(timeout)
+
     @classmethod
     def open(
         cls,
@@ -92,7 +100,7 @@ class Transport:
     def send(self, data: bytes, *, timeout: float) -> None:
         """Write all of ``data`` within ``timeout`` seconds."""
         try:
-            self._sock.settimeout(max(timeout, 0.001))
+            self._settimeout(max(timeout, 0.001))
             self._sock.sendall(data)
         except TimeoutError as exc:
             raise TransportTimeout("write timed out") from exc
@@ -107,7 +115,7 @@ class Transport:
         if timeout <= 0:
             raise TransportTimeout("read timed out")
         try:
-            self._sock.settimeout(timeout)
+            self._settimeout(timeout)
             data = self._sock.recv(65536)
         except TimeoutError as exc:
             raise TransportTimeout("read timed out") from exc
