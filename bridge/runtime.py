@@ -44,7 +44,12 @@ class Runtime:
     def from_settings(cls, settings: Settings, redis: Redis | None = None) -> Runtime:
         engine = make_engine(settings.database_url)
         if redis is None:
-            redis = connect(settings.redis_url, settings.redis_sentinels)
+            url = settings.redis_url
+            if url == "embedded":
+                from bridge.redis_conn import embedded_for
+
+                url = embedded_for(settings.database_url)
+            redis = connect(url, settings.redis_sentinels)
         return cls(settings=settings, engine=engine, sessions=session_factory(engine), redis=redis)
 
     def queue(self, name: str = "default") -> Queue:

@@ -14,14 +14,20 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
     return subprocess.run(
         [sys.executable, "-m", "bridge.cli", *args],
-        cwd=REPO, capture_output=True, text=True, timeout=60,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, **(env or {})},
     )
 
 
 def _config(tmp_path: Path, **replace: str) -> Path:
     text = (REPO / "examples" / "lockerbridge.toml").read_text()
-    text = text.replace('database_url = "sqlite:///var/lockerbridge.db"', f'database_url = "sqlite:///{tmp_path}/lb.db"')
+    text = text.replace(
+        'database_url = "sqlite:///var/lockerbridge.db"',
+        f'database_url = "sqlite:///{tmp_path}/lb.db"',
+    )
     for old, new in replace.items():
         text = text.replace(old, new)
     p = tmp_path / "lb.toml"
@@ -36,7 +42,9 @@ def test_check_config_accepts_the_example(tmp_path: Path) -> None:
 
 
 def test_a_broken_config_names_the_problem_and_exits_non_zero(tmp_path: Path) -> None:
-    cfg = _config(tmp_path, **{'{ first = 13, last = 20, size = "M" }': '{ first = 13, last = 20 }'})
+    cfg = _config(
+        tmp_path, **{'{ first = 13, last = 20, size = "M" }': "{ first = 13, last = 20 }"}
+    )
     out = _run("-c", str(cfg), "check-config")
     assert out.returncode == 2
     assert "bank 'main-lobby': compartment_ranges: 1: size is missing" in out.stderr
@@ -44,16 +52,25 @@ def test_a_broken_config_names_the_problem_and_exits_non_zero(tmp_path: Path) ->
 
 def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
-    out = _run("-c", str(cfg), "db", "upgrade",
-               env={"LOCKERBRIDGE_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"})
+    out = _run(
+        "-c",
+        str(cfg),
+        "db",
+        "upgrade",
+        env={"LOCKERBRIDGE_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"},
+    )
     assert out.returncode == 1
     assert out.stderr.strip().startswith("error: database") and "unreachable" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
 
 
 def test_an_unreachable_redis_is_one_line(tmp_path: Path) -> None:
-    out = _run("-c", str(_config(tmp_path)), "check-config",
-               env={"LOCKERBRIDGE_REDIS_URL": "redis://127.0.0.1:1/0"})
+    out = _run(
+        "-c",
+        str(_config(tmp_path)),
+        "check-config",
+        env={"LOCKERBRIDGE_REDIS_URL": "redis://127.0.0.1:1/0"},
+    )
     assert out.returncode == 1
     assert "Redis at redis://127.0.0.1:1/0 is unreachable" in out.stderr
 
@@ -63,3 +80,29 @@ def test_db_upgrade_creates_the_schema_once(tmp_path: Path) -> None:
     assert _run("-c", str(cfg), "db", "upgrade").returncode == 0
     again = _run("-c", str(cfg), "db", "upgrade")
     assert again.returncode == 0 and "up to date" in again.stdout
+
+
+def test_db_upgrade_brings_the_banks_in_step_with_the_configuration(tmp_path: Path) -> None:
+    import sqlite3
+
+    cfg = _config(tmp_path)
+    out = _run("-c", str(cfg), "db", "upgrade")
+    assert out.returncode == 0, out.stderr
+    assert "2 bank(s) with 44 compartment(s)" in out.stdout
+    with sqlite3.connect(tmp_path / "lb.db") as db:
+        counts = dict(db.execute("SELECT bank_id, count(*) FROM compartment GROUP BY bank_id"))
+    assert counts == {"main-lobby": 32, "east-station": 12}
+
+
+def test_processes_of_one_installation_share_the_embedded_redis(tmp_path: Path) -> None:
+    from bridge.redis_conn import embedded_for
+
+    url = f"sqlite:///{tmp_path}/lb.db"
+    code = (
+        "from bridge.redis_conn import embedded_for, connect; import sys;"
+        f"connect(embedded_for({url!r})).set('shared', 'yes')"
+    )
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO, timeout=60).returncode == 0
+    from bridge.redis_conn import connect
+
+    assert connect(embedded_for(url)).get("shared") == b"yes"
