@@ -24,9 +24,9 @@ CATALOGUE_CANDIDATES = (
     PACKAGE.parent / "examples" / "catalogue.json",
     PACKAGE / "data" / "catalogue.json",
 )
-ADMIN_USER = "admin"
+STAFF_USER = "librarian"
 # Printed on start; the demo database is throwaway.
-ADMIN_PASSWORD = "lockerbridge-demo"  # noqa: S105
+STAFF_PASSWORD = "lockerbridge-demo"  # noqa: S105
 
 
 def _free_port() -> int:
@@ -99,18 +99,17 @@ def _prepare(config: Path) -> None:
     rt = Runtime.from_settings(settings, redis=Redis.from_url(settings.redis_url))
     try:
         upgrade(rt.engine)
+        from bridge.wiring import sync_banks
+
+        sync_banks(rt)
+        from bridge.staff_users import AccountError, Role, add_user
+        from bridge.storage.db import unit_of_work
+
         try:
-            from bridge.wiring import sync_banks
-        except ImportError:
-            pass
-        else:
-            sync_banks(rt)
-        try:
-            from bridge.staff_users import ensure_user
-        except ImportError:
-            pass
-        else:
-            ensure_user(rt, ADMIN_USER, ADMIN_PASSWORD, role="admin")
+            with unit_of_work(rt.sessions) as session:
+                add_user(session, STAFF_USER, STAFF_PASSWORD, Role.STAFF)
+        except AccountError:
+            pass  # made by an earlier run of the demo
     finally:
         rt.close()
 
@@ -156,12 +155,14 @@ def run_demo(port: int = 8080, directory: str = "var/demo") -> int:
         base = f"http://127.0.0.1:{web_port}"
         print(
             "\nLockerbridge demo is running.\n"
-            f"  Staff status page: {base}/staff/   (sign in as {ADMIN_USER} / {ADMIN_PASSWORD})\n"
+            f"  Staff status page: {base}/staff/   (sign in as {STAFF_USER} / {STAFF_PASSWORD})\n"
             f"  Kiosk, Main lobby: {base}/kiosk/main-lobby\n"
             f"  Kiosk, East:       {base}/kiosk/east-station\n"
             f"  API (OpenAPI):     {base}/api/v1/openapi.json\n"
             f"  Reference SIP2 server: 127.0.0.1:{acs_port} (login lockers-main / demo-main)\n"
             "  Sample patrons, items and holds: examples/catalogue.json\n"
+            "  An admin account (needed for remote unlock) needs a second factor:\n"
+            f"    LOCKERBRIDGE_CONFIG={config} lockerbridge user add NAME --role admin --totp\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )

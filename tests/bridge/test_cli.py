@@ -106,3 +106,11 @@ def test_processes_of_one_installation_share_the_embedded_redis(tmp_path: Path) 
     from bridge.redis_conn import connect
 
     assert connect(embedded_for(url)).get("shared") == b"yes"
+
+
+def test_the_sip2_and_acs_subcommands_take_their_own_options(tmp_path: Path) -> None:
+    out = _run(
+        "sip2", "ping", "--host", "127.0.0.1", "--port", "1", "--user", "u", "--password", "p"
+    )
+    assert "unrecognized arguments" not in out.stderr
+    assert out.returncode != 0  # nothing listens on port 1, and it says so
