@@ -297,3 +297,35 @@ def reissue_code() -> ResponseReturnValue:
     return render_template("phone/staff_reissue.html", message=message, ok=ok), (
         200 if ok else 429 if result.outcome is reissue.ReissueOutcome.TOO_MANY else 409
     )
+
+
+# --- lost or forgotten code (kiosk "Get a new code", also usable on a phone) -----------------
+
+
+@bp.get("/newcode/<bank_id>")
+def new_code(bank_id: str) -> ResponseReturnValue:
+    return render_template("phone/newcode.html", bank=_bank(bank_id), result=None, ok=False)
+
+
+@bp.post("/newcode/<bank_id>")
+def new_code_post(bank_id: str) -> ResponseReturnValue:
+    from bridge.access import reissue
+
+    bank = _bank(bank_id)
+    rt = security.runtime()
+    card = (request.form.get("card") or "").strip()[:64]
+    pin = (request.form.get("pin") or "")[:64]
+    if not card:
+        return render_template(
+            "phone/newcode.html", bank=bank, result="Enter your library card number.", ok=False
+        ), 422
+    if request.form.get("action") == "resend":
+        result = reissue.resend_message(rt, bank.id, card)
+        ok = result.outcome is not reissue.ReissueOutcome.TOO_MANY
+    else:
+        kiosk = f"web:{request.remote_addr or 'unknown'}"
+        result = reissue.reissue_with_card(rt, bank.id, card, pin, kiosk=kiosk)
+        ok = result.outcome is reissue.ReissueOutcome.ISSUED
+    return render_template(
+        "phone/newcode.html", bank=bank, result=result.message, ok=ok, code=result.code
+    ), (200 if ok else 422)

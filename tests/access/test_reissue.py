@@ -3,6 +3,9 @@ SIP2 server."""
 
 from __future__ import annotations
 
+import pytest
+from playwright.sync_api import Page, expect
+
 from bridge.access import reissue
 from bridge.access.reissue import ReissueOutcome
 from bridge.runtime import Runtime
@@ -92,3 +95,24 @@ def test_staff_re_issue_from_the_compartment_with_a_reason_and_their_own_limit(
     assert event.actor == "staff:ann" and event.detail["reason"].startswith("patron phoned")
     empty = reissue.reissue_for_compartment(rt, "main-lobby", 9, actor="staff:ann", reason="x")
     assert empty.outcome is ReissueOutcome.NOTHING_WAITING
+
+
+@pytest.mark.browser
+def test_at_the_kiosk_a_patron_gets_a_new_code_with_card_and_pin_in_the_browser(
+    rt: Runtime, live_url: str, page: Page
+) -> None:
+    door = load_hold(rt, ANA_ITEM)
+    old = _first_code(rt)
+
+    page.goto(f"{live_url}/kiosk/main-lobby/pickup")
+    page.get_by_role("link", name="Lost your code? Get a new one").click()
+    page.get_by_label("Library card number").fill(ANA)
+    page.get_by_label("PIN (to see a new code here)").fill(ANA_PIN)
+    page.get_by_role("button", name="Get a new code").click()
+
+    expect(page.get_by_role("status")).to_contain_text("old code no longer works")
+    new = page.locator("#new-code").inner_text().strip()
+    assert new != old
+    assert pickup_with_code(rt, "main-lobby", old).outcome is PickupOutcome.DENIED
+    assert pickup_with_code(rt, "main-lobby", new).outcome is PickupOutcome.OPENED
+    assert sim(rt).is_open(door)

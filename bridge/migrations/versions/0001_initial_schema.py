@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 11:17:59.943919
+Create Date: 2026-11-25 11:19:53.682605
 """
 
 from __future__ import annotations
