@@ -64,12 +64,18 @@ def test_demo_serves_pages_runs_a_worker_and_stops_cleanly(tmp_path: Path) -> No
                     break
             except requests.ConnectionError:
                 time.sleep(0.3)
-        assert up, f"web app never answered; demo output:\n{proc.stdout.read() if proc.poll() is not None else ''}"
+        assert up, (
+            f"web app never answered; demo output:\n{proc.stdout.read() if proc.poll() is not None else ''}"
+        )
         config = tomllib.loads((demo_dir / "lockerbridge.toml").read_text())
         redis = Redis.from_url(config["redis_url"])
         while time.monotonic() < deadline and not Worker.all(connection=redis):
             time.sleep(0.3)
         assert Worker.all(connection=redis), "no rq worker registered"
+        kiosk = requests.get(f"http://127.0.0.1:{port}/kiosk/main-lobby", timeout=10)
+        assert kiosk.status_code == 200 and "Main Library lobby" in kiosk.text
+        staff = requests.get(f"http://127.0.0.1:{port}/staff/", timeout=10, allow_redirects=True)
+        assert staff.status_code == 200 and "password" in staff.text.lower()
         ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
         assert ready.json()["checks"]["database"] == "ok"
         assert ready.json()["checks"]["redis"] == "ok"
@@ -93,8 +99,20 @@ def test_demo_refuses_a_port_in_use_with_one_line(tmp_path: Path) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         out = subprocess.run(
-            [sys.executable, "-m", "bridge.cli", "demo", "--port", str(port), "--dir", str(tmp_path)],
-            cwd=REPO, capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "bridge.cli",
+                "demo",
+                "--port",
+                str(port),
+                "--dir",
+                str(tmp_path),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert out.returncode != 0
     assert f"port {port} on 127.0.0.1 is already in use" in out.stderr
