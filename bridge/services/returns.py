@@ -220,7 +220,10 @@ def process_deposit(
         row.attempts += 1
         bank = rt.settings.bank(row.bank_id)
         item, deposited_at, sent_before = row.item_barcode, row.deposited_at, row.checkin_sent
-    verify_after = timedelta(minutes=rt.settings.deposit_verify_after_minutes)
+        verify_after = timedelta(minutes=rt.settings.deposit_verify_after_minutes)
+        verify_first = sent_before or now - deposited_at > verify_after
+        if not verify_first:
+            row.checkin_sent = True  # the checkin goes out next: from now on, verify first
     try:
         ils = adapter(rt, bank.id)
         finding = _check_in(
@@ -230,7 +233,7 @@ def process_deposit(
             item=item,
             branch=bank.branch,
             deposited_at=deposited_at,
-            verify_first=sent_before or rt.clock() - deposited_at > verify_after,
+            verify_first=verify_first,
             sent_before=sent_before,
         )
     except IlsUnavailable as exc:
@@ -240,8 +243,9 @@ def process_deposit(
     except Exception as exc:
         outbox.retry_later(rt, claim, f"{type(exc).__name__}: {exc}")
         raise
-    _finish(rt, claim, deposit_id, finding)
-    _next_in_line(rt, item, deposit_id)
+    following = _finish(rt, claim, deposit_id, finding)
+    if following is not None:  # the next deposit of this item waited for this one: start it
+        outbox.dispatch(rt, KIND, following)
     return finding.state
 
 
@@ -267,7 +271,8 @@ def _check_in(
                 # Our earlier check-in went through; its reply was lost.
                 return _from_status(status, branch)
             return _staff(StaffReason.NOT_ON_LOAN, outcome=None)
-    _mark_sent(rt, deposit_id, True)
+        if not sent_before:
+            _mark_sent(rt, deposit_id, True)
     try:
         # Never replayed=True (SIP2 no-block): it would make the ILS skip its loan rules.
         answer = ils.checkin(item, at=branch, returned_at=deposited_at)
@@ -390,7 +395,8 @@ def _wait(
     return DepositState.WAITING_FOR_ILS
 
 
-def _finish(rt: Runtime, claim: outbox.Claim, deposit_id: int, finding: Finding) -> None:
+def _finish(rt: Runtime, claim: outbox.Claim, deposit_id: int, finding: Finding) -> str | None:
+    """Stores the finding; returns the outbox ref of the item's next deposit, if one waits."""
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:
         row = s.get(DepositRow, deposit_id)
@@ -410,24 +416,17 @@ def _finish(rt: Runtime, claim: outbox.Claim, deposit_id: int, finding: Finding)
         if finding.ils_confirmed:  # the ILS has the item back: an ILL loan's partner is told
             ill.on_checked_in(rt, s, row.item_barcode, now)
         outbox.complete(s, claim, now=now)
-
-
-def _next_in_line(rt: Runtime, item: str, deposit_id: int) -> None:
-    """Starts the next deposit of the same item at once (it waited for this one)."""
-    with unit_of_work(rt.sessions) as s:
-        ref = s.scalars(
+        return s.scalars(
             select(OutboxRow.ref)
             .where(
                 OutboxRow.kind == KIND,
-                OutboxRow.order_key == item,
+                OutboxRow.order_key == row.item_barcode,
                 OutboxRow.state == "pending",
                 OutboxRow.ref != str(deposit_id),
             )
             .order_by(OutboxRow.id)
             .limit(1)
         ).first()
-    if ref is not None:
-        outbox.dispatch(rt, KIND, ref)
 
 
 def _move(s: Session, row: DepositRow, to: DepositState, *, at: datetime, why: str) -> None:
