@@ -25,6 +25,11 @@ class Figure:
     reproduce: str = ""
     samples: list[float] = field(default_factory=list)
     plot: str | None = None  # "distribution" or "growth"; growth samples are (x, y) pairs flattened
+    # Axis labels for the plot: the samples' unit when it is not ``unit`` (e.g. a ratio figure
+    # whose distribution is drawn in ms), and what x counts in a growth plot.
+    samples_unit: str | None = None
+    x_label: str | None = None
+    suite: str = ""  # filled in by the runner: the module that measured it
 
 
 def percentile(values: list[float], pct: float) -> float:

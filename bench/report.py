@@ -1,88 +1,274 @@
-"""Writes the performance report: Markdown table, JSON of every figure, PNG plots."""
+"""Writes the performance report: a Markdown page, the JSON of every figure, PNG plots.
+
+The page is meant for a library's IT team: what was measured on which machine, each figure
+with its target from DOMAIN.md section 7 and a pass/miss mark, the baseline measured in the same
+run for machine-dependent figures, how each suite measures, and the command that repeats it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
-from dataclasses import asdict
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from bench.figures import Figure
+from bench.figures import Figure, percentile
+
+MARKS = {True: "pass", False: "**miss**", None: "–"}
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """What one benchmark module produced, or the error that stopped it."""
+
+    name: str
+    figures: list[Figure] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+    doc: str | None = None  # the module docstring: how the suite measures
+
+    @property
+    def short(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
 
 
 def machine() -> dict[str, str]:
-    mem = ""
+    """Cores, memory, CPU model, Python and OS of this machine (best effort, Linux first)."""
+    info = {
+        "cores": str(os.cpu_count()),
+        "memory": "",
+        "cpu": platform.processor() or platform.machine(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "platform": platform.platform(),
+    }
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             kib = int(fh.readline().split()[1])
-            mem = f"{kib / 1024 / 1024:.1f} GiB"
+            info["memory"] = f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
     except OSError:
         pass
-    return {
-        "cores": str(os.cpu_count()),
-        "memory": mem,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
+    return info
+
+
+def _commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _value(fig: Figure) -> str:
+    return f"{fig.value:.4g} {fig.unit}".strip()
 
 
 def _plot(fig: Figure, path: Path) -> bool:
-    if not fig.samples or not fig.plot:
+    """Draw ``fig`` as a histogram (distribution) or a line over sizes (growth)."""
+    if not fig.samples or fig.plot not in ("distribution", "growth"):
         return False
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    f, ax = plt.subplots(figsize=(6, 3.2))
+    unit = fig.samples_unit or fig.unit
+    f, ax = plt.subplots(figsize=(6.4, 3.4))
     if fig.plot == "distribution":
-        ax.hist([s * 1000 for s in fig.samples], bins=40)
-        ax.set_xlabel("milliseconds")
-        ax.set_ylabel("count")
+        ax.hist(fig.samples, bins=40, color="#4C72B0")
+        for pct, style in ((50, "-"), (95, "--")):
+            at = percentile(fig.samples, pct)
+            ax.axvline(at, color="#C44E52", linestyle=style, linewidth=1)
+            ax.annotate(
+                f"p{pct} {at:.3g}",
+                (at, 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -12),
+                textcoords="offset points",
+                fontsize=8,
+                color="#C44E52",
+            )
+        ax.set_xlabel(unit)
+        ax.set_ylabel("samples")
     else:
         xs, ys = fig.samples[0::2], fig.samples[1::2]
-        ax.plot(xs, ys, marker="o")
-        ax.set_xscale("log")
-        ax.set_xlabel("size")
-        ax.set_ylabel(fig.unit)
+        ax.plot(xs, ys, marker="o", color="#4C72B0")
+        for x, y in zip(xs, ys, strict=False):
+            ax.annotate(f"{y:.3g}", (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8)
+        if len(xs) > 1 and min(xs) > 0 and max(xs) / min(xs) >= 20:
+            ax.set_xscale("log")
+        ax.set_xlabel(fig.x_label or "size")
+        ax.set_ylabel(unit)
+        ax.set_ylim(bottom=0)
     ax.set_title(fig.name, fontsize=9)
+    ax.grid(alpha=0.3)
     f.tight_layout()
     f.savefig(path, dpi=100)
     plt.close(f)
     return True
 
 
-def write_report(figures: list[Figure], target: str) -> None:
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60]
+
+
+def _summary(fig: Figure) -> dict[str, Any]:
+    """JSON for one figure: every field, samples summarised (distribution) or kept (growth)."""
+    data = asdict(fig)
+    samples = data.pop("samples")
+    if fig.plot == "growth":
+        data["points"] = [list(p) for p in zip(samples[0::2], samples[1::2], strict=False)]
+    elif samples:
+        data["samples"] = {
+            "count": len(samples),
+            "unit": fig.samples_unit or fig.unit,
+            "min": min(samples),
+            "p50": percentile(samples, 50),
+            "p95": percentile(samples, 95),
+            "max": max(samples),
+        }
+    return data
+
+
+def _method(doc: str | None) -> list[str]:
+    """The module docstring as the suite's "how it is measured" paragraph(s)."""
+    body = (doc or "").strip().splitlines()[1:]  # the first line is the heading already
+    while body and not body[0].strip():
+        body.pop(0)
+    if not body:
+        return []
+    return ["", "How it is measured:", "", *(f"> {line}".rstrip() for line in body), ""]
+
+
+def write_report(
+    runs: Sequence[SuiteRun],
+    target: str,
+    *,
+    quick: bool = False,
+    seconds: float | None = None,
+    load: float | None = None,
+) -> None:
+    """Write ``target`` (Markdown), the same name with ``.json``, and PNGs in ``performance/``
+    beside it (PNGs of earlier runs that this run did not draw are removed)."""
     out = Path(target)
     out.parent.mkdir(parents=True, exist_ok=True)
     plot_dir = out.parent / "performance"
     plot_dir.mkdir(exist_ok=True)
     info = machine()
+    commit = _commit()
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    figures = [fig for run in runs for fig in run.figures]
+    judged = [fig for fig in figures if fig.passed is not None]
+    misses = [fig for fig in judged if fig.passed is False]
+    failed = [run for run in runs if run.error]
+
     lines = [
         "# Lockerbridge performance report",
         "",
-        "Produced by `make bench` (`python -m bench --report docs/performance.md`).",
-        "Figures that depend on the machine are ratios against a baseline measured in the same run.",
+        f"Produced by `make bench` (`python -m bench --report {out.as_posix()}`) on {when}, "
+        f"commit `{commit}`"
+        + (f", in {seconds:.0f} s" if seconds is not None else "")
+        + (" — **quick run (CI sizes): not a measurement**" if quick else "")
+        + ".",
         "",
-        f"Machine: {info['cores']} cores, {info['memory']}, Python {info['python']}, "
-        f"{info['platform']}.",
+        "## Machine",
         "",
-        "| figure | value | target | result | baseline (same run) | reproduce |",
+        "| cores | memory | CPU | Python | platform | load average at start |",
         "|---|---|---|---|---|---|",
+        f"| {info['cores']} | {info['memory']} | {_cell(info['cpu'])} | {info['python']} | "
+        f"{_cell(info['platform'])} | {'' if load is None else f'{load:.1f}'} |",
+        "",
+        "## How to read this",
+        "",
+        "- **target** is the goal from the project's reliability and speed targets (DOMAIN.md "
+        "section 7); **result** is *pass*, **miss**, or – for figures reported for information.",
+        "- Absolute times on a shared machine are noise, so figures that depend on the machine "
+        "are also given as **ratios against a baseline measured in the same run** (named in "
+        "the *baseline* column, with its own value).",
+        "- Every suite can be run alone with the command under its heading; `make bench` runs "
+        "them all (under 10 minutes) and rewrites this page, its JSON "
+        f"(`{out.with_suffix('.json').name}`) and the plots in `performance/`.",
+        "",
+        "## Summary",
+        "",
+        f"{len(figures)} figures from {len(runs)} suites; {len(judged)} have a target: "
+        f"{len(judged) - len(misses)} pass, {len(misses)} miss.",
     ]
-    plots: list[str] = []
-    for i, fig in enumerate(figures):
-        mark = {True: "pass", False: "**miss**", None: "-"}[fig.passed]
+    if misses:
+        lines += ["", "Missed:", ""]
+        lines += [f"- {fig.name}: {_value(fig)} (target {fig.target})" for fig in misses]
+    if failed:
+        lines += ["", "Suites that failed to run:", ""]
+        lines += [f"- `{run.name}`: {_cell(run.error)}" for run in failed]
+
+    drawn: set[str] = set()
+    for run in runs:
+        title = (run.doc or "").strip().splitlines()[0] if run.doc else ""
+        lines += ["", f"## `{run.short}` — {title}".rstrip(" —"), ""]
+        reproduce = sorted({fig.reproduce for fig in run.figures if fig.reproduce}) or [
+            f"python -m bench --only {run.short}"
+        ]
         lines.append(
-            f"| {fig.name} | {fig.value:.4g} {fig.unit} | {fig.target or '-'} | {mark} | "
-            f"{fig.baseline or '-'} | `{fig.reproduce}` |"
+            "Reproduce: " + ", ".join(f"`{r}`" for r in reproduce) + f" ({run.seconds:.0f} s here)."
         )
-        png = plot_dir / f"figure-{i:02d}.png"
-        if _plot(fig, png):
-            plots.append(f"![{fig.name}](performance/{png.name})")
-    if plots:
-        lines += ["", "## Plots", ""] + [p + "\n" for p in plots]
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    data = {"machine": info, "figures": [asdict(f) | {"samples": len(f.samples)} for f in figures]}
-    out.with_suffix(".json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+        if run.error:
+            lines += ["", f"**This suite failed:** `{_cell(run.error)}`"]
+        if run.figures:
+            lines += [
+                "",
+                "| figure | value | target | result | baseline (same run) |",
+                "|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {_cell(fig.name)} | {_cell(_value(fig))} | {_cell(fig.target or '–')} | "
+                f"{MARKS[fig.passed]} | {_cell(fig.baseline or '–')} |"
+                for fig in run.figures
+            ]
+        lines += _method(run.doc)
+        for index, fig in enumerate(run.figures):
+            png = plot_dir / f"{run.short}-{index:02d}-{_slug(fig.name)}.png"
+            if _plot(fig, png):
+                drawn.add(png.name)
+                lines += [f"![{_cell(fig.name)}](performance/{png.name})", ""]
+
+    for old in plot_dir.glob("*.png"):
+        if old.name not in drawn:
+            old.unlink()
+    out.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    data = {
+        "generated": when,
+        "commit": commit,
+        "quick": quick,
+        "seconds": seconds,
+        "load_average_at_start": load,
+        "machine": info,
+        "suites": [
+            {
+                "name": run.name,
+                "seconds": run.seconds,
+                "error": run.error,
+                "figures": [_summary(fig) for fig in run.figures],
+            }
+            for run in runs
+        ],
+    }
+    out.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,309 @@
+"""Peak memory (VmHWM) of the web and worker processes, against a bare Python process.
+
+- web: ``lockerbridge web`` serving the staff status page for banks with 10,000 compartments in
+  total (seeded into SQLite like ``bench.status_page``: two in three doors holding an item),
+  signed in as a staff user through the real form; read from ``/proc/<pid>/status`` after the
+  page has been served a few times;
+- worker: ``lockerbridge worker --burst`` checking in deposits against the reference ACS over
+  SIP2, with the same 10,000-compartment configuration; read by the process itself at exit;
+- baseline: ``python -c "import flask, sqlalchemy, rq"`` in the same run, so the figures are
+  given both in MiB and as a ratio to what any Flask + SQLAlchemy + rq process costs here.
+
+DOMAIN.md sets no memory target; the figures are reported for sizing hosts and containers.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.figures import Figure
+
+REPO = Path(__file__).resolve().parent.parent
+CATALOGUE = REPO / "examples" / "catalogue.json"
+PER_BANK = 200
+PASSWORD = "benchmark password 1"
+REPRODUCE = "python -m bench --only memory"
+# Items of the sample catalogue (on loan, on the shelf, on hold) plus one it does not know:
+# every path of the check-in job runs, not only the happy one.
+ITEMS = [f"390000000000{n:02d}" for n in range(1, 22)] + ["NOT-IN-CATALOGUE"]
+
+# Runs the command line given after ``--`` in this process, then writes its own VmHWM to the
+# file named by $LB_BENCH_HWM: a burst worker exits before anyone could read /proc from outside.
+_PROBE = """
+import atexit, os, sys
+def _hwm():
+    with open("/proc/self/status") as fh, open(os.environ["LB_BENCH_HWM"], "w") as out:
+        out.write(next(line for line in fh if line.startswith("VmHWM")))
+atexit.register(_hwm)
+exec(sys.argv[1])
+"""
+
+
+def _hwm_kib(status_text: str, key: str = "VmHWM") -> int:
+    """A memory line (peak ``VmHWM`` or current ``VmRSS``) of /proc/<pid>/status, in KiB."""
+    found = re.search(key + r":\s+(\d+) kB", status_text)
+    if found is None:
+        raise RuntimeError(f"no {key} in {status_text[:80]!r}")
+    return int(found.group(1))
+
+
+class _Probe:
+    """``code`` running in a fresh interpreter; :meth:`result` waits for its peak memory."""
+
+    def __init__(self, code: str) -> None:
+        self._out = tempfile.NamedTemporaryFile("r", suffix=".hwm")  # noqa: SIM115 - closed in result()
+        self.started = time.perf_counter()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _PROBE, code],
+            env={**os.environ, "LB_BENCH_HWM": self._out.name},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+
+    def result(self, timeout: float = 600) -> tuple[int, float]:
+        """Peak resident memory in KiB and the seconds the process ran."""
+        try:
+            _, err = self._proc.communicate(timeout=timeout)
+            seconds = time.perf_counter() - self.started
+            if self._proc.returncode != 0:
+                raise RuntimeError(f"probe failed ({self._proc.returncode}): {err[-1500:]}")
+            return _hwm_kib(Path(self._out.name).read_text()), seconds
+        finally:
+            if self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait()
+            self._out.close()
+
+
+def baseline_kib() -> int:
+    return _Probe("import flask, sqlalchemy, rq").result()[0]
+
+
+def _config_toml(tmp: Path, total: int, redis_url: str, acs_port: int) -> str:
+    banks = []
+    for b in range(max(1, total // PER_BANK)):
+        banks.append(
+            f"""
+[[banks]]
+id = "bank-{b:03d}"
+name = "Bank {b:03d}"
+branch = "MAIN-LOCKER"
+ils = "main-ils"
+sip_login = {{ user = "lockers-main", password = "demo-main" }}
+compartment_ranges = [
+  {{ first = 1, last = {PER_BANK - 10}, size = "M" }},
+  {{ first = {PER_BANK - 9}, last = {PER_BANK}, size = "L", purpose = "return" }},
+]
+"""
+        )
+    return f"""
+database_url = "sqlite:///{tmp}/bench.db"
+redis_url = "{redis_url}"
+log_level = "WARNING"
+
+[web]
+secret_key = "{"m" * 40}"
+secure_cookies = false
+
+[security]
+code_keys = ["bench-code-key-0123456789abcdef"]
+
+[[ils]]
+name = "main-ils"
+profile = "koha"
+host = "127.0.0.1"
+port = {acs_port}
+institution = "DEMO"
+timeout_seconds = 5.0
+""" + "".join(banks)
+
+
+@contextmanager
+def _installation(total: int) -> Iterator[tuple[Any, Path]]:
+    """A seeded database, an embedded Redis and a reference ACS; yields (runtime, config)."""
+    from redis import Redis
+
+    from bench.sip2_roundtrip import reference_acs
+    from bench.status_page import _seed
+    from bridge.config import load_settings
+    from bridge.redis_conn import EmbeddedRedis
+    from bridge.runtime import Runtime
+    from bridge.staff_users import Role, add_user
+    from bridge.storage.db import make_engine, session_factory, unit_of_work
+    from bridge.storage.migrate import upgrade
+
+    with (
+        tempfile.TemporaryDirectory(prefix="lb-bench-memory-") as tmp_name,
+        reference_acs() as (_host, acs_port),
+    ):
+        tmp = Path(tmp_name)
+        redis_server = EmbeddedRedis(tmp / "redis")
+        try:
+            cfg = tmp / "lockerbridge.toml"
+            cfg.write_text(_config_toml(tmp, total, redis_server.url, acs_port), encoding="utf-8")
+            settings = load_settings(cfg)
+            engine = make_engine(settings.database_url)
+            upgrade(engine)
+            rt = Runtime(
+                settings=settings,
+                engine=engine,
+                sessions=session_factory(engine),
+                redis=Redis.from_url(redis_server.url),
+            )
+            try:
+                _seed(rt)
+                with unit_of_work(rt.sessions) as s:
+                    add_user(s, "bench", PASSWORD, Role.STAFF)
+                yield rt, cfg
+            finally:
+                engine.dispose()
+        finally:
+            redis_server.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"web process exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"web process did not listen on {port} within {timeout} s")
+
+
+def _sign_in_and_load(base: str, loads: int) -> None:
+    """Sign in through the real form, then load the status page ``loads`` times."""
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    page = opener.open(f"{base}/staff/login", timeout=60).read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    if token is None:
+        raise RuntimeError("the sign-in page has no CSRF token")
+    form = {"username": "bench", "password": PASSWORD, "csrf_token": token.group(1)}
+    opener.open(f"{base}/staff/login", urllib.parse.urlencode(form).encode(), timeout=60).read()
+    for _ in range(loads):
+        with opener.open(f"{base}/staff/", timeout=120) as resp:
+            body = resp.read()
+            if resp.status != 200 or b"csrf_token" not in body:
+                raise RuntimeError(f"status page not served signed in ({resp.status})")
+
+
+def web_kib(cfg: Path, loads: int) -> tuple[int, int]:
+    """Peak and current memory (KiB) of ``lockerbridge web`` after serving the status page
+    ``loads`` times."""
+    port = _free_port()
+    command = [sys.executable, "-m", "bridge.cli", "-c", str(cfg), "web", "--port", str(port)]
+    command += ["--host", "127.0.0.1"]
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for_port(port, proc)
+        _sign_in_and_load(f"http://127.0.0.1:{port}", loads)
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        return _hwm_kib(status), _hwm_kib(status, "VmRSS")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def start_worker(rt: Any, cfg: Path, deposits: int) -> _Probe:
+    """Record ``deposits`` deposits, then start ``lockerbridge worker --burst`` on them."""
+    from bridge.services.returns import record_deposit
+
+    when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    for n in range(deposits):
+        record_deposit(
+            rt,
+            bank_id=f"bank-{n % len(rt.settings.banks):03d}",
+            compartment=PER_BANK,
+            item_barcode=ITEMS[n % len(ITEMS)],
+            deposited_at=when,
+        )
+    code = f"from bridge.cli import main; main(['-c', {str(cfg)!r}, 'worker', '--burst'])"
+    return _Probe(code)
+
+
+def _mib(kib: int) -> float:
+    return kib / 1024
+
+
+def run(quick: bool) -> list[Figure]:
+    total = 400 if quick else 10_000
+    deposits = 10 if quick else 300
+    base = baseline_kib()
+    with _installation(total) as (rt, cfg):
+        # Both at once: each process's own peak is what is read, and the run is shorter.
+        burst = start_worker(rt, cfg, deposits)
+        web, web_now = web_kib(cfg, loads=2 if quick else 5)
+        worker, seconds = burst.result()
+    baseline = f"bare `python -c 'import flask, sqlalchemy, rq'`: {_mib(base):.1f} MiB, same run"
+    figures: list[Figure] = []
+    for role, kib, what in (
+        (
+            "web",
+            web,
+            f"`lockerbridge web` serving the staff status page at {total:,} compartments "
+            f"(resident afterwards: {_mib(web_now):.0f} MiB; the peak includes argon2id's "
+            "working memory for the sign-in, 64 MiB with argon2-cffi's defaults)",
+        ),
+        (
+            "worker",
+            worker,
+            f"`lockerbridge worker --burst` after {deposits} check-ins over SIP2 "
+            f"({seconds:.1f} s) at {total:,} compartments",
+        ),
+    ):
+        figures.append(
+            Figure(
+                name=f"{role} process peak memory (VmHWM), {total:,} compartments",
+                value=_mib(kib),
+                unit="MiB",
+                baseline=baseline,
+                reproduce=REPRODUCE,
+            )
+        )
+        figures.append(
+            Figure(
+                name=f"{role} process peak memory / bare Flask+SQLAlchemy+rq process",
+                value=kib / base,
+                unit="x",
+                baseline=f"{what}; divided by the {baseline}",
+                reproduce=REPRODUCE,
+            )
+        )
+    return figures
+
+
+if __name__ == "__main__":
+    for fig in run(quick="--full" not in sys.argv):
+        print(f"{fig.name}: {fig.value:.3g} {fig.unit} ({fig.baseline})")
