@@ -269,6 +269,13 @@ class SecuritySettings(Strict):
     # passed through from the client. Matched against ``ill_partners[].client_dn``.
     ncip_client_verify_header: str = "X-SSL-Client-Verify"
     ncip_client_dn_header: str = "X-SSL-Client-S-DN"
+    # argon2id cost for staff passwords. "rfc9106" (RFC 9106's second recommended option) is
+    # the only choice for real use; "fast-insecure-for-tests" exists so a test suite can create
+    # and sign in many accounts quickly, and must never appear in a real configuration.
+    staff_password_hashing: Literal["rfc9106", "fast-insecure-for-tests"] = "rfc9106"  # noqa: S105
+    # Key that encrypts staff TOTP secrets at rest; unset: derived from web.secret_key (HKDF).
+    # Setting it separately lets web.secret_key rotate without re-enrolling authenticators.
+    totp_key: str | None = Field(None, min_length=32)
 
     @field_validator("code_keys", mode="before")
     @classmethod

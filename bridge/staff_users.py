@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import sys
 import time
 from dataclasses import dataclass
@@ -28,9 +29,25 @@ ISSUER = "Lockerbridge"
 MIN_PASSWORD_LENGTH = 12  # ASVS 2.1.1
 MAX_PASSWORD_LENGTH = 128  # ASVS 2.1.2: at least 64 must be allowed
 
-_hasher = PasswordHasher()
-# Verifying against this keeps "no such user" as slow as "wrong password" (no user enumeration).
-_DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+
+
+@functools.cache
+def _hasher_for(mode: str) -> PasswordHasher:
+    if mode == "fast-insecure-for-tests":
+        # The smallest costs argon2 accepts: only ever set explicitly by a test configuration.
+        return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    return PasswordHasher()  # argon2-cffi's defaults: RFC 9106, second recommended option
+
+
+def password_hasher(settings: Settings | None = None) -> PasswordHasher:
+    """The hasher ``security.staff_password_hashing`` asks for (RFC 9106 unless a test says)."""
+    return _hasher_for(settings.security.staff_password_hashing if settings else "rfc9106")
+
+
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    # Verifying against this keeps "no such user" as slow as "wrong password" (no enumeration).
+    return hasher.hash("not a real password, only for timing")
 
 
 class Role(StrEnum):
@@ -70,7 +87,13 @@ def check_password_rules(password: str) -> None:
 
 
 def add_user(
-    session: Session, username: str, password: str, role: Role, *, totp: bool = False
+    session: Session,
+    username: str,
+    password: str,
+    role: Role,
+    *,
+    totp: bool = False,
+    settings: Settings | None = None,
 ) -> tuple[StaffUser, str | None]:
     """Creates an account; returns it and, with ``totp``, the provisioning URI to show once.
 
@@ -91,7 +114,10 @@ def add_user(
         raise AccountError(f"user {username!r} already exists")
     secret = pyotp.random_base32() if totp else None
     row = StaffUserRow(
-        username=username, password_hash=_hasher.hash(password), role=role.value, totp_secret=secret
+        username=username,
+        password_hash=password_hasher(settings).hash(password),
+        role=role.value,
+        totp_secret=secret,
     )
     session.add(row)
     session.flush()
@@ -100,20 +126,26 @@ def add_user(
 
 
 def authenticate(
-    session: Session, username: str, password: str, *, now: datetime
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    now: datetime,
+    settings: Settings | None = None,
 ) -> StaffUser | None:
     """The account if the password matches an active account, else None (same time either way)."""
+    hasher = password_hasher(settings)
     row = session.scalar(select(StaffUserRow).where(StaffUserRow.username == username.strip()))
     if row is None or not row.active:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+            hasher.verify(_dummy_hash(hasher), password)
         return None
     try:
-        _hasher.verify(row.password_hash, password)
+        hasher.verify(row.password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
-    if _hasher.check_needs_rehash(row.password_hash):
-        row.password_hash = _hasher.hash(password)
+    if hasher.check_needs_rehash(row.password_hash):
+        row.password_hash = hasher.hash(password)
     row.last_login_at = now
     return _as_user(row)
 
@@ -164,7 +196,14 @@ def cli_user(settings: Settings, args: argparse.Namespace) -> int:
     check_connection(engine)
     try:
         with unit_of_work(session_factory(engine)) as session:
-            user, uri = add_user(session, args.username, password, Role(args.role), totp=args.totp)
+            user, uri = add_user(
+                session,
+                args.username,
+                password,
+                Role(args.role),
+                totp=args.totp,
+                settings=settings,
+            )
     except AccountError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -1,8 +1,14 @@
 """Fixtures for the staff and kiosk pages: a runtime on SQLite + embedded Redis, seeded banks,
-one account per role, and Flask test clients."""
+one account per role, and Flask test clients.
+
+Speed: the migrated database is built once per session and copied per test (running the
+migration per test cost about a second each), and passwords are hashed with the explicit
+``fast-insecure-for-tests`` argon2 setting.
+"""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,18 +42,85 @@ class Account:
 def web_config(tmp_path: Path, **web: Any) -> dict[str, Any]:
     cfg = base_config(tmp_path)
     cfg["web"] = {**cfg["web"], **web}
+    # Tests only: cheap argon2 parameters (the default is RFC 9106's).
+    cfg["security"] = {**cfg["security"], "staff_password_hashing": "fast-insecure-for-tests"}
+    cfg["equipment"] = [
+        {"name": "laptop", "label": "Laptop", "max_per_patron": 1, "no_fines_over": "5.00"},
+        {"name": "hotspot", "label": "Wi-Fi hotspot", "max_per_patron": 1},
+    ]
     return cfg
 
 
-@pytest.fixture
-def web_settings(tmp_path: Path) -> Settings:
-    return load_settings(None, **web_config(tmp_path))
+def use_acs(cfg: dict[str, Any], acs: Any) -> dict[str, Any]:
+    """Points the configuration's ILS at a running reference ACS (SIP2 over TCP)."""
+    host, port = acs.address
+    cfg["ils"] = [
+        {
+            "name": "main-ils",
+            "profile": "koha",
+            "host": host,
+            "port": port,
+            "institution": "DEMO",
+            "timeout_seconds": 3,
+        }
+    ]
+    return cfg
 
 
-@pytest.fixture
-def rt(web_settings: Settings, redis_conn: Any) -> Iterator[Runtime]:
-    engine = make_engine(web_settings.database_url)
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty database file with the full schema, made once for the session."""
+    path = tmp_path_factory.mktemp("web-db") / "migrated.db"
+    engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
+    engine.dispose()  # the last connection checkpoints the WAL into the file
+    return path
+
+
+def fresh_database(settings: Settings, template: Path) -> None:
+    """Copies the migrated template to the file ``settings.database_url`` names."""
+    url = settings.database_url
+    assert url.startswith("sqlite:///"), url
+    target = Path(url.removeprefix("sqlite:///"))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, target)
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    cfg = web_config(tmp_path)
+    if "acs" in request.fixturenames:  # the test talks SIP2 to the reference ACS
+        use_acs(cfg, request.getfixturevalue("acs"))
+    return load_settings(None, **cfg)
+
+
+@pytest.fixture
+def acs() -> Iterator[Any]:
+    """The reference SIP2 server with the sample catalogue (Koha behaviour), on a free port.
+
+    Patrons 23000000000001-08 (PIN 1234, 2345, ...); 07 has a child card. Laptop 01
+    (39000000000017) is for adults; Hotspot 01 (39000000000020) has a 2.00 rental fee.
+    """
+    from sip2.acs.server import ReferenceACS
+    from tests.conftest import REPO
+
+    with ReferenceACS(REPO / "examples" / "catalogue.json", behaviour="koha") as server:
+        yield server
+
+
+def stock(rt: Runtime, doors: dict[str, Any], number: int, item: str, category: str) -> None:
+    """Staff put a device into an equipment door and close it: it is available to borrow."""
+    from bridge.services.equipment import stock_equipment
+
+    assert stock_equipment(rt, "main-lobby", number, item, category, "staff:tester") == number
+    doors["main-lobby"].put_item(number)
+    assert doors["main-lobby"].close_door(number)
+
+
+@pytest.fixture
+def rt(web_settings: Settings, redis_conn: Any, migrated_db: Path) -> Iterator[Runtime]:
+    fresh_database(web_settings, migrated_db)
+    engine = make_engine(web_settings.database_url)
     runtime = Runtime(
         settings=web_settings, engine=engine, sessions=session_factory(engine), redis=redis_conn
     )
@@ -61,7 +134,14 @@ def accounts(rt: Runtime) -> dict[Role, Account]:
     out = {}
     with unit_of_work(rt.sessions) as s:
         for role in Role:
-            user, uri = add_user(s, role.value + "-1", PASSWORD, role, totp=role is not Role.VIEWER)
+            user, uri = add_user(
+                s,
+                role.value + "-1",
+                PASSWORD,
+                role,
+                totp=role is not Role.VIEWER,
+                settings=rt.settings,
+            )
             totp = pyotp.parse_uri(uri) if uri else None
             out[role] = Account(user.username, PASSWORD, role, totp)  # type: ignore[arg-type]
     return out

@@ -43,7 +43,7 @@ def login_post() -> ResponseReturnValue:
         error = f"Too many failed sign-ins. Try again in about {minutes} minute(s)."
         return render_template("staff/login.html", next=_next_url(), error=error), 429
     with unit_of_work(rt.sessions) as s:
-        user = authenticate(s, username, password, now=rt.clock())
+        user = authenticate(s, username, password, now=rt.clock(), settings=rt.settings)
         banks.audit(
             s,
             "staff_sign_in" if user else "staff_sign_in_failed",
