@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from bridge.config import BankSettings
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import EquipmentRow
+from bridge.web import kiosk_words as words
 from bridge.web import security
 from bridge.web.kiosk_text import LANGUAGES, language, text
 
@@ -122,37 +123,20 @@ def pickup_post(bank_id: str, way: str) -> ResponseReturnValue:
     else:
         abort(404)
     lang = _lang(bank)
-    doors = ", ".join(str(n) for n in result.opened)
-    key = f"outcome_{result.outcome.value}"
-    if result.outcome.value == "locked_out":
-        if result.locked_until is not None:
-            until = result.locked_until.astimezone(_zone(bank)).strftime("%H:%M")
-            headline = text(lang, key, until=until)
-        else:
-            headline = text(lang, "outcome_locked_out_plain")
-    else:
-        headline = text(lang, key, doors=doors)
-    fees = [r for r in result.refused if r.fee]
     status = 200 if result.opened else 422
     return (
         _render(
             "kiosk/result.html",
             bank,
             ok=bool(result.opened),
-            headline=headline,
+            headline=words.pickup_headline(lang, result, bank.timezone),
             opened=result.opened,
-            refused=result.refused,
-            fees=fees,
+            refused=[words.refusal_line(lang, r) for r in result.refused],
+            fees=result.fee_to_acknowledge,
             way=way,
         ),
         status,
     )
-
-
-def _zone(bank: BankSettings) -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(bank.timezone)
 
 
 def _missing(bank: BankSettings, way: str) -> tuple[str, int]:
@@ -192,84 +176,72 @@ def return_post(bank_id: str) -> ResponseReturnValue:
 # --- equipment --------------------------------------------------------------------------------
 
 
-def _equipment_service() -> Any | None:
-    try:
-        from bridge.services import equipment
-    except ModuleNotFoundError:
-        return None
-    return equipment if hasattr(equipment, "borrow_equipment") else None
-
-
 def _available(bank_id: str) -> list[tuple[str, str, int]]:
-    """(category, a title, how many) of the equipment ready to lend at this bank."""
-    with unit_of_work(security.runtime().sessions) as s:
+    """(category, its label, how many) of the equipment ready to lend at this bank."""
+    rt = security.runtime()
+    labels = {c.name: c.label for c in rt.settings.equipment}
+    with unit_of_work(rt.sessions) as s:
         rows = s.execute(
             select(EquipmentRow.category, func.min(EquipmentRow.title), func.count())
             .where(EquipmentRow.bank_id == bank_id, EquipmentRow.state == "available")
             .group_by(EquipmentRow.category)
             .order_by(EquipmentRow.category)
         ).all()
-    return [(c, title, n) for c, title, n in rows]
+    return [(c, labels.get(c) or title, n) for c, title, n in rows]
+
+
+def _equipment_page(
+    bank: BankSettings, error: str | None, status: int = 200
+) -> ResponseReturnValue:
+    fee = request.values.get("fee_acknowledged") == "1" or request.args.get("fee") == "1"
+    return (
+        _render(
+            "kiosk/equipment.html",
+            bank,
+            available=_available(bank.id),
+            chosen=(request.values.get("category") or "")[:MAX_FIELD],
+            fee_acknowledged=fee,
+            error=error,
+        ),
+        status,
+    )
 
 
 @bp.get("/<bank_id>/equipment")
 def equipment_form(bank_id: str) -> ResponseReturnValue:
-    bank = _bank(bank_id)
-    enabled = _equipment_service() is not None
-    return _render(
-        "kiosk/equipment.html",
-        bank,
-        enabled=enabled,
-        available=_available(bank_id) if enabled else [],
-        error=None,
-    )
+    return _equipment_page(_bank(bank_id), None)
 
 
 @bp.post("/<bank_id>/equipment")
 def equipment_post(bank_id: str) -> ResponseReturnValue:
+    from bridge.services.equipment import BorrowOutcome, borrow_equipment
+
     bank = _bank(bank_id)
     lang = _lang(bank)
-    service = _equipment_service()
-    if service is None:
-        abort(404)
     category, card, pin = _field("category"), _field("card"), _field("pin")
     if not (category and card and pin):
-        return (
-            _render(
-                "kiosk/equipment.html",
-                bank,
-                enabled=True,
-                available=_available(bank_id),
-                error=text(lang, "missing_fields"),
-            ),
-            422,
-        )
-    result = service.borrow_equipment(
+        return _equipment_page(bank, text(lang, "missing_fields"), 422)
+    result = borrow_equipment(
         security.runtime(),
         bank_id,
         card,
         pin,
         category,
+        request.form.get("fee_acknowledged") == "1",
         kiosk=_kiosk_id(bank_id),
-        fee_acknowledged=request.form.get("fee_acknowledged") == "1",
     )
-    opened = tuple(getattr(result, "opened", ()) or ())
-    outcome = getattr(result, "outcome", None)
-    key = f"outcome_{getattr(outcome, 'value', outcome)}"
-    doors = ", ".join(str(n) for n in opened)
-    try:
-        headline = text(lang, key, doors=doors, until="")
-    except KeyError:
-        headline = str(getattr(result, "message", ""))
+    opened = (result.compartment,) if result.outcome is BorrowOutcome.OPENED else ()
     return (
         _render(
             "kiosk/result.html",
             bank,
             ok=bool(opened),
-            headline=headline,
+            headline=words.borrow_headline(lang, result, bank.timezone),
             opened=opened,
-            refused=tuple(getattr(result, "refused", ()) or ()),
-            detail=getattr(result, "message", None) if not opened else None,
+            detail=words.borrow_detail(lang, result),
+            fee_category=(
+                category if result.outcome is BorrowOutcome.FEE_NEEDS_ACKNOWLEDGEMENT else None
+            ),
         ),
         200 if opened else 422,
     )

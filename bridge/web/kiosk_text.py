@@ -67,6 +67,19 @@ EN: dict[str, str] = {
     "Please try again in a few minutes.",
     "outcome_door_failed": "A door did not open. Your loan is recorded and staff have been "
     "told; they will hand you the item.",
+    "refusal_fee": "This loan has a charge of {fee}. Accept it to take the item.",
+    "refusal_ils_unavailable": "The library system is not answering. "
+    "Please try again in a few minutes.",
+    "refusal_ils_refused": "The library system did not allow this loan. Please see staff.",
+    "borrow_opened": "Door {door} is open. Take the equipment and close the door.",
+    "borrow_fee": "Borrowing this costs {fee}. To accept the charge, choose the button below "
+    "and enter your card and PIN again.",
+    "borrow_fee_accepted": "You accept the charge. Enter your card and PIN again to borrow.",
+    "borrow_refused": "You cannot borrow this right now. Please see staff.",
+    "borrow_none_available": "None of these is available here right now.",
+    "borrow_blocked": "Your card cannot borrow right now. Please see staff.",
+    "borrow_door_failed": "Door {door} did not open. The loan is recorded; staff have been "
+    "told and will hand you the equipment.",
     "missing_fields": "Please fill in every field.",
     "timeout_warning": "Are you still there? This screen goes back to the start in "
     "{seconds} seconds and clears what you typed.",
@@ -135,6 +148,20 @@ ES: dict[str, str] = {
     "Inténtelo de nuevo en unos minutos.",
     "outcome_door_failed": "Una puerta no se abrió. Su préstamo está registrado y el personal "
     "ya lo sabe; le entregarán el documento.",
+    "refusal_fee": "Este préstamo tiene un cargo de {fee}. Acéptelo para llevarse el documento.",
+    "refusal_ils_unavailable": "El sistema de la biblioteca no responde. "
+    "Inténtelo de nuevo en unos minutos.",
+    "refusal_ils_refused": "El sistema de la biblioteca no permitió este préstamo. "
+    "Consulte al personal.",
+    "borrow_opened": "La puerta {door} está abierta. Recoja el equipo y cierre la puerta.",
+    "borrow_fee": "Este préstamo cuesta {fee}. Para aceptar el cargo, pulse el botón de abajo "
+    "y vuelva a introducir su carné y su PIN.",
+    "borrow_fee_accepted": "Acepta el cargo. Vuelva a introducir su carné y su PIN.",
+    "borrow_refused": "Ahora no puede tomar prestado este equipo. Consulte al personal.",
+    "borrow_none_available": "Ahora no queda ninguno disponible aquí.",
+    "borrow_blocked": "Su carné no puede tomar préstamos ahora. Consulte al personal.",
+    "borrow_door_failed": "La puerta {door} no se abrió. El préstamo está registrado y el "
+    "personal ya lo sabe; le entregarán el equipo.",
     "missing_fields": "Rellene todos los campos.",
     "timeout_warning": "¿Sigue ahí? Esta pantalla vuelve al inicio en {seconds} segundos "
     "y borra lo que escribió.",
@@ -153,6 +180,11 @@ def language(requested: str | None, default: str) -> str:
         if lang and lang in CATALOGUE:
             return lang
     return "en"
+
+
+def has_text(key: str) -> bool:
+    """Whether the catalogue has ``key`` (English is the complete one)."""
+    return key in EN
 
 
 def text(lang: str, key: str, **values: Any) -> str:

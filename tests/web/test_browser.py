@@ -24,7 +24,7 @@ from bridge.config import Settings, load_settings
 from bridge.staff_users import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
-from tests.web.conftest import Account, load_for_pickup, web_config
+from tests.web.conftest import Account, load_for_pickup, stock, use_acs, web_config
 
 pytestmark = pytest.mark.browser
 
@@ -59,8 +59,11 @@ def kiosk_timeout() -> int:
 
 
 @pytest.fixture
-def web_settings(tmp_path: Path, kiosk_timeout: int) -> Settings:
-    return load_settings(None, **web_config(tmp_path, kiosk_timeout_seconds=kiosk_timeout))
+def web_settings(tmp_path: Path, kiosk_timeout: int, request: pytest.FixtureRequest) -> Settings:
+    cfg = web_config(tmp_path, kiosk_timeout_seconds=kiosk_timeout)
+    if "acs" in request.fixturenames:  # the test talks SIP2 to the reference ACS
+        use_acs(cfg, request.getfixturevalue("acs"))
+    return load_settings(None, **cfg)
 
 
 class LiveServer:
@@ -76,7 +79,9 @@ class LiveServer:
 
 
 @pytest.fixture
-def live(app: Flask, ils: Any, doors: Any) -> Iterator[LiveServer]:
+def live(app: Flask, doors: Any, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    if "acs" not in request.fixturenames:
+        request.getfixturevalue("ils")  # the in-memory ILS, unless the test brought the ACS
     app.config["LOCKERBRIDGE_POLL_SECONDS"] = 1
     app.add_url_rule("/__test__/axe.min.js", "test_axe", lambda: send_file(AXE))
     server = LiveServer(app)
@@ -311,10 +316,31 @@ def test_kiosk_return_opens_a_door_and_the_deposit_is_recorded_on_closing(
         assert s.scalars(select(DepositRow.item_barcode)).all() == ["39000300"]
 
 
-def test_kiosk_equipment_page_is_accessible(page: Any, live: LiveServer) -> None:
+def test_kiosk_equipment_borrowing_with_a_fee_over_sip2(
+    page: Any, live: LiveServer, rt: Any, acs: Any, doors: Any, csp_errors: list[str]
+) -> None:
+    stock(rt, doors, 16, "39000000000020", "hotspot")  # Hotspot 01: 2.00 rental fee
     page.goto(f"{live.url}/kiosk/main-lobby/equipment")
     page.get_by_role("heading", name="Borrow equipment").wait_for()
     audit_page(page, live, "kiosk-equipment")
+    page.get_by_label("Wi-Fi hotspot").check()
+    page.get_by_label("Library card number").fill("23000000000001")
+    page.get_by_label("PIN").fill("1234")
+    page.get_by_role("button", name="Borrow").click()
+    page.get_by_role("heading", name=re.compile("costs 2.00")).wait_for()
+    audit_page(page, live, "kiosk-equipment-fee")
+    assert not doors["main-lobby"].is_open(16)
+    page.get_by_role("link", name="I accept the fee and want to borrow it").click()
+    page.get_by_text("You accept the charge").wait_for()
+    page.get_by_label("Library card number").fill("23000000000001")
+    page.get_by_label("PIN").fill("1234")
+    page.get_by_role("button", name="Borrow").click()
+    page.get_by_role("heading", name="Door 16 is open").wait_for()
+    assert doors["main-lobby"].is_open(16)
+    assert [e.patron for e in acs.ledger.checkouts("39000000000020") if e.ok] == [
+        "23000000000001"
+    ]
+    assert csp_errors == []
 
 
 @pytest.mark.parametrize("kiosk_timeout", [KIOSK_TIMEOUT])

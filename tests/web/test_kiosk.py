@@ -81,3 +81,27 @@ def test_the_kiosk_refuses_a_form_without_its_csrf_token(client, rt, ils, doors)
 
 def test_an_unknown_bank_is_not_found(client, rt):
     assert client.get("/kiosk/nowhere").status_code == 404
+
+
+def test_a_refused_item_is_explained_in_spanish_on_the_spanish_kiosk(client, rt, ils, doors):
+    from decimal import Decimal
+
+    loaded = load_for_pickup(rt, ils, doors, "31000010", title="Rayuela", fee=Decimal("1.50"))
+    resp = _post(
+        client,
+        "/kiosk/main-lobby/pickup/card?lang=es",
+        {"card": "21000001", "pin": "4321", "lang": "es"},
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "Sus documentos se quedan en la taquilla" in html
+    assert "Rayuela" in html and "Este préstamo tiene un cargo de 1.50" in html
+    assert "This loan" not in html and "Confirm" not in html
+    assert "fee=1" in html  # the way to accept the charge
+    assert not doors["main-lobby"].is_open(loaded.compartment)
+
+
+def test_every_kiosk_text_has_a_spanish_version():
+    from bridge.web.kiosk_text import EN, ES
+
+    assert sorted(set(EN) - set(ES)) == []
