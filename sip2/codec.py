@@ -287,6 +287,7 @@ def encode(
 # The trailer is read from the parsed fields, not by searching the bytes, so that a value that
 # happens to end in "AZ" and four hex digits is never taken for a checksum. Forms seen:
 # "|AY1AZ0A1B" (spec), "|AZ0A1B" (AZ without AY), "|AY1|AZ0A1B|", "|AY1" (AY without AZ).
+_TRAILER_CODES = frozenset({"AY", "AZ"})
 _HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
 _DIGIT = re.compile(r"[0-9]")
 _AY_AZ = re.compile(r"([0-9])AZ([0-9A-Fa-f]{4})")
@@ -389,10 +390,10 @@ def _salvage(spec: MessageSpec, rest: str, problems: list[str]) -> tuple[tuple[P
     return tuple(pairs), start.start()
 
 
-def _variable_part(text: str, problems: list[str]) -> tuple[Pair, ...]:
+def _variable_part(text: str, problems: list[str]) -> list[Pair]:
     pieces = [piece for piece in text.split(DELIMITER) if piece]  # "||", the final delimiter
     if min(map(len, pieces), default=2) >= 2:  # the usual frame: no loop in Python
-        return tuple([(piece[:2], piece[2:]) for piece in pieces])
+        return [(piece[:2], piece[2:]) for piece in pieces]
     pairs: list[Pair] = []
     for piece in text.split(DELIMITER):
         if not piece:
@@ -401,7 +402,7 @@ def _variable_part(text: str, problems: list[str]) -> tuple[Pair, ...]:
             problems.append(f"dropped a field too short to hold a code: {piece!r}")
             continue
         pairs.append((piece[:2], piece[2:]))
-    return tuple(pairs)
+    return pairs
 
 
 _COMMANDS: dict[bytes, str] = {command.encode("ascii"): command for command in SPECS}
@@ -430,13 +431,25 @@ def decode(frame: bytes, *, encoding: str = "utf-8") -> Decoded:
     if b"\x00" in body:
         problems.append("NUL bytes removed")
         body = body.replace(b"\x00", b"")
-    rest = _text(body[2:], encoding, problems)
-    fixed, start = _fixed_part(spec, rest, problems)
-    fields = list(_variable_part(rest[start:], problems))
-    sequence, checksum_text = _split_trailer(fields)
-    valid = None if checksum_text is None else _verify(body, checksum_text)
-    if valid is False:
-        problems.append("checksum does not verify")
+    try:
+        rest = body[2:].decode(encoding)
+    except UnicodeDecodeError:
+        rest = _text(body[2:], encoding, problems)
+    strict = _STRICT_FIXED[command].match(rest)
+    if strict is not None:  # the usual, well-formed reply: nothing to repair or report
+        fixed = tuple(zip(_FIXED_NAMES[command], strict.groups(), strict=True))
+        start = strict.end()
+    else:
+        fixed, start = _fixed_part(spec, rest, problems)
+    fields = _variable_part(rest[start:], problems)
+    sequence: int | None = None
+    checksum_text: str | None = None
+    valid: bool | None = None
+    if fields and fields[-1][0] in _TRAILER_CODES:
+        sequence, checksum_text = _split_trailer(fields)
+        valid = None if checksum_text is None else _verify(body, checksum_text)
+        if valid is False:
+            problems.append("checksum does not verify")
     message = Message(command, fixed, tuple(fields))
     present = message.firsts
     if not _REQUIRED[command] <= present.keys():
