@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from bridge.runtime import Runtime
 from bridge.services import banks
 from bridge.staff_users import StaffUser, verify_totp
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
-from bridge.storage.tables.lockers import LoadRow
 from lockers.errors import IllegalTransition, UnknownCompartment
 from lockers.states import CompartmentState
 
@@ -138,8 +137,23 @@ def set_out_of_service(
         raise ActionRefused(f"Compartment {number} cannot change now ({exc}).") from exc
 
 
-def compartment_emptied(rt: Runtime, user: StaffUser, bank_id: str, number: int) -> None:
-    """Staff took everything out: expired holds (remove list) or a full return door."""
+def remove_expired(rt: Runtime, user: StaffUser, bank_id: str, number: int) -> str:
+    """Staff take uncollected items out: the expiry service opens the door, checks the items
+    in at the bank and frees the door. Returns where each item goes now, for the page."""
+    from bridge.services.expiry import NotOnRemovalList, staff_remove
+
+    try:
+        removal = staff_remove(rt, bank_id, number, actor_of(user))
+    except (NotOnRemovalList, KeyError) as exc:
+        raise ActionRefused(f"Compartment {number} is not on the removal list.") from exc
+    if not removal.ok:
+        raise ActionRefused(removal.message)
+    return removal.message
+
+
+def return_door_emptied(rt: Runtime, user: StaffUser, bank_id: str, number: int) -> None:
+    """Staff emptied a full return door (no service offers this yet: the deposits inside were
+    already recorded when the door closed, so only the door's state changes)."""
     now = rt.clock()
     actor = actor_of(user)
     try:
@@ -147,35 +161,30 @@ def compartment_emptied(rt: Runtime, user: StaffUser, bank_id: str, number: int)
             banks.lock_bank(s, bank_id)
             state = banks.load_bank(s, bank_id)
             current = state.bank.compartment(number).state
-            steps = {
-                _S.EXPIRED: (_S.STAFF_REMOVE, _S.FREE),
-                _S.STAFF_REMOVE: (_S.FREE,),
-                _S.RETURN_OCCUPIED: (_S.EMPTIED_BY_STAFF, _S.RETURN_FREE),
-            }.get(current)
-            if steps is None:
+            if current is not _S.RETURN_OCCUPIED:
                 raise ActionRefused(f"Compartment {number} is {current.value}: nothing to empty.")
             events = [
                 state.bank.transition(number, to, at=now, actor=actor, reason="emptied by staff")
-                for to in steps
+                for to in (_S.EMPTIED_BY_STAFF, _S.RETURN_FREE)
             ]
-            removed = [ld.item_barcode for ld in state.loads_in(number)]
-            # The patron-item links go with the items (DOMAIN.md section 6).
-            s.execute(
-                delete(LoadRow).where(LoadRow.bank_id == bank_id, LoadRow.compartment == number)
-            )
             banks.save_compartments(state, now)
             banks.audit_events(s, events, actor=actor)
             banks.audit(
-                s,
-                "compartment_emptied",
-                at=now,
-                bank_id=bank_id,
-                compartment=number,
-                actor=actor,
-                items=len(removed),
+                s, "compartment_emptied", at=now, bank_id=bank_id, compartment=number, actor=actor
             )
     except (IllegalTransition, UnknownCompartment, banks.UnknownBank) as exc:
         raise ActionRefused(f"Compartment {number} cannot be emptied now ({exc}).") from exc
+
+
+def dismiss_message(rt: Runtime, user: StaffUser, notification_id: int) -> None:
+    """A failed patron message was dealt with (phoned, address corrected): off the list."""
+    from bridge.notify.staff import dismiss
+
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        if not dismiss(s, notification_id, now=now):
+            raise ActionRefused("That message is not on the list any more.")
+        banks.audit(s, "message_dismissed", at=now, actor=actor_of(user), message=notification_id)
 
 
 def resolve_deposit(rt: Runtime, user: StaffUser, deposit_id: int, note: str) -> None:

@@ -6,18 +6,24 @@ Read-only: every change goes through :mod:`bridge.web.staff.actions`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bridge.notify.staff import NEEDS_STAFF as FAILED_MESSAGE_STATES
+from bridge.notify.staff import FailedMessage, failed_messages
 from bridge.runtime import QUEUE_NAMES, Runtime
+from bridge.services import returns
 from bridge.services.health import ILS_HEALTH_KEY
+from bridge.services.returns import NeedsStaff
 from bridge.staff_users import Role
+from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import BankRow, CompartmentRow
 from bridge.storage.tables.lockers import LoadRow, TransitRow
+from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.returns import DepositRow
 
 # What the occupancy sensor should read with the door shut (lockers.states.EXPECTED_OCCUPANCY,
@@ -204,18 +210,6 @@ def health(rt: Runtime, session: Session) -> Health:
 
 
 @dataclass(frozen=True)
-class NeedsStaff:
-    deposit_id: int
-    bank_id: str
-    compartment: int
-    item: str
-    deposited_at: datetime
-    reason: str | None
-    destination: str | None
-    screen_message: str | None
-
-
-@dataclass(frozen=True)
 class Removal:
     bank_id: str
     compartment: int
@@ -243,17 +237,19 @@ class InTransit:
 
 @dataclass(frozen=True)
 class WorkLists:
-    needs_staff: list[NeedsStaff]
+    needs_staff: tuple[NeedsStaff, ...]  # from the returns service, with its explanation
+    failed_messages: list[FailedMessage]  # patron already masked for the viewer's role
     removals: list[Removal]
     emptying: list[Removal]  # return doors with something inside
     discrepancies: list[Discrepancy]
-    in_transit: list[InTransit]
+    in_transit: dict[str, list[InTransit]]  # bank id -> items on their way there
     faults: list[tuple[str, int, str]]  # bank, compartment, fault
 
     @property
     def total(self) -> int:
         return (
             len(self.needs_staff)
+            + len(self.failed_messages)
             + len(self.removals)
             + len(self.discrepancies)
             + len(self.faults)
@@ -284,52 +280,75 @@ def work_summary(session: Session) -> WorkSummary:
         .where(DepositRow.state == "needs_staff", DepositRow.resolved_at.is_(None))
         .scalar_subquery()
     )
-    transit = (
+    failed = (
         select(func.count())
-        .select_from(TransitRow)
-        .where(TransitRow.checked_in_at.is_(None))
+        .select_from(NotificationRow)
+        .where(NotificationRow.state.in_(FAILED_MESSAGE_STATES))
         .scalar_subquery()
     )
-    a, n, t = session.execute(select(attention, needs, transit)).one()
+    # Every row is on its way: loading.scan_item deletes it when the item arrives
+    # (checked_in_at is where it was scanned on departure, not an arrival).
+    transit = select(func.count()).select_from(TransitRow).scalar_subquery()
+    a, n, f, t = session.execute(select(attention, needs, failed, transit)).one()
     # Sensor discrepancies are counted on the work list page; they need the model per door.
-    return WorkSummary(int(a) + int(n), int(t))
+    return WorkSummary(int(a) + int(n) + int(f), int(t))
 
 
-def work_lists(session: Session, limit: int = 200) -> WorkLists:
-    needs = [
-        NeedsStaff(
-            d.id,
-            d.bank_id,
-            d.compartment,
-            d.item_barcode,
-            d.deposited_at,
-            d.reason,
-            d.destination,
-            d.screen_message,
-        )
-        for d in session.scalars(
-            select(DepositRow)
-            .where(DepositRow.state == "needs_staff", DepositRow.resolved_at.is_(None))
-            .order_by(DepositRow.deposited_at)
+def _masked_messages(messages: list[FailedMessage], role: Role) -> list[FailedMessage]:
+    # Staff need the card number to phone the patron or correct the ILS record; viewers do not.
+    if role.at_least(Role.STAFF):
+        return messages
+    return [replace(m, patron=None) for m in messages]
+
+
+def work_lists(rt: Runtime, role: Role, limit: int = 200) -> WorkLists:
+    """Everything staff must act on. Needs-staff deposits and failed messages come from their
+    services (``returns.returns_overview``, ``notify.staff.failed_messages``)."""
+    needs = returns.returns_overview(rt).needs_staff[:limit]
+    with unit_of_work(rt.sessions) as session:
+        failed = failed_messages(session, limit=limit)
+        attention = session.execute(
+            select(
+                CompartmentRow.bank_id,
+                CompartmentRow.number,
+                CompartmentRow.state,
+                CompartmentRow.state_since,
+                CompartmentRow.fault,
+                CompartmentRow.door_open,
+                CompartmentRow.occupied,
+            )
+            .where(
+                CompartmentRow.state.in_((*REMOVAL_STATES, "return_occupied"))
+                | CompartmentRow.fault.is_not(None)
+                | CompartmentRow.occupied.is_not(None)
+            )
+            .order_by(CompartmentRow.bank_id, CompartmentRow.number)
+            .limit(limit * 4)
+        ).all()
+        items: dict[tuple[str, int], list[str]] = {}
+        wanted = {(c.bank_id, c.number) for c in attention if c.state in REMOVAL_STATES}
+        if wanted:
+            for bank_id, number, item in session.execute(
+                select(LoadRow.bank_id, LoadRow.compartment, LoadRow.item_barcode).where(
+                    LoadRow.bank_id.in_({b for b, _ in wanted})
+                )
+            ):
+                if (bank_id, number) in wanted:
+                    items.setdefault((bank_id, number), []).append(item)
+        transit: dict[str, list[InTransit]] = {}
+        for t in session.execute(
+            select(
+                TransitRow.bank_id,
+                TransitRow.item_barcode,
+                TransitRow.destination,
+                TransitRow.announced_at,
+            )
+            .order_by(TransitRow.bank_id, TransitRow.announced_at)
             .limit(limit)
-        )
-    ]
-    attention = session.scalars(
-        select(CompartmentRow)
-        .where(
-            CompartmentRow.state.in_((*REMOVAL_STATES, "return_occupied"))
-            | CompartmentRow.fault.is_not(None)
-            | CompartmentRow.occupied.is_not(None)
-        )
-        .order_by(CompartmentRow.bank_id, CompartmentRow.number)
-        .limit(limit * 4)
-    ).all()
-    items: dict[tuple[str, int], list[str]] = {}
-    wanted = [(c.bank_id, c.number) for c in attention if c.state in REMOVAL_STATES]
-    if wanted:
-        banks = {b for b, _ in wanted}
-        for load in session.scalars(select(LoadRow).where(LoadRow.bank_id.in_(banks))):
-            items.setdefault((load.bank_id, load.compartment), []).append(load.item_barcode)
+        ):
+            transit.setdefault(t.bank_id, []).append(
+                InTransit(t.bank_id, t.item_barcode, t.destination, t.announced_at)
+            )
     removals, emptying, discrepancies, faults = [], [], [], []
     for c in attention:
         if c.state in REMOVAL_STATES:
@@ -347,13 +366,12 @@ def work_lists(session: Session, limit: int = 200) -> WorkLists:
             and c.occupied != expected
         ):
             discrepancies.append(Discrepancy(c.bank_id, c.number, c.state, expected, c.occupied))
-    transit = [
-        InTransit(t.bank_id, t.item_barcode, t.destination, t.announced_at)
-        for t in session.scalars(
-            select(TransitRow)
-            .where(TransitRow.checked_in_at.is_(None))
-            .order_by(TransitRow.bank_id, TransitRow.announced_at)
-            .limit(limit)
-        )
-    ]
-    return WorkLists(needs, removals, emptying, discrepancies, transit, faults)
+    return WorkLists(
+        needs,
+        _masked_messages(failed, role),
+        removals,
+        emptying,
+        discrepancies,
+        transit,
+        faults,
+    )

@@ -87,9 +87,9 @@ def health_fragment() -> ResponseReturnValue:
 @security.require_role(Role.VIEWER)
 def work() -> ResponseReturnValue:
     rt = security.runtime()
-    with unit_of_work(rt.sessions) as s:
-        lists = queries.work_lists(s)
-    return render_template("staff/work.html", work=lists, zones=_zones())
+    lists = queries.work_lists(rt, _user().role)
+    names = {b.id: b.name for b in rt.settings.banks}
+    return render_template("staff/work.html", work=lists, zones=_zones(), bank_names=names)
 
 
 @bp.get("/banks/<bank_id>/<int:number>")
@@ -153,18 +153,46 @@ def service(bank_id: str, number: int) -> ResponseReturnValue:
     return _back(bank_id, number)
 
 
+def _back_to(bank_id: str, number: int) -> ResponseReturnValue:
+    if request.form.get("back") == "work":
+        return redirect(url_for("staff.work"))
+    return _back(bank_id, number)
+
+
+@bp.post("/banks/<bank_id>/<int:number>/remove")
+@security.require_role(Role.STAFF)
+def remove(bank_id: str, number: int) -> ResponseReturnValue:
+    try:
+        message = actions.remove_expired(security.runtime(), _user(), bank_id, number)
+    except actions.ActionRefused as exc:
+        flash(str(exc), "error")
+    else:
+        flash(message, "ok")
+    return _back_to(bank_id, number)
+
+
 @bp.post("/banks/<bank_id>/<int:number>/emptied")
 @security.require_role(Role.STAFF)
 def emptied(bank_id: str, number: int) -> ResponseReturnValue:
     try:
-        actions.compartment_emptied(security.runtime(), _user(), bank_id, number)
+        actions.return_door_emptied(security.runtime(), _user(), bank_id, number)
     except actions.ActionRefused as exc:
         flash(str(exc), "error")
     else:
-        flash(f"Compartment {number} is empty and free again.", "ok")
-    if request.form.get("back") == "work":
-        return redirect(url_for("staff.work"))
-    return _back(bank_id, number)
+        flash(f"Return door {number} is empty and ready again.", "ok")
+    return _back_to(bank_id, number)
+
+
+@bp.post("/messages/<int:notification_id>/dismiss")
+@security.require_role(Role.STAFF)
+def dismiss_message(notification_id: int) -> ResponseReturnValue:
+    try:
+        actions.dismiss_message(security.runtime(), _user(), notification_id)
+    except actions.ActionRefused as exc:
+        flash(str(exc), "error")
+    else:
+        flash("The message is off the list.", "ok")
+    return redirect(url_for("staff.work"))
 
 
 @bp.post("/deposits/<int:deposit_id>/resolve")
