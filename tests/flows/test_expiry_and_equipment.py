@@ -20,6 +20,7 @@ from bridge.storage.tables.lockers import EquipmentRow
 from ils_adapters.memory import MemoryIls
 from tests.flows.conftest import (
     Clock,
+    both_databases,
     flow_config,
     load_door,
     make_runtime,
@@ -36,6 +37,7 @@ def _loaded(rt: Runtime, ils: MemoryIls, item: str = "B1") -> int:
     return door
 
 
+@both_databases
 def test_a_reminder_goes_out_before_the_expiry_and_only_once(
     rt: Runtime, ils: MemoryIls, clock: Clock
 ) -> None:
@@ -65,6 +67,7 @@ def test_an_uncollected_item_goes_on_the_removal_list_and_its_code_stops_working
     assert len(messages(rt, "expired")) == 1
 
 
+@both_databases
 def test_staff_removal_checks_the_item_in_again_and_frees_the_door(
     rt: Runtime, ils: MemoryIls, clock: Clock
 ) -> None:

@@ -1,4 +1,4 @@
-"""Staff loading with the in-memory ILS, on SQLite and PostgreSQL."""
+"""Staff loading with the in-memory ILS (on SQLite; the marked ones on PostgreSQL too)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import LoadRow, TransitRow
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.simulated import SimFault
-from tests.flows.conftest import audit_kinds, load_door, messages, sim, state_of
+from tests.flows.conftest import audit_kinds, both_databases, load_door, messages, sim, state_of
 
 
+@both_databases
 def test_a_hold_for_this_bank_opens_a_door_and_the_patron_hears_only_after_it_closes(
     rt: Runtime, ils: MemoryIls
 ) -> None:
@@ -134,6 +135,7 @@ def test_a_full_bank_says_hold_shelf_instead(rt: Runtime, ils: MemoryIls) -> Non
     assert "hold shelf instead" in full.message
 
 
+@both_databases
 def test_a_door_that_fails_twice_goes_out_of_service_and_the_item_moves(
     rt: Runtime, ils: MemoryIls
 ) -> None:

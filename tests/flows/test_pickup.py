@@ -1,4 +1,4 @@
-"""Patron pickup with the in-memory ILS, on SQLite and PostgreSQL."""
+"""Patron pickup with the in-memory ILS (on SQLite; the marked ones on PostgreSQL too)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,15 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.lockers import LoadRow
 from ils_adapters.memory import MemoryIls
-from tests.flows.conftest import Clock, audit_kinds, load_door, messages, sim, state_of
+from tests.flows.conftest import (
+    Clock,
+    audit_kinds,
+    both_databases,
+    load_door,
+    messages,
+    sim,
+    state_of,
+)
 
 
 def _loaded(rt: Runtime, ils: MemoryIls, patron: str, *items: str) -> list[int]:
@@ -32,6 +40,7 @@ def _loaded(rt: Runtime, ils: MemoryIls, patron: str, *items: str) -> list[int]:
     return doors
 
 
+@both_databases
 def test_card_and_pin_check_out_every_item_and_open_the_patrons_doors(
     rt: Runtime, ils: MemoryIls
 ) -> None:
@@ -46,6 +55,7 @@ def test_card_and_pin_check_out_every_item_and_open_the_patrons_doors(
     assert all(state_of(rt, d) == "picked_up" for d in doors)
 
 
+@both_databases
 def test_door_closed_and_empty_frees_the_compartment_and_purges_the_patron_link(
     rt: Runtime, ils: MemoryIls
 ) -> None:
@@ -80,6 +90,7 @@ def test_a_wrong_pin_opens_nothing_and_five_lock_the_card(rt: Runtime, ils: Memo
     assert state_of(rt, door) == "loaded"
 
 
+@both_databases
 def test_the_card_lock_ends_after_fifteen_minutes(
     rt: Runtime, ils: MemoryIls, clock: Clock
 ) -> None:

@@ -18,7 +18,19 @@ from ils_adapters.memory import MemoryIls
 from lockers.drivers.base import DoorClosed
 from lockers.drivers.wire import encode_events
 from lockers.signing import Signer
-from tests.flows.conftest import Clock, flow_config, make_runtime, messages, sim, state_of
+from tests.flows import conftest as flows
+from tests.flows.conftest import (
+    Clock,
+    flow_config,
+    make_runtime,
+    messages,
+    sim,
+    state_of,
+)
+
+# A copy of the migrated template per test instead of a migration per test.
+sqlite_template = flows.sqlite_template
+sqlite_engine = flows.sqlite_engine
 
 KIOSK = "kiosk-token-0123456789abcdefghij"
 STAFF = "staff-token-0123456789abcdefghij"
