@@ -7,7 +7,9 @@
 - worker: ``lockerbridge worker --burst`` checking in deposits against the reference ACS over
   SIP2, with the same 10,000-compartment configuration; read by the process itself at exit;
 - baseline: ``python -c "import flask, sqlalchemy, rq"`` in the same run, so the figures are
-  given both in MiB and as a ratio to what any Flask + SQLAlchemy + rq process costs here.
+  given both in MiB and as a ratio to what any Flask + SQLAlchemy + rq process costs here;
+- growth: the web process at 1,000 and 10,000 compartments, and fresh worker processes after
+  100, 300 and 1,000 check-ins (memory that grows with the work done would be a leak).
 
 DOMAIN.md sets no memory target; the figures are reported for sizing hosts and containers.
 """
@@ -257,35 +259,65 @@ def _mib(kib: int) -> float:
     return kib / 1024
 
 
+def _growth(name: str, points: dict[int, int], x_label: str, what: str) -> Figure:
+    first, last = min(points), max(points)
+    return Figure(
+        name=name,
+        value=points[last] / points[first],
+        unit="x",
+        baseline=f"peak at {first:,} {what}, same run",
+        reproduce=REPRODUCE,
+        samples=[float(v) for n in sorted(points) for v in (n, _mib(points[n]))],
+        plot="growth",
+        samples_unit="MiB",
+        x_label=x_label,
+    )
+
+
 def run(quick: bool) -> list[Figure]:
-    total = 400 if quick else 10_000
-    deposits = 10 if quick else 300
+    sizes = (400,) if quick else (1_000, 10_000)
+    batches = (10,) if quick else (100, 300, 1_000)
     base = baseline_kib()
-    with _installation(total) as (rt, cfg):
-        # Both at once: each process's own peak is what is read, and the run is shorter.
-        burst = start_worker(rt, cfg, deposits)
-        web, web_now = web_kib(cfg, loads=2 if quick else 5)
-        worker, seconds = burst.result()
+    web: dict[int, tuple[int, int]] = {}
+    worker: dict[int, tuple[int, float]] = {}
+    for total in sizes:
+        with _installation(total) as (rt, cfg):
+            if total != sizes[-1]:
+                web[total] = web_kib(cfg, loads=2 if quick else 5)
+                continue
+            # The first burst runs while the web process serves: each process's own peak is
+            # what is read, and the run is shorter. Each burst is a fresh worker process.
+            burst = start_worker(rt, cfg, batches[0])
+            web[total] = web_kib(cfg, loads=2 if quick else 5)
+            worker[batches[0]] = burst.result()
+            for deposits in batches[1:]:
+                worker[deposits] = start_worker(rt, cfg, deposits).result()
+    total, deposits = sizes[-1], batches[-1]
+    web_peak, web_now = web[total]
+    worker_peak, seconds = worker[deposits]
     baseline = f"bare `python -c 'import flask, sqlalchemy, rq'`: {_mib(base):.1f} MiB, same run"
     figures: list[Figure] = []
     for role, kib, what in (
         (
             "web",
-            web,
+            web_peak,
             f"`lockerbridge web` serving the staff status page at {total:,} compartments "
             f"(resident afterwards: {_mib(web_now):.0f} MiB; the peak includes argon2id's "
             "working memory for the sign-in, 64 MiB with argon2-cffi's defaults)",
         ),
         (
             "worker",
-            worker,
-            f"`lockerbridge worker --burst` after {deposits} check-ins over SIP2 "
-            f"({seconds:.1f} s) at {total:,} compartments",
+            worker_peak,
+            f"`lockerbridge worker --burst` after {deposits:,} check-ins over SIP2 "
+            f"({seconds:.1f} s with start-up) at {total:,} compartments",
         ),
     ):
+        count = f"{total:,} compartments" + (
+            f", {deposits:,} check-ins" if role == "worker" else ""
+        )
         figures.append(
             Figure(
-                name=f"{role} process peak memory (VmHWM), {total:,} compartments",
+                name=f"{role} process peak memory (VmHWM), {count}",
                 value=_mib(kib),
                 unit="MiB",
                 baseline=baseline,
@@ -299,6 +331,26 @@ def run(quick: bool) -> list[Figure]:
                 unit="x",
                 baseline=f"{what}; divided by the {baseline}",
                 reproduce=REPRODUCE,
+            )
+        )
+    if len(web) > 1:
+        peaks = {n: peak for n, (peak, _now) in web.items()}
+        figures.append(
+            _growth(
+                f"web peak memory growth {min(peaks):,} -> {max(peaks):,} compartments",
+                peaks,
+                "compartments",
+                "compartments",
+            )
+        )
+    if len(worker) > 1:
+        peaks = {n: peak for n, (peak, _s) in worker.items()}
+        figures.append(
+            _growth(
+                f"worker peak memory growth {min(peaks):,} -> {max(peaks):,} check-ins",
+                peaks,
+                "deposits checked in by one worker process",
+                "check-ins",
             )
         )
     return figures

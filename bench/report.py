@@ -82,6 +82,25 @@ def _value(fig: Figure) -> str:
     return f"{fig.value:.4g} {fig.unit}".strip()
 
 
+def _axis_unit(fig: Figure) -> str:
+    if fig.samples_unit:
+        return fig.samples_unit
+    if fig.plot == "growth" and fig.unit in ("x", "ratio"):
+        # The judged value is a ratio of two points; the points themselves are in the suite's
+        # own unit, which the figure does not name.
+        return "measured value at each size (unit: see the table)"
+    return fig.unit
+
+
+def _x_label(fig: Figure) -> str:
+    if fig.x_label:
+        return fig.x_label
+    for word in ("compartments", "deposits", "check-ins", "workers"):
+        if word in fig.name:
+            return word
+    return "size"
+
+
 def _plot(fig: Figure, path: Path) -> bool:
     """Draw ``fig`` as a histogram (distribution) or a line over sizes (growth)."""
     if not fig.samples or fig.plot not in ("distribution", "growth"):
@@ -91,34 +110,44 @@ def _plot(fig: Figure, path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    unit = fig.samples_unit or fig.unit
     f, ax = plt.subplots(figsize=(6.4, 3.4))
     if fig.plot == "distribution":
-        ax.hist(fig.samples, bins=40, color="#4C72B0")
-        for pct, style in ((50, "-"), (95, "--")):
+        # Up to p99 so that a few outliers (a shared machine) do not squeeze the shape.
+        top = percentile(fig.samples, 99)
+        shown = [x for x in fig.samples if x <= top]
+        ax.hist(shown, bins=40, color="#4C72B0")
+        for row, (pct, style) in enumerate(((50, "-"), (95, "--"))):
             at = percentile(fig.samples, pct)
             ax.axvline(at, color="#C44E52", linestyle=style, linewidth=1)
             ax.annotate(
                 f"p{pct} {at:.3g}",
                 (at, 1),
                 xycoords=("data", "axes fraction"),
-                xytext=(3, -12),
+                xytext=(3, -12 - 12 * row),
                 textcoords="offset points",
                 fontsize=8,
                 color="#C44E52",
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1},
             )
-        ax.set_xlabel(unit)
+        left_out = len(fig.samples) - len(shown)
+        note = f" ({left_out} above p99 not drawn)" if left_out else ""
+        ax.set_xlabel(_axis_unit(fig) + note)
         ax.set_ylabel("samples")
     else:
         xs, ys = fig.samples[0::2], fig.samples[1::2]
-        ax.plot(xs, ys, marker="o", color="#4C72B0")
+        ax.plot(xs, ys, marker="o", color="#4C72B0", label="measured")
         for x, y in zip(xs, ys, strict=False):
             ax.annotate(f"{y:.3g}", (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8)
+        if len(xs) > 1 and xs[0] > 0:
+            # What the same work would cost if it grew in proportion to the size.
+            linear = [ys[0] * x / xs[0] for x in xs]
+            ax.plot(xs, linear, linestyle=":", color="#999999", label="linear from first point")
+            ax.set_ylim(0, max(ys) * 1.25)
+            ax.legend(fontsize=8, loc="upper left")
         if len(xs) > 1 and min(xs) > 0 and max(xs) / min(xs) >= 20:
             ax.set_xscale("log")
-        ax.set_xlabel(fig.x_label or "size")
-        ax.set_ylabel(unit)
-        ax.set_ylim(bottom=0)
+        ax.set_xlabel(_x_label(fig))
+        ax.set_ylabel(_axis_unit(fig), fontsize=8)
     ax.set_title(fig.name, fontsize=9)
     ax.grid(alpha=0.3)
     f.tight_layout()
