@@ -93,7 +93,13 @@ def test_after_a_failover_writes_go_to_the_new_primary(cluster: Cluster) -> None
         what="the write to reach the replica",
     )
 
-    Redis(port=cluster.sentinel.port).sentinel_failover("lockerbridge")
+    # Sentinel answers NOGOODSLAVE until its next INFO poll of the replica (every ~10 s).
+    wait_until(
+        lambda: Redis(port=cluster.sentinel.port).sentinel_failover("lockerbridge"),
+        timeout=45,
+        every=1.0,
+        what="the sentinel to accept the failover",
+    )
     wait_until(
         lambda: (
             Redis(port=cluster.sentinel.port).sentinel_get_master_addr_by_name("lockerbridge")[1]
