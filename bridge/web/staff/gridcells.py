@@ -8,29 +8,51 @@ the target machine. Here each cell is one f-string, and only text that can hold 
 
 from __future__ import annotations
 
+import functools
+from datetime import datetime
+
 from markupsafe import Markup, escape
 
 from bridge.web.staff.filters import duration, state_label, when
 from bridge.web.staff.queries import BankGrid
 
 
+@functools.lru_cache(maxsize=32_768)
+def _door(bank: str, number: int, size: str, purpose: str, base: str) -> tuple[str, str]:
+    """The parts of a cell that change only with the bank's layout, escaped once per process:
+    (link start with the number, size line). Keyed by value: a changed layout is a new key."""
+    meta = escape(size) + (f" · {escape(purpose)}" if purpose != "pickup" else "")
+    return (
+        f'<a id="cell-{escape(bank)}-{number}" href="{escape(base)}{number}">'
+        f'<span class="num">{number}</span>',
+        f'<span class="meta">{meta}</span>',
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _state(state: str) -> tuple[str, str, str]:
+    """(class attribute start, data-state value, the state line) per state."""
+    return (
+        f"cell s-{escape(state)}",
+        str(escape(state)),
+        f'<span class="state">{escape(state_label(state))}</span>',
+    )
+
+
 def cells_html(grid: BankGrid, zone: str, cell_base: str) -> Markup:
     parts: list[str] = []
-    bank = escape(grid.bank_id)
-    base = escape(cell_base)
+    until: dict[datetime, str] = {}  # many doors share an expiry time
     for c in grid.cells:
-        classes = f"cell s-{escape(c.state)}"
-        inner = [
-            f'<span class="num">{c.number}</span>',
-            f'<span class="state">{escape(state_label(c.state))}</span>',
-            f'<span class="meta">{escape(c.size)}'
-            + (f" · {escape(c.purpose)}" if c.purpose != "pickup" else "")
-            + "</span>",
-        ]
+        link, meta = _door(grid.bank_id, c.number, c.size, c.purpose, cell_base)
+        classes, data_state, state_line = _state(c.state)
+        inner = [link, state_line, meta]
         if c.waited:
             inner.append(f'<span class="meta">waited {duration(c.waited)}</span>')
         if c.expires_at:
-            inner.append(f'<span class="meta">until {when(c.expires_at, zone)}</span>')
+            shown = until.get(c.expires_at)
+            if shown is None:
+                shown = until[c.expires_at] = when(c.expires_at, zone)
+            inner.append(f'<span class="meta">until {shown}</span>')
         if c.patron:
             inner.append(f'<span class="meta">{escape(c.patron)}</span>')
         if c.door_open:
@@ -43,8 +65,8 @@ def cells_html(grid: BankGrid, zone: str, cell_base: str) -> Markup:
             classes += " has-discrepancy"
             inner.append('<span class="flag">Sensor disagrees</span>')
         parts.append(
-            f'<li class="{classes}" data-number="{c.number}" data-state="{escape(c.state)}">'
-            f'<a id="cell-{bank}-{c.number}" href="{base}{c.number}">{"".join(inner)}</a></li>'
+            f'<li class="{classes}" data-number="{c.number}" data-state="{data_state}">'
+            f'{"".join(inner)}</a></li>'
         )
     # Every piece of text above went through escape() or is a number or our own markup.
     return Markup("".join(parts))  # noqa: S704

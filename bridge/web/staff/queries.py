@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -46,8 +46,10 @@ REMOVAL_STATES = ("expired", "staff_remove")
 DEPOSIT_PENDING_STATES = ("recorded", "checking_in", "waiting_for_ils")
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
+    """One door as the grid shows it. A NamedTuple, not a frozen dataclass: a page builds
+    thousands per request, and a frozen dataclass's __init__ costs several times more."""
+
     number: int
     size: str
     purpose: str
