@@ -8,8 +8,10 @@ verify old hashes and re-hash them at the next sign-in.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import functools
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -19,6 +21,10 @@ from enum import StrEnum
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -48,6 +54,48 @@ def password_hasher(settings: Settings | None = None) -> PasswordHasher:
 def _dummy_hash(hasher: PasswordHasher) -> str:
     # Verifying against this keeps "no such user" as slow as "wrong password" (no enumeration).
     return hasher.hash("not a real password, only for timing")
+
+
+# --- TOTP secrets at rest ---------------------------------------------------------------------
+# Stored as base64url(nonce || AES-256-GCM(secret bytes)), with the user name as associated
+# data (a secret copied onto another account does not decrypt). 12 + 20 + 16 bytes make 64
+# characters: the column's width. The key comes from HKDF-SHA256 over security.totp_key, or
+# over web.secret_key when that is not set. A 32-character value is a base32 secret stored in
+# the clear by an older version; it still verifies and is sealed at its next use.
+_TOTP_INFO = b"lockerbridge staff totp secret v1"
+_NONCE = 12
+_PLAIN_LENGTH = 32  # pyotp.random_base32(): 160 bits
+
+
+@functools.cache
+def _aead(material: str) -> AESGCM:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_TOTP_INFO).derive(
+        material.encode()
+    )
+    return AESGCM(key)
+
+
+def _totp_cipher(settings: Settings) -> AESGCM:
+    return _aead(settings.security.totp_key or settings.web.secret_key)
+
+
+def seal_totp_secret(settings: Settings, username: str, secret: str) -> str:
+    """The stored form of a base32 TOTP secret."""
+    nonce = os.urandom(_NONCE)
+    sealed = _totp_cipher(settings).encrypt(nonce, base64.b32decode(secret), username.encode())
+    return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+
+def open_totp_secret(settings: Settings, username: str, stored: str) -> str | None:
+    """The base32 secret, or None when it does not decrypt (another key, or tampered with)."""
+    if len(stored) == _PLAIN_LENGTH:
+        return stored  # stored in the clear by an older version
+    try:
+        data = base64.urlsafe_b64decode(stored + "=" * (-len(stored) % 4))
+        raw = _totp_cipher(settings).decrypt(data[:_NONCE], data[_NONCE:], username.encode())
+    except (InvalidTag, ValueError):
+        return None
+    return base64.b32encode(raw).decode()
 
 
 class Role(StrEnum):
@@ -112,12 +160,16 @@ def add_user(
     )
     if taken:
         raise AccountError(f"user {username!r} already exists")
+    if totp and settings is None:
+        raise TypeError("add_user(totp=True) needs settings= to encrypt the TOTP secret")
     secret = pyotp.random_base32() if totp else None
     row = StaffUserRow(
         username=username,
         password_hash=password_hasher(settings).hash(password),
         role=role.value,
-        totp_secret=secret,
+        totp_secret=(
+            seal_totp_secret(settings, username, secret) if secret and settings else None
+        ),
     )
     session.add(row)
     session.flush()
@@ -150,13 +202,20 @@ def authenticate(
     return _as_user(row)
 
 
-def verify_totp(session: Session, user_id: int, code: str, *, at: float | None = None) -> bool:
+def verify_totp(
+    session: Session, user_id: int, code: str, *, settings: Settings, at: float | None = None
+) -> bool:
     """Checks a six-digit code (one step of clock drift allowed) and burns its time step."""
     row = session.get(StaffUserRow, user_id)
     code = code.strip().replace(" ", "")
     if row is None or row.totp_secret is None or not code.isdigit():
         return False
-    totp = pyotp.TOTP(row.totp_secret)
+    secret = open_totp_secret(settings, row.username, row.totp_secret)
+    if secret is None:
+        return False
+    if secret == row.totp_secret:  # an older version stored it in the clear: seal it now
+        row.totp_secret = seal_totp_secret(settings, row.username, secret)
+    totp = pyotp.TOTP(secret)
     now = time.time() if at is None else at
     step_now = int(now // totp.interval)
     for step in (step_now, step_now - 1, step_now + 1):

@@ -38,7 +38,9 @@ def test_user_add_creates_the_first_admin_and_prints_the_totp_uri_once(tmp_path,
     with unit_of_work(rt.sessions) as s:
         row = s.scalars(select(StaffUserRow).where(StaffUserRow.username == "boss")).one()
         assert row.role == "admin" and row.password_hash.startswith("$argon2id$")
-        assert verify_totp(s, row.id, pyotp.parse_uri(uri).now())
+        secret = pyotp.parse_uri(uri).secret
+        assert secret not in row.totp_secret  # encrypted at rest
+        assert verify_totp(s, row.id, pyotp.parse_uri(uri).now(), settings=rt.settings)
 
 
 def test_an_admin_without_a_second_factor_is_refused(rt):
@@ -66,3 +68,48 @@ def test_passwords_are_checked_against_the_hash(rt):
         assert authenticate(s, "reader", "a long enough passworD", now=now) is None
 
 
+
+
+def test_the_totp_secret_is_never_stored_in_the_clear(rt):
+    import base64
+
+    with unit_of_work(rt.sessions) as s:
+        user, uri = add_user(s, "second", "a long enough password", Role.STAFF, totp=True,
+                             settings=rt.settings)
+    secret = pyotp.parse_uri(uri).secret
+    with unit_of_work(rt.sessions) as s:
+        stored = s.get(StaffUserRow, user.id).totp_secret
+        assert stored and secret not in stored and secret.lower() not in stored.lower()
+        assert base64.b32decode(secret) not in base64.urlsafe_b64decode(stored + "==")
+        assert verify_totp(s, user.id, pyotp.TOTP(secret).now(), settings=rt.settings)
+
+
+def test_a_secret_sealed_with_another_key_or_moved_to_another_account_does_not_verify(rt):
+    from bridge.config import load_settings
+    from tests.web.conftest import web_config
+
+    with unit_of_work(rt.sessions) as s:
+        alice, uri = add_user(s, "alice", "a long enough password", Role.STAFF, totp=True,
+                              settings=rt.settings)
+        bob, _ = add_user(s, "bob", "a long enough password", Role.STAFF, totp=True,
+                          settings=rt.settings)
+    totp = pyotp.parse_uri(uri)
+    other = load_settings(None, **{**web_config(Path(rt.settings.database_url[10:]).parent),
+                                  "web": {"secret_key": "x" * 40, "secure_cookies": False}})
+    with unit_of_work(rt.sessions) as s:
+        assert not verify_totp(s, alice.id, totp.now(), settings=other)
+        s.get(StaffUserRow, bob.id).totp_secret = s.get(StaffUserRow, alice.id).totp_secret
+    with unit_of_work(rt.sessions) as s:
+        assert not verify_totp(s, bob.id, totp.now(), settings=rt.settings)
+        assert verify_totp(s, alice.id, totp.now(), settings=rt.settings)
+
+
+def test_a_secret_stored_in_the_clear_by_an_older_version_still_works_and_gets_sealed(rt):
+    with unit_of_work(rt.sessions) as s:
+        user, _ = add_user(s, "old-timer", "a long enough password", Role.STAFF)
+        secret = pyotp.random_base32()
+        s.get(StaffUserRow, user.id).totp_secret = secret
+    with unit_of_work(rt.sessions) as s:
+        assert verify_totp(s, user.id, pyotp.TOTP(secret).now(), settings=rt.settings)
+    with unit_of_work(rt.sessions) as s:
+        assert secret not in s.get(StaffUserRow, user.id).totp_secret

@@ -67,7 +67,7 @@ def remote_unlock(
         )
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:
-        if not verify_totp(s, user.id, totp_code):
+        if not verify_totp(s, user.id, totp_code, settings=rt.settings):
             banks.audit(
                 s,
                 "remote_unlock_refused",

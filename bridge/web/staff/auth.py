@@ -84,7 +84,9 @@ def second_factor_post() -> ResponseReturnValue:
         security.end_session()
         return render_template("staff/login.html", next="", error=error), 429
     with unit_of_work(rt.sessions) as s:
-        ok = verify_totp(s, current.user.id, request.form.get("code", "")[:12])
+        ok = verify_totp(
+            s, current.user.id, request.form.get("code", "")[:12], settings=rt.settings
+        )
         user = get_user(s, current.user.id)
     if not ok or user is None:
         security.record_signin_failure(username, _client())
