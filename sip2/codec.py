@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 
 from sip2.errors import EncodeError, FrameError, UnknownCommand
 from sip2.messages import SPECS, FixedField, Kind, MessageSpec
@@ -25,6 +26,12 @@ MAX_FIELD_BYTES = 255  # spec: variable-length fields hold at most 255 character
 CONTROL_COMMANDS = frozenset({"96", "97"})  # carry AZ but no AY under error detection
 
 Pair = tuple[str, str]
+# The hot paths below use map/zip/filter with these rather than comprehensions: in Python 3.11
+# every comprehension is a function call with its own frame.
+_KEY = itemgetter(0)
+_VALUE = itemgetter(1)
+_CODE_PART = itemgetter(slice(0, 2))
+_VALUE_PART = itemgetter(slice(2, None))
 
 
 @dataclass(frozen=True)
@@ -92,8 +99,6 @@ class Message:
 
     def all(self, code: str) -> tuple[str, ...]:
         """Every value of the (repeatable) field ``code``, in wire order."""
-        if code not in self.firsts:
-            return ()
         return tuple([value for key, value in self.fields if key == code])
 
     def codes(self) -> frozenset[str]:
@@ -189,7 +194,7 @@ _REQUIRED: dict[str, frozenset[str]] = {c: frozenset(spec.required) for c, spec 
 
 def _check_fixed(message: Message, spec: MessageSpec, text: str) -> None:
     """``text``: the fixed values joined, as they will be written."""
-    names = tuple([name for name, _ in message.fixed])
+    names = tuple(map(_KEY, message.fixed))
     if names == _FIXED_NAMES[spec.command] and _STRICT_WHOLE[spec.command].fullmatch(text):
         return
     given = dict(message.fixed)
@@ -218,9 +223,9 @@ _CALLER_CODES = frozenset(a + b for a in _UPPER for b in _UPPER + "0123456789") 
 def _check_variable(message: Message, spec: MessageSpec, encoding: str) -> None:
     fields = message.fields
     # One pass in C for the usual request; the loop below finds and names what is wrong.
-    values = [value for _, value in fields]
+    values = list(map(_VALUE, fields))
     if (
-        _CALLER_CODES.issuperset([code for code, _ in fields])
+        _CALLER_CODES.issuperset(map(_KEY, fields))
         and _FORBIDDEN.search("".join(values)) is None
         and max(map(len, values), default=0) * 4 <= MAX_FIELD_BYTES
         and _REQUIRED[spec.command] <= message.firsts.keys()
@@ -263,10 +268,12 @@ def encode(
     spec = SPECS.get(message.command)
     if spec is None:
         raise EncodeError(f"unknown SIP2 command id {message.command!r}")
-    fixed = "".join([value for _, value in message.fixed])
+    fixed = "".join(map(_VALUE, message.fixed))
     _check_fixed(message, spec, fixed)
     _check_variable(message, spec, encoding)
-    text = "".join([message.command, fixed, *[f"{c}{v}|" for c, v in message.fields]])
+    # "".join(("AB", "value")) is the field; the delimiter ends every one of them.
+    variable = "|".join(map("".join, message.fields))
+    text = message.command + fixed + variable + ("|" if variable else "")
     try:
         body = text.encode(encoding)
     except UnicodeEncodeError as exc:
@@ -391,9 +398,9 @@ def _salvage(spec: MessageSpec, rest: str, problems: list[str]) -> tuple[tuple[P
 
 
 def _variable_part(text: str, problems: list[str]) -> list[Pair]:
-    pieces = [piece for piece in text.split(DELIMITER) if piece]  # "||", the final delimiter
+    pieces = list(filter(None, text.split(DELIMITER)))  # "||", the final delimiter
     if min(map(len, pieces), default=2) >= 2:  # the usual frame: no loop in Python
-        return [(piece[:2], piece[2:]) for piece in pieces]
+        return list(zip(map(_CODE_PART, pieces), map(_VALUE_PART, pieces), strict=True))
     pairs: list[Pair] = []
     for piece in text.split(DELIMITER):
         if not piece:

@@ -181,9 +181,10 @@ class _PatronKw(_CommonKw):
 
 def _common(decoded: Decoded) -> _CommonKw:
     m = decoded.message
+    present = m.firsts  # most replies carry no AF/AG: skip the scans
     return {
-        "screen_messages": m.all("AF"),
-        "print_lines": m.all("AG"),
+        "screen_messages": m.all("AF") if "AF" in present else (),
+        "print_lines": m.all("AG") if "AG" in present else (),
         "raw_fields": m.fields,
         "problems": decoded.problems,
     }
