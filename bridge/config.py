@@ -167,6 +167,10 @@ class BankSettings(Strict):
     hold_shelf_days: int = Field(7, ge=1, le=60)
     reminder_hours: int = Field(48, ge=1)
     show_door_number: bool = True
+    # A door open longer than this raises one staff alert per opening (lockers.safety).
+    door_open_alert_seconds: int = Field(120, ge=10, le=86400)
+    # Returned equipment waits for a staff inspection before it may be lent again.
+    equipment_inspection: bool = False
     # Card readers at the bank: ask for the PIN after a card is read (docs/access.md).
     require_pin_with_reader: bool = True
     compartments: list[Compartment] = []

@@ -29,6 +29,7 @@ from bridge import outbox
 from bridge.runtime import Runtime
 from bridge.services.banks import (
     BankState,
+    SqlGrantStore,
     access_codes,
     audit,
     audit_events,
@@ -40,7 +41,7 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, BankRow, CompartmentRow
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
 from bridge.wiring import driver_for
-from lockers.allocation import Allocation, NoFit
+from lockers.allocation import Allocation, NoFit, allocate, apply_allocation
 from lockers.drivers.base import (
     CardRead,
     DoorClosed,
@@ -50,10 +51,10 @@ from lockers.drivers.base import (
     OccupancyChanged,
 )
 from lockers.errors import ControllerOffline, DoorDidNotOpen, IllegalTransition
-from lockers.events import LockerEvent
+from lockers.events import Discrepancy, LockerEvent
 from lockers.model import Purpose
 from lockers.safety import SafetyMonitor, SafetyPolicy
-from lockers.states import CompartmentState
+from lockers.states import EXPECTED_OCCUPANCY, CompartmentState
 
 log = logging.getLogger(__name__)
 _S = CompartmentState
@@ -148,30 +149,88 @@ def _record_failure(rt: Runtime, bank_id: str, number: int, *, actor: str, detai
         lock_bank(s, bank_id)
         state = load_bank(s, bank_id)
         row = state.rows[number]
+        # Items whose door never opened are not inside yet: these may move to another door.
+        outside = [ld for ld in state.loads_in(number) if ld.state == "reserved"]
         monitor = SafetyMonitor(state.bank, POLICY)
         for _ in range(row.open_failures):  # failures counted in earlier requests
             monitor.door_failed_to_open(number, at=now, actor=actor)
         outcome = monitor.door_failed_to_open(number, at=now, actor=actor)
+        events: list[LockerEvent] = list(outcome.events)
         result.out_of_service = outcome.out_of_service
         if outcome.out_of_service:
             row.open_failures = 0
             row.fault = f"door did not open ({detail or 'no reason given'})"[:200]
         else:
             row.open_failures += 1
-        if isinstance(outcome.moved, Allocation):
-            for placement in outcome.moved.placements:
-                barcodes = {i.barcode for i in placement.items}
-                for load in state.loads_in(number):
-                    if load.item_barcode in barcodes:
-                        load.compartment = placement.compartment
-            result.moved_to = outcome.moved.placements[0].compartment
-        elif isinstance(outcome.moved, NoFit):
-            for load in state.loads_in(number):
-                s.delete(load)
-            result.no_room = outcome.moved.reason
+        moved = outcome.moved
+        if outcome.out_of_service and moved is None and outside:
+            # The domain moves a whole reservation; items that were joining a door that
+            # already holds the patron's loaded items are moved here, the loaded ones stay.
+            moved = _move_outside(state, number, outside, now, actor, events)
+        if moved is not None:
+            _follow_move(s, state, number, outside, moved, result, now)
         save_compartments(state, now)
-        audit_events(s, outcome.events, actor=actor)
+        audit_events(s, events, actor=actor)
     return result
+
+
+def _move_outside(
+    state: BankState,
+    number: int,
+    outside: list[LoadRow],
+    at: datetime,
+    actor: str,
+    events: list[LockerEvent],
+) -> Allocation | NoFit:
+    barcodes = {ld.item_barcode for ld in outside}
+    items = [c.item for c in state.bank.contents(number) if c.item.barcode in barcodes]
+    found = allocate(state.bank, items, exclude={number})
+    if isinstance(found, Allocation):
+        expiries = [ld.expires_at for ld in outside if ld.expires_at is not None]
+        events.extend(
+            apply_allocation(
+                state.bank, found, at=at, actor=actor, expires_at=min(expiries, default=None)
+            )
+        )
+    return found
+
+
+def _follow_move(
+    s: Session,
+    state: BankState,
+    number: int,
+    outside: list[LoadRow],
+    moved: Allocation | NoFit,
+    result: _Failure,
+    at: datetime,
+) -> None:
+    """Makes the load rows follow the domain's move; items that fit nowhere are dropped from
+    the model (the caller tells staff to use the hold shelf)."""
+    placed: dict[str, int] = {}
+    if isinstance(moved, Allocation):
+        for placement in moved.placements:
+            for item in placement.items:
+                placed[item.barcode] = placement.compartment
+        result.moved_to = moved.placements[0].compartment
+        if moved.left_over is not None:
+            result.no_room = moved.left_over.reason
+    else:
+        result.no_room = moved.reason
+    for load in outside:
+        if load.item_barcode in placed:
+            load.compartment = placed[load.item_barcode]
+        else:
+            s.delete(load)
+            audit(
+                s,
+                "load_abandoned",
+                at=at,
+                bank_id=state.bank.bank_id,
+                compartment=number,
+                actor="system",
+                item=load.item_barcode,
+                reason=result.no_room or "no other door fits",
+            )
 
 
 # --- events from the controller -----------------------------------------------------------
@@ -241,12 +300,15 @@ def door_closed(rt: Runtime, bank_id: str, number: int, at: datetime) -> None:
                 )
             for load in fresh:
                 load.state, load.loaded_at = "loaded", at
-            ref = _issue_and_notify(rt, s, bank_id, number, fresh, at)
+            ref = _issue_and_notify(rt, s, state, number, fresh, at)
             if ref:
                 refs.append(ref)
             _equipment_available(s, fresh, number)
         elif compartment.state is _S.PICKED_UP:
             _close_after_pickup(rt, s, state, number, at, events)
+        found = _reading_contradicts(state, number, at)
+        if found is not None:
+            events.append(found)
         save_compartments(state, at)
         audit_events(s, events, actor="controller")
     for ref in refs:
@@ -261,21 +323,60 @@ def door_closed(rt: Runtime, bank_id: str, number: int, at: datetime) -> None:
 
 
 def _issue_and_notify(
-    rt: Runtime, s: Session, bank_id: str, number: int, loads: list[LoadRow], at: datetime
+    rt: Runtime, s: Session, state: BankState, number: int, loads: list[LoadRow], at: datetime
 ) -> str | None:
-    """Typed code + QR for the patron's newly loaded items, and the ready-for-pickup message."""
+    """Typed code + QR for the patron's newly loaded items, and the ready-for-pickup message.
+
+    When the items were moved here because the door they were meant for went out of service
+    and the patron already holds a code naming that door, that code is revoked and the new
+    one (and the message) covers everything of theirs waiting behind working doors."""
     holds = [ld for ld in loads if ld.kind == "hold" and ld.patron]
     if not holds:
         return None
     from bridge.notify import MessageKind, queue_message
 
+    bank_id = state.bank.bank_id
     bank = rt.settings.bank(bank_id)
+    patron_ref = holds[0].patron_ref
     card = holds[0].patron or ""
+    codes = access_codes(rt, s)
+    broken = {n for n, r in state.rows.items() if r.state == _S.OUT_OF_SERVICE.value}
+    stale = [
+        g
+        for g in SqlGrantStore(s).of_patron(bank_id, patron_ref, at)
+        if broken.intersection(g.compartments)
+    ]
+    doors: tuple[int, ...] = (number,)
+    if stale:
+        for grant in stale:
+            codes.revoke(grant, at)
+            audit(
+                s,
+                "access_revoked",
+                at=at,
+                bank_id=bank_id,
+                compartment=number,
+                actor="system",
+                subject=patron_ref,
+                grant=grant.grant_id,
+                reason="door out of service; items moved",
+                doors=sorted(broken.intersection(grant.compartments)),
+            )
+        holds += [
+            ld
+            for ld in state.loads
+            if ld.patron_ref == patron_ref
+            and ld.kind == "hold"
+            and ld.state == "loaded"
+            and ld.compartment not in broken
+            and ld.compartment != number
+        ]
+        doors = tuple(sorted({ld.compartment for ld in holds}))
     expires = min(ld.expires_at or at + timedelta(days=bank.hold_shelf_days) for ld in holds)
-    issued = access_codes(rt, s).issue(
+    issued = codes.issue(
         bank_id=bank_id,
-        patron_ref=holds[0].patron_ref,
-        compartments=(number,),
+        patron_ref=patron_ref,
+        compartments=doors,
         now=at,
         expires_at=expires,
         card_number=card,
@@ -287,7 +388,7 @@ def _issue_and_notify(
         bank_id=bank_id,
         compartment=number,
         actor="system",
-        subject=holds[0].patron_ref,
+        subject=patron_ref,
         grant=issued.grant.grant_id,
         expires=expires.isoformat(),
     )
@@ -297,7 +398,7 @@ def _issue_and_notify(
         rt,
         s,
         bank_id=bank_id,
-        patron_ref=holds[0].patron_ref,
+        patron_ref=patron_ref,
         expires_at=expires,
         now=at,
         grant_id=issued.grant.grant_id,
@@ -306,7 +407,7 @@ def _issue_and_notify(
         "phone_url": phone_url,  # secret like the code; None without access.public_url
         "titles": [ld.title or ld.item_barcode for ld in holds],
         "items": len(holds),
-        "doors": [number] if bank.show_door_number else [],
+        "doors": list(doors) if bank.show_door_number else [],
         "code": issued.typed_code,
         "qr_token": issued.qr_token,
         "expires": expires,
@@ -314,6 +415,8 @@ def _issue_and_notify(
         "address": bank.address,
         "hours": bank.hours,
     }
+    if stale:
+        facts["moved"] = True  # templates may say "your items are now behind another door"
     return queue_message(
         s,
         MessageKind.READY_FOR_PICKUP,
@@ -345,18 +448,8 @@ def _close_after_pickup(
 ) -> None:
     row = state.rows[number]
     if row.occupied is True:
-        # The sensor still sees something: leave it for staff rather than free a full door.
-        audit(
-            s,
-            "occupancy_discrepancy",
-            at=at,
-            bank_id=state.bank.bank_id,
-            compartment=number,
-            actor="controller",
-            state="picked_up",
-            expected=False,
-            reported=True,
-        )
+        # The sensor still sees something: leave it for staff rather than free a full door
+        # (door_closed reports the discrepancy).
         return
     loads = state.loads_in(number)
     events.append(
@@ -402,18 +495,30 @@ def _close_return_door(
     return out
 
 
+def _reading_contradicts(state: BankState, number: int, at: datetime) -> Discrepancy | None:
+    """The door has just shut: does the last occupancy reading match what the model says is
+    inside? (Readings taken while the door was open are judged here, once it is shut.)"""
+    row = state.rows[number]
+    if row.occupied is None:
+        return None  # no sensor, or it never reported
+    return SafetyMonitor(state.bank, POLICY).occupancy_reported(number, row.occupied, at)
+
+
 def _occupancy(rt: Runtime, event: OccupancyChanged) -> None:
+    """Stores the reading (the staff work list compares it with the state); a reading with
+    the door shut that contradicts the model is audited once per change of reading."""
     with unit_of_work(rt.sessions) as s:
         state = load_bank(s, event.bank_id)
         row = state.rows.get(event.compartment)
         if row is None:
             raise KeyError(event.compartment)
+        changed = row.occupied is not event.occupied
         row.occupied = event.occupied
         monitor = SafetyMonitor(state.bank, POLICY)
         if row.door_open:
             monitor.door_opened(event.compartment, row.door_opened_at or event.at)
         found = monitor.occupancy_reported(event.compartment, event.occupied, event.at)
-        if found is not None:
+        if found is not None and changed:
             audit_events(s, [found], actor="controller")
 
 
@@ -472,34 +577,71 @@ def _fault(rt: Runtime, event: Fault) -> None:
 
 
 def check_open_doors(rt: Runtime) -> int:
-    """Raises one "door left open" alert per opening that lasts too long; returns how many."""
+    """Raises one "door left open" staff alert (audit ``door_left_open``) per opening that
+    lasts longer than the bank's ``door_open_alert_seconds``; returns how many were raised.
+
+    Run every 30 s by the scheduler (``bridge.periodic``) through :func:`run_door_checks`."""
     now = rt.clock()
     count = 0
     with unit_of_work(rt.sessions) as s:
         rows = s.scalars(
-            select(CompartmentRow).where(
-                CompartmentRow.door_open.is_(True),
-                CompartmentRow.door_opened_at < now - POLICY.door_open_alert_after,
-            )
+            select(CompartmentRow)
+            .where(CompartmentRow.door_open.is_(True), CompartmentRow.door_opened_at.is_not(None))
+            .order_by(CompartmentRow.bank_id, CompartmentRow.number)
         ).all()
+        by_bank: dict[str, list[CompartmentRow]] = {}
         for row in rows:
-            already = s.scalars(
-                select(AuditEventRow.id).where(
-                    AuditEventRow.kind == "door_left_open",
-                    AuditEventRow.bank_id == row.bank_id,
-                    AuditEventRow.compartment == row.number,
-                    AuditEventRow.at >= row.door_opened_at,
-                )
-            ).first()
-            if already is not None:
-                continue  # one alert per opening
-            audit(
-                s,
-                "door_left_open",
-                at=now,
-                bank_id=row.bank_id,
-                compartment=row.number,
-                opened_at=row.door_opened_at.isoformat() if row.door_opened_at else None,
+            by_bank.setdefault(row.bank_id, []).append(row)
+        for bank_id, open_rows in by_bank.items():
+            try:
+                after = rt.settings.bank(bank_id).door_open_alert_seconds
+            except KeyError:
+                continue  # a bank no longer configured: its doors are out of service
+            monitor = SafetyMonitor(
+                load_bank(s, bank_id).bank,
+                SafetyPolicy(door_open_alert_after=timedelta(seconds=after)),
             )
-            count += 1
+            opened = {r.number: r.door_opened_at for r in open_rows}
+            for row in open_rows:
+                monitor.door_opened(row.number, opened[row.number] or now)
+            for alert in monitor.due_alerts(now):
+                already = s.scalars(
+                    select(AuditEventRow.id).where(
+                        AuditEventRow.kind == "door_left_open",
+                        AuditEventRow.bank_id == bank_id,
+                        AuditEventRow.compartment == alert.compartment,
+                        AuditEventRow.at >= alert.opened_at,
+                    )
+                ).first()
+                if already is not None:
+                    continue  # one alert per opening
+                audit_events(s, [alert], actor="system")
+                count += 1
     return count
+
+
+def run_door_checks() -> int:
+    """Periodic job (no arguments; rq looks up the runtime)."""
+    from bridge.runtime import current
+
+    return check_open_doors(current())
+
+
+def discrepancies(session: Session, bank_id: str | None = None) -> list[Discrepancy]:
+    """Doors shut whose last occupancy reading contradicts the model, for staff (the status
+    page's work list shows the same rows)."""
+    q = select(CompartmentRow).where(
+        CompartmentRow.door_open.is_(False), CompartmentRow.occupied.is_not(None)
+    )
+    if bank_id is not None:
+        q = q.where(CompartmentRow.bank_id == bank_id)
+    found = []
+    for row in session.scalars(q.order_by(CompartmentRow.bank_id, CompartmentRow.number)):
+        expected = EXPECTED_OCCUPANCY[CompartmentState(row.state)]
+        if expected is not None and row.occupied is not None and expected != row.occupied:
+            found.append(
+                Discrepancy(
+                    row.bank_id, row.number, row.state, expected, row.occupied, row.state_since
+                )
+            )
+    return found

@@ -37,6 +37,7 @@ from bridge.services.banks import (
 )
 from bridge.services.doors import open_door
 from bridge.storage.db import unit_of_work
+from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
 from bridge.wiring import adapter_for
 from ils_adapters.base import (
@@ -94,6 +95,7 @@ DENIED_CODE = (
     "message. Check the digits, or use your library card and PIN."
 )
 ILS_DOWN = "The library system is not answering right now. Please try again in a few minutes."
+DOOR_OUT_OF_ORDER = "This door is out of order. Please ask staff for this item."
 
 
 def _kiosk(bank_id: str, kiosk: str) -> Subject:
@@ -312,10 +314,24 @@ def hand_over(
     by_door: dict[int, list[_Waiting]] = defaultdict(list)
     for w in waiting:
         by_door[w.compartment].append(w)
+    with unit_of_work(rt.sessions) as s:
+        # Items behind a door that is out of order are not lent: nobody could take them.
+        broken = set(
+            s.scalars(
+                select(CompartmentRow.number).where(
+                    CompartmentRow.bank_id == bank_id,
+                    CompartmentRow.number.in_(list(by_door)),
+                    CompartmentRow.state == CompartmentState.OUT_OF_SERVICE.value,
+                )
+            )
+        )
     refused: list[Refusal] = []
     lent: list[_Waiting] = []
     ils_down = False
     for w in waiting:
+        if w.compartment in broken:
+            refused.append(Refusal(w.item, w.title, w.compartment, DOOR_OUT_OF_ORDER))
+            continue
         if ils_down:
             refused.append(Refusal(w.item, w.title, w.compartment, ILS_DOWN))
             continue
