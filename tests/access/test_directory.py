@@ -145,7 +145,7 @@ def test_a_directory_that_is_down_gets_a_clear_message_and_local_admins_still_si
     assert "not answering" in resp.get_data(as_text=True)
     assert audits(rt, "staff_directory_down")[0].detail["during"] == "sign-in"
     with unit_of_work(rt.sessions) as s:
-        user, uri = add_user(s, "local-admin", PASSWORD, Role.ADMIN, totp=True)
+        user, uri = add_user(s, "local-admin", PASSWORD, Role.ADMIN, totp=True, settings=rt.settings)
     assert uri is not None
     sign_in(client, Account(user.username, PASSWORD, Role.ADMIN, pyotp.parse_uri(uri)))
     assert "local-admin (admin)" in client.get("/staff/").get_data(as_text=True)
