@@ -88,7 +88,15 @@ def driver_for(rt: Runtime, bank_id: str) -> Any:
     """The door controller driver of ``bank_id`` (``lockers.drivers``), built on first use."""
     bank = rt.settings.bank(bank_id)
     # Built outside rt.cached, which is not re-entrant.
-    verifier = controller_verifier(rt) if bank.driver.kind != "simulated" else None
+    verifier: Any = None
+    if bank.driver.kind == "http":
+        verifier = controller_verifier(rt)
+    elif bank.driver.kind == "mqtt":
+        from bridge.controllers import ListenerVerifier
+
+        # Each process subscribed to the bank checks every message itself; events are applied
+        # by one of them (bridge.controllers).
+        verifier = ListenerVerifier(rt, bank.id)
     return rt.cached(f"driver:{bank_id}", lambda: _build_driver(rt, bank, verifier))
 
 

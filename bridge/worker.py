@@ -11,6 +11,7 @@ import time
 from rq import SimpleWorker
 
 from bridge.config import Settings
+from bridge.controllers import keep_mqtt_listeners
 from bridge.periodic import build_scheduler
 from bridge.runtime import QUEUE_NAMES, Runtime, install
 
@@ -61,6 +62,11 @@ def run_worker(settings: Settings, *, with_scheduler: bool = False, burst: bool 
     if with_scheduler:
         thread = threading.Thread(target=_scheduler_loop, args=(runtime, stop), daemon=True)
         thread.start()
+    if not burst:
+        # Controller events of MQTT banks (bridge.controllers); the web answers HTTP ones.
+        threading.Thread(
+            target=keep_mqtt_listeners, args=(runtime, stop), daemon=True, name="mqtt"
+        ).start()
     # SimpleWorker runs jobs in this process, so SIP2 connections stay open between jobs
     # (a forking worker would log in again for every check-in).
     worker = SimpleWorker([runtime.queue(n) for n in QUEUE_NAMES], connection=runtime.redis)
