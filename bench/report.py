@@ -112,9 +112,9 @@ def _plot(fig: Figure, path: Path) -> bool:
 
     f, ax = plt.subplots(figsize=(6.4, 3.4))
     if fig.plot == "distribution":
-        # Up to p99 so that a few outliers (a shared machine) do not squeeze the shape.
-        top = percentile(fig.samples, 99)
-        shown = [x for x in fig.samples if x <= top]
+        # p1 to p99, so that a few outliers (a shared machine) do not squeeze the shape.
+        low, top = percentile(fig.samples, 1), percentile(fig.samples, 99)
+        shown = [x for x in fig.samples if low <= x <= top]
         ax.hist(shown, bins=40, color="#4C72B0")
         for row, (pct, style) in enumerate(((50, "-"), (95, "--"))):
             at = percentile(fig.samples, pct)
@@ -130,7 +130,7 @@ def _plot(fig: Figure, path: Path) -> bool:
                 bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1},
             )
         left_out = len(fig.samples) - len(shown)
-        note = f" ({left_out} above p99 not drawn)" if left_out else ""
+        note = f" ({left_out} outside p1-p99 not drawn)" if left_out else ""
         ax.set_xlabel(_axis_unit(fig) + note)
         ax.set_ylabel("samples")
     else:
@@ -143,7 +143,7 @@ def _plot(fig: Figure, path: Path) -> bool:
             linear = [ys[0] * x / xs[0] for x in xs]
             ax.plot(xs, linear, linestyle=":", color="#999999", label="linear from first point")
             ax.set_ylim(0, max(ys) * 1.25)
-            ax.legend(fontsize=8, loc="upper left")
+            ax.legend(fontsize=8, loc="lower right")
         if len(xs) > 1 and min(xs) > 0 and max(xs) / min(xs) >= 20:
             ax.set_xscale("log")
         ax.set_xlabel(_x_label(fig))
