@@ -75,7 +75,7 @@ class IllPartnerSettings(Strict):
     agency: str = Field(min_length=1)  # its NCIP agency id (FromAgencyId / RequestId AgencyId)
     url: str | None = None  # its NCIP endpoint for CheckInItem; None: it is not told
     shared_secret: str | None = None  # accepted from it on /ncip and sent with our CheckInItem
-    secret_header: str = "X-NCIP-Secret"
+    secret_header: str = "X-NCIP-Secret"  # noqa: S105  (a header name, not a secret)
     # Subject DN of its TLS client certificate, as the TLS proxy passes it on.
     client_dn: str | None = None
     our_agency: str | None = None  # how it names us; default: the ToAgencyId it used

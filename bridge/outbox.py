@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from rq.job import Job
 from rq.utils import utcparse
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
@@ -42,6 +43,9 @@ KINDS: dict[str, JobKind] = {
 }
 
 MAX_BACKOFF = timedelta(minutes=10)
+# A row behind an older open row of its order_key is looked at again this much later.
+ORDER_WAIT = timedelta(seconds=2)
+_OPEN = ("pending", "leased")
 
 
 def backoff(attempts: int) -> timedelta:
@@ -51,6 +55,16 @@ def backoff(attempts: int) -> timedelta:
 
 def job_id(kind: str, ref: str) -> str:
     return f"{kind}-{ref}"
+
+
+def retry_job_id(kind: str, ref: str, attempt: int) -> str:
+    """The rq job id of a delayed retry, one per attempt.
+
+    A retry is dispatched from inside the running job. Under the running job's own id, rq's
+    bookkeeping when that job ends (status "finished", result expiry) would land on the retry
+    just scheduled and lose it; a fresh id per attempt keeps them apart.
+    """
+    return f"{kind}-{ref}-retry{attempt}"
 
 
 def add(
@@ -71,32 +85,31 @@ def add(
     return row
 
 
-def dispatch(rt: Runtime, kind: str, ref: str, *, delay: timedelta | None = None) -> None:
-    """Hands committed work to rq. Failing here loses nothing: the sweeper will pick it up."""
+def dispatch(
+    rt: Runtime, kind: str, ref: str, *, delay: timedelta | None = None, attempt: int = 0
+) -> None:
+    """Hands committed work to rq. Failing here loses nothing: the sweeper will pick it up.
+
+    ``attempt`` (the claim's) names a delayed retry's job, see :func:`retry_job_id`.
+    """
     spec = KINDS[kind]
+    later = delay is not None and delay.total_seconds() > 0
+    # The outcome lives in the database, so rq keeps no result worth reading. result_ttl=0
+    # would make rq delete the job with seven more round trips per job (it looks up the job's
+    # status and executions first); a one-second TTL lets Redis expire it instead. Failures
+    # stay a day for ``rq info`` and the dashboard.
+    options: dict[str, Any] = {
+        "job_id": retry_job_id(kind, ref, attempt) if later else job_id(kind, ref),
+        "job_timeout": 300,
+        "result_ttl": 1,
+        "failure_ttl": 86400,
+    }
     try:
         queue = rt.queue(spec.queue)
-        if delay and delay.total_seconds() > 0:
-            queue.enqueue_in(
-                delay,
-                spec.function,
-                kind,
-                ref,
-                job_id=job_id(kind, ref),
-                job_timeout=300,
-                result_ttl=300,
-                failure_ttl=86400,
-            )
+        if delay is not None and later:
+            queue.enqueue_in(delay, spec.function, kind, ref, **options)
         else:
-            queue.enqueue(
-                spec.function,
-                kind,
-                ref,
-                job_id=job_id(kind, ref),
-                job_timeout=300,
-                result_ttl=300,
-                failure_ttl=86400,
-            )
+            queue.enqueue(spec.function, kind, ref, **options)
     except Exception as exc:  # Redis down: the row stays pending and the sweeper retries.
         log.warning("could not enqueue %s %s now (%s); the sweeper will retry", kind, ref, exc)
 
@@ -114,44 +127,66 @@ def claim(rt: Runtime, kind: str, ref: str) -> Claim | None:
 
     A row waits while an older row with the same order_key is not finished.
     """
-    now = rt.clock()
-    lease = now + timedelta(seconds=rt.settings.outbox_lease_seconds)
     with unit_of_work(rt.sessions) as s:
-        row = s.scalars(
-            select(OutboxRow).where(OutboxRow.kind == kind, OutboxRow.ref == ref)
-        ).one_or_none()
-        if row is None or row.state in ("done", "failed"):
-            return None
-        if row.order_key:
-            earlier = s.scalars(
-                select(OutboxRow.id)
-                .where(
-                    OutboxRow.order_key == row.order_key,
-                    OutboxRow.kind == kind,
-                    OutboxRow.id < row.id,
-                    OutboxRow.state.in_(("pending", "leased")),
-                )
-                .limit(1)
-            ).first()
-            if earlier is not None:
-                row.next_attempt_at = now + timedelta(seconds=2)
-                return None
-        # Compare-and-set, so two workers given the same job cannot both take it.
-        took = s.execute(
-            update(OutboxRow)
-            .where(
-                OutboxRow.id == row.id,
-                or_(
-                    OutboxRow.state == "pending",
-                    and_(OutboxRow.state == "leased", OutboxRow.lease_until < now),
-                ),
-            )
-            .values(state="leased", lease_until=lease, attempts=OutboxRow.attempts + 1)
-            .execution_options(synchronize_session=False)
+        return claim_in(s, kind, ref, now=rt.clock(), lease=lease_of(rt))
+
+
+def lease_of(rt: Runtime) -> timedelta:
+    return timedelta(seconds=rt.settings.outbox_lease_seconds)
+
+
+def claim_in(
+    session: Session, kind: str, ref: str, *, now: datetime, lease: timedelta
+) -> Claim | None:
+    """:func:`claim` inside the caller's transaction, so a job can take the row and record
+    that its work started in one commit.
+
+    One compare-and-set UPDATE does it: the row must be pending (or its lease run out) and no
+    older row with its order_key open, so two workers given the same job cannot both take it
+    and one item's rows go strictly in order. Only when it misses is the row looked at again.
+    """
+    earlier = aliased(OutboxRow)
+    took = session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.kind == kind,
+            OutboxRow.ref == ref,
+            or_(
+                OutboxRow.state == "pending",
+                and_(OutboxRow.state == "leased", OutboxRow.lease_until < now),
+            ),
+            ~exists().where(
+                earlier.kind == OutboxRow.kind,
+                earlier.order_key == OutboxRow.order_key,
+                earlier.id < OutboxRow.id,
+                earlier.state.in_(_OPEN),
+            ),
         )
-        if getattr(took, "rowcount", 0) != 1:
-            return None
-        return Claim(id=row.id, kind=kind, ref=ref, attempts=row.attempts + 1)
+        .values(state="leased", lease_until=now + lease, attempts=OutboxRow.attempts + 1)
+        .returning(OutboxRow.id, OutboxRow.attempts)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if took is not None:
+        return Claim(id=took.id, kind=kind, ref=ref, attempts=took.attempts)
+    # Missed: done, leased by another worker, or behind an older row of the same key. The last
+    # one is retried a little later (sooner when the older row finishes and hands it on).
+    session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.kind == kind,
+            OutboxRow.ref == ref,
+            OutboxRow.state == "pending",
+            exists().where(
+                earlier.kind == OutboxRow.kind,
+                earlier.order_key == OutboxRow.order_key,
+                earlier.id < OutboxRow.id,
+                earlier.state.in_(_OPEN),
+            ),
+        )
+        .values(next_attempt_at=now + ORDER_WAIT)
+        .execution_options(synchronize_session=False)
+    )
+    return None
 
 
 def complete(session: Session, claim_: Claim, *, now: datetime) -> None:
@@ -177,20 +212,36 @@ def retry_later(
 ) -> timedelta:
     """Releases the lease with a backoff; returns the delay chosen."""
     delay = delay if delay is not None else backoff(claim_.attempts)
-    now = rt.clock()
     with unit_of_work(rt.sessions) as s:
-        s.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == claim_.id)
-            .values(
-                state="pending",
-                lease_until=None,
-                next_attempt_at=now + delay,
-                last_error=error[:500],
-            )
-        )
-    dispatch(rt, claim_.kind, claim_.ref, delay=delay)
+        release(s, claim_, error, now=rt.clock(), delay=delay)
+    dispatch(rt, claim_.kind, claim_.ref, delay=delay, attempt=claim_.attempts)
     return delay
+
+
+def release(
+    session: Session, claim_: Claim, error: str, *, now: datetime, delay: timedelta
+) -> bool:
+    """:func:`retry_later` inside the caller's transaction (dispatch after the commit).
+
+    Only the current holder releases: a worker whose lease ran out and was taken over changes
+    nothing (else it would undo the new holder's lease, or a ``done``). Returns whether it did.
+    """
+    result = session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.id == claim_.id,
+            OutboxRow.state == "leased",
+            OutboxRow.attempts == claim_.attempts,
+        )
+        .values(
+            state="pending",
+            lease_until=None,
+            next_attempt_at=now + delay,
+            last_error=error[:500],
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def sweep(rt: Runtime, *, limit: int = 500) -> int:
@@ -204,7 +255,7 @@ def sweep(rt: Runtime, *, limit: int = 500) -> int:
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:
         rows = s.execute(
-            select(OutboxRow.kind, OutboxRow.ref, OutboxRow.state)
+            select(OutboxRow.kind, OutboxRow.ref, OutboxRow.state, OutboxRow.attempts)
             .where(
                 or_(
                     and_(OutboxRow.state == "pending", OutboxRow.next_attempt_at <= now),
@@ -216,22 +267,31 @@ def sweep(rt: Runtime, *, limit: int = 500) -> int:
         ).all()
     lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
     sent = 0
-    for kind, ref, state in rows:
+    for kind, ref, state, attempts in rows:
         if kind not in KINDS:
             continue
-        if state == "pending" and _queued_within(rt, kind, ref, lease):
+        if state == "pending" and _queued_within(rt, kind, ref, attempts, lease):
             continue
         dispatch(rt, kind, ref)
         sent += 1
     return sent
 
 
-def _queued_within(rt: Runtime, kind: str, ref: str, window: timedelta) -> bool:
-    """True when the job sits in its queue, put there less than ``window`` ago (rq's clock)."""
+def _queued_within(rt: Runtime, kind: str, ref: str, attempts: int, window: timedelta) -> bool:
+    """True when the row's job, or the delayed retry its last attempt scheduled, sits in its
+    queue, put there less than ``window`` ago (rq's clock)."""
+    keys = [Job.key_for(job_id(kind, ref)), Job.key_for(retry_job_id(kind, ref, attempts))]
     try:
-        status, enqueued = rt.redis.hmget(Job.key_for(job_id(kind, ref)), "status", "enqueued_at")
+        with rt.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hmget(key, "status", "enqueued_at")
+            found = pipe.execute()
     except Exception:  # Redis down: dispatch will say so and the next sweep retries
         return False
+    return any(_recently_queued(status, enqueued, window) for status, enqueued in found)
+
+
+def _recently_queued(status: Any, enqueued: Any, window: timedelta) -> bool:
     if status not in (b"queued", "queued") or not enqueued:
         return False
     try:

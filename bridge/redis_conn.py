@@ -72,8 +72,8 @@ def connect(url: str, sentinels: list[str] | None = None, **kwargs: Any) -> Redi
 
         hosts = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in sentinels]
         service = url.rsplit("/", 1)[-1]
-        sentinel = Sentinel(hosts, socket_timeout=5)  # type: ignore[no-untyped-call]
-        conn: Redis = sentinel.master_for(service, **kwargs)  # type: ignore[no-untyped-call]
+        sentinel = Sentinel(hosts, socket_timeout=5)  # type: ignore[no-untyped-call, unused-ignore]
+        conn: Redis = sentinel.master_for(service, **kwargs)  # type: ignore[no-untyped-call, unused-ignore]
     else:
         conn = Redis.from_url(url, **kwargs)
     try:

@@ -2,42 +2,71 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import threading
 import time
 
-from rq import SimpleWorker
+from redis.exceptions import RedisError
+from rq.cron import CronScheduler
 
 from bridge.config import Settings
 from bridge.controllers import keep_mqtt_listeners
+from bridge.job_worker import JobWorker
 from bridge.periodic import build_scheduler
 from bridge.runtime import QUEUE_NAMES, Runtime, install
 
 log = logging.getLogger(__name__)
 _SCHEDULER_LOCK = "lockerbridge:scheduler:leader"
+_RETRY_FIRST, _RETRY_MAX = 0.5, 10.0  # seconds between scheduler rounds while Redis is away
 
 
 def _scheduler_loop(runtime: Runtime, stop: threading.Event) -> None:
-    """Runs periodic jobs; with several schedulers only the lock holder enqueues."""
+    """Runs periodic jobs; with several schedulers only the lock holder enqueues.
+
+    Survives Redis going away: each failed round is logged and retried with a backoff (at
+    most ``_RETRY_MAX`` seconds apart), and the first round that gets through re-registers
+    the scheduler in the (possibly emptied) Redis and enqueues whatever came due meanwhile.
+    """
     scheduler = build_scheduler(runtime.settings, runtime.redis)
-    scheduler.register_birth()
     me = scheduler.name
+    registered, retry = False, _RETRY_FIRST
     try:
         while not stop.is_set():
-            leader = runtime.redis.set(_SCHEDULER_LOCK, me, nx=True, ex=30)
-            if not leader and runtime.redis.get(_SCHEDULER_LOCK) == me.encode():
-                runtime.redis.expire(_SCHEDULER_LOCK, 30)
-                leader = True
-            if leader and scheduler.enqueue_jobs():
-                scheduler.save()
-            scheduler.heartbeat()
+            try:
+                if not registered:
+                    scheduler.register_birth()
+                    registered = True
+                _scheduler_round(runtime, scheduler, me)
+            except Exception as exc:  # the periodic jobs must outlive any outage
+                if isinstance(exc, RedisError):
+                    log.warning("scheduler: Redis unreachable (%s); retry in %.1f s", exc, retry)
+                else:
+                    log.exception("scheduler: round failed; retry in %.1f s", retry)
+                stop.wait(retry)
+                retry = min(retry * 2, _RETRY_MAX)
+                continue
+            if retry != _RETRY_FIRST:
+                log.warning("scheduler: rounds get through again; periodic jobs resume")
+                retry = _RETRY_FIRST
             stop.wait(min(5.0, max(0.5, scheduler.calculate_sleep_interval())))
     finally:
-        scheduler.register_death()
-        if runtime.redis.get(_SCHEDULER_LOCK) == me.encode():
-            runtime.redis.delete(_SCHEDULER_LOCK)
+        with contextlib.suppress(RedisError):
+            scheduler.register_death()
+            if runtime.redis.get(_SCHEDULER_LOCK) == me.encode():
+                runtime.redis.delete(_SCHEDULER_LOCK)
+
+
+def _scheduler_round(runtime: Runtime, scheduler: CronScheduler, me: str) -> None:
+    leader = runtime.redis.set(_SCHEDULER_LOCK, me, nx=True, ex=30)
+    if not leader and runtime.redis.get(_SCHEDULER_LOCK) == me.encode():
+        runtime.redis.expire(_SCHEDULER_LOCK, 30)
+        leader = True
+    if leader and scheduler.enqueue_jobs():
+        scheduler.save()
+    scheduler.heartbeat()  # re-registers in a Redis that lost the registry
 
 
 def _started(settings: Settings, role: str) -> Runtime:
@@ -67,9 +96,9 @@ def run_worker(settings: Settings, *, with_scheduler: bool = False, burst: bool 
         threading.Thread(
             target=keep_mqtt_listeners, args=(runtime, stop), daemon=True, name="mqtt"
         ).start()
-    # SimpleWorker runs jobs in this process, so SIP2 connections stay open between jobs
-    # (a forking worker would log in again for every check-in).
-    worker = SimpleWorker([runtime.queue(n) for n in QUEUE_NAMES], connection=runtime.redis)
+    # Jobs run in this process (rq SimpleWorker), so SIP2 connections stay open between jobs
+    # (a forking worker would log in again for every check-in); see bridge.job_worker.
+    worker = JobWorker([runtime.queue(n) for n in QUEUE_NAMES], connection=runtime.redis)
     log.info("worker %s listening on %s (pid %d)", worker.name, ", ".join(QUEUE_NAMES), os.getpid())
     try:
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")

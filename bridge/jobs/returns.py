@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bridge import outbox
 from bridge.runtime import current
 from bridge.services import returns
 
@@ -10,15 +9,15 @@ from bridge.services import returns
 def checkin_deposit(kind: str, ref: str) -> str:
     """Checks one deposit in (outbox kind ``deposit_checkin``, ref = deposit id).
 
-    Returns what happened, for rq's result: "skipped" when another worker holds the deposit,
-    an earlier deposit of the same item is still open, or it is already finished.
+    Claiming the outbox row and starting the attempt are one commit
+    (:func:`bridge.services.returns.check_in_deposit`). Returns what happened: "skipped" when
+    another worker holds the deposit, an earlier deposit of the same item is still open, or it
+    is already finished.
     """
-    rt = current()
-    claim = outbox.claim(rt, kind, ref)
-    if claim is None:
-        return "skipped"
-    state = returns.process_deposit(rt, claim)
-    return state.value if state is not None else "already finished"
+    if kind != returns.KIND:
+        raise ValueError(f"checkin_deposit cannot work outbox kind {kind!r}")
+    state = returns.check_in_deposit(current(), int(ref))
+    return state.value if state is not None else "skipped"
 
 
 def purge_depositor_links() -> int:

