@@ -6,8 +6,15 @@
   (SIP2 63), then the category rules (``settings.equipment``: how many per patron, fines),
   then the ILS checkout (SIP2 11; a charge must be accepted, i.e. sent with BO=Y only when the
   patron said yes), and only then the door opens.
-- The device comes back through the return flow (``bridge.services.returns``); staff restock
-  it here after the check-in (and any inspection).
+- The device comes back through the return flow: once the ILS confirms the check-in,
+  ``bridge.services.returns`` calls :func:`on_checked_in`, which puts the device back in stock
+  (``available``, not in a door yet) or, when the bank's ``equipment_inspection`` is on, in
+  ``inspection`` until staff record it (:func:`record_inspection`). Staff then put it into an
+  equipment compartment with :func:`stock_equipment`; only devices behind a door are lent.
+
+Equipment states: ``stocking`` (door open for staff) → ``available`` (in a door) →
+``on_loan`` → [``inspection`` →] ``available`` (back in stock, no door) → ``stocking`` ...;
+``withdrawn`` when an inspection fails.
 """
 
 from __future__ import annotations
@@ -110,8 +117,8 @@ def stock_equipment(
         if cat.needs_charger and not door.has_charger:
             raise EquipmentError(f"{cat.label} needs a compartment with a charger")
         row = s.scalars(select(EquipmentRow).where(EquipmentRow.item_barcode == item)).first()
-        if row is not None and row.state in ("stocking", "available"):
-            raise EquipmentError(f"{item} is already stocked in compartment {row.compartment}")
+        if row is not None:
+            _check_stockable(row)
         ref = f"equipment:{cat.name}"
         try:
             events = state.bank.place(
@@ -281,9 +288,25 @@ def borrow_equipment(
     )
 
 
+def _check_stockable(row: EquipmentRow) -> None:
+    if row.state == "stocking" or (row.state == "available" and row.compartment is not None):
+        raise EquipmentError(
+            f"{row.item_barcode} is already stocked in compartment {row.compartment}"
+        )
+    if row.state == "on_loan":
+        raise EquipmentError(
+            f"{row.item_barcode} is on loan: return it through a return compartment first"
+        )
+    if row.state == "inspection":
+        raise EquipmentError(f"{row.item_barcode} waits for its inspection: record it first")
+
+
 def _available(s: Session, bank_id: str, wanted: str) -> EquipmentRow | None:
+    """A device of ``wanted`` (barcode or category) behind a door of ``bank_id``."""
     base = select(EquipmentRow).where(
-        EquipmentRow.bank_id == bank_id, EquipmentRow.state == "available"
+        EquipmentRow.bank_id == bank_id,
+        EquipmentRow.state == "available",
+        EquipmentRow.compartment.is_not(None),
     )
     by_item = s.scalars(base.where(EquipmentRow.item_barcode == wanted)).first()
     if by_item is not None:
@@ -351,3 +374,61 @@ def _lent(rt: Runtime, bank_id: str, number: int, item: str, ref: str) -> None:
             item=item,
             category=row.category,
         )
+
+
+# --- back from a loan -----------------------------------------------------------------------
+
+
+def on_checked_in(rt: Runtime, s: Session, item_barcode: str, now: datetime) -> None:
+    """The ILS confirmed the return of ``item_barcode`` (called by the returns job inside its
+    transaction). A lent device goes back in stock, or to staff inspection when its bank asks
+    for one; the borrower link is dropped. Anything else is left alone."""
+    row = s.scalars(
+        select(EquipmentRow).where(
+            EquipmentRow.item_barcode == item_barcode, EquipmentRow.state == "on_loan"
+        )
+    ).first()
+    if row is None:
+        return
+    try:
+        inspect = rt.settings.bank(row.bank_id).equipment_inspection
+    except KeyError:
+        inspect = True  # a bank no longer configured: let staff look at it
+    row.state = "inspection" if inspect else "available"
+    row.compartment, row.borrower_ref, row.lent_at = None, None, None
+    audit(
+        s,
+        "equipment_returned",
+        at=now,
+        bank_id=row.bank_id,
+        actor="system",
+        item=item_barcode,
+        category=row.category,
+        state=row.state,
+    )
+
+
+def record_inspection(
+    rt: Runtime, item_barcode: str, actor: str, *, passed: bool, note: str = ""
+) -> str:
+    """Staff inspected a returned device: ``available`` (to be stocked again) or ``withdrawn``.
+    Returns the new state; raises EquipmentError when the device does not wait for one."""
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        row = s.scalars(
+            select(EquipmentRow).where(EquipmentRow.item_barcode == item_barcode.strip())
+        ).first()
+        if row is None or row.state != "inspection":
+            raise EquipmentError(f"{item_barcode} does not wait for an inspection")
+        row.state = "available" if passed else "withdrawn"
+        audit(
+            s,
+            "equipment_inspected",
+            at=now,
+            bank_id=row.bank_id,
+            actor=actor,
+            item=row.item_barcode,
+            passed=passed,
+            note=note[:200] or None,
+        )
+        return row.state

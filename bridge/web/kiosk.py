@@ -29,6 +29,8 @@ MAX_FIELD = 128
 
 
 def init_app(app: Flask) -> None:
+    from bridge.web import kiosk_access  # noqa: F401  (presence, reader, day use, new code)
+
     security.init_app(app)
     app.register_blueprint(bp)
 
@@ -67,8 +69,15 @@ def _render(template: str, bank: BankSettings, **context: Any) -> str:
         languages=LANGUAGES,
         t=t,
         timeout=rt.settings.web.kiosk_timeout_seconds,
+        simulated=_simulated(bank.id),
         **context,
     )
+
+
+def _simulated(bank_id: str) -> bool:
+    from bridge.web.kiosk_services import simulated_bank
+
+    return simulated_bank(security.runtime(), bank_id) is not None
 
 
 @bp.errorhandler(CSRFError)
@@ -80,7 +89,19 @@ def expired_form(exc: CSRFError) -> ResponseReturnValue:
 
 @bp.get("/<bank_id>")
 def start(bank_id: str) -> ResponseReturnValue:
-    return _render("kiosk/start.html", _bank(bank_id))
+    from bridge.services.dayuse import doors_of
+    from bridge.web.kiosk_access import is_kiosk, presence
+
+    bank = _bank(bank_id)
+    rt = security.runtime()
+    kiosk = is_kiosk(bank.id)  # the bank's own kiosk: presence code and card reader
+    return _render(
+        "kiosk/start.html",
+        bank,
+        presence=presence(rt, bank) if kiosk else None,
+        reader_poll=url_for("kiosk.reader_state", bank_id=bank.id) if kiosk else None,
+        dayuse=bool(doors_of(rt, bank.id)),
+    )
 
 
 @bp.get("/<bank_id>/pickup")
@@ -134,6 +155,7 @@ def pickup_post(bank_id: str, way: str) -> ResponseReturnValue:
             refused=[words.refusal_line(lang, r) for r in result.refused],
             fees=result.fee_to_acknowledge,
             way=way,
+            handling="take",
         ),
         status,
     )
@@ -170,6 +192,7 @@ def return_post(bank_id: str) -> ResponseReturnValue:
         headline=text(lang, "return_opened", door=door.opened),
         opened=(door.opened,),
         note=text(lang, "return_noted"),
+        handling="put",
     )
 
 
@@ -242,6 +265,35 @@ def equipment_post(bank_id: str) -> ResponseReturnValue:
             fee_category=(
                 category if result.outcome is BorrowOutcome.FEE_NEEDS_ACKNOWLEDGEMENT else None
             ),
+            handling="take",
         ),
         200 if opened else 422,
     )
+
+
+# --- simulated bank ---------------------------------------------------------------------------
+
+
+@bp.post("/<bank_id>/simulate/close")
+def simulate_close(bank_id: str) -> ResponseReturnValue:
+    """The patron at a simulated bank takes the items (or puts the return in) and closes the
+    door; only a bank with the simulated driver has this (demo and tests)."""
+    from bridge.web.kiosk_services import close_simulated_door
+
+    bank = _bank(bank_id)
+    if not _simulated(bank.id):
+        abort(404)
+    handling = request.form.get("handling", "none")
+    if handling not in ("put", "take", "none"):
+        abort(400)
+    try:
+        number = int(request.form.get("number") or "")
+    except ValueError:
+        abort(400)
+    close_simulated_door(
+        security.runtime(),
+        bank.id,
+        number,
+        "put" if handling == "put" else "take" if handling == "take" else "none",
+    )
+    return redirect(url_for("kiosk.start", bank_id=bank.id, lang=_lang(bank)))

@@ -1,4 +1,5 @@
-"""Kiosk use cases that no service module offers yet: opening a return door for a deposit.
+"""Kiosk use cases that no service module offers yet: opening a return door for a deposit,
+and acting as the person at a **simulated** bank (demo and browser tests).
 
 The deposit itself is recorded by ``bridge.services.doors`` when the door closes (it looks for
 the ``LoadRow`` of kind ``deposit`` written here), then checked in by the returns worker.
@@ -7,6 +8,7 @@ the ``LoadRow`` of kind ``deposit`` written here), then checked in by the return
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import delete, select
 
@@ -16,6 +18,7 @@ from bridge.services.doors import open_door
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import LoadRow
+from lockers.drivers.simulated import SimulatedBank
 
 ANONYMOUS = "anonymous"  # returns need no patron: the ILS knows who borrowed the item
 
@@ -85,3 +88,53 @@ def open_return_door(rt: Runtime, bank_id: str, item_barcode: str) -> ReturnDoor
     with unit_of_work(rt.sessions) as s:
         s.execute(delete(LoadRow).where(LoadRow.id == load_id))
     return ReturnDoor(None, door_failed=True)
+
+
+# --- simulated banks: the person at the door ---------------------------------------------------
+
+Handling = Literal["put", "take", "none"]
+
+
+def simulated_bank(rt: Runtime, bank_id: str) -> SimulatedBank | None:
+    """The bank's in-memory driver when the bank is simulated, else None (real hardware:
+    nobody closes a door from a web page)."""
+    from bridge.wiring import driver_for
+
+    if rt.settings.bank(bank_id).driver.kind != "simulated":
+        return None
+    driver = driver_for(rt, bank_id)
+    return driver if isinstance(driver, SimulatedBank) else None
+
+
+def open_doors(rt: Runtime, bank_id: str) -> list[int]:
+    """Doors the controller last reported open (as stored), in number order."""
+    with unit_of_work(rt.sessions) as s:
+        return list(
+            s.scalars(
+                select(CompartmentRow.number)
+                .where(CompartmentRow.bank_id == bank_id, CompartmentRow.door_open.is_(True))
+                .order_by(CompartmentRow.number)
+            )
+        )
+
+
+def close_simulated_door(rt: Runtime, bank_id: str, number: int, handling: Handling) -> bool:
+    """Someone at a simulated bank puts an item in (``put``), takes everything out (``take``)
+    or does neither, then pushes the door shut. False: not a simulated bank, or the door is
+    not open.
+
+    Everything goes through the driver, whose events reach ``bridge.services.doors`` exactly
+    as a controller's would: the load is recorded, codes made and the patron told.
+    """
+    sim = simulated_bank(rt, bank_id)
+    if sim is None or number not in open_doors(rt, bank_id):
+        return False
+    if not sim.is_open(number):
+        # Opened by another process (each process has its own in-memory bank): catch up.
+        sim.open_door(number)
+    if handling == "put":
+        sim.put_item(number)
+    elif handling == "take":
+        while sim.items_in(number) > 0:
+            sim.take_item(number)
+    return sim.close_door(number)

@@ -1,0 +1,293 @@
+"""Kiosk screens for access beyond the keypad (docs/access.md): the rotating presence code for
+phone pickup, the PIN after a card reader read the card, day-use lockers, and a new pickup code.
+
+**Which browser is the kiosk.** The presence code proves that a phone's owner stands at the
+bank, so only the bank's own kiosk may show it; and a card read at the bank must be finished
+with a PIN typed *at the bank*. The kiosk browser proves itself with the bank's key from
+``access.kiosk_keys`` in the cookie ``lb_kiosk`` (the same cookie ``/phone/presence`` reads).
+Staff set it once, signed in on the kiosk itself, at ``/staff/banks/<bank>/kiosk``
+(:mod:`bridge.web.staff.kiosks`); the key is never shown. Any other browser gets the
+ordinary kiosk screens without these two features.
+
+Routes register on the kiosk blueprint (:mod:`bridge.web.kiosk` imports this module).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import segno
+from flask import abort, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+
+from bridge.config import BankSettings
+from bridge.runtime import Runtime
+from bridge.web import security
+from bridge.web.kiosk import _bank, _field, _kiosk_id, _lang, _render, bp
+from bridge.web.kiosk_text import text
+
+KIOSK_COOKIE = "lb_kiosk"
+COOKIE_DAYS = 400  # browsers cap cookie lifetimes at about 400 days
+_SHOWN = "lockerbridge:kiosk-reader-shown:{bank}"
+
+
+def is_kiosk(bank_id: str) -> bool:
+    """Whether this request comes from the bank's kiosk (holds the bank's key)."""
+    expected = security.runtime().settings.access.kiosk_keys.get(bank_id) or ""
+    given = request.cookies.get(KIOSK_COOKIE) or ""
+    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def _until(at: datetime | None, bank: BankSettings) -> str:
+    return at.astimezone(ZoneInfo(bank.timezone)).strftime("%H:%M") if at else ""
+
+
+# --- presence code on the start screen --------------------------------------------------------
+
+
+def presence(rt: Runtime, bank: BankSettings) -> dict[str, object]:
+    """The presence number, its QR code (pointing at the phone page) and when it changes."""
+    from bridge.access.phone import kiosk_code
+
+    code, left = kiosk_code(rt, bank.id)
+    base = rt.settings.access.public_url or request.host_url
+    target = f"{base.rstrip('/')}{url_for('phone.here', bank_id=bank.id)}?code={code}"
+    qr = segno.make(target, error="m").svg_data_uri(scale=5)
+    return {"code": code, "seconds_left": left, "qr": qr}
+
+
+# --- card reader: PIN at the kiosk ------------------------------------------------------------
+
+
+def _fingerprint(outcome: str, message: str, opened: tuple[int, ...]) -> str:
+    return json.dumps([outcome, message, list(opened)])
+
+
+@bp.get("/<bank_id>/reader.json")
+def reader_state(bank_id: str) -> ResponseReturnValue:
+    """Polled by the start screen of the bank's kiosk: is a card waiting for its PIN, or is
+    there a reader result the screen has not shown yet?"""
+    from bridge.access import readers
+
+    bank = _bank(bank_id)
+    if not is_kiosk(bank.id):
+        abort(403)
+    rt = security.runtime()
+    if readers.waiting_for_pin(rt, bank.id):
+        return {"state": "waiting_for_pin"}
+    last = readers.last_result(rt, bank.id)
+    if last is not None:
+        seen = rt.redis.get(_SHOWN.format(bank=bank.id))
+        mark = _fingerprint(last.outcome.value, last.message, last.opened)
+        if (seen.decode() if isinstance(seen, bytes) else seen) != mark:
+            return {"state": "result"}
+    return {"state": "idle"}
+
+
+_READER_KEYS = {
+    "opened": "outcome_opened",
+    "unknown_card": "reader_unknown_card",
+    "unknown_credential": "reader_unknown_credential",
+    "blocked": "outcome_blocked",
+    "refused": "reader_refused",
+    "locked_out": "outcome_locked_out_plain",
+    "ils_unavailable": "outcome_ils_unavailable",
+}
+
+
+def _reader_result(bank: BankSettings, result: object) -> ResponseReturnValue:
+    from bridge.access.readers import ReaderOutcome, ReaderResult
+
+    assert isinstance(result, ReaderResult)
+    rt = security.runtime()
+    rt.redis.set(
+        _SHOWN.format(bank=bank.id),
+        _fingerprint(result.outcome.value, result.message, result.opened),
+        ex=120,
+    )
+    lang = _lang(bank)
+    ok = result.outcome is ReaderOutcome.OPENED and bool(result.opened)
+    key = _READER_KEYS.get(result.outcome.value)
+    if key is None or (lang == "en" and result.outcome is ReaderOutcome.REFUSED):
+        words = result.message  # the service's English names the reason exactly
+    else:
+        words = text(lang, key, doors=", ".join(str(n) for n in result.opened))
+    return (
+        _render(
+            "kiosk/result.html",
+            bank,
+            ok=ok,
+            headline=words,
+            opened=result.opened,
+            handling="take",
+        ),
+        200 if ok else 422,
+    )
+
+
+@bp.get("/<bank_id>/reader")
+def reader_pin(bank_id: str) -> ResponseReturnValue:
+    from bridge.access import readers
+
+    bank = _bank(bank_id)
+    if not is_kiosk(bank.id):
+        abort(403)
+    rt = security.runtime()
+    if readers.waiting_for_pin(rt, bank.id):
+        return _render("kiosk/reader_pin.html", bank, error=None)
+    last = readers.last_result(rt, bank.id)
+    if last is None:
+        return redirect(url_for("kiosk.start", bank_id=bank.id, lang=_lang(bank)))
+    return _reader_result(bank, last)
+
+
+@bp.post("/<bank_id>/reader")
+def reader_pin_post(bank_id: str) -> ResponseReturnValue:
+    from bridge.access import readers
+
+    bank = _bank(bank_id)
+    if not is_kiosk(bank.id):
+        abort(403)
+    pin = _field("pin")
+    if not pin:
+        return _render(
+            "kiosk/reader_pin.html", bank, error=text(_lang(bank), "missing_fields")
+        ), 422
+    result = readers.finish_with_pin(security.runtime(), bank.id, pin, kiosk=_kiosk_id(bank.id))
+    return _reader_result(bank, result)
+
+
+# --- day-use lockers --------------------------------------------------------------------------
+
+_DAYUSE_KEYS = {
+    "reserved": "dayuse_reserved",
+    "opened": "dayuse_opened",
+    "finished": "dayuse_finished",
+    "none_free": "dayuse_none_free",
+    "over_limit": "dayuse_over_limit",
+    "denied": "outcome_denied",
+    "blocked": "dayuse_blocked",
+    "locked_out": "outcome_locked_out_plain",
+    "ils_unavailable": "outcome_ils_unavailable",
+    "not_offered": "dayuse_not_offered",
+    "no_reservation": "dayuse_no_reservation",
+    "door_failed": "dayuse_door_failed",
+}
+# Refusals whose English sentence from the service says more than the catalogue's (the rule
+# broken, the ILS's block reason).
+_DAYUSE_SERVICE_WORDS = ("over_limit", "blocked")
+
+
+def _dayuse_page(bank: BankSettings, error: str | None, status: int = 200) -> ResponseReturnValue:
+    from bridge.services.dayuse import doors_of
+
+    rt = security.runtime()
+    return (
+        _render(
+            "kiosk/dayuse.html",
+            bank,
+            offered=bool(doors_of(rt, bank.id)),
+            hours=range(1, rt.settings.dayuse.max_hours + 1),
+            error=error,
+        ),
+        status,
+    )
+
+
+@bp.get("/<bank_id>/dayuse")
+def dayuse_form(bank_id: str) -> ResponseReturnValue:
+    return _dayuse_page(_bank(bank_id), None)
+
+
+@bp.post("/<bank_id>/dayuse")
+def dayuse_post(bank_id: str) -> ResponseReturnValue:
+    from bridge.services import dayuse
+
+    bank = _bank(bank_id)
+    lang = _lang(bank)
+    rt = security.runtime()
+    card, pin = _field("card"), _field("pin")
+    if not (card and pin):
+        return _dayuse_page(bank, text(lang, "missing_fields"), 422)
+    kiosk = _kiosk_id(bank.id)
+    if request.form.get("action") == "finish":
+        result = dayuse.finish(rt, bank.id, card, pin, kiosk=kiosk)
+    else:
+        try:
+            hours = int(request.form.get("hours") or "1")
+        except ValueError:
+            hours = 0
+        result = dayuse.use(rt, bank.id, card, pin, hours=hours, via="kiosk", kiosk=kiosk)
+    outcome = result.outcome.value
+    ok = result.outcome in (
+        dayuse.DayUseOutcome.RESERVED,
+        dayuse.DayUseOutcome.OPENED,
+        dayuse.DayUseOutcome.FINISHED,
+    )
+    if lang == "en" and outcome in _DAYUSE_SERVICE_WORDS:
+        words = result.message
+    else:
+        words = text(
+            lang,
+            _DAYUSE_KEYS.get(outcome, "dayuse_not_offered"),
+            door=result.compartment or "",
+            until=_until(result.ends_at, bank),
+        )
+    return (
+        _render(
+            "kiosk/result.html",
+            bank,
+            ok=ok,
+            headline=words,
+            opened=(result.compartment,) if ok and result.compartment else (),
+            handling="none",
+        ),
+        200 if ok else 422,
+    )
+
+
+# --- lost code: a new one, or the message again -----------------------------------------------
+
+_NEWCODE_KEYS = {
+    "issued": "newcode_issued",
+    "nothing_waiting": "outcome_nothing_waiting",
+    "too_many": "newcode_too_many",
+    "denied": "outcome_denied",
+    "locked_out": "outcome_locked_out_plain",
+    "ils_unavailable": "outcome_ils_unavailable",
+}
+
+
+@bp.get("/<bank_id>/newcode")
+def new_code(bank_id: str) -> ResponseReturnValue:
+    return _render("kiosk/newcode.html", _bank(bank_id), error=None)
+
+
+@bp.post("/<bank_id>/newcode")
+def new_code_post(bank_id: str) -> ResponseReturnValue:
+    from bridge.access import reissue
+
+    bank = _bank(bank_id)
+    lang = _lang(bank)
+    rt = security.runtime()
+    card, pin = _field("card"), _field("pin")
+    resend = request.form.get("action") == "resend"
+    if not card or (not resend and not pin):
+        return _render("kiosk/newcode.html", bank, error=text(lang, "missing_fields")), 422
+    if resend:
+        result = reissue.resend_message(rt, bank.id, card)
+        ok = result.outcome is not reissue.ReissueOutcome.TOO_MANY
+        words = text(lang, "newcode_resent" if ok else "newcode_too_many")
+        code = None
+    else:
+        result = reissue.reissue_with_card(rt, bank.id, card, pin, kiosk=_kiosk_id(bank.id))
+        ok = result.outcome is reissue.ReissueOutcome.ISSUED
+        words = text(lang, _NEWCODE_KEYS.get(result.outcome.value, "outcome_denied"))
+        code = result.code if ok else None
+    return (
+        _render("kiosk/result.html", bank, ok=ok, headline=words, new_code=code),
+        200 if ok else 422,
+    )

@@ -1,0 +1,264 @@
+"""Loading and stocking screens for one bank (``/staff/banks/<bank>/load`` and ``/equipment``).
+
+The loading screen is made for a keyboard-wedge barcode scanner: the field has focus on
+arrival, the scanner's Enter submits, and the answer comes back (post, redirect, get: a reload
+never scans twice) in large plain words with the focus back in the field for the next item.
+The scans of this sign-in are kept in Redis beside the staff session, not in the cookie.
+
+With a simulated bank both screens offer "close the door (simulation)", so the whole story can
+be played in a browser; see :func:`bridge.web.kiosk_services.close_simulated_door`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from bridge.config import BankSettings
+from bridge.runtime import Runtime
+from bridge.services.loading import SIZES, ScanOutcome, ScanResult
+from bridge.staff_users import Role
+from bridge.storage.db import unit_of_work
+from bridge.storage.tables.core import CompartmentRow
+from bridge.storage.tables.lockers import EquipmentRow
+from bridge.web import security
+from bridge.web.kiosk_services import Handling, close_simulated_door, open_doors, simulated_bank
+from bridge.web.staff import bp
+from bridge.web.staff.actions import actor_of
+
+SCANS_KEY = "lockerbridge:staff-scans:{sid}:{bank}"
+SCANS_KEPT = 50
+MAX_BARCODE = 64
+_GOOD = (ScanOutcome.DOOR_OPEN,)
+
+
+@dataclass(frozen=True)
+class ScanLine:
+    """One scan as the loading screen shows it."""
+
+    at: str  # local time at the bank, HH:MM:SS
+    item: str
+    outcome: str
+    headline: str
+    detail: str
+    door: int | None
+
+    @property
+    def good(self) -> bool:
+        return self.outcome in _GOOD
+
+
+def headline(rt: Runtime, result: ScanResult) -> str:
+    """The answer in a few large words; the service's sentence goes beneath it."""
+    o = result.outcome
+    if o is ScanOutcome.DOOR_OPEN:
+        return f"Door {result.compartment} is open — put the item in and close the door"
+    if o is ScanOutcome.SEND_ELSEWHERE:
+        where = result.destination or "another branch"
+        if result.destination_bank:
+            name = rt.settings.bank(result.destination_bank).name
+            return f"Not for this bank: send to {where} ({name})"
+        return f"Not for this bank: send to {where}"
+    return {
+        ScanOutcome.UNKNOWN_ITEM: "Unknown barcode",
+        ScanOutcome.BANK_FULL: "Bank full — hold shelf instead",
+        ScanOutcome.DOOR_FAILED: "No door opened — hold shelf instead",
+        ScanOutcome.ALREADY_LOADED: f"Already in door {result.compartment} — nothing changed",
+        ScanOutcome.CHECKED_OUT: "On loan — check it in at the desk first",
+        ScanOutcome.NO_HOLD: "No hold waits here — reshelve it",
+        ScanOutcome.ILS_UNAVAILABLE: "Catalogue not answering — scan again in a minute",
+        ScanOutcome.NEEDS_STAFF: "Cannot load — hold shelf instead",
+    }.get(o, result.message)
+
+
+def bank_or_404(bank_id: str) -> BankSettings:
+    try:
+        return security.runtime().settings.bank(bank_id)
+    except KeyError:
+        abort(404)
+
+
+def _scans_key(bank_id: str) -> str:
+    session = security.current_session()
+    if session is None:  # require_role ran first
+        abort(401)
+    return SCANS_KEY.format(sid=session.sid, bank=bank_id)
+
+
+def _remember(rt: Runtime, bank: BankSettings, result: ScanResult) -> None:
+    at = rt.clock().astimezone(ZoneInfo(bank.timezone)).strftime("%H:%M:%S")
+    line = ScanLine(
+        at,
+        result.item,
+        result.outcome.value,
+        headline(rt, result),
+        result.message,
+        result.compartment,
+    )
+    key = _scans_key(bank.id)
+    pipe = rt.redis.pipeline()
+    pipe.lpush(key, json.dumps(line.__dict__))
+    pipe.ltrim(key, 0, SCANS_KEPT - 1)
+    pipe.expire(key, rt.settings.web.session_absolute_hours * 3600)
+    pipe.execute()
+
+
+def _scans(rt: Runtime, bank_id: str) -> list[ScanLine]:
+    raw = rt.redis.lrange(_scans_key(bank_id), 0, SCANS_KEPT - 1)
+    return [ScanLine(**json.loads(r)) for r in raw]
+
+
+@bp.get("/banks/<bank_id>/load")
+@security.require_role(Role.STAFF)
+def load(bank_id: str) -> ResponseReturnValue:
+    bank = bank_or_404(bank_id)
+    rt = security.runtime()
+    scans = _scans(rt, bank.id)
+    opened = set(open_doors(rt, bank.id))
+    return render_template(
+        "staff/load.html",
+        bank=bank,
+        scans=scans,
+        latest=scans[0] if scans else None,
+        sizes=SIZES,
+        simulated=simulated_bank(rt, bank.id) is not None,
+        to_close=sorted({s.door for s in scans if s.good and s.door in opened}),
+    )
+
+
+@bp.post("/banks/<bank_id>/load")
+@security.require_role(Role.STAFF)
+def load_scan(bank_id: str) -> ResponseReturnValue:
+    from bridge.services.loading import scan_item
+
+    bank = bank_or_404(bank_id)
+    user = security.signed_in_user()
+    assert user is not None
+    barcode = (request.form.get("barcode") or "").strip()[:MAX_BARCODE]
+    size = request.form.get("size") or None
+    if not barcode:
+        flash("Scan an item barcode (or type it and press Enter).", "error")
+        return redirect(url_for("staff.load", bank_id=bank.id))
+    if size is not None and size not in SIZES:
+        abort(400)
+    rt = security.runtime()
+    result = scan_item(rt, bank.id, barcode, actor_of(user), size=size)
+    _remember(rt, bank, result)
+    return redirect(url_for("staff.load", bank_id=bank.id))
+
+
+# --- equipment stocking -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EquipmentDoor:
+    number: int
+    charger: bool
+    state: str
+    door_open: bool
+    stock: tuple[tuple[str, str, str], ...]  # (barcode, title, state) of what is in it
+
+
+def _equipment_doors(rt: Runtime, bank_id: str) -> list[EquipmentDoor]:
+    with unit_of_work(rt.sessions) as s:
+        rows = s.scalars(
+            select(CompartmentRow)
+            .where(CompartmentRow.bank_id == bank_id, CompartmentRow.purpose == "equipment")
+            .order_by(CompartmentRow.number)
+        ).all()
+        stock: dict[int, list[tuple[str, str, str]]] = {}
+        for item in s.scalars(
+            select(EquipmentRow)
+            .where(
+                EquipmentRow.bank_id == bank_id,
+                EquipmentRow.state.in_(("stocking", "available", "on_loan")),
+            )
+            .order_by(EquipmentRow.item_barcode)
+        ):
+            if item.compartment is not None:
+                stock.setdefault(item.compartment, []).append(
+                    (item.item_barcode, item.title, item.state)
+                )
+        return [
+            EquipmentDoor(r.number, r.charger, r.state, r.door_open, tuple(stock.get(r.number, ())))
+            for r in rows
+        ]
+
+
+@bp.get("/banks/<bank_id>/equipment")
+@security.require_role(Role.STAFF)
+def equipment(bank_id: str) -> ResponseReturnValue:
+    bank = bank_or_404(bank_id)
+    rt = security.runtime()
+    doors = _equipment_doors(rt, bank.id)
+    return render_template(
+        "staff/equipment.html",
+        bank=bank,
+        doors=doors,
+        free=[d for d in doors if d.state == "free" and not d.door_open],
+        categories=rt.settings.equipment,
+        simulated=simulated_bank(rt, bank.id) is not None,
+    )
+
+
+@bp.post("/banks/<bank_id>/equipment")
+@security.require_role(Role.STAFF)
+def equipment_stock(bank_id: str) -> ResponseReturnValue:
+    from bridge.services.equipment import EquipmentError, category, stock_equipment
+
+    bank = bank_or_404(bank_id)
+    user = security.signed_in_user()
+    assert user is not None
+    rt = security.runtime()
+    item = (request.form.get("item") or "").strip()[:MAX_BARCODE]
+    title = (request.form.get("title") or "").strip()[:200] or None
+    name = (request.form.get("category") or "")[:63]
+    try:
+        number = int(request.form.get("door") or "")
+    except ValueError:
+        number = 0
+    try:
+        opened = stock_equipment(rt, bank.id, number, item, name, actor_of(user), title=title)
+    except EquipmentError as exc:
+        flash(f"Nothing was stocked: {exc}.", "error")
+    else:
+        cat = category(rt, name)
+        what = title or (cat.label if cat else name)
+        flash(f"Door {opened} is open — put the {what} in and close the door.", "ok")
+    return redirect(url_for("staff.equipment", bank_id=bank.id))
+
+
+# --- simulated bank ---------------------------------------------------------------------------
+
+_BACK = {"load": "staff.load", "equipment": "staff.equipment"}
+
+
+@bp.post("/banks/<bank_id>/simulate/close")
+@security.require_role(Role.STAFF)
+def simulate_close(bank_id: str) -> ResponseReturnValue:
+    bank = bank_or_404(bank_id)
+    rt = security.runtime()
+    if simulated_bank(rt, bank.id) is None:
+        abort(404)
+    handling = request.form.get("handling", "none")
+    if handling not in ("put", "take", "none"):
+        abort(400)
+    try:
+        number = int(request.form.get("number") or "")
+    except ValueError:
+        abort(400)
+    if close_simulated_door(rt, bank.id, number, _handling(handling)):
+        flash(f"Door {number} is closed (simulation).", "ok")
+    else:
+        flash(f"Door {number} is not open; nothing to close.", "error")
+    back = _BACK.get(request.form.get("back") or "", "staff.load")
+    return redirect(url_for(back, bank_id=bank.id))
+
+
+def _handling(value: str) -> Handling:
+    return "put" if value == "put" else "take" if value == "take" else "none"
