@@ -79,7 +79,12 @@ def _build_sip2_adapter(rt: Runtime, bank: BankSettings, pool: Any) -> IlsAdapte
         location=bank.sip_login.location or bank.branch,
         institution=ils.institution,
     )
-    client = SipClient(pool, account, clock=rt.clock)
+    from bridge.metrics import observe_sip2
+
+    def observe(message: str, seconds: float, error: str | None) -> None:
+        observe_sip2(message, ils.name, seconds, error)
+
+    client = SipClient(pool, account, clock=rt.clock, observer=observe)
     adapter: IlsAdapter = Sip2Adapter(client, profile_named(ils.profile))
     return adapter
 

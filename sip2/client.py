@@ -13,6 +13,7 @@ Retry rule, the one thing every caller relies on:
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from types import TracebackType
@@ -21,7 +22,7 @@ from sip2.codec import Decoded, Message
 from sip2.config import ServerConfig, SipAccount
 from sip2.connection import ConnectionLost, sc_status_message
 from sip2.dates import format_date
-from sip2.errors import Fault, IlsUnavailable, OutcomeUnknown, ProtocolError
+from sip2.errors import Fault, IlsUnavailable, OutcomeUnknown, ProtocolError, SipError
 from sip2.pool import DEFAULT_MAX_CONNECTIONS, SipPool
 from sip2.results import (
     AcsStatus,
@@ -38,6 +39,10 @@ from sip2.results import (
 
 STATE_CHANGING = frozenset({"09", "11", "29", "15", "37", "19", "01", "25", "65"})
 _NO_DATE = " " * 18
+
+# Told of every request: its message name, seconds taken, and the error class name or None.
+# Kept as a plain callable so sip2/ needs no metrics library.
+Observer = Callable[[str, float, str | None], None]
 
 
 def _utcnow() -> datetime:
@@ -58,11 +63,13 @@ class SipClient:
         *,
         clock: Callable[[], datetime] = _utcnow,
         owns_pool: bool = False,
+        observer: Observer | None = None,
     ) -> None:
         self.pool = pool
         self.account = account
         self._clock = clock
         self._owns_pool = owns_pool
+        self._observer = observer
 
     @classmethod
     def for_server(
@@ -107,6 +114,18 @@ class SipClient:
 
     def _request(self, message: Message) -> Decoded:
         """Send ``message`` and return its reply, following the module's retry rule."""
+        if self._observer is None:
+            return self._exchange(message)
+        start = time.perf_counter()
+        try:
+            reply = self._exchange(message)
+        except SipError as exc:
+            self._observer(message.spec.name, time.perf_counter() - start, type(exc).__name__)
+            raise
+        self._observer(message.spec.name, time.perf_counter() - start, None)
+        return reply
+
+    def _exchange(self, message: Message) -> Decoded:
         changes_state = message.command in STATE_CHANGING
         lost: ConnectionLost | None = None
         pool = self.pool

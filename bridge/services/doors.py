@@ -26,6 +26,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bridge import outbox
+from bridge.metrics import DOOR_EVENTS
 from bridge.runtime import Runtime
 from bridge.services.banks import (
     BankState,
@@ -238,6 +239,7 @@ def _follow_move(
 
 def handle_event(rt: Runtime, event: DriverEvent) -> None:
     """Applies one driver event. Unknown banks/compartments are logged and dropped."""
+    DOOR_EVENTS.labels(bank=event.bank_id, event=type(event).__name__).inc()
     try:
         if isinstance(event, DoorOpened):
             _door_opened(rt, event)

@@ -162,3 +162,22 @@ def test_the_ils_going_down_leaves_the_items_in_their_doors(
     assert down.outcome is PickupOutcome.ILS_UNAVAILABLE
     assert state_of(real_rt, scanned.compartment or 0) == "loaded"
     assert not sim(real_rt).is_open(scanned.compartment or 0)
+
+
+def test_sip2_round_trips_and_door_events_show_up_in_the_metrics(real_rt: Runtime) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    checkins = ("lockerbridge_sip2_request_seconds_count", {"message": "checkin", "ils": "main-ils"})
+    closes = ("lockerbridge_door_events_total", {"bank": "main-lobby", "event": "DoorClosed"})
+    before_checkins, before_closes = count(checkins[0], **checkins[1]), count(closes[0], **closes[1])
+
+    result = scan_item(real_rt, "main-lobby", item(1), "staff:ann")
+    assert result.outcome is ScanOutcome.DOOR_OPEN
+    load_door(real_rt, result.compartment or 0)
+
+    # Operators read ILS latency and door traffic from /metrics: both move with real work.
+    assert count(checkins[0], **checkins[1]) == before_checkins + 1
+    assert count(closes[0], **closes[1]) == before_closes + 1
