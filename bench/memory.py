@@ -114,26 +114,12 @@ compartment_ranges = [
 ]
 """
         )
-    return f"""
-database_url = "sqlite:///{tmp}/bench.db"
-redis_url = "{redis_url}"
-log_level = "WARNING"
+    from tests.sandbox import service_toml
 
-[web]
-secret_key = "{"m" * 40}"
-secure_cookies = false
-
-[security]
-code_keys = ["bench-code-key-0123456789abcdef"]
-
-[[ils]]
-name = "main-ils"
-profile = "koha"
-host = "127.0.0.1"
-port = {acs_port}
-institution = "DEMO"
-timeout_seconds = 5.0
-""" + "".join(banks)
+    header = service_toml(
+        f"sqlite:///{tmp}/bench.db", redis_url, acs_port, "m" * 40, ils_timeout=5.0
+    )
+    return header + "".join(banks)
 
 
 @contextmanager

@@ -133,22 +133,15 @@ def pg_reachable() -> bool:
         return False
 
 
-def config_toml(
-    database_url: str,
-    redis_url: str,
-    acs_port: int,
-    secret: str,
-    *,
-    lease_seconds: int = 90,
-    sweep_seconds: int = 30,
+def service_toml(
+    database_url: str, redis_url: str, acs_port: int, secret: str, *, ils_timeout: float = 2.0
 ) -> str:
-    """One return bank (``main-lobby``, branch MAIN-LOCKER, doors 1-8) on a Koha-like ACS."""
+    """The part every throwaway installation shares: database, Redis, keys, and one Koha-like
+    reference ACS as ``main-ils``. Banks are appended by the caller."""
     return f"""
 database_url = "{database_url}"
 redis_url = "{redis_url}"
 log_level = "WARNING"
-outbox_lease_seconds = {lease_seconds}
-sweeper_interval_seconds = {sweep_seconds}
 
 [web]
 secret_key = "{secret}"
@@ -163,8 +156,28 @@ profile = "koha"
 host = "127.0.0.1"
 port = {acs_port}
 institution = "DEMO"
-timeout_seconds = 2.0
+timeout_seconds = {ils_timeout}
+"""
 
+
+def config_toml(
+    database_url: str,
+    redis_url: str,
+    acs_port: int,
+    secret: str,
+    *,
+    lease_seconds: int = 90,
+    sweep_seconds: int = 30,
+) -> str:
+    """One return bank (``main-lobby``, branch MAIN-LOCKER, doors 1-8) on a Koha-like ACS."""
+    # Top-level keys must come before the first table.
+    return (
+        f"""
+outbox_lease_seconds = {lease_seconds}
+sweeper_interval_seconds = {sweep_seconds}
+"""
+        + service_toml(database_url, redis_url, acs_port, secret)
+        + f"""
 [[banks]]
 id = "main-lobby"
 name = "Main lobby"
@@ -173,3 +186,4 @@ ils = "main-ils"
 sip_login = {{ user = "lockers-main", password = "demo-main" }}
 compartment_ranges = [{{ first = 1, last = 8, size = "M", purpose = "return" }}]
 """
+    )
