@@ -59,6 +59,22 @@ def presence(rt: Runtime, bank: BankSettings) -> dict[str, object]:
     return {"code": code, "seconds_left": left, "qr": qr}
 
 
+@bp.get("/<bank_id>/presence.json")
+def presence_state(bank_id: str) -> ResponseReturnValue:
+    """Fetched by the start screen of the bank's kiosk when the number changes, so the screen
+    updates in place (a reload would take the focus away from a keyboard user)."""
+    bank = _bank(bank_id)
+    if not is_kiosk(bank.id):
+        abort(403)
+    shown = presence(security.runtime(), bank)
+    code = str(shown["code"])
+    return {
+        **shown,
+        "display": f"{code[:3]} {code[3:]}",
+        "label": text(_lang(bank), "phone_number_label", digits=" ".join(code)),
+    }
+
+
 # --- card reader: PIN at the kiosk ------------------------------------------------------------
 
 
@@ -100,6 +116,7 @@ _READER_KEYS = {
 
 def _reader_result(bank: BankSettings, result: object) -> ResponseReturnValue:
     from bridge.access.readers import ReaderOutcome, ReaderResult
+    from bridge.services.pickup import DENIED_CARD
 
     assert isinstance(result, ReaderResult)
     rt = security.runtime()
@@ -111,7 +128,11 @@ def _reader_result(bank: BankSettings, result: object) -> ResponseReturnValue:
     lang = _lang(bank)
     ok = result.outcome is ReaderOutcome.OPENED and bool(result.opened)
     key = _READER_KEYS.get(result.outcome.value)
-    if key is None or (lang == "en" and result.outcome is ReaderOutcome.REFUSED):
+    if result.message == DENIED_CARD:  # a wrong PIN: say so in the kiosk's language
+        key = "outcome_denied"
+    if key is None or (
+        lang == "en" and result.outcome is ReaderOutcome.REFUSED and key != "outcome_denied"
+    ):
         words = result.message  # the service's English names the reason exactly
     else:
         words = text(lang, key, doors=", ".join(str(n) for n in result.opened))
@@ -122,6 +143,7 @@ def _reader_result(bank: BankSettings, result: object) -> ResponseReturnValue:
             ok=ok,
             headline=words,
             opened=result.opened,
+            note=None if ok else text(lang, "reader_again"),
             handling="take",
         ),
         200 if ok else 422,
@@ -235,6 +257,8 @@ def dayuse_post(bank_id: str) -> ResponseReturnValue:
             _DAYUSE_KEYS.get(outcome, "dayuse_not_offered"),
             door=result.compartment or "",
             until=_until(result.ends_at, bank),
+            max_hours=rt.settings.dayuse.max_hours,
+            per_patron=rt.settings.dayuse.per_patron,
         )
     return (
         _render(

@@ -87,6 +87,63 @@ EN: dict[str, str] = {
     "what_happened": "What happened",
     "skip": "Skip to content",
     "help": "Need help? Call the library or ask at the desk.",
+    # access beyond the keypad (docs/access.md): presence code, card reader, day use, new code
+    "phone_heading": "Open with your phone",
+    "phone_help": "Type this number on the page from your message, or scan the QR code "
+    "with your phone's camera.",
+    "phone_number_label": "Number for your phone: {digits}",
+    "phone_changes": "The number changes every minute.",
+    "phone_qr_alt": "QR code that opens your pickup page on your phone",
+    "reader_hint": "You can also hold your library card to the card reader.",
+    "reader_pin_title": "Card read",
+    "reader_pin_help": "Your card was read. Type your PIN to open your locker.",
+    "reader_unknown_card": "The library does not know this card. Please check it with staff.",
+    "reader_unknown_credential": "This card or device is not linked to a library card. "
+    "Please use your library card, or ask staff to link it.",
+    "reader_refused": "No door opened. Please hold your card to the reader again, or see staff.",
+    "cancel": "Cancel",
+    "reader_again": "To try again, hold your card to the reader again.",
+    "dayuse": "Day-use locker",
+    "dayuse_hint": "Keep your things in a locker for a few hours, with your library card.",
+    "dayuse_intro": "Reserve a locker for a few hours to keep your things. Open it again as "
+    "often as you like with the same card and PIN.",
+    "dayuse_hours": "For how long? (new reservation)",
+    "hour_one": "1 hour",
+    "hour_many": "{n} hours",
+    "dayuse_use": "Reserve or open my locker",
+    "dayuse_finish": "I am done: open one last time",
+    "dayuse_reserved": "Door {door} is yours until {until}. Put your things in and close the "
+    "door. Open it again with your card and PIN.",
+    "dayuse_opened": "Door {door} is open again. Your reservation lasts until {until}.",
+    "dayuse_finished": "Door {door} is open: take your things and close the door. Thank you.",
+    "dayuse_none_free": "All day-use lockers are taken. Please try again later.",
+    "dayuse_over_limit": "Not possible: a day-use locker is for 1 to {max_hours} hours, and "
+    "each person can have {per_patron} at a time.",
+    "dayuse_blocked": "Your library card cannot reserve a locker right now. Please see staff.",
+    "dayuse_not_offered": "This locker has no day-use compartments.",
+    "dayuse_no_reservation": "You have no day-use locker reserved here.",
+    "dayuse_door_failed": "Door {door} did not open. Staff have been told; please ask at "
+    "the desk.",
+    "newcode": "Lost your code?",
+    "newcode_hint": "Get a new pickup code with your library card and PIN.",
+    "newcode_intro": "With your library card and PIN you get a new pickup code here on the "
+    "screen, and a new message. The old code stops working at once.",
+    "newcode_get": "Show a new code",
+    "newcode_resend_heading": "Forgot your PIN?",
+    "newcode_resend_help": "We send your message again, with a new code, to the address the "
+    "library has for you. Only your card number is needed.",
+    "newcode_resend": "Send my message again",
+    "newcode_issued": "Here is your new pickup code. The old code no longer works; a new "
+    "message is on its way.",
+    "newcode_your_code": "Your new pickup code",
+    "newcode_code_label": "Your new pickup code: {digits}",
+    "newcode_too_many": "A new code was already sent several times today. Please ask staff, "
+    "or open the locker with your library card and PIN.",
+    "newcode_resent": "If something is waiting for this card here, a new message with a new "
+    "code is on its way to the address the library has for you.",
+    "simulate_help": "This is a demonstration locker: close the door here, as you would at a "
+    "real locker.",
+    "simulate_close": "Close door {door}",
 }
 
 ES: dict[str, str] = {
@@ -169,6 +226,64 @@ ES: dict[str, str] = {
     "what_happened": "Qué ha pasado",
     "skip": "Ir al contenido",
     "help": "¿Necesita ayuda? Llame a la biblioteca o pregunte en el mostrador.",
+    "phone_heading": "Abrir con su móvil",
+    "phone_help": "Escriba este número en la página de su mensaje, o escanee el código QR "
+    "con la cámara de su móvil.",
+    "phone_number_label": "Número para su móvil: {digits}",
+    "phone_changes": "El número cambia cada minuto.",
+    "phone_qr_alt": "Código QR que abre su página de recogida en el móvil",
+    "reader_hint": "También puede acercar su carné al lector de tarjetas.",
+    "reader_pin_title": "Carné leído",
+    "reader_pin_help": "Hemos leído su carné. Escriba su PIN para abrir su taquilla.",
+    "reader_unknown_card": "La biblioteca no conoce este carné. Consúltelo con el personal.",
+    "reader_unknown_credential": "Esta tarjeta o dispositivo no está vinculado a un carné de "
+    "la biblioteca. Use su carné o pida al personal que lo vincule.",
+    "reader_refused": "No se abrió ninguna puerta. Acerque de nuevo su carné al lector o "
+    "consulte al personal.",
+    "cancel": "Cancelar",
+    "reader_again": "Para intentarlo de nuevo, acerque otra vez su carné al lector.",
+    "dayuse": "Taquilla por horas",
+    "dayuse_hint": "Guarde sus cosas en una taquilla unas horas, con su carné.",
+    "dayuse_intro": "Reserve una taquilla unas horas para guardar sus cosas. Ábrala de nuevo "
+    "cuantas veces quiera con el mismo carné y PIN.",
+    "dayuse_hours": "¿Por cuánto tiempo? (reserva nueva)",
+    "hour_one": "1 hora",
+    "hour_many": "{n} horas",
+    "dayuse_use": "Reservar o abrir mi taquilla",
+    "dayuse_finish": "He terminado: abrir por última vez",
+    "dayuse_reserved": "La puerta {door} es suya hasta las {until}. Guarde sus cosas y cierre "
+    "la puerta. Ábrala de nuevo con su carné y PIN.",
+    "dayuse_opened": "La puerta {door} está abierta de nuevo. Su reserva dura hasta las {until}.",
+    "dayuse_finished": "La puerta {door} está abierta: recoja sus cosas y cierre la puerta. "
+    "Gracias.",
+    "dayuse_none_free": "Todas las taquillas por horas están ocupadas. Inténtelo más tarde.",
+    "dayuse_over_limit": "No es posible: una taquilla por horas se reserva de 1 a {max_hours} "
+    "horas, y cada persona puede tener {per_patron} a la vez.",
+    "dayuse_blocked": "Su carné no puede reservar una taquilla ahora. Consulte al personal.",
+    "dayuse_not_offered": "Esta taquilla no tiene compartimentos por horas.",
+    "dayuse_no_reservation": "No tiene ninguna taquilla por horas reservada aquí.",
+    "dayuse_door_failed": "La puerta {door} no se abrió. El personal ya lo sabe; pregunte en "
+    "el mostrador.",
+    "newcode": "¿Perdió su código?",
+    "newcode_hint": "Obtenga un código de recogida nuevo con su carné y PIN.",
+    "newcode_intro": "Con su carné y PIN obtiene aquí un código de recogida nuevo en la "
+    "pantalla, y un mensaje nuevo. El código anterior deja de funcionar al momento.",
+    "newcode_get": "Mostrar un código nuevo",
+    "newcode_resend_heading": "¿Olvidó su PIN?",
+    "newcode_resend_help": "Le enviamos de nuevo su mensaje, con un código nuevo, a la "
+    "dirección que tiene la biblioteca. Solo hace falta el número de carné.",
+    "newcode_resend": "Enviar mi mensaje de nuevo",
+    "newcode_issued": "Este es su nuevo código de recogida. El código anterior ya no funciona; "
+    "le llega un mensaje nuevo.",
+    "newcode_your_code": "Su nuevo código de recogida",
+    "newcode_code_label": "Su nuevo código de recogida: {digits}",
+    "newcode_too_many": "Hoy ya se le envió un código nuevo varias veces. Consulte al personal "
+    "o abra la taquilla con su carné y PIN.",
+    "newcode_resent": "Si hay algo esperando para este carné aquí, le llega un mensaje nuevo con "
+    "un código nuevo a la dirección que tiene la biblioteca.",
+    "simulate_help": "Esta es una taquilla de demostración: cierre la puerta aquí, como lo "
+    "haría en una taquilla real.",
+    "simulate_close": "Cerrar la puerta {door}",
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "es": ES}
