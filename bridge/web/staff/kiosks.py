@@ -1,6 +1,8 @@
 """Staff make a browser the kiosk of a bank (``/staff/banks/<bank>/kiosk``): the browser gets
 the bank's key from ``access.kiosk_keys`` in an HTTP-only cookie, so its start screen shows the
-presence code and takes the PIN after a card read (:mod:`bridge.web.kiosk_access`)."""
+presence code and takes the PIN after a card read (:mod:`bridge.web.kiosk_access`). The
+staff member is signed out of that browser at once: a staff session must not stay behind on a
+public kiosk."""
 
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ def enrol_kiosk_post(bank_id: str) -> ResponseReturnValue:
     assert user is not None
     with unit_of_work(rt.sessions) as s:
         audit(s, "kiosk_enrolled", at=rt.clock(), bank_id=bank.id, actor=f"staff:{user.username}")
+    # The kiosk is public: no staff session stays behind in its browser.
+    security.end_session()
     response = make_response(redirect(url_for("kiosk.start", bank_id=bank.id)))
     response.set_cookie(
         KIOSK_COOKIE,
