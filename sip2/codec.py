@@ -34,7 +34,7 @@ _CODE_PART = itemgetter(slice(0, 2))
 _VALUE_PART = itemgetter(slice(2, None))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Message:
     """One SIP2 message: what travels between SC and ACS, minus the AY/AZ trailer.
 
@@ -46,6 +46,12 @@ class Message:
     command: str
     fixed: tuple[Pair, ...] = ()
     fields: tuple[Pair, ...] = ()
+
+    def __init__(
+        self, command: str, fixed: tuple[Pair, ...] = (), fields: tuple[Pair, ...] = ()
+    ) -> None:
+        # What the generated frozen __init__ does, minus one object.__setattr__ per field.
+        self.__dict__.update(command=command, fixed=fixed, fields=fields)
 
     @classmethod
     def build(
@@ -117,6 +123,28 @@ class Decoded:
     checksum: str | None = None
     checksum_valid: bool | None = None
     problems: tuple[str, ...] = ()
+
+
+_new = object.__new__
+
+
+def _decoded(
+    message: Message,
+    sequence: int | None,
+    checksum: str | None,
+    checksum_valid: bool | None,
+    problems: tuple[str, ...],
+) -> Decoded:
+    """``Decoded(...)`` without the frozen ``__init__``'s setattr calls (once per reply)."""
+    decoded = _new(Decoded)
+    decoded.__dict__.update(
+        message=message,
+        sequence=sequence,
+        checksum=checksum,
+        checksum_valid=checksum_valid,
+        problems=problems,
+    )
+    return decoded
 
 
 def checksum(data: bytes) -> str:
@@ -265,22 +293,34 @@ def encode(
     unknown command, missing or malformed fixed fields, missing required fields, values holding
     ``|``/CR/LF/NUL or longer than 255 bytes, or a sequence number outside 0-9.
     """
-    spec = SPECS.get(message.command)
+    command = message.command
+    spec = SPECS.get(command)
     if spec is None:
-        raise EncodeError(f"unknown SIP2 command id {message.command!r}")
+        raise EncodeError(f"unknown SIP2 command id {command!r}")
+    fields = message.fields
     fixed = "".join(map(_VALUE, message.fixed))
-    _check_fixed(message, spec, fixed)
-    _check_variable(message, spec, encoding)
+    values = list(map(_VALUE, fields))
+    # The usual request passes all of these in C; the checks below find and name what is wrong.
+    if not (
+        tuple(map(_KEY, message.fixed)) == _FIXED_NAMES[command]
+        and _STRICT_WHOLE[command].fullmatch(fixed)
+        and _CALLER_CODES.issuperset(map(_KEY, fields))
+        and _FORBIDDEN.search("".join(values)) is None
+        and max(map(len, values), default=0) * 4 <= MAX_FIELD_BYTES
+        and _REQUIRED[command].issubset(map(_KEY, fields))
+    ):
+        _check_fixed(message, spec, fixed)
+        _check_variable(message, spec, encoding)
     # "".join(("AB", "value")) is the field; the delimiter ends every one of them.
-    variable = "|".join(map("".join, message.fields))
-    text = message.command + fixed + variable + ("|" if variable else "")
+    variable = "|".join(map("".join, fields))
+    text = command + fixed + variable + ("|" if variable else "")
     try:
         body = text.encode(encoding)
     except UnicodeEncodeError as exc:
         raise EncodeError(f"message cannot be encoded as {encoding}") from exc
     if not error_detection:
         return body + b"\r"
-    if message.command in CONTROL_COMMANDS:
+    if command in CONTROL_COMMANDS:
         body += b"AZ"
     else:
         if sequence is None or not 0 <= sequence <= 9:
@@ -425,15 +465,13 @@ def decode(frame: bytes, *, encoding: str = "utf-8") -> Decoded:
     body = frame.strip(b"\r\n")
     if b"\r" in body:
         raise FrameError("more than one frame given to decode(); use a Framer")
-    if len(body) < 2:
-        raise FrameError(f"frame too short to hold a command id: {body!r}")
-    command_bytes = body[:2]
-    if not command_bytes.isdigit():
-        raise FrameError(f"frame does not start with a two-digit command id: {body[:16]!r}")
-    command = _COMMANDS.get(command_bytes)
+    command = _COMMANDS.get(body[:2])
     if command is None:
-        raise UnknownCommand(command_bytes.decode("ascii"))
-    spec = SPECS[command]
+        if len(body) < 2:
+            raise FrameError(f"frame too short to hold a command id: {body!r}")
+        if not body[:2].isdigit():
+            raise FrameError(f"frame does not start with a two-digit command id: {body[:16]!r}")
+        raise UnknownCommand(body[:2].decode("ascii"))
     problems: list[str] = []
     if b"\x00" in body:
         problems.append("NUL bytes removed")
@@ -445,10 +483,15 @@ def decode(frame: bytes, *, encoding: str = "utf-8") -> Decoded:
     strict = _STRICT_FIXED[command].match(rest)
     if strict is not None:  # the usual, well-formed reply: nothing to repair or report
         fixed = tuple(zip(_FIXED_NAMES[command], strict.groups(), strict=True))
-        start = strict.end()
+        variable = rest[strict.end() :]
     else:
-        fixed, start = _fixed_part(spec, rest, problems)
-    fields = _variable_part(rest[start:], problems)
+        fixed, start = _fixed_part(SPECS[command], rest, problems)
+        variable = rest[start:]
+    pieces = list(filter(None, variable.split(DELIMITER)))  # "||", the final delimiter
+    if min(map(len, pieces), default=2) >= 2:  # the usual frame: no loop in Python
+        fields = list(zip(map(_CODE_PART, pieces), map(_VALUE_PART, pieces), strict=True))
+    else:
+        fields = _variable_part(variable, problems)
     sequence: int | None = None
     checksum_text: str | None = None
     valid: bool | None = None
@@ -457,11 +500,15 @@ def decode(frame: bytes, *, encoding: str = "utf-8") -> Decoded:
         valid = None if checksum_text is None else _verify(body, checksum_text)
         if valid is False:
             problems.append("checksum does not verify")
-    message = Message(command, fixed, tuple(fields))
-    present = message.firsts
+    pairs = tuple(fields)
+    # Built without the frozen __init__, with Message.firsts filled in (every reader wants it).
+    present = dict(reversed(pairs))
+    message = _new(Message)
+    message.__dict__.update(command=command, fixed=fixed, fields=pairs, _firsts=present)
     if not _REQUIRED[command] <= present.keys():
-        problems.append(f"missing required fields {[c for c in spec.required if c not in present]}")
-    return Decoded(message, sequence, checksum_text, valid, tuple(problems))
+        missing = [c for c in SPECS[command].required if c not in present]
+        problems.append(f"missing required fields {missing}")
+    return _decoded(message, sequence, checksum_text, valid, tuple(problems) if problems else ())
 
 
 def with_fields(message: Message, extra: Mapping[str, str]) -> Message:

@@ -58,6 +58,7 @@ class Connection:
         self._clock = clock
         self.last_used = clock()
         self.login_result: LoginResult | None = None
+        self._poller: select.poll | None = None  # for alive(), registered once
 
     @classmethod
     def open(
@@ -149,15 +150,18 @@ class Connection:
         An ACS that dropped us while idle would otherwise turn the next checkin's EOF into an
         unknown outcome, although the ACS never saw it.
         """
-        if not self.usable:
+        if self.session.state is not State.LOGGED_IN:
             return False
         sock = self.transport.socket
         try:
-            readable, _, _ = select.select([sock], [], [], 0)
+            poller = self._poller
+            if poller is None:
+                poller = self._poller = select.poll()
+                poller.register(sock, select.POLLIN)
+            if not poller.poll(0):
+                return True
         except (OSError, ValueError):
             return False
-        if not readable:
-            return True
         try:
             sock.settimeout(0)
             data = sock.recv(1)

@@ -28,6 +28,18 @@ log = logging.getLogger(__name__)
 Connector = Callable[[ServerConfig, SipAccount], Connection]
 DEFAULT_MAX_CONNECTIONS = 2
 
+# Bumped in every forked child: a pool compares it instead of calling os.getpid() (a system
+# call) twice per request.
+_generation = 0
+
+
+def _forked() -> None:
+    global _generation  # process-wide by nature
+    _generation += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
 
 class SipPool:
     """Thread-safe pool of logged-in connections to one ACS."""
@@ -59,8 +71,10 @@ class SipPool:
         self._retry_at = 0.0
         self._connects = 0  # connections opened so far: reconnects show up here
         self._pid = os.getpid()
+        self._generation = _generation
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        self._heartbeat_checked = False  # _start_heartbeat ran (it may have started nothing)
         self._closed = False
 
     # ------------------------------------------------------------------ borrowing
@@ -82,11 +96,11 @@ class SipPool:
             self.release(conn)
 
     def acquire(self, account: SipAccount, *, timeout: float | None = None) -> Connection:
-        deadline = self._clock() + (self.server.request_timeout if timeout is None else timeout)
-        if os.getpid() != self._pid:
+        if self._generation != _generation:
             self._after_fork()
-        if self._heartbeat is None:
+        if not self._heartbeat_checked:
             self._start_heartbeat()
+        deadline: float | None = None
         with self._mutex:
             while True:
                 if self._closed:
@@ -98,6 +112,9 @@ class SipPool:
                     self._check_backoff()
                     self._open += 1
                     break
+                if deadline is None:
+                    wait = self.server.request_timeout if timeout is None else timeout
+                    deadline = self._clock() + wait
                 remaining = deadline - self._clock()
                 if remaining <= 0:
                     raise IlsUnavailable(
@@ -165,7 +182,7 @@ class SipPool:
 
     def release(self, conn: Connection) -> None:
         with self._mutex:
-            if conn.usable and not self._closed and os.getpid() == self._pid:
+            if conn.usable and not self._closed and self._generation == _generation:
                 self._idle.append(conn)
             else:
                 conn.close()
@@ -176,23 +193,26 @@ class SipPool:
     # ------------------------------------------------------------------ upkeep
 
     def _after_fork(self) -> None:
-        pid = os.getpid()
-        if pid == self._pid:
+        generation = _generation
+        if generation == self._generation:
             return
         with self._lock:
-            if pid == self._pid:
+            if generation == self._generation:
                 return
             for conn in self._idle:
                 conn.transport.close()  # the child's copy only; the parent's stays open
             self._idle.clear()
             self._open = 0
-            self._pid = pid
+            self._pid = os.getpid()
+            self._generation = generation
             self._heartbeat = None
+            self._heartbeat_checked = False
             self._stop = threading.Event()
 
     def _start_heartbeat(self) -> None:
         interval = self.server.heartbeat_interval
         if not interval or self._heartbeat is not None:
+            self._heartbeat_checked = True
             return
         with self._lock:
             if self._heartbeat is not None:
@@ -201,6 +221,7 @@ class SipPool:
                 target=self._beat, args=(interval,), name="sip2-heartbeat", daemon=True
             )
             self._heartbeat.start()
+            self._heartbeat_checked = True
 
     def _beat(self, interval: float) -> None:
         tick = min(1.0, interval / 4)

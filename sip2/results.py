@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
-from typing import TypedDict
+from typing import Any, TypedDict, TypeVar
 
 from sip2.codec import Decoded
 from sip2.dates import parse_date
@@ -177,6 +177,17 @@ class _PatronKw(_CommonKw):
     pin_valid: bool | None
     currency: str | None
     fee_amount: Decimal | None
+
+
+_T = TypeVar("_T")
+_new = object.__new__
+
+
+def _build(cls: type[_T], values: dict[str, Any]) -> _T:
+    """An instance of frozen dataclass ``cls`` from every one of its fields, set in one go."""
+    result = _new(cls)
+    result.__dict__.update(values)
+    return result
 
 
 def _common(decoded: Decoded) -> _CommonKw:
@@ -463,26 +474,35 @@ class CheckinResult(_Common):
     @classmethod
     def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> CheckinResult:
         m = decoded.message
-        f, x = m.firsts, dict(m.fixed)
-        return cls(
-            ok=x.get("ok") == "1",
-            resensitize=_yes(x.get("resensitize")),
-            magnetic_media=_yes(x.get("magnetic_media")),
-            alert=_yes(x.get("alert")),
-            transaction_date=parse_date(x.get("transaction_date"), server_tz=server_tz),
-            institution_id=f.get("AO"),
-            item_id=f.get("AB"),
-            permanent_location=f.get("AQ") or None,
-            title=f.get("AJ") or None,
-            sort_bin=f.get("CL") or None,
-            patron_id=f.get("AA") or None,
-            media_type=f.get("CK") or None,
-            item_properties=f.get("CH") or None,
-            alert_type=AlertType.parse(f.get("CV")),
-            destination_location=f.get("CT") or None,
-            hold_patron_id=f.get("CY") or None,
-            hold_patron_name=f.get("DA") or None,
-            **_common(decoded),
+        f = m.firsts
+        x = dict(m.fixed)
+        get = f.get
+        # The busiest reply: built without the frozen __init__ (one setattr call per field).
+        return _build(
+            cls,
+            {
+                "screen_messages": m.all("AF") if "AF" in f else (),
+                "print_lines": m.all("AG") if "AG" in f else (),
+                "raw_fields": m.fields,
+                "problems": decoded.problems,
+                "ok": x.get("ok") == "1",
+                "resensitize": _yes(x.get("resensitize")),
+                "magnetic_media": _yes(x.get("magnetic_media")),
+                "alert": _yes(x.get("alert")),
+                "transaction_date": parse_date(x.get("transaction_date"), server_tz=server_tz),
+                "institution_id": get("AO"),
+                "item_id": get("AB"),
+                "permanent_location": get("AQ") or None,
+                "title": get("AJ") or None,
+                "sort_bin": get("CL") or None,
+                "patron_id": get("AA") or None,
+                "media_type": get("CK") or None,
+                "item_properties": get("CH") or None,
+                "alert_type": AlertType.parse(get("CV")),
+                "destination_location": get("CT") or None,
+                "hold_patron_id": get("CY") or None,
+                "hold_patron_name": get("DA") or None,
+            },
         )
 
 

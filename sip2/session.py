@@ -14,6 +14,7 @@ number of times, then the connection is given up with a :class:`ProtocolError`.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from sip2.masking import mask_bytes
 from sip2.messages import SPECS
 
 log = logging.getLogger(__name__)
+_debug = functools.partial(log.isEnabledFor, logging.DEBUG)  # cached by logging; one C call
 
 
 class State(enum.Enum):
@@ -68,11 +70,14 @@ class SessionConfig:
     login_required: bool = True  # False: the ACS takes requests without a 93 first
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Reply:
     """The ACS answered the request that was awaiting a reply."""
 
     decoded: Decoded
+
+    def __init__(self, decoded: Decoded) -> None:
+        self.__dict__["decoded"] = decoded  # the frozen __init__'s setattr call, skipped
 
     @property
     def message(self) -> Message:
@@ -125,7 +130,12 @@ class Session:
         spec = SPECS.get(message.command)
         if spec is None or spec.reply is None:
             raise EncodeError(f"{message.command!r} is not a request an SC sends")
-        self._move(Event.SEND_LOGIN if message.command == "93" else Event.SEND)
+        event = Event.SEND_LOGIN if message.command == "93" else Event.SEND
+        state = TRANSITIONS.get((self.state, event))
+        if state is None:
+            self._move(event)  # raises, naming the state
+        else:
+            self.state = state
         try:
             frame = encode(
                 message,
@@ -140,7 +150,7 @@ class Session:
         self._last_frame = frame
         self._awaiting = spec.reply
         self._resends = 0
-        if log.isEnabledFor(logging.DEBUG):
+        if _debug():
             log.debug("sip2 send %s", mask_bytes(frame, self.config.encoding))
         return frame
 
@@ -152,7 +162,7 @@ class Session:
         of these closes the session (the connection cannot be trusted any more).
         """
         try:
-            if not self._framer.buffered and data.count(b"\r") == 1 and data.endswith(b"\r"):
+            if data[-1:] == b"\r" and data.count(b"\r") == 1 and not self._framer.buffered:
                 # The usual read: exactly one whole reply. Same result as the framer, less work.
                 frame = data[:-1].strip(b"\n")
                 return [self._frame(frame)] if frame else []
@@ -163,15 +173,16 @@ class Session:
             raise
 
     def _frame(self, frame: bytes) -> SessionEvent:
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("sip2 recv %s", mask_bytes(frame, self.config.encoding))
+        config = self.config
+        if _debug():
+            log.debug("sip2 recv %s", mask_bytes(frame, config.encoding))
         if self.state is not State.AWAITING_REPLY or self._last_frame is None:
             raise UnexpectedReply(f"frame {frame[:2]!r} arrived while no reply was awaited")
-        decoded = decode(frame, encoding=self.config.encoding)
+        decoded = decode(frame, encoding=config.encoding)
         command = decoded.message.command
         if command == "96":
             return self._resend(self._last_frame, "ACS asked for a resend (96)")
-        if self.config.error_detection and decoded.checksum_valid is False:
+        if config.error_detection and decoded.checksum_valid is False:
             request_resend = encode(Message("97"), error_detection=True)
             return self._resend(request_resend, "reply failed its checksum; sent 97")
         if command != self._awaiting:
@@ -181,7 +192,7 @@ class Session:
             ok = decoded.message.fixed_value("ok") == "1"
             self._move(Event.LOGIN_ACCEPTED if ok else Event.LOGIN_REFUSED)
         else:
-            self._move(Event.REPLY)
+            self.state = State.LOGGED_IN  # TRANSITIONS[(AWAITING_REPLY, REPLY)], checked above
         return Reply(decoded)
 
     def _resend(self, data: bytes, reason: str) -> Resend:
