@@ -482,14 +482,15 @@ def decode(frame: bytes, *, encoding: str = "utf-8") -> Decoded:
         rest = _text(body[2:], encoding, problems)
     strict = _STRICT_FIXED[command].match(rest)
     if strict is not None:  # the usual, well-formed reply: nothing to repair or report
-        fixed = tuple(zip(_FIXED_NAMES[command], strict.groups(), strict=True))
+        # Equal lengths by construction; zip(strict=...) would cost a keyword call per frame.
+        fixed = tuple(zip(_FIXED_NAMES[command], strict.groups()))  # noqa: B905
         variable = rest[strict.end() :]
     else:
         fixed, start = _fixed_part(SPECS[command], rest, problems)
         variable = rest[start:]
     pieces = list(filter(None, variable.split(DELIMITER)))  # "||", the final delimiter
     if min(map(len, pieces), default=2) >= 2:  # the usual frame: no loop in Python
-        fields = list(zip(map(_CODE_PART, pieces), map(_VALUE_PART, pieces), strict=True))
+        fields = list(zip(map(_CODE_PART, pieces), map(_VALUE_PART, pieces)))  # noqa: B905
     else:
         fields = _variable_part(variable, problems)
     sequence: int | None = None

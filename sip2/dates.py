@@ -14,6 +14,7 @@ _DATE = re.compile(
     r"\s*(\d{4})(\d{2})(\d{2})[\s]*(0000|[A-Z]{0,4})?[\s]*(\d{2})(\d{2})(\d{2})\s*\Z"
 )
 _UTC_NAMES = frozenset({"Z", "UTC", "GMT", "UT"})
+_FORMAT = "%04d%02d%02d%s%02d%02d%02d"  # %-formatting: one call, not seven format specs
 
 
 def format_date(moment: datetime, *, server_tz: tzinfo | None = None) -> str:
@@ -24,18 +25,19 @@ def format_date(moment: datetime, *, server_tz: tzinfo | None = None) -> str:
     ZZZZ). Without it, the time is written in UTC with zone ``   Z``.
     Raises ValueError for a naive datetime: protocol code never guesses a zone.
     """
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("SIP2 dates need a timezone-aware datetime")
+    tz = moment.tzinfo
     # Formatted by hand: strftime is the slowest step of building a request.
-    if server_tz is None and moment.tzinfo is UTC:
+    if server_tz is None and tz is UTC:
         t, zone = moment, "   Z"
+    elif tz is None or moment.utcoffset() is None:
+        raise ValueError("SIP2 dates need a timezone-aware datetime")
     elif server_tz is not None:
         t = moment.astimezone(server_tz)
         zone = "    "
     else:
         t = moment.astimezone(UTC)
         zone = "   Z"
-    return f"{t.year:04d}{t.month:02d}{t.day:02d}{zone}{t.hour:02d}{t.minute:02d}{t.second:02d}"
+    return _FORMAT % (t.year, t.month, t.day, zone, t.hour, t.minute, t.second)
 
 
 def parse_date(text: str | None, *, server_tz: tzinfo = UTC) -> datetime | None:

@@ -99,9 +99,13 @@ class Transport:
 
     def send(self, data: bytes, *, timeout: float) -> None:
         """Write all of ``data`` within ``timeout`` seconds."""
+        sock = self._sock
         try:
-            self._settimeout(max(timeout, 0.001))
-            self._sock.sendall(data)
+            timeout = max(timeout, 0.001)
+            current = sock.gettimeout()  # _settimeout(), inlined: this runs for every request
+            if current is None or not 0 <= current - timeout <= TIMEOUT_SLACK:
+                sock.settimeout(timeout)
+            sock.sendall(data)
         except TimeoutError as exc:
             raise TransportTimeout("write timed out") from exc
         except OSError as exc:
@@ -114,9 +118,12 @@ class Transport:
         """
         if timeout <= 0:
             raise TransportTimeout("read timed out")
+        sock = self._sock
         try:
-            self._settimeout(timeout)
-            data = self._sock.recv(65536)
+            current = sock.gettimeout()  # _settimeout(), inlined
+            if current is None or not 0 <= current - timeout <= TIMEOUT_SLACK:
+                sock.settimeout(timeout)
+            data = sock.recv(65536)
         except TimeoutError as exc:
             raise TransportTimeout("read timed out") from exc
         except OSError as exc:
