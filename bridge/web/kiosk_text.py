@@ -125,7 +125,8 @@ EN: dict[str, str] = {
     "dayuse_door_failed": "Door {door} did not open. Staff have been told; please ask at "
     "the desk.",
     "newcode": "Lost your code?",
-    "newcode_hint": "Get a new pickup code with your library card and PIN.",
+    "newcode_hint": "Get a new pickup code with your card and PIN.",
+    "resend_card": "Library card number, to send the message again",
     "newcode_intro": "With your library card and PIN you get a new pickup code here on the "
     "screen, and a new message. The old code stops working at once.",
     "newcode_get": "Show a new code",
@@ -266,6 +267,7 @@ ES: dict[str, str] = {
     "el mostrador.",
     "newcode": "¿Perdió su código?",
     "newcode_hint": "Obtenga un código de recogida nuevo con su carné y PIN.",
+    "resend_card": "Número de carné, para enviar el mensaje de nuevo",
     "newcode_intro": "Con su carné y PIN obtiene aquí un código de recogida nuevo en la "
     "pantalla, y un mensaje nuevo. El código anterior deja de funcionar al momento.",
     "newcode_get": "Mostrar un código nuevo",

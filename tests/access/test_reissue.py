@@ -105,10 +105,10 @@ def test_at_the_kiosk_a_patron_gets_a_new_code_with_card_and_pin_in_the_browser(
     old = _first_code(rt)
 
     page.goto(f"{live_url}/kiosk/main-lobby/pickup")
-    page.get_by_role("link", name="Lost your code? Get a new one").click()
-    page.get_by_label("Library card number").fill(ANA)
-    page.get_by_label("PIN (to see a new code here)").fill(ANA_PIN)
-    page.get_by_role("button", name="Get a new code").click()
+    page.get_by_role("link", name="Lost your code?").click()
+    page.get_by_label("Library card number", exact=True).fill(ANA)
+    page.get_by_label("PIN", exact=True).fill(ANA_PIN)
+    page.get_by_role("button", name="Show a new code").click()
 
     expect(page.get_by_role("status")).to_contain_text("old code no longer works")
     new = page.locator("#new-code").inner_text().strip()
