@@ -60,6 +60,14 @@ def test_staff_enrol_the_kiosk_then_a_card_read_asks_for_the_pin_and_the_door_op
 ) -> None:
     loaded = load_for_pickup(rt, ils, doors, "31002001", title="Kindred")
     sign_in(page, live, accounts[Role.STAFF])
+    # The staff side of access: a new code from the door's page, the day-use overview.
+    page.goto(f"{live.url}/staff/banks/main-lobby/{loaded.compartment}")
+    page.get_by_role("button", name="Send a new code").wait_for()
+    audit_page(page, live, "staff-compartment-reissue")
+    page.get_by_role("link", name="Day use").click()
+    page.get_by_role("heading", name="Day-use lockers").wait_for()
+    audit_page(page, live, "staff-dayuse")
+    page.get_by_role("link", name="Status").click()
     page.get_by_role("link", name="Kiosk of Main Library lobby").click()
     page.get_by_role("heading", name="Kiosk of Main Library lobby").wait_for()
     audit_page(page, live, "staff-kiosk-enrol")
