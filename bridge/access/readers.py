@@ -245,6 +245,11 @@ def waiting_for_pin(rt: Runtime, bank_id: str) -> bool:
     return bool(rt.redis.exists(_PENDING.format(bank=bank_id)))
 
 
+def cancel_pin(rt: Runtime, bank_id: str) -> bool:
+    """The patron at the kiosk chose not to enter the PIN: the card no longer waits."""
+    return bool(rt.redis.delete(_PENDING.format(bank=bank_id)))
+
+
 def finish_with_pin(rt: Runtime, bank_id: str, pin: str, *, kiosk: str = "kiosk") -> ReaderResult:
     """The PIN typed at the kiosk after a card read: exactly ``pickup_with_card``."""
     from bridge.services.pickup import PickupOutcome, pickup_with_card

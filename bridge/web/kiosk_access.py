@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import segno
@@ -28,6 +29,9 @@ from bridge.runtime import Runtime
 from bridge.web import security
 from bridge.web.kiosk import _bank, _field, _kiosk_id, _lang, _render, bp
 from bridge.web.kiosk_text import text
+
+if TYPE_CHECKING:
+    from bridge.access.readers import ReaderResult
 
 KIOSK_COOKIE = "lb_kiosk"
 COOKIE_DAYS = 400  # browsers cap cookie lifetimes at about 400 days
@@ -82,6 +86,17 @@ def _fingerprint(outcome: str, message: str, opened: tuple[int, ...]) -> str:
     return json.dumps([outcome, message, list(opened)])
 
 
+def _last_to_show(rt: Runtime, bank_id: str) -> ReaderResult | None:
+    """The reader's last result, unless it is a card that waited for a PIN which is no longer
+    wanted (the patron cancelled, or the wait ran out): nothing to show then."""
+    from bridge.access import readers
+
+    last = readers.last_result(rt, bank_id)
+    if last is None or last.outcome is readers.ReaderOutcome.NEEDS_PIN:
+        return None
+    return last
+
+
 @bp.get("/<bank_id>/reader.json")
 def reader_state(bank_id: str) -> ResponseReturnValue:
     """Polled by the start screen of the bank's kiosk: is a card waiting for its PIN, or is
@@ -94,7 +109,7 @@ def reader_state(bank_id: str) -> ResponseReturnValue:
     rt = security.runtime()
     if readers.waiting_for_pin(rt, bank.id):
         return {"state": "waiting_for_pin"}
-    last = readers.last_result(rt, bank.id)
+    last = _last_to_show(rt, bank.id)
     if last is not None:
         seen = rt.redis.get(_SHOWN.format(bank=bank.id))
         mark = _fingerprint(last.outcome.value, last.message, last.opened)
@@ -160,7 +175,7 @@ def reader_pin(bank_id: str) -> ResponseReturnValue:
     rt = security.runtime()
     if readers.waiting_for_pin(rt, bank.id):
         return _render("kiosk/reader_pin.html", bank, error=None)
-    last = readers.last_result(rt, bank.id)
+    last = _last_to_show(rt, bank.id)
     if last is None:
         return redirect(url_for("kiosk.start", bank_id=bank.id, lang=_lang(bank)))
     return _reader_result(bank, last)
@@ -180,6 +195,19 @@ def reader_pin_post(bank_id: str) -> ResponseReturnValue:
         ), 422
     result = readers.finish_with_pin(security.runtime(), bank.id, pin, kiosk=_kiosk_id(bank.id))
     return _reader_result(bank, result)
+
+
+@bp.post("/<bank_id>/reader/cancel")
+def reader_cancel(bank_id: str) -> ResponseReturnValue:
+    """"Cancel" on the PIN prompt: the card stops waiting, so the start screen does not turn
+    straight back to the prompt."""
+    from bridge.access import readers
+
+    bank = _bank(bank_id)
+    if not is_kiosk(bank.id):
+        abort(403)
+    readers.cancel_pin(security.runtime(), bank.id)
+    return redirect(url_for("kiosk.start", bank_id=bank.id, lang=_lang(bank)))
 
 
 # --- day-use lockers --------------------------------------------------------------------------

@@ -234,6 +234,20 @@ def test_an_empty_pin_is_asked_for_again(
     assert kiosk.get("/kiosk/main-lobby/reader.json").get_json() == {"state": "waiting_for_pin"}
 
 
+def test_cancel_on_the_pin_prompt_lets_the_card_go_and_the_start_screen_stays(
+    kiosk: FlaskClient, rt: Runtime, ils: Any, doors: Any
+) -> None:
+    loaded = load_for_pickup(rt, ils, doors, "31000704")
+    doors["main-lobby"].present_card(CARD)
+    prompt = kiosk.get("/kiosk/main-lobby/reader").get_data(as_text=True)
+    assert "/kiosk/main-lobby/reader/cancel" in prompt
+    resp = kiosk.post("/kiosk/main-lobby/reader/cancel", data={"csrf_token": csrf_from(prompt)})
+    assert resp.status_code == 302 and "/kiosk/main-lobby" in resp.headers["Location"]
+    assert kiosk.get("/kiosk/main-lobby/reader.json").get_json() == {"state": "idle"}
+    again = kiosk.post("/kiosk/main-lobby/reader", data={"pin": PIN, "csrf_token": csrf_from(prompt)})
+    assert again.status_code == 422 and not doors["main-lobby"].is_open(loaded.compartment)
+
+
 def test_an_unknown_credential_at_the_reader_is_shown_on_the_kiosk_in_spanish(
     kiosk: FlaskClient, rt: Runtime, ils: Any, doors: Any
 ) -> None:

@@ -116,6 +116,13 @@ def test_a_wrong_pin_after_a_card_read_is_explained_in_spanish(
     page.goto(f"{live.url}/kiosk/main-lobby?lang=es")
     page.get_by_role("heading", name="Abrir con su móvil").wait_for()
     audit_page(page, live, "kiosk-start-presence-es")
+    # Cancel on the PIN prompt: back to the start, which does not turn back to the prompt.
+    doors["main-lobby"].present_card("21000001")
+    page.get_by_role("heading", name="Carné leído").wait_for(timeout=5000)
+    page.get_by_role("button", name="Cancelar").click()
+    page.get_by_role("heading", name="Abrir con su móvil").wait_for()
+    page.wait_for_timeout(2500)
+    assert "/reader" not in page.url
     doors["main-lobby"].present_card("21000001")
     page.get_by_role("heading", name="Carné leído").wait_for(timeout=5000)
     page.get_by_label("PIN").fill("0000")
