@@ -35,8 +35,13 @@ def presence_window() -> int:
 
 
 @pytest.fixture
-def web_settings(tmp_path: Path, presence_window: int) -> Settings:
-    cfg = web_config(tmp_path, kiosk_timeout_seconds=120)
+def kiosk_timeout() -> int:
+    return 120  # long enough never to interfere; the time-out test sets its own
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path, presence_window: int, kiosk_timeout: int) -> Settings:
+    cfg = web_config(tmp_path, kiosk_timeout_seconds=kiosk_timeout)
     cfg["access"] = {
         "public_url": "http://lockers.test",
         "kiosk_keys": {"main-lobby": KIOSK_KEY},
@@ -205,4 +210,21 @@ def test_the_presence_number_changes_on_screen_without_taking_the_focus(
     assert after == kiosk_code(rt, "main-lobby")[0]
     assert page.evaluate("document.activeElement.innerText").startswith("Return an item")
     assert after in page.locator("#presence-label").inner_text().replace(" ", "")
+    assert csp_errors == []
+
+
+@pytest.mark.parametrize("kiosk_timeout", [8])
+def test_a_pin_prompt_left_alone_times_out_and_lets_the_card_go(
+    page: Any, live: LiveServer, rt: Any, ils: Any, doors: Any, csp_errors: list[str],
+) -> None:
+    _enrol(page, live)
+    page.goto(f"{live.url}/kiosk/main-lobby")
+    doors["main-lobby"].present_card("21000001")
+    page.get_by_role("heading", name="Card read").wait_for(timeout=5000)
+    page.get_by_label("PIN").fill("12")
+    page.get_by_role("button", name="I need more time").wait_for(timeout=8000)
+    page.get_by_role("heading", name="Open with your phone").wait_for(timeout=11000)
+    page.wait_for_timeout(2500)  # the start screen does not turn back to the prompt
+    assert "/reader" not in page.url
+    assert page.request.get(f"{live.url}/kiosk/main-lobby/reader.json").json() == {"state": "idle"}
     assert csp_errors == []

@@ -27,6 +27,10 @@
   }
   function backToStart() {
     clearFields();
+    // A page that holds something for the patron (the PIN prompt after a card read) lets it
+    // go on the way back, through its own cancel button.
+    var cancel = document.querySelector("[data-timeout-submit]");
+    if (cancel) { cancel.click(); return; }
     window.location.replace(startUrl);
   }
   function tick() {
