@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from bridge import outbox
 from bridge.runtime import Runtime
-from bridge.services import ill
+from bridge.services import equipment, ill
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, OutboxRow
 from bridge.storage.tables.returns import DepositRow
@@ -524,8 +524,11 @@ def _finish(rt: Runtime, attempt: _Attempt, finding: Finding) -> tuple[bool, str
         if not _update_own(s, attempt, values):
             s.rollback()
             return False, None
-        if finding.ils_confirmed:  # the ILS has the item back: an ILL loan's partner is told
+        if finding.ils_confirmed:
+            # The ILS has the item back: an ILL loan's partner is told, a lent device goes
+            # back in stock (or to inspection).
             ill.on_checked_in(rt, s, attempt.item, now)
+            equipment.on_checked_in(rt, s, attempt.item, now)
         outbox.complete(s, attempt.claim, now=now)
         following = s.scalars(
             select(OutboxRow.ref)

@@ -154,3 +154,64 @@ def test_a_wrong_pin_borrows_nothing(eq_rt: Runtime) -> None:
     result = borrow_equipment(eq_rt, "main-lobby", "P1", "0000", "laptop")
     assert result.outcome is BorrowOutcome.DENIED
     assert state_of(eq_rt, 15) == "loaded"
+
+
+def _borrow_and_return(rt: Runtime, ils: MemoryIls) -> None:
+    """LAP1 is lent from door 15, then comes back through return door 13 and is checked in."""
+    from bridge.services.returns import check_in_deposit, record_deposit
+
+    _stock(rt, 15, "LAP1")
+    assert borrow_equipment(rt, "main-lobby", "P1", "1234", "laptop").compartment == 15
+    sim(rt).take_item(15)
+    sim(rt).close_door(15)
+    deposit = record_deposit(
+        rt, bank_id="main-lobby", compartment=13, item_barcode="LAP1", deposited_at=rt.clock()
+    )
+    assert check_in_deposit(rt, deposit) is not None
+    assert not ils.item_status("LAP1").status.on_loan
+
+
+def _device(rt: Runtime, item: str) -> EquipmentRow:
+    with unit_of_work(rt.sessions) as s:
+        row = s.scalars(select(EquipmentRow).where(EquipmentRow.item_barcode == item)).one()
+        s.expunge(row)
+        return row
+
+
+def test_a_returned_device_is_back_in_stock_and_can_be_stocked_and_lent_again(
+    eq_rt: Runtime, ils: MemoryIls
+) -> None:
+    _borrow_and_return(eq_rt, ils)
+
+    device = _device(eq_rt, "LAP1")
+    assert (device.state, device.compartment, device.borrower_ref) == ("available", None, None)
+    # Not behind a door yet: the kiosk cannot lend it.
+    assert borrow_equipment(eq_rt, "main-lobby", "P1", "1234", "laptop").compartment is None
+
+    _stock(eq_rt, 16, "LAP1")
+    assert borrow_equipment(eq_rt, "main-lobby", "P1", "1234", "laptop").compartment == 16
+
+
+def test_with_inspection_on_a_returned_device_waits_for_staff_before_it_is_stocked(
+    tmp_path: Path, sqlite_engine: Any, redis_conn: Any, clock: Clock, ils: MemoryIls
+) -> None:
+    from bridge.services.equipment import EquipmentError, record_inspection
+
+    cfg = flow_config(
+        tmp_path,
+        equipment=[{"name": "laptop", "label": "Laptop", "max_per_patron": 1}],
+    )
+    cfg["banks"][0]["equipment_inspection"] = True
+    ils.add_item("LAP1", home="MAIN", title="Laptop 1")
+    rt = make_runtime(load_settings(None, **cfg), sqlite_engine, redis_conn, clock, ils)
+    _borrow_and_return(rt, ils)
+
+    assert _device(rt, "LAP1").state == "inspection"
+    with pytest.raises(EquipmentError, match="inspection"):
+        stock_equipment(rt, "main-lobby", 16, "LAP1", "laptop", "staff")
+
+    assert record_inspection(rt, "LAP1", "staff:ann", passed=False, note="cracked screen") == (
+        "withdrawn"
+    )
+    with pytest.raises(EquipmentError, match="does not wait"):
+        record_inspection(rt, "LAP1", "staff:ann", passed=True)
