@@ -357,3 +357,65 @@ def test_kiosk_times_out_to_the_start_screen_and_forgets_what_was_typed(
     page.go_back()
     # location.replace dropped the form from the history, and the card number is gone.
     assert "21000001" not in page.content()
+
+
+def test_staff_load_a_hold_then_the_patron_collects_it_the_demo_story(
+    page: Any, live: LiveServer, accounts: Any, rt: Any, ils: Any, doors: Any,
+    csp_errors: list[str],
+) -> None:
+    from bridge.storage.tables.notifications import NotificationRow
+
+    ils.add_item("31000901", home="CENTRAL", title="Parable of the Sower")
+    ils.place_hold("21000001", "31000901", pickup_location="MAIN-LOCKER")
+    sign_in(page, live, accounts[Role.STAFF])
+    page.get_by_role("link", name="Load items into Main Library lobby").click()
+    page.get_by_role("heading", name="Load items: Main Library lobby").wait_for()
+    audit_page(page, live, "staff-load")
+    page.get_by_label("Item barcode").fill("31000901")
+    page.keyboard.press("Enter")  # the scanner's Enter
+    headline = page.get_by_role("heading", name=re.compile(r"Door \d+ is open"))
+    headline.wait_for()
+    audit_page(page, live, "staff-load-door-open")
+    door = int(re.search(r"Door (\d+)", headline.inner_text()).group(1))
+    assert doors["main-lobby"].is_open(door)
+    with unit_of_work(rt.sessions) as s:  # nobody is told before the door is closed on it
+        assert s.scalars(select(NotificationRow)).all() == []
+
+    page.get_by_role("button", name=f"Close door {door} (simulation)").click()
+    page.get_by_text(f"Door {door} is closed (simulation).").wait_for()
+    with unit_of_work(rt.sessions) as s:
+        [note] = s.scalars(select(NotificationRow)).all()
+        code = note.secrets["code"]
+
+    page.goto(f"{live.url}/kiosk/main-lobby/pickup/code")
+    page.get_by_label("Pickup code").fill(code)
+    page.get_by_role("button", name="Open my locker").click()
+    page.get_by_role("heading", name=f"Door {door} is open").wait_for()
+    audit_page(page, live, "kiosk-result-simulated")
+    page.get_by_role("button", name=f"Close door {door}").click()
+    page.get_by_role("heading", name="Welcome. What would you like to do?").wait_for()
+    with unit_of_work(rt.sessions) as s:
+        state = s.scalars(
+            select(CompartmentRow.state).where(
+                CompartmentRow.bank_id == "main-lobby", CompartmentRow.number == door
+            )
+        ).one()
+    assert state == "free" and not doors["main-lobby"].is_open(door)
+    assert csp_errors == []
+
+
+def test_staff_equipment_page_in_the_browser(
+    page: Any, live: LiveServer, accounts: Any, rt: Any, doors: Any, csp_errors: list[str]
+) -> None:
+    sign_in(page, live, accounts[Role.STAFF])
+    page.get_by_role("link", name="Equipment of Main Library lobby").click()
+    page.get_by_role("heading", name="Equipment: Main Library lobby").wait_for()
+    page.get_by_label("Item barcode").fill("39000000000017")
+    page.get_by_label("Kind of equipment").select_option("laptop")
+    page.get_by_label("Door", exact=True).select_option("15")
+    page.get_by_role("button", name="Open the door").click()
+    page.get_by_text("Door 15 is open").wait_for()
+    audit_page(page, live, "staff-equipment")
+    page.get_by_role("button", name="Close door 15 (simulation)").click()
+    page.locator("#door-15").get_by_text("available").wait_for()
+    assert csp_errors == []

@@ -190,6 +190,24 @@ def _equipment_doors(rt: Runtime, bank_id: str) -> list[EquipmentDoor]:
         ]
 
 
+def _back_from_loan(rt: Runtime, bank_id: str) -> list[tuple[str, str, str]]:
+    """(barcode, title, state) of returned devices of the bank that are not behind a door:
+    ``available`` ones wait to be stocked, ``inspection`` ones for staff to look at them."""
+    with unit_of_work(rt.sessions) as s:
+        return [
+            (r.item_barcode, r.title or r.category, r.state)
+            for r in s.scalars(
+                select(EquipmentRow)
+                .where(
+                    EquipmentRow.bank_id == bank_id,
+                    EquipmentRow.compartment.is_(None),
+                    EquipmentRow.state.in_(("available", "inspection")),
+                )
+                .order_by(EquipmentRow.item_barcode)
+            )
+        ]
+
+
 @bp.get("/banks/<bank_id>/equipment")
 @security.require_role(Role.STAFF)
 def equipment(bank_id: str) -> ResponseReturnValue:
@@ -202,8 +220,36 @@ def equipment(bank_id: str) -> ResponseReturnValue:
         doors=doors,
         free=[d for d in doors if d.state == "free" and not d.door_open],
         categories=rt.settings.equipment,
+        returned=_back_from_loan(rt, bank.id),
         simulated=simulated_bank(rt, bank.id) is not None,
     )
+
+
+@bp.post("/banks/<bank_id>/equipment/inspection")
+@security.require_role(Role.STAFF)
+def equipment_inspection(bank_id: str) -> ResponseReturnValue:
+    from bridge.services.equipment import EquipmentError, record_inspection
+
+    bank = bank_or_404(bank_id)
+    user = security.signed_in_user()
+    assert user is not None
+    item = (request.form.get("item") or "").strip()[:MAX_BARCODE]
+    verdict = request.form.get("verdict")
+    if verdict not in ("passed", "withdrawn"):
+        abort(400)
+    note = (request.form.get("note") or "").strip()[:200]
+    try:
+        state = record_inspection(
+            security.runtime(), item, actor_of(user), passed=verdict == "passed", note=note
+        )
+    except EquipmentError as exc:
+        flash(f"Nothing was recorded: {exc}.", "error")
+    else:
+        if state == "available":
+            flash(f"{item} passed its inspection: put it in a door to lend it again.", "ok")
+        else:
+            flash(f"{item} is withdrawn from lending.", "ok")
+    return redirect(url_for("staff.equipment", bank_id=bank.id))
 
 
 @bp.post("/banks/<bank_id>/equipment")
