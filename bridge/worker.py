@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
+import pkgutil
 import signal
 import threading
 import time
@@ -84,6 +86,22 @@ def _started(settings: Settings, role: str) -> Runtime:
     return runtime
 
 
+# Imported by the first check-in when the bank's ILS adapter is built (bridge.wiring).
+_ADAPTER_MODULES = ("ils_adapters.profiles", "ils_adapters.sip2_adapter", "bridge.metrics")
+
+
+def _import_jobs() -> None:
+    """Imports every job module (and what building an ILS adapter imports) now: rq would
+    import them during the first job, and the check-in job's imports (NCIP client, requests,
+    ...) take a second or more of that job's time, with every worker starting at once."""
+    import bridge.jobs
+
+    for module in pkgutil.iter_modules(bridge.jobs.__path__, "bridge.jobs."):
+        importlib.import_module(module.name)
+    for name in _ADAPTER_MODULES:
+        importlib.import_module(name)
+
+
 def run_worker(settings: Settings, *, with_scheduler: bool = False, burst: bool = False) -> int:
     runtime = _started(settings, "worker")
     stop = threading.Event()
@@ -98,6 +116,7 @@ def run_worker(settings: Settings, *, with_scheduler: bool = False, burst: bool 
         ).start()
     # Jobs run in this process (rq SimpleWorker), so SIP2 connections stay open between jobs
     # (a forking worker would log in again for every check-in); see bridge.job_worker.
+    _import_jobs()
     worker = JobWorker([runtime.queue(n) for n in QUEUE_NAMES], connection=runtime.redis)
     log.info("worker %s listening on %s (pid %d)", worker.name, ", ".join(QUEUE_NAMES), os.getpid())
     try:
