@@ -19,7 +19,7 @@ from typing import Any
 
 from rq.job import Job
 from rq.utils import utcparse
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bridge.runtime import Runtime
@@ -135,6 +135,58 @@ def lease_of(rt: Runtime) -> timedelta:
     return timedelta(seconds=rt.settings.outbox_lease_seconds)
 
 
+# The statements every job runs, built once: building them (and their cache keys) per call
+# took about as long as PostgreSQL took to run them. Values are bound at execution.
+_earlier = aliased(OutboxRow)
+_OLDER_OPEN = exists().where(
+    _earlier.kind == OutboxRow.kind,
+    _earlier.order_key == OutboxRow.order_key,
+    _earlier.id < OutboxRow.id,
+    _earlier.state.in_(_OPEN),
+)
+_WHEN = OutboxRow.__table__.c.lease_until.type
+_TAKE = (
+    update(OutboxRow)
+    .where(
+        OutboxRow.kind == bindparam("c_kind"),
+        OutboxRow.ref == bindparam("c_ref"),
+        or_(
+            OutboxRow.state == "pending",
+            and_(OutboxRow.state == "leased", OutboxRow.lease_until < bindparam("c_now")),
+        ),
+        ~_OLDER_OPEN,
+    )
+    .values(
+        state="leased",
+        lease_until=bindparam("c_lease_until", type_=_WHEN),
+        attempts=OutboxRow.attempts + 1,
+    )
+    .returning(OutboxRow.id, OutboxRow.attempts)
+    .execution_options(synchronize_session=False)
+)
+_WAIT_FOR_OLDER = (
+    update(OutboxRow)
+    .where(
+        OutboxRow.kind == bindparam("c_kind"),
+        OutboxRow.ref == bindparam("c_ref"),
+        OutboxRow.state == "pending",
+        _OLDER_OPEN,
+    )
+    .values(next_attempt_at=bindparam("c_next", type_=_WHEN))
+    .execution_options(synchronize_session=False)
+)
+_COMPLETE = (
+    update(OutboxRow)
+    .where(OutboxRow.id == bindparam("c_id"))
+    .values(
+        state="done",
+        done_at=bindparam("c_done_at", type_=_WHEN),
+        lease_until=None,
+        last_error=None,
+    )
+)
+
+
 def claim_in(
     session: Session, kind: str, ref: str, *, now: datetime, lease: timedelta
 ) -> Claim | None:
@@ -145,57 +197,20 @@ def claim_in(
     older row with its order_key open, so two workers given the same job cannot both take it
     and one item's rows go strictly in order. Only when it misses is the row looked at again.
     """
-    earlier = aliased(OutboxRow)
     took = session.execute(
-        update(OutboxRow)
-        .where(
-            OutboxRow.kind == kind,
-            OutboxRow.ref == ref,
-            or_(
-                OutboxRow.state == "pending",
-                and_(OutboxRow.state == "leased", OutboxRow.lease_until < now),
-            ),
-            ~exists().where(
-                earlier.kind == OutboxRow.kind,
-                earlier.order_key == OutboxRow.order_key,
-                earlier.id < OutboxRow.id,
-                earlier.state.in_(_OPEN),
-            ),
-        )
-        .values(state="leased", lease_until=now + lease, attempts=OutboxRow.attempts + 1)
-        .returning(OutboxRow.id, OutboxRow.attempts)
-        .execution_options(synchronize_session=False)
+        _TAKE, {"c_kind": kind, "c_ref": ref, "c_now": now, "c_lease_until": now + lease}
     ).first()
     if took is not None:
         return Claim(id=took.id, kind=kind, ref=ref, attempts=took.attempts)
     # Missed: done, leased by another worker, or behind an older row of the same key. The last
     # one is retried a little later (sooner when the older row finishes and hands it on).
-    session.execute(
-        update(OutboxRow)
-        .where(
-            OutboxRow.kind == kind,
-            OutboxRow.ref == ref,
-            OutboxRow.state == "pending",
-            exists().where(
-                earlier.kind == OutboxRow.kind,
-                earlier.order_key == OutboxRow.order_key,
-                earlier.id < OutboxRow.id,
-                earlier.state.in_(_OPEN),
-            ),
-        )
-        .values(next_attempt_at=now + ORDER_WAIT)
-        .execution_options(synchronize_session=False)
-    )
+    session.execute(_WAIT_FOR_OLDER, {"c_kind": kind, "c_ref": ref, "c_next": now + ORDER_WAIT})
     return None
 
 
 def complete(session: Session, claim_: Claim, *, now: datetime) -> None:
     """Marks the work done; call in the same transaction as the work's own result."""
-    session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.id == claim_.id)
-        .values(state="done", done_at=now, lease_until=None, last_error=None)
-    )
+    session.execute(_COMPLETE, {"c_id": claim_.id, "c_done_at": now})
 
 
 def give_up(session: Session, claim_: Claim, *, now: datetime, error: str) -> None:

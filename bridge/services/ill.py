@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import event, or_, select
+from sqlalchemy import bindparam, event, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -450,6 +450,15 @@ def partner_check_in(
 # --- the return, and telling the partner ---------------------------------------------------
 
 
+# Run for every check-in the ILS confirms (most items are no ILL loan), so built once.
+_OPEN_LOAN_OF_ITEM = (
+    select(IllRequestRow)
+    .where(IllRequestRow.ils_item == bindparam("item"), IllRequestRow.state == "accepted")
+    .order_by(IllRequestRow.id.desc())  # the newest: an older one may have ended at a desk
+    .limit(1)
+)
+
+
 def on_checked_in(rt: Runtime, s: Session, item_barcode: str, now: datetime) -> int | None:
     """Called in the returns worker's transaction when the ILS has taken a deposit back.
 
@@ -457,12 +466,7 @@ def on_checked_in(rt: Runtime, s: Session, item_barcode: str, now: datetime) -> 
     partner (dispatched once ``s`` commits; the sweeper covers a lost dispatch). Returns the
     loan's id, or None when the item is not an ILL item.
     """
-    row = s.scalars(
-        select(IllRequestRow)
-        .where(IllRequestRow.ils_item == item_barcode, IllRequestRow.state == "accepted")
-        .order_by(IllRequestRow.id.desc())  # the newest: an older one may have ended at a desk
-        .limit(1)
-    ).first()
+    row = s.scalars(_OPEN_LOAN_OF_ITEM, {"item": item_barcode}).first()
     if row is None:
         return None
     row.state, row.returned_at = "returned", now

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -285,12 +285,27 @@ _START_COLUMNS = (
     DepositRow.attempts,
     DepositRow.checkin_sent,
 )
+# Statements every check-in runs, built once (building one and its cache key per call cost
+# about as much as running it); values are bound at execution.
+_START_ROW = select(*_START_COLUMNS).where(DepositRow.id == bindparam("d_id"))
+_FOLLOWING = (
+    select(OutboxRow.ref)
+    .where(
+        OutboxRow.kind == KIND,
+        OutboxRow.order_key == bindparam("d_item"),
+        OutboxRow.state == "pending",
+        OutboxRow.ref != bindparam("d_ref"),
+    )
+    .order_by(OutboxRow.id)
+    .limit(1)
+)
+_AUDIT = insert(AuditEventRow)
 
 
 def _start(rt: Runtime, s: Session, claim: outbox.Claim, now: datetime) -> _Attempt | None:
     """Step 1, in the claim's transaction; None (and the outbox row done) if already finished."""
     deposit_id = int(claim.ref)
-    row = s.execute(select(*_START_COLUMNS).where(DepositRow.id == deposit_id)).first()
+    row = s.execute(_START_ROW, {"d_id": deposit_id}).first()
     if row is None or DepositState(row.state) in _TERMINAL:
         outbox.complete(s, claim, now=now)
         return None
@@ -531,15 +546,7 @@ def _finish(rt: Runtime, attempt: _Attempt, finding: Finding) -> tuple[bool, str
             equipment.on_checked_in(rt, s, attempt.item, now)
         outbox.complete(s, attempt.claim, now=now)
         following = s.scalars(
-            select(OutboxRow.ref)
-            .where(
-                OutboxRow.kind == KIND,
-                OutboxRow.order_key == attempt.item,
-                OutboxRow.state == "pending",
-                OutboxRow.ref != attempt.claim.ref,
-            )
-            .order_by(OutboxRow.id)
-            .limit(1)
+            _FOLLOWING, {"d_item": attempt.item, "d_ref": attempt.claim.ref}
         ).first()
     return True, following
 
@@ -573,7 +580,7 @@ def _moved(
     the same transaction. Returns the column values to write."""
     check_deposit_transition(was, to)
     s.execute(
-        insert(AuditEventRow),
+        _AUDIT,
         [
             _audit_values(
                 attempt.deposit_id,
