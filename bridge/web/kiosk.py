@@ -278,22 +278,8 @@ def equipment_post(bank_id: str) -> ResponseReturnValue:
 def simulate_close(bank_id: str) -> ResponseReturnValue:
     """The patron at a simulated bank takes the items (or puts the return in) and closes the
     door; only a bank with the simulated driver has this (demo and tests)."""
-    from bridge.web.kiosk_services import close_simulated_door
+    from bridge.web.kiosk_services import close_from_form
 
     bank = _bank(bank_id)
-    if not _simulated(bank.id):
-        abort(404)
-    handling = request.form.get("handling", "none")
-    if handling not in ("put", "take", "none"):
-        abort(400)
-    try:
-        number = int(request.form.get("number") or "")
-    except ValueError:
-        abort(400)
-    close_simulated_door(
-        security.runtime(),
-        bank.id,
-        number,
-        "put" if handling == "put" else "take" if handling == "take" else "none",
-    )
+    close_from_form(security.runtime(), bank.id, request.form)
     return redirect(url_for("kiosk.start", bank_id=bank.id, lang=_lang(bank)))

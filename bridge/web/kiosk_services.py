@@ -7,8 +7,9 @@ the ``LoadRow`` of kind ``deposit`` written here), then checked in by the return
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from sqlalchemy import delete, select
 
@@ -116,6 +117,24 @@ def open_doors(rt: Runtime, bank_id: str) -> list[int]:
                 .order_by(CompartmentRow.number)
             )
         )
+
+
+def close_from_form(rt: Runtime, bank_id: str, form: Mapping[str, str]) -> tuple[int, bool]:
+    """The "close door N" button of a page at a simulated bank (fields ``number`` and
+    ``handling``): closes it and returns (number, closed). Aborts with 404 when the bank is not
+    simulated and 400 for a malformed form, so a forged post changes nothing."""
+    from flask import abort
+
+    if simulated_bank(rt, bank_id) is None:
+        abort(404)
+    handling = form.get("handling", "none")
+    if handling not in ("put", "take", "none"):
+        abort(400)
+    try:
+        number = int(form.get("number") or "")
+    except ValueError:
+        abort(400)
+    return number, close_simulated_door(rt, bank_id, number, cast(Handling, handling))
 
 
 def close_simulated_door(rt: Runtime, bank_id: str, number: int, handling: Handling) -> bool:

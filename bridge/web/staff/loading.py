@@ -27,7 +27,7 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import EquipmentRow
 from bridge.web import security
-from bridge.web.kiosk_services import Handling, close_simulated_door, open_doors, simulated_bank
+from bridge.web.kiosk_services import close_from_form, open_doors, simulated_bank
 from bridge.web.staff import bp
 from bridge.web.staff.actions import actor_of
 
@@ -83,6 +83,18 @@ def bank_or_404(bank_id: str) -> BankSettings:
         abort(404)
 
 
+def _posting(bank_id: str) -> tuple[BankSettings, str]:
+    """The bank of a staff form post, and who posted it (for the audit trail)."""
+    bank = bank_or_404(bank_id)
+    user = security.signed_in_user()
+    assert user is not None  # require_role let the request in
+    return bank, actor_of(user)
+
+
+def _field(name: str, limit: int = MAX_BARCODE) -> str:
+    return (request.form.get(name) or "").strip()[:limit]
+
+
 def _scans_key(bank_id: str) -> str:
     session = security.current_session()
     if session is None:  # require_role ran first
@@ -136,10 +148,8 @@ def load(bank_id: str) -> ResponseReturnValue:
 def load_scan(bank_id: str) -> ResponseReturnValue:
     from bridge.services.loading import scan_item
 
-    bank = bank_or_404(bank_id)
-    user = security.signed_in_user()
-    assert user is not None
-    barcode = (request.form.get("barcode") or "").strip()[:MAX_BARCODE]
+    bank, actor = _posting(bank_id)
+    barcode = _field("barcode")
     size = request.form.get("size") or None
     if not barcode:
         flash("Scan an item barcode (or type it and press Enter).", "error")
@@ -147,7 +157,7 @@ def load_scan(bank_id: str) -> ResponseReturnValue:
     if size is not None and size not in SIZES:
         abort(400)
     rt = security.runtime()
-    result = scan_item(rt, bank.id, barcode, actor_of(user), size=size)
+    result = scan_item(rt, bank.id, barcode, actor, size=size)
     _remember(rt, bank, result)
     return redirect(url_for("staff.load", bank_id=bank.id))
 
@@ -230,17 +240,15 @@ def equipment(bank_id: str) -> ResponseReturnValue:
 def equipment_inspection(bank_id: str) -> ResponseReturnValue:
     from bridge.services.equipment import EquipmentError, record_inspection
 
-    bank = bank_or_404(bank_id)
-    user = security.signed_in_user()
-    assert user is not None
-    item = (request.form.get("item") or "").strip()[:MAX_BARCODE]
+    bank, actor = _posting(bank_id)
+    item = _field("item")
     verdict = request.form.get("verdict")
     if verdict not in ("passed", "withdrawn"):
         abort(400)
-    note = (request.form.get("note") or "").strip()[:200]
+    note = _field("note", 200)
     try:
         state = record_inspection(
-            security.runtime(), item, actor_of(user), passed=verdict == "passed", note=note
+            security.runtime(), item, actor, passed=verdict == "passed", note=note
         )
     except EquipmentError as exc:
         flash(f"Nothing was recorded: {exc}.", "error")
@@ -257,19 +265,17 @@ def equipment_inspection(bank_id: str) -> ResponseReturnValue:
 def equipment_stock(bank_id: str) -> ResponseReturnValue:
     from bridge.services.equipment import EquipmentError, category, stock_equipment
 
-    bank = bank_or_404(bank_id)
-    user = security.signed_in_user()
-    assert user is not None
+    bank, actor = _posting(bank_id)
     rt = security.runtime()
-    item = (request.form.get("item") or "").strip()[:MAX_BARCODE]
-    title = (request.form.get("title") or "").strip()[:200] or None
+    item = _field("item")
+    title = _field("title", 200) or None
     name = (request.form.get("category") or "")[:63]
     try:
         number = int(request.form.get("door") or "")
     except ValueError:
         number = 0
     try:
-        opened = stock_equipment(rt, bank.id, number, item, name, actor_of(user), title=title)
+        opened = stock_equipment(rt, bank.id, number, item, name, actor, title=title)
     except EquipmentError as exc:
         flash(f"Nothing was stocked: {exc}.", "error")
     else:
@@ -288,23 +294,11 @@ _BACK = {"load": "staff.load", "equipment": "staff.equipment"}
 @security.require_role(Role.STAFF)
 def simulate_close(bank_id: str) -> ResponseReturnValue:
     bank = bank_or_404(bank_id)
-    rt = security.runtime()
-    if simulated_bank(rt, bank.id) is None:
-        abort(404)
-    handling = request.form.get("handling", "none")
-    if handling not in ("put", "take", "none"):
-        abort(400)
-    try:
-        number = int(request.form.get("number") or "")
-    except ValueError:
-        abort(400)
-    if close_simulated_door(rt, bank.id, number, _handling(handling)):
+    number, closed = close_from_form(security.runtime(), bank.id, request.form)
+    if closed:
         flash(f"Door {number} is closed (simulation).", "ok")
     else:
         flash(f"Door {number} is not open; nothing to close.", "error")
     back = _BACK.get(request.form.get("back") or "", "staff.load")
     return redirect(url_for(back, bank_id=bank.id))
 
-
-def _handling(value: str) -> Handling:
-    return "put" if value == "put" else "take" if value == "take" else "none"
