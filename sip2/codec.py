@@ -314,13 +314,32 @@ def encode(
     # "".join(("AB", "value")) is the field; the delimiter ends every one of them.
     variable = "|".join(map("".join, fields))
     text = command + fixed + variable + ("|" if variable else "")
+    return frame_text(text, sequence=sequence, error_detection=error_detection, encoding=encoding)
+
+
+def field_value_ok(value: str) -> bool:
+    """Whether ``value`` passes :func:`encode`'s checks for a variable field's value whatever
+    the encoding (no delimiter, CR, LF or NUL; at most 255 bytes even at 4 bytes a character)."""
+    return _FORBIDDEN.search(value) is None and len(value) * 4 <= MAX_FIELD_BYTES
+
+
+def frame_text(
+    text: str,
+    *,
+    sequence: int | None = None,
+    error_detection: bool = False,
+    encoding: str = "utf-8",
+) -> bytes:
+    """The frame for ``text``, a message laid out and checked as :func:`encode` does it
+    (command id, fixed part, variable fields each ending in ``|``): encoded, with the AY/AZ
+    trailer when asked, and the CR. Raises :class:`EncodeError` like :func:`encode`."""
     try:
         body = text.encode(encoding)
     except UnicodeEncodeError as exc:
         raise EncodeError(f"message cannot be encoded as {encoding}") from exc
     if not error_detection:
         return body + b"\r"
-    if command in CONTROL_COMMANDS:
+    if text[:2] in CONTROL_COMMANDS:
         body += b"AZ"
     else:
         if sequence is None or not 0 <= sequence <= 9:

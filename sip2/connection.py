@@ -110,15 +110,15 @@ class Connection:
     def usable(self) -> bool:
         return self.session.state is State.LOGGED_IN
 
-    def exchange(self, message: Message, *, timeout: float) -> Decoded:
+    def exchange(self, message: Message, *, timeout: float, text: str | None = None) -> Decoded:
         """Send ``message`` and return its reply, answering 96s and bad checksums on the way.
 
         Raises :class:`ConnectionLost` (with ``sent``) on EOF, reset or timeout, and
         :class:`ProtocolError` when the ACS's bytes make no sense; after either the connection
-        is closed.
+        is closed. ``text``: see :meth:`Session.send`.
         """
         deadline = self._clock() + timeout
-        data = self.session.send(message)
+        data = self.session.send(message, text=text)
         try:
             self.transport.send(data, timeout=timeout)
         except TransportError as exc:

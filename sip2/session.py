@@ -18,7 +18,7 @@ import functools
 import logging
 from dataclasses import dataclass
 
-from sip2.codec import Decoded, Message, decode, encode
+from sip2.codec import Decoded, Message, decode, encode, frame_text
 from sip2.errors import EncodeError, Fault, ProtocolError, UnexpectedReply
 from sip2.framing import Framer
 from sip2.masking import mask_bytes
@@ -120,8 +120,11 @@ class Session:
                 f"cannot {event.value} in state {self.state.value}", fault=Fault.OURS
             ) from None
 
-    def send(self, message: Message) -> bytes:
+    def send(self, message: Message, *, text: str | None = None) -> bytes:
         """Encode ``message`` as the next request and return the bytes to write.
+
+        ``text``: ``message`` already laid out and checked as :func:`sip2.codec.encode` does
+        (see :func:`sip2.codec.frame_text`), by a caller that builds one request type often.
 
         Raises :class:`ProtocolError` (fault ours) when the state does not allow sending (not
         logged in, a reply still awaited, closed) or the message is no request, and
@@ -137,12 +140,21 @@ class Session:
         else:
             self.state = state
         try:
-            frame = encode(
-                message,
-                sequence=self._sequence,
-                error_detection=self.config.error_detection,
-                encoding=self.config.encoding,
-            )
+            config = self.config
+            if text is None:
+                frame = encode(
+                    message,
+                    sequence=self._sequence,
+                    error_detection=config.error_detection,
+                    encoding=config.encoding,
+                )
+            else:
+                frame = frame_text(
+                    text,
+                    sequence=self._sequence,
+                    error_detection=config.error_detection,
+                    encoding=config.encoding,
+                )
         except EncodeError:
             self.state = State.LOGGED_IN if message.command != "93" else State.CONNECTED
             raise
