@@ -13,14 +13,16 @@ Retry rule, the one thing every caller relies on:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from types import TracebackType
+from typing import TypeVar
 
 from sip2.codec import Decoded, Message, field_value_ok
 from sip2.config import ServerConfig, SipAccount
-from sip2.connection import ConnectionLost, sc_status_message
+from sip2.connection import ConnectionLost, _no_read, _same, sc_status_message
 from sip2.dates import format_date
 from sip2.errors import Fault, IlsUnavailable, OutcomeUnknown, ProtocolError, SipError
 from sip2.pool import DEFAULT_MAX_CONNECTIONS, SipPool
@@ -35,6 +37,7 @@ from sip2.results import (
     PatronStatus,
     RenewResult,
     Summary,
+    read_checkin,
 )
 
 STATE_CHANGING = frozenset({"09", "11", "29", "15", "37", "19", "01", "25", "65"})
@@ -43,6 +46,7 @@ _NO_DATE = " " * 18
 # Told of every request: its message name, seconds taken, and the error class name or None.
 # Kept as a plain callable so sip2/ needs no metrics library.
 Observer = Callable[[str, float, str | None], None]
+_T = TypeVar("_T")
 
 
 def _utcnow() -> datetime:
@@ -51,6 +55,21 @@ def _utcnow() -> datetime:
 
 def _yn(flag: bool) -> str:
     return "Y" if flag else "N"
+
+
+_CheckinReaders = tuple[
+    ServerConfig,
+    Callable[[bytes], CheckinResult | None],
+    Callable[[Decoded], CheckinResult],
+]
+
+
+def _checkin_readers(server: ServerConfig) -> _CheckinReaders:
+    """How 10 replies from ``server`` become results: the usual one read straight from its
+    bytes (:func:`read_checkin`), anything else via decode() and ``from_decoded``."""
+    tz = server.server_tz or UTC
+    read = functools.partial(read_checkin, encoding=server.encoding, server_tz=tz)
+    return server, read, functools.partial(CheckinResult.from_decoded, server_tz=tz)
 
 
 class SipClient:
@@ -73,6 +92,9 @@ class SipClient:
         # Per AP location: checkin's variable part around AB, checked once (None: it fails
         # encode()'s checks, so requests take the generic path and get its EncodeError).
         self._checkin_layouts: dict[str, tuple[str, str] | None] = {}
+        # For the pool's ServerConfig (its zone and encoding): how a 10 reply becomes a
+        # CheckinResult, straight from its bytes or via decode() (see _checkin_readers).
+        self._checkin_readers: _CheckinReaders | None = None
 
     @classmethod
     def for_server(
@@ -120,18 +142,34 @@ class SipClient:
 
         ``text``: ``message`` laid out and checked already (see :meth:`Session.send`).
         """
+        return self._request_as(message, _no_read, _same, text)
+
+    def _request_as(
+        self,
+        message: Message,
+        read: Callable[[bytes], _T | None],
+        convert: Callable[[Decoded], _T],
+        text: str | None = None,
+    ) -> _T:
+        """:meth:`_request`, the reply made into a result (see :meth:`Connection.exchange_as`)."""
         if self._observer is None:
-            return self._exchange(message, text)
+            return self._exchange(message, read, convert, text)
         start = time.perf_counter()
         try:
-            reply = self._exchange(message, text)
+            reply = self._exchange(message, read, convert, text)
         except SipError as exc:
             self._observer(message.spec.name, time.perf_counter() - start, type(exc).__name__)
             raise
         self._observer(message.spec.name, time.perf_counter() - start, None)
         return reply
 
-    def _exchange(self, message: Message, text: str | None = None) -> Decoded:
+    def _exchange(
+        self,
+        message: Message,
+        read: Callable[[bytes], _T | None],
+        convert: Callable[[Decoded], _T],
+        text: str | None = None,
+    ) -> _T:
         changes_state = message.command in STATE_CHANGING
         lost: ConnectionLost | None = None
         pool = self.pool
@@ -141,7 +179,7 @@ class SipClient:
                 # acquire/release rather than pool.connection(): no generator per request.
                 conn = pool.acquire(self.account)
                 try:
-                    return conn.exchange(message, timeout=timeout, text=text)
+                    return conn.exchange_as(message, read, convert, timeout=timeout, text=text)
                 finally:
                     pool.release(conn)
             except ConnectionLost as exc:
@@ -264,7 +302,8 @@ class SipClient:
 
         Raises :class:`OutcomeUnknown` when the reply is lost: check with 17 before repeating.
         """
-        server_tz = self.pool.server.server_tz
+        server = self.pool.server
+        server_tz = server.server_tz
         block = "Y" if no_block else "N"
         now = format_date(self._clock(), server_tz=server_tz)
         returned = format_date(returned_at, server_tz=server_tz)
@@ -288,8 +327,10 @@ class SipClient:
         text = None
         if layout is not None and field_value_ok(item):
             text = f"09{block}{now}{returned}{layout[0]}{item}{layout[1]}"
-        decoded = self._request(message, text)
-        return CheckinResult.from_decoded(decoded, server_tz=server_tz or UTC)
+        readers = self._checkin_readers
+        if readers is None or readers[0] is not server:
+            readers = self._checkin_readers = _checkin_readers(server)
+        return self._request_as(message, readers[1], readers[2], text)
 
     def _checkin_layout(self, location: str) -> tuple[str, str] | None:
         institution, password = self.account.institution, self.account.terminal_password

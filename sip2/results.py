@@ -14,7 +14,16 @@ from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypedDict, TypeVar
 
-from sip2.codec import Decoded
+from sip2.codec import (
+    _CODE_PART,
+    _REQUIRED,
+    _STRICT_FIXED,
+    _TRAILER_CODES,
+    _VALUE_PART,
+    Decoded,
+    _split_trailer,
+    _verify,
+)
 from sip2.dates import parse_date
 
 Fields = tuple[tuple[str, str], ...]
@@ -504,6 +513,75 @@ class CheckinResult(_Common):
                 "hold_patron_name": get("DA") or None,
             },
         )
+
+
+_CHECKIN_FIXED = _STRICT_FIXED["10"]
+_CHECKIN_REQUIRED = _REQUIRED["10"]
+
+
+def read_checkin(
+    frame: bytes, encoding: str = "utf-8", server_tz: tzinfo = UTC
+) -> CheckinResult | None:
+    """A 10 frame (without its CR/LF) read straight into a :class:`CheckinResult`.
+
+    Only for a frame that :func:`sip2.codec.decode` reads with nothing to repair or report:
+    a strict fixed part, variable fields of two characters or more, no NUL, in ``encoding``,
+    AO/AB/AQ present, a checksum (if any) that verifies. The result then equals
+    ``CheckinResult.from_decoded(decode(frame))``: the same fields, unknown and repeated codes
+    kept in ``raw_fields`` in wire order, the first of repeated codes read, AY/AZ taken off the
+    end. Anything else returns None, and the caller takes the generic path, which reports it.
+    """
+    if frame[:2] != b"10" or b"\x00" in frame:
+        return None
+    try:
+        rest = frame[2:].decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    fixed = _CHECKIN_FIXED.match(rest)
+    if fixed is None:
+        return None
+    # The variable fields in one pass in C: split, codes, values, pairs ("||" and the final
+    # delimiter leave empty pieces, dropped as decode() does).
+    pieces = list(filter(None, rest[fixed.end() :].split("|")))
+    if min(map(len, pieces), default=2) < 2:
+        return None
+    fields = list(zip(map(_CODE_PART, pieces), map(_VALUE_PART, pieces)))  # noqa: B905
+    if fields and fields[-1][0] in _TRAILER_CODES:
+        checksum_text = _split_trailer(fields)[1]
+        if checksum_text is not None and not _verify(frame, checksum_text):
+            return None
+    pairs = tuple(fields)
+    first = dict(reversed(pairs))  # the first of repeated codes stays
+    if not first.keys() >= _CHECKIN_REQUIRED:
+        return None
+    ok, resensitize, magnetic_media, alert, date = fixed.groups()
+    get = first.get
+    return _build(
+        CheckinResult,
+        {
+            "screen_messages": tuple([v for c, v in pairs if c == "AF"]) if "AF" in first else (),
+            "print_lines": tuple([v for c, v in pairs if c == "AG"]) if "AG" in first else (),
+            "raw_fields": pairs,
+            "problems": (),
+            "ok": ok == "1",
+            "resensitize": resensitize == "Y",  # strict: Y or N
+            "magnetic_media": _YES_NO.get(magnetic_media),  # Y, N or U (None)
+            "alert": alert == "Y",
+            "transaction_date": parse_date(date, server_tz=server_tz),
+            "institution_id": get("AO"),
+            "item_id": get("AB"),
+            "permanent_location": get("AQ") or None,
+            "title": get("AJ") or None,
+            "sort_bin": get("CL") or None,
+            "patron_id": get("AA") or None,
+            "media_type": get("CK") or None,
+            "item_properties": get("CH") or None,
+            "alert_type": AlertType.parse(get("CV")),
+            "destination_location": get("CT") or None,
+            "hold_patron_id": get("CY") or None,
+            "hold_patron_name": get("DA") or None,
+        },
+    )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import enum
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sip2.codec import Decoded, Message, decode, encode, frame_text
 from sip2.errors import EncodeError, Fault, ProtocolError, UnexpectedReply
@@ -25,7 +27,11 @@ from sip2.masking import mask_bytes
 from sip2.messages import SPECS
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 _debug = functools.partial(log.isEnabledFor, logging.DEBUG)  # cached by logging; one C call
+
+
+_COMMAND_BYTES: dict[str, bytes] = {command: command.encode("ascii") for command in SPECS}
 
 
 class State(enum.Enum):
@@ -183,6 +189,37 @@ class Session:
         except ProtocolError:
             self.connection_lost()
             raise
+
+    def read_reply(self, data: bytes, read: Callable[[bytes], _T | None]) -> _T | None:
+        """The usual read, answered without a generic :class:`Decoded`: ``data`` is exactly one
+        whole frame (CR or CR LF) with the awaited reply's command id, and ``read(frame)``
+        accepts it, returning what :meth:`receive` would have made of it (``read`` must return
+        None for anything needing a 96/97 resend, a repair or a report). Then the session is
+        logged in again and that value is returned. None: nothing was consumed; feed ``data``
+        to :meth:`receive`.
+        """
+        awaiting = self._awaiting
+        if (
+            awaiting is None
+            or self.state is not State.AWAITING_REPLY
+            or self._last_frame is None
+            or self._framer.buffered
+        ):
+            return None
+        frame = data.rstrip(b"\n")
+        if frame[-1:] != b"\r" or frame.count(b"\r") != 1:
+            return None
+        frame = frame[:-1].strip(b"\n")
+        if frame[:2] != _COMMAND_BYTES.get(awaiting) or awaiting == "94":
+            return None
+        value = read(frame)
+        if value is None:
+            return None
+        if _debug():
+            log.debug("sip2 recv %s", mask_bytes(frame, self.config.encoding))
+        self._awaiting = None
+        self.state = State.LOGGED_IN  # TRANSITIONS[(AWAITING_REPLY, REPLY)]
+        return value
 
     def _frame(self, frame: bytes) -> SessionEvent:
         config = self.config
