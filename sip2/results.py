@@ -9,17 +9,16 @@ and ``raw_fields`` are left out of ``repr`` so results can be logged.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypedDict, TypeVar
 
 from sip2.codec import (
-    _CODE_PART,
     _REQUIRED,
     _STRICT_FIXED,
     _TRAILER_CODES,
-    _VALUE_PART,
     Decoded,
     _split_trailer,
     _verify,
@@ -515,7 +514,12 @@ class CheckinResult(_Common):
         )
 
 
-_CHECKIN_FIXED = _STRICT_FIXED["10"]
+# The usual 10 after its command id, whole: the strict fixed part, then variable fields of two
+# characters or more ("||" and the final delimiter allowed). Possessive, so linear on any input.
+_CHECKIN_WHOLE = re.compile(_STRICT_FIXED["10"].pattern + r"((?:[^|]{2,}+|\|)*+)")
+_FIELD = re.compile(r"([^|]{2})([^|]*)")  # one variable field: its code and value
+_SCREEN = re.compile(r"(?<![^|])AF([^|]*)")  # AF values, in wire order
+_PRINT = re.compile(r"(?<![^|])AG([^|]*)")
 _CHECKIN_REQUIRED = _REQUIRED["10"]
 
 
@@ -537,15 +541,11 @@ def read_checkin(
         rest = frame[2:].decode(encoding)
     except UnicodeDecodeError:
         return None
-    fixed = _CHECKIN_FIXED.match(rest)
-    if fixed is None:
+    whole = _CHECKIN_WHOLE.fullmatch(rest)
+    if whole is None:
         return None
-    # The variable fields in one pass in C: split, codes, values, pairs ("||" and the final
-    # delimiter leave empty pieces, dropped as decode() does).
-    pieces = list(filter(None, rest[fixed.end() :].split("|")))
-    if min(map(len, pieces), default=2) < 2:
-        return None
-    fields = list(zip(map(_CODE_PART, pieces), map(_VALUE_PART, pieces)))  # noqa: B905
+    ok, resensitize, magnetic_media, alert, date, variable = whole.groups()
+    fields: list[tuple[str, str]] = _FIELD.findall(variable)
     if fields and fields[-1][0] in _TRAILER_CODES:
         checksum_text = _split_trailer(fields)[1]
         if checksum_text is not None and not _verify(frame, checksum_text):
@@ -554,13 +554,15 @@ def read_checkin(
     first = dict(reversed(pairs))  # the first of repeated codes stays
     if not first.keys() >= _CHECKIN_REQUIRED:
         return None
-    ok, resensitize, magnetic_media, alert, date = fixed.groups()
     get = first.get
-    return _build(
-        CheckinResult,
+    cv = get("CV")
+    alert_type = None if cv is None else _ALERTS.get(cv) or AlertType.parse(cv)
+    result = _new(CheckinResult)
+    result.__dict__.update(
         {
-            "screen_messages": tuple([v for c, v in pairs if c == "AF"]) if "AF" in first else (),
-            "print_lines": tuple([v for c, v in pairs if c == "AG"]) if "AG" in first else (),
+            # AY/AZ are never AF or AG, so the frame's own AF/AG values are the fields' ones.
+            "screen_messages": tuple(_SCREEN.findall(variable)) if "AF" in first else (),
+            "print_lines": tuple(_PRINT.findall(variable)) if "AG" in first else (),
             "raw_fields": pairs,
             "problems": (),
             "ok": ok == "1",
@@ -576,12 +578,13 @@ def read_checkin(
             "patron_id": get("AA") or None,
             "media_type": get("CK") or None,
             "item_properties": get("CH") or None,
-            "alert_type": AlertType.parse(get("CV")),
+            "alert_type": alert_type,
             "destination_location": get("CT") or None,
             "hold_patron_id": get("CY") or None,
             "hold_patron_name": get("DA") or None,
-        },
+        }
     )
+    return result
 
 
 @dataclass(frozen=True)

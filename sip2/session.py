@@ -206,10 +206,10 @@ class Session:
             or self._framer.buffered
         ):
             return None
-        frame = data.rstrip(b"\n")
-        if frame[-1:] != b"\r" or frame.count(b"\r") != 1:
+        end = data.find(b"\r")  # one frame, ending in CR or CR LF (a leading LF: receive())
+        if end < 0 or (end != len(data) - 1 and data[end + 1 :] != b"\n"):
             return None
-        frame = frame[:-1].strip(b"\n")
+        frame = data[:end]
         if frame[:2] != _COMMAND_BYTES.get(awaiting) or awaiting == "94":
             return None
         value = read(frame)
