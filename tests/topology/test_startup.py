@@ -29,6 +29,7 @@ from tests.topology.procs import (
     pg_database,
     port_open,
     redis_server_binary,
+    started_redis,
     toml,
 )
 
@@ -39,7 +40,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     if redis_server_binary() is None:
         pytest.skip("redis-server is not installed")
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server = started_redis(tmp_path_factory.mktemp("redis"))
     yield server
     server.close()
 

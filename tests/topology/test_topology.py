@@ -48,11 +48,11 @@ from tests.topology.controllers import BankController
 from tests.topology.procs import (
     BIN,
     Procs,
-    RedisServer,
     free_port,
     group_alive,
     pg_database,
     redis_server_binary,
+    started_redis,
     toml,
     wait_until,
 )
@@ -288,7 +288,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     cleanup: list[Any] = []
     try:
         with pg_database() as database_url:
-            redis = RedisServer(tmp_path / "redis")
+            redis = started_redis(tmp_path / "redis")
             cleanup.append(redis.close)
             acs = ReferenceACS(catalogue(tmp_path / "catalogue.json", total_returns))
             acs.start()
