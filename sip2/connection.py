@@ -181,16 +181,16 @@ class Connection:
         """
         if self.session.state is not State.LOGGED_IN:
             return False
-        sock = self.transport.socket
         try:
             poller = self._poller
             if poller is None:
                 poller = self._poller = select.poll()
-                poller.register(sock, select.POLLIN)
+                poller.register(self.transport.socket, select.POLLIN)
             if not poller.poll(0):
                 return True
         except (OSError, ValueError):
             return False
+        sock = self.transport.socket
         try:
             sock.settimeout(0)
             data = sock.recv(1)
