@@ -15,6 +15,7 @@ _DATE = re.compile(
 )
 _UTC_NAMES = frozenset({"Z", "UTC", "GMT", "UT"})
 _TWO_DIGITS = [f"{n:02d}" for n in range(100)]  # looked up: no int formatting per request
+_TWO_DIGIT_VALUES = {text: n for n, text in enumerate(_TWO_DIGITS)}  # and no int parsing
 
 
 def format_date(moment: datetime, *, server_tz: tzinfo | None = None) -> str:
@@ -61,16 +62,29 @@ def parse_date(text: str | None, *, server_tz: tzinfo = UTC) -> datetime | None:
         return None
     if len(text) == 18 and text[8:12] in ("    ", "   Z") and text[:8].isdigit():
         # The common well-formed case, without the regex (this runs for every reply).
+        tz = UTC if text[11] == "Z" else server_tz
+        two = _TWO_DIGIT_VALUES
         try:
-            return datetime(
-                int(text[:4]),
-                int(text[4:6]),
-                int(text[6:8]),
-                int(text[12:14]),
-                int(text[14:16]),
-                int(text[16:18]),
-                tzinfo=UTC if text[11] == "Z" else server_tz,
-            )
+            try:
+                return datetime(
+                    int(text[:4]),
+                    two[text[4:6]],
+                    two[text[6:8]],
+                    two[text[12:14]],
+                    two[text[14:16]],
+                    two[text[16:18]],
+                    tzinfo=tz,
+                )
+            except KeyError:  # what int() reads but the table has not: " 9", other digits
+                return datetime(
+                    int(text[:4]),
+                    int(text[4:6]),
+                    int(text[6:8]),
+                    int(text[12:14]),
+                    int(text[14:16]),
+                    int(text[16:18]),
+                    tzinfo=tz,
+                )
         except ValueError:
             return None
     if not text.strip():
