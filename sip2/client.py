@@ -153,51 +153,46 @@ class SipClient:
         text: str | None = None,
     ) -> _T:
         """:meth:`_request`, the reply made into a result (see :meth:`Connection.exchange_as`)."""
-        if self._observer is None:
-            return self._exchange(message, read, convert, text)
-        start = time.perf_counter()
-        try:
-            reply = self._exchange(message, read, convert, text)
-        except SipError as exc:
-            self._observer(message.spec.name, time.perf_counter() - start, type(exc).__name__)
-            raise
-        self._observer(message.spec.name, time.perf_counter() - start, None)
-        return reply
-
-    def _exchange(
-        self,
-        message: Message,
-        read: Callable[[bytes], _T | None],
-        convert: Callable[[Decoded], _T],
-        text: str | None = None,
-    ) -> _T:
+        observer = self._observer
+        start = 0.0 if observer is None else time.perf_counter()
         changes_state = message.command in STATE_CHANGING
         lost: ConnectionLost | None = None
         pool = self.pool
         timeout = pool.server.request_timeout
-        for _attempt in range(2):
-            try:
-                # acquire/release rather than pool.connection(): no generator per request.
-                conn = pool.acquire(self.account)
+        try:
+            for _attempt in range(2):
                 try:
-                    return conn.exchange_as(message, read, convert, timeout=timeout, text=text)
-                finally:
-                    pool.release(conn)
-            except ConnectionLost as exc:
-                if exc.sent and changes_state:
-                    raise OutcomeUnknown(
-                        f"{message.spec.name} sent to {self._server.host} but no reply came: {exc}",
-                        command=message.command,
-                    ) from exc
-                lost = exc
-            except ProtocolError as exc:
-                if changes_state and exc.fault is Fault.PEER:
-                    raise OutcomeUnknown(
-                        f"{message.spec.name} sent but the reply was unreadable: {exc}",
-                        command=message.command,
-                    ) from exc
-                raise
-        raise IlsUnavailable(f"{self._server.host}:{self._server.port}: {lost}") from lost
+                    # acquire/release rather than pool.connection(): no generator per request.
+                    conn = pool.acquire(self.account)
+                    try:
+                        reply = conn.exchange_as(message, read, convert, timeout=timeout, text=text)
+                    finally:
+                        pool.release(conn)
+                    break
+                except ConnectionLost as exc:
+                    if exc.sent and changes_state:
+                        raise OutcomeUnknown(
+                            f"{message.spec.name} sent to {self._server.host} but no reply came:"
+                            f" {exc}",
+                            command=message.command,
+                        ) from exc
+                    lost = exc
+                except ProtocolError as exc:
+                    if changes_state and exc.fault is Fault.PEER:
+                        raise OutcomeUnknown(
+                            f"{message.spec.name} sent but the reply was unreadable: {exc}",
+                            command=message.command,
+                        ) from exc
+                    raise
+            else:
+                raise IlsUnavailable(f"{self._server.host}:{self._server.port}: {lost}") from lost
+        except SipError as exc:
+            if observer is not None:
+                observer(message.spec.name, time.perf_counter() - start, type(exc).__name__)
+            raise
+        if observer is not None:
+            observer(message.spec.name, time.perf_counter() - start, None)
+        return reply
 
     def _base(self, *extra: tuple[str, str | None]) -> list[tuple[str, str | None]]:
         return [("AO", self.account.institution), *extra]

@@ -105,6 +105,13 @@ class SipPool:
             while True:
                 if self._closed:
                     raise IlsUnavailable("SIP2 pool is closed")
+                idle = self._idle
+                if idle and idle[0].account is account:  # _take_idle()'s first step, inlined
+                    first = idle.pop(0)
+                    if first.alive():
+                        return first
+                    first.close()
+                    self._open -= 1
                 conn = self._take_idle(account)
                 if conn is not None:
                     return conn
