@@ -42,6 +42,7 @@ from sip2.results import (
 
 STATE_CHANGING = frozenset({"09", "11", "29", "15", "37", "19", "01", "25", "65"})
 _NO_DATE = " " * 18
+_new = object.__new__
 _SURELY_FITS = MAX_FIELD_BYTES // 4  # characters: bytes even at 4 bytes a character
 
 # Told of every request: its message name, seconds taken, and the error class name or None.
@@ -304,10 +305,12 @@ class SipClient:
         now = format_date(self._clock(), server_tz=server_tz)
         returned = format_date(returned_at, server_tz=server_tz)
         # Built directly in spec order (the busiest request).
-        message = Message(
-            "09",
-            (("no_block", block), ("transaction_date", now), ("return_date", returned)),
-            (
+        # Message(...) without its __init__ call.
+        message = _new(Message)
+        message.__dict__.update(
+            command="09",
+            fixed=(("no_block", block), ("transaction_date", now), ("return_date", returned)),
+            fields=(
                 ("AP", location),
                 ("AO", self.account.institution),
                 ("AB", item),

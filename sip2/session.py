@@ -154,11 +154,16 @@ class Session:
                     error_detection=config.error_detection,
                     encoding=config.encoding,
                 )
+            elif not config.error_detection:
+                try:  # frame_text() without the trailer, inlined
+                    frame = text.encode(config.encoding) + b"\r"
+                except UnicodeEncodeError as exc:
+                    raise EncodeError(f"message cannot be encoded as {config.encoding}") from exc
             else:
                 frame = frame_text(
                     text,
                     sequence=self._sequence,
-                    error_detection=config.error_detection,
+                    error_detection=True,
                     encoding=config.encoding,
                 )
         except EncodeError:
