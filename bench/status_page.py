@@ -153,7 +153,7 @@ def status_client(total: int) -> Iterator[Any]:
     from bridge.config import load_settings
     from bridge.runtime import Runtime
     from bridge.staff_users import Role, add_user
-    from bridge.storage.db import make_engine, session_factory, unit_of_work
+    from bridge.storage.db import make_engine, unit_of_work
     from bridge.storage.migrate import upgrade
 
     with tempfile.TemporaryDirectory(prefix="lb-bench-status-") as tmp, _redis(Path(tmp)) as url:
@@ -162,9 +162,7 @@ def status_client(total: int) -> Iterator[Any]:
         redis = Redis.from_url(url)
         try:
             upgrade(engine)
-            rt = Runtime(
-                settings=settings, engine=engine, sessions=session_factory(engine), redis=redis
-            )
+            rt = Runtime.over(settings, engine, redis)
             _seed(rt)
             with unit_of_work(rt.sessions) as s:
                 add_user(s, "bench", PASSWORD, Role.STAFF, settings=settings)

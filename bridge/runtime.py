@@ -50,7 +50,24 @@ class Runtime:
 
                 url = embedded_for(settings.database_url)
             redis = connect(url, settings.redis_sentinels)
-        return cls(settings=settings, engine=engine, sessions=session_factory(engine), redis=redis)
+        return cls.over(settings, engine, redis)
+
+    @classmethod
+    def over(
+        cls,
+        settings: Settings,
+        engine: Engine,
+        redis: Redis,
+        clock: Callable[[], datetime] = utc_clock,
+    ) -> Runtime:
+        """A runtime over an engine and a Redis connection the caller already holds."""
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            redis=redis,
+            clock=clock,
+        )
 
     def queue(self, name: str = "default") -> Queue:
         return Queue(name, connection=self.redis)

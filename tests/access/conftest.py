@@ -18,7 +18,7 @@ from bridge.app import create_app
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
 from bridge.services.loading import ScanOutcome, scan_item
-from bridge.storage.db import make_engine, session_factory, unit_of_work
+from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.notifications import NotificationRow
@@ -81,13 +81,7 @@ def access_settings(tmp_path: Path, acs: ReferenceACS) -> Settings:
 def rt(access_settings: Settings, redis_conn: Any, clock: Clock) -> Iterator[Runtime]:
     engine = make_engine(access_settings.database_url)
     upgrade(engine)
-    runtime = Runtime(
-        settings=access_settings,
-        engine=engine,
-        sessions=session_factory(engine),
-        redis=redis_conn,
-        clock=clock,
-    )
+    runtime = Runtime.over(access_settings, engine, redis_conn, clock)
     sync_banks(runtime)
     yield runtime
     runtime.close()

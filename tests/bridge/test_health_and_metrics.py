@@ -16,7 +16,7 @@ from bridge.storage.tables.core import BankRow, CompartmentRow, OutboxRow
 
 
 def _app(settings: Settings, engine: Engine, redis: Any) -> Any:
-    rt = Runtime(settings=settings, engine=engine, sessions=session_factory(engine), redis=redis)
+    rt = Runtime.over(settings, engine, redis)
     app = create_app(settings, rt)
     app.config["TESTING"] = True
     return app

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from bridge import outbox
 from bridge.config import Settings
 from bridge.runtime import Runtime
-from bridge.storage.db import session_factory, unit_of_work
+from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import OutboxRow
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -31,13 +31,7 @@ class Clock:
 
 
 def _rt(settings: Settings, engine: Engine, redis: Redis, clock: Clock) -> Runtime:
-    return Runtime(
-        settings=settings,
-        engine=engine,
-        sessions=session_factory(engine),
-        redis=redis,
-        clock=clock,
-    )
+    return Runtime.over(settings, engine, redis, clock)
 
 
 @pytest.fixture

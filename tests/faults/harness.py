@@ -40,7 +40,7 @@ from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.services.returns import record_deposit
 from bridge.services.sweeper import sweep_outbox
-from bridge.storage.db import make_engine, session_factory, unit_of_work
+from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.returns import DepositRow
 from sip2.acs.catalogue_file import catalogue_from_dict
@@ -250,9 +250,7 @@ def run(plan: Plan) -> Report:
             socket_timeout=2,
             retry=Retry(NoBackoff(), 0),
         )
-        rt = Runtime(
-            settings=settings, engine=engine, sessions=session_factory(engine), redis=redis
-        )
+        rt = Runtime.over(settings, engine, redis)
         workers = Workers(plan.workers, cfg, tmp)
         workers.keep_alive()
 

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, event, select, text
 
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
-from bridge.storage.db import make_engine, session_factory, unit_of_work
+from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
 from bridge.storage.tables.notifications import NotificationRow
@@ -154,13 +154,7 @@ def ils(clock: Clock) -> MemoryIls:
 def make_runtime(
     settings: Settings, engine: Engine, redis: Any, clock: Clock, ils: Any | None
 ) -> Runtime:
-    rt = Runtime(
-        settings=settings,
-        engine=engine,
-        sessions=session_factory(engine),
-        redis=redis,
-        clock=clock,
-    )
+    rt = Runtime.over(settings, engine, redis, clock)
     if ils is not None:
         for bank in settings.banks:
             rt.cached(f"ils:{bank.id}", lambda: ils)

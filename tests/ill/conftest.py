@@ -22,7 +22,7 @@ from bridge.app import create_app
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
 from bridge.storage.base import Base
-from bridge.storage.db import make_engine, session_factory, unit_of_work
+from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
 from bridge.wiring import sync_banks
 from tests.conftest import SHARED, base_config
@@ -53,7 +53,7 @@ def ill_config(tmp_path: Path, *, partner_url: str | None = None, **over: Any) -
 
 
 def make_runtime(settings: Settings, engine: Engine, redis: Any) -> Runtime:
-    rt = Runtime(settings=settings, engine=engine, sessions=session_factory(engine), redis=redis)
+    rt = Runtime.over(settings, engine, redis)
     sync_banks(rt)
     return rt
 

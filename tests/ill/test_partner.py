@@ -19,7 +19,7 @@ from bridge import runtime as runtime_module
 from bridge.config import load_settings
 from bridge.runtime import QUEUE_NAMES, Runtime
 from bridge.services import ill
-from bridge.storage.db import session_factory, unit_of_work
+from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, OutboxRow
 from bridge.storage.tables.ill import IllRequestRow
 from bridge.wiring import sync_banks
@@ -104,13 +104,7 @@ def make_setup(
     partner = peer_factory(partner_answer)
     clock = Clock(datetime.now(UTC).replace(microsecond=0))
     settings = load_settings(None, **ill_config(tmp_path, partner_url=partner.url))
-    rt = Runtime(
-        settings=settings,
-        engine=engine,
-        sessions=session_factory(engine),
-        redis=redis,
-        clock=clock,
-    )
+    rt = Runtime.over(settings, engine, redis, clock)
     sync_banks(rt)
     previous = runtime_module._process_runtime
     runtime_module.install(rt)

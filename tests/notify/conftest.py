@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from bridge.config import Settings, load_settings
 from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime
-from bridge.storage.db import session_factory, unit_of_work
+from bridge.storage.db import unit_of_work
 from ils_adapters.memory import MemoryIls
 from tests.conftest import base_config
 from tests.notify.servers import Gateway, Mailbox, start_gateway, stop_gateway
@@ -133,13 +133,7 @@ def make_world(
             None, **notify_config(tmp_path, mailbox, gateway, **notifications)
         )
         clock = Clock()
-        rt = Runtime(
-            settings=settings,
-            engine=sqlite_engine,
-            sessions=session_factory(sqlite_engine),
-            redis=redis_conn,
-            clock=clock,
-        )
+        rt = Runtime.over(settings, sqlite_engine, redis_conn, clock)
         ils = MemoryIls(clock=clock)
         ils.add_patron(CARD, "1234", email=EMAIL, phone=PHONE, language="en")
         rt.cached("ils:main-lobby", lambda: ils)

@@ -17,7 +17,7 @@ from bridge import outbox
 from bridge.config import load_settings
 from bridge.notify import MessageKind, dispatch, queue_message
 from bridge.runtime import Runtime
-from bridge.storage.db import make_engine, session_factory, unit_of_work
+from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
 from bridge.storage.tables.core import OutboxRow
 from bridge.storage.tables.notifications import NotificationRow
@@ -91,9 +91,7 @@ def test_a_worker_killed_between_channels_is_retried_by_the_sweeper_without_a_se
     settings = load_settings(config)
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    rt = Runtime(
-        settings=settings, engine=engine, sessions=session_factory(engine), redis=redis_conn
-    )
+    rt = Runtime.over(settings, engine, redis_conn)
     with unit_of_work(rt.sessions) as s:
         ref = queue_message(
             s,

@@ -16,7 +16,7 @@ from bridge import runtime as runtime_module
 from bridge.config import Settings
 from bridge.runtime import QUEUE_NAMES, Runtime
 from bridge.services.returns import record_deposit
-from bridge.storage.db import session_factory, unit_of_work
+from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.returns import DepositRow
 from ils_adapters.memory import MemoryIls
@@ -100,13 +100,7 @@ def seeded_ils(clock: Clock) -> MemoryIls:
 @pytest.fixture
 def returns_rt(settings: Settings, db_engine: Engine, redis_conn: Redis) -> Iterator[Returns]:
     clock = Clock()
-    rt = Runtime(
-        settings=settings,
-        engine=db_engine,
-        sessions=session_factory(db_engine),
-        redis=redis_conn,
-        clock=clock,
-    )
+    rt = Runtime.over(settings, db_engine, redis_conn, clock)
     ils = seeded_ils(clock)
     for bank in settings.banks:
         rt.cached(f"ils:{bank.id}", lambda: ils)

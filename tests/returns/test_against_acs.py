@@ -19,7 +19,7 @@ from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
 from bridge.services.returns import record_deposit, returns_overview
 from bridge.services.sweeper import sweep_outbox
-from bridge.storage.db import make_engine, session_factory, unit_of_work
+from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
 from bridge.storage.tables.returns import DepositRow
 from sip2.acs.server import ReferenceACS
@@ -47,9 +47,7 @@ def setup(
     cfg.write_text(config_toml(db_url, embedded_redis.url, acs.address[1], "s" * 40))
     settings: Settings = load_settings(cfg)
     engine = make_engine(db_url)
-    rt = Runtime(
-        settings=settings, engine=engine, sessions=session_factory(engine), redis=redis_conn
-    )
+    rt = Runtime.over(settings, engine, redis_conn)
     yield rt, cfg
     rt.close()
 

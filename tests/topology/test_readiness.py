@@ -17,7 +17,7 @@ from bridge.app import create_app
 from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.services.health import probe_ils
-from bridge.storage.db import session_factory, unit_of_work
+from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import BankRow
 from bridge.wiring import sync_banks
 from sip2.acs.server import ReferenceACS
@@ -35,7 +35,7 @@ def acs() -> Iterator[ReferenceACS]:
 def _runtime(tmp_path: Path, engine: Engine, redis: Redis, port: int) -> Runtime:
     ils = [{"name": "main-ils", "port": port, "institution": "DEMO", "timeout_seconds": 10}]
     settings = load_settings(None, **base_config(tmp_path, ils=ils))
-    return Runtime(settings=settings, engine=engine, sessions=session_factory(engine), redis=redis)
+    return Runtime.over(settings, engine, redis)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from bridge.app import create_app
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
 from bridge.staff_users import Role, add_user
-from bridge.storage.db import make_engine, session_factory, unit_of_work
+from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
 from bridge.wiring import sync_banks
 from tests.conftest import base_config
@@ -121,9 +121,7 @@ def stock(rt: Runtime, doors: dict[str, Any], number: int, item: str, category: 
 def rt(web_settings: Settings, redis_conn: Any, migrated_db: Path) -> Iterator[Runtime]:
     fresh_database(web_settings, migrated_db)
     engine = make_engine(web_settings.database_url)
-    runtime = Runtime(
-        settings=web_settings, engine=engine, sessions=session_factory(engine), redis=redis_conn
-    )
+    runtime = Runtime.over(web_settings, engine, redis_conn)
     sync_banks(runtime)
     yield runtime
     runtime.close()

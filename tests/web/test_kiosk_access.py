@@ -22,7 +22,7 @@ from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
 from bridge.services.pickup import PickupOutcome, pickup_with_code
 from bridge.staff_users import Role
-from bridge.storage.db import make_engine, session_factory, unit_of_work
+from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.tables.access import DayUseRow
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
 from bridge.wiring import sync_banks
@@ -56,13 +56,7 @@ def clock() -> Clock:
 def rt(web_settings: Settings, redis_conn: Any, migrated_db: Path, clock: Clock) -> Iterator[Runtime]:
     fresh_database(web_settings, migrated_db)
     engine = make_engine(web_settings.database_url)
-    runtime = Runtime(
-        settings=web_settings,
-        engine=engine,
-        sessions=session_factory(engine),
-        redis=redis_conn,
-        clock=clock,
-    )
+    runtime = Runtime.over(web_settings, engine, redis_conn, clock)
     sync_banks(runtime)
     yield runtime
     runtime.close()
