@@ -208,7 +208,7 @@ class Session:
             awaiting is None
             or self.state is not State.AWAITING_REPLY
             or self._last_frame is None
-            or self._framer.buffered
+            or self._framer._buffer  # buffered, without the property call
         ):
             return None
         end = data.find(b"\r")  # one frame, ending in CR or CR LF (a leading LF: receive())
