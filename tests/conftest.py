@@ -104,7 +104,7 @@ def _fresh_pg_schema_engine(reason: str | None) -> Iterator[Engine]:
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(PG_ADMIN_URL, connect_args={"options": f"-csearch_path={schema}"})
+    engine = make_engine(f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}")
     try:
         yield engine
     finally:

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +23,17 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+# PostgreSQL ends a session that sits this long inside a transaction without sending anything.
+# Our transactions never wait on anything outside the database (the ILS and the doors are
+# talked to between transactions), so only an orphan gets there: a connection whose process was
+# killed while a forked child (rq's scheduler) still holds a copy of its socket, so the server
+# never sees it close. Without this its row locks would stop every worker for good.
+IDLE_TRANSACTION_SECONDS = 30
+
+
+def make_engine(
+    url: str, *, idle_transaction_seconds: int = IDLE_TRANSACTION_SECONDS, **kwargs: Any
+) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -31,7 +41,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
     else:
         kwargs.setdefault("pool_pre_ping", True)
-        kwargs.setdefault("connect_args", {"connect_timeout": 5})
+        parsed = make_url(url)
+        # Server settings travel in the startup packet ("options"), merged with any the URL
+        # already carries (a search_path, say; connect_args win over the URL's own), so they cost
+        # no round trip.
+        options = " ".join(
+            o
+            for o in (
+                f"-c idle_in_transaction_session_timeout={idle_transaction_seconds * 1000}",
+                str(parsed.query.get("options", "")),
+            )
+            if o
+        )
+        kwargs.setdefault("connect_args", {"connect_timeout": 5, "options": options})
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

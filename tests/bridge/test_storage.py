@@ -83,3 +83,36 @@ def test_an_unreachable_database_is_one_readable_line() -> None:
     with pytest.raises(DatabaseUnavailable) as err:
         check_connection(engine)
     assert "127.0.0.1:1" in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.postgres
+def test_an_orphaned_transaction_is_ended_so_its_row_locks_cannot_stop_the_workers(
+    db_engine: Engine,
+) -> None:
+    """A worker killed mid-transaction whose socket lives on in a forked child never closes
+    its session; PostgreSQL must end it so the other workers get the row."""
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server sessions: a killed process's lock dies with it")
+    from sqlalchemy import text, update
+
+    with unit_of_work(session_factory(db_engine)) as s:
+        row = OutboxRow(kind="deposit_checkin", ref="1", state="pending")
+        s.add(row)
+    orphan_engine = make_engine(
+        db_engine.url.render_as_string(hide_password=False), idle_transaction_seconds=1
+    )
+    orphan = orphan_engine.connect()
+    try:
+        orphan.execute(update(OutboxRow).values(state="leased"))  # row locked, never committed
+        with db_engine.connect() as worker:
+            worker.execute(text("SET lock_timeout = '15s'"))  # a hang fails the test, not CI
+            took = worker.execute(
+                update(OutboxRow).where(OutboxRow.state == "pending").values(state="leased")
+            )
+            worker.commit()
+        assert took.rowcount == 1  # the orphan was ended and its change rolled back
+        with pytest.raises(Exception, match="idle-in-transaction|terminat|closed"):
+            orphan.execute(text("SELECT 1"))
+    finally:
+        orphan.invalidate()
+        orphan_engine.dispose()
