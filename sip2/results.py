@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -498,20 +499,32 @@ class CheckinResult(_Common):
                 "magnetic_media": _yes(x.get("magnetic_media")),
                 "alert": _yes(x.get("alert")),
                 "transaction_date": parse_date(x.get("transaction_date"), server_tz=server_tz),
-                "institution_id": get("AO"),
-                "item_id": get("AB"),
-                "permanent_location": get("AQ") or None,
-                "title": get("AJ") or None,
-                "sort_bin": get("CL") or None,
-                "patron_id": get("AA") or None,
-                "media_type": get("CK") or None,
-                "item_properties": get("CH") or None,
                 "alert_type": AlertType.parse(get("CV")),
-                "destination_location": get("CT") or None,
-                "hold_patron_id": get("CY") or None,
-                "hold_patron_name": get("DA") or None,
+                **_checkin_fields(get),
             },
         )
+
+
+# CheckinResult attributes read from one variable field each, an empty value meaning absent.
+_CHECKIN_OPTIONAL = (
+    ("permanent_location", "AQ"),
+    ("title", "AJ"),
+    ("sort_bin", "CL"),
+    ("patron_id", "AA"),
+    ("media_type", "CK"),
+    ("item_properties", "CH"),
+    ("destination_location", "CT"),
+    ("hold_patron_id", "CY"),
+    ("hold_patron_name", "DA"),
+)
+
+
+def _checkin_fields(get: Callable[[str], str | None]) -> dict[str, str | None]:
+    """The variable fields of a 10 that both readers (generic and direct) take alike."""
+    values = {name: get(code) or None for name, code in _CHECKIN_OPTIONAL}
+    values["institution_id"] = get("AO")
+    values["item_id"] = get("AB")
+    return values
 
 
 # The usual 10 after its command id, whole: the strict fixed part, then variable fields of two
@@ -570,18 +583,8 @@ def read_checkin(
             "magnetic_media": _YES_NO.get(magnetic_media),  # Y, N or U (None)
             "alert": alert == "Y",
             "transaction_date": parse_date(date, server_tz=server_tz),
-            "institution_id": get("AO"),
-            "item_id": get("AB"),
-            "permanent_location": get("AQ") or None,
-            "title": get("AJ") or None,
-            "sort_bin": get("CL") or None,
-            "patron_id": get("AA") or None,
-            "media_type": get("CK") or None,
-            "item_properties": get("CH") or None,
             "alert_type": alert_type,
-            "destination_location": get("CT") or None,
-            "hold_patron_id": get("CY") or None,
-            "hold_patron_name": get("DA") or None,
+            **_checkin_fields(get),
         }
     )
     return result
