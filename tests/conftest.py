@@ -134,6 +134,17 @@ def db_engine(
 
 
 @pytest.fixture
+def pg_engine(pg_reason: str | None) -> Iterator[Engine]:
+    """A migrated, empty PostgreSQL schema, for what only a database server has."""
+    gen = _fresh_pg_schema_engine(pg_reason)
+    engine = next(gen)
+    upgrade(engine)
+    yield engine
+    with contextlib.suppress(StopIteration):
+        next(gen)
+
+
+@pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path}/test.db")
     upgrade(engine)

@@ -87,13 +87,14 @@ def test_an_unreachable_database_is_one_readable_line() -> None:
 
 @pytest.mark.postgres
 def test_an_orphaned_transaction_is_ended_so_its_row_locks_cannot_stop_the_workers(
-    db_engine: Engine,
+    pg_engine: Engine,
 ) -> None:
     """A worker killed mid-transaction whose socket lives on in a forked child never closes
-    its session; PostgreSQL must end it so the other workers get the row."""
-    if db_engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no server sessions: a killed process's lock dies with it")
+    its session; PostgreSQL must end it so the other workers get the row. (On SQLite a killed
+    process's lock dies with it.)"""
     from sqlalchemy import text, update
+
+    db_engine = pg_engine
 
     with unit_of_work(session_factory(db_engine)) as s:
         row = OutboxRow(kind="deposit_checkin", ref="1", state="pending")
