@@ -228,8 +228,9 @@ def retry_later(
     """Releases the lease with a backoff; returns the delay chosen."""
     delay = delay if delay is not None else backoff(claim_.attempts)
     with unit_of_work(rt.sessions) as s:
-        release(s, claim_, error, now=rt.clock(), delay=delay)
-    dispatch(rt, claim_.kind, claim_.ref, delay=delay, attempt=claim_.attempts)
+        released = release(s, claim_, error, now=rt.clock(), delay=delay)
+    if released:  # taken over meanwhile: the new holder schedules its own work
+        dispatch(rt, claim_.kind, claim_.ref, delay=delay, attempt=claim_.attempts)
     return delay
 
 

@@ -95,7 +95,10 @@ def pg_reason() -> str | None:
     return _pg_available()
 
 
-def _fresh_pg_schema_engine(reason: str | None) -> Iterator[Engine]:
+@contextlib.contextmanager
+def migrated_pg_schema(reason: str | None) -> Iterator[Engine]:
+    """An engine on a fresh, migrated PostgreSQL schema of its own, dropped afterwards (skips,
+    or fails in CI, without PostgreSQL)."""
     if reason is not None:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required in CI: {reason}")
@@ -106,6 +109,7 @@ def _fresh_pg_schema_engine(reason: str | None) -> Iterator[Engine]:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine = make_engine(f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}")
     try:
+        upgrade(engine)
         yield engine
     finally:
         engine.dispose()
@@ -125,23 +129,15 @@ def db_engine(
         yield engine
         engine.dispose()
     else:
-        gen = _fresh_pg_schema_engine(pg_reason)
-        engine = next(gen)
-        upgrade(engine)
-        yield engine
-        with contextlib.suppress(StopIteration):
-            next(gen)
+        with migrated_pg_schema(pg_reason) as engine:
+            yield engine
 
 
 @pytest.fixture
 def pg_engine(pg_reason: str | None) -> Iterator[Engine]:
     """A migrated, empty PostgreSQL schema, for what only a database server has."""
-    gen = _fresh_pg_schema_engine(pg_reason)
-    engine = next(gen)
-    upgrade(engine)
-    yield engine
-    with contextlib.suppress(StopIteration):
-        next(gen)
+    with migrated_pg_schema(pg_reason) as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 Use cases, one transaction each:
 
 - :func:`record_deposit` - the door closed on a returned item (controller event);
-- :func:`process_deposit` - the worker's check-in of one deposit (called by the rq job);
+- :func:`check_in_deposit` - the worker's check-in of one deposit (called by the rq job);
 - :func:`replay_waiting` - make deposits that wait for the ILS due at once when it answers;
 - :func:`returns_overview` / :func:`resolve_needs_staff` - the staff page;
 - :func:`purge_depositor_links` - the retention backstop for the patron↔item link.
@@ -261,18 +261,6 @@ def check_in_deposit(
     with unit_of_work(rt.sessions) as s:
         claim = outbox.claim_in(s, KIND, str(deposit_id), now=now, lease=outbox.lease_of(rt))
         attempt = _start(rt, s, claim, now) if claim is not None else None
-    return _attempt(rt, attempt, adapter) if attempt is not None else None
-
-
-def process_deposit(
-    rt: Runtime,
-    claim: outbox.Claim,
-    *,
-    adapter: Callable[[Runtime, str], IlsAdapter] = adapter_for,
-) -> DepositState | None:
-    """Checks in a deposit whose outbox row the caller has claimed; see :func:`check_in_deposit`."""
-    with unit_of_work(rt.sessions) as s:
-        attempt = _start(rt, s, claim, rt.clock())
     return _attempt(rt, attempt, adapter) if attempt is not None else None
 
 

@@ -14,7 +14,6 @@ Routes register on the kiosk blueprint (:mod:`bridge.web.kiosk` imports this mod
 
 from __future__ import annotations
 
-import hmac
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -29,20 +28,14 @@ from bridge.runtime import Runtime
 from bridge.web import security
 from bridge.web.kiosk import _bank, _field, _kiosk_id, _lang, _render, bp
 from bridge.web.kiosk_text import text
+from bridge.web.phone import kiosk_allowed, presence_target
 
 if TYPE_CHECKING:
     from bridge.access.readers import ReaderResult
 
-KIOSK_COOKIE = "lb_kiosk"
 COOKIE_DAYS = 400  # browsers cap cookie lifetimes at about 400 days
 _SHOWN = "lockerbridge:kiosk-reader-shown:{bank}"
-
-
-def is_kiosk(bank_id: str) -> bool:
-    """Whether this request comes from the bank's kiosk (holds the bank's key)."""
-    expected = security.runtime().settings.access.kiosk_keys.get(bank_id) or ""
-    given = request.cookies.get(KIOSK_COOKIE) or ""
-    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
+is_kiosk = kiosk_allowed  # the phone page's presence screen asks the same question
 
 
 def _until(at: datetime | None, bank: BankSettings) -> str:
@@ -54,11 +47,7 @@ def _until(at: datetime | None, bank: BankSettings) -> str:
 
 def presence(rt: Runtime, bank: BankSettings) -> dict[str, object]:
     """The presence number, its QR code (pointing at the phone page) and when it changes."""
-    from bridge.access.phone import kiosk_code
-
-    code, left = kiosk_code(rt, bank.id)
-    base = rt.settings.access.public_url or request.host_url
-    target = f"{base.rstrip('/')}{url_for('phone.here', bank_id=bank.id)}?code={code}"
+    code, left, target = presence_target(rt, bank.id)
     qr = segno.make(target, error="m").svg_data_uri(scale=5)
     return {"code": code, "seconds_left": left, "qr": qr}
 

@@ -146,22 +146,29 @@ def here(bank_id: str) -> ResponseReturnValue:
     )
 
 
-def _kiosk_allowed(bank_id: str) -> bool:
+def kiosk_allowed(bank_id: str) -> bool:
+    """Whether this request comes from the bank's own kiosk: it holds the bank's key
+    (``access.kiosk_keys``) in the header or the cookie that staff enrolment sets."""
     keys = security.runtime().settings.access.kiosk_keys
     expected = keys.get(bank_id) or ""
     given = request.headers.get(KIOSK_HEADER) or request.cookies.get(KIOSK_COOKIE) or ""
     return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
 
 
+def presence_target(rt: Any, bank_id: str) -> tuple[str, int, str]:
+    """The bank's presence number now, the seconds it has left, and the phone page address a
+    QR code of it points at."""
+    code, left = phone.kiosk_code(rt, bank_id)
+    base = rt.settings.access.public_url or request.host_url
+    return code, left, f"{base.rstrip('/')}{url_for('phone.here', bank_id=bank_id)}?code={code}"
+
+
 @bp.get("/presence/<bank_id>")
 def presence_screen(bank_id: str) -> ResponseReturnValue:
     bank = _bank(bank_id)
-    if not _kiosk_allowed(bank.id):
+    if not kiosk_allowed(bank.id):
         abort(403)
-    rt = security.runtime()
-    code, left = phone.kiosk_code(rt, bank.id)
-    base = rt.settings.access.public_url or request.host_url
-    target = f"{base.rstrip('/')}{url_for('phone.here', bank_id=bank.id)}?code={code}"
+    code, left, target = presence_target(security.runtime(), bank.id)
     qr = segno.make(target, error="m").svg_data_uri(scale=6)
     if request.args.get("format") == "json":
         return {"bank": bank.id, "code": code, "seconds_left": left, "url": target}

@@ -10,7 +10,6 @@ module whose tables are emptied before each test.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,7 @@ from bridge.storage.tables.notifications import NotificationRow
 from bridge.wiring import driver_for, sync_banks
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.simulated import SimulatedBank
-from tests.conftest import _fresh_pg_schema_engine, base_config
+from tests.conftest import base_config, migrated_pg_schema
 
 BANKS = ("main-lobby", "east-station")
 
@@ -74,12 +73,8 @@ def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture(scope="module")
 def pg_module_engine(pg_reason: str | None) -> Iterator[Engine]:
     """One migrated PostgreSQL schema for the module (skips, or fails in CI, without PG)."""
-    gen = _fresh_pg_schema_engine(pg_reason)
-    engine = next(gen)
-    upgrade(engine)
-    yield engine
-    with contextlib.suppress(StopIteration):
-        next(gen)
+    with migrated_pg_schema(pg_reason) as engine:
+        yield engine
 
 
 def _empty_pg(engine: Engine) -> None:

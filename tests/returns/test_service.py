@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bridge import outbox
 from bridge.services import returns
 from bridge.services.returns import (
     LOAD_FOR_PICKUP,
@@ -170,10 +169,8 @@ def test_a_deposit_whose_worker_died_mid_checkin_is_finished_after_the_lease_wit
     dying.lend("P1", "K1")
     returns_rt.rt._cache["ils:main-lobby"] = dying
     d = returns_rt.deposit("K1")
-    claim = outbox.claim(returns_rt.rt, "deposit_checkin", str(d))
-    assert claim is not None
     with pytest.raises(SystemExit):
-        returns.process_deposit(returns_rt.rt, claim)
+        returns.check_in_deposit(returns_rt.rt, d)
     assert returns_rt.row(d).state == "checking_in"
     returns_rt.rt.redis.flushall()  # the job is gone with the worker
     returns_rt.clock.advance(seconds=returns_rt.rt.settings.outbox_lease_seconds + 1)

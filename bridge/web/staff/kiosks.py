@@ -13,7 +13,8 @@ from bridge.services.banks import audit
 from bridge.staff_users import Role
 from bridge.storage.db import unit_of_work
 from bridge.web import security
-from bridge.web.kiosk_access import COOKIE_DAYS, KIOSK_COOKIE, is_kiosk
+from bridge.web.kiosk_access import COOKIE_DAYS, is_kiosk
+from bridge.web.phone import KIOSK_COOKIE
 from bridge.web.staff import bp
 from bridge.web.staff.loading import bank_or_404
 
