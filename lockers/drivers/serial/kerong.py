@@ -11,7 +11,9 @@ From Kerong's "KR-CU16 communication protocol" and "KR-CU48 communication protoc
 Commands: CU16 30 = read status, 31 = unlock; CU48 50 = read status, 51 = unlock.
 
 A status reply carries the lock bitmap (one bit per lock, lowest lock in the lowest bit of the
-first byte) followed, on boards with infrared inputs, by the sensor bitmap. What we did not
+first byte) followed, on boards with infrared inputs, by the sensor bitmap; whether the board
+sends that second bitmap is the ``sensors`` setting, which fixes the reply's length (a data byte
+may equal ETX, so frames are cut by length, not by searching for ETX). What we did not
 find settled in the sheets, we accept rather than assume: the reply's command byte (the CU16
 sheet answers status with 35, the CU48 sheet's example with 65) is not checked, and an unlock
 reply with or without a trailing state byte is taken as "accepted" and confirmed by reading
@@ -37,7 +39,6 @@ from lockers.drivers.serial.frames import (
 
 STX = 0x02
 ETX = 0x03
-MAX_FRAME = 24
 
 
 @dataclass(frozen=True)
@@ -69,18 +70,19 @@ def _header(variant: _Variant, board: int, lock: int | None) -> tuple[int, ...]:
     return ((board << 4) | index,)
 
 
-def _split(buffer: bytearray) -> bytes | None:
-    """One STX..ETX,sum frame from the front of ``buffer``; None while incomplete."""
+def _split(buffer: bytearray, sizes: tuple[int, ...]) -> bytes | None:
+    """One frame of one of the expected ``sizes`` from the front of ``buffer``; None while
+    incomplete. The size is known from the request: data bytes may well equal ETX."""
     drop_until(buffer, bytes([STX]))
-    for end in range(3, min(len(buffer) - 1, MAX_FRAME)):
-        if buffer[end] == ETX and sum8(bytes(buffer[: end + 1])) == buffer[end + 1]:
-            frame = bytes(buffer[: end + 2])
-            del buffer[: end + 2]
+    for size in sorted(sizes):
+        if len(buffer) < size:
+            return None
+        if buffer[size - 2] == ETX and sum8(bytes(buffer[: size - 1])) == buffer[size - 1]:
+            frame = bytes(buffer[:size])
+            del buffer[:size]
             return frame
-    if len(buffer) >= MAX_FRAME + 1:
-        del buffer[:1]  # no valid frame can start here
-        raise FrameError("no ETX with a matching checksum: corrupted frame dropped")
-    return None
+    del buffer[:1]  # resynchronise on the next STX
+    raise FrameError("no ETX with a matching checksum where the frame should end")
 
 
 @dataclass(frozen=True)
@@ -105,22 +107,27 @@ class KerongCodec:
         return Request(RequestKind.STATUS, board, None, _frame(*head, self.variant.status_cmd))
 
     def take_reply(self, request: Request | None, buffer: bytearray) -> Reply | None:
-        frame = _split(buffer)
-        if frame is None or request is None:
+        if request is None:
+            del buffer[:]  # these boards never speak unasked
             return None
         head = 3 if self.variant.separate_lock_byte else 2
+        width = (self.variant.locks + 7) // 8
+        if request.kind is RequestKind.OPEN:
+            sizes: tuple[int, ...] = (head + 3, head + 4)  # with or without a state byte
+        else:
+            sizes = (head + 3 + width * (2 if self.sensors else 1),)
+        frame = _split(buffer, sizes)
+        if frame is None:
+            return None
         board = frame[1] if self.variant.separate_lock_byte else frame[1] >> 4
         if board != request.board:
             raise FrameError(f"reply from board {board}, asked board {request.board}")
         data = frame[head + 1 : -2]
         if request.kind is RequestKind.OPEN:
             return OpenReply(board, request.lock or 0, None)
-        width = (self.variant.locks + 7) // 8
-        if len(data) < width:
-            raise FrameError(f"status reply too short: {frame.hex(' ')}")
         locks = bits_to_map(data[:width], self.variant.locks)
         sensors = {}
-        if self.sensors and len(data) >= 2 * width:
+        if self.sensors:
             sensors = bits_to_map(data[width : 2 * width], self.variant.locks)
         return BoardStatus(board, locks, sensors)
 
@@ -130,7 +137,7 @@ class KerongBoard:
     variant: _Variant = CU16
 
     def take_request(self, buffer: bytearray) -> Request | None:
-        frame = _split(buffer)
+        frame = _split(buffer, (6 if self.variant.separate_lock_byte else 5,))
         if frame is None:
             return None
         if self.variant.separate_lock_byte:

@@ -119,10 +119,19 @@ def test_kerong_unlock_reply_has_no_feedback_and_is_confirmed_later() -> None:
     assert reply(codec, request, H("02 00 31 03 36")) == OpenReply(0, 1, None)
 
 
-def test_kerong_bad_sum_never_yields_a_frame() -> None:
+def test_kerong_bad_sum_is_an_error() -> None:
     codec = KerongCodec()
     buffer = bytearray(H("02 00 35 01 80 02 00 03 BE"))
-    assert codec.take_reply(codec.read_board(0), buffer) is None
+    with pytest.raises(FrameError):
+        codec.take_reply(codec.read_board(0), buffer)
+
+
+def test_kerong_a_data_byte_equal_to_etx_does_not_end_the_frame() -> None:
+    # locks 1 and 2 open = 03 (ETX); the frame is cut at its known length, not at that byte
+    codec = KerongCodec()
+    status = reply(codec, codec.read_board(0), H("02 00 35 03 00 00 00 03 3D"))
+    assert isinstance(status, BoardStatus)
+    assert [n for n, b in status.locks.items() if b] == [1, 2]
 
 
 # -- "WKLY" boards: "WKLY lock control board protocol", "Frame format" -------------------------
