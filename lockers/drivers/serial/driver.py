@@ -110,6 +110,7 @@ class SerialBankDriver:
             and reply.feedback is not None
             and self.config.polarity.door_open(reply.feedback)
         ):
+            self._shared.poller.seen_open(self.bank_id, compartment)
             return
         # No feedback in the reply (or "still shut": a slow latch): the next read decides.
         self._sleep(self.config.confirm_delay)
@@ -123,6 +124,7 @@ class SerialBankDriver:
                 ) from None
             raise
         if self._door_open(door, status):
+            self._shared.poller.seen_open(self.bank_id, compartment)
             return
         raise DoorDidNotOpen(compartment, "jammed" if answered else "no answer to open command")
 

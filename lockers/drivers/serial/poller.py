@@ -129,6 +129,17 @@ class LinePoller:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
+    def seen_open(self, bank_id: str, compartment: int) -> None:
+        """An open command's reply or confirming read saw the door open: that reading counts
+        now, so the opening is reported even if the line drops before the next poll."""
+        with self._lock:
+            bank = self._banks.get(bank_id)
+            door = self._doors.setdefault((bank_id, compartment), _Debounced())
+            if bank is None or door.reported is True:
+                return
+            door.reported, door.candidate, door.count = True, None, 0
+        bank.dispatcher.emit(DoorOpened(bank_id, compartment, self._clock()))
+
     def is_offline(self, board: int) -> bool:
         with self._lock:
             return board in self._offline
@@ -137,7 +148,11 @@ class LinePoller:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.poll_once()
+            try:
+                self.poll_once()
+            except Exception:
+                # The poller is the bank's only ears: it must outlive any surprise.
+                log.exception("polling %s failed", self.line.settings.url)
             self._stop.wait(self.settings.interval)
 
     def poll_once(self) -> None:
@@ -162,30 +177,34 @@ class LinePoller:
         with self._lock:
             for bank in self._banks.values():
                 for door in bank.doors.values():
-                    if door.board != status.board:
-                        continue
-                    key = (bank.bank_id, door.compartment)
-                    bit = status.locks.get(door.lock)
-                    if bit is not None:
-                        opened = bank.polarity.door_open(bit)
-                        if self._doors.setdefault(key, _Debounced()).feed(opened, needed):
-                            kind = DoorOpened if opened else DoorClosed
-                            events.append(
-                                (
-                                    bank.dispatcher,
-                                    kind(bank.bank_id, door.compartment, self._clock()),
-                                )
-                            )
-                    if door.sensor is None or door.sensor not in status.sensors:
-                        continue
-                    full = bank.polarity.occupied(status.sensors[door.sensor])
-                    if self._sensors.setdefault(key, _Debounced()).feed(full, needed):
-                        change = OccupancyChanged(
-                            bank.bank_id, door.compartment, full, self._clock()
-                        )
-                        events.append((bank.dispatcher, change))
+                    if door.board == status.board:
+                        events += [
+                            (bank.dispatcher, e) for e in self._door(bank, door, status, needed)
+                        ]
         for dispatcher, event in events:
             dispatcher.emit(event)
+
+    def _door(
+        self, bank: BankWiring, door: DoorWiring, status: BoardStatus, needed: int
+    ) -> list[DriverEvent]:
+        key = (bank.bank_id, door.compartment)
+        at = self._clock()
+        moved: DriverEvent | None = None
+        bit = status.locks.get(door.lock)
+        if bit is not None:
+            opened = bank.polarity.door_open(bit)
+            if self._doors.setdefault(key, _Debounced()).feed(opened, needed):
+                kind = DoorOpened if opened else DoorClosed
+                moved = kind(bank.bank_id, door.compartment, at)
+        sensed: DriverEvent | None = None
+        if door.sensor is not None and door.sensor in status.sensors:
+            full = bank.polarity.occupied(status.sensors[door.sensor])
+            if self._sensors.setdefault(key, _Debounced()).feed(full, needed):
+                sensed = OccupancyChanged(bank.bank_id, door.compartment, full, at)
+        # Seen in one read, things happened in this order: the door opened, the item went in
+        # or out, the door shut. The bank judges a shut door by the reading before it.
+        ordered = [sensed, moved] if isinstance(moved, DoorClosed) else [moved, sensed]
+        return [e for e in ordered if e is not None]
 
     def _on_report(self, report: ChangeReport) -> None:
         # Called with the line busy (maybe by an open command): handlers must not run here,

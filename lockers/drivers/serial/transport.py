@@ -16,6 +16,14 @@ from lockers.drivers.serial.frames import ChangeReport, Codec, FrameError, Reply
 
 log = logging.getLogger(__name__)
 
+try:  # a vanished USB adapter shows up as termios.error, which is not an OSError
+    import termios
+
+    PORT_ERRORS: tuple[type[Exception], ...] = (OSError, serial.SerialException, termios.error)
+except ImportError:  # pragma: no cover - Windows
+    PORT_ERRORS = (OSError, serial.SerialException)
+OPEN_ERRORS: tuple[type[Exception], ...] = (*PORT_ERRORS, ValueError)  # ValueError: bad URL
+
 
 class LineError(Exception):
     """The exchange failed; nothing is known about what the board did."""
@@ -88,7 +96,7 @@ class Line:
                 port.write(request.frame)
                 port.flush()
                 return self._await(port, request)
-            except (OSError, serial.SerialException) as exc:
+            except PORT_ERRORS as exc:
                 self._drop_port()
                 raise LineDown(f"{self.settings.url}: {exc}") from exc
 
@@ -97,7 +105,7 @@ class Line:
         with self._lock:
             try:
                 self._drain(self._open())
-            except (OSError, serial.SerialException) as exc:
+            except PORT_ERRORS as exc:
                 self._drop_port()
                 raise LineDown(f"{self.settings.url}: {exc}") from exc
 
@@ -111,7 +119,7 @@ class Line:
         if self._port is None:
             try:
                 self._port = self._opener(self.settings)
-            except (OSError, serial.SerialException, ValueError) as exc:
+            except OPEN_ERRORS as exc:
                 raise LineDown(f"cannot open {self.settings.url}: {exc}") from exc
             self._buffer.clear()
         return self._port
@@ -121,7 +129,7 @@ class Line:
         if port is not None:
             try:
                 port.close()
-            except (OSError, serial.SerialException):
+            except PORT_ERRORS:
                 log.debug("closing %s failed", self.settings.url, exc_info=True)
 
     def _read(self, port: Any) -> bool:
