@@ -1,0 +1,93 @@
+"""Serial lock-board settings: a wrong wiring is refused at start-up with a line that says
+which bank and what to fix; a right one becomes the driver's own settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.config import ConfigError, load_settings
+from bridge.lockboards import serial_config
+from tests.conftest import base_config
+
+
+def _east(tmp_path: Path, **driver: Any) -> dict[str, Any]:
+    """east-station has compartments 1..6."""
+    cfg = base_config(tmp_path)
+    cfg["banks"][1]["driver"] = {
+        "kind": "serial",
+        "port": "10.0.0.7:4001",
+        "family": "wkly",
+        **driver,
+    }
+    return cfg
+
+
+def _problem(cfg: dict[str, Any]) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, **cfg)
+    return str(info.value)
+
+
+def test_a_bank_spanning_two_boards_becomes_the_drivers_wiring(tmp_path: Path) -> None:
+    cfg = _east(
+        tmp_path,
+        baud=19200,
+        echo=True,
+        lock_open_when="clear",
+        poll_interval_seconds=0.5,
+        door_ranges=[{"first": 1, "last": 4, "board": 2, "first_lock": 9, "sensors": True}],
+        doors=[
+            {"compartment": 5, "board": 3, "lock": 1},
+            {"compartment": 6, "board": 3, "lock": 2, "sensor": 8},
+        ],
+    )
+    settings = load_settings(None, **cfg)
+
+    config = serial_config(settings.bank("east-station").driver)
+
+    assert config.line.url == "10.0.0.7:4001" and config.line.baud == 19200 and config.line.echo
+    assert config.family == "wkly"
+    assert config.polarity.lock_open_when_set is False
+    assert config.polarity.sensor_occupied_when_set is True
+    assert config.poll.interval == 0.5 and config.poll.debounce_reads == 2
+    wiring = {d.compartment: (d.board, d.lock, d.sensor) for d in config.doors}
+    assert wiring == {
+        1: (2, 9, 9),
+        2: (2, 10, 10),
+        3: (2, 11, 11),
+        4: (2, 12, 12),
+        5: (3, 1, None),
+        6: (3, 2, 8),
+    }
+
+
+def test_a_compartment_without_a_lock_is_refused(tmp_path: Path) -> None:
+    cfg = _east(tmp_path, door_ranges=[{"first": 1, "last": 5, "board": 1}])
+    assert "compartment 6 has no board and lock" in _problem(cfg)
+    assert "east-station" in _problem(cfg)
+
+
+def test_one_lock_wired_to_two_compartments_is_refused(tmp_path: Path) -> None:
+    cfg = _east(
+        tmp_path,
+        door_ranges=[{"first": 1, "last": 5, "board": 1}],
+        doors=[{"compartment": 6, "board": 1, "lock": 5}],
+    )
+    assert "board 1 lock 5 twice" in _problem(cfg)
+
+
+def test_wiring_an_unknown_compartment_or_missing_port_and_family_is_refused(
+    tmp_path: Path,
+) -> None:
+    cfg = _east(tmp_path, door_ranges=[{"first": 1, "last": 7, "board": 1}])
+    assert "compartment 7, which is not configured" in _problem(cfg)
+    cfg = _east(tmp_path, door_ranges=[{"first": 1, "last": 6, "board": 1}])
+    del cfg["banks"][1]["driver"]["port"]
+    del cfg["banks"][1]["driver"]["family"]
+    text = _problem(cfg)
+    assert "needs a port" in text and "needs a family" in text
+    cfg = _east(tmp_path, family="acme", door_ranges=[{"first": 1, "last": 6, "board": 1}])
+    assert "family" in _problem(cfg)
