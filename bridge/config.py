@@ -218,7 +218,7 @@ class DriverSettings(Strict):
     door_delay_seconds: float = 0.2
     # serial: RS-485 lock boards on a port or a serial-to-Ethernet converter (host:port)
     port: str | None = None
-    baud: int = Field(9600, ge=1200, le=115200)
+    baud: int | None = Field(None, ge=1200, le=115200)  # None: the family's usual speed
     family: Literal["xor8a", "kerong-cu16", "kerong-cu48", "wkly"] | None = None
     echo: bool = False
     reply_timeout_seconds: float = Field(0.3, gt=0, le=5)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from lockers.drivers.serial.families import FAMILIES, FamilyOptions, codec_for
+from lockers.drivers.serial.families import FAMILIES, FamilyOptions, codec_for, default_baud
 from lockers.drivers.serial.frames import BoardStatus, OpenReply
 from lockers.drivers.serial.transport import Line, LineError, LineSettings
 
@@ -106,7 +106,7 @@ def _target(args: argparse.Namespace) -> Target:
         return Target(
             args.port or d.port,
             d.family,
-            args.baud or d.baud,
+            args.baud or d.baud or default_baud(d.family),
             d.echo or args.echo,
             options,
             wiring,
@@ -115,7 +115,7 @@ def _target(args: argparse.Namespace) -> Target:
         raise ProbeError("give --bank, or --port and --family")
     if args.door is not None:
         raise ProbeError("--door needs --bank (its wiring says which lock)")
-    baud = args.baud or (19200 if args.family.startswith("kerong") else 9600)
+    baud = args.baud or default_baud(args.family)
     return Target(args.port, args.family, baud, args.echo, options, {})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bridge.config import BankSettings, DriverSettings
 from lockers.drivers.serial.driver import SerialBankDriver, SerialConfig
-from lockers.drivers.serial.families import FamilyOptions
+from lockers.drivers.serial.families import FamilyOptions, default_baud
 from lockers.drivers.serial.poller import DoorWiring, Polarity, PollSettings
 from lockers.drivers.serial.transport import LineSettings
 from lockers.ports import Clock, system_clock
@@ -17,7 +17,7 @@ def serial_config(settings: DriverSettings) -> SerialConfig:
     return SerialConfig(
         line=LineSettings(
             settings.port,
-            baud=settings.baud,
+            baud=settings.baud or default_baud(settings.family),
             timeout=settings.reply_timeout_seconds,
             echo=settings.echo,
         ),

@@ -91,3 +91,26 @@ def test_wiring_an_unknown_compartment_or_missing_port_and_family_is_refused(
     assert "needs a port" in text and "needs a family" in text
     cfg = _east(tmp_path, family="acme", door_ranges=[{"first": 1, "last": 6, "board": 1}])
     assert "family" in _problem(cfg)
+
+
+def test_the_documented_example_and_the_commented_one_in_the_example_file_load(
+    tmp_path: Path,
+) -> None:
+    import tomllib
+
+    from tests.conftest import REPO
+
+    doc = (REPO / "docs" / "configuration.md").read_text()
+    block = doc.split("For example:\n\n", 1)[1].split("\n\n", 1)[0]
+    table = "\n".join(line[4:] for line in block.splitlines() if "# ..." not in line)
+    documented = tomllib.loads(table)["banks"][0]["driver"]
+    example = (REPO / "examples" / "lockerbridge.toml").read_text()
+    commented = example.split("instead (docs/drivers.md", 1)[1].split("\n", 1)[1]
+    lines = commented.splitlines()[:3]
+    inline = tomllib.loads("\n".join(line.removeprefix("# ") for line in lines))["driver"]
+    for driver in (documented, inline):
+        cfg = base_config(tmp_path)
+        cfg["banks"][0]["compartment_ranges"] = [{"first": 1, "last": 32, "size": "M"}]
+        cfg["banks"][0]["driver"] = driver
+        config = serial_config(load_settings(None, **cfg).bank("main-lobby").driver)
+        assert len(config.doors) == 32 and config.line.baud == 19200

@@ -2,11 +2,12 @@
 installers trying ``lockerbridge driver probe`` without hardware).
 
 ``BoardEmulator(family, {address: locks}).start()`` gives a ``path`` (``/dev/pts/N``) to use as
-the port. People at the bank act through ``open_by_hand``, ``shut`` and ``set_sensor``; faults
-are switched with ``jam``, ``corrupt_next``, ``truncate_next``, ``split_replies``,
-``unplugged`` and ``echo`` (a half-duplex adapter handing back what was sent). The raw bits it
-reports follow the sheets: lock bit set = open, sensor bit set = occupied; ``inverted`` flips
-both, like a board wired the other way.
+the port; with ``tcp=True`` it listens like a serial-to-Ethernet converter instead and ``path``
+is ``127.0.0.1:<port>``. People at the bank act through ``open_by_hand``, ``shut`` and
+``set_sensor``; faults are switched with ``jam``, ``corrupt_next``, ``truncate_next``,
+``split_replies``, ``unplugged`` and ``echo`` (a half-duplex adapter handing back what was
+sent). The raw bits it reports follow the sheets: lock bit set = open, sensor bit set =
+occupied; ``inverted`` flips both, like a board wired the other way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import socket
 import threading
 import time
 import tty
@@ -41,6 +43,7 @@ class BoardEmulator:
         sensors: bool = True,
         reply_delay: float = 0.005,
         push_reports: bool = False,
+        tcp: bool = False,
     ) -> None:
         self.family = family
         self.side = board_side_for(family, options)
@@ -58,9 +61,14 @@ class BoardEmulator:
         self._truncate = 0
         self._lock = threading.RLock()
         self._stop = threading.Event()
+        self._listener: socket.socket | None = None
+        self._client: socket.socket | None = None
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         self.path = os.ttyname(self._slave)
+        if tcp:
+            self._listener = socket.create_server(("127.0.0.1", 0))
+            self.path = f"127.0.0.1:{self._listener.getsockname()[1]}"
         self._thread = threading.Thread(target=self._run, name="board-emulator", daemon=True)
 
     def start(self) -> BoardEmulator:
@@ -73,6 +81,9 @@ class BoardEmulator:
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        for sock in (self._client, self._listener):
+            if sock is not None:
+                sock.close()
 
     def __enter__(self) -> BoardEmulator:
         return self.start()
@@ -130,16 +141,36 @@ class BoardEmulator:
         if report is not None:
             self._write(report)
 
+    def _fd(self) -> int | None:
+        """The board end of the cable: the pty, or the converter's current TCP client."""
+        if self._listener is None:
+            return self._master
+        if self._client is None:
+            ready, _, _ = select.select([self._listener], [], [], 0.05)
+            if ready:
+                self._client, _ = self._listener.accept()
+        return None if self._client is None else self._client.fileno()
+
     def _run(self) -> None:
         buffer = bytearray()
         while not self._stop.is_set():
-            ready, _, _ = select.select([self._master], [], [], 0.05)
+            fd = self._fd()
+            if fd is None:
+                continue
+            ready, _, _ = select.select([fd], [], [], 0.05)
             if not ready:
                 continue
             try:
-                chunk = os.read(self._master, 4096)
+                chunk = os.read(fd, 4096)
             except OSError:
-                return
+                if self._client is None:
+                    return  # the pty was closed: stopping
+                chunk = b""  # connection reset: as good as hung up
+            if not chunk and self._client is not None:
+                self._client.close()  # the host hung up; the converter waits for the next one
+                self._client = None
+                buffer.clear()
+                continue
             with self._lock:
                 if self.unplugged:
                     continue  # nobody at the other end of the cable
@@ -191,5 +222,9 @@ class BoardEmulator:
         self._write(reply)
 
     def _write(self, data: bytes) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self._master, data)
+        fd = self._master if self._listener is None else None
+        if self._client is not None:
+            fd = self._client.fileno()
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.write(fd, data)

@@ -45,6 +45,11 @@ def board_side_for(family: str, options: FamilyOptions | None = None) -> BoardSi
     raise ValueError(f"unknown board family {family!r}; known: {', '.join(FAMILIES)}")
 
 
+def default_baud(family: str) -> int:
+    """The speed the family's protocol sheet gives (boards can often be set otherwise)."""
+    return 19200 if family.startswith("kerong") else 9600
+
+
 def lock_count(family: str, options: FamilyOptions | None = None) -> int:
     """Locks per board: fixed by the Kerong models, a setting for the others."""
     if family == "kerong-cu16":

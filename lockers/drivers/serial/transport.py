@@ -63,8 +63,14 @@ Opener = Callable[[LineSettings], Any]
 
 
 def open_port(settings: LineSettings) -> Any:
+    # Exclusive: a second process polling the same bus would garble both conversations; it
+    # gets "cannot open" (ControllerOffline) instead.
     return serial.serial_for_url(
-        port_url(settings.url), baudrate=settings.baud, timeout=0.02, write_timeout=1.0
+        port_url(settings.url),
+        baudrate=settings.baud,
+        timeout=0.02,
+        write_timeout=1.0,
+        exclusive=True,
     )
 
 

@@ -22,7 +22,8 @@ from lockers.drivers.serial.driver import SerialBankDriver, SerialConfig
 from lockers.drivers.serial.emulator import BoardEmulator
 from lockers.drivers.serial.families import FamilyOptions
 from lockers.drivers.serial.poller import DoorWiring, Polarity, PollSettings
-from lockers.drivers.serial.transport import LineSettings
+from lockers.drivers.serial.transport import Line, LineDown, LineSettings
+from lockers.drivers.serial.xor8a import Xor8aCodec
 from lockers.errors import ControllerOffline, DoorDidNotOpen
 
 FAST = PollSettings(interval=0.03, debounce_reads=2, offline_after=3)
@@ -257,3 +258,31 @@ def test_two_banks_share_a_line_and_one_bank_spans_two_boards(
         got = next_of(east_events, DoorOpened)
         assert (got.bank_id, got.compartment) == ("east", 2)  # type: ignore[union-attr]
         assert [e for e in quiet(west_events, 0.2) if isinstance(e, DoorOpened)] == []
+
+
+def test_boards_behind_a_serial_to_ethernet_converter_are_driven_over_tcp(
+    drivers: list[SerialBankDriver],
+) -> None:
+    with BoardEmulator("kerong-cu16", {0: 16}, tcp=True) as emu:
+        assert not emu.path.startswith("/")  # "127.0.0.1:<port>", as an installer writes it
+        driver, events = start(drivers, "b1", config(emu, [DoorWiring(1, 0, 1, 1)]))
+        quiet(events, 0.1)
+        driver.open_door(1)
+        assert emu.is_open(0, 1)
+        assert isinstance(next_of(events, DoorOpened), DoorOpened)
+        emu.set_sensor(0, 1, True)
+        emu.shut(0, 1)
+        assert [type(e) for e in quiet(events, 0.4)] == [OccupancyChanged, DoorClosed]
+
+
+def test_a_second_user_of_the_same_port_is_refused_not_interleaved(
+    drivers: list[SerialBankDriver],
+) -> None:
+    with BoardEmulator("xor8a", {1: 24}) as emu:
+        driver, _ = start(drivers, "b1", config(emu, [DoorWiring(1, 1, 1)]))
+        driver.read(1)  # the port is open now
+        other = Line(LineSettings(emu.path, timeout=0.1), Xor8aCodec())
+        with pytest.raises(LineDown, match="cannot open"):
+            other.exchange(Xor8aCodec().read_board(1))
+        other.close()
+        driver.open_door(1)  # the owner carries on
