@@ -179,13 +179,16 @@ SERIAL_FAMILIES = ("xor8a", "kerong-cu16", "kerong-cu48", "wkly")
 
 
 def _serial_problems(d: DriverSettings, compartments: set[int]) -> list[str]:
-    if d.kind != "serial":
+    # An mqtt bank with a port is served by `lockerbridge driver serve` near the boards.
+    if d.kind != "serial" and not d.port:
         return []
     problems = []
     if not d.port:
         problems.append("driver serial needs a port (a device, or host:port of a converter)")
     if d.family is None:
         problems.append(f"driver serial needs a family ({', '.join(SERIAL_FAMILIES)})")
+    if d.kind not in ("serial", "mqtt"):
+        problems.append("a driver with a port is kind serial, or mqtt served by a gateway")
     wired = [door.compartment for door in d.all_doors()]
     twice = sorted({n for n in wired if wired.count(n) > 1})
     if twice:
@@ -216,7 +219,8 @@ class DriverSettings(Strict):
     signing_key: str | None = None
     # simulated
     door_delay_seconds: float = 0.2
-    # serial: RS-485 lock boards on a port or a serial-to-Ethernet converter (host:port)
+    # serial: RS-485 lock boards on a port or a serial-to-Ethernet converter (host:port);
+    # also for kind mqtt, read by the gateway (`lockerbridge driver serve`) near the boards
     port: str | None = None
     baud: int | None = Field(None, ge=1200, le=115200)  # None: the family's usual speed
     family: Literal["xor8a", "kerong-cu16", "kerong-cu48", "wkly"] | None = None

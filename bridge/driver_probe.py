@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from lockers.drivers.serial.families import FAMILIES, FamilyOptions, codec_for, default_baud
 from lockers.drivers.serial.frames import BoardStatus, OpenReply
 from lockers.drivers.serial.transport import Line, LineError, LineSettings
+from lockers.errors import ControllerOffline
 
 
 class ProbeError(Exception):
@@ -50,6 +51,46 @@ def add_driver_parser(sub: Any) -> None:
     d.add_argument("--door", type=int, help="open this compartment of --bank (asks first)")
     d.add_argument("--yes", action="store_true", help="do not ask before opening")
     d.set_defaults(func=cmd_driver_probe)
+    g = dsub.add_parser(
+        "serve", help="own a bank's lock-board line and serve it over MQTT (run one per line)"
+    )
+    g.add_argument(
+        "--bank",
+        action="append",
+        required=True,
+        help="a bank of kind mqtt with port and family (repeat for every bank on the line)",
+    )
+    g.set_defaults(func=cmd_driver_serve)
+
+
+def cmd_driver_serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from bridge.config import load_settings
+    from bridge.lockboards import run_gateway
+
+    settings = load_settings(args.config)
+    try:
+        banks = [settings.bank(bank_id) for bank_id in args.bank]
+    except KeyError as exc:
+        print(f"error: no bank {exc} in the configuration", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def ready(bank: Any) -> None:
+        print(f"serving bank {bank.id} on {bank.driver.port} over MQTT", flush=True)
+
+    try:
+        run_gateway(banks, stop, ready=ready)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ControllerOffline as exc:  # the broker cannot be reached
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_driver_probe(args: argparse.Namespace) -> int:
