@@ -230,3 +230,31 @@ def test_open_round_trip_and_every_single_bit_flip_is_caught(
     except FrameError:
         return
     assert seen is None or seen != parsed
+
+
+@given(st.sampled_from(FAMILIES), st.binary(max_size=64), st.booleans())
+def test_line_noise_never_crashes_a_codec_and_is_always_consumed(
+    family: str, noise: bytes, as_status: bool
+) -> None:
+    codec = codec_for(family)
+    board = codec.addresses[0]
+    request = codec.read_board(board) if as_status else codec.open_lock(board, 1)
+    buffer = bytearray(noise)
+    for _ in range(len(noise) + 1):  # every call consumes something or waits for more
+        before = len(buffer)
+        try:
+            got = codec.take_reply(request, buffer)
+        except FrameError:
+            assert len(buffer) < before
+            continue
+        if got is None:
+            break
+    else:
+        pytest.fail("the codec neither consumed the noise nor waited for more")
+
+
+@given(st.integers(0, 31), st.integers(1, 24), st.booleans())
+def test_wkly_change_reports_round_trip(board: int, lock: int, bit: bool) -> None:
+    frame = board_side_for("wkly").change_report(board, lock, bit)
+    assert frame is not None
+    assert WklyCodec().take_reply(None, bytearray(frame)) == ChangeReport(board, lock, bit)
