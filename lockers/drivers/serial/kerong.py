@@ -1,7 +1,9 @@
 """Kerong KR-CU16 and KR-CU48 lock-control boards (STX ... ETX, additive checksum).
 
-From Kerong's "KR-CU16 communication protocol" and "KR-CU48 communication protocol" sheets
-(section "Data format"), 19200 8N1 by default:
+Source: Kerong's published communication protocol sheets for the KR-CU16 and the KR-CU48
+(their frame format and command tables), 19200 8N1. Written from those sheets as we know them;
+they were not at hand to re-check while this module was written, and no production board was
+on the bench. We are surer of the CU16 than of the CU48 details:
 
     CU16 request   02 <addr> <cmd> 03 <sum>         addr: high nibble board 0-15,
                                                      low nibble lock 0-15 (= lock 1-16)
@@ -12,12 +14,13 @@ Commands: CU16 30 = read status, 31 = unlock; CU48 50 = read status, 51 = unlock
 
 A status reply carries the lock bitmap (one bit per lock, lowest lock in the lowest bit of the
 first byte) followed, on boards with infrared inputs, by the sensor bitmap; whether the board
-sends that second bitmap is the ``sensors`` setting, which fixes the reply's length (a data byte
-may equal ETX, so frames are cut by length, not by searching for ETX). What we did not
-find settled in the sheets, we accept rather than assume: the reply's command byte (the CU16
-sheet answers status with 35, the CU48 sheet's example with 65) is not checked, and an unlock
-reply with or without a trailing state byte is taken as "accepted" and confirmed by reading
-the status afterwards.
+sends that second bitmap is the ``sensors`` setting, which fixes the reply's length (a data
+byte may equal ETX, so frames are cut by length, not by searching for ETX). What we are not
+sure of, we accept rather than assume: the reply's command byte is not checked (we believe
+the CU16 answers a status read with 35 and the CU48 with 65, and the emulator does so), and an
+unlock reply with or without a trailing state byte is taken as "accepted" and confirmed by
+reading the status afterwards. Lock bit set is read as "open"; boards wired the other way are
+the polarity setting's business.
 """
 
 from __future__ import annotations

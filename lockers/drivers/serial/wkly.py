@@ -1,7 +1,9 @@
 """Boards whose frames start with the ASCII start code "WKLY" (57 4B 4C 59).
 
-Frame layout, from the boards' "WKLY lock control board protocol" sheet (section "Frame
-format"), 9600 8N1:
+Source: the protocol sheet of the boards that use this start code (frame format and command
+table), 9600 8N1. Written from that sheet as we know it; it was not at hand to re-check while
+this module was written and no production board was on the bench. Of the three families this
+is the one we are least sure of: the frame layout below is firm, the command codes less so.
 
     57 4B 4C 59 <len> <board> <cmd> <data...> <xor>
 

@@ -1,16 +1,19 @@
 """The common "0x8A / 0x80" lock-control boards (12, 16 or 24 locks, addressed by DIP switch).
 
-Frames as given in the boards' protocol sheet ("Lock control board communication protocol",
-the sheet shipped with these boards; section "Command format"), 9600 8N1:
+Source: the sellers' protocol sheet for these boards (usually titled along the lines of "lock
+control board communication protocol"; title, version and section names vary by seller), its
+command table, 9600 8N1. Written from that public sheet as we know it; it was not at hand to
+re-check while this module was written, and no production board was on the bench:
 
     open lock         8A <board> <lock> 11 <xor>      reply 8A <board> <lock> <state> <xor>
     read one lock     80 <board> <lock> 33 <xor>      reply 80 <board> <lock> <state> <xor>
     read all locks    80 <board> 00 33 <xor>          reply 80 <board> <bitmap...> 33 <xor>
 
 ``<xor>`` is the XOR of every byte before it. ``<state>`` is 11 for "open" and 00 for "closed"
-as the sheet prints it. The all-locks bitmap has one byte per eight locks; the sheet's example
-for a 24-lock board lists the highest locks first, but boards of other batches have been
-reported the other way round, so the byte order is a setting (``high_first``).
+(that is how we read the sheet; the polarity setting covers boards wired the other way). The
+all-locks bitmap has one byte per eight locks; we read the sheet's 24-lock example as listing
+the highest locks first but are not sure of it, so the byte order is a setting
+(``high_first``).
 """
 
 from __future__ import annotations

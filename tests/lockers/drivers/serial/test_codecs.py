@@ -1,7 +1,11 @@
 """Each family's codec against frames from its protocol sheet, and round-trip properties.
 
-Where a vector is the sheet's own example it says so; the others are built by hand from the
-frame layout the module docstring cites. None was captured from real hardware.
+Provenance: the vectors marked "sheet example" are the worked examples the family's
+public protocol sheet prints, as we recall them (8A 01 01 11 9B; 80 01 01 33 B3;
+02 00 31 03 36; 02 00 00 51 03 56). The others were built by hand from the frame layout each
+module's docstring describes, their checksums worked out independently of the code. None was
+captured from real hardware, and the sheets were not at hand to re-check: see docs/drivers.md
+("Families") for which details are settings because of that.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ def reply(codec: object, request: Request, data: bytes) -> object:
     return out
 
 
-# -- 0x8A / 0x80 boards: "Lock control board communication protocol", "Command format" --------
+# -- 0x8A / 0x80 boards: the sellers' "lock control board" protocol sheet, command table -------
 
 
 def test_xor8a_open_lock_one_of_board_one_is_the_sheets_example() -> None:
@@ -42,7 +46,7 @@ def test_xor8a_open_lock_one_of_board_one_is_the_sheets_example() -> None:
 
 def test_xor8a_read_one_and_read_all_frames() -> None:
     codec = Xor8aCodec()
-    assert codec.read_lock(1, 1).frame == H("80 01 01 33 B3")
+    assert codec.read_lock(1, 1).frame == H("80 01 01 33 B3")  # sheet example
     assert codec.read_board(1).frame == H("80 01 00 33 B2")
     assert codec.read_board(3).frame == H("80 03 00 33 B0")
 
@@ -82,7 +86,7 @@ def test_xor8a_partial_frame_waits_for_the_rest() -> None:
     assert isinstance(codec.take_reply(request, buffer), BoardStatus)
 
 
-# -- Kerong KR-CU16 / KR-CU48: "communication protocol" sheets, "Data format" ------------------
+# -- Kerong KR-CU16 / KR-CU48: Kerong's communication protocol sheets, frame format -----------
 
 
 def test_kerong_cu16_unlock_lock_one_is_the_sheets_example() -> None:
@@ -108,7 +112,7 @@ def test_kerong_cu16_status_reply_locks_then_infrared() -> None:
 
 def test_kerong_cu48_frames_carry_board_and_lock_in_their_own_bytes() -> None:
     codec = KerongCodec(CU48)
-    assert codec.open_lock(0, 1).frame == H("02 00 00 51 03 56")
+    assert codec.open_lock(0, 1).frame == H("02 00 00 51 03 56")  # sheet example
     assert codec.read_board(0).frame == H("02 00 00 50 03 55")
     assert codec.open_lock(1, 48).frame == H("02 01 2F 51 03 86")
 
@@ -134,7 +138,7 @@ def test_kerong_a_data_byte_equal_to_etx_does_not_end_the_frame() -> None:
     assert [n for n, b in status.locks.items() if b] == [1, 2]
 
 
-# -- "WKLY" boards: "WKLY lock control board protocol", "Frame format" -------------------------
+# -- "WKLY" boards: their protocol sheet's frame format; built by hand, no sheet example -------
 
 
 def test_wkly_open_one_and_query_frames() -> None:
