@@ -114,3 +114,22 @@ def test_the_documented_example_and_the_commented_one_in_the_example_file_load(
         cfg["banks"][0]["driver"] = driver
         config = serial_config(load_settings(None, **cfg).bank("main-lobby").driver)
         assert len(config.doors) == 32 and config.line.baud == 19200
+
+
+def test_every_documented_serial_setting_exists() -> None:
+    import re
+
+    from bridge.config import DriverSettings, SerialDoor, SerialDoorRange
+    from tests.conftest import REPO
+
+    doc = (REPO / "docs" / "configuration.md").read_text()
+    table = doc.split('`kind = "serial"` drives', 1)[1].split("Every compartment", 1)[0]
+    names = re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE)
+    assert len(names) >= 16
+    assert set(names) <= set(DriverSettings.model_fields)
+    for row, model in (("`doors`", SerialDoor), ("`door_ranges`", SerialDoorRange)):
+        line = next(x for x in table.splitlines() if x.startswith(f"| {row}"))
+        braces = re.search(r"\{([^}]*)\}", line.split("|")[3])
+        assert braces is not None
+        keys = [part.split("=")[0].strip() for part in braces.group(1).split(",")]
+        assert keys and set(keys) <= set(model.model_fields), (row, keys)

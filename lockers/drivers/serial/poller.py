@@ -69,7 +69,9 @@ class BankWiring:
 
 
 @dataclass
-class _Debounced:
+class Debouncer:
+    """One input's reported state: changes only after ``needed`` agreeing reads in a row."""
+
     reported: bool | None = None
     candidate: bool | None = None
     count: int = 0
@@ -99,8 +101,8 @@ class LinePoller:
         self.settings = settings
         self._clock = clock
         self._banks: dict[str, BankWiring] = {}
-        self._doors: dict[tuple[str, int], _Debounced] = {}
-        self._sensors: dict[tuple[str, int], _Debounced] = {}
+        self._doors: dict[tuple[str, int], Debouncer] = {}
+        self._sensors: dict[tuple[str, int], Debouncer] = {}
         self._misses: dict[int, int] = {}
         self._offline: set[int] = set()
         self._reports: list[ChangeReport] = []
@@ -134,7 +136,7 @@ class LinePoller:
         now, so the opening is reported even if the line drops before the next poll."""
         with self._lock:
             bank = self._banks.get(bank_id)
-            door = self._doors.setdefault((bank_id, compartment), _Debounced())
+            door = self._doors.setdefault((bank_id, compartment), Debouncer())
             if bank is None or door.reported is True:
                 return
             door.reported, door.candidate, door.count = True, None, 0
@@ -193,13 +195,13 @@ class LinePoller:
         bit = status.locks.get(door.lock)
         if bit is not None:
             opened = bank.polarity.door_open(bit)
-            if self._doors.setdefault(key, _Debounced()).feed(opened, needed):
+            if self._doors.setdefault(key, Debouncer()).feed(opened, needed):
                 kind = DoorOpened if opened else DoorClosed
                 moved = kind(bank.bank_id, door.compartment, at)
         sensed: DriverEvent | None = None
         if door.sensor is not None and door.sensor in status.sensors:
             full = bank.polarity.occupied(status.sensors[door.sensor])
-            if self._sensors.setdefault(key, _Debounced()).feed(full, needed):
+            if self._sensors.setdefault(key, Debouncer()).feed(full, needed):
                 sensed = OccupancyChanged(bank.bank_id, door.compartment, full, at)
         # Seen in one read, things happened in this order: the door opened, the item went in
         # or out, the door shut. The bank judges a shut door by the reading before it.

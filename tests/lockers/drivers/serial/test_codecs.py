@@ -262,3 +262,20 @@ def test_wkly_change_reports_round_trip(board: int, lock: int, bit: bool) -> Non
     frame = board_side_for("wkly").change_report(board, lock, bit)
     assert frame is not None
     assert WklyCodec().take_reply(None, bytearray(frame)) == ChangeReport(board, lock, bit)
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=60), st.integers(1, 4))
+def test_a_debounced_input_reports_only_settled_changes_and_always_alternates(
+    reads: list[bool], needed: int
+) -> None:
+    from lockers.drivers.serial.poller import Debouncer
+
+    state = Debouncer()
+    reported = [reads[0]]
+    for i, value in enumerate(reads):
+        if state.feed(value, needed):
+            assert value != reported[-1]  # a transition, never the same state twice
+            assert reads[i - needed + 1 : i + 1] == [value] * needed  # settled for `needed` reads
+            reported.append(value)
+    if reads[-needed:] == [reads[-1]] * needed and len(reads) > needed:
+        assert reported[-1] == reads[-1]  # a state held long enough is always reported
