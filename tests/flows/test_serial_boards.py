@@ -24,7 +24,14 @@ from bridge.wiring import driver_for
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.serial.driver import SerialBankDriver
 from lockers.drivers.serial.emulator import BoardEmulator
-from tests.flows.conftest import Clock, flow_config, make_runtime, messages, state_of
+from tests.flows.conftest import (
+    Clock,
+    both_databases,
+    flow_config,
+    make_runtime,
+    messages,
+    state_of,
+)
 
 BOARD = 0
 
@@ -87,6 +94,7 @@ def door_open_stored(rt: Runtime, number: int) -> Callable[[], bool]:
     return check
 
 
+@both_databases
 def test_loading_then_pickup_through_the_boards(
     serial_rt: Runtime, boards: BoardEmulator, ils: MemoryIls
 ) -> None:
@@ -138,7 +146,7 @@ def test_a_return_through_the_boards_records_one_deposit(
     assert deposits() == [("B3", 13)]
 
 
-def test_a_jammed_board_lock_moves_the_patron_and_a_pulled_line_marks_the_bank_offline(
+def test_a_jammed_board_lock_goes_out_of_service_and_a_pulled_line_marks_the_bank_offline(
     serial_rt: Runtime, boards: BoardEmulator
 ) -> None:
     rt = serial_rt

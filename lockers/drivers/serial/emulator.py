@@ -228,3 +228,25 @@ class BoardEmulator:
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.write(fd, data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lockers.drivers.serial.emulator xor8a 1:24 2:24``: boards to try the probe
+    or a bank on, until Ctrl-C. Prints the port to use."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m lockers.drivers.serial.emulator")
+    parser.add_argument("family")
+    parser.add_argument("boards", nargs="+", help="ADDRESS:LOCKS, e.g. 1:24")
+    parser.add_argument("--tcp", action="store_true", help="listen on 127.0.0.1 instead of a pty")
+    args = parser.parse_args(argv)
+    boards = {int(a): int(n) for a, _, n in (b.partition(":") for b in args.boards)}
+    with BoardEmulator(args.family, boards, tcp=args.tcp) as emulator:
+        print(emulator.path, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
