@@ -206,6 +206,33 @@ def _serial_problems(d: DriverSettings, compartments: set[int]) -> list[str]:
     return problems
 
 
+def _serial_line_problems(banks: list[BankSettings]) -> list[str]:
+    """Banks on one port share the line: one family and speed, and no lock used twice."""
+    problems: list[str] = []
+    first: dict[str, BankSettings] = {}
+    owner: dict[tuple[str, int, int], str] = {}
+    for bank in banks:
+        d = bank.driver
+        if not d.port:
+            continue
+        other = first.setdefault(d.port, bank)
+        o = other.driver
+        if (o.family, o.baud, o.echo, o.kind) != (d.family, d.baud, d.echo, d.kind):
+            problems.append(
+                f"banks {other.id!r} and {bank.id!r} share {d.port} but not its kind, "
+                "family, baud and echo settings"
+            )
+        for door in d.all_doors():
+            key = (d.port, door.board, door.lock)
+            if owner.setdefault(key, bank.id) != bank.id:
+                problems.append(
+                    f"board {door.board} lock {door.lock} on {d.port} is wired in banks "
+                    f"{owner[key]!r} and {bank.id!r}"
+                )
+                break
+    return problems
+
+
 class DriverSettings(Strict):
     kind: Literal["simulated", "mqtt", "http", "serial"] = "simulated"
     # mqtt
@@ -528,6 +555,13 @@ class Settings(BaseSettings):
         if dupes:
             raise ValueError(f"bank id {dupes[0]!r} is used twice")
         return banks
+
+    @model_validator(mode="after")
+    def _shared_serial_lines(self) -> Settings:
+        problems = _serial_line_problems(self.banks)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Settings:

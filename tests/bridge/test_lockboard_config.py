@@ -133,3 +133,25 @@ def test_every_documented_serial_setting_exists() -> None:
         assert braces is not None
         keys = [part.split("=")[0].strip() for part in braces.group(1).split(",")]
         assert keys and set(keys) <= set(model.model_fields), (row, keys)
+
+
+def test_banks_sharing_a_line_must_agree_and_not_share_a_lock(tmp_path: Path) -> None:
+    cfg = _east(tmp_path, door_ranges=[{"first": 1, "last": 6, "board": 1}])
+    cfg["banks"][0]["driver"] = {
+        "kind": "serial",
+        "port": "10.0.0.7:4001",
+        "family": "wkly",
+        "door_ranges": [{"first": 1, "last": 16, "board": 2}],
+    }
+    both = load_settings(None, **cfg)  # one board each on the same line: fine
+    assert {b.driver.port for b in both.banks} == {"10.0.0.7:4001"}
+
+    cfg["banks"][0]["driver"]["door_ranges"] = [
+        {"first": 1, "last": 16, "board": 1, "first_lock": 6}
+    ]
+    assert "board 1 lock 6 on 10.0.0.7:4001 is wired in banks 'main-lobby' and 'east-station'" in (
+        _problem(cfg)
+    )
+    cfg["banks"][0]["driver"]["door_ranges"] = [{"first": 1, "last": 16, "board": 2}]
+    cfg["banks"][0]["driver"]["family"] = "xor8a"
+    assert "share 10.0.0.7:4001 but not its kind, family, baud and echo" in _problem(cfg)
