@@ -106,15 +106,6 @@ class Line:
                 self._drop_port()
                 raise LineDown(f"{self.settings.url}: {exc}") from exc
 
-    def poll_reports(self) -> None:
-        """Hand pushed reports waiting on the line to ``on_report`` (families that push)."""
-        with self._lock:
-            try:
-                self._drain(self._open())
-            except PORT_ERRORS as exc:
-                self._drop_port()
-                raise LineDown(f"{self.settings.url}: {exc}") from exc
-
     def close(self) -> None:
         with self._lock:
             self._drop_port()
@@ -161,6 +152,7 @@ class Line:
     def _await(self, port: Any, request: Request) -> Reply:
         deadline = time.monotonic() + self.settings.timeout
         echo_pending = self.settings.echo
+        bad: FrameError | None = None
         while True:
             if echo_pending and len(self._buffer) >= len(request.frame):
                 # A half-duplex adapter returns what was just sent, byte for byte; some boards
@@ -172,8 +164,10 @@ class Line:
                 try:
                     reply = self.codec.take_reply(request, self._buffer)
                 except FrameError as exc:
-                    self._buffer.clear()
-                    raise BadReply(f"{self.settings.url}: {exc}") from exc
+                    # Consumed by the codec; a late answer to an earlier request or a damaged
+                    # frame may still be followed by the right one.
+                    bad = exc
+                    continue
                 if isinstance(reply, ChangeReport):
                     self._report(reply)
                     continue
@@ -181,6 +175,8 @@ class Line:
                     return reply
             if time.monotonic() >= deadline:
                 self._buffer.clear()
+                if bad is not None:
+                    raise BadReply(f"{self.settings.url}: {bad}")
                 raise NoReply(f"board {request.board} on {self.settings.url} did not answer")
             self._read(port)
 

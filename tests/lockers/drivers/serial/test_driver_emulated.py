@@ -21,8 +21,9 @@ from lockers.drivers.base import (
 from lockers.drivers.serial.driver import SerialBankDriver, SerialConfig
 from lockers.drivers.serial.emulator import BoardEmulator
 from lockers.drivers.serial.families import FamilyOptions
+from lockers.drivers.serial.frames import BoardStatus
 from lockers.drivers.serial.poller import DoorWiring, Polarity, PollSettings
-from lockers.drivers.serial.transport import Line, LineDown, LineSettings
+from lockers.drivers.serial.transport import Line, LineDown, LineSettings, NoReply
 from lockers.drivers.serial.xor8a import Xor8aCodec
 from lockers.errors import ControllerOffline, DoorDidNotOpen
 
@@ -290,3 +291,18 @@ def test_a_second_user_of_the_same_port_is_refused_not_interleaved(
             other.exchange(Xor8aCodec().read_board(1))
         other.close()
         driver.open_door(1)  # the owner carries on
+
+
+def test_a_late_answer_to_an_earlier_request_is_never_taken_for_the_current_one() -> None:
+    with BoardEmulator("xor8a", {1: 24, 2: 24}, reply_delay=0.15) as emu:
+        emu.open_by_hand(2, 9)
+        line = Line(LineSettings(emu.path, timeout=0.1), Xor8aCodec())
+        try:
+            with pytest.raises(NoReply):
+                line.exchange(Xor8aCodec().read_board(1))  # board 1 answers, but too late
+            emu.reply_delay = 0.0
+            status = line.exchange(Xor8aCodec().read_board(2))
+            assert isinstance(status, BoardStatus) and status.board == 2
+            assert [n for n, bit in status.locks.items() if bit] == [9]
+        finally:
+            line.close()
