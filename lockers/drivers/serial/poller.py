@@ -142,10 +142,6 @@ class LinePoller:
             door.reported, door.candidate, door.count = True, None, 0
         bank.dispatcher.emit(DoorOpened(bank_id, compartment, self._clock()))
 
-    def is_offline(self, board: int) -> bool:
-        with self._lock:
-            return board in self._offline
-
     # -- the loop ------------------------------------------------------------------------------
 
     def _run(self) -> None:
