@@ -165,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-config", help="validate the configuration and reach its services")
     p.set_defaults(func=cmd_check_config)
 
+    from bridge.driver_probe import add_driver_parser
+
+    add_driver_parser(sub)
+
     p = sub.add_parser("user", help="staff accounts")
     usub = p.add_subparsers(dest="user_command", required=True)
     u = usub.add_parser("add", help="create a staff account")

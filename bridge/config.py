@@ -138,8 +138,103 @@ class CompartmentRange(Strict):
         return self
 
 
+# --- serial lock boards (lockers.drivers.serial, docs/drivers.md) ---------------------------
+
+
+class SerialDoor(Strict):
+    """Where one compartment's lock (and occupancy sensor) is wired."""
+
+    compartment: int = Field(ge=1)
+    board: int = Field(ge=0, le=255, description="the board's address (DIP switch)")
+    lock: int = Field(ge=1, le=255)
+    sensor: int | None = Field(None, ge=1, le=255)
+
+
+class SerialDoorRange(Strict):
+    """Compartments ``first``..``last`` on consecutive locks of one board from ``first_lock``;
+    with ``sensors`` each door's sensor input has its lock's number."""
+
+    first: int = Field(ge=1)
+    last: int = Field(ge=1)
+    board: int = Field(ge=0, le=255)
+    first_lock: int = Field(1, ge=1, le=255)
+    sensors: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SerialDoorRange:
+        if self.last < self.first:
+            raise ValueError(f"door range {self.first}..{self.last} runs backwards")
+        return self
+
+    def doors(self) -> list[SerialDoor]:
+        out = []
+        for offset, number in enumerate(range(self.first, self.last + 1)):
+            lock = self.first_lock + offset
+            sensor = lock if self.sensors else None
+            out.append(SerialDoor(compartment=number, board=self.board, lock=lock, sensor=sensor))
+        return out
+
+
+SERIAL_FAMILIES = ("xor8a", "kerong-cu16", "kerong-cu48", "wkly")
+
+
+def _serial_problems(d: DriverSettings, compartments: set[int]) -> list[str]:
+    # An mqtt bank with a port is served by `lockerbridge driver serve` near the boards.
+    if d.kind != "serial" and not d.port:
+        return []
+    problems = []
+    if not d.port:
+        problems.append("driver serial needs a port (a device, or host:port of a converter)")
+    if d.family is None:
+        problems.append(f"driver serial needs a family ({', '.join(SERIAL_FAMILIES)})")
+    if d.kind not in ("serial", "mqtt"):
+        problems.append("a driver with a port is kind serial, or mqtt served by a gateway")
+    wired = [door.compartment for door in d.all_doors()]
+    twice = sorted({n for n in wired if wired.count(n) > 1})
+    if twice:
+        problems.append(f"driver serial wires compartment {twice[0]} twice")
+    locks = [(door.board, door.lock) for door in d.all_doors()]
+    shared = sorted({pair for pair in locks if locks.count(pair) > 1})
+    if shared:
+        problems.append(f"driver serial wires board {shared[0][0]} lock {shared[0][1]} twice")
+    unknown = sorted(set(wired) - compartments)
+    if unknown:
+        problems.append(f"driver serial wires compartment {unknown[0]}, which is not configured")
+    missing = sorted(compartments - set(wired))
+    if missing:
+        problems.append(f"driver serial: compartment {missing[0]} has no board and lock")
+    return problems
+
+
+def _serial_line_problems(banks: list[BankSettings]) -> list[str]:
+    """Banks on one port share the line: one family and speed, and no lock used twice."""
+    problems: list[str] = []
+    first: dict[str, BankSettings] = {}
+    owner: dict[tuple[str, int, int], str] = {}
+    for bank in banks:
+        d = bank.driver
+        if not d.port:
+            continue
+        other = first.setdefault(d.port, bank)
+        o = other.driver
+        if (o.family, o.baud, o.echo, o.kind) != (d.family, d.baud, d.echo, d.kind):
+            problems.append(
+                f"banks {other.id!r} and {bank.id!r} share {d.port} but not its kind, "
+                "family, baud and echo settings"
+            )
+        for door in d.all_doors():
+            key = (d.port, door.board, door.lock)
+            if owner.setdefault(key, bank.id) != bank.id:
+                problems.append(
+                    f"board {door.board} lock {door.lock} on {d.port} is wired in banks "
+                    f"{owner[key]!r} and {bank.id!r}"
+                )
+                break
+    return problems
+
+
 class DriverSettings(Strict):
-    kind: Literal["simulated", "mqtt", "http"] = "simulated"
+    kind: Literal["simulated", "mqtt", "http", "serial"] = "simulated"
     # mqtt
     broker_host: str = "127.0.0.1"
     broker_port: int = 1883
@@ -151,6 +246,30 @@ class DriverSettings(Strict):
     signing_key: str | None = None
     # simulated
     door_delay_seconds: float = 0.2
+    # serial: RS-485 lock boards on a port or a serial-to-Ethernet converter (host:port);
+    # also for kind mqtt, read by the gateway (`lockerbridge driver serve`) near the boards
+    port: str | None = None
+    baud: int | None = Field(None, ge=1200, le=115200)  # None: the family's usual speed
+    family: Literal["xor8a", "kerong-cu16", "kerong-cu48", "wkly"] | None = None
+    echo: bool = False
+    reply_timeout_seconds: float = Field(0.3, gt=0, le=5)
+    poll_interval_seconds: float = Field(0.3, ge=0.02, le=10)
+    debounce_reads: int = Field(2, ge=1, le=10)
+    offline_after_misses: int = Field(3, ge=1, le=100)
+    open_confirm_seconds: float = Field(0.3, ge=0, le=5)
+    lock_open_when: Literal["set", "clear"] = "set"
+    sensor_occupied_when: Literal["set", "clear"] = "set"
+    locks_per_board: int = Field(24, ge=1, le=64)
+    bitmap_order: Literal["high_first", "low_first"] = "high_first"
+    board_sensors: bool = True
+    doors: list[SerialDoor] = []
+    door_ranges: list[SerialDoorRange] = []
+
+    def all_doors(self) -> list[SerialDoor]:
+        out = list(self.doors)
+        for r in self.door_ranges:
+            out.extend(r.doors())
+        return out
 
 
 class BankSettings(Strict):
@@ -175,6 +294,13 @@ class BankSettings(Strict):
     require_pin_with_reader: bool = True
     compartments: list[Compartment] = []
     compartment_ranges: list[CompartmentRange] = []
+
+    @model_validator(mode="after")
+    def _serial_wiring(self) -> BankSettings:
+        problems = _serial_problems(self.driver, {c.number for c in self.all_compartments()})
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def all_compartments(self) -> list[Compartment]:
         out = list(self.compartments)
@@ -429,6 +555,13 @@ class Settings(BaseSettings):
         if dupes:
             raise ValueError(f"bank id {dupes[0]!r} is used twice")
         return banks
+
+    @model_validator(mode="after")
+    def _shared_serial_lines(self) -> Settings:
+        problems = _serial_line_problems(self.banks)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Settings:

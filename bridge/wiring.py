@@ -120,6 +120,10 @@ def _build_driver(rt: Runtime, bank: BankSettings, verifier: Any) -> Any:
             timing=SimTiming(open_delay=settings.door_delay_seconds, read_delay=0.0),
             clock=rt.clock,
         )
+    elif settings.kind == "serial":
+        from bridge.lockboards import serial_driver
+
+        driver = serial_driver(bank, rt.clock)
     else:
         key = (settings.signing_key or "").encode()
         signer = Signer(bank.id, key, rt.clock)
