@@ -18,7 +18,9 @@ from xml.sax.saxutils import escape
 NCIP = "http://www.niso.org/2008/ncip"
 V2_0 = "http://www.niso.org/schemas/ncip/v2_0/imp1/xsd/ncip_v2_0.xsd"
 V2_02 = "http://www.niso.org/schemas/ncip/v2_02/ncip_v2_02.xsd"
-ACTION_SCHEME = "http://www.niso.org/ncip/v1_0/imp1/schemes/requestedactiontype/requestedactiontype.scm"
+ACTION_SCHEME = (
+    "http://www.niso.org/ncip/v1_0/imp1/schemes/requestedactiontype/requestedactiontype.scm"
+)
 
 
 def _e(value: str) -> str:

@@ -24,6 +24,7 @@ from ils_adapters.ncip.responses import (
     build_accept_item_response,
     build_problem_response,
 )
+from tests.ill import senders
 from tests.ill.conftest import (
     ILS_SECRET,
     NcipPeer,
@@ -144,6 +145,24 @@ def test_a_problem_from_the_ils_is_passed_on_and_nothing_is_kept(
     result = parse_response(answer.data)
     assert isinstance(result, Problems)
     assert [(p.type, p.element) for p in result.problems] == [("Unknown User", "UserId")]
+    assert rows(rt) == [] and transits(rt) == []
+
+
+def test_a_folio_refusal_with_an_empty_problem_type_reaches_the_partner_as_a_refusal(
+    forwarding: tuple[Runtime, FlaskClient, NcipPeer],
+) -> None:
+    rt, client, ils = forwarding
+    ils.answer = lambda body: senders.folio_refusal(
+        "AcceptItem", "User with barcode 23000000000001 not found"
+    )
+
+    answer = post_ncip(client, accept())
+
+    result = parse_response(answer.data)
+    assert isinstance(result, Problems)
+    [problem] = result.problems
+    assert problem.type == "Cannot Accept Item"  # not "Temporary Processing Failure"
+    assert "User with barcode 23000000000001 not found" in (problem.detail or "")
     assert rows(rt) == [] and transits(rt) == []
 
 

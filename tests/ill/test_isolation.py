@@ -62,9 +62,7 @@ def problems(body: bytes) -> list[tuple[str, str | None]]:
 
 
 @pytest.fixture
-def served(
-    tmp_path: Path, sqlite_engine: Engine, redis_conn: Any
-) -> Iterator[tuple[Runtime, str]]:
+def served(tmp_path: Path, sqlite_engine: Engine, redis_conn: Any) -> Iterator[tuple[Runtime, str]]:
     rt = make_runtime(load_settings(None, **ill_config(tmp_path)), sqlite_engine, redis_conn)
     server = make_server("127.0.0.1", 0, create_app(rt.settings, rt), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -194,9 +192,7 @@ def test_ids_at_the_length_limit_are_kept_whole(any_db: tuple[Runtime, FlaskClie
     rt, client = any_db
     request, item, user = "R" * 120, "I" * 64, "U" * 64
 
-    answer = post_ncip(
-        client, senders.reshare_accept_item(request=request, item=item, user=user)
-    )
+    answer = post_ncip(client, senders.reshare_accept_item(request=request, item=item, user=user))
 
     assert parse_response(answer.data) == AcceptItemResult(request, item)
     assert loans(rt) == [(PARTNER, request, item, "accepted")]

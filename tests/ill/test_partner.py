@@ -26,6 +26,7 @@ from bridge.wiring import sync_banks
 from ils_adapters.ncip import CheckInItemRequest, NcipProblem, parse_request
 from ils_adapters.ncip import requests as req
 from ils_adapters.ncip.responses import build_check_in_item_response, build_problem_response
+from tests.ill import senders
 from tests.ill.conftest import (
     PARTNER,
     PARTNER_SECRET,
@@ -153,6 +154,7 @@ def test_a_returned_ill_item_reaches_its_partner_as_a_valid_check_in_item(
     sent = parse_request(got.body)
     assert isinstance(sent, CheckInItemRequest)
     assert (sent.item, sent.occurred_at) == ("ILL-ITEM-1", returned_at)
+    assert sent.item_agency == PARTNER  # the item is the lending library's
     assert sent.header == req.Header("MAINLIB", PARTNER)
     assert got.headers.get("X-NCIP-Secret") == PARTNER_SECRET
     loan = setup.loan()
@@ -196,6 +198,25 @@ def test_a_partner_that_refuses_puts_the_loan_on_the_staff_list(setup: Setup) ->
     [note] = setup.audit("ill_partner_not_told")
     assert "Unknown Item" in note.detail["reason"]
     assert setup.loan().state == "returned"
+
+
+def test_a_folio_refusal_with_an_empty_problem_type_is_recorded_not_retried(
+    setup: Setup,
+) -> None:
+    setup.accepted()
+    setup.partner.answer = lambda body: senders.folio_refusal(
+        "CheckInItem", "Item ILL-ITEM-1 is not checked out"
+    )
+    setup.returned()
+
+    setup.work()
+
+    row = setup.outbox_row()
+    assert (row.state, row.attempts) == ("failed", 1)
+    [note] = setup.audit("ill_partner_not_told")
+    assert "refused" in note.detail["reason"]
+    assert "is not checked out" in note.detail["reason"]
+    assert len(setup.partner.received) == 1
 
 
 def test_a_partner_without_an_endpoint_is_reported_instead_of_retried_forever(

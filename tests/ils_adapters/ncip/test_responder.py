@@ -147,6 +147,30 @@ def test_lookup_version_lists_the_supported_versions() -> None:
     )
 
 
+V1_CHECK_IN = b"""<?xml version="1.0"?>
+<!DOCTYPE NCIPMessage PUBLIC "-//NISO//NCIP DTD Version 1//EN"
+ "http://www.niso.org/ncip/v1_0/imp1/dtd/ncip_v1_0.dtd">
+<NCIPMessage version="http://www.niso.org/ncip/v1_0/imp1/dtd/ncip_v1_0.dtd"><CheckInItem>
+<InitiationHeader><FromAgencyId><UniqueAgencyId><Scheme>s</Scheme><Value>ILLSYS</Value>
+</UniqueAgencyId></FromAgencyId><ToAgencyId><UniqueAgencyId><Scheme>s</Scheme>
+<Value>LB</Value></UniqueAgencyId></ToAgencyId></InitiationHeader>
+<UniqueItemId><UniqueAgencyId><Scheme>s</Scheme><Value>ILLSYS</Value></UniqueAgencyId>
+<ItemIdentifierValue>I-1</ItemIdentifierValue></UniqueItemId></CheckInItem></NCIPMessage>"""
+
+
+def test_a_version_1_message_is_told_which_versions_are_supported() -> None:
+    handler = RecordingHandler()
+
+    answer = handle(V1_CHECK_IN, handler)
+
+    assert_valid(answer)
+    result = parse_response(answer)
+    assert isinstance(result, Problems) and result.service == "CheckInItem"
+    [problem] = result.problems
+    assert problem.type == "Unsupported Service" and "2.02" in (problem.detail or "")
+    assert not handler.called
+
+
 def test_a_check_in_missing_its_item_gets_needed_data_missing() -> None:
     body = (
         b'<NCIPMessage xmlns="http://www.niso.org/2008/ncip" version="x">'
