@@ -224,7 +224,7 @@ def accept_item(
                     return repeat
                 row.attempts += 1  # a forward whose outcome was unknown: try it again
             else:
-                clash = _item_clash(s, request.item)
+                clash = _item_clash(s, request, partner)
                 if clash is not None:
                     return clash
                 row = _new_row(request, bank_id, partner, now)
@@ -293,15 +293,23 @@ def _too_long(request: AcceptItemRequest, partner: str) -> NcipProblem | None:
     return None
 
 
-def _item_clash(s: Session, item: str | None) -> NcipProblem | None:
+def _item_clash(s: Session, request: AcceptItemRequest, partner: str) -> NcipProblem | None:
     """Two open loans with one barcode could not be told apart at the locker (and one
     partner's cancellation would release the other's compartment)."""
+    item = request.item
     if item is None:
         return None
     taken = s.scalars(
         select(IllRequestRow.id).where(
             or_(IllRequestRow.ils_item == item, IllRequestRow.item == item),
             IllRequestRow.state.in_(OPEN),
+            # A copy of this very request committed since we looked is no clash: the insert
+            # below then fails on the key, and the partner is asked to retry.
+            or_(
+                IllRequestRow.partner != partner,
+                IllRequestRow.request_agency != (request.request_agency or ""),
+                IllRequestRow.request_id != request.request,
+            ),
         )
     ).first()
     if taken is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from ils_adapters.ncip.responses import (
 from tests.ill import senders
 from tests.ill.conftest import (
     OTHER,
+    OTHER_DN,
     OTHER_SECRET,
     PARTNER,
     PARTNER_SECRET,
@@ -62,8 +64,9 @@ def problems(body: bytes) -> list[tuple[str, str | None]]:
 
 
 @pytest.fixture
-def served(tmp_path: Path, sqlite_engine: Engine, redis_conn: Any) -> Iterator[tuple[Runtime, str]]:
-    rt = make_runtime(load_settings(None, **ill_config(tmp_path)), sqlite_engine, redis_conn)
+def served(tmp_path: Path, db_engine: Engine, redis_conn: Any) -> Iterator[tuple[Runtime, str]]:
+    """The app behind a real HTTP server, on SQLite and on PostgreSQL."""
+    rt = make_runtime(load_settings(None, **ill_config(tmp_path)), db_engine, redis_conn)
     server = make_server("127.0.0.1", 0, create_app(rt.settings, rt), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -122,11 +125,37 @@ def test_two_partners_using_the_same_request_id_each_get_their_own_loan(
     assert held(rt) == {"RS-0001": "main-lobby", "OC-0001": "main-lobby"}
 
 
+def test_two_partners_sending_the_same_request_id_at_once_each_get_one_loan(
+    served: tuple[Runtime, str],
+) -> None:
+    rt, url = served
+    # Both without an AgencyId on the RequestId, as OCLC sends it: only the partner differs.
+    mine = senders.oclc_accept_item(request="55555", item="RS-55", agency=PARTNER)
+    theirs = senders.oclc_accept_item(request="55555", item="OC-55", agency=OTHER)
+    calls = [(mine, PARTNER_SECRET), (theirs, OTHER_SECRET)] * 4
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda call: parse_response(send(url, *call)), calls))
+
+    for (body, _secret), answer in zip(calls, answers, strict=True):
+        item = "RS-55" if body is mine else "OC-55"
+        # The partner's own loan, or "retry": a copy of it is being processed right now.
+        assert answer == AcceptItemResult("55555", item) or (
+            isinstance(answer, Problems)
+            and [p.type for p in answer.problems] == ["Temporary Processing Failure"]
+        ), answer
+    assert parse_response(send(url, mine, PARTNER_SECRET)) == AcceptItemResult("55555", "RS-55")
+    assert parse_response(send(url, theirs, OTHER_SECRET)) == AcceptItemResult("55555", "OC-55")
+    assert sorted(loans(rt)) == [
+        (OTHER, "55555", "OC-55", "accepted"),
+        (PARTNER, "55555", "RS-55", "accepted"),
+    ]
+    assert held(rt) == {"RS-55": "main-lobby", "OC-55": "main-lobby"}
+
+
 def test_a_partner_authenticated_by_certificate_has_its_own_loans_too(
     client: FlaskClient, rt: Runtime
 ) -> None:
-    from tests.ill.conftest import OTHER_DN
-
     post_ncip(client, senders.reshare_accept_item(request="R-1", item="RS-7"))
     headers = {
         "Content-Type": "application/xml",
