@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 
 from bridge import outbox
 from bridge import runtime as runtime_module
+from bridge.app import create_app
 from bridge.config import load_settings
 from bridge.runtime import QUEUE_NAMES, Runtime
 from bridge.services import ill
@@ -25,7 +26,12 @@ from bridge.storage.tables.ill import IllRequestRow
 from bridge.wiring import sync_banks
 from ils_adapters.ncip import CheckInItemRequest, NcipProblem, parse_request
 from ils_adapters.ncip import requests as req
-from ils_adapters.ncip.responses import build_check_in_item_response, build_problem_response
+from ils_adapters.ncip.responses import (
+    Problems,
+    build_check_in_item_response,
+    build_problem_response,
+    parse_response,
+)
 from tests.ill import senders
 from tests.ill.conftest import (
     PARTNER,
@@ -34,6 +40,8 @@ from tests.ill.conftest import (
     assert_schema_valid,
     clear,
     ill_config,
+    post_ncip,
+    row_counts,
 )
 
 
@@ -198,6 +206,28 @@ def test_a_partner_that_refuses_puts_the_loan_on_the_staff_list(setup: Setup) ->
     [note] = setup.audit("ill_partner_not_told")
     assert "Unknown Item" in note.detail["reason"]
     assert setup.loan().state == "returned"
+
+
+def test_an_accept_item_resent_after_the_item_came_back_is_refused_and_holds_nothing(
+    setup: Setup,
+) -> None:
+    setup.accepted()
+    setup.returned()
+    setup.work()
+    assert setup.loan().state == "closed"
+    client = create_app(setup.rt.settings, setup.rt).test_client()
+    before = row_counts(setup.rt)
+
+    again = post_ncip(
+        client, senders.reshare_accept_item(request="R-ILL-ITEM-1", item="ILL-ITEM-1")
+    )
+
+    result = parse_response(again.data)
+    assert isinstance(result, Problems)
+    assert [(p.type, p.element) for p in result.problems] == [("Cannot Accept Item", "RequestId")]
+    assert "came back" in (result.problems[0].detail or "")
+    assert setup.loan().state == "closed"
+    assert row_counts(setup.rt) == before  # no new loan, nothing held again
 
 
 def test_a_folio_refusal_with_an_empty_problem_type_is_recorded_not_retried(
