@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rq import SimpleWorker
 from sqlalchemy import Engine, select
 
 from bridge import outbox
 from bridge import runtime as runtime_module
 from bridge.app import create_app
 from bridge.config import load_settings
-from bridge.runtime import QUEUE_NAMES, Runtime
+from bridge.runtime import Runtime
 from bridge.services import ill
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, OutboxRow
@@ -42,6 +41,7 @@ from tests.ill.conftest import (
     ill_config,
     post_ncip,
     row_counts,
+    work,
 )
 
 
@@ -67,8 +67,7 @@ class Setup:
     partner: NcipPeer
 
     def work(self) -> None:
-        worker = SimpleWorker([self.rt.queue(n) for n in QUEUE_NAMES], connection=self.rt.redis)
-        worker.work(burst=True, logging_level="WARNING")
+        work(self.rt)
 
     def accepted(self, item: str = "ILL-ITEM-1") -> None:
         request = req.parse_request(
