@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 11:19:53.682605
+Create Date: 2026-12-07 17:53:55.480678
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def upgrade() -> None:
     sa.Column('closed_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.String(length=300), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ill_request')),
-    sa.UniqueConstraint('request_agency', 'request_id', name=op.f('uq_ill_request_request_agency'))
+    sa.UniqueConstraint('partner', 'request_agency', 'request_id', name=op.f('uq_ill_request_partner'))
     )
     with op.batch_alter_table('ill_request', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ill_request_bank_id'), ['bank_id'], unique=False)
