@@ -34,6 +34,7 @@ from sip2 import errors as sip
 from sip2.client import SipClient
 from sip2.results import AcsStatus, CheckinResult, ItemInformation, PatronFlag
 from sip2.results import CirculationStatus as SipStatus
+from sip2.transport import TransportClosed
 
 # Patron status positions in plain words (SIP2 64/24 patron status), and which of them stop
 # a checkout. Renewal, recall and hold privileges alone do not.
@@ -105,6 +106,16 @@ def _translated() -> Iterator[None]:
         if exc.fault is sip.Fault.OURS:
             raise
         raise IlsUnavailable(f"unreadable SIP2 reply: {exc}") from exc
+
+
+def _closed_by_server(exc: BaseException) -> bool:
+    """The ACS closed the connection (EOF), as opposed to a timeout or a refused connect."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, TransportClosed) and "closed by the ACS" in str(cause):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def status_warnings(status: AcsStatus) -> tuple[str, ...]:
@@ -208,8 +219,20 @@ class Sip2Adapter:
         return outcome
 
     def item_status(self, item: str) -> ItemStatus:
-        with _translated():
-            info = self.client.item_information(item)
+        try:
+            with _translated():
+                info = self.client.item_information(item)
+        except IlsUnavailable as exc:
+            if not _closed_by_server(exc) or not self.health().up:
+                raise
+            # Twice the connection closed on this barcode, yet the server answers: some SIP
+            # servers' workers die on a barcode they do not know.
+            return ItemStatus(
+                item,
+                known=False,
+                status=CirculationStatus.UNKNOWN,
+                screen_message="the ILS closed the connection when asked about this barcode",
+            )
         if not _known(info):
             return ItemStatus(
                 item,
