@@ -106,9 +106,9 @@ def cmd_acs(args: argparse.Namespace) -> int:
 
 
 def cmd_sip2(args: argparse.Namespace) -> int:
-    from sip2.cli import main as sip2_main
+    from bridge.sip2_command import run
 
-    return sip2_main(args.rest)
+    return run(args.config, args.rest)
 
 
 def cmd_user(args: argparse.Namespace) -> int:
@@ -152,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_acs)
 
     p = sub.add_parser(
-        "sip2", help="talk to a SIP2 server: ping|patron|item|checkin|checkout", add_help=False
+        "sip2",
+        help="talk to a SIP2 server: ping|patron|item|checkin|checkout (--bank: as configured)",
+        add_help=False,
     )
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_sip2)

@@ -100,7 +100,12 @@ class IlsSettings(Strict):
     encoding: Literal["utf-8", "cp1252", "cp850", "ascii", "latin-1"] = "utf-8"
     checksums: bool = True
     timeout_seconds: float = Field(10.0, gt=0)
-    heartbeat_seconds: float = Field(30.0, gt=0)
+    # Send 99 on a session idle this long so the ILS keeps it (Koha drops idle ones); 0: never.
+    heartbeat_seconds: float = Field(30.0, ge=0)
+    # Close a session after this many seconds without a request (heartbeats do not count), so
+    # a small SIP server's sessions go back to other processes; 0: close after each request;
+    # unset: keep sessions open. See docs/operations.md, "SIP2 sessions".
+    idle_close_seconds: float | None = Field(None, ge=0)
     max_connections: int = Field(2, ge=1, le=16)
     # The catalogue's time zone (IANA name, e.g. "America/Toronto"); unset: this host's zone.
     # SIP2 dates without a zone are read in it and the dates we send are written in it.

@@ -31,7 +31,8 @@ def server_config(ils: IlsSettings) -> ServerConfig:
         error_detection=ils.checksums,
         request_timeout=ils.timeout_seconds,
         connect_timeout=min(ils.timeout_seconds, DEFAULT_CONNECT_TIMEOUT),
-        heartbeat_interval=ils.heartbeat_seconds,
+        heartbeat_interval=ils.heartbeat_seconds or None,
+        idle_close=ils.idle_close_seconds,
         server_tz=ils.zone(),
         dates_in_utc=profile_named(ils.profile).dates_in_utc,
     )

@@ -29,6 +29,10 @@ class ServerConfig:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     request_timeout: float = 10.0
     heartbeat_interval: float | None = 30.0  # Koha drops idle connections; None: no heartbeat
+    # Close a connection after this many seconds without a request (heartbeats do not count),
+    # so a small server's sessions go back to other processes; 0: close after each request;
+    # None: keep connections open.
+    idle_close: float | None = None
     max_resends: int = 3
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
@@ -44,6 +48,8 @@ class ServerConfig:
         "".encode(self.encoding)  # LookupError now rather than on the first frame
         if self.connect_timeout <= 0 or self.request_timeout <= 0:
             raise ValueError("timeouts must be positive")
+        if self.idle_close is not None and self.idle_close < 0:
+            raise ValueError("idle_close must not be negative")
 
 
 @dataclass(frozen=True)
