@@ -41,6 +41,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             connect(settings.redis_url, settings.redis_sentinels)
         except Exception as exc:
             problems.append(str(exc))
+    if not args.no_ils:
+        from bridge.ils_check import check_all
+
+        found = check_all(settings, print, processes=args.processes)
+        problems += found.problems
+        for warning in found.warnings:
+            print(f"warning: {warning}")
     for p in problems:
         print(f"error: {p}", file=sys.stderr)
     if not problems:
@@ -164,7 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
     d = dsub.add_parser("upgrade", help="apply migrations (safe to run from many hosts)")
     d.set_defaults(func=cmd_db_upgrade)
 
-    p = sub.add_parser("check-config", help="validate the configuration and reach its services")
+    p = sub.add_parser(
+        "check-config",
+        help="validate the configuration and reach its services, each ILS with each bank's login",
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=8,
+        help="web, worker and scheduler processes that talk to the ILS (for the session budget)",
+    )
+    p.add_argument("--no-ils", action="store_true", help="do not contact the ILSs")
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("user", help="staff accounts")

@@ -110,6 +110,8 @@ class IlsSettings(Strict):
     # The catalogue's time zone (IANA name, e.g. "America/Toronto"); unset: this host's zone.
     # SIP2 dates without a zone are read in it and the dates we send are written in it.
     timezone: str | None = None
+    # An item the library set aside; `lockerbridge check-config` asks the ILS about it (17).
+    test_item: str | None = None
     tls: TlsSettings = TlsSettings()
     ncip: NcipSettings | None = None
     koha_rest: KohaRestSettings | None = None

@@ -339,11 +339,12 @@ class Sip2Adapter:
                 if code not in status.supported_messages
             ]
         if test_item is not None:
-            problems += self._check_test_item(test_item)
+            problems += self.test_item_problems(test_item)
         if problems:
             raise ProfileMismatch(tuple(f"{self.profile.name} profile: {p}" for p in problems))
 
-    def _check_test_item(self, item: str) -> list[str]:
+    def test_item_problems(self, item: str) -> list[str]:
+        """How item information (17) on ``item`` contradicts the profile, in plain words."""
         with _translated():
             info = self.client.item_information(item)
         if not _known(info):
