@@ -77,13 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CatalogueError, OSError) as exc:
         print(f"lockerbridge acs: {exc}", file=sys.stderr)
         return 2
-    print(f"reference ACS ({args.behaviour}) listening on {host}:{port}", flush=True)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    # Before the address is printed: whoever reads it may signal at once.
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    print(f"reference ACS ({args.behaviour}) listening on {host}:{port}", flush=True)
     try:
         while not stop.wait(0.2):
             pass
