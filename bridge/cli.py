@@ -41,6 +41,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             connect(settings.redis_url, settings.redis_sentinels)
         except Exception as exc:
             problems.append(str(exc))
+    if not args.no_ils:
+        from bridge.ils_check import check_all
+
+        found = check_all(settings, print, processes=args.processes)
+        problems += found.problems
+        for warning in found.warnings:
+            print(f"warning: {warning}")
     for p in problems:
         print(f"error: {p}", file=sys.stderr)
     if not problems:
@@ -106,9 +113,9 @@ def cmd_acs(args: argparse.Namespace) -> int:
 
 
 def cmd_sip2(args: argparse.Namespace) -> int:
-    from sip2.cli import main as sip2_main
+    from bridge.sip2_command import run
 
-    return sip2_main(args.rest)
+    return run(args.config, args.rest)
 
 
 def cmd_user(args: argparse.Namespace) -> int:
@@ -152,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_acs)
 
     p = sub.add_parser(
-        "sip2", help="talk to a SIP2 server: ping|patron|item|checkin|checkout", add_help=False
+        "sip2",
+        help="talk to a SIP2 server: ping|patron|item|checkin|checkout (--bank: as configured)",
+        add_help=False,
     )
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_sip2)
@@ -162,7 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
     d = dsub.add_parser("upgrade", help="apply migrations (safe to run from many hosts)")
     d.set_defaults(func=cmd_db_upgrade)
 
-    p = sub.add_parser("check-config", help="validate the configuration and reach its services")
+    p = sub.add_parser(
+        "check-config",
+        help="validate the configuration and reach its services, each ILS with each bank's login",
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=8,
+        help="web, worker and scheduler processes that talk to the ILS (for the session budget)",
+    )
+    p.add_argument("--no-ils", action="store_true", help="do not contact the ILSs")
     p.set_defaults(func=cmd_check_config)
 
     from bridge.driver_probe import add_driver_parser

@@ -10,12 +10,15 @@ secret, for container secrets.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
+from datetime import tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -90,18 +93,66 @@ class KohaRestSettings(Strict):
 
 class IlsSettings(Strict):
     name: str
-    profile: Literal["koha", "evergreen", "folio", "generic"] = "koha"
+    profile: Literal["koha", "evergreen", "evergreen-mediator", "folio", "generic"] = "koha"
     host: str = "127.0.0.1"
     port: int = Field(6001, ge=1, le=65535)
     institution: str = ""
     encoding: Literal["utf-8", "cp1252", "cp850", "ascii", "latin-1"] = "utf-8"
     checksums: bool = True
     timeout_seconds: float = Field(10.0, gt=0)
-    heartbeat_seconds: float = Field(30.0, gt=0)
+    # Send 99 on a session idle this long so the ILS keeps it (Koha drops idle ones); 0: never.
+    heartbeat_seconds: float = Field(30.0, ge=0)
+    # Close a session after this many seconds without a request (heartbeats do not count), so
+    # a small SIP server's sessions go back to other processes; 0: close after each request;
+    # unset: keep sessions open. See docs/operations.md, "SIP2 sessions".
+    idle_close_seconds: float | None = Field(None, ge=0)
     max_connections: int = Field(2, ge=1, le=16)
+    # The catalogue's time zone (IANA name, e.g. "America/Toronto"); unset: this host's zone.
+    # SIP2 dates without a zone are read in it and the dates we send are written in it.
+    timezone: str | None = None
+    # An item the library set aside; `lockerbridge check-config` asks the ILS about it (17).
+    test_item: str | None = None
     tls: TlsSettings = TlsSettings()
     ncip: NcipSettings | None = None
     koha_rest: KohaRestSettings | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as 'Europe/Berlin'"
+            ) from None
+        return value
+
+    def zone(self) -> tzinfo:
+        """The catalogue's time zone: ``timezone``, else this host's."""
+        return ZoneInfo(self.timezone) if self.timezone else host_zone()
+
+
+def host_zone() -> tzinfo:
+    """This host's time zone: $TZ, else /etc/localtime's zone, else /etc/timezone, else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    for name in candidates:
+        if not name:
+            continue
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return ZoneInfo("UTC")
 
 
 class SipLogin(Strict):

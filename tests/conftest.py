@@ -23,6 +23,11 @@ PG_ADMIN_URL = os.environ.get(
 )
 REDIS_SERVER_URL = os.environ.get("LOCKERBRIDGE_TEST_REDIS", "redis://127.0.0.1:6379")
 
+# The reference ACS keeps its dates in UTC unless a test gives it a zone, and an [[ils]] without
+# `timezone` takes this host's zone: make the host's zone UTC for every test and its
+# subprocesses, so the suite means the same on a laptop in Toronto as in CI.
+os.environ["TZ"] = "UTC"
+
 
 def base_config(tmp_path: Path, **over: Any) -> dict[str, Any]:
     """A small valid configuration: one ILS, two banks, as a dict to adjust per test."""

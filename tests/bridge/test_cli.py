@@ -36,7 +36,7 @@ def _config(tmp_path: Path, **replace: str) -> Path:
 
 
 def test_check_config_accepts_the_example(tmp_path: Path) -> None:
-    out = _run("-c", str(_config(tmp_path)), "check-config")
+    out = _run("-c", str(_config(tmp_path)), "check-config", "--no-ils")
     assert out.returncode == 0, out.stderr
     assert "configuration OK: 2 bank(s)" in out.stdout
 
@@ -69,6 +69,7 @@ def test_an_unreachable_redis_is_one_line(tmp_path: Path) -> None:
         "-c",
         str(_config(tmp_path)),
         "check-config",
+        "--no-ils",
         env={"LOCKERBRIDGE_REDIS_URL": "redis://127.0.0.1:1/0"},
     )
     assert out.returncode == 1
