@@ -425,6 +425,29 @@ class NotificationSettings(Strict):
     send_ready_message: bool = True
 
 
+class AlertSettings(Strict):
+    """Staff alerts (docs/staff-guide.md, "Alerts"): the rules' thresholds and where they go.
+
+    Doors open too long use each bank's ``door_open_alert_seconds``. E-mail goes through the
+    SMTP server of ``[notifications.email]`` (its ``enabled`` is for patron mail only)."""
+
+    enabled: bool = True
+    email_to: list[str] = []
+    webhook_url: str | None = None
+    # Signs each webhook body (HMAC-SHA256, header X-Lockerbridge-Signature); needed with a URL.
+    webhook_secret: str | None = Field(None, min_length=16)
+    webhook_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    controller_offline_seconds: int = Field(60, ge=0, le=86400)
+    deposits_waiting_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+    guessing_window_hours: int = Field(24, ge=1, le=24 * 7)
+
+    @model_validator(mode="after")
+    def _signed(self) -> AlertSettings:
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("alerts.webhook_url needs alerts.webhook_secret (bodies are signed)")
+        return self
+
+
 class RetentionSettings(Strict):
     patron_item_link_hours: int = Field(24, ge=0, le=24 * 30)
     audit_days: int = Field(90, ge=1, le=3650)
@@ -587,6 +610,7 @@ class Settings(BaseSettings):
     ill_partners: list[IllPartnerSettings] = []
     notifications: NotificationSettings = NotificationSettings()
     retention: RetentionSettings = RetentionSettings()
+    alerts: AlertSettings = AlertSettings()
     acs: AcsSettings = AcsSettings()
     access: AccessSettings = AccessSettings()
     dayuse: DayUseSettings = DayUseSettings()

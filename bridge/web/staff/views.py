@@ -8,6 +8,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
+from bridge.alerts.check import open_alerts
 from bridge.staff_users import Role, StaffUser
 from bridge.storage.db import unit_of_work
 from bridge.web import security
@@ -89,7 +90,13 @@ def work() -> ResponseReturnValue:
     rt = security.runtime()
     lists = queries.work_lists(rt, _user().role)
     names = {b.id: b.name for b in rt.settings.banks}
-    return render_template("staff/work.html", work=lists, zones=_zones(), bank_names=names)
+    return render_template(
+        "staff/work.html",
+        work=lists,
+        alerts=open_alerts(rt),
+        zones=_zones(),
+        bank_names=names,
+    )
 
 
 @bp.get("/banks/<bank_id>/<int:number>")
