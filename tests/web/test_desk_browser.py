@@ -1,0 +1,71 @@
+"""What the circulation desk sees every day, in a real browser with axe-core: alerts on the
+work list (also at 200 % zoom). Reuses the live server and browser of ``test_browser``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bridge.alerts.check import check_alerts
+from bridge.runtime import Runtime
+from bridge.services.loading import scan_item
+from bridge.staff_users import Role
+from tests.web.test_browser import (  # noqa: F401  (fixtures)
+    LiveServer,
+    audit_page,
+    browser_type_launch_args,
+    csp_errors,
+    kiosk_timeout,
+    live,
+    sign_in,
+    web_settings,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def test_alerts_on_the_work_list_urgent_first_and_readable_at_200_percent(
+    page: Any,
+    live: LiveServer,  # noqa: F811
+    accounts: Any,
+    rt: Runtime,
+    ils: Any,
+    doors: Any,
+    csp_errors: list[str],  # noqa: F811
+) -> None:
+    # A hold is scanned and its door left open; the east bank's controller stops answering.
+    ils.add_item("39000000000601", home="CENTRAL", title="Rivers of the North")
+    ils.place_hold("21000001", "39000000000601", pickup_location="MAIN-LOCKER")
+    door = scan_item(rt, "main-lobby", "39000000000601", "staff:loader").compartment
+    assert door is not None
+    from lockers.drivers.simulated import SimFault
+
+    doors["east-station"].set_fault(SimFault.OFFLINE)
+    ils.add_item("39000000000602", home="CENTRAL", title="Quiet Harbours")
+    ils.place_hold("21000001", "39000000000602", pickup_location="EAST-LOCKER")
+    scan_item(rt, "east-station", "39000000000602", "staff:loader")
+    real = rt.clock
+    rt.clock = lambda: real() + timedelta(minutes=5)
+    try:
+        assert check_alerts(rt).raised == 2
+    finally:
+        rt.clock = real
+
+    # 200 % zoom of a 1280 px wide window: the page lays out in 640 CSS pixels.
+    page.set_viewport_size({"width": 640, "height": 900})
+    sign_in(page, live, accounts[Role.VIEWER])
+    page.goto(f"{live.url}/staff/work")
+    alerts = page.locator("#alerts li")
+    assert alerts.count() == 2
+    assert alerts.nth(0).inner_text().startswith("Urgent:")
+    assert "East station" in alerts.nth(0).inner_text()
+    assert f"Door {door} at Main Library lobby has been open" in alerts.nth(1).inner_text()
+    page.get_by_role("link", name=f"Main Library lobby, door {door}").click()
+    page.wait_for_url(f"**/staff/banks/main-lobby/{door}")
+    page.goto(f"{live.url}/staff/work")
+    audit_page(page, live, "staff-work-alerts")
+    wide = page.evaluate("() => document.documentElement.scrollWidth")
+    assert wide <= 640, f"the work list needs {wide} px: it scrolls sideways at 200 % zoom"
+    assert csp_errors == []
