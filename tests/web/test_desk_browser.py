@@ -69,3 +69,36 @@ def test_alerts_on_the_work_list_urgent_first_and_readable_at_200_percent(
     wide = page.evaluate("() => document.documentElement.scrollWidth")
     assert wide <= 640, f"the work list needs {wide} px: it scrolls sideways at 200 % zoom"
     assert csp_errors == []
+
+
+def test_search_for_a_hold_then_the_door_shows_what_is_inside(
+    page: Any,
+    live: LiveServer,  # noqa: F811
+    accounts: Any,
+    rt: Runtime,
+    ils: Any,
+    doors: Any,
+    csp_errors: list[str],  # noqa: F811
+) -> None:
+    from tests.web.conftest import load_for_pickup
+
+    ils.add_patron("21000009", "9999", name="Dana Whitfield")
+    loaded = load_for_pickup(
+        rt, ils, doors, "39000000000909", patron="21000009", title="Night Trains of Europe"
+    )
+    sign_in(page, live, accounts[Role.STAFF])
+    page.get_by_role("link", name="Search").click()
+    page.get_by_label("Item barcode, title, patron card or name").fill("whitfield")
+    page.get_by_role("button", name="Search").click()
+    result = page.locator(".results li")
+    assert result.count() == 1
+    text = result.inner_text()
+    assert "Night Trains of Europe" in text and "Dana Whitfield (•••• 0009)" in text
+    audit_page(page, live, "staff-search")
+    page.get_by_role("link", name=f"Main Library lobby, door {loaded.compartment}").click()
+    inside = page.locator("#inside-h + ul")
+    inside.wait_for()
+    assert "item 39000000000909" in inside.inner_text()
+    assert "Waiting for pickup since" in inside.inner_text()
+    audit_page(page, live, "staff-door-inside")
+    assert csp_errors == []

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 18:36:16.242294
+Create Date: 2026-12-07 18:40:04.804852
 """
 
 from __future__ import annotations
@@ -193,6 +193,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('patron', sa.String(length=64), nullable=True),
+    sa.Column('patron_name', sa.String(length=120), nullable=True),
     sa.Column('patron_ref', sa.String(length=64), nullable=False),
     sa.Column('in_transit', sa.Boolean(), nullable=False),
     sa.Column('created_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
