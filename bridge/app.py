@@ -23,6 +23,7 @@ BLUEPRINTS = (
     "bridge.web.ncip",
     "bridge.web.metrics",
     "bridge.web.phone",
+    "bridge.web.errors",
 )
 
 

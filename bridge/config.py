@@ -462,6 +462,20 @@ class WebSettings(Strict):
     session_absolute_hours: int = 8
     kiosk_timeout_seconds: int = 60
     remote_unlocks_per_hour: int = 10
+    # How staff pages write dates (strftime), and the zone for times not tied to one bank.
+    date_format: str = "%d %b %Y %H:%M"
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as 'Europe/Berlin'"
+            ) from None
+        return value
 
 
 class SecuritySettings(Strict):

@@ -101,4 +101,7 @@ def test_search_for_a_hold_then_the_door_shows_what_is_inside(
     assert "item 39000000000909" in inside.inner_text()
     assert "Waiting for pickup since" in inside.inner_text()
     audit_page(page, live, "staff-door-inside")
+    page.goto(f"{live.url}/staff/no-such-page")
+    page.get_by_role("heading", name="Page not found").wait_for()
+    audit_page(page, live, "staff-not-found")
     assert csp_errors == []
