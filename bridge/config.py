@@ -305,8 +305,6 @@ class AccessSettings(Strict):
     # goes into messages while this is unset.
     public_url: str | None = None
     presence_window_seconds: int = Field(60, ge=15, le=600)
-    # Secrets the kiosks present (header X-Lockerbridge-Kiosk) to fetch the presence code.
-    kiosk_keys: dict[str, str] = {}
     reissues_per_patron_per_day: int = Field(3, ge=1, le=50)
     reissues_per_staff_per_hour: int = Field(20, ge=1, le=1000)
 

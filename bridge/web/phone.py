@@ -6,8 +6,9 @@
   ``/phone/here/<bank_id>?code=...``) finds it.
 - ``POST /phone/<token>/open``: presence code in, pickup out (``bridge.access.phone``).
 - ``GET /phone/presence/<bank_id>``: the rotating number and its QR code, for the kiosk screen.
-  Only a kiosk holding the bank's key (``access.kiosk_keys``; header ``X-Lockerbridge-Kiosk``
-  or cookie ``lb_kiosk``) sees it: a number visible from afar would prove nothing.
+  Only an enrolled kiosk of the bank (:mod:`bridge.web.kiosk_identity`; header
+  ``X-Lockerbridge-Kiosk`` or cookie ``lb_kiosk``) sees it: a number visible from afar would
+  prove nothing.
 - ``/phone/dayuse/<bank_id>``: reserve or reopen a day-use compartment (card + PIN + presence).
 
 ``init_app`` also registers the directory sign-in (:mod:`bridge.web.directory`).
@@ -15,7 +16,6 @@
 
 from __future__ import annotations
 
-import hmac
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +37,12 @@ from bridge.access import phone
 from bridge.config import BankSettings
 from bridge.staff_users import Role
 from bridge.web import security
+from bridge.web.kiosk_identity import kiosk_allowed
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 security.protect_blueprint(bp)
 
 TOKEN_COOKIE = "lb_phone"  # noqa: S105  (a cookie name)
-KIOSK_COOKIE = "lb_kiosk"
-KIOSK_HEADER = "X-Lockerbridge-Kiosk"
 ASSETS = Path(__file__).resolve().parent.parent / "templates" / "phone"
 
 
@@ -144,15 +143,6 @@ def here(bank_id: str) -> ResponseReturnValue:
     return render_template(
         "phone/here.html", bank=bank, link=shown, token=token, code=code, message=None
     )
-
-
-def kiosk_allowed(bank_id: str) -> bool:
-    """Whether this request comes from the bank's own kiosk: it holds the bank's key
-    (``access.kiosk_keys``) in the header or the cookie that staff enrolment sets."""
-    keys = security.runtime().settings.access.kiosk_keys
-    expected = keys.get(bank_id) or ""
-    given = request.headers.get(KIOSK_HEADER) or request.cookies.get(KIOSK_COOKIE) or ""
-    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
 
 
 def presence_target(rt: Any, bank_id: str) -> tuple[str, int, str]:

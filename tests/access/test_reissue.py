@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bridge.access import reissue
+from bridge.access.kiosks import enrol
 from bridge.access.reissue import ReissueOutcome
 from bridge.runtime import Runtime
 from bridge.services.pickup import PickupOutcome, pickup_with_code
@@ -103,6 +104,8 @@ def test_at_the_kiosk_a_patron_gets_a_new_code_with_card_and_pin_in_the_browser(
 ) -> None:
     door = load_hold(rt, ANA_ITEM)
     old = _first_code(rt)
+    token = enrol(rt, "main-lobby", "Lobby", actor="staff:admin")[1]
+    page.context.add_cookies([{"name": "lb_kiosk", "value": token, "url": live_url}])
 
     page.goto(f"{live_url}/kiosk/main-lobby/pickup")
     page.get_by_role("link", name="Lost your code?").click()

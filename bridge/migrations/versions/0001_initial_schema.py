@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 11:19:53.682605
+Create Date: 2026-12-07 17:52:05.239806
 """
 
 from __future__ import annotations
@@ -182,6 +182,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('item_in_transit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_item_in_transit_bank_id'), ['bank_id'], unique=False)
+
+    op.create_table('kiosk_device',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('bank_id', sa.String(length=63), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('created_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_by', sa.String(length=120), nullable=False),
+    sa.Column('revoked_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_by', sa.String(length=120), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_kiosk_device')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_kiosk_device_token_hash'))
+    )
+    with op.batch_alter_table('kiosk_device', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_kiosk_device_bank_id'), ['bank_id'], unique=False)
 
     op.create_table('locker_load',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -364,6 +379,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_locker_load_bank_compartment')
 
     op.drop_table('locker_load')
+    with op.batch_alter_table('kiosk_device', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_kiosk_device_bank_id'))
+
+    op.drop_table('kiosk_device')
     with op.batch_alter_table('item_in_transit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_item_in_transit_bank_id'))
 

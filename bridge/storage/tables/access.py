@@ -69,3 +69,22 @@ class DayUseRow(Base):
     reminded_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     opened_count: Mapped[int] = mapped_column(default=0)
+
+
+class KioskDeviceRow(Base):
+    """An enrolled kiosk: the browser (or kiosk program) allowed to act as a bank's kiosk.
+
+    Only a hash of the device's token is kept; the token itself is shown once, at enrolment.
+    A revoked device stays listed (who enrolled and revoked it, and when) but opens nothing.
+    """
+
+    __tablename__ = "kiosk_device"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    bank_id: Mapped[str] = mapped_column(String(63), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(120))
