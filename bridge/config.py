@@ -305,6 +305,9 @@ class AccessSettings(Strict):
     # goes into messages while this is unset.
     public_url: str | None = None
     presence_window_seconds: int = Field(60, ge=15, le=600)
+    # Wrong pickup codes and QR tokens a bank accepts per 24 hours, from all kiosks together;
+    # past it, codes are refused there until wrong ones age out (docs/access.md).
+    code_failures_per_bank_per_day: int = Field(100, ge=2, le=100_000)
     reissues_per_patron_per_day: int = Field(3, ge=1, le=50)
     reissues_per_staff_per_hour: int = Field(20, ge=1, le=1000)
 

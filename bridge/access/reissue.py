@@ -31,14 +31,11 @@ from bridge.services.banks import (
     SqlGrantStore,
     access_codes,
     audit,
-    guess_guard,
     pseudonym,
 )
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.lockers import LoadRow
-from lockers.errors import LockedOut
-from lockers.lockout import Subject, SubjectKind
 
 
 class ReissueOutcome(StrEnum):
@@ -220,40 +217,17 @@ def reissue_with_card(
     rt: Runtime, bank_id: str, card: str, pin: str, *, kiosk: str = "kiosk"
 ) -> ReissueResult:
     """Kiosk, card + PIN: the new code is returned for the screen (and sent)."""
-    from bridge.services.pickup import DENIED_CARD, ILS_DOWN
-    from bridge.wiring import adapter_for
-    from ils_adapters.base import IlsRejected, IlsUnavailable, OutcomeUnknown
+    from bridge.access.verification import Verdict, verify_card
 
-    rt.settings.bank(bank_id)
-    ref = pseudonym(rt, card)
-    subjects = [Subject(SubjectKind.CARD, ref), Subject(SubjectKind.KIOSK, f"{bank_id}/{kiosk}")]
-    with unit_of_work(rt.sessions) as s:
-        try:
-            guess_guard(rt, s).check(*subjects)
-        except LockedOut as exc:
-            return ReissueResult(
-                ReissueOutcome.LOCKED_OUT,
-                f"Too many wrong attempts. Please try again after {exc.until:%H:%M} UTC.",
-            )
-    try:
-        check = adapter_for(rt, bank_id).verify_patron(card.strip(), pin)
-    except (IlsUnavailable, IlsRejected, OutcomeUnknown):
-        return ReissueResult(ReissueOutcome.ILS_UNAVAILABLE, ILS_DOWN)
-    with unit_of_work(rt.sessions) as s:
-        if not check.known or check.pin_ok is not True:
-            guess_guard(rt, s).failed(*subjects)
-            audit(
-                s,
-                "access_reissue_refused",
-                at=rt.clock(),
-                bank_id=bank_id,
-                actor="patron",
-                subject=ref,
-                reason="card_or_pin",
-                via="kiosk",
-            )
-            return ReissueResult(ReissueOutcome.DENIED, DENIED_CARD)
-        guess_guard(rt, s).succeeded(*subjects)
+    verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="reissue")
+    if not verified.ok:
+        outcome = {
+            Verdict.DENIED: ReissueOutcome.DENIED,
+            Verdict.ILS_UNAVAILABLE: ReissueOutcome.ILS_UNAVAILABLE,
+        }.get(verified.verdict, ReissueOutcome.LOCKED_OUT)
+        return ReissueResult(outcome, verified.message)
+    ref = verified.patron_ref
+    assert ref is not None
     return reissue(rt, bank_id, ref, actor="patron", via="kiosk")
 
 

@@ -25,13 +25,11 @@ from sqlalchemy import select
 
 from bridge import outbox
 from bridge.runtime import Runtime
-from bridge.services.banks import audit, guess_guard, pseudonym
+from bridge.services.banks import audit, pseudonym
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import DayUseRow
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import LoadRow
-from lockers.errors import LockedOut
-from lockers.lockout import Subject, SubjectKind
 
 SET_ASIDE = "set aside for day use"
 
@@ -115,38 +113,18 @@ def set_aside(rt: Runtime) -> int:
 
 def _verify(rt: Runtime, bank_id: str, card: str, pin: str, kiosk: str) -> DayUseResult | None:
     """None when card + PIN are right and the card may borrow; else the refusal."""
-    from bridge.services.pickup import DENIED_CARD, ILS_DOWN
-    from bridge.wiring import adapter_for
-    from ils_adapters.base import IlsRejected, IlsUnavailable, OutcomeUnknown
+    from bridge.access.verification import Verdict, verify_card
 
-    ref = pseudonym(rt, card)
-    subjects = [Subject(SubjectKind.CARD, ref), Subject(SubjectKind.KIOSK, f"{bank_id}/{kiosk}")]
+    verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="dayuse")
+    if not verified.ok:
+        outcome = {
+            Verdict.DENIED: DayUseOutcome.DENIED,
+            Verdict.ILS_UNAVAILABLE: DayUseOutcome.ILS_UNAVAILABLE,
+        }.get(verified.verdict, DayUseOutcome.LOCKED_OUT)
+        return DayUseResult(outcome, verified.message)
+    check, ref = verified.check, verified.patron_ref
+    assert check is not None and ref is not None
     with unit_of_work(rt.sessions) as s:
-        try:
-            guess_guard(rt, s).check(*subjects)
-        except LockedOut as exc:
-            return DayUseResult(
-                DayUseOutcome.LOCKED_OUT,
-                f"Too many wrong attempts. Please try again after {exc.until:%H:%M} UTC.",
-            )
-    try:
-        check = adapter_for(rt, bank_id).verify_patron(card, pin)
-    except (IlsUnavailable, IlsRejected, OutcomeUnknown):
-        return DayUseResult(DayUseOutcome.ILS_UNAVAILABLE, ILS_DOWN)
-    with unit_of_work(rt.sessions) as s:
-        if not check.known or check.pin_ok is not True:
-            guess_guard(rt, s).failed(*subjects)
-            audit(
-                s,
-                "dayuse_refused",
-                at=rt.clock(),
-                bank_id=bank_id,
-                actor="patron",
-                subject=ref,
-                reason="card_or_pin",
-            )
-            return DayUseResult(DayUseOutcome.DENIED, DENIED_CARD)
-        guess_guard(rt, s).succeeded(*subjects)
         if check.blocked:
             reasons = "; ".join(check.block_reasons) or check.screen_message or "card blocked"
             audit(

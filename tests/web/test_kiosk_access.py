@@ -263,7 +263,7 @@ def test_a_wrong_pin_after_a_card_read_opens_nothing_says_so_and_is_audited(
     assert resp.status_code == 422
     assert "did not match" in html and "hold your card to the reader again" in html
     assert not doors["main-lobby"].is_open(loaded.compartment)
-    assert len(_audit(rt, "pickup_denied")) == 1
+    assert len(_audit(rt, "patron_verify_failed")) == 1
     # The card no longer waits: the PIN cannot be guessed again without the card.
     assert kiosk.get("/kiosk/main-lobby/reader.json").get_json() == {"state": "idle"}
     token = csrf_from(kiosk.get("/kiosk/main-lobby/pickup/card").get_data(as_text=True))
@@ -355,7 +355,9 @@ def test_a_wrong_pin_gives_no_new_code_and_is_audited(
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422 and "did not match" in html and 'id="new-code"' not in html
     assert pickup_with_code(rt, "main-lobby", loaded.code).opened == (loaded.compartment,)
-    assert [e.detail["reason"] for e in _audit(rt, "access_reissue_refused")] == ["card_or_pin"]
+    assert [(e.detail["via"], e.detail["reason"]) for e in _audit(rt, "patron_verify_failed")] == [
+        ("reissue", "pin")
+    ]
 
 
 def test_new_codes_are_limited_per_day_and_the_limit_is_explained(
@@ -461,7 +463,9 @@ def test_day_use_with_a_wrong_pin_or_missing_fields(
     assert wrong.status_code == 422 and "did not match" in wrong.get_data(as_text=True)
     empty = _post(client, "/kiosk/main-lobby/dayuse", {"card": CARD, "pin": ""})
     assert empty.status_code == 422 and "Please fill in every field." in empty.get_data(as_text=True)
-    assert [e.detail["reason"] for e in _audit(rt, "dayuse_refused")] == ["card_or_pin"]
+    assert [(e.detail["via"], e.detail["reason"]) for e in _audit(rt, "patron_verify_failed")] == [
+        ("dayuse", "pin")
+    ]
     assert _reservations(rt) == []
 
 
