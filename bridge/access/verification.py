@@ -30,13 +30,18 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
+from bridge.access import presence
 from bridge.access.attempts import Attempt, Budget, InFlight, OverBudget, reserve
 from bridge.runtime import Runtime
 from bridge.services.banks import SqlGrantStore, audit, hashers, pseudonym
 from bridge.storage.db import unit_of_work
 from ils_adapters.base import IlsRejected, IlsUnavailable, OutcomeUnknown, PatronCheck
 from lockers.access import AccessGrant
+
+if TYPE_CHECKING:
+    from bridge.access.presence import PresenceCheck
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,7 @@ DENIED_CODE = (
     "message. Check the digits, or use your library card and PIN."
 )
 ILS_DOWN = "The library system is not answering right now. Please try again in a few minutes."
+NOT_HERE = "Enter the number shown on the locker screen now; you must be at the locker."
 BUSY = "This card is being checked at this moment. Please try again in a few seconds."
 
 
@@ -243,3 +249,41 @@ def _alert_when_half_spent(rt: Runtime, bank_id: str, bank: Budget, attempt: Att
         count,
         bank.limit,
     )
+
+
+@dataclass(frozen=True)
+class PresenceVerified:
+    """The presence number's check behind its budgets: ``verified`` says whether it may go
+    on; ``found`` is what the number turned out to be (None when nothing was checked)."""
+
+    verified: Verified
+    found: PresenceCheck | None = None
+
+
+PRESENCE_RUN = (5, 15 * 60)  # wrong numbers per phone link or client, ended by a success
+
+
+def verify_presence(
+    rt: Runtime, bank_id: str, code: str, *, subject: str, via: str, ref: str | None = None
+) -> PresenceVerified:
+    """The number shown on the bank's kiosk screen, typed on a phone: counted against
+    ``subject`` (a phone link, or the client for day use) before it is checked."""
+    from bridge.access.phone import presence_key
+
+    budget = Budget(f"presence:{subject}"[:160], *PRESENCE_RUN, reset_on_success=True)
+    attempt = _reserve(rt, bank_id, (budget,), via, ref)
+    if isinstance(attempt, Verified):
+        return PresenceVerified(attempt)
+    found = presence.check(
+        presence_key(rt),
+        bank_id,
+        code,
+        rt.clock(),
+        rt.settings.access.presence_window_seconds,
+        [b.id for b in rt.settings.banks],
+    )
+    if found.presence is not presence.Presence.HERE:
+        _failed(rt, bank_id, via, f"presence_{found.presence.value}", ref)
+        return PresenceVerified(Verified(Verdict.DENIED, NOT_HERE, ref), found)
+    attempt.refund(success=True)
+    return PresenceVerified(Verified(Verdict.OK, "", ref), found)

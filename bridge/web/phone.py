@@ -145,6 +145,12 @@ def here(bank_id: str) -> ResponseReturnValue:
     )
 
 
+def client_key() -> str:
+    """The guessing-limit subject of a phone or browser that is no kiosk: its address (the
+    real client's once ``web.trusted_proxies`` lets the proxy's header through)."""
+    return f"addr:{request.remote_addr or 'unknown'}"
+
+
 def presence_target(rt: Any, bank_id: str) -> tuple[str, int, str]:
     """The bank's presence number now, the seconds it has left, and the phone page address a
     QR code of it points at."""
@@ -179,7 +185,7 @@ def dayuse_form(bank_id: str) -> ResponseReturnValue:
 
 @bp.post("/dayuse/<bank_id>")
 def dayuse_post(bank_id: str) -> ResponseReturnValue:
-    from bridge.access import presence as presence_codes
+    from bridge.access.verification import Verdict, verify_presence
     from bridge.services import dayuse
     from bridge.services.banks import audit
     from bridge.storage.db import unit_of_work
@@ -193,16 +199,10 @@ def dayuse_post(bank_id: str) -> ResponseReturnValue:
         hours = int(request.form.get("hours") or "1")
     except ValueError:
         hours = 0
-    found = presence_codes.check(
-        phone.presence_key(rt),
-        bank.id,
-        code,
-        rt.clock(),
-        rt.settings.access.presence_window_seconds,
-        [b.id for b in rt.settings.banks],
-    )
     max_hours = rt.settings.dayuse.max_hours
-    if found.presence is not presence_codes.Presence.HERE:
+    client = client_key()
+    checked = verify_presence(rt, bank.id, code, subject=f"dayuse:{bank.id}/{client}", via="dayuse")
+    if not checked.verified.ok:
         with unit_of_work(rt.sessions) as s:
             audit(
                 s,
@@ -210,20 +210,23 @@ def dayuse_post(bank_id: str) -> ResponseReturnValue:
                 at=rt.clock(),
                 bank_id=bank.id,
                 actor="patron",
-                reason=found.presence.value,
-                other_bank=found.other_bank,
+                reason=checked.found.presence.value if checked.found else "locked_out",
+                other_bank=checked.found.other_bank if checked.found else None,
             )
-        message = "Enter the number shown on the locker screen now; you must be at the locker."
         return (
             render_template(
-                "phone/dayuse.html", bank=bank, result=message, ok=False, max_hours=max_hours
+                "phone/dayuse.html",
+                bank=bank,
+                result=checked.verified.message,
+                ok=False,
+                max_hours=max_hours,
             ),
-            422,
+            429 if checked.verified.verdict is Verdict.LOCKED_OUT else 422,
         )
     if request.form.get("action") == "finish":
-        result = dayuse.finish(rt, bank.id, card, pin, kiosk="phone")
+        result = dayuse.finish(rt, bank.id, card, pin, kiosk=client)
     else:
-        result = dayuse.use(rt, bank.id, card, pin, hours=hours, via="phone", kiosk="phone")
+        result = dayuse.use(rt, bank.id, card, pin, hours=hours, via="phone", kiosk=client)
     ok = result.outcome in (
         dayuse.DayUseOutcome.RESERVED,
         dayuse.DayUseOutcome.OPENED,
@@ -320,8 +323,7 @@ def new_code_post(bank_id: str) -> ResponseReturnValue:
         result = reissue.resend_message(rt, bank.id, card)
         ok = result.outcome is not reissue.ReissueOutcome.TOO_MANY
     else:
-        kiosk = f"web:{request.remote_addr or 'unknown'}"
-        result = reissue.reissue_with_card(rt, bank.id, card, pin, kiosk=kiosk)
+        result = reissue.reissue_with_card(rt, bank.id, card, pin, kiosk=client_key())
         ok = result.outcome is reissue.ReissueOutcome.ISSUED
     return render_template(
         "phone/newcode.html", bank=bank, result=result.message, ok=ok, code=result.code

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 17:52:05.239806
+Create Date: 2026-12-07 18:06:44.576396
 """
 
 from __future__ import annotations
@@ -224,14 +224,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_locker_load_bank_patron', ['bank_id', 'patron_ref'], unique=False)
         batch_op.create_index(batch_op.f('ix_locker_load_item_barcode'), ['item_barcode'], unique=False)
 
-    op.create_table('lockout_state',
-    sa.Column('key', sa.String(length=120), nullable=False),
-    sa.Column('consecutive', sa.Integer(), nullable=False),
-    sa.Column('failures', sa.JSON(), nullable=False),
-    sa.Column('locked_until', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('updated_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('key', name=op.f('pk_lockout_state'))
-    )
     op.create_table('mapped_credential',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('scheme', sa.String(length=32), nullable=False),
@@ -372,7 +364,6 @@ def downgrade() -> None:
 
     op.drop_table('notification')
     op.drop_table('mapped_credential')
-    op.drop_table('lockout_state')
     with op.batch_alter_table('locker_load', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_locker_load_item_barcode'))
         batch_op.drop_index('ix_locker_load_bank_patron')
