@@ -24,8 +24,10 @@ from enum import StrEnum
 from sqlalchemy import select
 
 from bridge import outbox
+from bridge.access.attempts import InFlight
+from bridge.access.verification import BUSY
 from bridge.runtime import Runtime
-from bridge.services.banks import audit, pseudonym
+from bridge.services.banks import audit, lock_bank, pseudonym
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import DayUseRow
 from bridge.storage.tables.core import CompartmentRow
@@ -156,10 +158,7 @@ def use(
     kiosk: str = "kiosk",
 ) -> DayUseResult:
     """Reserve a day-use door (or open the patron's own again). See the module docstring."""
-    from bridge.services.doors import open_door
-
     rt.settings.bank(bank_id)
-    conf = rt.settings.dayuse
     if not doors_of(rt, bank_id):
         return DayUseResult(DayUseOutcome.NOT_OFFERED, "This locker has no day-use compartments.")
     card = card.strip()
@@ -168,8 +167,23 @@ def use(
     if refused is not None:
         return refused
     set_aside(rt)
+    with InFlight(rt.redis, f"dayuse:{ref}") as flight:
+        if not flight.held:
+            return DayUseResult(DayUseOutcome.LOCKED_OUT, BUSY)
+        return _reserve_and_open(rt, bank_id, card, ref, hours, via)
+
+
+def _reserve_and_open(
+    rt: Runtime, bank_id: str, card: str, ref: str, hours: int, via: str
+) -> DayUseResult:
+    """Under the bank's lock (one door to one patron) and, around it, the patron's in-flight
+    mark (``per_patron`` counts all banks together)."""
+    from bridge.services.doors import open_door
+
+    conf = rt.settings.dayuse
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:
+        lock_bank(s, bank_id)
         live = list(
             s.scalars(
                 select(DayUseRow).where(DayUseRow.patron_ref == ref, DayUseRow.state == "active")

@@ -41,6 +41,8 @@ from tests.topology.procs import (
 
 ATTACKERS = 50
 CARD, PIN = "23000000000001", "1234"  # examples/catalogue.json
+PATRONS = [("23000000000001", "1234"), ("23000000000002", "2345"), ("23000000000003", "3456")]
+DAYUSE_DOORS = (11, 12)
 CODE_BUDGET = 30  # access.code_failures_per_bank_per_day for the probes
 
 
@@ -171,6 +173,7 @@ def config(database_url: str, redis_url: str, sip_port: int) -> dict[str, Any]:
             }
         ],
         "routing": [{"location": "MAIN-LOCKER", "bank": "main-lobby"}],
+        "dayuse": {"compartments": {"main-lobby": list(DAYUSE_DOORS)}, "per_patron": 1},
     }
 
 

@@ -14,7 +14,17 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import DayUseRow
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
 from bridge.storage.tables.lockers import LoadRow
-from tests.security.conftest import ATTACKERS, CARD, CODE_BUDGET, PIN, Live, attack, figure
+from tests.security.conftest import (
+    ATTACKERS,
+    CARD,
+    CODE_BUDGET,
+    DAYUSE_DOORS,
+    PATRONS,
+    PIN,
+    Live,
+    attack,
+    figure,
+)
 
 pytestmark = pytest.mark.security
 
@@ -138,3 +148,27 @@ def test_a_revoked_kiosk_is_refused_at_once_by_every_process(live: Live) -> None
         f"{statuses.count(403)}/{len(statuses)}",
     )
     assert statuses == [403] * ATTACKERS
+
+
+def test_parallel_day_use_reservations_keep_per_patron_and_one_per_door(live: Live) -> None:
+    token = _kiosk(live, "probe day-use kiosk")
+
+    def reserve(i: int) -> int:
+        card, pin = PATRONS[i % len(PATRONS)]
+        return live.form_post(
+            live.browser(token),
+            "/kiosk/main-lobby/dayuse",
+            {"card": card, "pin": pin, "hours": "1"},
+        ).status_code
+
+    statuses = attack(ATTACKERS, reserve)
+    with unit_of_work(live.rt.sessions) as s:
+        active = s.execute(
+            select(DayUseRow.patron_ref, DayUseRow.compartment).where(DayUseRow.state == "active")
+        ).all()
+    per_patron = max((sum(1 for p, _ in active if p == ref) for ref, _ in active), default=0)
+    per_door = max((sum(1 for _, d in active if d == door) for _, door in active), default=0)
+    figure(live, "active day-use reservations (2 doors, 3 patrons, per_patron 1)", len(active))
+    assert statuses.count(500) == 0
+    assert len(active) == len(DAYUSE_DOORS)  # both doors taken, by two different patrons
+    assert per_patron == 1 and per_door == 1

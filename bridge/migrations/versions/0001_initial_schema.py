@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 18:06:44.576396
+Create Date: 2026-12-07 18:07:46.217409
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ def upgrade() -> None:
     with op.batch_alter_table('dayuse_reservation', schema=None) as batch_op:
         batch_op.create_index('ix_dayuse_bank_state', ['bank_id', 'state'], unique=False)
         batch_op.create_index(batch_op.f('ix_dayuse_reservation_patron_ref'), ['patron_ref'], unique=False)
+        batch_op.create_index('uq_dayuse_live_door', ['bank_id', 'compartment'], unique=True, sqlite_where=sa.text("state IN ('active', 'expired')"), postgresql_where=sa.text("state IN ('active', 'expired')"))
 
     op.create_table('deposit',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -395,6 +396,7 @@ def downgrade() -> None:
 
     op.drop_table('deposit')
     with op.batch_alter_table('dayuse_reservation', schema=None) as batch_op:
+        batch_op.drop_index('uq_dayuse_live_door', sqlite_where=sa.text("state IN ('active', 'expired')"), postgresql_where=sa.text("state IN ('active', 'expired')"))
         batch_op.drop_index(batch_op.f('ix_dayuse_reservation_patron_ref'))
         batch_op.drop_index('ix_dayuse_bank_state')
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy import Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bridge.storage.base import Base, utcnow
@@ -55,7 +55,18 @@ class DayUseRow(Base):
     """
 
     __tablename__ = "dayuse_reservation"
-    __table_args__ = (Index("ix_dayuse_bank_state", "bank_id", "state"),)
+    __table_args__ = (
+        Index("ix_dayuse_bank_state", "bank_id", "state"),
+        # One live reservation per door, whatever races past the service's checks.
+        Index(
+            "uq_dayuse_live_door",
+            "bank_id",
+            "compartment",
+            unique=True,
+            sqlite_where=text("state IN ('active', 'expired')"),
+            postgresql_where=text("state IN ('active', 'expired')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bank_id: Mapped[str] = mapped_column(String(63))
