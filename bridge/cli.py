@@ -202,6 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     u.add_argument("--totp", action="store_true", help="enrol a TOTP second factor")
     u.set_defaults(func=cmd_user)
+    u = usub.add_parser("list", help="every account, its role and whether it is active")
+    u.set_defaults(func=cmd_user)
+    for verb, words in (("disable", "sign an account out at once"), ("enable", "re-enable")):
+        u = usub.add_parser(verb, help=words)
+        u.add_argument("username")
+        u.set_defaults(func=cmd_user)
+    u = usub.add_parser("role", help="change an account's role (effective at once)")
+    u.add_argument("username")
+    u.add_argument("role", choices=["viewer", "staff", "admin"])
+    u.set_defaults(func=cmd_user)
 
     p = sub.add_parser("kiosk", help="enrolled kiosk devices: enrol, list, revoke")
     ksub = p.add_subparsers(dest="kiosk_command", required=True)

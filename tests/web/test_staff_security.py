@@ -124,3 +124,56 @@ def test_sign_in_redirects_only_to_staff_pages(client, accounts):
     token = csrf_from(client.get("/staff/login").get_data(as_text=True))
     resp = client.post("/staff/login", data={"username": "staff-1", "password": accounts[Role.STAFF].password, "csrf_token": token, "next": "https://evil.example/"})
     assert resp.headers["Location"].endswith("/staff/")
+
+
+def _set_account(rt, username, **values):
+    from sqlalchemy import update
+
+    from bridge.storage.tables.staff import StaffUserRow
+
+    with unit_of_work(rt.sessions) as s:
+        s.execute(update(StaffUserRow).where(StaffUserRow.username == username).values(**values))
+
+
+def test_a_deactivated_account_is_signed_out_at_its_next_request(client, accounts, rt):
+    sign_in(client, accounts[Role.STAFF])
+    assert client.get("/staff/").status_code == 200
+    _set_account(rt, "staff-1", active=False)
+    assert client.get("/staff/").status_code == 302
+    assert rt.redis.keys(SESSION_KEY.format(sid="*")) == []  # the session itself is gone
+    _set_account(rt, "staff-1", active=True)
+    assert client.get("/staff/").status_code == 302  # re-enabling does not revive it
+
+
+def test_a_role_change_takes_effect_at_the_next_request(client, accounts, rt):
+    sign_in(client, accounts[Role.STAFF])
+    assert client.get("/staff/audit").status_code == 200
+    _set_account(rt, "staff-1", role="viewer")
+    assert client.get("/staff/audit").status_code == 403
+    assert "(viewer)" in client.get("/staff/").get_data(as_text=True)
+
+
+def test_failed_sign_ins_grow_the_wait_and_never_keep_an_unknown_typed_name(client, accounts, rt):
+    from bridge.storage.tables.core import AuditEventRow
+
+    token = csrf_from(client.get("/staff/login").get_data(as_text=True))
+
+    def attempt(username, password):
+        return client.post(
+            "/staff/login", data={"username": username, "password": password, "csrf_token": token}
+        )
+
+    # Two typos cost nothing; the third failure makes the account wait.
+    assert attempt("staff-1", "wrong password 1").status_code == 401
+    assert attempt("staff-1", "wrong password 2").status_code == 401
+    assert attempt("staff-1", "wrong password 3").status_code == 401
+    blocked = attempt("staff-1", accounts[Role.STAFF].password)
+    assert blocked.status_code == 429 and "Try again in 2 second(s)" in blocked.get_data(as_text=True)
+    time.sleep(2.1)
+    assert attempt("staff-1", accounts[Role.STAFF].password).status_code == 302
+    # A password typed into the name field is not kept.
+    token = csrf_from(client.get("/staff/login").get_data(as_text=True))
+    assert attempt("correct horse battery", "x").status_code == 401
+    with unit_of_work(rt.sessions) as s:
+        actors = [e.actor for e in s.scalars(select(AuditEventRow).where(AuditEventRow.kind == "staff_sign_in_failed"))]
+    assert actors == ["staff:staff-1"] * 3 + ["staff:(unknown name)"]
