@@ -117,10 +117,16 @@ class Live:
         return s
 
     def form_post(
-        self, session: requests.Session, path: str, data: dict[str, str], **kw: Any
+        self,
+        session: requests.Session,
+        path: str,
+        data: dict[str, str],
+        form: str | None = None,
+        **kw: Any,
     ) -> requests.Response:
-        """GETs the form (for its CSRF token), then POSTs it, as a browser does."""
-        page = session.get(f"{self.url}{path}", timeout=60, **kw)
+        """GETs the form (``form``, else ``path``) for its CSRF token, then POSTs to ``path``,
+        as a browser does."""
+        page = session.get(f"{self.url}{form or path}", timeout=60, **kw)
         m = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         token = m.group(1) if m else ""
         return session.post(
@@ -146,7 +152,11 @@ def config(database_url: str, redis_url: str, sip_port: int) -> dict[str, Any]:
         "redis_url": redis_url,
         "log_level": "WARNING",
         "web": {"secret_key": "s" * 48, "secure_cookies": False},
-        "security": {"code_keys": ["security-probe-code-key-0123456789abcdef"]},
+        "security": {
+            "code_keys": ["security-probe-code-key-0123456789abcdef"],
+            # Cheap password hashing: the probes count attempts, not hashing cost.
+            "staff_password_hashing": "fast-insecure-for-tests",
+        },
         "access": {"code_failures_per_bank_per_day": CODE_BUDGET},
         "ils": [
             {

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from bridge.access import kiosks
@@ -172,3 +174,153 @@ def test_parallel_day_use_reservations_keep_per_patron_and_one_per_door(live: Li
     assert statuses.count(500) == 0
     assert len(active) == len(DAYUSE_DOORS)  # both doors taken, by two different patrons
     assert per_patron == 1 and per_door == 1
+
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+def _account(live: Live, name: str, role: str) -> Any:
+    import pyotp
+
+    from bridge.staff_users import Role, add_user
+
+    with unit_of_work(live.rt.sessions) as s:
+        _, uri = add_user(
+            s, name, STAFF_PASSWORD, Role(role), totp=role == "admin", settings=live.settings
+        )
+    return pyotp.parse_uri(uri) if uri else None
+
+
+def _sign_in(live: Live, name: str, totp: Any = None) -> requests.Session:
+    browser = live.browser()
+    resp = live.form_post(
+        browser,
+        "/staff/login",
+        {"username": name, "password": STAFF_PASSWORD},
+        allow_redirects=False,
+    )
+    assert resp.status_code == 302, resp.text[-300:]
+    if totp is not None:
+        resp = live.form_post(
+            browser, "/staff/login/code", {"code": totp.now()}, allow_redirects=False
+        )
+        assert resp.status_code == 302, resp.text[-300:]
+    return browser
+
+
+def test_parallel_wrong_staff_passwords_are_evaluated_at_most_the_limit(live: Live) -> None:
+    from bridge.web.security import ACCOUNT_FAILURES
+
+    _account(live, "probe-staff", "staff")
+
+    def guess(i: int) -> list[int]:
+        browser = live.browser()
+        return [
+            live.form_post(
+                browser,
+                "/staff/login",
+                {"username": "probe-staff", "password": f"wrong {i} {k}"},
+                allow_redirects=False,
+            ).status_code
+            for k in range(2)
+        ]
+
+    statuses = [c for codes in attack(ATTACKERS, guess) for c in codes]
+    right = live.form_post(
+        live.browser(),
+        "/staff/login",
+        {"username": "probe-staff", "password": STAFF_PASSWORD},
+        allow_redirects=False,
+    )
+    evaluated = _audits_by_actor(live, "staff_sign_in_failed", "staff:probe-staff")
+    figure(live, "wrong staff passwords evaluated (of 100 sent)", evaluated)
+    figure(live, "the right password right after", right.status_code)
+    assert statuses.count(500) == 0 and right.status_code != 500
+    assert 1 <= evaluated <= ACCOUNT_FAILURES
+    assert statuses.count(401) == evaluated  # every other attempt was refused unverified
+
+
+def _audits_by_actor(live: Live, kind: str, actor: str) -> int:
+    with unit_of_work(live.rt.sessions) as s:
+        return int(
+            s.scalar(
+                select(func.count())
+                .select_from(AuditEventRow)
+                .where(AuditEventRow.kind == kind, AuditEventRow.actor == actor)
+            )
+            or 0
+        )
+
+
+def test_a_deactivated_accounts_session_is_refused_at_once_by_every_process(live: Live) -> None:
+    from sqlalchemy import update
+
+    from bridge.storage.tables.staff import StaffUserRow
+
+    _account(live, "probe-leaver", "staff")
+    browser = _sign_in(live, "probe-leaver")
+    assert browser.get(f"{live.url}/staff/", timeout=60, allow_redirects=False).status_code == 200
+    cookies = browser.cookies.get_dict()
+    with unit_of_work(live.rt.sessions) as s:
+        s.execute(
+            update(StaffUserRow).where(StaffUserRow.username == "probe-leaver").values(active=False)
+        )
+
+    def use(i: int) -> int:
+        return requests.get(
+            f"{live.url}/staff/", cookies=cookies, timeout=60, allow_redirects=False
+        ).status_code
+
+    statuses = attack(ATTACKERS, use)
+    figure(
+        live,
+        "requests of a deactivated account's session refused",
+        f"{statuses.count(302)}/{ATTACKERS}",
+    )
+    assert statuses == [302] * ATTACKERS
+
+
+def test_parallel_remote_unlocks_stop_at_the_hourly_limit(live: Live) -> None:
+    from datetime import UTC, datetime
+
+    limit = live.settings.web.remote_unlocks_per_hour
+    with unit_of_work(live.rt.sessions) as s:
+        for _ in range(limit - 1):  # 9 of 10 spent already
+            s.add(
+                AuditEventRow(
+                    at=datetime.now(UTC),
+                    kind="remote_unlock",
+                    bank_id="main-lobby",
+                    compartment=1,
+                    actor="staff:earlier",
+                    detail={"outcome": "opened"},
+                )
+            )
+    admins = []
+    for n in range(10):
+        totp = _account(live, f"probe-admin-{n}", "admin")
+        admins.append((_sign_in(live, f"probe-admin-{n}", totp), totp))
+
+    def unlock(i: int) -> int:
+        browser, totp = admins[i % len(admins)]
+        import time
+
+        door = 1 + i % 10
+        return live.form_post(
+            browser,
+            f"/staff/banks/main-lobby/{door}/unlock",
+            {"reason": "probe: keys left inside", "code": totp.at(time.time() + 30)},
+            form=f"/staff/banks/main-lobby/{door}",
+            allow_redirects=False,
+        ).status_code
+
+    statuses = attack(ATTACKERS, unlock)
+    with unit_of_work(live.rt.sessions) as s:
+        opened = [
+            e
+            for e in s.scalars(select(AuditEventRow).where(AuditEventRow.kind == "remote_unlock"))
+            if e.actor != "staff:earlier"
+        ]
+    figure(live, f"remote unlocks carried out at {limit - 1} of {limit} (50 sent)", len(opened))
+    assert statuses.count(500) == 0
+    assert len(opened) == 1
