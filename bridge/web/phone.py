@@ -320,8 +320,8 @@ def new_code_post(bank_id: str) -> ResponseReturnValue:
             "phone/newcode.html", bank=bank, result="Enter your library card number.", ok=False
         ), 422
     if request.form.get("action") == "resend":
-        result = reissue.resend_message(rt, bank.id, card)
-        ok = result.outcome is not reissue.ReissueOutcome.TOO_MANY
+        result = reissue.resend_message(rt, bank.id, card, client=client_key())
+        ok = True
     else:
         result = reissue.reissue_with_card(rt, bank.id, card, pin, kiosk=client_key())
         ok = result.outcome is reissue.ReissueOutcome.ISSUED

@@ -15,7 +15,7 @@ from bridge.access.verification import CARD_RUN
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import DayUseRow
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
-from bridge.storage.tables.lockers import LoadRow
+from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
 from tests.security.conftest import (
     ATTACKERS,
     CARD,
@@ -119,20 +119,29 @@ def test_every_kiosk_route_from_an_unenrolled_browser_opens_nothing(live: Live) 
         )
         return out
 
+    before = _door_state(live)
     statuses = [c for codes in attack(ATTACKERS, probe) for c in codes]
-    with unit_of_work(live.rt.sessions) as s:
-        opened = s.scalar(
-            select(func.count()).select_from(CompartmentRow).where(CompartmentRow.door_open)
-        )
-        deposits = s.scalar(select(func.count()).select_from(LoadRow))
-        reservations = s.scalar(select(func.count()).select_from(DayUseRow))
     figure(
         live,
         "kiosk requests from unenrolled browsers answered 403",
         f"{statuses.count(403)}/{len(statuses)}",
     )
     assert statuses == [403] * len(statuses)
-    assert (opened, deposits, reservations) == (0, 0, 0)
+    assert _door_state(live) == before  # no door opened, nothing loaded, reserved or audited
+
+
+def _door_state(live: Live) -> tuple[object, ...]:
+    with unit_of_work(live.rt.sessions) as s:
+        return (
+            tuple(s.scalars(select(CompartmentRow.number).where(CompartmentRow.door_open))),
+            s.scalar(select(func.count()).select_from(LoadRow)),
+            s.scalar(select(func.count()).select_from(DayUseRow)),
+            s.scalar(
+                select(func.count())
+                .select_from(AuditEventRow)
+                .where(AuditEventRow.actor == "patron")  # anything a patron's request did
+            ),
+        )
 
 
 def test_a_revoked_kiosk_is_refused_at_once_by_every_process(live: Live) -> None:
@@ -324,3 +333,39 @@ def test_parallel_remote_unlocks_stop_at_the_hourly_limit(live: Live) -> None:
     figure(live, f"remote unlocks carried out at {limit - 1} of {limit} (50 sent)", len(opened))
     assert statuses.count(500) == 0
     assert len(opened) == 1
+
+
+def test_resend_answers_are_byte_identical_for_cards_with_and_without_waiting_items(
+    live: Live,
+) -> None:
+    import re
+
+    from bridge.services.loading import ScanOutcome, scan_item
+    from bridge.wiring import driver_for
+
+    waiting, nothing = PATRONS[0][0], PATRONS[1][0]
+    loaded = scan_item(live.rt, "main-lobby", "39000000000001", "staff:probe")  # Ana's hold
+    assert loaded.outcome is ScanOutcome.DOOR_OPEN and loaded.compartment is not None
+    sim = driver_for(live.rt, "main-lobby")
+    sim.put_item(loaded.compartment)  # type: ignore[attr-defined]
+    assert sim.close_door(loaded.compartment)  # type: ignore[attr-defined]
+    tokens = [_kiosk(live, f"probe resend kiosk {i}") for i in range(ATTACKERS)]
+
+    def resend(i: int) -> tuple[int, str]:
+        card = waiting if i % 2 else nothing
+        resp = live.form_post(
+            live.browser(tokens[i]), "/kiosk/main-lobby/newcode", {"card": card, "action": "resend"}
+        )
+        # Each browser has its own CSRF token; everything else must be the same bytes.
+        return resp.status_code, re.sub(r'name="csrf_token" value="[^"]+"', "", resp.text)
+
+    answers = attack(ATTACKERS, resend)
+    figure(live, "distinct resend answers (waiting vs nothing, 50 sent)", len(set(answers)))
+    assert len(set(answers)) == 1 and answers[0][0] == 200
+    with unit_of_work(live.rt.sessions) as s:
+        revoked = s.scalar(
+            select(func.count())
+            .select_from(AccessGrantRow)
+            .where(AccessGrantRow.revoked_at.is_not(None))
+        )
+    assert revoked == 0  # resending revoked nothing
