@@ -262,6 +262,28 @@ class WebSettings(Strict):
     session_absolute_hours: int = 8
     kiosk_timeout_seconds: int = 60
     remote_unlocks_per_hour: int = 10
+    # Reverse proxies in front of the app (docs/operations.md): 0 = none; a number N = N hops
+    # that every request passes; or the proxies' addresses/networks, whose X-Forwarded-* and
+    # client-certificate headers alone are believed.
+    trusted_proxies: int | list[str] = 0
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: int | list[str]) -> int | list[str]:
+        import ipaddress
+
+        if isinstance(value, int):
+            if not 0 <= value <= 5:
+                raise ValueError("trusted_proxies: a number of proxies from 0 to 5")
+            return value
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an address or network"
+                ) from None
+        return value
 
 
 class SecuritySettings(Strict):
