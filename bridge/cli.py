@@ -27,9 +27,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from bridge.startup import placeholder_secrets
     from bridge.storage.db import check_connection, make_engine
 
-    problems = []
+    problems = [
+        f"{name} is a placeholder: set a long random secret"
+        for name in placeholder_secrets(settings)
+    ]
     try:
         check_connection(make_engine(settings.database_url))
     except Exception as exc:
