@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 18:07:46.217409
+Create Date: 2026-12-07 18:23:47.963019
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def upgrade() -> None:
     sa.Column('patron', sa.String(length=64), nullable=True),
     sa.Column('patron_key', sa.String(length=64), nullable=True),
     sa.Column('facts', sa.JSON(), nullable=False),
-    sa.Column('secrets', sa.JSON(), nullable=True),
+    sa.Column('secrets', sa.Text(), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('channels_sent', sa.String(length=64), nullable=False),
     sa.Column('language', sa.String(length=16), nullable=True),
