@@ -119,3 +119,14 @@ def test_demo_refuses_a_port_in_use_with_one_line(tmp_path: Path) -> None:
         )
     assert out.returncode != 0
     assert f"port {port} on 127.0.0.1 is already in use" in out.stderr
+
+
+def test_the_demo_writes_its_configuration_and_keys_for_its_owner_only(tmp_path: Path) -> None:
+    from bridge.config import load_settings
+    from bridge.demo import write_config
+    from bridge.startup import placeholder_secrets
+
+    path = write_config(tmp_path, web_port=8080, acs_port=6001, redis_url="embedded")
+    for written in (path, tmp_path / "keys"):
+        assert written.stat().st_mode & 0o777 == 0o600, written
+    assert placeholder_secrets(load_settings(path)) == []  # random keys: the demo starts
