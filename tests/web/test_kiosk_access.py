@@ -588,3 +588,33 @@ def test_a_token_made_for_a_kiosk_program_typed_on_the_not_enrolled_page_enrols_
     assert stranger.get("/kiosk/main-lobby").status_code == 200
     assert revoke(rt, 1, actor="staff:admin-1")
     assert stranger.get("/kiosk/main-lobby").status_code == 403
+
+
+def test_kiosk_guessing_limits_key_on_the_device_not_the_address(
+    client: FlaskClient, stranger: FlaskClient, rt: Runtime, ils: Any, doors: Any
+) -> None:
+    from bridge.access.verification import KIOSK_WINDOW
+
+    form = client.get("/kiosk/main-lobby/pickup/code").get_data(as_text=True)
+
+    def wrong(browser: FlaskClient, address: str) -> int:
+        return browser.post(
+            "/kiosk/main-lobby/pickup/code",
+            data={"code": "000000", "csrf_token": csrf_from(form)},
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    # One device from many addresses: one budget.
+    statuses = [wrong(client, f"198.51.100.{n}") for n in range(KIOSK_WINDOW[0] + 1)]
+    assert statuses[:-1] == [422] * KIOSK_WINDOW[0]
+    last = client.post(
+        "/kiosk/main-lobby/pickup/code", data={"code": "000001", "csrf_token": csrf_from(form)}
+    )
+    assert "Too many tries" in last.get_data(as_text=True)
+    # Another enrolled device of the same bank still has its own.
+    other = _kiosk_of(stranger, rt, "main-lobby")
+    page = other.get("/kiosk/main-lobby/pickup/code").get_data(as_text=True)
+    resp = other.post(
+        "/kiosk/main-lobby/pickup/code", data={"code": "000002", "csrf_token": csrf_from(page)}
+    )
+    assert "did not match" in resp.get_data(as_text=True)
