@@ -35,10 +35,23 @@ def _config(tmp_path: Path, **replace: str) -> Path:
     return p
 
 
-def test_check_config_accepts_the_example(tmp_path: Path) -> None:
-    out = _run("-c", str(_config(tmp_path)), "check-config", "--no-ils")
+REAL_SECRETS = {
+    "change-me-to-a-long-random-string-of-48-chars-0000": "q3VtW8xq0m2Lr5Yb9nH1sPdKf7Tg4JcZeA6uRwXo",
+    "change-me-code-key-0123456789abcdef": "Jd93kfQm2Lx8Vt0bRn6Yh1WcPz4Gs7Ua",
+}
+
+
+def test_check_config_accepts_the_example_once_its_secrets_are_set(tmp_path: Path) -> None:
+    out = _run("-c", str(_config(tmp_path, **REAL_SECRETS)), "check-config", "--no-ils")
     assert out.returncode == 0, out.stderr
     assert "configuration OK: 2 bank(s)" in out.stdout
+
+
+def test_check_config_refuses_the_examples_placeholder_secrets(tmp_path: Path) -> None:
+    out = _run("-c", str(_config(tmp_path)), "check-config", "--no-ils")
+    assert out.returncode == 1
+    assert "web.secret_key is a placeholder" in out.stderr
+    assert "security.code_keys[0] is a placeholder" in out.stderr
 
 
 def test_a_broken_config_names_the_problem_and_exits_non_zero(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from tests.web.test_browser import (  # noqa: F401  (fixtures)
     audit_page,
     browser_type_launch_args,
     csp_errors,
+    kiosk_cookie,
     kiosk_timeout,
     live,
     sign_in,

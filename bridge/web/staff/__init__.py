@@ -16,6 +16,7 @@ security.protect_blueprint(bp)
 
 def init_app(app: Flask) -> None:
     from bridge.web.staff import (  # noqa: F401  (routes register on import)
+        accounts,
         auth,
         filters,
         kiosks,
