@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
         filters,
         kiosks,
         loading,
+        reports,
         search,
         views,
     )
