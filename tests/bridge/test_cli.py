@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import EXAMPLE_SECRETS, REPO
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -35,14 +35,8 @@ def _config(tmp_path: Path, **replace: str) -> Path:
     return p
 
 
-REAL_SECRETS = {
-    "change-me-to-a-long-random-string-of-48-chars-0000": "q3VtW8xq0m2Lr5Yb9nH1sPdKf7Tg4JcZeA6uRwXo",
-    "change-me-code-key-0123456789abcdef": "Jd93kfQm2Lx8Vt0bRn6Yh1WcPz4Gs7Ua",
-}
-
-
 def test_check_config_accepts_the_example_once_its_secrets_are_set(tmp_path: Path) -> None:
-    out = _run("-c", str(_config(tmp_path, **REAL_SECRETS)), "check-config", "--no-ils")
+    out = _run("-c", str(_config(tmp_path, **EXAMPLE_SECRETS)), "check-config", "--no-ils")
     assert out.returncode == 0, out.stderr
     assert "configuration OK: 2 bank(s)" in out.stdout
 
