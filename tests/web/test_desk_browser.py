@@ -109,3 +109,64 @@ def test_search_for_a_hold_then_the_door_shows_what_is_inside(
     page.get_by_role("heading", name="Page not found").wait_for()
     audit_page(page, live, "staff-not-found")
     assert csp_errors == []
+
+
+def test_emptying_a_return_door_by_scanning_shows_each_next_step_and_frees_the_door(
+    page: Any,
+    live: LiveServer,  # noqa: F811
+    accounts: Any,
+    rt: Runtime,
+    ils: Any,
+    doors: Any,
+    csp_errors: list[str],  # noqa: F811
+) -> None:
+    import re
+
+    from sqlalchemy import select
+
+    from bridge.services.returns import check_in_deposit, returns_overview
+    from bridge.storage.db import unit_of_work
+    from bridge.storage.tables.core import CompartmentRow
+    from bridge.storage.tables.returns import DepositRow
+
+    # A patron returns a book at the kiosk that another patron waits for at the east bank.
+    ils.add_item("39000000003001", home="CENTRAL", title="Paper Boats")
+    ils.lend("21000001", "39000000003001")
+    ils.add_patron("21000004", "4444")
+    ils.place_hold("21000004", "39000000003001", pickup_location="EAST-LOCKER")
+    page.goto(f"{live.url}/kiosk/main-lobby/return")
+    page.get_by_label("Item barcode").fill("39000000003001")
+    page.get_by_role("button", name="Open a return door").click()
+    heading = page.get_by_role("heading", name=re.compile(r"Door \d+ is open"))
+    heading.wait_for()
+    door = int(re.search(r"Door (\d+)", heading.inner_text()).group(1))  # type: ignore[union-attr]
+    doors["main-lobby"].put_item(door)
+    assert doors["main-lobby"].close_door(door)
+    with unit_of_work(rt.sessions) as s:
+        deposit = s.scalars(select(DepositRow.id)).one()
+    check_in_deposit(rt, deposit)  # what the worker does next
+    assert len(returns_overview(rt).needs_staff) == 1
+
+    sign_in(page, live, accounts[Role.STAFF])
+    page.goto(f"{live.url}/staff/work")
+    page.get_by_role("link", name=f"Empty door {door} by scanning").click()
+    page.get_by_label("Item taken out").fill("39000000000000")  # not in this door
+    page.get_by_role("button", name="Scan").click()
+    page.get_by_text("is not among the returns of door").wait_for()
+    page.get_by_label("Item taken out").fill("39000000003001")
+    page.get_by_role("button", name="Scan").click()
+    slip = page.locator("#transit-slip")
+    slip.wait_for()
+    assert "Send to: East station (EAST-LOCKER)" in slip.inner_text()
+    page.get_by_text(f"Every return is out: door {door} takes returns again.").wait_for()
+    audit_page(page, live, "staff-empty-return")
+    # Recorded by the scan: the door is free again and nothing is left to type on the work list.
+    with unit_of_work(rt.sessions) as s:
+        state = s.scalars(
+            select(CompartmentRow.state).where(
+                CompartmentRow.bank_id == "main-lobby", CompartmentRow.number == door
+            )
+        ).one()
+    assert state == "return_free"
+    assert returns_overview(rt).needs_staff == ()
+    assert csp_errors == []
