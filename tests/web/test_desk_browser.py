@@ -54,6 +54,18 @@ def test_alerts_on_the_work_list_urgent_first_and_readable_at_200_percent(
     finally:
         rt.clock = real
 
+    # A return waiting for staff puts a table on the list too (it must fit as well).
+    from bridge.storage.db import unit_of_work
+    from bridge.storage.tables.returns import DepositRow
+
+    with unit_of_work(rt.sessions) as s:
+        s.add(
+            DepositRow(
+                bank_id="main-lobby", compartment=9, item_barcode="39000000000699",
+                deposited_at=rt.clock(), state="needs_staff", reason="hold_here",
+                suggestion="load_for_pickup", outcome="hold_here",
+            )
+        )
     # 200 % zoom of a 1280 px wide window: the page lays out in 640 CSS pixels.
     page.set_viewport_size({"width": 640, "height": 900})
     sign_in(page, live, accounts[Role.VIEWER])
@@ -62,6 +74,8 @@ def test_alerts_on_the_work_list_urgent_first_and_readable_at_200_percent(
     assert alerts.count() == 2
     assert alerts.nth(0).inner_text().startswith("Urgent:")
     assert "East station" in alerts.nth(0).inner_text()
+    needs = page.locator("#needs-h + div table").inner_text()
+    assert "Main Library lobby, door 9" in needs and "load_for_pickup" not in needs
     assert f"Door {door} at Main Library lobby has been open" in alerts.nth(1).inner_text()
     page.get_by_role("link", name=f"Main Library lobby, door {door}").click()
     page.wait_for_url(f"**/staff/banks/main-lobby/{door}")
