@@ -657,6 +657,9 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     equipment: list[EquipmentCategory] = []
     deposit_verify_after_minutes: int = 60
+    # `lockerbridge demo` only: the folder its built-in mail catcher writes to; when set, the
+    # staff pages offer "Messages sent" (patron messages with their codes). Never in production.
+    demo_mailbox: Path | None = None
     sweeper_interval_seconds: int = 30
     outbox_lease_seconds: int = 90
 

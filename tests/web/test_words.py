@@ -37,3 +37,11 @@ def test_refused_and_missing_pages_are_explained(
     assert "<h1>Page not found</h1>" in missing.get_data(as_text=True)
     api = client.get("/api/v1/no-such-thing")
     assert api.status_code == 404 and "staff" not in api.get_data(as_text=True)
+
+
+def test_a_real_installation_has_no_demo_messages_page(
+    client: FlaskClient, accounts: dict[Role, Account]
+) -> None:
+    sign_in(client, accounts[Role.STAFF])  # demo_mailbox is not set outside the demo
+    assert client.get("/staff/demo/messages").status_code == 404
+    assert "Messages sent" not in client.get("/staff/work").get_data(as_text=True)
