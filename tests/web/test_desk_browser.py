@@ -184,3 +184,28 @@ def test_emptying_a_return_door_by_scanning_shows_each_next_step_and_frees_the_d
     assert state == "return_free"
     assert returns_overview(rt).needs_staff == ()
     assert csp_errors == []
+
+
+def test_an_admin_disables_an_account_on_the_accounts_page_and_its_session_ends(
+    page: Any,
+    browser: Any,
+    live: LiveServer,  # noqa: F811
+    accounts: Any,
+    csp_errors: list[str],  # noqa: F811
+) -> None:
+    # The staff member is signed in in another browser.
+    other = browser.new_context()
+    colleague = other.new_page()
+    sign_in(colleague, live, accounts[Role.STAFF])
+
+    sign_in(page, live, accounts[Role.ADMIN])
+    page.goto(f"{live.url}/staff/accounts")
+    audit_page(page, live, "staff-accounts")
+    name = accounts[Role.STAFF].username
+    page.get_by_role("button", name=f"Disable {name}").click()
+    page.get_by_role("button", name=f"Enable {name}").wait_for()
+
+    colleague.goto(f"{live.url}/staff/work")
+    colleague.wait_for_url("**/staff/login**")  # signed out at the very next request
+    other.close()
+    assert csp_errors == []
