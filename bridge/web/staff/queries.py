@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from bridge.notify.staff import NEEDS_STAFF as FAILED_MESSAGE_STATES
@@ -44,6 +44,7 @@ EXPECTED_OCCUPIED: dict[str, bool | None] = {
 WAITING_STATES = frozenset({"loaded", "expired", "staff_remove", "return_occupied"})
 REMOVAL_STATES = ("expired", "staff_remove")
 DEPOSIT_PENDING_STATES = ("recorded", "checking_in", "waiting_for_ils")
+HEALTH_OFFLINE_SHOWN = 10  # offline controllers named on the health panel; the rest counted
 
 
 class Cell(NamedTuple):
@@ -165,7 +166,11 @@ class Health:
     failed_jobs: int
     deposits_waiting: int
     oldest_waiting_at: datetime | None
-    controllers: list[tuple[str, str, bool, datetime | None]]  # id, name, online, seen
+    # Offline controllers, first few by name (id, name, online, seen); a consortium's panel must
+    # not list hundreds of banks on every poll.
+    controllers: list[tuple[str, str, bool, datetime | None]]
+    controllers_total: int = 0
+    controllers_offline: int = 0
 
 
 def ils_health(rt: Runtime) -> list[IlsHealth]:
@@ -201,11 +206,24 @@ def health(rt: Runtime, session: Session) -> Health:
             DepositRow.state.in_(DEPOSIT_PENDING_STATES)
         )
     ).one()
+    total, offline = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((BankRow.controller_online.is_(False), 1), else_=0)), 0),
+        )
+    ).one()
     controllers = [
         (b.id, b.name, b.controller_online, b.controller_seen_at)
-        for b in session.scalars(select(BankRow).order_by(BankRow.name))
+        for b in session.scalars(
+            select(BankRow)
+            .where(BankRow.controller_online.is_(False))
+            .order_by(BankRow.name)
+            .limit(HEALTH_OFFLINE_SHOWN)
+        )
     ]
-    return Health(ils_health(rt), queues, failed, waiting, oldest, controllers)
+    return Health(
+        ils_health(rt), queues, failed, waiting, oldest, controllers, int(total), int(offline)
+    )
 
 
 # --- work lists -------------------------------------------------------------------------------
