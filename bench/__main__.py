@@ -26,6 +26,7 @@ SUITES = [
     "bench.pickup",
     "bench.returns",
     "bench.status_page",
+    "bench.consortium",
     "bench.memory",
 ]
 

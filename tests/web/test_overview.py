@@ -126,3 +126,21 @@ class TestConsortium:
         overview = client.get("/staff/").get_data(as_text=True)
         assert _row(overview, "branch-000")[1] == "offline"
         assert _row(overview, "branch-030")[1] == "online"
+
+    def test_a_bank_work_list_shows_that_bank_only(self, client, accounts, rt):
+        with unit_of_work(rt.sessions) as s:
+            for bank in ("branch-001", "branch-002"):
+                s.execute(
+                    update(CompartmentRow)
+                    .where(CompartmentRow.bank_id == bank, CompartmentRow.number == 4)
+                    .values(state="return_occupied")
+                )
+        sign_in(client, accounts[Role.STAFF])
+        every = client.get("/staff/work").get_data(as_text=True)
+        assert "branch-001 / 4" in every and "branch-002 / 4" in every
+        bank_page = client.get("/staff/banks/branch-001").get_data(as_text=True)
+        assert 'href="/staff/work?bank=branch-001"' in bank_page
+        one = client.get("/staff/work?bank=branch-001").get_data(as_text=True)
+        assert "Work list: Branch 001" in one
+        assert "branch-001 / 4" in one and "branch-002 / 4" not in one
+        assert client.get("/staff/work?bank=nowhere").status_code == 404

@@ -26,7 +26,13 @@ class BankRow(Base):
 
 class CompartmentRow(Base):
     __tablename__ = "compartment"
-    __table_args__ = (UniqueConstraint("bank_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("bank_id", "number"),
+        # The status page counts doors needing staff across every bank on each load and poll:
+        # by state, or with a fault (few rows), not by reading a consortium's every door.
+        Index("ix_compartment_state", "state"),
+        Index("ix_compartment_fault", "fault"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bank_id: Mapped[str] = mapped_column(ForeignKey("bank.id"), index=True)

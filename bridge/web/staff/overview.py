@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from bridge.storage.tables.core import BankRow, CompartmentRow
@@ -54,7 +54,7 @@ class Overview:
     query: str
 
 
-def _search(query: str) -> list[object]:
+def _search(query: str) -> list[ColumnElement[bool]]:
     if not query:
         return []
     # LIKE wildcards typed by staff are matched literally.

@@ -321,12 +321,16 @@ def _masked_messages(messages: list[FailedMessage], role: Role) -> list[FailedMe
     return [replace(m, patron=None) for m in messages]
 
 
-def work_lists(rt: Runtime, role: Role, limit: int = 200) -> WorkLists:
-    """Everything staff must act on. Needs-staff deposits and failed messages come from their
-    services (``returns.returns_overview``, ``notify.staff.failed_messages``)."""
-    needs = returns.returns_overview(rt).needs_staff[:limit]
+def work_lists(
+    rt: Runtime, role: Role, limit: int = 200, bank_id: str | None = None
+) -> WorkLists:
+    """Everything staff must act on, at every bank or at ``bank_id`` only (a consortium's staff
+    work bank by bank). Needs-staff deposits and failed messages come from their services
+    (``returns.returns_overview``, ``notify.staff.failed_messages``)."""
+    needs = returns.returns_overview(rt, bank_id=bank_id).needs_staff[:limit]
+    one_bank = [] if bank_id is None else [CompartmentRow.bank_id == bank_id]
     with unit_of_work(rt.sessions) as session:
-        failed = failed_messages(session, limit=limit)
+        failed = failed_messages(session, limit=limit, bank_id=bank_id)
         attention = session.execute(
             select(
                 CompartmentRow.bank_id,
@@ -340,7 +344,8 @@ def work_lists(rt: Runtime, role: Role, limit: int = 200) -> WorkLists:
             .where(
                 CompartmentRow.state.in_((*REMOVAL_STATES, "return_occupied"))
                 | CompartmentRow.fault.is_not(None)
-                | CompartmentRow.occupied.is_not(None)
+                | CompartmentRow.occupied.is_not(None),
+                *one_bank,
             )
             .order_by(CompartmentRow.bank_id, CompartmentRow.number)
             .limit(limit * 4)
@@ -363,6 +368,7 @@ def work_lists(rt: Runtime, role: Role, limit: int = 200) -> WorkLists:
                 TransitRow.destination,
                 TransitRow.announced_at,
             )
+            .where(*([] if bank_id is None else [TransitRow.bank_id == bank_id]))
             .order_by(TransitRow.bank_id, TransitRow.announced_at)
             .limit(limit)
         ):

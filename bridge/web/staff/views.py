@@ -110,9 +110,14 @@ def health_fragment() -> ResponseReturnValue:
 @security.require_role(Role.VIEWER)
 def work() -> ResponseReturnValue:
     rt = security.runtime()
-    lists = queries.work_lists(rt, _user().role)
     names = {b.id: b.name for b in rt.settings.banks}
-    return render_template("staff/work.html", work=lists, zones=_zones(), bank_names=names)
+    bank_id = request.args.get("bank") or None
+    if bank_id is not None and bank_id not in names:
+        abort(404)
+    lists = queries.work_lists(rt, _user().role, bank_id=bank_id)
+    return render_template(
+        "staff/work.html", work=lists, zones=_zones(), bank_names=names, bank_id=bank_id
+    )
 
 
 @bp.get("/banks/<bank_id>/<int:number>")
