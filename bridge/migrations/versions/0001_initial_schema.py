@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 18:35:43.502177
+Create Date: 2026-12-07 18:38:22.542808
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.create_index('ix_audit_event_at', ['at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_event_bank_id'), ['bank_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_event_kind'), ['kind'], unique=False)
+        batch_op.create_index('ix_audit_event_bank_at', ['bank_id', 'at'], unique=False)
+        batch_op.create_index('ix_audit_event_kind_at', ['kind', 'at'], unique=False)
 
     op.create_table('bank',
     sa.Column('id', sa.String(length=63), nullable=False),
@@ -395,8 +395,8 @@ def downgrade() -> None:
     op.drop_table('dayuse_reservation')
     op.drop_table('bank')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_audit_event_kind'))
-        batch_op.drop_index(batch_op.f('ix_audit_event_bank_id'))
+        batch_op.drop_index('ix_audit_event_kind_at')
+        batch_op.drop_index('ix_audit_event_bank_at')
         batch_op.drop_index('ix_audit_event_at')
 
     op.drop_table('audit_event')
