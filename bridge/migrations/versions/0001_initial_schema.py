@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 18:38:22.542808
+Create Date: 2026-12-07 18:41:48.278259
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('bank_id', 'event_id', name=op.f('uq_deposit_bank_id'))
     )
     with op.batch_alter_table('deposit', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_deposit_bank_id'), ['bank_id'], unique=False)
+        batch_op.create_index('ix_deposit_bank_state', ['bank_id', 'state'], unique=False)
         batch_op.create_index(batch_op.f('ix_deposit_item_barcode'), ['item_barcode'], unique=False)
         batch_op.create_index('ix_deposit_state', ['state', 'deposited_at'], unique=False)
 
@@ -385,7 +385,7 @@ def downgrade() -> None:
     with op.batch_alter_table('deposit', schema=None) as batch_op:
         batch_op.drop_index('ix_deposit_state')
         batch_op.drop_index(batch_op.f('ix_deposit_item_barcode'))
-        batch_op.drop_index(batch_op.f('ix_deposit_bank_id'))
+        batch_op.drop_index('ix_deposit_bank_state')
 
     op.drop_table('deposit')
     with op.batch_alter_table('dayuse_reservation', schema=None) as batch_op:
