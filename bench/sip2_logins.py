@@ -10,7 +10,10 @@ blocks spread round-robin over every bank, so a busy moment of the machine falls
 pool's count of connections opened (each one a TCP connect and a SIP2 login, message 93) is
 read before and after each block. The full run measures twice: with the ACS on this host
 (a login costs little more than a TCP connect) and with the ACS answering every message after
-``WAN_LATENCY_MS`` (a catalogue in a data centre, where a login costs a round trip).
+``WAN_LATENCY_MS`` (a catalogue in a data centre, where a login costs a round trip), and
+once more with every bank configured with the same SIP2 login (``sip_login`` with the same
+user, password and ``location``), which the pool then shares between banks while each
+check-in's AP still names the bank's branch (see docs/ils/*.md for which ILSs allow it).
 
 Target (issue 24): spread rate / one-bank rate >= 0.8.
 """
@@ -42,6 +45,9 @@ WAN_LATENCY_MS = 10.0
 PATRON = "23000000009999"
 
 
+SHARED = {"user": "lockers-all", "password": "pw-all", "institution": "DEMO", "location": "LBALL"}
+
+
 def _catalogue(banks: int, homes: list[int]) -> dict[str, Any]:
     """Item ``i`` belongs to the branch of bank ``homes[i]``, where it is returned: a plain
     check-in, no transit to send it home."""
@@ -51,7 +57,8 @@ def _catalogue(banks: int, homes: list[int]) -> dict[str, Any]:
         "branches": [
             {"code": f"LB{b:03d}", "name": f"Lockers {b:03d}", "locker_bank": True}
             for b in range(banks)
-        ],
+        ]
+        + [{"code": "LBALL", "name": "Consortium lockers", "locker_bank": False}],
         "accounts": [
             {
                 "user": f"lockers-{b:03d}",
@@ -60,7 +67,8 @@ def _catalogue(banks: int, homes: list[int]) -> dict[str, Any]:
                 "location": f"LB{b:03d}",
             }
             for b in range(banks)
-        ],
+        ]
+        + [SHARED],
         "patrons": [{"barcode": PATRON, "pin": "1234", "first_name": "B", "last_name": "P"}],
         "items": [
             {
@@ -77,18 +85,23 @@ def _catalogue(banks: int, homes: list[int]) -> dict[str, Any]:
     }
 
 
-def _config(tmp: Path, redis_url: str, port: int, banks: int) -> str:
+def _config(tmp: Path, redis_url: str, port: int, banks: int, shared: bool) -> str:
     from tests.sandbox import service_toml
 
     out = service_toml(f"sqlite:///{tmp}/bench.db", redis_url, port, uuid.uuid4().hex * 2)
     for b in range(banks):
+        login = (
+            '{ user = "lockers-all", password = "pw-all", location = "LBALL" }'
+            if shared
+            else f'{{ user = "lockers-{b:03d}", password = "pw-{b:03d}" }}'
+        )
         out += f"""
 [[banks]]
 id = "bank-{b:03d}"
 name = "Bank {b:03d}"
 branch = "LB{b:03d}"
 ils = "main-ils"
-sip_login = {{ user = "lockers-{b:03d}", password = "pw-{b:03d}" }}
+sip_login = {login}
 compartment_ranges = [{{ first = 1, last = 2, size = "M", purpose = "return" }}]
 """
     return out
@@ -124,7 +137,7 @@ def _acs(catalogue: Path, latency_ms: float) -> Iterator[int]:
             proc.wait(timeout=5)
 
 
-def _measure(quick: bool, latency_ms: float) -> list[Figure]:
+def _measure(quick: bool, latency_ms: float, shared: bool = False) -> list[Figure]:
     from redis import Redis
 
     from bench.status_page import _redis
@@ -153,7 +166,7 @@ def _measure(quick: bool, latency_ms: float) -> list[Figure]:
         (tmp / "catalogue.json").write_text(json.dumps(_catalogue(banks, [b for _, b in plan])))
         with _redis(tmp) as redis_url, _acs(tmp / "catalogue.json", latency_ms) as port:
             cfg = tmp / "lockerbridge.toml"
-            cfg.write_text(_config(tmp, redis_url, port, banks))
+            cfg.write_text(_config(tmp, redis_url, port, banks, shared))
             settings = load_settings(cfg)
             engine = make_engine(settings.database_url)
             upgrade(engine)
@@ -175,6 +188,8 @@ def _measure(quick: bool, latency_ms: float) -> list[Figure]:
                 rt.close()
     rate = {mode: done[mode] / seconds[mode] for mode in seconds}
     where = f", ACS answering after {latency_ms:g} ms" if latency_ms else ", ACS on this host"
+    if shared:
+        where += ", one login shared by every bank (AP names the branch)"
     ratio = rate["spread"] / rate["one"]
     return [
         Figure(
@@ -202,4 +217,5 @@ def run(quick: bool) -> list[Figure]:
     figures = _measure(quick, 0.0)
     if not quick:
         figures += _measure(quick, WAN_LATENCY_MS)
+        figures += _measure(quick, WAN_LATENCY_MS, shared=True)
     return figures
