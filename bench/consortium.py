@@ -76,7 +76,7 @@ def _scaling(name: str, p95: dict[int, float], target: float | None) -> Figure:
 
 
 def run(quick: bool) -> list[Figure]:
-    sizes = (5, 20) if quick else (5, 50, 500)
+    sizes = (2, 5) if quick else (5, 50, 500)
     repeat = 5 if quick else 60
     p95: dict[str, dict[int, float]] = {}
     figures: list[Figure] = []

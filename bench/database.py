@@ -128,7 +128,7 @@ def _purge_timed(rt: Any) -> tuple[Any, list[float], float]:
 
 def run(quick: bool) -> list[Figure]:
     sizes = (2, 5) if quick else (5, 500)
-    days = 100 if quick else 365
+    days = 30 if quick else 365
     repeat = 3 if quick else 40
     small, big = sizes
     figures: list[Figure] = []

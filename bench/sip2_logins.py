@@ -147,9 +147,9 @@ def _measure(quick: bool, latency_ms: float, shared: bool = False) -> list[Figur
     from bridge.storage.migrate import upgrade
     from bridge.wiring import sync_banks
 
-    banks = 20 if quick else BANKS
+    banks = 10 if quick else BANKS
     rounds = 1 if quick else 6
-    block = 20 if quick else BLOCK
+    block = 10 if quick else BLOCK
     # The plan: (mode, bank) per deposit, warm-up first; item i is deposited by plan[i].
     plan: list[tuple[str, int]] = [("warm", 0)]
     spread_at = 0

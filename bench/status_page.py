@@ -2,7 +2,9 @@
 
 Up to three banks the page also shows every bank's grid; beyond that (1,000 compartments and
 up here) it shows one line per bank and the grids are on each bank's page (``bench.consortium``
-measures those against the number of banks). Seeds a SQLite database with banks of 200 compartments until the total is reached (about
+measures those against the number of banks).
+
+Seeds a SQLite database with banks of 200 compartments until the total is reached (about
 two in three doors holding a waiting item, some expired, some with faults), signs a staff user
 in through the real form, and times ``GET /staff/`` with Flask's test client. The baseline is
 ``GET /healthz`` on the same app and client (the framework's own cost), measured in the same run.
