@@ -10,7 +10,8 @@ then opened instead. The controller being offline opens nothing and changes noth
 - door opened → remembered on the compartment row;
 - door closed → finishes whatever the door was opened for: loading (compartment ``loaded``,
   access code issued, patron notified), pickup (compartment free, patron↔item link purged),
-  equipment stocking, or a deposit (``bridge.services.returns.record_deposit``);
+  equipment stocking, or a deposit (``bridge.services.returns.add_deposit``, in the same
+  transaction as the door's new state);
 - occupancy → compared with the model; a contradiction goes on the staff list;
 - fault → the compartment (or the controller) is out of service;
 - card read → card or credential access (``bridge.access.readers``).
@@ -282,7 +283,7 @@ def _door_opened(rt: Runtime, event: DoorOpened) -> None:
 def door_closed(rt: Runtime, bank_id: str, number: int, at: datetime) -> None:
     """Finishes what the door was opened for (see the module docstring)."""
     refs: list[str] = []
-    deposits: list[tuple[str, str | None]] = []
+    deposits: list[int] = []
     with unit_of_work(rt.sessions) as s:
         lock_bank(s, bank_id)
         state = load_bank(s, bank_id)
@@ -294,7 +295,7 @@ def door_closed(rt: Runtime, bank_id: str, number: int, at: datetime) -> None:
         fresh = [ld for ld in state.loads_in(number) if ld.state == "reserved"]
         events: list[LockerEvent] = []
         if compartment.purpose is Purpose.RETURN:
-            deposits = _close_return_door(s, state, number, at, events)
+            deposits = _close_return_door(s, state, number, at, events, now=rt.clock())
         elif fresh and compartment.state in (_S.RESERVED, _S.LOADED):
             if compartment.state is _S.RESERVED:
                 events.append(
@@ -313,15 +314,12 @@ def door_closed(rt: Runtime, bank_id: str, number: int, at: datetime) -> None:
             events.append(found)
         save_compartments(state, at)
         audit_events(s, events, actor="controller")
+    # Committed: now, and only now, hand the work to the workers (the sweeper does it if this
+    # process dies here).
     for ref in refs:
         outbox.dispatch(rt, "notification", ref)
-    if deposits:
-        from bridge.services.returns import record_deposit
-
-        for item, _who in deposits:
-            record_deposit(
-                rt, bank_id=bank_id, compartment=number, item_barcode=item, deposited_at=at
-            )
+    for deposit_id in deposits:
+        outbox.dispatch(rt, "deposit_checkin", str(deposit_id))
 
 
 def _issue_and_notify(
@@ -473,8 +471,17 @@ def _close_after_pickup(
 
 
 def _close_return_door(
-    s: Session, state: BankState, number: int, at: datetime, events: list[LockerEvent]
-) -> list[tuple[str, str | None]]:
+    s: Session,
+    state: BankState,
+    number: int,
+    at: datetime,
+    events: list[LockerEvent],
+    *,
+    now: datetime,
+) -> list[int]:
+    """The door's pending scans become deposits (backdated to ``at``, the close), in the
+    transaction that marks the door occupied and deletes the scans: a crash can no longer leave
+    an occupied door with its scans gone and no deposit. Returns the new deposits' ids."""
     pending = list(
         s.scalars(
             select(LoadRow).where(
@@ -492,7 +499,22 @@ def _close_return_door(
                 number, _S.RETURN_OCCUPIED, at=at, actor="patron", reason="deposit"
             )
         )
-    out: list[tuple[str, str | None]] = [(p.item_barcode, p.patron_ref) for p in pending]
+    from bridge.services import returns  # returns -> equipment -> doors
+
+    out: list[int] = []
+    for scan in pending:
+        deposit_id, new = returns.add_deposit(
+            s,
+            bank_id=state.bank.bank_id,
+            compartment=number,
+            item_barcode=scan.item_barcode,
+            deposited_at=at,
+            now=now,
+            # No event id: a resent close finds no scans left (they go in this same commit),
+            # and a scan's row id may be reused once it is deleted.
+        )
+        if new:
+            out.append(deposit_id)
     s.execute(delete(LoadRow).where(LoadRow.id.in_([p.id for p in pending])))
     return out
 

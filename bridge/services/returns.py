@@ -122,50 +122,78 @@ def record_deposit(
     item_barcode = item_barcode.strip()
     if not item_barcode:
         raise ValueError("a deposit needs an item barcode")
-    now = rt.clock()
     with unit_of_work(rt.sessions) as s:
-        deposit_id = s.scalar(
-            _insert_or_nothing(s, DepositRow)
-            .values(
-                bank_id=bank_id,
-                compartment=compartment,
-                item_barcode=item_barcode,
-                deposited_at=deposited_at,
-                recorded_at=now,
-                event_id=event_id,
-                depositor=depositor,
-                state=DepositState.RECORDED.value,
-                state_since=now,
-            )
-            .returning(DepositRow.id)
+        deposit_id, new = add_deposit(
+            s,
+            bank_id=bank_id,
+            compartment=compartment,
+            item_barcode=item_barcode,
+            deposited_at=deposited_at,
+            now=rt.clock(),
+            depositor=depositor,
+            event_id=event_id,
         )
-        if deposit_id is None:  # this controller event was recorded before
-            known = s.scalar(
-                select(DepositRow.id).where(
-                    DepositRow.bank_id == bank_id, DepositRow.event_id == event_id
-                )
-            )
-            assert known is not None
-            return known
-        s.execute(
-            insert(AuditEventRow),
-            [
-                _audit_values(
-                    deposit_id,
-                    bank_id,
-                    compartment,
-                    item_barcode,
-                    None,
-                    DepositState.RECORDED,
-                    at=now,
-                    actor="controller",
-                    why="deposit",
-                )
-            ],
-        )
-        outbox.add(s, KIND, ref=str(deposit_id), now=now, order_key=item_barcode)
-    outbox.dispatch(rt, KIND, str(deposit_id))
+    if new:
+        outbox.dispatch(rt, KIND, str(deposit_id))
     return deposit_id
+
+
+def add_deposit(
+    s: Session,
+    *,
+    bank_id: str,
+    compartment: int,
+    item_barcode: str,
+    deposited_at: datetime,
+    now: datetime,
+    depositor: str | None = None,
+    event_id: str | None = None,
+) -> tuple[int, bool]:
+    """The writes of :func:`record_deposit` inside the caller's transaction (the door-close
+    event records its deposits in the same commit as the door's state): the deposit, its audit
+    event and its outbox row. Returns (id, new); the caller dispatches ``deposit_checkin``
+    for a new one after its commit."""
+    deposit_id = s.scalar(
+        _insert_or_nothing(s, DepositRow)
+        .values(
+            bank_id=bank_id,
+            compartment=compartment,
+            item_barcode=item_barcode,
+            deposited_at=deposited_at,
+            recorded_at=now,
+            event_id=event_id,
+            depositor=depositor,
+            state=DepositState.RECORDED.value,
+            state_since=now,
+        )
+        .returning(DepositRow.id)
+    )
+    if deposit_id is None:  # this controller event was recorded before
+        known = s.scalar(
+            select(DepositRow.id).where(
+                DepositRow.bank_id == bank_id, DepositRow.event_id == event_id
+            )
+        )
+        assert known is not None
+        return known, False
+    s.execute(
+        insert(AuditEventRow),
+        [
+            _audit_values(
+                deposit_id,
+                bank_id,
+                compartment,
+                item_barcode,
+                None,
+                DepositState.RECORDED,
+                at=now,
+                actor="controller",
+                why="deposit",
+            )
+        ],
+    )
+    outbox.add(s, KIND, ref=str(deposit_id), now=now, order_key=item_barcode)
+    return deposit_id, True
 
 
 def _insert_or_nothing(s: Session, table: type[DepositRow]) -> Any:
