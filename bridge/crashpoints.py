@@ -9,7 +9,12 @@ e.g. ``doors.door_closed`` or ``returns.check_in_deposit`` (the package prefix `
 ``occurrence``-th time (1 when omitted) end with ``os._exit(CRASH_STATUS)`` immediately after
 the commit: no ``finally`` blocks, no atexit handlers, no flushing, as a SIGKILL or a power cut
 would leave it. ``LOCKERBRIDGE_CRASH_TRACE=<file>`` appends ``pid label`` to that file at every
-commit point instead (how the fault suite learns a flow's commit points).
+commit point (how the fault suite learns a flow's commit points).
+
+``LOCKERBRIDGE_CRASH_CONTROL=<dir>`` lets a test arm one crash in processes already running:
+it writes the label to ``<dir>/armed``; the first process of the installation to reach that
+label renames the file to ``<dir>/fired`` (the rename succeeds for one process only) and ends.
+A process restarted after the crash finds nothing armed and runs on.
 
 Both are read once, at import. Unset (production), :func:`reached` is one comparison.
 """
@@ -22,6 +27,7 @@ import threading
 
 ENV_CRASH_AT = "LOCKERBRIDGE_CRASH_AT"
 ENV_TRACE = "LOCKERBRIDGE_CRASH_TRACE"
+ENV_CONTROL = "LOCKERBRIDGE_CRASH_CONTROL"
 CRASH_STATUS = 86  # what a crashed process exits with, told apart from a real failure
 
 _lock = threading.Lock()
@@ -37,7 +43,8 @@ def _parse(spec: str | None) -> tuple[str, int] | None:
 
 _target = _parse(os.environ.get(ENV_CRASH_AT))
 _trace = os.environ.get(ENV_TRACE) or None
-ACTIVE = _target is not None or _trace is not None
+_control = os.environ.get(ENV_CONTROL) or None
+ACTIVE = _target is not None or _trace is not None or _control is not None
 
 
 def label_of_caller(depth: int) -> str:
@@ -59,12 +66,34 @@ def reached(label: str | None) -> None:
     if _trace is not None:
         with _lock, open(_trace, "a") as out:
             out.write(f"{os.getpid()} {label}\n")
+    if _control is not None:
+        _armed_crash(_control, label)
     if _target is None or _target[0] != label:
         return
     with _lock:
         _counts[label] = _counts.get(label, 0) + 1
         hit = _counts[label] == _target[1]
     if hit:
-        sys.stderr.write(f"lockerbridge: crash point {label}:{_target[1]} reached\n")
-        sys.stderr.flush()
-        os._exit(CRASH_STATUS)
+        _exit(f"{label}:{_target[1]}")
+
+
+def _armed_crash(control: str, label: str) -> None:
+    armed = os.path.join(control, "armed")
+    try:
+        with open(armed) as f:
+            wanted = f.read().strip()
+    except FileNotFoundError:
+        return
+    if wanted != label:
+        return
+    try:
+        os.rename(armed, os.path.join(control, "fired"))
+    except FileNotFoundError:
+        return  # another process got there first
+    _exit(label)
+
+
+def _exit(what: str) -> None:
+    sys.stderr.write(f"lockerbridge: crash point {what} reached (pid {os.getpid()})\n")
+    sys.stderr.flush()
+    os._exit(CRASH_STATUS)

@@ -5,29 +5,31 @@ on its second failure the domain (``lockers.safety.SafetyMonitor``) takes the co
 service and, if its items are not inside yet, moves the reservation to another door, which is
 then opened instead. The controller being offline opens nothing and changes nothing.
 
-:func:`handle_event` takes every driver event (simulated, MQTT, or the HTTP webhook):
+:data:`HANDLERS` act on the driver events (simulated, MQTT, or the HTTP webhook), each in one
+transaction; ``bridge.assembly`` registers them at start-up (``bridge.events``):
 
 - door opened → remembered on the compartment row;
 - door closed → finishes whatever the door was opened for: loading (compartment ``loaded``,
   access code issued, patron notified), pickup (compartment free, patron↔item link purged),
-  equipment stocking, or a deposit (``bridge.services.returns.add_deposit``, in the same
+  equipment stocking, or a deposit (``bridge.services.deposits.add_deposit``, in the same
   transaction as the door's new state);
 - occupancy → compared with the model; a contradiction goes on the staff list;
-- fault → the compartment (or the controller) is out of service;
-- card read → card or credential access (``bridge.access.readers``).
+- fault → the compartment (or the controller) is out of service.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bridge import outbox
-from bridge.metrics import DOOR_EVENTS
+from bridge.access.links import issue_link
 from bridge.runtime import Runtime
 from bridge.services.banks import (
     BankState,
@@ -39,16 +41,16 @@ from bridge.services.banks import (
     lock_bank,
     save_compartments,
 )
+from bridge.services.deposits import KIND as DEPOSIT_CHECKIN
+from bridge.services.deposits import add_deposit
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, BankRow, CompartmentRow
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
 from bridge.wiring import driver_for
 from lockers.allocation import Allocation, NoFit, allocate, apply_allocation
 from lockers.drivers.base import (
-    CardRead,
     DoorClosed,
     DoorOpened,
-    DriverEvent,
     Fault,
     OccupancyChanged,
 )
@@ -238,24 +240,8 @@ def _follow_move(
 # --- events from the controller -----------------------------------------------------------
 
 
-def handle_event(rt: Runtime, event: DriverEvent) -> None:
-    """Applies one driver event. Unknown banks/compartments are logged and dropped."""
-    DOOR_EVENTS.labels(bank=event.bank_id, event=type(event).__name__).inc()
-    try:
-        if isinstance(event, DoorOpened):
-            _door_opened(rt, event)
-        elif isinstance(event, DoorClosed):
-            door_closed(rt, event.bank_id, event.compartment, event.at)
-        elif isinstance(event, OccupancyChanged):
-            _occupancy(rt, event)
-        elif isinstance(event, Fault):
-            _fault(rt, event)
-        elif isinstance(event, CardRead):
-            from bridge.access import readers  # audits under a pseudonym, then card access
-
-            readers.card_read(rt, event)
-    except KeyError:
-        log.warning("event for an unknown bank or compartment dropped: %s", type(event).__name__)
+def _closed(rt: Runtime, event: DoorClosed) -> None:
+    door_closed(rt, event.bank_id, event.compartment, event.at)
 
 
 def _row(s: Session, bank_id: str, number: int) -> CompartmentRow:
@@ -319,7 +305,7 @@ def door_closed(rt: Runtime, bank_id: str, number: int, at: datetime) -> None:
     for ref in refs:
         outbox.dispatch(rt, "notification", ref)
     for deposit_id in deposits:
-        outbox.dispatch(rt, "deposit_checkin", str(deposit_id))
+        outbox.dispatch(rt, DEPOSIT_CHECKIN, str(deposit_id))
 
 
 def _issue_and_notify(
@@ -392,8 +378,6 @@ def _issue_and_notify(
         grant=issued.grant.grant_id,
         expires=expires.isoformat(),
     )
-    from bridge.access.phone import issue_link
-
     phone_url = issue_link(
         rt,
         s,
@@ -499,11 +483,9 @@ def _close_return_door(
                 number, _S.RETURN_OCCUPIED, at=at, actor="patron", reason="deposit"
             )
         )
-    from bridge.services import returns  # returns -> equipment -> doors
-
     out: list[int] = []
     for scan in pending:
-        deposit_id, new = returns.add_deposit(
+        deposit_id, new = add_deposit(
             s,
             bank_id=state.bank.bank_id,
             compartment=number,
@@ -595,6 +577,16 @@ def _fault(rt: Runtime, event: Fault) -> None:
         row.fault = f"{event.code}: {event.detail}"[:200]
         save_compartments(state, event.at)
         audit_events(s, [changed], actor="controller")
+
+
+# The handlers of this module by event type; ``bridge.assembly`` registers them at start-up
+# (``bridge.events``). Card reads belong to ``bridge.access.readers``.
+HANDLERS: dict[type, Callable[[Runtime, Any], object]] = {
+    DoorOpened: _door_opened,
+    DoorClosed: _closed,
+    OccupancyChanged: _occupancy,
+    Fault: _fault,
+}
 
 
 # --- staff --------------------------------------------------------------------------------

@@ -22,10 +22,10 @@ from redis import Redis
 from rq import SimpleWorker
 from sqlalchemy import Engine, select
 
+from bridge.assembly import handle_event
 from bridge.config import Settings
 from bridge.crashpoints import CRASH_STATUS, ENV_CRASH_AT, ENV_TRACE
 from bridge.runtime import QUEUE_NAMES, Runtime
-from bridge.services.doors import handle_event
 from bridge.services.sweeper import sweep_outbox
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow, OutboxRow
