@@ -7,18 +7,24 @@ its deposits in its own transaction without depending on any of that.
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bridge import outbox
-from bridge.storage.tables.core import AuditEventRow
+from bridge.runtime import Runtime
+from bridge.storage.db import unit_of_work
+from bridge.storage.tables.core import AuditEventRow, CompartmentRow
+from bridge.storage.tables.lockers import LoadRow
 from bridge.storage.tables.returns import DepositRow
 from lockers.states import DepositState
+
+log = logging.getLogger(__name__)
 
 KIND = "deposit_checkin"
 
@@ -119,3 +125,53 @@ def _audit_values(
             "reason": why,
         },
     }
+
+
+def release_abandoned_scans(rt: Runtime) -> int:
+    """Drops return scans whose door never opened: the kiosk's process died between storing the
+    scan and opening the door (or the open failed and the clean-up was lost). Such a scan keeps
+    its door out of use for every later return.
+
+    A scan is abandoned when no door-opened event arrived for it (``state`` still ``reserved``;
+    the event marks it ``open``), its door is shut, and it is older than two outbox leases (the
+    kiosk's request is long over). No item can be behind a door that never opened, so nothing
+    is lost; each drop is audited. Run by the sweeper; returns how many were dropped.
+    """
+    now = rt.clock()
+    before = now - 2 * timedelta(seconds=rt.settings.outbox_lease_seconds)
+    with unit_of_work(rt.sessions) as s:
+        stale = s.execute(
+            select(LoadRow.id, LoadRow.bank_id, LoadRow.compartment, LoadRow.item_barcode)
+            .join(
+                CompartmentRow,
+                (CompartmentRow.bank_id == LoadRow.bank_id)
+                & (CompartmentRow.number == LoadRow.compartment),
+            )
+            .where(
+                LoadRow.kind == "deposit",
+                LoadRow.state == "reserved",
+                LoadRow.created_at < before,
+                CompartmentRow.door_open.is_(False),
+            )
+        ).all()
+        if not stale:
+            return 0
+        s.execute(delete(LoadRow).where(LoadRow.id.in_([r.id for r in stale])))
+        s.execute(
+            insert(AuditEventRow),
+            [
+                {
+                    "at": now,
+                    "kind": "return_scan_abandoned",
+                    "bank_id": r.bank_id,
+                    "compartment": r.compartment,
+                    "actor": "system",
+                    "subject": None,
+                    "item": r.item_barcode,
+                    "detail": {"reason": "the door never opened"},
+                }
+                for r in stale
+            ],
+        )
+    log.info("dropped %d return scan(s) whose door never opened", len(stale))
+    return len(stale)

@@ -259,6 +259,18 @@ def _door_opened(rt: Runtime, event: DoorOpened) -> None:
     with unit_of_work(rt.sessions) as s:
         row = _row(s, event.bank_id, event.compartment)
         row.door_open, row.door_opened_at = True, event.at
+        # A return scan whose door really opened may have an item behind it from now on: it
+        # is no longer one the sweeper may drop (bridge.services.deposits.release_abandoned).
+        s.execute(
+            update(LoadRow)
+            .where(
+                LoadRow.bank_id == event.bank_id,
+                LoadRow.compartment == event.compartment,
+                LoadRow.kind == "deposit",
+                LoadRow.state == "reserved",
+            )
+            .values(state="open")
+        )
         s.execute(
             update(BankRow)
             .where(BankRow.id == event.bank_id)

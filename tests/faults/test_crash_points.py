@@ -1,0 +1,35 @@
+"""One kill at every commit point of a return, through the real processes and entry points.
+
+For each point (``tests.faults.points.RETURN_POINTS``) the process that commits under that
+label is ended right after the commit; the system is restarted around it and must still end
+with the item in its door, one deposit, checked in once at the ILS and backdated to the close.
+Prints the table flow x commit point -> outcome (``pytest -s``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.faults.points import RETURN_POINTS, installation, run_returns, table
+from tests.topology.procs import redis_server_binary
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_a_kill_after_any_commit_of_a_return_loses_and_doubles_nothing(
+    tmp_path: Path, database: str, pg_reason: str | None
+) -> None:
+    if database == "postgresql" and pg_reason is not None:
+        pytest.skip(f"PostgreSQL is not reachable: {pg_reason}")
+    if redis_server_binary() is None:
+        pytest.skip("redis-server is not installed")
+    with installation(tmp_path, database, returns=len(RETURN_POINTS) + 2) as inst:
+        outcomes = run_returns(inst)
+    print()
+    print(table(outcomes, database))
+    assert [(o.point, o.cell()) for o in outcomes] == [(p, "ok") for p, _ in RETURN_POINTS]
