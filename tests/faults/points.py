@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow, OutboxRow
-from bridge.storage.tables.lockers import LoadRow
+from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
+from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.returns import DepositRow
 from sip2.acs.catalogue_file import catalogue_from_dict
 from sip2.acs.server import ReferenceACS
@@ -48,6 +49,7 @@ KIOSK_TOKEN = "kiosk-token-0123456789abcdefgh"
 STAFF_TOKEN = "scanner-token-0123456789abcdef"
 BORROWER = "23000000000777"
 RETURN_DOORS = range(1, 41)
+PICKUP_DOORS = range(41, 61)
 
 # The commit points of a return, in the order they happen, and the process that reaches each.
 RETURN_POINTS = (
@@ -61,15 +63,40 @@ RETURN_POINTS = (
 )
 
 
+# The commit points of loading a hold: the staff scan (route), the door events (webhook), the
+# message to the patron (worker).
+LOADING_POINTS = (
+    ("loading.scan_item", "web: the scan's local checks"),
+    ("loading._load", "web: hold checked in, door reserved"),
+    ("doors._record_opened", "web: the controller confirmed the door open"),
+    ("doors._door_opened", "web (webhook): door opened event"),
+    ("doors._occupancy", "web (webhook): occupancy event"),
+    ("doors.door_closed", "web (webhook): loaded, code issued, message queued"),
+    ("notify.delivery._deliver", "worker: message claimed"),
+    ("notify.delivery._settle", "worker: message done"),
+)
+
+
 def return_item(n: int) -> str:
     return f"3977{n:010d}"
 
 
-def catalogue(returns: int) -> dict[str, Any]:
+def hold_item(n: int) -> str:
+    return f"3988{n:010d}"
+
+
+def hold_patron(n: int) -> str:
+    return f"2388{n:010d}"
+
+
+def catalogue(returns: int, holds: int = 0) -> dict[str, Any]:
     due = (datetime.now(UTC) + timedelta(days=14)).isoformat()
     return {
         "institution": "DEMO",
-        "branches": [{"code": sandbox.BRANCH, "name": "Main lockers", "locker_bank": True}],
+        "branches": [
+            {"code": sandbox.BRANCH, "name": "Main lockers", "locker_bank": True},
+            {"code": "EAST", "name": "East"},
+        ],
         "accounts": [
             {
                 "user": "lockers-main",
@@ -78,8 +105,26 @@ def catalogue(returns: int) -> dict[str, Any]:
                 "location": sandbox.BRANCH,
             }
         ],
-        "patrons": [{"barcode": BORROWER, "pin": "1234", "first_name": "T", "last_name": "P"}],
+        "patrons": [{"barcode": BORROWER, "pin": "1234", "first_name": "T", "last_name": "P"}]
+        + [
+            {"barcode": hold_patron(n), "pin": "1234", "first_name": f"H{n}", "last_name": "P"}
+            for n in range(1, holds + 1)
+        ],
+        "holds": [
+            {
+                "id": f"H{n}",
+                "patron": hold_patron(n),
+                "item": hold_item(n),
+                "pickup": sandbox.BRANCH,
+                "expires": "2031-12-31",
+            }
+            for n in range(1, holds + 1)
+        ],
         "items": [
+            {"barcode": hold_item(n), "title": f"Held {n}", "home": "EAST", "media": "book"}
+            for n in range(1, holds + 1)
+        ]
+        + [
             {
                 "barcode": return_item(n),
                 "title": f"Book {n}",
@@ -124,13 +169,13 @@ def table(outcomes: list[Outcome], database: str) -> str:
 class Installation:
     """The running system, and the knobs the suite turns."""
 
-    def __init__(self, tmp: Path, database_url: str, returns: int) -> None:
+    def __init__(self, tmp: Path, database_url: str, returns: int, holds: int = 0) -> None:
         self.tmp = tmp
         self.control = tmp / "crash"
         self.control.mkdir()
         self.redis = sandbox.RedisServer(tmp / "redis")
-        self.acs = ReferenceACS(catalogue_from_dict(catalogue(returns)), behaviour="koha")
-        self.controller = BankController(BANK, RETURN_DOORS, KEY)
+        self.acs = ReferenceACS(catalogue_from_dict(catalogue(returns, holds)), behaviour="koha")
+        self.controller = BankController(BANK, range(1, PICKUP_DOORS.stop), KEY)
         self.port = free_port()
         self.web = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url
@@ -173,12 +218,13 @@ class Installation:
                         "signing_key": KEY.decode(),
                     },
                     "compartment_ranges": [
+                        {"first": PICKUP_DOORS.start, "last": PICKUP_DOORS.stop - 1, "size": "M"},
                         {
                             "first": RETURN_DOORS.start,
                             "last": RETURN_DOORS.stop - 1,
                             "size": "M",
                             "purpose": "return",
-                        }
+                        },
                     ],
                 }
             ],
@@ -333,9 +379,7 @@ def settle(inst: Installation, items: list[str], timeout: float = 45.0) -> None:
                 select(OutboxRow.id).where(OutboxRow.state.in_(("pending", "leased")))
             ).all()
             scans = s.scalars(
-                select(LoadRow.id).where(
-                    LoadRow.item_barcode.in_(items), LoadRow.kind == "deposit"
-                )
+                select(LoadRow.id).where(LoadRow.item_barcode.in_(items), LoadRow.kind == "deposit")
             ).all()
         return not open_deposits and not open_work and not scans
 
@@ -429,10 +473,105 @@ def run_returns(
     return outcomes
 
 
+# --- loading a hold ---------------------------------------------------------------------------
+
+
+def load_one(inst: Installation, item: str) -> int | None:
+    """Staff scan ``item`` at the bank and put it into the door that opens (a door that opened
+    is used even when the answer was lost); they scan again once when no door opened."""
+    before = {d for d in PICKUP_DOORS if inst.controller.sim.is_open(d)}
+    for _attempt in range(2):
+        answer = inst.post(f"/api/v1/banks/{BANK}/loading/scan", {"item": item}, STAFF_TOKEN)
+        door = None
+        if answer is not None and answer.status_code == 200:
+            door = answer.json().get("compartment")
+        if door is None or not inst.controller.sim.is_open(int(door)):
+            opened = {d for d in PICKUP_DOORS if inst.controller.sim.is_open(d)} - before
+            door = min(opened) if opened else None
+        if door is not None:
+            inst.controller.load(int(door))
+            return int(door)
+        inst.wait_web()
+    return None
+
+
+def _last_message(inst: Installation) -> int:
+    assert inst.rt is not None
+    with unit_of_work(inst.rt.sessions) as s:
+        return int(s.scalar(select(func.max(NotificationRow.id))) or 0)
+
+
+def check_loading(
+    inst: Installation, item: str, door: int | None, messages_before: int
+) -> list[str]:
+    assert inst.rt is not None
+    problems: list[str] = []
+    with unit_of_work(inst.rt.sessions) as s:
+        loads = s.scalars(select(LoadRow).where(LoadRow.item_barcode == item)).all()
+        told = s.scalars(
+            select(NotificationRow).where(
+                NotificationRow.kind == "ready_for_pickup", NotificationRow.id > messages_before
+            )
+        ).all()
+        grants = {
+            g.grant_id: g
+            for g in s.scalars(select(AccessGrantRow).where(AccessGrantRow.revoked_at.is_(None)))
+        }
+    in_door = door is not None and inst.controller.sim.items_in(door) > 0
+    mine = list(told)
+    if not in_door:
+        problems.append("the item never got into a door")
+    if len(loads) != 1:
+        problems.append(f"{len(loads)} load row(s)")
+    elif in_door and (loads[0].state, loads[0].compartment) != ("loaded", door):
+        problems.append(f"load {loads[0].state} in door {loads[0].compartment}, item in {door}")
+    if in_door and len(mine) != 1:
+        problems.append(f"patron told {len(mine)} times")
+    for n in mine:
+        # No patron told about an item not in a door: the message's code opens the item's door.
+        grant = grants.get(n.event_key.removeprefix("ready:"))
+        if grant is None or door not in (grant.compartments or []):
+            problems.append(f"message {n.id}'s code does not open door {door}")
+    valid = [g for g in grants.values() if door is not None and door in (g.compartments or [])]
+    if in_door and len(valid) != 1:
+        problems.append(f"{len(valid)} live code(s) for the door")
+    if len(inst.acs.ledger.checkins(item)) != 1:
+        problems.append(f"checked in {len(inst.acs.ledger.checkins(item))} times at loading")
+    return problems
+
+
+def run_loading(
+    inst: Installation,
+    points: tuple[tuple[str, str], ...] = LOADING_POINTS,
+    *,
+    report: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    outcomes = []
+    for n, (label, where) in enumerate(points, start=1):
+        item = hold_item(n)
+        outcome = Outcome("loading (staff route)", label, where)
+        started = time.monotonic()
+        messages_before = _last_message(inst)
+        inst.arm(label)
+        door = load_one(inst, item)
+        with contextlib.suppress(AssertionError):
+            wait_until(inst.fired, timeout=20, every=0.1, what=f"crash at {label}")
+        outcome.crashed = inst.fired()
+        inst.disarm()
+        inst.wait_web()
+        settle(inst, [])
+        outcome.problems = check_loading(inst, item, door, messages_before)
+        outcome.seconds = time.monotonic() - started
+        outcomes.append(outcome)
+        if report is not None:
+            report(outcome)
+    return outcomes
+
+
 @contextlib.contextmanager
-def installation(tmp: Path, database: str, returns: int) -> Iterator[Installation]:
+def installation(tmp: Path, database: str, returns: int, holds: int = 0) -> Iterator[Installation]:
     db = sandbox.Database(database, tmp, prefix="crashpoints")
-    inst = Installation(tmp, db.url, returns)
+    inst = Installation(tmp, db.url, returns, holds)
     try:
         inst.start()
         yield inst
@@ -442,5 +581,14 @@ def installation(tmp: Path, database: str, returns: int) -> Iterator[Installatio
             db.drop()
 
 
-__all__ = ["RETURN_POINTS", "Installation", "Outcome", "installation", "run_returns", "table"]
+__all__ = [
+    "LOADING_POINTS",
+    "RETURN_POINTS",
+    "Installation",
+    "Outcome",
+    "installation",
+    "run_loading",
+    "run_returns",
+    "table",
+]
 _ = json  # the catalogue is JSON-shaped data

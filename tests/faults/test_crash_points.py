@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.points import RETURN_POINTS, installation, run_returns, table
+from tests.faults.points import (
+    LOADING_POINTS,
+    RETURN_POINTS,
+    installation,
+    run_loading,
+    run_returns,
+    table,
+)
 from tests.topology.procs import redis_server_binary
 
 
@@ -21,15 +28,21 @@ from tests.topology.procs import redis_server_binary
 @pytest.mark.parametrize(
     "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
-def test_a_kill_after_any_commit_of_a_return_loses_and_doubles_nothing(
+def test_a_kill_after_any_commit_of_a_return_or_a_loading_loses_and_doubles_nothing(
     tmp_path: Path, database: str, pg_reason: str | None
 ) -> None:
     if database == "postgresql" and pg_reason is not None:
         pytest.skip(f"PostgreSQL is not reachable: {pg_reason}")
     if redis_server_binary() is None:
         pytest.skip("redis-server is not installed")
-    with installation(tmp_path, database, returns=len(RETURN_POINTS) + 2) as inst:
-        outcomes = run_returns(inst)
+    with installation(
+        tmp_path, database, returns=len(RETURN_POINTS), holds=len(LOADING_POINTS)
+    ) as inst:
+        outcomes = run_returns(inst) + run_loading(inst)
     print()
     print(table(outcomes, database))
-    assert [(o.point, o.cell()) for o in outcomes] == [(p, "ok") for p, _ in RETURN_POINTS]
+    expected = [(f, p) for f, points in (("return", RETURN_POINTS), ("loading", LOADING_POINTS))
+                for p, _ in points]  # fmt: skip
+    assert [(o.flow.split()[0], o.point, o.cell()) for o in outcomes] == [
+        (f, p, "ok") for f, p in expected
+    ]
