@@ -2,8 +2,8 @@
 
 Every transaction goes through :func:`bridge.storage.db.unit_of_work`, and every one of them is a
 commit point. A commit point's label is the module and function that opened the transaction,
-e.g. ``doors.door_closed`` or ``returns.check_in_deposit`` (the package prefix ``bridge.`` and
-``services.`` dropped); a caller may name it explicitly instead.
+e.g. ``doors.door_closed`` or ``returns.check_in_deposit`` (the prefix ``bridge.services.``,
+``bridge.web.`` or ``bridge.`` dropped); a caller may name it explicitly instead.
 
 ``LOCKERBRIDGE_CRASH_AT="label[:occurrence]"`` makes the process that reaches that label for the
 ``occurrence``-th time (1 when omitted) end with ``os._exit(CRASH_STATUS)`` immediately after
@@ -12,11 +12,12 @@ would leave it. ``LOCKERBRIDGE_CRASH_TRACE=<file>`` appends ``pid label`` to tha
 commit point (how the fault suite learns a flow's commit points).
 
 ``LOCKERBRIDGE_CRASH_CONTROL=<dir>`` lets a test arm one crash in processes already running:
-it writes the label to ``<dir>/armed``; the first process of the installation to reach that
-label renames the file to ``<dir>/fired`` (the rename succeeds for one process only) and ends.
-A process restarted after the crash finds nothing armed and runs on.
+it writes ``label[:n] #arming-id`` to ``<dir>/armed``; the first process of the installation
+to reach that label (for the n-th time since it was armed, counted per process) renames the
+file to ``<dir>/fired`` (the rename succeeds for one process only) and ends. A process
+restarted after the crash finds nothing armed and runs on.
 
-Both are read once, at import. Unset (production), :func:`reached` is one comparison.
+The variables are read once, at import. Unset (production), :func:`reached` is one comparison.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ CRASH_STATUS = 86  # what a crashed process exits with, told apart from a real f
 
 _lock = threading.Lock()
 _counts: dict[str, int] = {}
+_armed_counts: dict[str, int] = {}  # per armed text, so a new arming starts from zero
 
 
 def _parse(spec: str | None) -> tuple[str, int] | None:
@@ -84,8 +86,15 @@ def _armed_crash(control: str, label: str) -> None:
             wanted = f.read().strip()
     except FileNotFoundError:
         return
-    if wanted != label:
+    parsed = _parse(wanted.partition("#")[0])  # "#..." tells one arming from the next
+    if parsed is None or parsed[0] != label:
         return
+    with _lock:
+        if wanted not in _armed_counts:
+            _armed_counts.clear()
+        _armed_counts[wanted] = _armed_counts.get(wanted, 0) + 1
+        if _armed_counts[wanted] != parsed[1]:
+            return
     try:
         os.rename(armed, os.path.join(control, "fired"))
     except FileNotFoundError:

@@ -62,6 +62,7 @@ from lockers.states import EXPECTED_OCCUPANCY, CompartmentState
 
 log = logging.getLogger(__name__)
 _S = CompartmentState
+PICKUP_DOOR_OPENED = "pickup_door_opened"
 POLICY = SafetyPolicy()
 
 
@@ -258,6 +259,17 @@ def _row(s: Session, bank_id: str, number: int) -> CompartmentRow:
 def _door_opened(rt: Runtime, event: DoorOpened) -> None:
     with unit_of_work(rt.sessions) as s:
         row = _row(s, event.bank_id, event.compartment)
+        if row.state == _S.PICKED_UP.value and not row.door_open:
+            # The patron's door really opened: a handover cut short before this point may be
+            # resumed (bridge.services.pickup), one after it may not open the door again.
+            audit(
+                s,
+                PICKUP_DOOR_OPENED,
+                at=event.at,
+                bank_id=event.bank_id,
+                compartment=event.compartment,
+                actor="controller",
+            )
         row.door_open, row.door_opened_at = True, event.at
         # A return scan whose door really opened may have an item behind it from now on: it
         # is no longer one the sweeper may drop (bridge.services.deposits.release_abandoned).

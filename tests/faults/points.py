@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,13 +34,14 @@ from sqlalchemy import func, select
 from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
-from bridge.storage.tables.core import CompartmentRow, OutboxRow
+from bridge.storage.tables.core import AuditEventRow, CompartmentRow, OutboxRow
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
 from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.returns import DepositRow
 from sip2.acs.catalogue_file import catalogue_from_dict
 from sip2.acs.server import ReferenceACS
 from tests import sandbox
+from tests.notify.servers import Mailbox
 from tests.topology.controllers import BankController
 from tests.topology.procs import BIN, Procs, free_port, toml, wait_until
 
@@ -77,6 +79,21 @@ LOADING_POINTS = (
 )
 
 
+# The commit points of a pickup by typed code (kiosk route), then the door's events (webhook).
+PICKUP_POINTS = (
+    ("pickup._locked", "web: guessing limits read"),
+    ("pickup._by_secret:1", "web: code looked up"),
+    ("pickup._by_secret:2", "web: code accepted (limits cleared)"),
+    ("pickup.hand_over:1", "web: the patron's items read"),
+    ("pickup.hand_over:2", "web: doors out of order read"),
+    ("pickup.hand_over:3", "web: items lent, doors picked_up, code used"),
+    ("doors._record_opened", "web: the controller confirmed the door open"),
+    ("doors._door_opened", "web (webhook): door opened event"),
+    ("doors._occupancy", "web (webhook): occupancy event"),
+    ("doors.door_closed", "web (webhook): door closed empty: freed"),
+)
+
+
 def return_item(n: int) -> str:
     return f"3977{n:010d}"
 
@@ -107,7 +124,13 @@ def catalogue(returns: int, holds: int = 0) -> dict[str, Any]:
         ],
         "patrons": [{"barcode": BORROWER, "pin": "1234", "first_name": "T", "last_name": "P"}]
         + [
-            {"barcode": hold_patron(n), "pin": "1234", "first_name": f"H{n}", "last_name": "P"}
+            {
+                "barcode": hold_patron(n),
+                "pin": "1234",
+                "first_name": f"H{n}",
+                "last_name": "P",
+                "email": f"h{n}@example.org",
+            }
             for n in range(1, holds + 1)
         ],
         "holds": [
@@ -176,6 +199,7 @@ class Installation:
         self.redis = sandbox.RedisServer(tmp / "redis")
         self.acs = ReferenceACS(catalogue_from_dict(catalogue(returns, holds)), behaviour="koha")
         self.controller = BankController(BANK, range(1, PICKUP_DOORS.stop), KEY)
+        self.mailbox = Mailbox()
         self.port = free_port()
         self.web = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url
@@ -184,6 +208,7 @@ class Installation:
         self._stop = threading.Event()
         self._supervisor: threading.Thread | None = None
         self.restarts: dict[str, int] = {}
+        self.armings = 0
 
     def config(self) -> dict[str, Any]:
         return {
@@ -228,6 +253,10 @@ class Installation:
                     ],
                 }
             ],
+            "notifications": {
+                "library_name": "Crash Point Library",
+                "email": {"enabled": True, "host": "127.0.0.1", "port": self.mailbox.port},
+            },
             "api": {
                 "tokens": [
                     {"name": "scanner-1", "token": STAFF_TOKEN, "role": "staff"},
@@ -237,6 +266,7 @@ class Installation:
         }
 
     def start(self) -> None:
+        self.mailbox.controller.start()
         self.redis.start()
         self.acs.start()
         path = self.tmp / "lockerbridge.toml"
@@ -298,6 +328,7 @@ class Installation:
         if self.rt is not None:
             self.rt.close()
         self.controller.close()
+        self.mailbox.controller.stop()
         self.acs.stop()
         self.redis.kill()
 
@@ -306,7 +337,8 @@ class Installation:
     def arm(self, label: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.control / "fired").unlink()
-        (self.control / "armed").write_text(label)
+        self.armings += 1
+        (self.control / "armed").write_text(f"{label} #{self.armings}")
 
     def fired(self) -> bool:
         return (self.control / "fired").exists()
@@ -568,6 +600,115 @@ def run_loading(
     return outcomes
 
 
+# --- pickup by code ---------------------------------------------------------------------------
+
+
+def code_for(inst: Installation, n: int) -> str:
+    def found() -> str | None:
+        for _f, to, message in inst.mailbox.messages:
+            if to == [f"h{n}@example.org"]:
+                body = message.get_body(("plain",)).get_content()
+                match = re.search(r"pickup code: ([0-9]{6,12})", body)
+                return match.group(1) if match else None
+        return None
+
+    code: str = wait_until(found, timeout=30, what=f"the code message to h{n}")
+    return code
+
+
+def pick_up(inst: Installation, code: str) -> int | None:
+    """The patron types the code and takes everything from the door that opens (a door that
+    opened is used even when the kiosk's answer was lost); types it again once when no door
+    opened. Returns the door."""
+    before = {d for d in PICKUP_DOORS if inst.controller.sim.is_open(d)}
+    for _attempt in range(2):
+        answer = inst.post(f"/api/v1/banks/{BANK}/pickup/code", {"code": code}, KIOSK_TOKEN)
+        opened = {d for d in PICKUP_DOORS if inst.controller.sim.is_open(d)} - before
+        if answer is not None and answer.status_code == 200 and answer.json().get("opened"):
+            opened |= set(answer.json()["opened"])
+        if opened:
+            door = min(opened)
+            inst.controller.collect(door)
+            return door
+        inst.wait_web()
+    return None
+
+
+def check_pickup(inst: Installation, item: str, door: int | None, since: datetime) -> list[str]:
+    assert inst.rt is not None
+    problems: list[str] = []
+    if door is None:
+        return ["no door opened for the code"]
+    with unit_of_work(inst.rt.sessions) as s:
+        loads = s.scalars(select(LoadRow).where(LoadRow.item_barcode == item)).all()
+        row = s.scalars(
+            select(CompartmentRow).where(
+                CompartmentRow.bank_id == BANK, CompartmentRow.number == door
+            )
+        ).one()
+        live = [
+            g
+            for g in s.scalars(
+                select(AccessGrantRow).where(
+                    AccessGrantRow.used_at.is_(None), AccessGrantRow.revoked_at.is_(None)
+                )
+            )
+            if door in (g.compartments or [])
+        ]
+        openings = s.scalars(
+            select(AuditEventRow.at).where(
+                AuditEventRow.kind == "pickup_door_opened",
+                AuditEventRow.compartment == door,
+                AuditEventRow.at >= since,
+            )
+        ).all()
+    if inst.controller.sim.items_in(door):
+        problems.append(f"door {door} still holds the item")
+    if row.state != "free":
+        problems.append(f"door {door} is {row.state}")
+    if loads:
+        problems.append(f"{len(loads)} load row(s) left")
+    if live:
+        problems.append("a code is still valid for the emptied door")
+    if len(openings) != 1:
+        problems.append(f"door {door} opened {len(openings)} times for one code {openings}")
+    if len(inst.acs.ledger.checkouts(item)) != 1:
+        problems.append(f"checked out {len(inst.acs.ledger.checkouts(item))} times")
+    return problems
+
+
+def run_pickups(
+    inst: Installation,
+    points: tuple[tuple[str, str], ...] = PICKUP_POINTS,
+    *,
+    first: int,
+    report: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    outcomes = []
+    for n, (label, where) in enumerate(points, start=first):
+        item = hold_item(n)
+        outcome = Outcome("pickup by code (kiosk route)", label, where)
+        started = time.monotonic()
+        load_one(inst, item)
+        settle(inst, [])
+        code = code_for(inst, n)
+        since = datetime.now(UTC)
+        inst.arm(label)
+        door = pick_up(inst, code)
+        with contextlib.suppress(AssertionError):
+            wait_until(inst.fired, timeout=20, every=0.1, what=f"crash at {label}")
+        outcome.crashed = inst.fired()
+        inst.disarm()
+        inst.wait_web()
+        settle(inst, [])
+        outcome.problems = check_pickup(inst, item, door, since)
+        outcome.seconds = time.monotonic() - started
+        outcomes.append(outcome)
+        if report is not None:
+            report(outcome)
+    return outcomes
+
+
 @contextlib.contextmanager
 def installation(tmp: Path, database: str, returns: int, holds: int = 0) -> Iterator[Installation]:
     db = sandbox.Database(database, tmp, prefix="crashpoints")
@@ -583,11 +724,13 @@ def installation(tmp: Path, database: str, returns: int, holds: int = 0) -> Iter
 
 __all__ = [
     "LOADING_POINTS",
+    "PICKUP_POINTS",
     "RETURN_POINTS",
     "Installation",
     "Outcome",
     "installation",
     "run_loading",
+    "run_pickups",
     "run_returns",
     "table",
 ]

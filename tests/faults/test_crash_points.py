@@ -14,9 +14,11 @@ import pytest
 
 from tests.faults.points import (
     LOADING_POINTS,
+    PICKUP_POINTS,
     RETURN_POINTS,
     installation,
     run_loading,
+    run_pickups,
     run_returns,
     table,
 )
@@ -24,11 +26,11 @@ from tests.topology.procs import redis_server_binary
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(400)
 @pytest.mark.parametrize(
     "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
-def test_a_kill_after_any_commit_of_a_return_or_a_loading_loses_and_doubles_nothing(
+def test_a_kill_after_any_commit_of_a_return_a_loading_or_a_pickup_loses_and_doubles_nothing(
     tmp_path: Path, database: str, pg_reason: str | None
 ) -> None:
     if database == "postgresql" and pg_reason is not None:
@@ -36,13 +38,18 @@ def test_a_kill_after_any_commit_of_a_return_or_a_loading_loses_and_doubles_noth
     if redis_server_binary() is None:
         pytest.skip("redis-server is not installed")
     with installation(
-        tmp_path, database, returns=len(RETURN_POINTS), holds=len(LOADING_POINTS)
+        tmp_path,
+        database,
+        returns=len(RETURN_POINTS),
+        holds=len(LOADING_POINTS) + len(PICKUP_POINTS),
     ) as inst:
-        outcomes = run_returns(inst) + run_loading(inst)
+        outcomes = (
+            run_returns(inst) + run_loading(inst) + run_pickups(inst, first=len(LOADING_POINTS) + 1)
+        )
     print()
     print(table(outcomes, database))
-    expected = [(f, p) for f, points in (("return", RETURN_POINTS), ("loading", LOADING_POINTS))
-                for p, _ in points]  # fmt: skip
+    flows = (("return", RETURN_POINTS), ("loading", LOADING_POINTS), ("pickup", PICKUP_POINTS))
+    expected = [(f, p) for f, points in flows for p, _ in points]
     assert [(o.flow.split()[0], o.point, o.cell()) for o in outcomes] == [
         (f, p, "ok") for f, p in expected
     ]
