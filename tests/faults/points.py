@@ -22,6 +22,7 @@ import os
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,9 @@ from bridge.storage.tables.core import AuditEventRow, CompartmentRow, OutboxRow
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
 from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.returns import DepositRow
+from lockers.drivers.mqtt import MqttDevice, MqttSettings
+from lockers.drivers.simulated import SimTiming, SimulatedBank
+from lockers.signing import Signer, Verifier
 from sip2.acs.catalogue_file import catalogue_from_dict
 from sip2.acs.server import ReferenceACS
 from tests import sandbox
@@ -47,6 +51,8 @@ from tests.topology.procs import BIN, Procs, free_port, toml, wait_until
 
 BANK = "main-lobby"
 KEY = b"crash-point-controller-key-0123456789"
+MQTT_BANK = "east-lobby"  # the same doors behind an MQTT controller (Mosquitto at 1883)
+MQTT_KEY = b"crash-point-mqtt-key-0123456789abcdef"
 KIOSK_TOKEN = "kiosk-token-0123456789abcdefgh"
 STAFF_TOKEN = "scanner-token-0123456789abcdef"
 BORROWER = "23000000000777"
@@ -92,6 +98,10 @@ PICKUP_POINTS = (
     ("doors._occupancy", "web (webhook): occupancy event"),
     ("doors.door_closed", "web (webhook): door closed empty: freed"),
 )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def return_item(n: int) -> str:
@@ -200,6 +210,16 @@ class Installation:
         self.acs = ReferenceACS(catalogue_from_dict(catalogue(returns, holds)), behaviour="koha")
         self.controller = BankController(BANK, range(1, PICKUP_DOORS.stop), KEY)
         self.mailbox = Mailbox()
+        self.mqtt_prefix = f"lbcrash-{uuid.uuid4().hex[:10]}"
+        self.mqtt_sim = SimulatedBank(
+            MQTT_BANK, RETURN_DOORS, timing=SimTiming(open_delay=0.02, read_delay=0.0)
+        )
+        self.mqtt_device = MqttDevice(
+            self.mqtt_sim,
+            signer=Signer(MQTT_BANK, MQTT_KEY, _now),
+            verifier=Verifier({MQTT_BANK: MQTT_KEY}, _now),
+            settings=MqttSettings(prefix=self.mqtt_prefix),
+        )
         self.port = free_port()
         self.web = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url
@@ -251,7 +271,29 @@ class Installation:
                             "purpose": "return",
                         },
                     ],
-                }
+                },
+                {
+                    "id": MQTT_BANK,
+                    "name": "East lobby",
+                    "branch": sandbox.BRANCH,
+                    "ils": "main-ils",
+                    "sip_login": {"user": "lockers-main", "password": "demo-main"},
+                    "driver": {
+                        "kind": "mqtt",
+                        "broker_host": "127.0.0.1",
+                        "broker_port": 1883,
+                        "topic_prefix": self.mqtt_prefix,
+                        "signing_key": MQTT_KEY.decode(),
+                    },
+                    "compartment_ranges": [
+                        {
+                            "first": RETURN_DOORS.start,
+                            "last": RETURN_DOORS.stop - 1,
+                            "size": "M",
+                            "purpose": "return",
+                        },
+                    ],
+                },
             ],
             "notifications": {
                 "library_name": "Crash Point Library",
@@ -266,6 +308,7 @@ class Installation:
         }
 
     def start(self) -> None:
+        self.mqtt_device.start()
         self.mailbox.controller.start()
         self.redis.start()
         self.acs.start()
@@ -328,6 +371,7 @@ class Installation:
         if self.rt is not None:
             self.rt.close()
         self.controller.close()
+        self.mqtt_device.close()
         self.mailbox.controller.stop()
         self.acs.stop()
         self.redis.kill()
@@ -372,21 +416,28 @@ class Installation:
 # --- the return flow ------------------------------------------------------------------------
 
 
-def return_one(inst: Installation, item: str) -> int | None:
+def return_one(inst: Installation, item: str, bank: str = BANK) -> int | None:
     """A patron returns ``item``: scans it at the kiosk, and puts it into the door that opens
     (a door that opened is used even when the kiosk's answer was lost); scanning again once
     when no door opened. Returns the door used, or None."""
-    before = {d for d in RETURN_DOORS if inst.controller.sim.is_open(d)}
+    sim = inst.controller.sim if bank == BANK else inst.mqtt_sim
+    before = {d for d in RETURN_DOORS if sim.is_open(d)}
     for _attempt in range(2):
-        answer = inst.post(f"/api/v1/banks/{BANK}/deposits", {"item": item}, KIOSK_TOKEN)
+        answer = inst.post(f"/api/v1/banks/{bank}/deposits", {"item": item}, KIOSK_TOKEN)
         door = None
         if answer is not None and answer.status_code == 200:
             door = answer.json().get("compartment")
         if door is None:
-            opened = {d for d in RETURN_DOORS if inst.controller.sim.is_open(d)} - before
+            opened = {d for d in RETURN_DOORS if sim.is_open(d)} - before
             door = min(opened) if opened else None
         if door is not None:
-            inst.controller.load(door)
+            if bank == BANK:
+                inst.controller.load(door)
+            else:
+                number = int(door)
+                wait_until(lambda n=number: sim.is_open(n), timeout=10, what=f"door {number}")
+                sim.put_item(number)
+                assert sim.close_door(number)
             return int(door)
         inst.wait_web()
     return None
@@ -419,7 +470,9 @@ def settle(inst: Installation, items: list[str], timeout: float = 45.0) -> None:
         wait_until(quiet, timeout=timeout, every=0.2, what="the system to settle")
 
 
-def check_return(inst: Installation, item: str, door: int | None, started: datetime) -> list[str]:
+def check_return(
+    inst: Installation, item: str, door: int | None, started: datetime, bank: str = BANK
+) -> list[str]:
     """The invariants of one return, from the database, the ACS ledger and the controller."""
     assert inst.rt is not None
     problems: list[str] = []
@@ -432,10 +485,11 @@ def check_return(inst: Installation, item: str, door: int | None, started: datet
         if door is not None:
             row = s.scalars(
                 select(CompartmentRow).where(
-                    CompartmentRow.bank_id == BANK, CompartmentRow.number == door
+                    CompartmentRow.bank_id == bank, CompartmentRow.number == door
                 )
             ).one()
-    in_door = door is not None and inst.controller.sim.items_in(door) > 0
+    sim = inst.controller.sim if bank == BANK else inst.mqtt_sim
+    in_door = door is not None and sim.items_in(door) > 0
     if in_door:
         # Every item physically in a door is accounted for: exactly one deposit, of that door.
         if len(deposits) != 1:
@@ -481,15 +535,19 @@ def run_returns(
     points: tuple[tuple[str, str], ...] = RETURN_POINTS,
     *,
     first_item: int = 1,
+    bank: str = BANK,
     report: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     outcomes = []
+    via = "webhook" if bank == BANK else "MQTT"
     for n, (label, where) in enumerate(points, start=first_item):
         item = return_item(n)
-        outcome = Outcome("return (webhook)", label, where)
+        outcome = Outcome(
+            f"return ({via})", label, where.replace("web (webhook)", f"listener ({via})")
+        )
         started = time.monotonic()
         inst.arm(label)
-        door = return_one(inst, item)
+        door = return_one(inst, item, bank)
         # The crash may come later (the worker's check-in): wait for it, then for the system.
         with contextlib.suppress(AssertionError):
             wait_until(inst.fired, timeout=20, every=0.1, what=f"crash at {label}")
@@ -497,7 +555,7 @@ def run_returns(
         inst.disarm()
         inst.wait_web()
         settle(inst, [item])
-        outcome.problems = check_return(inst, item, door, datetime.now(UTC))
+        outcome.problems = check_return(inst, item, door, datetime.now(UTC), bank)
         outcome.seconds = time.monotonic() - started
         outcomes.append(outcome)
         if report is not None:
@@ -724,6 +782,7 @@ def installation(tmp: Path, database: str, returns: int, holds: int = 0) -> Iter
 
 __all__ = [
     "LOADING_POINTS",
+    "MQTT_BANK",
     "PICKUP_POINTS",
     "RETURN_POINTS",
     "Installation",
