@@ -14,7 +14,7 @@ from bridge.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-# Blueprints by module; a module that is not present yet is skipped.
+# Blueprints by module, each registered by its ``init_app`` or its ``bp``.
 BLUEPRINTS = (
     "bridge.web.health",
     "bridge.web.api",
@@ -41,16 +41,18 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Flask:
         MAX_CONTENT_LENGTH=max(settings.security.ncip_max_bytes, 1024 * 1024),
     )
     for name in BLUEPRINTS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
+        module = importlib.import_module(name)
         init = getattr(module, "init_app", None)
         if init is not None:
             init(app)
         else:
             app.register_blueprint(module.bp)
     readiness.init_app(app)  # ILS and controller checks for /readyz
+    from bridge.web.proxies import TrustedProxies
+
+    app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+        app.wsgi_app,
+        settings.web.trusted_proxies,
+        (settings.security.ncip_client_verify_header, settings.security.ncip_client_dn_header),
+    )
     return app

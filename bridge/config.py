@@ -10,12 +10,15 @@ secret, for container secrets.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
+from datetime import tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -90,18 +93,66 @@ class KohaRestSettings(Strict):
 
 class IlsSettings(Strict):
     name: str
-    profile: Literal["koha", "evergreen", "folio", "generic"] = "koha"
+    profile: Literal["koha", "evergreen", "evergreen-mediator", "folio", "generic"] = "koha"
     host: str = "127.0.0.1"
     port: int = Field(6001, ge=1, le=65535)
     institution: str = ""
     encoding: Literal["utf-8", "cp1252", "cp850", "ascii", "latin-1"] = "utf-8"
     checksums: bool = True
     timeout_seconds: float = Field(10.0, gt=0)
-    heartbeat_seconds: float = Field(30.0, gt=0)
+    # Send 99 on a session idle this long so the ILS keeps it (Koha drops idle ones); 0: never.
+    heartbeat_seconds: float = Field(30.0, ge=0)
+    # Close a session after this many seconds without a request (heartbeats do not count), so
+    # a small SIP server's sessions go back to other processes; 0: close after each request;
+    # unset: keep sessions open. See docs/operations.md, "SIP2 sessions".
+    idle_close_seconds: float | None = Field(None, ge=0)
     max_connections: int = Field(2, ge=1, le=16)
+    # The catalogue's time zone (IANA name, e.g. "America/Toronto"); unset: this host's zone.
+    # SIP2 dates without a zone are read in it and the dates we send are written in it.
+    timezone: str | None = None
+    # An item the library set aside; `lockerbridge check-config` asks the ILS about it (17).
+    test_item: str | None = None
     tls: TlsSettings = TlsSettings()
     ncip: NcipSettings | None = None
     koha_rest: KohaRestSettings | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as 'Europe/Berlin'"
+            ) from None
+        return value
+
+    def zone(self) -> tzinfo:
+        """The catalogue's time zone: ``timezone``, else this host's."""
+        return ZoneInfo(self.timezone) if self.timezone else host_zone()
+
+
+def host_zone() -> tzinfo:
+    """This host's time zone: $TZ, else /etc/localtime's zone, else /etc/timezone, else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    for name in candidates:
+        if not name:
+            continue
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return ZoneInfo("UTC")
 
 
 class SipLogin(Strict):
@@ -138,8 +189,103 @@ class CompartmentRange(Strict):
         return self
 
 
+# --- serial lock boards (lockers.drivers.serial, docs/drivers.md) ---------------------------
+
+
+class SerialDoor(Strict):
+    """Where one compartment's lock (and occupancy sensor) is wired."""
+
+    compartment: int = Field(ge=1)
+    board: int = Field(ge=0, le=255, description="the board's address (DIP switch)")
+    lock: int = Field(ge=1, le=255)
+    sensor: int | None = Field(None, ge=1, le=255)
+
+
+class SerialDoorRange(Strict):
+    """Compartments ``first``..``last`` on consecutive locks of one board from ``first_lock``;
+    with ``sensors`` each door's sensor input has its lock's number."""
+
+    first: int = Field(ge=1)
+    last: int = Field(ge=1)
+    board: int = Field(ge=0, le=255)
+    first_lock: int = Field(1, ge=1, le=255)
+    sensors: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SerialDoorRange:
+        if self.last < self.first:
+            raise ValueError(f"door range {self.first}..{self.last} runs backwards")
+        return self
+
+    def doors(self) -> list[SerialDoor]:
+        out = []
+        for offset, number in enumerate(range(self.first, self.last + 1)):
+            lock = self.first_lock + offset
+            sensor = lock if self.sensors else None
+            out.append(SerialDoor(compartment=number, board=self.board, lock=lock, sensor=sensor))
+        return out
+
+
+SERIAL_FAMILIES = ("xor8a", "kerong-cu16", "kerong-cu48", "wkly")
+
+
+def _serial_problems(d: DriverSettings, compartments: set[int]) -> list[str]:
+    # An mqtt bank with a port is served by `lockerbridge driver serve` near the boards.
+    if d.kind != "serial" and not d.port:
+        return []
+    problems = []
+    if not d.port:
+        problems.append("driver serial needs a port (a device, or host:port of a converter)")
+    if d.family is None:
+        problems.append(f"driver serial needs a family ({', '.join(SERIAL_FAMILIES)})")
+    if d.kind not in ("serial", "mqtt"):
+        problems.append("a driver with a port is kind serial, or mqtt served by a gateway")
+    wired = [door.compartment for door in d.all_doors()]
+    twice = sorted({n for n in wired if wired.count(n) > 1})
+    if twice:
+        problems.append(f"driver serial wires compartment {twice[0]} twice")
+    locks = [(door.board, door.lock) for door in d.all_doors()]
+    shared = sorted({pair for pair in locks if locks.count(pair) > 1})
+    if shared:
+        problems.append(f"driver serial wires board {shared[0][0]} lock {shared[0][1]} twice")
+    unknown = sorted(set(wired) - compartments)
+    if unknown:
+        problems.append(f"driver serial wires compartment {unknown[0]}, which is not configured")
+    missing = sorted(compartments - set(wired))
+    if missing:
+        problems.append(f"driver serial: compartment {missing[0]} has no board and lock")
+    return problems
+
+
+def _serial_line_problems(banks: list[BankSettings]) -> list[str]:
+    """Banks on one port share the line: one family and speed, and no lock used twice."""
+    problems: list[str] = []
+    first: dict[str, BankSettings] = {}
+    owner: dict[tuple[str, int, int], str] = {}
+    for bank in banks:
+        d = bank.driver
+        if not d.port:
+            continue
+        other = first.setdefault(d.port, bank)
+        o = other.driver
+        if (o.family, o.baud, o.echo, o.kind) != (d.family, d.baud, d.echo, d.kind):
+            problems.append(
+                f"banks {other.id!r} and {bank.id!r} share {d.port} but not its kind, "
+                "family, baud and echo settings"
+            )
+        for door in d.all_doors():
+            key = (d.port, door.board, door.lock)
+            if owner.setdefault(key, bank.id) != bank.id:
+                problems.append(
+                    f"board {door.board} lock {door.lock} on {d.port} is wired in banks "
+                    f"{owner[key]!r} and {bank.id!r}"
+                )
+                break
+    return problems
+
+
 class DriverSettings(Strict):
-    kind: Literal["simulated", "mqtt", "http"] = "simulated"
+    kind: Literal["simulated", "mqtt", "http", "serial"] = "simulated"
     # mqtt
     broker_host: str = "127.0.0.1"
     broker_port: int = 1883
@@ -151,6 +297,30 @@ class DriverSettings(Strict):
     signing_key: str | None = None
     # simulated
     door_delay_seconds: float = 0.2
+    # serial: RS-485 lock boards on a port or a serial-to-Ethernet converter (host:port);
+    # also for kind mqtt, read by the gateway (`lockerbridge driver serve`) near the boards
+    port: str | None = None
+    baud: int | None = Field(None, ge=1200, le=115200)  # None: the family's usual speed
+    family: Literal["xor8a", "kerong-cu16", "kerong-cu48", "wkly"] | None = None
+    echo: bool = False
+    reply_timeout_seconds: float = Field(0.3, gt=0, le=5)
+    poll_interval_seconds: float = Field(0.3, ge=0.02, le=10)
+    debounce_reads: int = Field(2, ge=1, le=10)
+    offline_after_misses: int = Field(3, ge=1, le=100)
+    open_confirm_seconds: float = Field(0.3, ge=0, le=5)
+    lock_open_when: Literal["set", "clear"] = "set"
+    sensor_occupied_when: Literal["set", "clear"] = "set"
+    locks_per_board: int = Field(24, ge=1, le=64)
+    bitmap_order: Literal["high_first", "low_first"] = "high_first"
+    board_sensors: bool = True
+    doors: list[SerialDoor] = []
+    door_ranges: list[SerialDoorRange] = []
+
+    def all_doors(self) -> list[SerialDoor]:
+        out = list(self.doors)
+        for r in self.door_ranges:
+            out.extend(r.doors())
+        return out
 
 
 class BankSettings(Strict):
@@ -175,6 +345,13 @@ class BankSettings(Strict):
     require_pin_with_reader: bool = True
     compartments: list[Compartment] = []
     compartment_ranges: list[CompartmentRange] = []
+
+    @model_validator(mode="after")
+    def _serial_wiring(self) -> BankSettings:
+        problems = _serial_problems(self.driver, {c.number for c in self.all_compartments()})
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def all_compartments(self) -> list[Compartment]:
         out = list(self.compartments)
@@ -262,6 +439,28 @@ class WebSettings(Strict):
     session_absolute_hours: int = 8
     kiosk_timeout_seconds: int = 60
     remote_unlocks_per_hour: int = 10
+    # Reverse proxies in front of the app (docs/operations.md): 0 = none; a number N = N hops
+    # that every request passes; or the proxies' addresses/networks, whose X-Forwarded-* and
+    # client-certificate headers alone are believed.
+    trusted_proxies: int | list[str] = 0
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: int | list[str]) -> int | list[str]:
+        import ipaddress
+
+        if isinstance(value, int):
+            if not 0 <= value <= 5:
+                raise ValueError("trusted_proxies: a number of proxies from 0 to 5")
+            return value
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an address or network"
+                ) from None
+        return value
 
 
 class SecuritySettings(Strict):
@@ -305,8 +504,9 @@ class AccessSettings(Strict):
     # goes into messages while this is unset.
     public_url: str | None = None
     presence_window_seconds: int = Field(60, ge=15, le=600)
-    # Secrets the kiosks present (header X-Lockerbridge-Kiosk) to fetch the presence code.
-    kiosk_keys: dict[str, str] = {}
+    # Wrong pickup codes and QR tokens a bank accepts per 24 hours, from all kiosks together;
+    # past it, codes are refused there until wrong ones age out (docs/access.md).
+    code_failures_per_bank_per_day: int = Field(100, ge=2, le=100_000)
     reissues_per_patron_per_day: int = Field(3, ge=1, le=50)
     reissues_per_staff_per_hour: int = Field(20, ge=1, le=1000)
 
@@ -429,6 +629,13 @@ class Settings(BaseSettings):
         if dupes:
             raise ValueError(f"bank id {dupes[0]!r} is used twice")
         return banks
+
+    @model_validator(mode="after")
+    def _shared_serial_lines(self) -> Settings:
+        problems = _serial_line_problems(self.banks)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Settings:

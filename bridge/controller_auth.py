@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from redis import Redis
 
+from bridge.access.rejections import rejection_to_audit
 from bridge.runtime import Runtime
 from bridge.services.banks import audit
 from bridge.storage.db import unit_of_work
@@ -43,6 +44,9 @@ class RedisNonceCache:
 def audit_rejected(
     rt: Runtime, bank_id: str | None, reason: str, *, claimed: str | None, via: str
 ) -> None:
+    earlier = rejection_to_audit(rt, "controller", f"{via}:{claimed}:{reason}")
+    if earlier is None:
+        return  # one row per source and minute: a forger cannot flood the audit log
     with unit_of_work(rt.sessions) as s:
         audit(
             s,
@@ -53,6 +57,7 @@ def audit_rejected(
             reason=reason,
             claimed_bank=claimed[:63] if claimed else None,
             via=via,
+            previous_minute=earlier or None,
         )
 
 

@@ -4,9 +4,11 @@
 ILS (``ils:<name>``) and one per bank (``controller:<bank id>``) to
 ``app.extensions["readiness_probes"]``. A probe answers ``"ok"`` or ``"down: <why>"``.
 
-- ILS: the result the periodic probe (``bridge.services.health.probe_ils``) stored in Redis in
-  the last 90 seconds. When there is none (the scheduler has not run yet) this process pings
-  the ILS itself (SIP2 99 through the bank's adapter) and waits at most
+- ILS: "ok" when the catalogue answered login + status (its status flags, such as check-in
+  not allowed, are listed under ``warnings`` beside the checks, never as "down"), else
+  "down: <why>". The result the periodic probe (``bridge.services.health.probe_ils``) stored
+  in Redis in the last 90 seconds. When there is none (the scheduler has not run yet) this
+  process pings the ILS itself (SIP2 99 through the bank's adapter) and waits at most
   ``ILS_PING_BUDGET_SECONDS``: a catalogue that hangs must not hang the load balancer's check.
   The ping's result is stored like the scheduler's, so the next calls answer from Redis.
 - Controller: ``BankRow.controller_online`` as the doors and the drivers last reported it. All
@@ -62,16 +64,27 @@ class IlsProbe:
             return stored
         return self._ping_now()
 
-    def _stored(self) -> str | None:
+    def warnings(self) -> list[str]:
+        """What the ILS's last status reply said beside "up" (read after the check)."""
+        result = self._result()
+        return list(result.get("warnings") or ()) if result else []
+
+    def _result(self) -> dict[str, Any] | None:
         from bridge.services.health import ILS_HEALTH_KEY
 
         raw = self.rt.redis.get(ILS_HEALTH_KEY.format(name=self.ils_name))
         if raw is None:
             return None
         result: dict[str, Any] = json.loads(raw)
+        return result
+
+    def _stored(self) -> str | None:
+        result = self._result()
+        if result is None:
+            return None
         if result.get("ok"):
             return "ok"
-        return f"down: {result.get('error') or 'the ILS refused the status request'}"
+        return f"down: {result.get('error') or 'the ILS does not answer'}"
 
     def _ping_now(self) -> str:
         from bridge.services.health import probe_one

@@ -39,46 +39,23 @@ def adapter_for(rt: Runtime, bank_id: str) -> IlsAdapter:
 
 
 def _sip2_pool(rt: Runtime, ils: IlsSettings) -> Any:
-    from sip2.config import ServerConfig
+    from bridge.ils_connection import server_config
     from sip2.pool import SipPool
-    from sip2.transport import TlsConfig
 
     def build() -> SipPool:
-        tls = None
-        if ils.tls.enabled:
-            tls = TlsConfig(
-                ca_file=str(ils.tls.ca_file) if ils.tls.ca_file else None,
-                cert_file=str(ils.tls.client_cert) if ils.tls.client_cert else None,
-                key_file=str(ils.tls.client_key) if ils.tls.client_key else None,
-                verify=ils.tls.verify,
-            )
-        server = ServerConfig(
-            host=ils.host,
-            port=ils.port,
-            tls=tls,
-            encoding=ils.encoding,
-            error_detection=ils.checksums,
-            request_timeout=ils.timeout_seconds,
-            heartbeat_interval=ils.heartbeat_seconds,
-        )
-        return SipPool(server, max_connections=ils.max_connections)
+        return SipPool(server_config(ils), max_connections=ils.max_connections)
 
     return rt.cached(f"sip2pool:{ils.name}", build)
 
 
 def _build_sip2_adapter(rt: Runtime, bank: BankSettings, pool: Any) -> IlsAdapter:
+    from bridge.ils_connection import sip_account
     from ils_adapters.profiles import profile_named
     from ils_adapters.sip2_adapter import Sip2Adapter
     from sip2.client import SipClient
-    from sip2.config import SipAccount
 
     ils = rt.settings.ils_for(bank.id)
-    account = SipAccount(
-        user=bank.sip_login.user,
-        password=bank.sip_login.password,
-        location=bank.sip_login.location or bank.branch,
-        institution=ils.institution,
-    )
+    account = sip_account(bank, ils)
     from bridge.metrics import observe_sip2
 
     def observe(message: str, seconds: float, error: str | None) -> None:
@@ -120,6 +97,10 @@ def _build_driver(rt: Runtime, bank: BankSettings, verifier: Any) -> Any:
             timing=SimTiming(open_delay=settings.door_delay_seconds, read_delay=0.0),
             clock=rt.clock,
         )
+    elif settings.kind == "serial":
+        from bridge.lockboards import serial_driver
+
+        driver = serial_driver(bank, rt.clock)
     else:
         key = (settings.signing_key or "").encode()
         signer = Signer(bank.id, key, rt.clock)

@@ -199,6 +199,21 @@ class CheckoutOutcome:
     screen_message: str | None = None
 
 
+@dataclass(frozen=True)
+class IlsHealth:
+    """Whether the ILS can circulate now, for health pages and readiness.
+
+    ``up``: it answered our login and status request. ``warnings``: what its status reply
+    says beside that (check-in not allowed, offline...), shown to staff; real servers send
+    such flags for policy reasons while circulating, so they never make it "down".
+    ``problem``: why it is down, in words staff can act on.
+    """
+
+    up: bool
+    warnings: tuple[str, ...] = ()
+    problem: str | None = None
+
+
 # --- the interface ------------------------------------------------------------------------
 
 
@@ -214,7 +229,7 @@ class IlsAdapter(Protocol):
     profile: IlsProfile
 
     def ping(self) -> bool:
-        """True when the ILS answers and allows check-in and checkout right now."""
+        """True when the ILS answers (SIP2: our login and a status request)."""
         ...
 
     def checkin(

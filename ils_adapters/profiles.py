@@ -62,6 +62,10 @@ class IlsProfile:
     sends_hold_shelf_expiry: bool  # item information carries CM for captured holds
     backdates_checkin: bool  # the checkin return date is used as the return time
     ping_interval_s: float  # send 99 at least this often, or the ACS may drop the session
+    # Dates we send: False writes them in the ILS's time zone with a blank zone field (the
+    # spec's "local time"; Koha, Evergreen and FOLIO read them so and ignore the zone
+    # characters), True in UTC with zone "   Z" for a server that reads the zone.
+    dates_in_utc: bool = False
     alert_kinds: tuple[tuple[str, CheckinKind], ...] = _STANDARD_ALERTS
     notes: str = ""
 

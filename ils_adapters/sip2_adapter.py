@@ -21,6 +21,7 @@ from ils_adapters.base import (
     CheckoutOutcome,
     CirculationStatus,
     Contact,
+    IlsHealth,
     IlsRejected,
     IlsUnavailable,
     ItemStatus,
@@ -31,8 +32,9 @@ from ils_adapters.base import (
 from ils_adapters.profiles import GENERIC, HoldCountMeaning, IlsProfile
 from sip2 import errors as sip
 from sip2.client import SipClient
-from sip2.results import CheckinResult, ItemInformation, PatronFlag
+from sip2.results import AcsStatus, CheckinResult, ItemInformation, PatronFlag
 from sip2.results import CirculationStatus as SipStatus
+from sip2.transport import TransportClosed
 
 # Patron status positions in plain words (SIP2 64/24 patron status), and which of them stop
 # a checkout. Renewal, recall and hold privileges alone do not.
@@ -106,6 +108,29 @@ def _translated() -> Iterator[None]:
         raise IlsUnavailable(f"unreadable SIP2 reply: {exc}") from exc
 
 
+def _closed_by_server(exc: BaseException) -> bool:
+    """The ACS closed the connection (EOF), as opposed to a timeout or a refused connect."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, TransportClosed) and "closed by the ACS" in str(cause):
+            return True
+        cause = cause.__cause__
+    return False
+
+
+def status_warnings(status: AcsStatus) -> tuple[str, ...]:
+    """The 98 flags that may matter to staff, in words. Real servers send N for policy
+    reasons while circulating, so these are warnings beside "up", never "down"."""
+    out = []
+    if status.online is False:
+        out.append("the ILS's status reply says it is offline (98 online status N)")
+    if status.checkin_ok is False:
+        out.append("the ILS's status reply says check-in is not allowed (98 checkin ok N)")
+    if status.checkout_ok is False:
+        out.append("the ILS's status reply says checkout is not allowed (98 checkout ok N)")
+    return tuple(out)
+
+
 def _screen(messages: tuple[str, ...]) -> str | None:
     text = " ".join(m.strip() for m in messages if m.strip())
     return text or None
@@ -137,12 +162,39 @@ class Sip2Adapter:
     # --- IlsAdapter -----------------------------------------------------------------------
 
     def ping(self) -> bool:
-        try:
-            with _translated():
+        return self.health().up
+
+    def health(self) -> IlsHealth:
+        """Login + 99: up when answered, whatever the 98 flags say (they become warnings).
+
+        Down, each with its own message: no answer, a refused login, or an unreadable reply
+        twice in a row (one is retried on a new connection: a single garbled frame happens).
+        """
+        server = self.client.pool.server
+        where = f"{server.host}:{server.port}"
+        for attempt in (1, 2):
+            try:
                 status = self.client.sc_status()
-        except IlsUnavailable:
-            return False
-        return status.online is not False and status.checkin_ok is not False
+            except sip.LoginRefused as exc:
+                user = self.client.account.user
+                return IlsHealth(
+                    False,
+                    problem=f"SIP login refused for {user!r} at {where}: check the bank's "
+                    f"SIP user and password ({exc})",
+                )
+            except (sip.IlsUnavailable, sip.OutcomeUnknown) as exc:
+                return IlsHealth(False, problem=f"no answer from {where}: {exc}")
+            except sip.ProtocolError as exc:
+                if exc.fault is sip.Fault.OURS:
+                    raise
+                if attempt == 2:
+                    return IlsHealth(
+                        False,
+                        problem=f"{where} answers with unreadable SIP2 (twice in a row): {exc}",
+                    )
+                continue
+            return IlsHealth(True, warnings=status_warnings(status))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def checkin(
         self, item: str, *, at: str, returned_at: datetime, replayed: bool = False
@@ -167,8 +219,20 @@ class Sip2Adapter:
         return outcome
 
     def item_status(self, item: str) -> ItemStatus:
-        with _translated():
-            info = self.client.item_information(item)
+        try:
+            with _translated():
+                info = self.client.item_information(item)
+        except IlsUnavailable as exc:
+            if not _closed_by_server(exc) or not self.health().up:
+                raise
+            # Twice the connection closed on this barcode, yet the server answers: some SIP
+            # servers' workers die on a barcode they do not know.
+            return ItemStatus(
+                item,
+                known=False,
+                status=CirculationStatus.UNKNOWN,
+                screen_message="the ILS closed the connection when asked about this barcode",
+            )
         if not _known(info):
             return ItemStatus(
                 item,
@@ -275,11 +339,12 @@ class Sip2Adapter:
                 if code not in status.supported_messages
             ]
         if test_item is not None:
-            problems += self._check_test_item(test_item)
+            problems += self.test_item_problems(test_item)
         if problems:
             raise ProfileMismatch(tuple(f"{self.profile.name} profile: {p}" for p in problems))
 
-    def _check_test_item(self, item: str) -> list[str]:
+    def test_item_problems(self, item: str) -> list[str]:
+        """How item information (17) on ``item`` contradicts the profile, in plain words."""
         with _translated():
             info = self.client.item_information(item)
         if not _known(info):

@@ -6,8 +6,12 @@
     python -m sip2.cli checkin 39000000000001 ...      (AP = --location, returned now)
     python -m sip2.cli checkout 23000000000001 39000000000001 --pin 1234 ...
 
+``patron --pin`` says "PIN accepted" or "PIN not accepted" (the reply's CQ); the PIN itself,
+names and contact data are never printed.
+
 Exit status: 0 reply received (even a refusal: it is printed), 2 usage, 3 ILS unavailable or
-login refused, 4 outcome unknown, 5 protocol error. ``lockerbridge sip2 ...`` delegates here.
+login refused, 4 outcome unknown, 5 protocol error. ``lockerbridge sip2 ...`` delegates here
+(with ``--bank``/``--ils`` it takes the connection and the login from the configuration).
 """
 
 from __future__ import annotations
@@ -30,16 +34,17 @@ from sip2.transport import TlsConfig
 
 # Result attributes that are secrets or personal data: printed masked when present.
 _MASKED_ATTRIBUTES = frozenset(
-    {"personal_name", "hold_patron_name", "home_address", "email", "phone", "pin_valid"}
+    {"personal_name", "hold_patron_name", "home_address", "email", "phone"}
 )
 _MASKED_CODES = frozenset({"AD", "CO", "CQ", "DA", "AE", "BD", "BE", "BF"})
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(configured: bool = False) -> argparse.ArgumentParser:
+    """``configured``: the connection comes from the configuration; no --host/--port needed."""
     parser = argparse.ArgumentParser(prog="sip2", description="Ask a SIP2 ACS one question.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--host", required=True)
-    common.add_argument("--port", type=int, required=True)
+    common.add_argument("--host", required=not configured)
+    common.add_argument("--port", type=int, required=not configured)
     common.add_argument("--user", default="", help="SIP login (93 CN)")
     common.add_argument(
         "--password",
@@ -51,7 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--tls", action="store_true")
     common.add_argument("--ca-file")
     common.add_argument("--encoding", default="utf-8", choices=ENCODINGS)
-    common.add_argument("--checksums", action="store_true", help="send AY/AZ (error detection)")
+    common.add_argument(
+        "--checksums",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="send AY/AZ (error detection); on by default, as in the configuration",
+    )
     common.add_argument("--timeout", type=float, default=10.0)
     common.add_argument("--no-login", action="store_true", help="for an ACS that wants no 93")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,31 +108,45 @@ def _print_result(result: Any, out: TextIO) -> None:
         print(f"  decoding note: {problem}", file=out)
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
-    """Run one command; returns the exit status (see the module docstring)."""
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    server: ServerConfig | None = None,
+    account: SipAccount | None = None,
+) -> int:
+    """Run one command; returns the exit status (see the module docstring).
+
+    ``server`` and ``account`` (from a configuration file) replace the connection options.
+    """
     out = out or sys.stdout
     try:
-        args = _parser().parse_args(list(argv) if argv is not None else None)
+        args = _parser(configured=server is not None).parse_args(
+            list(argv) if argv is not None else None
+        )
     except SystemExit as exc:
         return 0 if exc.code == 0 else 2
-    tls = TlsConfig(ca_file=args.ca_file) if args.tls or args.ca_file else None
-    server = ServerConfig(
-        host=args.host,
-        port=args.port,
-        tls=tls,
-        encoding=args.encoding,
-        error_detection=args.checksums,
-        request_timeout=args.timeout,
-        connect_timeout=min(args.timeout, 5.0),
-        heartbeat_interval=None,
-    )
-    account = SipAccount(
-        user=args.user,
-        password=args.password,
-        location=args.location,
-        institution=args.institution,
-        login=not args.no_login,
-    )
+    if server is None:
+        tls = TlsConfig(ca_file=args.ca_file) if args.tls or args.ca_file else None
+        server = ServerConfig(
+            host=args.host,
+            port=args.port,
+            tls=tls,
+            encoding=args.encoding,
+            error_detection=args.checksums,
+            request_timeout=args.timeout,
+            connect_timeout=min(args.timeout, 5.0),
+            heartbeat_interval=None,
+        )
+    if account is None:
+        account = SipAccount(
+            user=args.user,
+            password=args.password,
+            location=args.location,
+            institution=args.institution,
+            login=not args.no_login,
+        )
+    location = args.location or account.location
     try:
         with SipClient.for_server(server, account, max_connections=1) as client:
             result: Any
@@ -133,9 +157,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             elif args.command == "item":
                 result = client.item_information(args.item)
             elif args.command == "checkin":
-                result = client.checkin(
-                    args.item, location=args.location, returned_at=datetime.now(UTC)
-                )
+                result = client.checkin(args.item, location=location, returned_at=datetime.now(UTC))
             else:
                 result = client.checkout(args.patron, args.item, pin=args.pin)
     except IlsUnavailable as exc:
@@ -148,6 +170,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         print(f"protocol error ({exc.fault.value}'s fault): {exc}", file=sys.stderr)
         return 5
     _print_result(result, out)
+    if args.command == "patron" and args.pin is not None:
+        verdict = {True: "PIN accepted", False: "PIN not accepted"}.get(
+            result.pin_valid, "PIN not checked (the reply has no CQ)"
+        )
+        print(verdict, file=out)
     return 0
 
 

@@ -137,7 +137,7 @@ class SipClient:
         return self._server.server_tz or UTC
 
     def _now(self) -> str:
-        return format_date(self._clock(), server_tz=self._server.server_tz)
+        return format_date(self._clock(), server_tz=self._server.send_tz)
 
     def _request(self, message: Message, text: str | None = None) -> Decoded:
         """Send ``message`` and return its reply, following the module's retry rule.
@@ -300,7 +300,7 @@ class SipClient:
         Raises :class:`OutcomeUnknown` when the reply is lost: check with 17 before repeating.
         """
         server = self.pool.server
-        server_tz = server.server_tz
+        server_tz = server.send_tz
         block = "Y" if no_block else "N"
         now = format_date(self._clock(), server_tz=server_tz)
         returned = format_date(returned_at, server_tz=server_tz)

@@ -66,7 +66,8 @@ class Connection:
             )
         )
         self._clock = clock
-        self.last_used = clock()
+        self.last_used = clock()  # the last reply to a request of ours, heartbeats aside
+        self.last_heartbeat = float("-inf")
         self.login_result: LoginResult | None = None
         self._poller: select.poll | None = None  # for alive(), registered once
 
@@ -170,8 +171,15 @@ class Connection:
             raise
 
     def heartbeat(self) -> None:
-        """Send 99 SC status so the ACS does not drop us as idle; raises like :meth:`exchange`."""
+        """Send 99 SC status so the ACS does not drop us as idle; raises like :meth:`exchange`.
+
+        ``last_used`` keeps the time of the last real request, so a connection kept alive by
+        heartbeats still counts as idle for the pool's idle-close.
+        """
+        used = self.last_used
         self.exchange(sc_status_message(), timeout=self.server.request_timeout)
+        self.last_used = used
+        self.last_heartbeat = self._clock()
 
     def alive(self) -> bool:
         """Whether an idle connection still looks open (no EOF or stray bytes waiting).

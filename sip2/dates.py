@@ -8,10 +8,18 @@ passed in (``server_tz``), never taken from this machine's clock settings.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 _DATE = re.compile(
     r"\s*(\d{4})(\d{2})(\d{2})[\s]*(0000|[A-Z]{0,4})?[\s]*(\d{2})(\d{2})(\d{2})\s*\Z"
+)
+# Dates servers write instead of the SIP2 form: Evergreen's due dates without its
+# use_sip_date_format option (``2024-03-15 23:59:59``), ISO 8601 with ``T``, fractions or an
+# offset (``2024-03-15T23:59:59-04:00``, ``...Z``), and a bare ``2024-03-15``.
+_ISO = re.compile(
+    r"\s*(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ]+(\d{2}):(\d{2})(?::(\d{2}))?(?:[.,]\d+)?)?"
+    r"\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?\s*\Z"
 )
 _UTC_NAMES = frozenset({"Z", "UTC", "GMT", "UT"})
 _TWO_DIGITS = [f"{n:02d}" for n in range(100)]  # looked up: no int formatting per request
@@ -57,6 +65,8 @@ def parse_date(text: str | None, *, server_tz: tzinfo = UTC) -> datetime | None:
     Blank, ``0000`` or unknown zones mean the ACS's local time (``server_tz``); Z/UTC/GMT mean
     UTC. Collapsed blanks, a tab in the zone and surrounding blanks are accepted. A date-only
     value (``YYYYMMDD``, some ACSs send that in AH/CM) is read as midnight in ``server_tz``.
+    ``YYYY-MM-DD HH:MM:SS`` (Evergreen's due dates unless ``use_sip_date_format`` is set) and
+    other ISO 8601 forms are read too: without an offset in ``server_tz``, with one as given.
     """
     if text is None:
         return None
@@ -91,6 +101,9 @@ def parse_date(text: str | None, *, server_tz: tzinfo = UTC) -> datetime | None:
         return None
     match = _DATE.match(text)
     if match is None:
+        iso = _ISO.match(text)
+        if iso is not None:
+            return _from_iso(iso, server_tz)
         day = re.fullmatch(r"\s*(\d{4})(\d{2})(\d{2})\s*", text)
         if day is None:
             return None
@@ -104,6 +117,33 @@ def parse_date(text: str | None, *, server_tz: tzinfo = UTC) -> datetime | None:
     try:
         return datetime(
             int(year), int(month), int(dayn), int(hour), int(minute), int(second), tzinfo=tz
+        )
+    except ValueError:
+        return None
+
+
+def _from_iso(match: re.Match[str], server_tz: tzinfo) -> datetime | None:
+    year, month, day, hour, minute, second, zone = match.groups()
+    tz: tzinfo = server_tz
+    if zone in _UTC_NAMES:
+        tz = UTC
+    elif zone:
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        try:
+            tz = timezone(sign * offset)
+        except ValueError:
+            return None
+    try:
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=tz,
         )
     except ValueError:
         return None

@@ -4,6 +4,9 @@ One pool per ILS (``ServerConfig``); connections are logged in per :class:`SipAc
 per locker bank), and all accounts share the pool's budget: when it is spent and another
 account's connection is idle, that one is closed to make room. A background thread sends 99
 on connections idle for ``heartbeat_interval`` (Koha drops idle ones) and drops dead ones.
+With ``idle_close`` it closes connections that had no request for that long instead of keeping
+them alive (a pre-forking server ties a worker to each session: idle ones starve the other
+processes); heartbeats then run only within that time.
 
 Connect failures back off exponentially (``backoff_initial`` doubling to ``backoff_max``);
 while backing off, requests fail at once with :class:`IlsUnavailable` instead of piling up.
@@ -189,7 +192,12 @@ class SipPool:
 
     def release(self, conn: Connection) -> None:
         with self._mutex:
-            if conn.usable and not self._closed and self._generation == _generation:
+            if (
+                conn.usable
+                and not self._closed
+                and self._generation == _generation
+                and self.server.idle_close != 0
+            ):
                 self._idle.append(conn)
             else:
                 conn.close()
@@ -217,26 +225,45 @@ class SipPool:
             self._stop = threading.Event()
 
     def _start_heartbeat(self) -> None:
-        interval = self.server.heartbeat_interval
-        if not interval or self._heartbeat is not None:
+        interval = self.server.heartbeat_interval or 0.0
+        idle_close = self.server.idle_close or 0.0
+        if not (interval or idle_close) or self._heartbeat is not None:
             self._heartbeat_checked = True
             return
         with self._lock:
             if self._heartbeat is not None:
                 return
             self._heartbeat = threading.Thread(
-                target=self._beat, args=(interval,), name="sip2-heartbeat", daemon=True
+                target=self._beat, args=(interval, idle_close), name="sip2-heartbeat", daemon=True
             )
             self._heartbeat.start()
             self._heartbeat_checked = True
 
-    def _beat(self, interval: float) -> None:
-        tick = min(1.0, interval / 4)
+    def _beat(self, interval: float, idle_close: float) -> None:
+        tick = min(1.0, min(t for t in (interval, idle_close) if t) / 4)
         while not self._stop.wait(tick):
             with self._lock:
-                due = [c for c in self._idle if self._clock() - c.last_used >= interval]
+                now = self._clock()
+                stale = [c for c in self._idle if idle_close and now - c.last_used >= idle_close]
+                due = [
+                    c
+                    for c in self._idle
+                    if interval
+                    and c not in stale
+                    and now - max(c.last_used, c.last_heartbeat) >= interval
+                ]
+                for conn in stale:
+                    self._idle.remove(conn)
+                    conn.close()
+                    self._open -= 1
                 for conn in due:
                     self._idle.remove(conn)
+                if stale:
+                    log.debug(
+                        "closed %d idle SIP2 connection(s) to %s", len(stale), self.server.host
+                    )
+                    if self._waiting:
+                        self._lock.notify()
             for conn in due:
                 try:
                     conn.heartbeat()

@@ -1,8 +1,13 @@
 """The periodic ILS probe behind the status page's health panel.
 
-Each ILS is pinged (SIP2 99 SC status through its adapter) with the SIP login of the first bank
-that uses it; the result and the round-trip time are kept in Redis for two probe intervals, so
-a probe that stops running shows up as "unknown" rather than a stale "up".
+Each ILS is pinged (SIP2 93 login and 99 SC status through its adapter) with the SIP login of
+the first bank that uses it; the result and the round-trip time are kept in Redis for two probe
+intervals, so a probe that stops running shows up as "unknown" rather than a stale "up".
+
+"Up" means the catalogue answered: the flags of its status reply (check-in or checkout not
+allowed, offline) are kept beside it as warnings, because real servers send them for policy
+reasons while circulating. "Down" carries why: no answer, a refused login, or unreadable
+replies.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from bridge.runtime import Runtime, current
+from ils_adapters.base import IlsHealth
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +32,7 @@ class ProbeResult:
     latency_ms: float
     at: str  # ISO time of the probe
     error: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def probe_one(rt: Runtime, ils_name: str) -> ProbeResult:
@@ -35,16 +42,25 @@ def probe_one(rt: Runtime, ils_name: str) -> ProbeResult:
     bank = next(b for b in rt.settings.banks if b.ils == ils_name)
     start = time.perf_counter()
     error = None
+    warnings: tuple[str, ...] = ()
     try:
-        ok = bool(adapter_for(rt, bank.id).ping())
+        adapter = adapter_for(rt, bank.id)
+        check = getattr(adapter, "health", None)
+        if check is not None:
+            health: IlsHealth = check()
+            ok, error, warnings = health.up, health.problem, health.warnings
+        else:
+            ok = bool(adapter.ping())
+            error = None if ok else "the ILS does not answer"
     except Exception as exc:  # every failure of the ILS or the network reads as "down"
         ok = False
-        error = type(exc).__name__
+        error = f"{type(exc).__name__}: {exc}"
     result = ProbeResult(
         ok=ok,
         latency_ms=round((time.perf_counter() - start) * 1000, 2),
         at=rt.clock().isoformat(),
         error=error,
+        warnings=warnings,
     )
     rt.redis.set(ILS_HEALTH_KEY.format(name=ils_name), json.dumps(asdict(result)), ex=KEEP_SECONDS)
     return result

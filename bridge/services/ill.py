@@ -16,7 +16,9 @@ retrying with backoff until it answers.
 
 Use cases, one transaction each: :func:`accept_item`, :func:`partner_check_in` (the partner
 checks the item in itself: the loan is over for us), :func:`on_checked_in`, :func:`tell_partner`.
-AcceptItem is idempotent per (RequestId agency, RequestId).
+Each partner's loans are its own: a loan is known by (partner, RequestId agency, RequestId),
+the partner being the one the credential authenticated (:func:`partner_of`), and no lookup made
+for a partner reaches another partner's loans. AcceptItem is idempotent under that key.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import bindparam, event, or_, select
+from sqlalchemy import ColumnElement, bindparam, event, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -125,6 +127,16 @@ def authenticate(settings: Settings, headers: _Headers) -> Caller | None:
     return None
 
 
+def partner_of(caller: Caller, header: Header | None) -> str | None:
+    """Whose loans a request may see and make: the partner its credential authenticated.
+
+    The ILS's own NCIP secret (staff tools, the catalogue) belongs to no partner: it is trusted
+    to act for the agency its InitiationHeader names (FromAgencyId), and without a header for
+    none in particular (None).
+    """
+    return caller.partner or (header.from_agency if header else None)
+
+
 def partner_for(settings: Settings, agency: str | None) -> IllPartnerSettings | None:
     if not agency:
         return None
@@ -180,7 +192,8 @@ def accept_item(
     IlsUnavailable / OutcomeUnknown when the ILS could not be told (the responder answers
     "Temporary Processing Failure", and the partner's retry with the same RequestId is safe).
     """
-    refused = _check(request)
+    partner = partner_of(caller, request.header) or request.request_agency or OUR_AGENCY
+    refused = _check(request) or _too_long(request, partner)
     if refused is not None:
         return refused
     assert request.pickup_location and request.user
@@ -195,17 +208,12 @@ def accept_item(
     client = ils_ncip_client(rt, bank_id)
     if request.item is None and client is None:
         return NcipProblem("Needed Data Missing", "ItemId names the item", element="ItemId")
-    partner = (
-        caller.partner
-        or (request.header.from_agency if request.header else None)
-        or request.request_agency
-        or OUR_AGENCY
-    )
     now = rt.clock()
     try:
         with unit_of_work(rt.sessions) as s:
             row = s.scalars(
                 select(IllRequestRow).where(
+                    IllRequestRow.partner == partner,
                     IllRequestRow.request_agency == (request.request_agency or ""),
                     IllRequestRow.request_id == request.request,
                 )
@@ -216,6 +224,9 @@ def accept_item(
                     return repeat
                 row.attempts += 1  # a forward whose outcome was unknown: try it again
             else:
+                clash = _item_clash(s, request, partner)
+                if clash is not None:
+                    return clash
                 row = _new_row(request, bank_id, partner, now)
                 if client is None:
                     row.state = "accepted"
@@ -250,6 +261,67 @@ def _check(request: AcceptItemRequest) -> NcipProblem | None:
     return None
 
 
+def _limit(column: str) -> int:
+    length: int = IllRequestRow.__table__.c[column].type.length  # type: ignore[attr-defined]
+    return length
+
+
+def _too_long(request: AcceptItemRequest, partner: str) -> NcipProblem | None:
+    """A Problem naming the first value longer than we keep (what a database with typed
+    columns would refuse), or None. Title and action are shortened instead: nobody matches
+    on them."""
+    header = request.header
+    checks = (
+        ("RequestId", request.request, "request_id", "the RequestIdentifierValue"),
+        ("AgencyId", request.request_agency, "request_agency", "the AgencyId of RequestId"),
+        ("UserId", request.user, "patron", "the UserIdentifierValue"),
+        ("ItemId", request.item, "item", "the ItemIdentifierValue"),
+        ("AgencyId", request.item_agency, "item_agency", "the AgencyId of ItemId"),
+        ("PickupLocation", request.pickup_location, "pickup_location", "PickupLocation"),
+        ("FromAgencyId", partner, "partner", "the FromAgencyId of InitiationHeader"),
+        ("ToAgencyId", header.to_agency if header else None, "to_agency", "the ToAgencyId"),
+    )
+    for element, value, column, what in checks:
+        limit = _limit(column)
+        if value is not None and len(value) > limit:
+            return NcipProblem(
+                "Element Rule Violated",
+                f"{what} is {len(value)} characters long; at most {limit} are accepted",
+                element=element,
+                value=value[:limit],
+            )
+    return None
+
+
+def _item_clash(s: Session, request: AcceptItemRequest, partner: str) -> NcipProblem | None:
+    """Two open loans with one barcode could not be told apart at the locker (and one
+    partner's cancellation would release the other's compartment)."""
+    item = request.item
+    if item is None:
+        return None
+    taken = s.scalars(
+        select(IllRequestRow.id).where(
+            or_(IllRequestRow.ils_item == item, IllRequestRow.item == item),
+            IllRequestRow.state.in_(OPEN),
+            # A copy of this very request committed since we looked is no clash: the insert
+            # below then fails on the key, and the partner is asked to retry.
+            or_(
+                IllRequestRow.partner != partner,
+                IllRequestRow.request_agency != (request.request_agency or ""),
+                IllRequestRow.request_id != request.request,
+            ),
+        )
+    ).first()
+    if taken is None:
+        return None
+    return NcipProblem(
+        "Cannot Accept Item",
+        "an inter-library loan with this item id is already open here; send another item id",
+        element="ItemId",
+        value=item,
+    )
+
+
 def _new_row(
     request: AcceptItemRequest, bank_id: str, partner: str, now: datetime
 ) -> IllRequestRow:
@@ -277,7 +349,9 @@ def _new_row(
 def _repeat(
     row: IllRequestRow, request: AcceptItemRequest, bank_id: str
 ) -> AcceptItemDone | NcipProblem | None:
-    """The answer to an AcceptItem whose RequestId we know; None: forward it again."""
+    """The answer to an AcceptItem whose RequestId this partner already used; None: forward
+    it again. Only a loan still open is answered with success: one the partner cancelled, or
+    that came back, holds nothing here any more, so "accepted" would be untrue."""
     if (request.item and request.item != row.item) or bank_id != row.bank_id:
         return NcipProblem(
             "Cannot Accept Item",
@@ -287,6 +361,14 @@ def _repeat(
         )
     if row.state == "forwarding":
         return None
+    if row.state != "accepted":
+        ended = "you checked it in (cancelled)" if row.state == "cancelled" else "it came back"
+        return NcipProblem(
+            "Cannot Accept Item",
+            f"the loan for this RequestId is over ({ended}); send a new RequestId to lend again",
+            element="RequestId",
+            value=request.request,
+        )
     return AcceptItemDone(item=row.ils_item, item_agency=row.item_agency)
 
 
@@ -315,10 +397,11 @@ def _forward(
         )
     except NcipRejected as exc:
         _not_forwarded(rt, row_id, str(exc), drop=first)
-        p = exc.problems[0] if exc.problems else NcipProblem("Cannot Accept Item")
-        return NcipProblem(
-            p.type, f"the catalogue refused: {p.detail or p.type}", p.element, p.value
-        )
+        p = exc.problems[0] if exc.problems else NcipProblem("")
+        detail = f"the catalogue refused: {p.detail or p.type or 'no reason given'}"
+        if not p.type:  # FOLIO says it all in ProblemDetail: still a refusal
+            return NcipProblem("Cannot Accept Item", detail, p.element, p.value)
+        return NcipProblem(p.type, detail, p.element, p.value, scheme=p.scheme)
     except IlsRejected as exc:  # HTTP 4xx: our NCIP configuration, not the request
         _not_forwarded(rt, row_id, str(exc), drop=first)
         return NcipProblem("Cannot Accept Item", "the catalogue refused our NCIP call")
@@ -334,8 +417,12 @@ def _forward(
     with unit_of_work(rt.sessions) as s:
         row = s.get(IllRequestRow, row_id)
         assert row is not None
-        if item is None:
-            row.last_error = "the catalogue accepted the item without naming it"
+        if item is None or len(item) > _limit("ils_item"):
+            row.last_error = (
+                "the catalogue accepted the item without naming it"
+                if item is None
+                else f"the catalogue named the item with an id over {_limit('ils_item')} characters"
+            )
             audit(
                 s,
                 "ill_needs_staff",
@@ -345,7 +432,7 @@ def _forward(
                 request=row.request_id,
                 reason=row.last_error,
             )
-            return NcipProblem("Cannot Accept Item", "the catalogue did not name the item")
+            return NcipProblem("Cannot Accept Item", row.last_error)
         row.ils_item, row.item = item, row.item or item
         row.state, row.last_error = "accepted", None
         _accepted(rt, s, row, caller, now)
@@ -399,15 +486,22 @@ def partner_check_in(
 
     An item still on its way stops holding a compartment; one already inside a compartment is
     put on the staff list (it must be taken out and sent back). Repeats answer the same.
+    The item is named by its barcode, or by the ILL request id when ItemIdentifierType says so.
     A partner credential only reaches that partner's loans.
     """
     now = rt.clock()
-    with unit_of_work(rt.sessions) as s:
-        q = select(IllRequestRow).where(
-            or_(IllRequestRow.item == request.item, IllRequestRow.ils_item == request.item)
+    if len(request.item) > _limit("item"):
+        return NcipProblem(
+            "Unknown Item",
+            f"no item id here is longer than {_limit('item')} characters",
+            "ItemId",
+            request.item[: _limit("item")],
         )
-        if caller.partner is not None:
-            q = q.where(IllRequestRow.partner == caller.partner)
+    with unit_of_work(rt.sessions) as s:
+        q = select(IllRequestRow).where(_names_item(request))
+        partner = partner_of(caller, request.header)
+        if partner is not None:
+            q = q.where(IllRequestRow.partner == partner)
         rows = list(s.scalars(q.order_by(IllRequestRow.id.desc())))
         if not rows:
             return NcipProblem(
@@ -445,6 +539,15 @@ def partner_check_in(
                 reason="the lending library checked this inter-library loan in: take it out",
             )
     return CheckInItemDone()
+
+
+def _names_item(request: CheckInItemRequest) -> ColumnElement[bool]:
+    """Which loans the CheckInItem's ItemId names: by the ILL request id when its
+    ItemIdentifierType says it is one (a value with "request" in it, as ILL systems name
+    that type), else by the partner's item id or the barcode staff scan."""
+    if request.item_type and "request" in request.item_type.casefold():
+        return IllRequestRow.request_id == request.item
+    return or_(IllRequestRow.item == request.item, IllRequestRow.ils_item == request.item)
 
 
 # --- the return, and telling the partner ---------------------------------------------------
@@ -498,6 +601,8 @@ def tell_partner(rt: Runtime, claim: outbox.Claim) -> str:
             outbox.complete(s, claim, now=rt.clock())
             return "already done"
         partner_name, item, returned_at = row.partner, row.item, row.returned_at
+        # The item is the lending library's: its own agency when it named one, else the partner.
+        item_agency = row.item_agency or row.partner
         our_agency = row.to_agency
     partner = partner_for(rt.settings, partner_name)
     if partner is None or not partner.url:
@@ -505,7 +610,7 @@ def tell_partner(rt: Runtime, claim: outbox.Claim) -> str:
         return "no endpoint"
     client = partner_client(rt, partner, partner.our_agency or our_agency or OUR_AGENCY)
     try:
-        client.check_in_item(item=item, occurred_at=returned_at)
+        client.check_in_item(item=item, item_agency=item_agency, occurred_at=returned_at)
     except (IlsUnavailable, OutcomeUnknown, NcipMalformed) as exc:
         # CheckInItem is safe to repeat: the item is back either way.
         if claim.attempts >= MAX_ATTEMPTS:

@@ -28,10 +28,16 @@ def readyz():  # type: ignore[no-untyped-def]
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"down: {type(exc).__name__}"
+    warnings: dict[str, list[str]] = {}
     for name, probe in current_app.extensions.get("readiness_probes", {}).items():
         try:
             checks[name] = probe()
+            # Beside "ok": e.g. an ILS whose status reply says check-in is not allowed.
+            noted = getattr(probe, "warnings", None)
+            if noted is not None and (found := noted()):
+                warnings[name] = found
         except Exception as exc:
             checks[name] = f"down: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return jsonify(status="ready" if ready else "not ready", checks=checks), (200 if ready else 503)
+    body = jsonify(status="ready" if ready else "not ready", checks=checks, warnings=warnings)
+    return body, (200 if ready else 503)

@@ -140,8 +140,8 @@ EN: dict[str, str] = {
     "newcode_code_label": "Your new pickup code: {digits}",
     "newcode_too_many": "A new code was already sent several times today. Please ask staff, "
     "or open the locker with your library card and PIN.",
-    "newcode_resent": "If something is waiting for this card here, a new message with a new "
-    "code is on its way to the address the library has for you.",
+    "newcode_resent": "If something is waiting for this card here, a new message with a code is "
+    "on its way to the address the library has for you; a code you already have keeps working.",
     "simulate_help": "This is a demonstration locker: close the door here, as you would at a "
     "real locker.",
     "simulate_close": "Close door {door}",
@@ -282,7 +282,7 @@ ES: dict[str, str] = {
     "newcode_too_many": "Hoy ya se le envió un código nuevo varias veces. Consulte al personal "
     "o abra la taquilla con su carné y PIN.",
     "newcode_resent": "Si hay algo esperando para este carné aquí, le llega un mensaje nuevo con "
-    "un código nuevo a la dirección que tiene la biblioteca.",
+    "un código a la dirección que tiene la biblioteca; el código que ya tiene sigue valiendo.",
     "simulate_help": "Esta es una taquilla de demostración: cierre la puerta aquí, como lo "
     "haría en una taquilla real.",
     "simulate_close": "Cerrar la puerta {door}",

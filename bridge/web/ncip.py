@@ -4,7 +4,9 @@ A machine endpoint: no session, no CSRF token (the blueprint is exempt), authent
 request by a shared secret (``X-NCIP-Secret``) or a client certificate the TLS proxy verified.
 Everything past authentication is answered with HTTP 200 and an NCIP message, because NCIP
 reports errors as Problem elements; an unauthenticated caller gets 401 (with a Problem body
-for NCIP clients that read it) and an audit event.
+for NCIP clients that read it) and an audit event. A body its sender declares to be something
+other than XML (``Content-Type: application/json``, form data, text) gets 415 and a Problem:
+it is not an NCIP message by its own account. No Content-Type at all is read as XML.
 """
 
 from __future__ import annotations
@@ -56,11 +58,22 @@ def ncip() -> Response:
         )
         response.headers["WWW-Authenticate"] = 'X-NCIP-Secret realm="lockerbridge"'
         return response
+    if not _declared_xml(request.mimetype):
+        return _problem(
+            "Invalid Message Syntax Error",
+            f"Content-Type {request.mimetype} is not XML; send application/xml or text/xml",
+            415,
+        )
     limit = rt.settings.security.ncip_max_bytes
     body = _body(limit)
     if body is None:
         return _problem("Invalid Message Syntax Error", f"message over the {limit}-byte limit")
     return _xml(handle(body, ill.IllHandler(rt, caller), max_bytes=limit))
+
+
+def _declared_xml(mimetype: str) -> bool:
+    """``application/xml``, ``text/xml``, any ``+xml`` type, or none given."""
+    return mimetype in ("", "application/xml", "text/xml") or mimetype.endswith("+xml")
 
 
 def _body(limit: int) -> bytes | None:
@@ -83,6 +96,11 @@ def _body(limit: int) -> bytes | None:
 
 def _refused(rt: Runtime) -> None:
     """Audits a refused caller: where from and what it presented (never the secret itself)."""
+    from bridge.access.rejections import rejection_to_audit
+
+    earlier = rejection_to_audit(rt, "ncip", request.remote_addr or "unknown")
+    if earlier is None:
+        return  # one row per caller address and minute: the log cannot be flooded
     presented = []
     if request.headers.get(ill.SECRET_HEADER):
         presented.append("secret")
@@ -94,6 +112,9 @@ def _refused(rt: Runtime) -> None:
                 at=rt.clock(),
                 kind="ncip_refused",
                 actor=f"ncip:{request.remote_addr or 'unknown'}"[:120],
-                detail={"presented": presented or ["nothing"]},
+                detail={
+                    "presented": presented or ["nothing"],
+                    **({"previous_minute": earlier} if earlier else {}),
+                },
             )
         )

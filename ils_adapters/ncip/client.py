@@ -6,7 +6,8 @@ Transport failures are translated at this boundary:
 * read timeout or another 5xx on a state-changing service -> OutcomeUnknown (verify first);
   on a lookup -> IlsUnavailable;
 * HTTP 4xx -> IlsRejected (usually authentication: fix the configuration);
-* Problem elements -> NcipRejected, except "Temporary Processing Failure" -> IlsUnavailable;
+* Problem elements -> NcipRejected (also one with an empty ProblemType, as FOLIO sends them),
+  except "Temporary Processing Failure" -> IlsUnavailable;
 * a body that is not the expected response -> NcipMalformed.
 """
 
@@ -150,8 +151,12 @@ class NcipClient:
         body = req.build_check_out_item(self.header, user=user, item=item, desired_due=desired_due)
         return self._call(body, CheckOutItemResult, True)
 
-    def check_in_item(self, *, item: str, occurred_at: datetime | None = None) -> CheckInItemResult:
-        body = req.build_check_in_item(self.header, item=item, occurred_at=occurred_at)
+    def check_in_item(
+        self, *, item: str, item_agency: str | None = None, occurred_at: datetime | None = None
+    ) -> CheckInItemResult:
+        body = req.build_check_in_item(
+            self.header, item=item, item_agency=item_agency, occurred_at=occurred_at
+        )
         return self._call(body, CheckInItemResult, True)
 
     def renew_item(

@@ -7,22 +7,34 @@ from typing import TYPE_CHECKING
 from ils_adapters.base import IlsError, IlsRejected
 
 if TYPE_CHECKING:
-    from ils_adapters.ncip.messages import NcipProblem
+    from ils_adapters.ncip.responses import NcipProblem
 
 
 class NcipMalformed(IlsError):
     """The peer sent something that is not a usable NCIP message (its fault, not ours).
 
-    ``service`` and ``element`` are set when a known service lacks a required element, so a
-    responder can answer "Needed Data Missing" inside that service's response.
+    ``service`` is set when the service is known, so a responder can answer inside that
+    service's response with ``problem`` (by default "Needed Data Missing": a required element
+    is absent), naming ``element`` and, where it helps, the offending ``value``. Without a
+    service the message as a whole is unusable ("Invalid Message Syntax Error").
     """
 
     def __init__(
-        self, message: str, *, service: str | None = None, element: str | None = None
+        self,
+        message: str,
+        *,
+        service: str | None = None,
+        element: str | None = None,
+        problem: str | None = None,
+        value: str | None = None,
     ) -> None:
         super().__init__(message)
         self.service = service
         self.element = element
+        self.value = value
+        self.problem = problem or (
+            "Needed Data Missing" if service is not None else "Invalid Message Syntax Error"
+        )
 
 
 class NcipRejected(IlsRejected):

@@ -1,8 +1,9 @@
 """NCIP 2 initiation messages: building the ones we send, reading the ones we answer.
 
 Sans-I/O: builders return bytes, readers take bytes. Every builder's output validates
-against ncip_v2_02.xsd, except LookupVersion, which NCIP 2 defines outside that schema (see
-``build_lookup_version``). Element order follows the schema's sequences.
+against ncip_v2_02.xsd, except LookupVersion, which NCIP defines outside that schema, in its
+own version-discovery schema (ncip_version.xsd; see ``build_lookup_version``). Element order
+follows the schemas' sequences.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ils_adapters.ncip.xml import (
     opt,
     parse_xml,
     text,
+    version_message,
 )
 
 # Every initiation service in NCIPMessage (ncip_v2_02.xsd), for "Unsupported Service" answers.
@@ -123,15 +125,9 @@ def _date(name: str, when: datetime | None) -> etree._Element | None:
 
 
 def build_lookup_version(header: Header) -> bytes:
-    """LookupVersion. NCIP 2 keeps it out of ncip_v2_02.xsd (it must work across versions),
-    so this one message is checked by our own tests, not by that schema."""
-    return message(
-        el(
-            "LookupVersion",
-            el("FromAgencyId", el("AgencyId", header.from_agency)),
-            el("ToAgencyId", el("AgencyId", header.to_agency)),
-        )
-    )
+    """LookupVersion in the version-discovery form every NCIP version understands: root
+    ``NCIPVersionMessage`` in no namespace, agencies as UniqueAgencyId (Scheme, Value)."""
+    return version_message("LookupVersion", header.from_agency, header.to_agency)
 
 
 USER_ELEMENTS = ("Name Information", "User Address Information", "User Language", "Block Or Trap")
@@ -348,10 +344,14 @@ class AcceptItemRequest:
 
 @dataclass(frozen=True)
 class CheckInItemRequest:
+    """``item_type`` is the ItemIdentifierType the sender gave: what kind of id ``item`` is
+    (a barcode when absent; some ILL systems name the item by their request id)."""
+
     header: Header | None
     item: str
     item_agency: str | None
     occurred_at: datetime | None
+    item_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -382,17 +382,40 @@ def service_element(root: etree._Element) -> etree._Element:
     return services[0]
 
 
+def _agency(parent: etree._Element | None, name: str) -> str | None:
+    """An agency as NCIP 2 writes it (``<AgencyId>``) or as NCIP 1 and the version-discovery
+    schema do (``<UniqueAgencyId><Scheme/><Value/></UniqueAgencyId>``)."""
+    return text(parent, name, "AgencyId") or text(parent, name, "UniqueAgencyId", "Value")
+
+
 def _read_header(service: etree._Element) -> Header | None:
     head = child(service, "InitiationHeader")
-    from_agency = text(head, "FromAgencyId", "AgencyId")
-    to_agency = text(head, "ToAgencyId", "AgencyId")
+    from_agency = _agency(head, "FromAgencyId")
+    to_agency = _agency(head, "ToAgencyId")
     if from_agency is None or to_agency is None:
         # LookupVersion carries its agencies directly.
-        from_agency = from_agency or text(service, "FromAgencyId", "AgencyId")
-        to_agency = to_agency or text(service, "ToAgencyId", "AgencyId")
+        from_agency = from_agency or _agency(service, "FromAgencyId")
+        to_agency = to_agency or _agency(service, "ToAgencyId")
     if from_agency is None or to_agency is None:
         return None
     return Header(from_agency, to_agency)
+
+
+# Elements only NCIP version 1 has; version 2 replaced each with a simpler one.
+_VERSION_1_ELEMENTS = ("UniqueAgencyId", "UniqueItemId", "UniqueUserId", "UniqueRequestId")
+
+
+def _is_version_1(root: etree._Element, service: etree._Element) -> bool:
+    """An NCIP version 1 message: no namespace, and a v1 version attribute or v1 elements."""
+    if etree.QName(root).namespace is not None or local_name(root) != "NCIPMessage":
+        return False
+    version = root.get("version") or ""
+    if "v1_0" in version or "ncip_v1" in version.lower():
+        return True
+    return any(
+        isinstance(node.tag, str) and local_name(node) in _VERSION_1_ELEMENTS
+        for node in service.iter()
+    )
 
 
 def _required(value: str | None, service: str, element: str) -> str:
@@ -401,11 +424,25 @@ def _required(value: str | None, service: str, element: str) -> str:
     return value
 
 
+SUPPORTED_VERSIONS = "NCIP 2.0 and 2.02 (namespace http://www.niso.org/2008/ncip)"
+
+
 def parse_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> NcipRequest:
     """Read an initiation message. Raises NcipMalformed only."""
-    service = service_element(parse_xml(body, max_bytes=max_bytes))
+    root = parse_xml(body, max_bytes=max_bytes)
+    service = service_element(root)
     name = local_name(service)
     header = _read_header(service)
+    if name == "LookupVersion":  # the one message every NCIP version shares
+        return LookupVersionRequest(header)
+    if name in SERVICES and _is_version_1(root, service):
+        raise NcipMalformed(
+            f"NCIP version 1 messages are not supported; send {SUPPORTED_VERSIONS}",
+            service=name,
+            element="NCIPMessage",
+            problem="Unsupported Service",
+            value=(root.get("version") or "")[:200] or None,
+        )
     if name == "AcceptItem":
         bib = child(service, "ItemOptionalFields", "BibliographicDescription")
         return AcceptItemRequest(
@@ -421,24 +458,24 @@ def parse_request(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> NcipReq
             title=text(bib, "Title"),
             author=text(bib, "Author"),
             pickup_location=text(service, "PickupLocation"),
-            pickup_expiry=datetime_at(service, "PickupExpiryDate"),
-            date_for_return=datetime_at(service, "DateForReturn"),
+            pickup_expiry=datetime_at(service, "PickupExpiryDate", service=name),
+            date_for_return=datetime_at(service, "DateForReturn", service=name),
         )
     if name == "CheckInItem":
         return CheckInItemRequest(
             header=header,
             item=_required(text(service, "ItemId", "ItemIdentifierValue"), name, "ItemId"),
             item_agency=text(service, "ItemId", "AgencyId"),
-            occurred_at=datetime_at(service, "MandatedAction", "DateEventOccurred"),
+            occurred_at=datetime_at(service, "MandatedAction", "DateEventOccurred", service=name),
+            item_type=text(service, "ItemId", "ItemIdentifierType"),
         )
-    if name == "LookupVersion":
-        return LookupVersionRequest(header)
     if name in SERVICES:
         return OtherRequest(name, header)
     raise NcipMalformed(f"{name} is not an NCIP service")
 
 
 __all__ = [
+    "SUPPORTED_VERSIONS",
     "AcceptItemRequest",
     "CheckInItemRequest",
     "Header",

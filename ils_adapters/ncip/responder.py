@@ -5,8 +5,11 @@ then passes the body to :func:`handle` and returns its bytes with HTTP 200 (NCIP
 errors as Problem elements, not HTTP status codes).
 
 We answer AcceptItem (an ILL item arrives for pickup at a locker bank), CheckInItem and
-LookupVersion. Any other NCIP service gets the Problem "Unsupported Service"; malformed,
-oversized or DTD-carrying bodies get "Invalid Message Syntax Error" and never reach the handler.
+LookupVersion (in the version-discovery form). Any other NCIP service, and any NCIP version 1
+message, gets the Problem "Unsupported Service"; malformed, oversized or entity-carrying bodies
+get "Invalid Message Syntax Error"; a required element missing gets "Needed Data Missing" and an
+impossible date "Invalid Date", both inside the service's response. None of these reach the
+handler. Every Problem is sent with the scheme that defines its type (``schemes``).
 """
 
 from __future__ import annotations
@@ -69,12 +72,8 @@ def handle(body: bytes, handler: NcipHandler, *, max_bytes: int = DEFAULT_MAX_BY
         request = parse_request(body, max_bytes=max_bytes)
     except NcipMalformed as exc:
         log.info("NCIP request refused: %s", exc)
-        if exc.service is not None:
-            problem = NcipProblem("Needed Data Missing", str(exc), element=exc.element)
-            return build_problem_response(exc.service, (problem,))
-        return build_problem_response(
-            None, (NcipProblem("Invalid Message Syntax Error", str(exc)),)
-        )
+        problem = NcipProblem(exc.problem, str(exc), exc.element, exc.value)
+        return build_problem_response(exc.service, (problem,))
 
     reply_header = request.header.reversed() if request.header else None
     if isinstance(request, OtherRequest):

@@ -7,15 +7,17 @@ decides what they mean for its caller.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from lxml import etree
 
 from ils_adapters.ncip.errors import NcipMalformed
 from ils_adapters.ncip.requests import Header, service_element
+from ils_adapters.ncip.schemes import GENERAL, scheme_for
 from ils_adapters.ncip.xml import (
     DEFAULT_MAX_BYTES,
+    SCHEME_ATTR,
     VERSION,
     child,
     children,
@@ -26,23 +28,28 @@ from ils_adapters.ncip.xml import (
     opt,
     parse_xml,
     text,
+    version_message,
 )
 
-# NCIP's scheme for general processing errors (Problem types used by every service).
-GENERAL_PROBLEMS = (
-    "http://www.niso.org/ncip/v1_0/schemes/processingerrortype/generalprocessingerror.scm"
-)
+# Kept for callers that named it: NCIP's scheme for general processing errors.
+GENERAL_PROBLEMS = GENERAL
 
 
 @dataclass(frozen=True)
 class NcipProblem:
+    """One Problem. ``type`` may be empty: some responders (FOLIO's mod-ncip) send an empty
+    ProblemType and say everything in ProblemDetail. ``scheme`` is the scheme the sender
+    named (or the one we send; chosen by type when None); it does not take part in equality."""
+
     type: str
     detail: str | None = None
     element: str | None = None
     value: str | None = None
+    scheme: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
-        return f"{self.type} ({self.detail})" if self.detail else self.type
+        kind = self.type or "Problem"
+        return f"{kind} ({self.detail})" if self.detail else kind
 
 
 @dataclass(frozen=True)
@@ -162,14 +169,19 @@ NcipResult = (
 
 
 def _problems(parent: etree._Element) -> tuple[NcipProblem, ...]:
+    """Every Problem under ``parent``. One without a ProblemType (or an empty one) is still a
+    refusal: what the responder meant is then only in its ProblemDetail."""
     found = []
     for p in children(parent, "Problem"):
-        kind = text(p, "ProblemType")
-        if kind is None:
-            raise NcipMalformed("Problem without ProblemType")
+        kind = child(p, "ProblemType")
+        scheme = None if kind is None else (kind.get(SCHEME_ATTR) or kind.get("Scheme"))
         found.append(
             NcipProblem(
-                kind, text(p, "ProblemDetail"), text(p, "ProblemElement"), text(p, "ProblemValue")
+                text(p, "ProblemType") or "",
+                text(p, "ProblemDetail"),
+                text(p, "ProblemElement"),
+                text(p, "ProblemValue"),
+                scheme=scheme,
             )
         )
     return tuple(found)
@@ -317,10 +329,12 @@ def _response_header(header: Header | None) -> etree._Element | None:
     )
 
 
-def _problem(p: NcipProblem) -> etree._Element:
+def _problem(service: str | None, p: NcipProblem) -> etree._Element:
+    if not p.type:
+        raise ValueError("a Problem we send needs a ProblemType")
     return el(
         "Problem",
-        el("ProblemType", p.type, scheme=GENERAL_PROBLEMS),
+        el("ProblemType", p.type, scheme=p.scheme or scheme_for(service, p.type)),
         opt("ProblemDetail", p.detail),
         opt("ProblemElement", p.element),
         opt("ProblemValue", p.value),
@@ -333,8 +347,14 @@ def build_problem_response(
     """A Problem answer: inside ``<service>Response`` when known, else top-level."""
     if service is None:
         # NCIPMessage may hold Problem elements directly (ncip_v2_02.xsd, NCIPMessage choice).
-        return message(*map(_problem, problems))
-    return message(el(f"{service}Response", _response_header(header), *map(_problem, problems)))
+        return message(*(_problem(None, p) for p in problems))
+    return message(
+        el(
+            f"{service}Response",
+            _response_header(header),
+            *(_problem(service, p) for p in problems),
+        )
+    )
 
 
 def build_accept_item_response(
@@ -373,12 +393,11 @@ def build_check_in_item_response(
 def build_lookup_version_response(
     header: Header | None, versions: tuple[str, ...] = (VERSION,)
 ) -> bytes:
-    """LookupVersionResponse (outside ncip_v2_02.xsd, like LookupVersion itself)."""
-    return message(
-        el(
-            "LookupVersionResponse",
-            el("FromAgencyId", el("AgencyId", header.from_agency)) if header else None,
-            el("ToAgencyId", el("AgencyId", header.to_agency)) if header else None,
-            *(el("VersionSupported", v) for v in versions),
-        )
+    """LookupVersionResponse in the version-discovery form (ncip_version.xsd), like
+    LookupVersion itself. Both agencies are required there: unknown ones are sent empty."""
+    if not versions:
+        raise ValueError("LookupVersionResponse names at least one version")
+    head = header or Header("", "")
+    return version_message(
+        "LookupVersionResponse", head.from_agency, head.to_agency, versions
     )

@@ -1,9 +1,11 @@
 """NCIP 2 XML: the hardened parser, element lookup by local name, and an element builder.
 
-Parsing refuses anything carrying a DOCTYPE (which covers external entities / XXE and entity
-expansion bombs), never touches the network, and has a size limit applied before lxml sees a
-byte. Lookups match on local names in the NCIP namespace *or* in no namespace, because some
-senders (FOLIO's documented peers) are loose about namespaces.
+Parsing refuses entity declarations and any DOCTYPE with an internal subset (which covers
+external entities / XXE and entity expansion bombs) and entity references. A bare DOCTYPE
+naming a public DTD, as NCIP version 1 senders write it, is allowed: the DTD is never loaded,
+nothing is fetched (no network), and so it changes nothing about the document. A size limit is
+applied before lxml sees a byte. Lookups match on local names in the NCIP namespace *or* in no
+namespace, because some senders (FOLIO's documented peers) are loose about namespaces.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ SCHEME_ATTR = f"{{{NS}}}Scheme"
 VERSION = "http://www.niso.org/schemas/ncip/v2_02/ncip_v2_02.xsd"
 DEFAULT_MAX_BYTES = 256 * 1024
 
-_DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+# An entity declaration, or a DOCTYPE that opens an internal subset ("[").
+_DECLARATIONS = re.compile(rb"<!\s*ENTITY|<!\s*DOCTYPE[^>\[]*\[", re.IGNORECASE)
 
 
 def _parser() -> etree.XMLParser:
@@ -41,23 +44,23 @@ def _parser() -> etree.XMLParser:
 def parse_xml(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
     """Parse one NCIP message safely and return its root element.
 
-    Raises NcipMalformed (the peer's fault) for oversized bodies, any DOCTYPE or entity
-    declaration, or XML that is not well-formed.
+    Raises NcipMalformed (the peer's fault) for oversized bodies, an internal DTD subset or
+    entity declaration, an entity reference, or XML that is not well-formed.
     """
     if len(body) > max_bytes:
         raise NcipMalformed(f"message is {len(body)} bytes, over the {max_bytes}-byte limit")
-    if _DOCTYPE.search(body):
-        raise NcipMalformed("DOCTYPE and entity declarations are not accepted")
+    if _DECLARATIONS.search(body):
+        raise NcipMalformed("DTD declarations and entity declarations are not accepted")
     try:
         root = etree.fromstring(body, _parser())
     except (etree.XMLSyntaxError, ValueError) as exc:
         raise NcipMalformed(f"not well-formed XML: {exc}") from exc
     if root is None:
         raise NcipMalformed("empty document")
-    # A DOCTYPE in an encoding the byte scan cannot see (UTF-16, ...) is caught here.
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        raise NcipMalformed("DOCTYPE and entity declarations are not accepted")
+    # Declarations in an encoding the byte scan cannot see (UTF-16, ...) are caught here.
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and (any(True for _ in dtd.iterentities()) or dtd.elements()):
+        raise NcipMalformed("DTD declarations and entity declarations are not accepted")
     for node in root.iter():
         if not isinstance(node.tag, str):  # an unexpanded entity reference
             raise NcipMalformed("entity references are not accepted")
@@ -98,15 +101,27 @@ def text(el: etree._Element | None, *path: str) -> str | None:
     return value or None
 
 
-def datetime_at(el: etree._Element | None, *path: str) -> datetime | None:
-    """An xs:dateTime down ``path`` as an aware datetime (no offset means UTC)."""
+def datetime_at(
+    el: etree._Element | None, *path: str, service: str | None = None
+) -> datetime | None:
+    """An xs:dateTime down ``path`` as an aware datetime (no offset means UTC).
+
+    A value that is no date (``2018-02-31``) raises NcipMalformed with the problem "Invalid
+    Date", naming the element and, when given, the service it belongs to.
+    """
     value = text(el, *path)
     if value is None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise NcipMalformed(f"bad dateTime {value!r} in {'/'.join(path)}") from exc
+        raise NcipMalformed(
+            f"{value!r} in {'/'.join(path)} is not a date and time",
+            service=service,
+            element=path[-1],
+            problem="Invalid Date",
+            value=value[:64],
+        ) from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -146,5 +161,33 @@ def message(*content: etree._Element) -> bytes:
     namespace-qualified version attribute."""
     root = el("NCIPMessage", *content)
     root.set(VERSION_ATTR, VERSION)
+    out: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return out
+
+
+# The version-discovery message (ncip_version.xsd): no namespace, unqualified attributes.
+VERSION_DISCOVERY = "http://www.niso.org/ncip/v1_0/imp1/xsd/ncip_version.xsd"
+# ncip_version.xsd wants a Scheme for each agency but names none; this says "an NCIP agency id".
+AGENCY_SCHEME = "http://www.niso.org/2008/ncip/AgencyId"
+
+
+def _unique_agency(name: str, agency: str) -> etree._Element:
+    outer = etree.Element(name)
+    unique = etree.SubElement(outer, "UniqueAgencyId")
+    etree.SubElement(unique, "Scheme").text = AGENCY_SCHEME
+    etree.SubElement(unique, "Value").text = agency
+    return outer
+
+
+def version_message(
+    service: str, from_agency: str, to_agency: str, versions: tuple[str, ...] = ()
+) -> bytes:
+    """LookupVersion or LookupVersionResponse, valid against ncip_version.xsd."""
+    root = etree.Element("NCIPVersionMessage", version=VERSION_DISCOVERY)
+    body = etree.SubElement(root, service)
+    body.append(_unique_agency("FromAgencyId", from_agency))
+    body.append(_unique_agency("ToAgencyId", to_agency))
+    for version in versions:
+        etree.SubElement(body, "VersionSupported").text = version
     out: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     return out

@@ -6,7 +6,8 @@ Semantics (what the domain relies on):
   when no answer came in time (nothing is known to have opened).
 - ``DoorOpened`` / ``DoorClosed`` are physical door movements, reported by the door sensor, not
   echoes of commands. ``OccupancyChanged`` is the compartment sensor's new reading.
-  ``Fault`` is a controller-reported problem (``compartment`` None: the whole bank).
+  ``Fault`` is a controller-reported problem (``compartment`` None: the whole bank); code
+  "recovered" follows an "offline" when the controller answers again.
   ``CardRead`` is a credential presented at the bank's reader: a library card number.
 - Events arrive on the driver's thread through the subscribed handlers, in the order the
   controller sent them. Card numbers are credentials: handlers must not log them.
@@ -64,7 +65,7 @@ class OccupancyChanged:
 class Fault:
     bank_id: str
     compartment: int | None
-    code: str  # "jammed", "sensor", "power", "offline", or a vendor code
+    code: str  # "jammed", "sensor", "power", "offline", "recovered", or a vendor code
     detail: str
     at: datetime
 

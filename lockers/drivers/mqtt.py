@@ -10,7 +10,8 @@ Topics, for bank ``<bank>`` under ``<prefix>`` (default "lockerbridge"):
 
 The payload of each is a signed envelope (``SignedMessage.envelope``) whose channel is the
 topic after the bank ("cmd/open", "ack", ...). ``MqttDevice`` is the controller side, bridging
-a ``SimulatedBank`` (demo, tests) and a reference for vendors.
+any ``LockerDriver``: a ``SimulatedBank`` (demo, tests; a reference for vendors) or the serial
+lock-board driver in the one process that owns the boards' line (``lockerbridge driver serve``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,13 @@ from dataclasses import dataclass, field
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from lockers.drivers.base import CompartmentReading, Dispatcher, DriverEvent, EventHandler
-from lockers.drivers.simulated import SimulatedBank
+from lockers.drivers.base import (
+    CompartmentReading,
+    Dispatcher,
+    DriverEvent,
+    EventHandler,
+    LockerDriver,
+)
 from lockers.drivers.wire import Ack, Command, decode_events, encode_events
 from lockers.errors import (
     ControllerOffline,
@@ -205,12 +211,12 @@ class MqttDriver:
 
 
 class MqttDevice:
-    """The controller side over MQTT, driving a ``SimulatedBank``: answers signed commands with
-    signed acks and publishes the bank's events."""
+    """The controller side over MQTT, driving a local ``LockerDriver``: answers signed commands
+    with signed acks and publishes the bank's events."""
 
     def __init__(
         self,
-        sim: SimulatedBank,
+        sim: LockerDriver,
         *,
         signer: Signer,
         verifier: Verifier,
@@ -262,8 +268,8 @@ class MqttDevice:
         self._conn.publish(topic(self.settings, self.sim.bank_id, ACK), reply.envelope())
 
 
-def execute_command(sim: SimulatedBank, channel: str, command: Command) -> Ack:
-    """Run one command on the simulated bank and say how it went (shared by MQTT and HTTP)."""
+def execute_command(sim: LockerDriver, channel: str, command: Command) -> Ack:
+    """Run one command on the local driver and say how it went (shared by MQTT and HTTP)."""
     try:
         if channel == CMD_OPEN:
             sim.open_door(command.compartment)

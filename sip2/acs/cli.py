@@ -10,9 +10,11 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sip2.acs.behaviour import BEHAVIOURS
 from sip2.acs.catalogue_file import CatalogueError
+from sip2.acs.modes import PRESETS, preset
 from sip2.acs.server import ReferenceACS
 
 DEFAULT_CATALOGUE = Path(__file__).resolve().parents[2] / "examples" / "catalogue.json"
@@ -36,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="close connections idle this many seconds (Koha's SIP server does)",
     )
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay before each reply")
+    parser.add_argument(
+        "--mode",
+        choices=sorted(PRESETS),
+        default="plain",
+        help="imitate a real server's difference (see sip2.acs.modes)",
+    )
+    parser.add_argument("--zone", help="the server's time zone (IANA name); default per mode")
+    parser.add_argument("--workers", type=int, help="serve at most this many connections at once")
     return parser
 
 
@@ -44,6 +54,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
+        changes: dict[str, object] = {}
+        if args.zone:
+            changes["zone"] = ZoneInfo(args.zone)
+        if args.workers:
+            changes["workers"] = args.workers
+        modes = preset(args.mode, **changes)
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        print(f"lockerbridge acs: {exc}", file=sys.stderr)
+        return 2
+    try:
         acs = ReferenceACS(
             args.catalogue,
             behaviour=args.behaviour,
@@ -51,18 +71,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             idle_timeout=args.idle_timeout,
             latency=args.latency_ms / 1000,
+            modes=modes,
         )
         host, port = acs.start()
     except (CatalogueError, OSError) as exc:
         print(f"lockerbridge acs: {exc}", file=sys.stderr)
         return 2
-    print(f"reference ACS ({args.behaviour}) listening on {host}:{port}", flush=True)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    # Before the address is printed: whoever reads it may signal at once.
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    print(f"reference ACS ({args.behaviour}) listening on {host}:{port}", flush=True)
     try:
         while not stop.wait(0.2):
             pass

@@ -125,7 +125,8 @@ class Engine:
             )
         # Koha: an empty AP falls back to the SIP account's branch.
         location = request.first("AP") or account.location
-        returned = parse_date(request.fixed_value("return_date"), server_tz=self.zone) or now
+        returned_text = request.fixed_value("return_date")
+        returned = parse_date(returned_text, server_tz=self.zone) or now
         outcome = circulation.checkin(
             self.catalogue,
             self.behaviour,
@@ -145,6 +146,7 @@ class Engine:
                     patron=outcome.borrower,
                     location=location,
                     return_date=returned,
+                    return_date_text=returned_text,
                     ok=outcome.ok,
                     loan_closed=outcome.loan_closed,
                     alert=outcome.routing.value,

@@ -37,6 +37,7 @@ class LedgerEntry:
     patron: str | None = None  # whose loan ended / started
     location: str | None = None  # AP for checkin
     return_date: datetime | None = None
+    return_date_text: str | None = None  # the return date field as it came over the wire
     ok: bool = True
     loan_closed: bool = False
     alert: str | None = None  # checkin CV value sent, if any

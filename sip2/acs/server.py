@@ -24,6 +24,7 @@ from sip2.acs.catalogue_file import load_catalogue
 from sip2.acs.engine import STATE_CHANGING, Engine, Session
 from sip2.acs.faults import Faults
 from sip2.acs.ledger import Ledger
+from sip2.acs.modes import ITEM_REQUESTS, Modes
 from sip2.codec import Decoded, Message, decode, encode
 from sip2.errors import EncodeError, FrameError
 from sip2.framing import Framer
@@ -52,11 +53,19 @@ class ReferenceACS:
         latency: float = 0.0,
         clock: Callable[[], datetime] | None = None,
         zone: tzinfo = UTC,
+        modes: Modes | None = None,
     ) -> None:
-        """Raises ValueError for an unknown behaviour, CatalogueError for a bad catalogue file."""
+        """Raises ValueError for an unknown behaviour, CatalogueError for a bad catalogue file.
+
+        ``modes`` (:mod:`sip2.acs.modes`) imitates real servers' differences; its zone wins
+        over ``zone``.
+        """
         if not isinstance(catalogue, Catalogue):
             catalogue = load_catalogue(catalogue)
-        self.engine = Engine(catalogue, behaviour, clock=clock, zone=zone)
+        self.modes = modes if modes is not None else Modes(zone=zone)
+        self.engine = Engine(catalogue, behaviour, clock=clock, zone=self.modes.zone)
+        workers = self.modes.workers
+        self._workers = threading.BoundedSemaphore(workers) if workers else None
         self.checksums = checksums
         self.faults = Faults()
         self.faults.idle_timeout = idle_timeout
@@ -176,14 +185,17 @@ class ReferenceACS:
             if listener is None:
                 time.sleep(_POLL)
                 continue
+            # A pre-forking server accepts only with a free worker; the kernel queues the rest.
+            if self._workers is not None and not self._workers.acquire(timeout=_POLL):
+                continue
             try:
                 conn, _ = listener.accept()
-            except TimeoutError:
+            except OSError:  # TimeoutError, or the listener closed by go_down/stop
+                self._free_worker()
                 continue
-            except OSError:
-                continue  # listener closed by go_down/stop
             if self.faults.down or self._stopping.is_set():
                 conn.close()
+                self._free_worker()
                 continue
             thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
             with self._lock:
@@ -202,6 +214,11 @@ class ReferenceACS:
             with self._lock:
                 self._connections.pop(conn, None)
             conn.close()
+            self._free_worker()
+
+    def _free_worker(self) -> None:
+        if self._workers is not None:
+            self._workers.release()
 
 
 class Connection:
@@ -250,15 +267,25 @@ class Connection:
         if decoded.checksum_valid is False:
             return self._send(Message("96"), decoded)
         request = decoded.message
+        modes = self.acs.modes
+        if (
+            modes.drop_on_unknown_item
+            and request.command in ITEM_REQUESTS
+            and self.session.account is not None
+            and self.acs.catalogue.item(request.first("AB") or "") is None
+        ):
+            log.info("mode: closing the connection on an unknown barcode")
+            return False
         outcome = self.acs.engine.handle(self.session, request, refuse_login=faults.refuse_logins)
         if outcome.reply is None:
             return not outcome.close
+        reply = modes.rewrite(outcome.reply)
         if request.command in STATE_CHANGING and faults.take_dropped_reply():
             log.info("fault: dropping the reply to a %s after performing it", request.command)
             return False
         if faults.latency > 0:
             time.sleep(faults.latency)
-        if not self._send(outcome.reply, decoded):
+        if not self._send(reply, decoded):
             return False
         self.answered += 1
         limit = faults.drop_connection_after

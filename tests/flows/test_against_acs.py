@@ -1,6 +1,12 @@
 """The pickup flows end to end over real TCP: our SIP2 adapter against the reference ACS
 (Koha and Evergreen behaviours) with the sample catalogue, the simulated bank driver and a
-real database."""
+real database.
+
+Each flow also runs against the ACS's modes (``sip2.acs.modes``) that imitate what real
+servers do: a local time zone with blank-zone dates, Evergreen's non-SIP due dates, a status
+reply saying N/N while serving, a single worker (one session at a time), and a worker that
+drops the connection on an unknown barcode. The configuration tells ours what a site's would
+(time zone; one connection for a one-worker server)."""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from bridge.services.loading import ScanOutcome, scan_item
 from bridge.services.pickup import PickupOutcome, pickup_with_card, pickup_with_code
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import TransitRow
+from sip2.acs.modes import preset
 from sip2.acs.server import ReferenceACS
 from tests.conftest import REPO
 from tests.flows.conftest import (
@@ -37,9 +44,22 @@ def item(n: int) -> str:
     return f"390000000000{n:02d}"
 
 
-@pytest.fixture(params=["koha", "evergreen"])
+# (behaviour, mode): every behaviour plainly, each mode once.
+SERVERS = [
+    ("koha", "plain"),
+    ("evergreen", "plain"),
+    ("koha", "local-zone"),
+    ("evergreen", "iso-dates"),
+    ("koha", "status-says-no"),
+    ("koha", "one-worker"),
+    ("evergreen", "drops-unknown"),
+]
+
+
+@pytest.fixture(params=SERVERS, ids=[f"{b}-{m}" for b, m in SERVERS])
 def acs(request: pytest.FixtureRequest, clock: Clock) -> Iterator[ReferenceACS]:
-    with ReferenceACS(CATALOGUE, behaviour=request.param, clock=clock) as server:
+    behaviour, mode = request.param
+    with ReferenceACS(CATALOGUE, behaviour=behaviour, clock=clock, modes=preset(mode)) as server:
         yield server
 
 
@@ -59,6 +79,8 @@ def real_rt(
                 "port": port,
                 "institution": "DEMO",
                 "timeout_seconds": 3,
+                "timezone": str(acs.modes.zone),
+                "max_connections": acs.modes.workers or 2,
             }
         ],
     )
@@ -170,9 +192,15 @@ def test_sip2_round_trips_and_door_events_show_up_in_the_metrics(real_rt: Runtim
     def count(name: str, **labels: str) -> float:
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
-    checkins = ("lockerbridge_sip2_request_seconds_count", {"message": "checkin", "ils": "main-ils"})
+    checkins = (
+        "lockerbridge_sip2_request_seconds_count",
+        {"message": "checkin", "ils": "main-ils"},
+    )
     closes = ("lockerbridge_door_events_total", {"bank": "main-lobby", "event": "DoorClosed"})
-    before_checkins, before_closes = count(checkins[0], **checkins[1]), count(closes[0], **closes[1])
+    before_checkins, before_closes = (
+        count(checkins[0], **checkins[1]),
+        count(closes[0], **closes[1]),
+    )
 
     result = scan_item(real_rt, "main-lobby", item(1), "staff:ann")
     assert result.outcome is ScanOutcome.DOOR_OPEN

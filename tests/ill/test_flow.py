@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rq import SimpleWorker
 from sqlalchemy import Engine, select
 from werkzeug.serving import make_server
 
 from bridge import runtime as runtime_module
 from bridge.app import create_app
 from bridge.config import load_settings
-from bridge.runtime import QUEUE_NAMES, Runtime
+from bridge.runtime import Runtime
 from bridge.services.loading import scan_item
 from bridge.services.pickup import PickupOutcome, pickup_with_card
 from bridge.storage.db import unit_of_work
@@ -48,6 +47,7 @@ from tests.ill.conftest import (
     assert_schema_valid,
     ill_config,
     make_runtime,
+    work,
 )
 
 PATRON, PIN = "23000000000001", "1234"  # Ana, in examples/catalogue.json
@@ -131,11 +131,6 @@ def world(
 def held(rt: Runtime) -> dict[str, str]:
     with unit_of_work(rt.sessions) as s:
         return {t.item_barcode: t.bank_id for t in s.scalars(select(TransitRow))}
-
-
-def work(rt: Runtime) -> None:
-    worker = SimpleWorker([rt.queue(n) for n in QUEUE_NAMES], connection=rt.redis)
-    worker.work(burst=True, logging_level="WARNING")
 
 
 def test_an_ill_item_goes_from_accept_item_through_the_locker_to_check_in_item_at_the_partner(

@@ -15,6 +15,7 @@ from bridge.app import create_app
 from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
+from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.ill import IllRequestRow
 from bridge.storage.tables.lockers import TransitRow
 from ils_adapters.ncip import AcceptItemRequest, NcipProblem, parse_request, parse_response
@@ -24,6 +25,7 @@ from ils_adapters.ncip.responses import (
     build_accept_item_response,
     build_problem_response,
 )
+from tests.ill import senders
 from tests.ill.conftest import (
     ILS_SECRET,
     NcipPeer,
@@ -145,6 +147,42 @@ def test_a_problem_from_the_ils_is_passed_on_and_nothing_is_kept(
     assert isinstance(result, Problems)
     assert [(p.type, p.element) for p in result.problems] == [("Unknown User", "UserId")]
     assert rows(rt) == [] and transits(rt) == []
+
+
+def test_a_folio_refusal_with_an_empty_problem_type_reaches_the_partner_as_a_refusal(
+    forwarding: tuple[Runtime, FlaskClient, NcipPeer],
+) -> None:
+    rt, client, ils = forwarding
+    ils.answer = lambda body: senders.folio_refusal(
+        "AcceptItem", "User with barcode 23000000000001 not found"
+    )
+
+    answer = post_ncip(client, accept())
+
+    result = parse_response(answer.data)
+    assert isinstance(result, Problems)
+    [problem] = result.problems
+    assert problem.type == "Cannot Accept Item"  # not "Temporary Processing Failure"
+    assert "User with barcode 23000000000001 not found" in (problem.detail or "")
+    assert rows(rt) == [] and transits(rt) == []
+
+
+def test_an_ils_naming_the_item_with_an_over_long_id_is_refused_to_the_partner_and_kept_for_staff(
+    forwarding: tuple[Runtime, FlaskClient, NcipPeer],
+) -> None:
+    rt, client, ils = forwarding
+    ils.answer = ils_answer(item="T" * 65)
+
+    answer = post_ncip(client, accept())
+
+    result = parse_response(answer.data)
+    assert isinstance(result, Problems)
+    assert [p.type for p in result.problems] == ["Cannot Accept Item"]
+    assert "64 characters" in (result.problems[0].detail or "")
+    assert rows(rt) == [("forwarding", "ILL-ITEM-1", "ILL-ITEM-1")] and transits(rt) == []
+    with unit_of_work(rt.sessions) as s:
+        [note] = s.scalars(select(AuditEventRow).where(AuditEventRow.kind == "ill_needs_staff"))
+    assert "64 characters" in note.detail["reason"]
 
 
 def test_a_lost_ils_reply_keeps_the_request_so_the_partners_retry_forwards_it_again(

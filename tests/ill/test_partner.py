@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rq import SimpleWorker
 from sqlalchemy import Engine, select
 
 from bridge import outbox
 from bridge import runtime as runtime_module
+from bridge.app import create_app
 from bridge.config import load_settings
-from bridge.runtime import QUEUE_NAMES, Runtime
+from bridge.runtime import Runtime
 from bridge.services import ill
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, OutboxRow
@@ -25,7 +25,13 @@ from bridge.storage.tables.ill import IllRequestRow
 from bridge.wiring import sync_banks
 from ils_adapters.ncip import CheckInItemRequest, NcipProblem, parse_request
 from ils_adapters.ncip import requests as req
-from ils_adapters.ncip.responses import build_check_in_item_response, build_problem_response
+from ils_adapters.ncip.responses import (
+    Problems,
+    build_check_in_item_response,
+    build_problem_response,
+    parse_response,
+)
+from tests.ill import senders
 from tests.ill.conftest import (
     PARTNER,
     PARTNER_SECRET,
@@ -33,6 +39,9 @@ from tests.ill.conftest import (
     assert_schema_valid,
     clear,
     ill_config,
+    post_ncip,
+    row_counts,
+    work,
 )
 
 
@@ -58,8 +67,7 @@ class Setup:
     partner: NcipPeer
 
     def work(self) -> None:
-        worker = SimpleWorker([self.rt.queue(n) for n in QUEUE_NAMES], connection=self.rt.redis)
-        worker.work(burst=True, logging_level="WARNING")
+        work(self.rt)
 
     def accepted(self, item: str = "ILL-ITEM-1") -> None:
         request = req.parse_request(
@@ -153,6 +161,7 @@ def test_a_returned_ill_item_reaches_its_partner_as_a_valid_check_in_item(
     sent = parse_request(got.body)
     assert isinstance(sent, CheckInItemRequest)
     assert (sent.item, sent.occurred_at) == ("ILL-ITEM-1", returned_at)
+    assert sent.item_agency == PARTNER  # the item is the lending library's
     assert sent.header == req.Header("MAINLIB", PARTNER)
     assert got.headers.get("X-NCIP-Secret") == PARTNER_SECRET
     loan = setup.loan()
@@ -196,6 +205,47 @@ def test_a_partner_that_refuses_puts_the_loan_on_the_staff_list(setup: Setup) ->
     [note] = setup.audit("ill_partner_not_told")
     assert "Unknown Item" in note.detail["reason"]
     assert setup.loan().state == "returned"
+
+
+def test_an_accept_item_resent_after_the_item_came_back_is_refused_and_holds_nothing(
+    setup: Setup,
+) -> None:
+    setup.accepted()
+    setup.returned()
+    setup.work()
+    assert setup.loan().state == "closed"
+    client = create_app(setup.rt.settings, setup.rt).test_client()
+    before = row_counts(setup.rt)
+
+    again = post_ncip(
+        client, senders.reshare_accept_item(request="R-ILL-ITEM-1", item="ILL-ITEM-1")
+    )
+
+    result = parse_response(again.data)
+    assert isinstance(result, Problems)
+    assert [(p.type, p.element) for p in result.problems] == [("Cannot Accept Item", "RequestId")]
+    assert "came back" in (result.problems[0].detail or "")
+    assert setup.loan().state == "closed"
+    assert row_counts(setup.rt) == before  # no new loan, nothing held again
+
+
+def test_a_folio_refusal_with_an_empty_problem_type_is_recorded_not_retried(
+    setup: Setup,
+) -> None:
+    setup.accepted()
+    setup.partner.answer = lambda body: senders.folio_refusal(
+        "CheckInItem", "Item ILL-ITEM-1 is not checked out"
+    )
+    setup.returned()
+
+    setup.work()
+
+    row = setup.outbox_row()
+    assert (row.state, row.attempts) == ("failed", 1)
+    [note] = setup.audit("ill_partner_not_told")
+    assert "refused" in note.detail["reason"]
+    assert "is not checked out" in note.detail["reason"]
+    assert len(setup.partner.received) == 1
 
 
 def test_a_partner_without_an_endpoint_is_reported_instead_of_retried_forever(

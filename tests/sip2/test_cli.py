@@ -33,12 +33,17 @@ def test_ping_prints_the_acs_status(acs: ReferenceACS) -> None:
     assert "AcsStatus" in text and "online" in text and "True" in text
 
 
-def test_patron_masks_the_pin_result_and_the_name(acs: ReferenceACS) -> None:
+def test_patron_says_whether_the_pin_was_accepted_and_masks_the_pin_and_the_name(
+    acs: ReferenceACS,
+) -> None:
     status, text = run(acs, "patron", ANA, "--pin", "1234")
     assert status == 0
     assert "1234" not in text and "Ana" not in text and "ana@example.org" not in text
-    assert "pin_valid                ***" in text
+    assert text.rstrip().endswith("PIN accepted")
     assert ANA in text
+    status, text = run(acs, "patron", ANA, "--pin", "9999")
+    assert status == 0 and "9999" not in text
+    assert text.rstrip().endswith("PIN not accepted")
 
 
 def test_item_checkin_and_checkout_print_typed_results(acs: ReferenceACS) -> None:

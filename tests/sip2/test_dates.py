@@ -37,3 +37,32 @@ def test_absent_blank_or_impossible_dates_read_as_none(text: str | None) -> None
 def test_a_date_only_value_reads_as_midnight_in_the_servers_zone() -> None:
     tz = timezone(timedelta(hours=1))
     assert parse_date("20240310", server_tz=tz) == datetime(2024, 3, 10, tzinfo=tz)
+
+
+TORONTO_TEST_ZONE = "America/Toronto"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Evergreen's due dates unless use_sip_date_format is set: the server's local time.
+        ("2024-03-15 23:59:59", datetime(2024, 3, 16, 3, 59, 59, tzinfo=UTC)),
+        ("2024-03-15T23:59:59", datetime(2024, 3, 16, 3, 59, 59, tzinfo=UTC)),
+        ("2024-03-15 23:59:59.250", datetime(2024, 3, 16, 3, 59, 59, tzinfo=UTC)),
+        ("2024-03-15T23:59:59-05:00", datetime(2024, 3, 16, 4, 59, 59, tzinfo=UTC)),
+        ("2024-03-15T23:59:59+0100", datetime(2024, 3, 15, 22, 59, 59, tzinfo=UTC)),
+        ("2024-03-15T23:59:59Z", datetime(2024, 3, 15, 23, 59, 59, tzinfo=UTC)),
+        ("2024-03-15", datetime(2024, 3, 15, 4, 0, tzinfo=UTC)),
+        ("20240315235959", datetime(2024, 3, 16, 3, 59, 59, tzinfo=UTC)),
+        ("20240315 235959", datetime(2024, 3, 16, 3, 59, 59, tzinfo=UTC)),
+    ],
+)
+def test_dates_in_other_real_formats_are_read(text: str, expected: datetime) -> None:
+    from zoneinfo import ZoneInfo
+
+    assert parse_date(text, server_tz=ZoneInfo(TORONTO_TEST_ZONE)) == expected
+
+
+@pytest.mark.parametrize("text", ["2024-02-30 10:00:00", "2024-03-15 25:00:00", "15/03/2024"])
+def test_impossible_or_unknown_other_formats_read_as_none(text: str) -> None:
+    assert parse_date(text) is None

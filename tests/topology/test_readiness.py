@@ -153,3 +153,80 @@ def test_a_bank_not_yet_in_the_database_is_not_ready(client_for: Any, acs: Refer
 
     assert ready.status_code == 503
     assert ready.json["checks"]["controller:main-lobby"].startswith("down: the bank is not in")
+
+
+# --- what "up" and "down" mean -------------------------------------------------------------
+
+
+def test_a_catalogue_whose_status_says_n_n_is_ready_with_the_flags_as_warnings(
+    client_for: Any,
+) -> None:
+    from sip2.acs.modes import Modes
+
+    with ReferenceACS(CATALOGUE, modes=Modes(status_says_no=True)) as acs:
+        client, _rt = client_for(acs.address[1])
+        ready = client.get("/readyz")
+
+    assert ready.status_code == 200, ready.json
+    assert ready.json["checks"]["ils:main-ils"] == "ok"
+    assert ready.json["warnings"]["ils:main-ils"] == [
+        "the ILS's status reply says check-in is not allowed (98 checkin ok N)",
+        "the ILS's status reply says checkout is not allowed (98 checkout ok N)",
+    ]
+
+
+def test_a_refused_login_is_down_with_its_own_message(client_for: Any, acs: ReferenceACS) -> None:
+    acs.faults.refuse_logins = True
+    client, _rt = client_for(acs.address[1])
+
+    ready = client.get("/readyz")
+
+    assert ready.status_code == 503
+    check = ready.json["checks"]["ils:main-ils"]
+    assert check.startswith("down: SIP login refused for 'lockers-main'")
+    assert "user and password" in check
+
+
+def test_a_closed_port_is_down_as_no_answer(client_for: Any) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    client, _rt = client_for(closed)
+
+    check = client.get("/readyz").json["checks"]["ils:main-ils"]
+
+    assert check.startswith(f"down: no answer from 127.0.0.1:{closed}")
+
+
+def test_replies_that_stay_unreadable_are_down_as_protocol_errors(client_for: Any) -> None:
+    garbled = socket.socket()
+    garbled.bind(("127.0.0.1", 0))
+    garbled.listen(8)
+    stop = threading.Event()
+
+    def answer_nonsense() -> None:
+        garbled.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn = garbled.accept()[0]
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                try:
+                    while conn.recv(4096):
+                        conn.sendall(b"ZZ this is no SIP2 at all\r")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=answer_nonsense, daemon=True)
+    thread.start()
+    try:
+        client, _rt = client_for(garbled.getsockname()[1])
+        check = client.get("/readyz").json["checks"]["ils:main-ils"]
+    finally:
+        stop.set()
+        thread.join(3)
+        garbled.close()
+
+    assert "unreadable SIP2 (twice in a row)" in check, check

@@ -26,12 +26,14 @@ class IllRequestRow(Base):
     """
 
     __tablename__ = "ill_request"
-    __table_args__ = (UniqueConstraint("request_agency", "request_id"),)
+    # A RequestId is the partner's own number: two partners may use the same one.
+    __table_args__ = (UniqueConstraint("partner", "request_agency", "request_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[str] = mapped_column(String(120))  # RequestIdentifierValue
     request_agency: Mapped[str] = mapped_column(String(120), default="")  # "" when not given
-    partner: Mapped[str] = mapped_column(String(120), index=True)  # who is told on return
+    # The authenticated partner (who is told on return); part of every lookup of a request.
+    partner: Mapped[str] = mapped_column(String(120), index=True)
     to_agency: Mapped[str | None] = mapped_column(String(120))  # how the partner names us
     bank_id: Mapped[str] = mapped_column(String(63), index=True)
     pickup_location: Mapped[str] = mapped_column(String(63))

@@ -156,6 +156,7 @@ class IlsHealth:
     latency_ms: float | None
     checked_at: datetime | None
     error: str | None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,7 @@ def ils_health(rt: Runtime) -> list[IlsHealth]:
                 data.get("latency_ms"),
                 datetime.fromisoformat(data["at"]) if data.get("at") else None,
                 data.get("error"),
+                tuple(data.get("warnings") or ()),
             )
         )
     return out

@@ -19,14 +19,15 @@ def need_shared() -> None:
 
 
 @cache
-def schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(NCIP_DIR / "ncip_v2_02.xsd")))
+def schema(name: str = "ncip_v2_02.xsd") -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(NCIP_DIR / name)))
 
 
 def assert_valid(body: bytes) -> None:
+    """Valid against NCIP 2.02, or, for LookupVersion, the version-discovery schema."""
     need_shared()
     doc = etree.fromstring(body)
-    s = schema()
+    s = schema("ncip_version.xsd" if doc.tag == "NCIPVersionMessage" else "ncip_v2_02.xsd")
     assert s.validate(doc), s.error_log.last_error
 
 

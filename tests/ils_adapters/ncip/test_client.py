@@ -19,7 +19,7 @@ from ils_adapters.ncip.responses import (
     build_problem_response,
 )
 from tests.ils_adapters.httpfake import Answer, FakeHttp, Seen, serve
-from tests.ils_adapters.ncip.shared import SAMPLES, need_shared
+from tests.ils_adapters.ncip.shared import SAMPLES, assert_valid, need_shared
 
 HEADER = req.Header("LOCKERBRIDGE", "ILS")
 DEPOSIT = datetime(2024, 5, 6, 14, 5, 9, tzinfo=UTC)
@@ -51,6 +51,8 @@ def library() -> Library:
 def server(library: Library) -> Iterator[FakeHttp]:
     with serve(lambda seen: Answer(200, handle(seen.body, library))) as fake:
         yield fake
+    for seen in fake.seen:  # every request the client emitted is valid NCIP
+        assert_valid(seen.body)
 
 
 def _client(url: str, **kwargs: object) -> NcipClient:
@@ -65,6 +67,30 @@ def test_a_check_in_is_posted_with_the_deposit_time_and_confirmed(
     assert result == CheckInItemResult("I1", "P1")
     assert library.checked_in[0].occurred_at == DEPOSIT
     assert server.seen[0].method == "POST" and server.seen[0].path == "/ncip"
+
+
+def test_a_check_in_names_the_items_agency(server: FakeHttp, library: Library) -> None:
+    _client(server.url).check_in_item(item="I1", item_agency="LENDER")
+
+    assert library.checked_in[0].item_agency == "LENDER"
+
+
+def test_lookup_version_reads_the_versions_answered_in_the_discovery_form(
+    server: FakeHttp,
+) -> None:
+    assert _client(server.url).lookup_version().versions == ("2.02",)
+
+
+def test_a_folio_refusal_with_an_empty_problem_type_is_a_rejection_with_its_detail() -> None:
+    body = b"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<ns1:NCIPMessage xmlns:ns1="http://www.niso.org/2008/ncip" \
+ns1:version="http://www.niso.org/schemas/ncip/v2_02/ncip_v2_02.xsd"><ns1:CheckInItemResponse>\
+<ns1:Problem><ns1:ProblemType/><ns1:ProblemDetail>Item I1 is not checked out</ns1:ProblemDetail>\
+</ns1:Problem></ns1:CheckInItemResponse></ns1:NCIPMessage>"""
+    with serve(lambda _s: Answer(200, body)) as fake, pytest.raises(NcipRejected) as caught:
+        _client(fake.url).check_in_item(item="I1")
+
+    assert caught.value.screen_message == "Item I1 is not checked out"
 
 
 def test_accept_item_returns_the_item_the_ils_created(server: FakeHttp) -> None:

@@ -77,12 +77,77 @@ BUILDERS: dict[str, Callable[[], bytes]] = {
     "CheckInItem": lambda: req.build_check_in_item(HEADER, item="I1", occurred_at=DEPOSIT),
     "CheckInItem plain": lambda: req.build_check_in_item(None, item="I1"),
     "RenewItem": lambda: req.build_renew_item(HEADER, user="P1", item="I1", desired_due=DEPOSIT),
+    "CheckInItem with the item's agency": lambda: req.build_check_in_item(
+        HEADER, item="I1", item_agency="LENDER"
+    ),
+    "LookupVersion": lambda: req.build_lookup_version(HEADER),
 }
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_every_request_we_build_validates_against_the_ncip_2_02_schema(name: str) -> None:
+    # (LookupVersion against the version-discovery schema, ncip_version.xsd)
     assert_valid(BUILDERS[name]())
+
+
+def test_lookup_version_is_sent_in_the_version_discovery_form() -> None:
+    from lxml import etree
+
+    doc = etree.fromstring(req.build_lookup_version(HEADER))
+
+    assert doc.tag == "NCIPVersionMessage"  # no namespace, as ncip_version.xsd defines it
+    assert doc.findtext("LookupVersion/FromAgencyId/UniqueAgencyId/Value") == "LOCKERBRIDGE"
+
+
+def test_a_version_1_lookup_version_keeps_its_unique_agency_ids() -> None:
+    body = b"""<?xml version="1.0"?>
+<!DOCTYPE NCIPVersionMessage PUBLIC "-//NISO//NCIP Version Discovery XML Schema//EN"
+ "http://www.niso.org/ncip/v1_0/imp1/xsd/ncip_version.xsd">
+<NCIPVersionMessage version="http://www.niso.org/ncip/v1_0/imp1/xsd/ncip_version.xsd">
+<LookupVersion><FromAgencyId><UniqueAgencyId><Scheme>s</Scheme><Value>ILLSYS</Value>
+</UniqueAgencyId></FromAgencyId><ToAgencyId><UniqueAgencyId><Scheme>s</Scheme>
+<Value>MAIN</Value></UniqueAgencyId></ToAgencyId></LookupVersion></NCIPVersionMessage>"""
+
+    assert req.parse_request(body) == req.LookupVersionRequest(req.Header("ILLSYS", "MAIN"))
+
+
+def test_an_impossible_date_is_reported_as_invalid_date_of_its_element_and_service() -> None:
+    body = req.build_check_in_item(HEADER, item="I1", occurred_at=DEPOSIT).replace(
+        b"2024-05-06T14:05:09Z", b"2018-02-31T10:00:00Z"
+    )
+
+    with pytest.raises(NcipMalformed) as caught:
+        req.parse_request(body)
+
+    assert (caught.value.problem, caught.value.service, caught.value.element) == (
+        "Invalid Date",
+        "CheckInItem",
+        "DateEventOccurred",
+    )
+
+
+FOLIO_REFUSAL = b"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<ns1:NCIPMessage xmlns:ns1="http://www.niso.org/2008/ncip"
+ ns1:version="http://www.niso.org/schemas/ncip/v2_02/ncip_v2_02.xsd"><ns1:CheckInItemResponse>
+<ns1:Problem><ns1:ProblemType></ns1:ProblemType><ns1:ProblemDetail>Could not find item 12</ns1:ProblemDetail>
+</ns1:Problem></ns1:CheckInItemResponse></ns1:NCIPMessage>"""
+
+
+def test_a_folio_problem_with_an_empty_problem_type_is_still_a_problem() -> None:
+    result = parse_response(FOLIO_REFUSAL)
+
+    assert isinstance(result, Problems) and result.service == "CheckInItem"
+    assert [(p.type, p.detail) for p in result.problems] == [("", "Could not find item 12")]
+    assert str(result.problems[0]) == "Problem (Could not find item 12)"
+
+
+def test_a_problem_keeps_the_scheme_its_sender_named() -> None:
+    need_shared()
+    body = (SAMPLES / "xc-toolkit" / "ProblemResponseSample1.xml").read_bytes()
+    result = parse_response(body)
+
+    assert isinstance(result, Problems)
+    assert all(p.scheme and p.scheme.endswith(".scm") for p in result.problems)
 
 
 def test_lookup_version_names_both_agencies_and_parses_back() -> None:

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 from ils_adapters.base import IlsUnavailable
 from ils_adapters.ncip import requests as req
+from ils_adapters.ncip import responder
 from ils_adapters.ncip.errors import NcipMalformed
 from ils_adapters.ncip.responder import (
     AcceptItemDone,
     CheckInItemDone,
     check_shared_secret,
-    handle,
 )
 from ils_adapters.ncip.responses import (
     AcceptItemResult,
@@ -64,6 +64,13 @@ class RecordingHandler:
 
 
 HEADER = req.Header("ILLSYSTEM", "LOCKERBRIDGE")
+
+
+def handle(body: bytes, handler: RecordingHandler, **kwargs: int) -> bytes:
+    """The responder's answer, which must be valid NCIP whatever it was asked."""
+    answer = responder.handle(body, handler, **kwargs)
+    assert_valid(answer)
+    return answer
 
 
 def _accept() -> bytes:
@@ -145,6 +152,30 @@ def test_lookup_version_lists_the_supported_versions() -> None:
     assert parse_response(answer) == LookupVersionResult(
         ("http://www.niso.org/schemas/ncip/v2_02/ncip_v2_02.xsd",)
     )
+
+
+V1_CHECK_IN = b"""<?xml version="1.0"?>
+<!DOCTYPE NCIPMessage PUBLIC "-//NISO//NCIP DTD Version 1//EN"
+ "http://www.niso.org/ncip/v1_0/imp1/dtd/ncip_v1_0.dtd">
+<NCIPMessage version="http://www.niso.org/ncip/v1_0/imp1/dtd/ncip_v1_0.dtd"><CheckInItem>
+<InitiationHeader><FromAgencyId><UniqueAgencyId><Scheme>s</Scheme><Value>ILLSYS</Value>
+</UniqueAgencyId></FromAgencyId><ToAgencyId><UniqueAgencyId><Scheme>s</Scheme>
+<Value>LB</Value></UniqueAgencyId></ToAgencyId></InitiationHeader>
+<UniqueItemId><UniqueAgencyId><Scheme>s</Scheme><Value>ILLSYS</Value></UniqueAgencyId>
+<ItemIdentifierValue>I-1</ItemIdentifierValue></UniqueItemId></CheckInItem></NCIPMessage>"""
+
+
+def test_a_version_1_message_is_told_which_versions_are_supported() -> None:
+    handler = RecordingHandler()
+
+    answer = handle(V1_CHECK_IN, handler)
+
+    assert_valid(answer)
+    result = parse_response(answer)
+    assert isinstance(result, Problems) and result.service == "CheckInItem"
+    [problem] = result.problems
+    assert problem.type == "Unsupported Service" and "2.02" in (problem.detail or "")
+    assert not handler.called
 
 
 def test_a_check_in_missing_its_item_gets_needed_data_missing() -> None:
