@@ -14,7 +14,6 @@ checks the items out and opens the doors. Every refusal is audited.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,7 @@ from bridge.access.links import _hashes, _sign_key, _tag
 from bridge.access.links import issue_link as issue_link
 from bridge.access.links import new_token as new_token
 from bridge.access.links import revoke_links as revoke_links
+from bridge.access.verification import Verdict, presence_key, verify_presence
 from bridge.runtime import Runtime
 from bridge.services.banks import audit
 from bridge.storage.db import unit_of_work
@@ -101,10 +101,6 @@ def signature_ok(rt: Runtime, token: str) -> bool:
         hmac.compare_digest(_tag(_sign_key(rt, i), body), tag)
         for i in range(len(rt.settings.security.code_keys))
     )
-
-
-def presence_key(rt: Runtime) -> bytes:
-    return hashlib.sha256(b"presence\x00" + rt.settings.security.code_keys[0].encode()).digest()
 
 
 def kiosk_code(rt: Runtime, bank_id: str, at: datetime | None = None) -> tuple[str, int]:
@@ -205,7 +201,6 @@ def open_from_phone(
         patron_ref = row.patron_ref if row else None
     if state is not LinkState.LIVE or bank_id is None or patron_ref is None:
         return _refuse_link(rt, state, bank_id, patron_ref)
-    from bridge.access.verification import Verdict, verify_presence
 
     checked = verify_presence(
         rt, bank_id, code, subject=f"phone:{link_id}", via="phone", ref=patron_ref

@@ -26,9 +26,9 @@ the card appears only as its pseudonym.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -277,6 +277,11 @@ class PresenceVerified:
     found: PresenceCheck | None = None
 
 
+def presence_key(rt: Runtime) -> bytes:
+    """The key the kiosks' presence numbers are derived with."""
+    return hashlib.sha256(b"presence\x00" + rt.settings.security.code_keys[0].encode()).digest()
+
+
 PRESENCE_RUN = (5, 15 * 60)  # wrong numbers per phone link or client, ended by a success
 
 
@@ -285,8 +290,6 @@ def verify_presence(
 ) -> PresenceVerified:
     """The number shown on the bank's kiosk screen, typed on a phone: counted against
     ``subject`` (a phone link, or the client for day use) before it is checked."""
-    from bridge.access.phone import presence_key
-
     budget = Budget(f"presence:{subject}"[:160], *PRESENCE_RUN, reset_on_success=True)
     attempt = _reserve(rt, bank_id, (budget,), via, ref)
     if isinstance(attempt, Verified):

@@ -87,9 +87,7 @@ LOADING_POINTS = (
 
 # The commit points of a pickup by typed code (kiosk route), then the door's events (webhook).
 PICKUP_POINTS = (
-    ("pickup._locked", "web: guessing limits read"),
-    ("pickup._by_secret:1", "web: code looked up"),
-    ("pickup._by_secret:2", "web: code accepted (limits cleared)"),
+    ("access.verification.verify_secret", "web: code looked up (limits held in Redis)"),
     ("pickup.hand_over:1", "web: the patron's items read"),
     ("pickup.hand_over:2", "web: doors out of order read"),
     ("pickup.hand_over:3", "web: items lent, doors picked_up, code used"),
