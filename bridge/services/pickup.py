@@ -39,9 +39,9 @@ from bridge.services.banks import (
     lock_bank,
     save_compartments,
 )
-from bridge.services.doors import open_door
+from bridge.services.doors import PICKUP_DOOR_OPENED, open_door
 from bridge.storage.db import unit_of_work
-from bridge.storage.tables.core import CompartmentRow
+from bridge.storage.tables.core import AuditEventRow, CompartmentRow
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
 from bridge.wiring import adapter_for
 from ils_adapters.base import (
@@ -161,7 +161,16 @@ def pickup_with_qr(
 def _by_secret(
     rt: Runtime, bank_id: str, secret: str, via: str, kiosk: str, fee_acknowledged: bool
 ) -> PickupResult:
-    verified = verify_secret(rt, bank_id, secret, kind=via, kiosk=kiosk)
+    verified = verify_secret(
+        rt,
+        bank_id,
+        secret,
+        kind=via,
+        kiosk=kiosk,
+        # Spent by a handover whose doors never opened (the process died between the loans
+        # and the doors): the patron's next try finishes it instead of being refused.
+        still_entitled=lambda patron_ref: bool(_interrupted(rt, bank_id, patron_ref)),
+    )
     if not verified.ok:
         return _refusal(verified)
     assert verified.patron_ref is not None
@@ -205,6 +214,10 @@ def hand_over(
                 .order_by(LoadRow.compartment, LoadRow.id)
             )
         ]
+    if not waiting:
+        resumed = _interrupted(rt, bank_id, patron_ref)
+        if resumed:
+            return _result(*_open_all(rt, bank_id, resumed, actor), [], False)
     if not waiting or not waiting[0].patron:
         with unit_of_work(rt.sessions) as s:
             audit(
@@ -330,12 +343,55 @@ def hand_over(
             )
         save_compartments(state, now)
         audit_events(s, events, actor=actor)
+    opened, stuck = _open_all(rt, bank_id, doors, actor)
+    return _result(opened, stuck, refused, ils_down)
+
+
+def _open_all(
+    rt: Runtime, bank_id: str, doors: list[int], actor: str
+) -> tuple[list[int], list[int]]:
     opened: list[int] = []
     stuck: list[int] = []
     for number in doors:
         opening = open_door(rt, bank_id, number, actor=actor)
         (opened if opening.ok else stuck).append(number)
-    return _result(opened, stuck, refused, ils_down)
+    return opened, stuck
+
+
+def _interrupted(rt: Runtime, bank_id: str, patron_ref: str) -> list[int]:
+    """Doors of a handover cut short: the patron's items lent (``picked_up``) behind a shut
+    ``picked_up`` door that has not opened since (no ``pickup_door_opened`` from the
+    controller). Opening them is the handover's first opening, never a second one."""
+    with unit_of_work(rt.sessions) as s:
+        lent = s.execute(
+            select(LoadRow.compartment, LoadRow.picked_up_at)
+            .join(
+                CompartmentRow,
+                (CompartmentRow.bank_id == LoadRow.bank_id)
+                & (CompartmentRow.number == LoadRow.compartment),
+            )
+            .where(
+                LoadRow.bank_id == bank_id,
+                LoadRow.patron_ref == patron_ref,
+                LoadRow.state == "picked_up",
+                LoadRow.kind == "hold",
+                CompartmentRow.state == CompartmentState.PICKED_UP.value,
+                CompartmentRow.door_open.is_(False),
+            )
+        ).all()
+        doors = []
+        for number, since in lent:
+            opened = s.scalar(
+                select(AuditEventRow.id).where(
+                    AuditEventRow.kind == PICKUP_DOOR_OPENED,
+                    AuditEventRow.bank_id == bank_id,
+                    AuditEventRow.compartment == number,
+                    AuditEventRow.at >= since,
+                )
+            )
+            if opened is None and number not in doors:
+                doors.append(number)
+    return sorted(doors)
 
 
 def _check_out(
