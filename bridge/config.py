@@ -343,6 +343,10 @@ class BankSettings(Strict):
     equipment_inspection: bool = False
     # Card readers at the bank: ask for the PIN after a card is read (docs/access.md).
     require_pin_with_reader: bool = True
+    # False for a bank nobody staffs (a 24-hour locker outside): its kiosk never tells a patron
+    # to "see staff", only what they can do there and the number to call.
+    staffed: bool = True
+    help_phone: str | None = None  # None: branding.help_phone
     compartments: list[Compartment] = []
     compartment_ranges: list[CompartmentRange] = []
 
@@ -439,6 +443,16 @@ class WebSettings(Strict):
     session_absolute_hours: int = 8
     kiosk_timeout_seconds: int = 60
     remote_unlocks_per_hour: int = 10
+
+
+class BrandingSettings(Strict):
+    """What the kiosk and the phone pages show of the library (``[branding]``)."""
+
+    library_name: str | None = None  # None: notifications.library_name
+    logo_file: Path | None = None  # PNG/SVG/JPEG served from our own origin (the CSP allows no other)
+    logo_alt: str = ""  # the logo's text alternative; empty: the library name says it already
+    help_phone: str = ""  # shown on every kiosk and phone page; a bank's help_phone wins
+    currency: str = "USD"  # shown with every fee amount (SIP2 checkout replies carry no currency)
 
 
 class SecuritySettings(Strict):
@@ -581,6 +595,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     web: WebSettings
     security: SecuritySettings
+    branding: BrandingSettings = BrandingSettings()
     ils: list[IlsSettings] = Field(min_length=1)
     banks: list[BankSettings] = Field(min_length=1)
     routing: list[RoutingRule] = []

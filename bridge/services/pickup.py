@@ -17,7 +17,7 @@ Every refusal is audited under a pseudonym and leaves the compartments as they w
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -77,12 +77,23 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class Loan:
+    """An item now on loan to the patron, with the due date from the ILS's checkout reply."""
+
+    item: str
+    title: str | None
+    compartment: int
+    due: datetime | None
+
+
+@dataclass(frozen=True)
 class PickupResult:
     outcome: PickupOutcome
     message: str
     opened: tuple[int, ...] = ()
     refused: tuple[Refusal, ...] = ()
     locked_until: datetime | None = None
+    loans: tuple[Loan, ...] = ()  # what the patron now has on loan (the receipt)
 
     @property
     def fee_to_acknowledge(self) -> bool:
@@ -327,6 +338,7 @@ def hand_over(
         )
     refused: list[Refusal] = []
     lent: list[_Waiting] = []
+    due: dict[int, datetime | None] = {}
     ils_down = False
     for w in waiting:
         if w.compartment in broken:
@@ -335,7 +347,7 @@ def hand_over(
         if ils_down:
             refused.append(Refusal(w.item, w.title, w.compartment, ILS_DOWN))
             continue
-        problem, fee = _check_out(adapter, w, fee_acknowledged)
+        problem, fee, due[w.id] = _check_out(adapter, w, fee_acknowledged)
         if problem == ILS_DOWN:
             ils_down = True
         if problem is None:
@@ -426,39 +438,41 @@ def hand_over(
     for number in doors:
         opening = open_door(rt, bank_id, number, actor=actor)
         (opened if opening.ok else stuck).append(number)
-    return _result(opened, stuck, refused, ils_down)
+    loans = tuple(Loan(w.item, w.title, w.compartment, due.get(w.id)) for w in lent)
+    return replace(_result(opened, stuck, refused, ils_down), loans=loans)
 
 
 def _check_out(
     adapter: IlsAdapter, w: _Waiting, fee_acknowledged: bool
-) -> tuple[str | None, str | None]:
-    """None when the item is now on loan to the patron, else (reason in words, fee)."""
+) -> tuple[str | None, str | None, datetime | None]:
+    """(None, None, due date) when the item is now on loan to the patron, else (reason in
+    words, fee, None)."""
     try:
         got = adapter.checkout(w.patron, w.item, fee_acknowledged=fee_acknowledged)
     except IlsUnavailable:
-        return ILS_DOWN, None
+        return ILS_DOWN, None, None
     except IlsRejected as exc:
-        return f"The library system refused the loan: {exc.screen_message or exc}", None
+        return f"The library system refused the loan: {exc.screen_message or exc}", None, None
     except OutcomeUnknown:
         # The reply was lost: ask what happened before deciding (DOMAIN.md section 3).
         try:
             status = adapter.item_status(w.item)
         except (IlsUnavailable, IlsRejected):
-            return ILS_DOWN, None
+            return ILS_DOWN, None, None
         if status.status in (
             CirculationStatus.CHARGED,
             CirculationStatus.CHARGED_NOT_TO_BE_RECALLED,
         ):
-            return None, None
-        return ILS_DOWN, None
+            return None, None, status.due
+        return ILS_DOWN, None, None
     if got.ok:
-        return None, None
+        return None, None, got.due
     if got.kind is CheckoutKind.FEE_NEEDS_ACKNOWLEDGEMENT:
         fee = str(got.fee) if got.fee is not None else "a charge"
         return (
             f"This loan has a charge of {fee}. Confirm that you accept it to take the item."
-        ), fee
-    return _plain(got.screen_message), None
+        ), fee, None
+    return _plain(got.screen_message), None, None
 
 
 def _plain(message: str | None) -> str:

@@ -379,7 +379,7 @@ def test_a_blocked_card_cannot_reserve_and_is_told_why(
     assert _reservations(rt) == []
     assert [e.detail["reason"] for e in _audit(rt, "dayuse_refused")] == ["blocked"]
     es = _post(client, "/kiosk/main-lobby/dayuse?lang=es", {"card": BLOCKED, "pin": BLOCKED_PIN, "lang": "es"})
-    assert "Su carné no puede reservar una taquilla ahora" in es.get_data(as_text=True)
+    assert "Su carné no puede reservar un casillero ahora" in es.get_data(as_text=True)
 
 
 def test_day_use_over_the_limits_is_refused_with_the_rule(
