@@ -449,7 +449,8 @@ class BrandingSettings(Strict):
     """What the kiosk and the phone pages show of the library (``[branding]``)."""
 
     library_name: str | None = None  # None: notifications.library_name
-    logo_file: Path | None = None  # PNG/SVG/JPEG served from our own origin (the CSP allows no other)
+    # PNG/SVG/JPEG, served from our own origin (the pages' CSP loads images from nowhere else)
+    logo_file: Path | None = None
     logo_alt: str = ""  # the logo's text alternative; empty: the library name says it already
     help_phone: str = ""  # shown on every kiosk and phone page; a bank's help_phone wins
     currency: str = "USD"  # shown with every fee amount (SIP2 checkout replies carry no currency)

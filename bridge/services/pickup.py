@@ -470,8 +470,10 @@ def _check_out(
     if got.kind is CheckoutKind.FEE_NEEDS_ACKNOWLEDGEMENT:
         fee = str(got.fee) if got.fee is not None else "a charge"
         return (
-            f"This loan has a charge of {fee}. Confirm that you accept it to take the item."
-        ), fee, None
+            (f"This loan has a charge of {fee}. Confirm that you accept it to take the item."),
+            fee,
+            None,
+        )
     return _plain(got.screen_message), None, None
 
 

@@ -76,6 +76,12 @@ def _render(template: str, bank: BankSettings, **context: Any) -> str:
     )
 
 
+def _say(bank: BankSettings, key: str, **values: Any) -> str:
+    """Catalogue text for a result at this bank, its ``{help}`` saying what to do next there."""
+    brand = branding.brand_for(security.runtime().settings, bank)
+    return words.say(_lang(bank), key, brand, **values)
+
+
 def _simulated(bank_id: str) -> bool:
     from bridge.web.kiosk_services import simulated_bank
 
@@ -209,7 +215,7 @@ def return_post(bank_id: str) -> ResponseReturnValue:
                 "kiosk/result.html",
                 bank,
                 ok=False,
-                headline=words.say(lang, key, branding.brand_for(security.runtime().settings, bank)),
+                headline=_say(bank, key),
                 retry=url_for("kiosk.return_form", bank_id=bank.id, lang=lang),
             ),
             503,

@@ -47,14 +47,11 @@ EN: dict[str, str] = {
     "equipment_available": "{count} available",
     "borrow": "Borrow",
     "equipment_unavailable": "Equipment lending is not available at this locker.",
-    "fee_accept": "I accept the fee and want to borrow it",
-    "fee_line": "This loan has a fee: {fee}.",
     "doors_open": "Door {doors} is open.",
     "door_open_one": "Door {door}",
     "take_items": "Take your items and close the door.",
     "stay": "These items stay in the locker:",
     "outcome_opened": "Door {doors} is open. Take your items and close the door.",
-    "outcome_denied": "The card and PIN, or the code, did not match. Please try again.",
     "borrow_opened": "Door {door} is open. Take the equipment and close the door.",
     "borrow_fee_accepted": "You accept the charge. Enter your card and PIN again to borrow.",
     "borrow_none_available": "None of these is available here right now.",
@@ -79,10 +76,6 @@ EN: dict[str, str] = {
     "reader_hint": "You can also hold your library card to the card reader.",
     "reader_pin_title": "Card read",
     "reader_pin_help": "Your card was read. Type your PIN to open your locker.",
-    "reader_unknown_card": "The library does not know this card. Please check it with staff.",
-    "reader_unknown_credential": "This card or device is not linked to a library card. "
-    "Please use your library card, or ask staff to link it.",
-    "reader_refused": "No door opened. Please hold your card to the reader again, or see staff.",
     "cancel": "Cancel",
     "reader_again": "To try again, hold your card to the reader again.",
     "dayuse": "Day-use locker",
@@ -101,10 +94,8 @@ EN: dict[str, str] = {
     "dayuse_none_free": "All day-use lockers are taken. Please try again later.",
     "dayuse_over_limit": "Not possible: a day-use locker is for 1 to {max_hours} hours, and "
     "each person can have {per_patron} at a time.",
-    "dayuse_blocked": "Your library card cannot reserve a locker right now. Please see staff.",
     "dayuse_not_offered": "This locker has no day-use compartments.",
     "dayuse_no_reservation": "You have no day-use locker reserved here.",
-    "dayuse_door_failed": "Door {door} did not open. Staff have been told; please ask at the desk.",
     "newcode": "Lost your code?",
     "newcode_hint": "Get a new pickup code with your card and PIN.",
     "resend_card": "Library card number, to send the message again",
@@ -119,8 +110,6 @@ EN: dict[str, str] = {
     "message is on its way.",
     "newcode_your_code": "Your new pickup code",
     "newcode_code_label": "Your new pickup code: {digits}",
-    "newcode_too_many": "A new code was already sent several times today. Please ask staff, "
-    "or open the locker with your library card and PIN.",
     "newcode_resent": "If something is waiting for this card here, a new message with a new "
     "code is on its way to the address the library has for you.",
     "simulate_help": "This is a demonstration locker: close the door here, as you would at a "
@@ -130,30 +119,43 @@ EN: dict[str, str] = {
     "next_call": "call the library at {phone}",
     "next_call_library": "call the library",
     "weekdays": "Monday,Tuesday,Wednesday,Thursday,Friday,Saturday,Sunday",
-    "months": "January,February,March,April,May,June,July,August,September,October,November,December",
+    "months": "January,February,March,April,May,June,July,August,September,October,November,"
+    "December",
     "date_long": "{weekday} {day} {month} {year}",
     "try_again": "Try again",
     "outcome_unknown": "Something went wrong and no door opened. Try again, or {help}.",
-    "outcome_denied_card": "The card number or PIN was not accepted, so no door opened. Check them and try again.",
-    "outcome_denied_code": "This code did not open a locker. Check the digits and try again. If the code was replaced by a newer one, use the newest, or get a new code with your library card and PIN.",
-    "outcome_locked_out": "Too many tries, so the locker is paused for you. Try again after {until}, or {help}.",
-    "outcome_locked_out_plain": "Too many tries, so the locker is paused for you. Try again in a few minutes, or {help}.",
-    "outcome_blocked": "Your library card cannot borrow right now, so no door opened. To sort it out, {help}.",
-    "outcome_nothing_waiting": "Nothing is waiting for you in this locker. If your message says something is ready here, check you are at the right locker, or {help}.",
-    "outcome_ils_unavailable": "The library's catalogue is not answering right now, so no door opened. Try again in a few minutes.",
-    "outcome_door_failed": "A door did not open. Your loan is recorded and the library has been told. To get your item, {help}.",
+    "outcome_denied_card": "The card number or PIN was not accepted, so no door opened. Check "
+    "them and try again.",
+    "outcome_denied_code": "This code did not open a locker. Check the digits and try again. If "
+    "the code was replaced by a newer one, use the newest, or get a new code with your library "
+    "card and PIN.",
+    "outcome_locked_out": "Too many tries, so the locker is paused for you. Try again after "
+    "{until}, or {help}.",
+    "outcome_locked_out_plain": "Too many tries, so the locker is paused for you. Try again in a "
+    "few minutes, or {help}.",
+    "outcome_blocked": "Your library card cannot borrow right now, so no door opened. To sort it "
+    "out, {help}.",
+    "outcome_nothing_waiting": "Nothing is waiting for you in this locker. If your message says "
+    "something is ready here, check you are at the right locker, or {help}.",
+    "outcome_ils_unavailable": "The library's catalogue is not answering right now, so no door "
+    "opened. Try again in a few minutes.",
+    "outcome_door_failed": "A door did not open. Your loan is recorded and the library has been "
+    "told. To get your item, {help}.",
     "outcome_refused": "No door opened: see below.",
     "outcome_partly": "Door {doors} is open. Some items stay in the locker: see below.",
     "fee_question": "Borrowing this costs {fee}. Do you agree to pay it?",
     "fee_agree": "I agree",
     "refusal_fee": "This item has a charge of {fee}.",
-    "refusal_ils_unavailable": "The library's catalogue is not answering. Try again in a few minutes.",
-    "refusal_ils_refused": "The library could not lend you this item right now. To find out why, {help}.",
+    "refusal_ils_unavailable": "The library's catalogue is not answering. Try again in a few "
+    "minutes.",
+    "refusal_ils_refused": "The library could not lend you this item right now. To find out why, "
+    "{help}.",
     "refusal_door_out_of_order": "Its door is out of order. To get this item, {help}.",
     "borrow_fee": "Borrowing this costs {fee}. Do you agree to pay it?",
     "borrow_refused": "You cannot borrow this right now. To find out why, {help}.",
     "borrow_blocked": "Your library card cannot borrow right now. To sort it out, {help}.",
-    "borrow_door_failed": "Door {door} did not open. The loan is recorded and the library has been told. To get the equipment, {help}.",
+    "borrow_door_failed": "Door {door} did not open. The loan is recorded and the library has "
+    "been told. To get the equipment, {help}.",
     "return_full": "All return doors are full. Try again later, or {help}.",
     "return_door_failed": "The return door did not open. Try again, or {help}.",
     "receipt_heading": "Your loans",
@@ -161,6 +163,19 @@ EN: dict[str, str] = {
     "receipt_due": "Due back",
     "receipt_due_unknown": "See your library account",
     "receipt_sent": "A receipt is on its way to you by message.",
+    "help_unstaffed": "Need help? Call the library.",
+    "reader_denied": "The PIN was not accepted, so no door opened.",
+    "reader_unknown_card": "The library does not know this card, so no door opened. Try again "
+    "with your library card, or {help}.",
+    "reader_unknown_credential": "This card or device is not linked to a library card. Try again "
+    "with your library card, or type your card number and PIN on the screen.",
+    "reader_refused": "No door opened. Hold your card to the reader again, or {help}.",
+    "dayuse_blocked": "Your library card cannot reserve a locker right now. To sort it out, "
+    "{help}.",
+    "dayuse_door_failed": "Door {door} did not open and the library has been told. Try another "
+    "time, or {help}.",
+    "newcode_too_many": "A new code was already sent several times today. Open the locker with "
+    "your library card and PIN, or {help}.",
 }
 
 ES: dict[str, str] = {
@@ -200,14 +215,11 @@ ES: dict[str, str] = {
     "equipment_available": "{count} disponibles",
     "borrow": "Tomar prestado",
     "equipment_unavailable": "El préstamo de equipos no está disponible en este casillero.",
-    "fee_accept": "Acepto la tarifa y quiero el préstamo",
-    "fee_line": "Este préstamo tiene una tarifa: {fee}.",
     "doors_open": "La puerta {doors} está abierta.",
     "door_open_one": "Puerta {door}",
     "take_items": "Recoja sus documentos y cierre la puerta.",
     "stay": "Estos documentos se quedan en el casillero:",
     "outcome_opened": "La puerta {doors} está abierta. Recoja sus documentos y cierre la puerta.",
-    "outcome_denied": "El carné y el PIN, o el código, no coinciden. Inténtelo de nuevo.",
     "borrow_opened": "La puerta {door} está abierta. Recoja el equipo y cierre la puerta.",
     "borrow_fee_accepted": "Acepta el cargo. Vuelva a introducir su carné y su PIN.",
     "borrow_none_available": "Ahora no queda ninguno disponible aquí.",
@@ -231,11 +243,6 @@ ES: dict[str, str] = {
     "reader_hint": "También puede acercar su carné al lector de tarjetas.",
     "reader_pin_title": "Carné leído",
     "reader_pin_help": "Hemos leído su carné. Escriba su PIN para abrir su casillero.",
-    "reader_unknown_card": "La biblioteca no conoce este carné. Consúltelo con el personal.",
-    "reader_unknown_credential": "Esta tarjeta o dispositivo no está vinculado a un carné de "
-    "la biblioteca. Use su carné o pida al personal que lo vincule.",
-    "reader_refused": "No se abrió ninguna puerta. Acerque de nuevo su carné al lector o "
-    "consulte al personal.",
     "cancel": "Cancelar",
     "reader_again": "Para intentarlo de nuevo, acerque otra vez su carné al lector.",
     "dayuse": "Casillero por horas",
@@ -255,11 +262,8 @@ ES: dict[str, str] = {
     "dayuse_none_free": "Todos los casilleros por horas están ocupados. Inténtelo más tarde.",
     "dayuse_over_limit": "No es posible: un casillero por horas se reserva de 1 a {max_hours} "
     "horas, y cada persona puede tener {per_patron} a la vez.",
-    "dayuse_blocked": "Su carné no puede reservar un casillero ahora. Consulte al personal.",
     "dayuse_not_offered": "Este casillero no tiene compartimentos por horas.",
     "dayuse_no_reservation": "No tiene ningún casillero por horas reservado aquí.",
-    "dayuse_door_failed": "La puerta {door} no se abrió. El personal ya lo sabe; pregunte en "
-    "el mostrador.",
     "newcode": "¿Perdió su código?",
     "newcode_hint": "Obtenga un código de recogida nuevo con su carné y PIN.",
     "resend_card": "Número de carné, para enviar el mensaje de nuevo",
@@ -274,8 +278,6 @@ ES: dict[str, str] = {
     "le llega un mensaje nuevo.",
     "newcode_your_code": "Su nuevo código de recogida",
     "newcode_code_label": "Su nuevo código de recogida: {digits}",
-    "newcode_too_many": "Hoy ya se le envió un código nuevo varias veces. Consulte al personal "
-    "o abra el casillero con su carné y PIN.",
     "newcode_resent": "Si hay algo esperando para este carné aquí, le llega un mensaje nuevo con "
     "un código nuevo a la dirección que tiene la biblioteca.",
     "simulate_help": "Este es un casillero de demostración: cierre la puerta aquí, como lo "
@@ -285,30 +287,44 @@ ES: dict[str, str] = {
     "next_call": "llame a la biblioteca al {phone}",
     "next_call_library": "llame a la biblioteca",
     "weekdays": "lunes,martes,miércoles,jueves,viernes,sábado,domingo",
-    "months": "enero,febrero,marzo,abril,mayo,junio,julio,agosto,septiembre,octubre,noviembre,diciembre",
+    "months": "enero,febrero,marzo,abril,mayo,junio,julio,agosto,septiembre,octubre,noviembre,"
+    "diciembre",
     "date_long": "{weekday} {day} de {month} de {year}",
     "try_again": "Intentar de nuevo",
     "outcome_unknown": "Algo falló y no se abrió ninguna puerta. Inténtelo de nuevo o {help}.",
-    "outcome_denied_card": "No se aceptó el número de carné o el PIN, así que no se abrió ninguna puerta. Revíselos e inténtelo de nuevo.",
-    "outcome_denied_code": "Este código no abrió ningún casillero. Revise los dígitos e inténtelo de nuevo. Si recibió un código más reciente, use el último, u obtenga un código nuevo con su carné y PIN.",
-    "outcome_locked_out": "Demasiados intentos: el casillero queda en pausa para usted. Inténtelo de nuevo después de las {until} o {help}.",
-    "outcome_locked_out_plain": "Demasiados intentos: el casillero queda en pausa para usted. Inténtelo de nuevo en unos minutos o {help}.",
-    "outcome_blocked": "Su carné no puede tomar préstamos ahora, así que no se abrió ninguna puerta. Para resolverlo, {help}.",
-    "outcome_nothing_waiting": "No hay nada esperándole en este casillero. Si su mensaje dice que hay algo listo aquí, compruebe que está en el casillero correcto o {help}.",
-    "outcome_ils_unavailable": "El catálogo de la biblioteca no responde ahora, así que no se abrió ninguna puerta. Inténtelo de nuevo en unos minutos.",
-    "outcome_door_failed": "Una puerta no se abrió. Su préstamo está registrado y la biblioteca ya lo sabe. Para recibir su documento, {help}.",
+    "outcome_denied_card": "No se aceptó el número de carné o el PIN, así que no se abrió ninguna "
+    "puerta. Revíselos e inténtelo de nuevo.",
+    "outcome_denied_code": "Este código no abrió ningún casillero. Revise los dígitos e inténtelo "
+    "de nuevo. Si recibió un código más reciente, use el último, u obtenga un código nuevo con su "
+    "carné y PIN.",
+    "outcome_locked_out": "Demasiados intentos: el casillero queda en pausa para usted. Inténtelo "
+    "de nuevo después de las {until} o {help}.",
+    "outcome_locked_out_plain": "Demasiados intentos: el casillero queda en pausa para usted. "
+    "Inténtelo de nuevo en unos minutos o {help}.",
+    "outcome_blocked": "Su carné no puede tomar préstamos ahora, así que no se abrió ninguna "
+    "puerta. Para resolverlo, {help}.",
+    "outcome_nothing_waiting": "No hay nada esperándole en este casillero. Si su mensaje dice que "
+    "hay algo listo aquí, compruebe que está en el casillero correcto o {help}.",
+    "outcome_ils_unavailable": "El catálogo de la biblioteca no responde ahora, así que no se "
+    "abrió ninguna puerta. Inténtelo de nuevo en unos minutos.",
+    "outcome_door_failed": "Una puerta no se abrió. Su préstamo está registrado y la biblioteca "
+    "ya lo sabe. Para recibir su documento, {help}.",
     "outcome_refused": "No se abrió ninguna puerta: vea abajo.",
-    "outcome_partly": "La puerta {doors} está abierta. Algunos documentos se quedan en el casillero: vea abajo.",
+    "outcome_partly": "La puerta {doors} está abierta. Algunos documentos se quedan en el "
+    "casillero: vea abajo.",
     "fee_question": "Este préstamo cuesta {fee}. ¿Acepta pagarlo?",
     "fee_agree": "Acepto",
     "refusal_fee": "Este documento tiene un cargo de {fee}.",
-    "refusal_ils_unavailable": "El catálogo de la biblioteca no responde. Inténtelo de nuevo en unos minutos.",
-    "refusal_ils_refused": "La biblioteca no puede prestarle este documento ahora. Para saber por qué, {help}.",
+    "refusal_ils_unavailable": "El catálogo de la biblioteca no responde. Inténtelo de nuevo en "
+    "unos minutos.",
+    "refusal_ils_refused": "La biblioteca no puede prestarle este documento ahora. Para saber por "
+    "qué, {help}.",
     "refusal_door_out_of_order": "Su puerta está averiada. Para recibir este documento, {help}.",
     "borrow_fee": "Este préstamo cuesta {fee}. ¿Acepta pagarlo?",
     "borrow_refused": "Ahora no puede tomar prestado este equipo. Para saber por qué, {help}.",
     "borrow_blocked": "Su carné no puede tomar préstamos ahora. Para resolverlo, {help}.",
-    "borrow_door_failed": "La puerta {door} no se abrió. El préstamo está registrado y la biblioteca ya lo sabe. Para recibir el equipo, {help}.",
+    "borrow_door_failed": "La puerta {door} no se abrió. El préstamo está registrado y la "
+    "biblioteca ya lo sabe. Para recibir el equipo, {help}.",
     "return_full": "Todas las puertas de devolución están llenas. Inténtelo más tarde o {help}.",
     "return_door_failed": "La puerta de devolución no se abrió. Inténtelo de nuevo o {help}.",
     "receipt_heading": "Sus préstamos",
@@ -316,6 +332,19 @@ ES: dict[str, str] = {
     "receipt_due": "Fecha de devolución",
     "receipt_due_unknown": "Consulte su cuenta de la biblioteca",
     "receipt_sent": "Le enviamos un recibo por mensaje.",
+    "help_unstaffed": "¿Necesita ayuda? Llame a la biblioteca.",
+    "reader_denied": "No se aceptó el PIN, así que no se abrió ninguna puerta.",
+    "reader_unknown_card": "La biblioteca no conoce este carné, así que no se abrió ninguna "
+    "puerta. Inténtelo de nuevo con su carné de la biblioteca o {help}.",
+    "reader_unknown_credential": "Esta tarjeta o dispositivo no está vinculado a un carné de la "
+    "biblioteca. Inténtelo de nuevo con su carné, o escriba su número de carné y PIN en la "
+    "pantalla.",
+    "reader_refused": "No se abrió ninguna puerta. Acerque de nuevo su carné al lector o {help}.",
+    "dayuse_blocked": "Su carné no puede reservar un casillero ahora. Para resolverlo, {help}.",
+    "dayuse_door_failed": "La puerta {door} no se abrió y la biblioteca ya lo sabe. Inténtelo en "
+    "otro momento o {help}.",
+    "newcode_too_many": "Hoy ya se le envió un código nuevo varias veces. Abra el casillero con "
+    "su carné y PIN o {help}.",
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "es": ES}

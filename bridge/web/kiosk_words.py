@@ -167,9 +167,7 @@ def borrow_detail(lang: str, result: BorrowResult) -> str | None:
     return None
 
 
-def borrow_receipt(
-    lang: str, result: BorrowResult, label: str, zone: str
-) -> list[ReceiptLine]:
+def borrow_receipt(lang: str, result: BorrowResult, label: str, zone: str) -> list[ReceiptLine]:
     if result.outcome not in (BorrowOutcome.OPENED, BorrowOutcome.DOOR_FAILED):
         return []
     return [ReceiptLine(label, due_date(lang, result.due, zone))]

@@ -290,7 +290,7 @@ def test_kiosk_explains_a_wrong_code_in_spanish(page: Any, live: LiveServer) -> 
     page.get_by_role("link", name="Recoger mis documentos").click()
     page.get_by_role("link", name="Escribir el código de mi mensaje").click()
     page.get_by_label("Código de recogida").fill("000000")
-    page.get_by_role("button", name="Abrir mi taquilla").click()
+    page.get_by_role("button", name="Abrir mi casillero").click()
     page.get_by_text("no abrió ningún casillero").wait_for()
     audit_page(page, live, "kiosk-result-denied-es")
 

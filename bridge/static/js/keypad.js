@@ -31,6 +31,12 @@
     return b;
   }
 
+  var pads = [];
+  // One keypad on the screen at a time: the one of the form being filled in.
+  function activate(pad) {
+    pads.forEach(function (p) { p.hidden = p !== pad; });
+  }
+
   function enhance(form) {
     var fields = Array.prototype.slice.call(form.querySelectorAll("input[data-keypad]"));
     if (!fields.length) { return; }
@@ -51,7 +57,7 @@
     }
     fields.forEach(function (f) {
       f.setAttribute("inputmode", "none");
-      f.addEventListener("focus", function () { show(f); });
+      f.addEventListener("focus", function () { show(f); activate(pad); });
     });
     // Keep the caret in the field: a tap on a key must not take focus from it.
     pad.addEventListener("mousedown", function (ev) { ev.preventDefault(); });
@@ -68,7 +74,15 @@
     show(target);
     var after = form.querySelector(".buttons");
     form.insertBefore(pad, after);
+    pads.push(pad);
+    return target.autofocus;
   }
 
-  Array.prototype.forEach.call(document.querySelectorAll("form"), enhance);
+  var first = null;
+  Array.prototype.forEach.call(document.querySelectorAll("form"), function (form) {
+    var focused = enhance(form);
+    var pad = pads[pads.length - 1];
+    if (pad && (focused || first === null)) { first = pad; }
+  });
+  if (first) { activate(first); }
 })();
