@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench bench-quick faults system-deps services migration clean
+.PHONY: demo test lint typecheck pytest security bench bench-quick faults system-deps services migration clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: $(STAMP) system-deps services lint typecheck pytest bench-quick
+
+# The attack probes against a live gunicorn (also part of pytest), with their figures printed.
+security: $(STAMP) services
+	$(BIN)/pytest tests/security -s -p no:randomly
 
 bench: $(STAMP)
 	$(BIN)/python -m bench --report docs/performance.md

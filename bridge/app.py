@@ -51,4 +51,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Flask:
         else:
             app.register_blueprint(module.bp)
     readiness.init_app(app)  # ILS and controller checks for /readyz
+    from bridge.web.proxies import TrustedProxies
+
+    app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+        app.wsgi_app,
+        settings.web.trusted_proxies,
+        (settings.security.ncip_client_verify_header, settings.security.ncip_client_dn_header),
+    )
     return app

@@ -27,9 +27,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from bridge.startup import placeholder_secrets
     from bridge.storage.db import check_connection, make_engine
 
-    problems = []
+    problems = [
+        f"{name} is a placeholder: set a long random secret"
+        for name in placeholder_secrets(settings)
+    ]
     try:
         check_connection(make_engine(settings.database_url))
     except Exception as exc:
@@ -124,6 +128,35 @@ def cmd_user(args: argparse.Namespace) -> int:
     return cli_user(_settings(args), args)
 
 
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    """Kiosk devices from the command line (the host's operator counts as an administrator)."""
+    import getpass
+
+    from bridge.access import kiosks
+    from bridge.runtime import Runtime
+
+    settings = _settings(args)
+    rt = Runtime.from_settings(settings)
+    actor = f"cli:{getpass.getuser()}"
+    try:
+        if args.kiosk_command == "enrol":
+            try:
+                device, token = kiosks.enrol(rt, args.bank, args.name, actor=actor)
+            except KeyError:
+                raise Fatal(f"no bank {args.bank!r} in the configuration") from None
+            print(f"kiosk {device.id} ({device.name}) of {device.bank_id}; its token, shown once:")
+            print(token)
+        elif args.kiosk_command == "list":
+            for d in kiosks.devices(rt):
+                state = f"revoked {d.revoked_at:%Y-%m-%d %H:%M}" if d.revoked_at else "live"
+                print(f"{d.id}\t{d.bank_id}\t{d.name}\t{d.created_by}\t{state}")
+        elif not kiosks.revoke(rt, args.id, actor=actor):
+            raise Fatal(f"no live kiosk {args.id}")
+    finally:
+        rt.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lockerbridge", description=__doc__)
     parser.add_argument(
@@ -196,6 +229,28 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     u.add_argument("--totp", action="store_true", help="enrol a TOTP second factor")
     u.set_defaults(func=cmd_user)
+    u = usub.add_parser("list", help="every account, its role and whether it is active")
+    u.set_defaults(func=cmd_user)
+    for verb, words in (("disable", "sign an account out at once"), ("enable", "re-enable")):
+        u = usub.add_parser(verb, help=words)
+        u.add_argument("username")
+        u.set_defaults(func=cmd_user)
+    u = usub.add_parser("role", help="change an account's role (effective at once)")
+    u.add_argument("username")
+    u.add_argument("role", choices=["viewer", "staff", "admin"])
+    u.set_defaults(func=cmd_user)
+
+    p = sub.add_parser("kiosk", help="enrolled kiosk devices: enrol, list, revoke")
+    ksub = p.add_subparsers(dest="kiosk_command", required=True)
+    k = ksub.add_parser("enrol", help="a new kiosk token for a bank (shown once)")
+    k.add_argument("bank")
+    k.add_argument("name")
+    k.set_defaults(func=cmd_kiosk)
+    k = ksub.add_parser("list", help="every enrolled kiosk")
+    k.set_defaults(func=cmd_kiosk)
+    k = ksub.add_parser("revoke", help="revoke a kiosk at once")
+    k.add_argument("id", type=int)
+    k.set_defaults(func=cmd_kiosk)
     return parser
 
 

@@ -443,6 +443,28 @@ class WebSettings(Strict):
     session_absolute_hours: int = 8
     kiosk_timeout_seconds: int = 60
     remote_unlocks_per_hour: int = 10
+    # Reverse proxies in front of the app (docs/operations.md): 0 = none; a number N = N hops
+    # that every request passes; or the proxies' addresses/networks, whose X-Forwarded-* and
+    # client-certificate headers alone are believed.
+    trusted_proxies: int | list[str] = 0
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: int | list[str]) -> int | list[str]:
+        import ipaddress
+
+        if isinstance(value, int):
+            if not 0 <= value <= 5:
+                raise ValueError("trusted_proxies: a number of proxies from 0 to 5")
+            return value
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an address or network"
+                ) from None
+        return value
 
 
 class BrandingSettings(Strict):
@@ -497,8 +519,9 @@ class AccessSettings(Strict):
     # goes into messages while this is unset.
     public_url: str | None = None
     presence_window_seconds: int = Field(60, ge=15, le=600)
-    # Secrets the kiosks present (header X-Lockerbridge-Kiosk) to fetch the presence code.
-    kiosk_keys: dict[str, str] = {}
+    # Wrong pickup codes and QR tokens a bank accepts per 24 hours, from all kiosks together;
+    # past it, codes are refused there until wrong ones age out (docs/access.md).
+    code_failures_per_bank_per_day: int = Field(100, ge=2, le=100_000)
     reissues_per_patron_per_day: int = Field(3, ge=1, le=50)
     reissues_per_staff_per_hour: int = Field(20, ge=1, le=1000)
 

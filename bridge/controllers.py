@@ -82,6 +82,11 @@ def accept_webhook(
 def _audit_rejected(
     rt: Runtime, bank_id: str | None, reason: str, *, claimed: str | None, via: str
 ) -> None:
+    from bridge.access.rejections import rejection_to_audit
+
+    earlier = rejection_to_audit(rt, "controller", f"{via}:{claimed}:{reason}")
+    if earlier is None:
+        return  # one row per source and minute: a forger cannot flood the audit log
     with unit_of_work(rt.sessions) as s:
         audit(
             s,
@@ -92,6 +97,7 @@ def _audit_rejected(
             reason=reason,
             claimed_bank=claimed[:63] if claimed else None,
             via=via,
+            previous_minute=earlier or None,
         )
 
 

@@ -83,12 +83,15 @@ def write_config(directory: Path, *, web_port: int, acs_port: int, redis_url: st
         code_key=code_key,
     )
     path = directory / "lockerbridge.toml"
+    path.touch(mode=0o600)  # it holds the demo's keys: readable by its owner only
+    path.chmod(0o600)
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def _prepare(config: Path) -> None:
-    """Schema, banks and the demo admin, in this process before the others start."""
+def _prepare(config: Path) -> dict[str, str]:
+    """Schema, banks, the demo staff account and one kiosk per bank, in this process before
+    the others start. Returns each bank's new kiosk token (typed once on its kiosk page)."""
     from bridge.config import load_settings
     from bridge.runtime import Runtime
     from bridge.storage.migrate import upgrade
@@ -110,6 +113,11 @@ def _prepare(config: Path) -> None:
                 add_user(session, STAFF_USER, STAFF_PASSWORD, Role.STAFF)
         except AccountError:
             pass  # made by an earlier run of the demo
+        from bridge.access.kiosks import enrol
+
+        return {
+            bank.id: enrol(rt, bank.id, "Demo kiosk", actor="demo")[1] for bank in settings.banks
+        }
     finally:
         rt.close()
 
@@ -144,7 +152,7 @@ def run_demo(port: int = 8080, directory: str = "var/demo") -> int:
         )
         procs.append(("reference SIP2 server", acs))
         _wait_port(acs_port, acs, "the reference SIP2 server")
-        _prepare(config)
+        kiosk_tokens = _prepare(config)
         worker = subprocess.Popen(
             [*exe, "worker", "--with-scheduler"], env=env, start_new_session=True
         )
@@ -158,7 +166,9 @@ def run_demo(port: int = 8080, directory: str = "var/demo") -> int:
             f"  Staff status page: {base}/staff/   (sign in as {STAFF_USER} / {STAFF_PASSWORD})\n"
             f"  Kiosk, Main lobby: {base}/kiosk/main-lobby\n"
             f"  Kiosk, East:       {base}/kiosk/east-station\n"
-            f"  API (OpenAPI):     {base}/api/v1/openapi.json\n"
+            "  Each kiosk page asks once for its kiosk token (new on every demo start):\n"
+            + "".join(f"    {bank}: {token}\n" for bank, token in kiosk_tokens.items())
+            + f"  API (OpenAPI):     {base}/api/v1/openapi.json\n"
             f"  Reference SIP2 server: 127.0.0.1:{acs_port} (login lockers-main / demo-main)\n"
             "  Sample patrons, items and holds: examples/catalogue.json\n"
             "  An admin account (needed for remote unlock) needs a second factor:\n"

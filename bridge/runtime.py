@@ -61,6 +61,9 @@ class Runtime:
         clock: Callable[[], datetime] = utc_clock,
     ) -> Runtime:
         """A runtime over an engine and a Redis connection the caller already holds."""
+        from bridge.storage.sealed import register_keys
+
+        register_keys(settings.security.code_keys)  # notification secrets are sealed with them
         return cls(
             settings=settings,
             engine=engine,

@@ -36,7 +36,6 @@ MIN_PASSWORD_LENGTH = 12  # ASVS 2.1.1
 MAX_PASSWORD_LENGTH = 128  # ASVS 2.1.2: at least 64 must be allowed
 
 
-
 @functools.cache
 def _hasher_for(mode: str) -> PasswordHasher:
     if mode == "fast-insecure-for-tests":
@@ -167,9 +166,7 @@ def add_user(
         username=username,
         password_hash=password_hasher(settings).hash(password),
         role=role.value,
-        totp_secret=(
-            seal_totp_secret(settings, username, secret) if secret and settings else None
-        ),
+        totp_secret=(seal_totp_secret(settings, username, secret) if secret and settings else None),
     )
     session.add(row)
     session.flush()
@@ -228,6 +225,16 @@ def verify_totp(
     return False
 
 
+def account_exists(session: Session, username: str) -> bool:
+    """Whether an account (active or not) has exactly this name."""
+    found = session.scalar(
+        select(func.count())
+        .select_from(StaffUserRow)
+        .where(StaffUserRow.username == username.strip())
+    )
+    return bool(found)
+
+
 def get_user(session: Session, user_id: int) -> StaffUser | None:
     row = session.get(StaffUserRow, user_id)
     if row is None or not row.active:
@@ -239,6 +246,8 @@ def cli_user(settings: Settings, args: argparse.Namespace) -> int:
     """``lockerbridge user add NAME --role R [--password-stdin] [--totp]``."""
     from bridge.storage.db import check_connection, make_engine, session_factory, unit_of_work
 
+    if args.user_command in ("disable", "enable", "role", "list"):
+        return _cli_manage(settings, args)
     if args.user_command != "add":
         print(f"unknown user command {args.user_command!r}", file=sys.stderr)
         return 2
@@ -274,3 +283,39 @@ def cli_user(settings: Settings, args: argparse.Namespace) -> int:
         print("TOTP provisioning URI (scan or paste into an authenticator app; shown only once):")
         print(uri)
     return 0
+
+
+def _cli_manage(settings: Settings, args: argparse.Namespace) -> int:
+    """``user list``, ``user disable NAME``, ``user enable NAME``, ``user role NAME ROLE``.
+    A change takes effect at the account's next request: sessions re-read the account."""
+    from bridge.storage.db import make_engine, session_factory, unit_of_work
+
+    engine = make_engine(settings.database_url)
+    try:
+        with unit_of_work(session_factory(engine)) as session:
+            if args.user_command == "list":
+                for row in session.scalars(select(StaffUserRow).order_by(StaffUserRow.username)):
+                    state = "active" if row.active else "disabled"
+                    totp = "totp" if row.totp_secret else "-"
+                    print(f"{row.username}\t{row.role}\t{state}\t{totp}")
+                return 0
+            found = session.scalar(
+                select(StaffUserRow).where(StaffUserRow.username == args.username.strip())
+            )
+            if found is None:
+                print(f"error: no account {args.username!r}", file=sys.stderr)
+                return 1
+            account = found
+            if args.user_command == "role":
+                role = Role(args.role)
+                if role is Role.ADMIN and account.totp_secret is None:
+                    print("error: admin accounts need a second factor", file=sys.stderr)
+                    return 1
+                account.role = role.value
+            else:
+                account.active = args.user_command == "enable"
+            state = "active" if account.active else "disabled"
+            print(f"{account.username}: {account.role}, {state}")
+            return 0
+    finally:
+        engine.dispose()

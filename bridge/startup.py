@@ -57,9 +57,42 @@ def check_schema(engine: Engine) -> None:
         )
 
 
+# Words the example configuration's secrets are made of. A secret containing one was copied
+# from the example (or typed as a stand-in) and is public: codes, phone presence numbers and
+# sessions made with it could be forged by anyone who read the example.
+PLACEHOLDER_MARKERS = ("change-me", "changeme", "replace-me", "example-secret")
+
+
+def placeholder_secrets(settings: Settings) -> list[str]:
+    """The settings whose secret is a placeholder (empty: none)."""
+    found = []
+    candidates = [("web.secret_key", settings.web.secret_key)]
+    candidates += [
+        (f"security.code_keys[{i}]", k) for i, k in enumerate(settings.security.code_keys)
+    ]
+    if settings.security.totp_key:
+        candidates.append(("security.totp_key", settings.security.totp_key))
+    for name, value in candidates:
+        if any(marker in value.lower() for marker in PLACEHOLDER_MARKERS):
+            found.append(name)
+    return found
+
+
+def refuse_placeholder_secrets(settings: Settings) -> None:
+    """Raises StartupError when a secret is still the example's placeholder (the demo writes
+    random ones, so it never trips this)."""
+    found = placeholder_secrets(settings)
+    if found:
+        raise StartupError(
+            f"{', '.join(found)} still hold a placeholder from the example: set long random "
+            "secrets (e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+        )
+
+
 def check_settings(settings: Settings) -> None:
     """Database, schema and Redis, with connections closed afterwards (gunicorn's master
     runs this before it forks, and children must not inherit its sockets)."""
+    refuse_placeholder_secrets(settings)
     engine = make_engine(settings.database_url)
     try:
         check_schema(engine)
@@ -76,6 +109,7 @@ def prepare(rt: Runtime, role: str) -> None:
 
     Raises DatabaseUnavailable, RedisUnavailable or StartupError.
     """
+    refuse_placeholder_secrets(rt.settings)
     check_schema(rt.engine)
     try:
         rt.redis.ping()

@@ -17,5 +17,7 @@ with tempfile.TemporaryDirectory() as tmp:
 for new in versions.glob("0001_*.py"):
     text = new.read_text()
     text = text.replace("bridge.storage.base.UtcDateTime()", "bridge.storage.base.UtcDateTime()")
+    # Sealed values are text in the database; the sealing lives in the model only.
+    text = text.replace("bridge.storage.sealed.SealedJSON()", "sa.Text()")
     new.write_text(text)
     print(f"wrote {new}")

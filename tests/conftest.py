@@ -23,6 +23,13 @@ PG_ADMIN_URL = os.environ.get(
 )
 REDIS_SERVER_URL = os.environ.get("LOCKERBRIDGE_TEST_REDIS", "redis://127.0.0.1:6379")
 
+# The example configuration's placeholder secrets (refused outside the demo) and real-looking
+# values that tests put in their place.
+EXAMPLE_SECRETS = {
+    "change-me-to-a-long-random-string-of-48-chars-0000": "q3VtW8xq0m2Lr5Yb9nH1sPdKf7Tg4JcZeA6uRwXo",
+    "change-me-code-key-0123456789abcdef": "Jd93kfQm2Lx8Vt0bRn6Yh1WcPz4Gs7Ua",
+}
+
 # The reference ACS keeps its dates in UTC unless a test gives it a zone, and an [[ils]] without
 # `timezone` takes this host's zone: make the host's zone UTC for every test and its
 # subprocesses, so the suite means the same on a laptop in Toronto as in CI.

@@ -27,12 +27,10 @@ from sqlalchemy.orm import Session
 
 from bridge.access import presence
 from bridge.runtime import Runtime
-from bridge.services.banks import audit, guess_guard, hashers
+from bridge.services.banks import audit, hashers
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import PhoneLinkRow
 from bridge.storage.tables.lockers import LoadRow
-from lockers.errors import LockedOut
-from lockers.lockout import Subject, SubjectKind
 
 TOKEN_BYTES = 16
 _TAG_BYTES = 12
@@ -280,11 +278,15 @@ def open_from_phone(
         patron_ref = row.patron_ref if row else None
     if state is not LinkState.LIVE or bank_id is None or patron_ref is None:
         return _refuse_link(rt, state, bank_id, patron_ref)
-    subject = Subject(SubjectKind.CODE, f"phone:{link_id}")
-    with unit_of_work(rt.sessions) as s:
-        try:
-            guess_guard(rt, s).check(subject)
-        except LockedOut as exc:
+    from bridge.access.verification import Verdict, verify_presence
+
+    checked = verify_presence(
+        rt, bank_id, code, subject=f"phone:{link_id}", via="phone", ref=patron_ref
+    )
+    if checked.verified.verdict is Verdict.LOCKED_OUT:
+        until = checked.verified.until
+        assert until is not None
+        with unit_of_work(rt.sessions) as s:
             audit(
                 s,
                 "phone_locked_out",
@@ -292,25 +294,17 @@ def open_from_phone(
                 bank_id=bank_id,
                 actor="patron",
                 subject=patron_ref,
-                until=exc.until.isoformat(),
+                until=until.isoformat(),
             )
-            return PhoneResult(
-                PhoneOutcome.LOCKED_OUT,
-                f"Too many wrong numbers. Please try again after {exc.until:%H:%M} UTC, or "
-                "use your pickup code or library card at the kiosk.",
-            )
-    found = presence.check(
-        presence_key(rt),
-        bank_id,
-        code,
-        now,
-        rt.settings.access.presence_window_seconds,
-        [b.id for b in rt.settings.banks],
-    )
-    if found.presence is not presence.Presence.HERE:
-        return _not_here(rt, bank_id, patron_ref, subject, found)
+        return PhoneResult(
+            PhoneOutcome.LOCKED_OUT,
+            f"Too many wrong numbers. Please try again after {until:%H:%M} UTC, or "
+            "use your pickup code or library card at the kiosk.",
+        )
+    if not checked.verified.ok:
+        assert checked.found is not None
+        return _not_here(rt, bank_id, patron_ref, checked.found)
     with unit_of_work(rt.sessions) as s:
-        guess_guard(rt, s).succeeded(subject)
         audit(
             s,
             "phone_presence_confirmed",
@@ -349,7 +343,6 @@ def _not_here(
     rt: Runtime,
     bank_id: str,
     patron_ref: str,
-    subject: Subject,
     found: presence.PresenceCheck,
 ) -> PhoneResult:
     bank = rt.settings.bank(bank_id)
@@ -367,7 +360,6 @@ def _not_here(
     else:
         message = "That number is not the one on the locker screen. Check it and try again."
     with unit_of_work(rt.sessions) as s:
-        guess_guard(rt, s).failed(subject)
         audit(
             s,
             "phone_presence_refused",

@@ -18,6 +18,7 @@ Card numbers are credentials: never logged; audited as pseudonyms only.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 from dataclasses import dataclass
@@ -25,13 +26,13 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
+from bridge.access.attempts import Budget, OverBudget, reserve
+from bridge.access.verification import kiosk_budget, locked_message
 from bridge.runtime import Runtime
-from bridge.services.banks import audit, guess_guard, hashers, pseudonym
+from bridge.services.banks import audit, hashers, pseudonym
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import CredentialRow
 from lockers.drivers.base import CardRead, DriverEvent
-from lockers.errors import LockedOut
-from lockers.lockout import Subject, SubjectKind
 
 PIN_WAIT_SECONDS = 90
 RESULT_SECONDS = 30
@@ -122,7 +123,7 @@ def resolve(rt: Runtime, credential: str) -> str | None:
 def card_read(rt: Runtime, event: CardRead) -> ReaderResult:
     """Starts access for what the reader reported; the result is also kept for the kiosk."""
     bank = rt.settings.bank(event.bank_id)
-    kiosk = Subject(SubjectKind.KIOSK, f"{bank.id}/reader:{event.reader}"[:100])
+    kiosk = kiosk_budget(bank.id, f"reader:{event.reader}")
     mapped = ":" in event.credential
     card = resolve(rt, event.credential)
     with unit_of_work(rt.sessions) as s:
@@ -150,27 +151,26 @@ def card_read(rt: Runtime, event: CardRead) -> ReaderResult:
     return _show(rt, bank.id, _without_pin(rt, bank.id, card, kiosk))
 
 
-def _without_pin(rt: Runtime, bank_id: str, card: str, kiosk: Subject) -> ReaderResult:
+def _without_pin(rt: Runtime, bank_id: str, card: str, kiosk: Budget) -> ReaderResult:
     from bridge.services.pickup import ILS_DOWN, hand_over
     from bridge.wiring import adapter_for
     from ils_adapters.base import IlsRejected, IlsUnavailable, OutcomeUnknown
 
     ref = pseudonym(rt, card)
-    with unit_of_work(rt.sessions) as s:
-        try:
-            guess_guard(rt, s).check(kiosk)
-        except LockedOut as exc:
-            return ReaderResult(
-                ReaderOutcome.LOCKED_OUT,
-                f"Too many unknown cards. Please try again after {exc.until:%H:%M} UTC.",
-            )
+    try:
+        # Counted before the ILS is asked; an unknown card keeps its entry.
+        attempt = reserve(rt.redis, rt.clock(), kiosk)
+    except OverBudget as exc:
+        return ReaderResult(ReaderOutcome.LOCKED_OUT, locked_message(exc.until))
     try:
         # No PIN was given: only "known" and "may borrow" are read from the answer.
         check = adapter_for(rt, bank_id).verify_patron(card, "")
     except (IlsUnavailable, IlsRejected, OutcomeUnknown):
+        attempt.refund()
         return ReaderResult(ReaderOutcome.ILS_UNAVAILABLE, ILS_DOWN)
     if not check.known:
-        return _refuse(rt, bank_id, kiosk, "unknown_card", ref)
+        return _refuse(rt, bank_id, kiosk, "unknown_card", ref, counted=True)
+    attempt.refund(success=True)
     if check.blocked:
         reasons = "; ".join(check.block_reasons) or "card blocked"
         with unit_of_work(rt.sessions) as s:
@@ -189,8 +189,6 @@ def _without_pin(rt: Runtime, bank_id: str, card: str, kiosk: Subject) -> Reader
             f"Your card cannot borrow right now ({reasons}). Please see staff; your items stay "
             "in the locker.",
         )
-    with unit_of_work(rt.sessions) as s:
-        guess_guard(rt, s).succeeded(kiosk)
     done = hand_over(rt, bank_id, ref, via="reader", actor="patron")
     if done.opened:
         return ReaderResult(ReaderOutcome.OPENED, done.message, done.opened)
@@ -200,13 +198,18 @@ def _without_pin(rt: Runtime, bank_id: str, card: str, kiosk: Subject) -> Reader
 def _refuse(
     rt: Runtime,
     bank_id: str,
-    kiosk: Subject,
+    kiosk: Budget,
     reason: str,
     subject: str | None,
     scheme: str | None = None,
+    *,
+    counted: bool = False,
 ) -> ReaderResult:
+    if not counted:
+        # An unmapped credential costs the reader one attempt, like an unknown card.
+        with contextlib.suppress(OverBudget):
+            reserve(rt.redis, rt.clock(), kiosk)
     with unit_of_work(rt.sessions) as s:
-        guess_guard(rt, s).failed(kiosk)
         audit(
             s,
             "reader_refused",

@@ -5,14 +5,14 @@ Three ways in, one use case (:func:`reissue`):
 - at the kiosk with card + PIN (:func:`reissue_with_card`): the PIN is checked with the ILS
   under the same guessing limits as a pickup; the new code is shown once and also sent;
 - "send my message again" (:func:`resend_message`): card number only, so the answer never
-  says whether anything waits (no probing of cards); the new code goes only to the patron's
-  own address on file;
+  says whether anything waits (no probing of cards) and nothing is revoked; the extra code goes
+  only to the patron's own address on file;
 - staff from the status page (:func:`reissue_for_compartment`), with a reason.
 
-Codes are stored as keyed hashes, so the old one cannot be sent again: it is revoked in the same
-transaction as the new one is issued, and stops working at once. Every re-issue is audited and
-limited per patron (``access.reissues_per_patron_per_day``) and per member of staff
-(``access.reissues_per_staff_per_hour``).
+Codes are stored as keyed hashes, so the old one cannot be sent again: with card + PIN or by
+staff it is revoked in the same transaction as the new one is issued, and stops working at
+once. Every re-issue is audited and limited per patron (``access.reissues_per_patron_per_day``)
+and per member of staff (``access.reissues_per_staff_per_hour``).
 """
 
 from __future__ import annotations
@@ -31,14 +31,11 @@ from bridge.services.banks import (
     SqlGrantStore,
     access_codes,
     audit,
-    guess_guard,
     pseudonym,
 )
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.lockers import LoadRow
-from lockers.errors import LockedOut
-from lockers.lockout import Subject, SubjectKind
 
 
 class ReissueOutcome(StrEnum):
@@ -48,6 +45,7 @@ class ReissueOutcome(StrEnum):
     DENIED = "denied"  # card or PIN not accepted
     LOCKED_OUT = "locked_out"
     ILS_UNAVAILABLE = "ils_unavailable"
+    RESEND_ANSWERED = "resend_answered"  # the one answer to "send my message again"
 
 
 @dataclass(frozen=True)
@@ -60,8 +58,8 @@ class ReissueResult:
 
 SENT = "A new message with a new code is on its way. The old code no longer works."
 RESEND_NEUTRAL = (
-    "If something is waiting for this card here, a new message with a new code is on its way "
-    "to the address the library has for you."
+    "If something is waiting for this card here, a new message with a code is on its way to "
+    "the address the library has for you; a code you already have keeps working."
 )
 TOO_MANY_PATRON = (
     "A new code was already sent several times today. Please ask staff, or open the locker "
@@ -93,9 +91,11 @@ def reissue(
     actor: str,
     via: str,
     reason: str | None = None,
+    revoke: bool = True,
 ) -> ReissueResult:
-    """Revokes the patron's codes and phone links at ``bank_id`` and issues new ones, with a
-    new ready-for-pickup message; one transaction. Raises KeyError for an unknown bank."""
+    """Revokes the patron's codes and phone links at ``bank_id`` (unless ``revoke`` is False)
+    and issues new ones, with a new ready-for-pickup message; one transaction. Raises KeyError
+    for an unknown bank."""
     from bridge.notify import MessageKind, queue_message
 
     bank = rt.settings.bank(bank_id)
@@ -155,8 +155,9 @@ def reissue(
                 ReissueOutcome.NOTHING_WAITING, "Nothing is waiting for this card here."
             )
         codes = access_codes(rt, s)
-        for grant in SqlGrantStore(s).of_patron(bank_id, patron_ref, now):
-            codes.revoke(grant, now)
+        if revoke:
+            for grant in SqlGrantStore(s).of_patron(bank_id, patron_ref, now):
+                codes.revoke(grant, now)
         card = loads[0].patron or ""
         doors = tuple(sorted({ld.compartment for ld in loads}))
         expires = min(ld.expires_at or now + timedelta(days=bank.hold_shelf_days) for ld in loads)
@@ -220,28 +221,45 @@ def reissue_with_card(
     rt: Runtime, bank_id: str, card: str, pin: str, *, kiosk: str = "kiosk"
 ) -> ReissueResult:
     """Kiosk, card + PIN: the new code is returned for the screen (and sent)."""
-    from bridge.services.pickup import DENIED_CARD, ILS_DOWN
-    from bridge.wiring import adapter_for
-    from ils_adapters.base import IlsRejected, IlsUnavailable, OutcomeUnknown
+    from bridge.access.verification import Verdict, verify_card
+
+    verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="reissue")
+    if not verified.ok:
+        outcome = {
+            Verdict.DENIED: ReissueOutcome.DENIED,
+            Verdict.ILS_UNAVAILABLE: ReissueOutcome.ILS_UNAVAILABLE,
+        }.get(verified.verdict, ReissueOutcome.LOCKED_OUT)
+        return ReissueResult(outcome, verified.message)
+    ref = verified.patron_ref
+    assert ref is not None
+    return reissue(rt, bank_id, ref, actor="patron", via="kiosk")
+
+
+RESEND_PER_CARD = (3, 24 * 3600)
+RESEND_PER_CLIENT = (10, 3600)
+
+
+def resend_message(rt: Runtime, bank_id: str, card: str, *, client: str) -> ReissueResult:
+    """ "Send my message again", with a card number only. Whatever the card - something waits,
+    nothing waits, unknown, over a limit - the answer is the same, so it tells a stranger
+    nothing. It revokes nothing (a stranger typing someone's card number must not take their
+    code away): the patron's own address gets a message with an extra code. Its own limits,
+    counted first: ``RESEND_PER_CARD`` per card and ``RESEND_PER_CLIENT`` per kiosk or client.
+    """
+    from bridge.access.attempts import Budget, OverBudget, reserve
 
     rt.settings.bank(bank_id)
     ref = pseudonym(rt, card)
-    subjects = [Subject(SubjectKind.CARD, ref), Subject(SubjectKind.KIOSK, f"{bank_id}/{kiosk}")]
-    with unit_of_work(rt.sessions) as s:
-        try:
-            guess_guard(rt, s).check(*subjects)
-        except LockedOut as exc:
-            return ReissueResult(
-                ReissueOutcome.LOCKED_OUT,
-                f"Too many wrong attempts. Please try again after {exc.until:%H:%M} UTC.",
-            )
+    answer = ReissueResult(ReissueOutcome.RESEND_ANSWERED, RESEND_NEUTRAL)
     try:
-        check = adapter_for(rt, bank_id).verify_patron(card.strip(), pin)
-    except (IlsUnavailable, IlsRejected, OutcomeUnknown):
-        return ReissueResult(ReissueOutcome.ILS_UNAVAILABLE, ILS_DOWN)
-    with unit_of_work(rt.sessions) as s:
-        if not check.known or check.pin_ok is not True:
-            guess_guard(rt, s).failed(*subjects)
+        reserve(
+            rt.redis,
+            rt.clock(),
+            Budget(f"resend-card:{ref}", *RESEND_PER_CARD),
+            Budget(f"resend-client:{bank_id}/{client}"[:160], *RESEND_PER_CLIENT),
+        )
+    except OverBudget:
+        with unit_of_work(rt.sessions) as s:
             audit(
                 s,
                 "access_reissue_refused",
@@ -249,20 +267,12 @@ def reissue_with_card(
                 bank_id=bank_id,
                 actor="patron",
                 subject=ref,
-                reason="card_or_pin",
-                via="kiosk",
+                reason="resend_limit",
+                via="resend",
             )
-            return ReissueResult(ReissueOutcome.DENIED, DENIED_CARD)
-        guess_guard(rt, s).succeeded(*subjects)
-    return reissue(rt, bank_id, ref, actor="patron", via="kiosk")
-
-
-def resend_message(rt: Runtime, bank_id: str, card: str) -> ReissueResult:
-    """ "Send my message again": the same neutral answer whatever the card."""
-    result = reissue(rt, bank_id, pseudonym(rt, card), actor="patron", via="resend")
-    if result.outcome is ReissueOutcome.TOO_MANY:
-        return ReissueResult(ReissueOutcome.TOO_MANY, TOO_MANY_PATRON)
-    return ReissueResult(result.outcome, RESEND_NEUTRAL)
+        return answer
+    reissue(rt, bank_id, ref, actor="patron", via="resend", revoke=False)
+    return answer
 
 
 def reissue_for_compartment(

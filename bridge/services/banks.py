@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session
 
 from bridge.runtime import Runtime
 from bridge.storage.tables.core import AuditEventRow, BankRow, CompartmentRow
-from bridge.storage.tables.lockers import AccessGrantRow, LoadRow, LockoutRow, TransitRow
+from bridge.storage.tables.lockers import AccessGrantRow, LoadRow, TransitRow
 from lockers.access import AccessCodes, AccessGrant, CodeHasher
 from lockers.bank import Bank
 from lockers.events import Discrepancy, DoorFailed, DoorLeftOpen, LockerEvent, StateChanged
-from lockers.lockout import GuessGuard, LockoutState
 from lockers.model import Compartment, Content, Dimensions, Item, Purpose, Reservation, SizeClass
 from lockers.ports import SystemRandom
 from lockers.states import CompartmentState
@@ -342,34 +341,3 @@ def access_codes(rt: Runtime, session: Session) -> AccessCodes:
 
 
 # --- guessing limits (lockers.lockout.LockoutStore over SQL) ------------------------------
-
-
-class SqlLockoutStore:
-    """``lockers.lockout.LockoutStore`` on the ``lockout_state`` table, inside one session."""
-
-    def __init__(self, session: Session) -> None:
-        self._s = session
-
-    def get(self, key: str) -> LockoutState:
-        row = self._s.get(LockoutRow, key)
-        if row is None:
-            return LockoutState()
-        return LockoutState(
-            consecutive=row.consecutive,
-            failures=tuple(datetime.fromisoformat(t) for t in row.failures or ()),
-            locked_until=row.locked_until,
-        )
-
-    def put(self, key: str, state: LockoutState) -> None:
-        row = self._s.get(LockoutRow, key)
-        if row is None:
-            row = LockoutRow(key=key)
-            self._s.add(row)
-        row.consecutive = state.consecutive
-        row.failures = [t.isoformat() for t in state.failures]
-        row.locked_until = state.locked_until
-        self._s.flush()
-
-
-def guess_guard(rt: Runtime, session: Session) -> GuessGuard:
-    return GuessGuard(SqlLockoutStore(session), rt.clock)

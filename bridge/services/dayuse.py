@@ -24,14 +24,14 @@ from enum import StrEnum
 from sqlalchemy import select
 
 from bridge import outbox
+from bridge.access.attempts import InFlight
+from bridge.access.verification import BUSY
 from bridge.runtime import Runtime
-from bridge.services.banks import audit, guess_guard, pseudonym
+from bridge.services.banks import audit, lock_bank, pseudonym
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import DayUseRow
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import LoadRow
-from lockers.errors import LockedOut
-from lockers.lockout import Subject, SubjectKind
 
 SET_ASIDE = "set aside for day use"
 
@@ -115,38 +115,18 @@ def set_aside(rt: Runtime) -> int:
 
 def _verify(rt: Runtime, bank_id: str, card: str, pin: str, kiosk: str) -> DayUseResult | None:
     """None when card + PIN are right and the card may borrow; else the refusal."""
-    from bridge.services.pickup import DENIED_CARD, ILS_DOWN
-    from bridge.wiring import adapter_for
-    from ils_adapters.base import IlsRejected, IlsUnavailable, OutcomeUnknown
+    from bridge.access.verification import Verdict, verify_card
 
-    ref = pseudonym(rt, card)
-    subjects = [Subject(SubjectKind.CARD, ref), Subject(SubjectKind.KIOSK, f"{bank_id}/{kiosk}")]
+    verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="dayuse")
+    if not verified.ok:
+        outcome = {
+            Verdict.DENIED: DayUseOutcome.DENIED,
+            Verdict.ILS_UNAVAILABLE: DayUseOutcome.ILS_UNAVAILABLE,
+        }.get(verified.verdict, DayUseOutcome.LOCKED_OUT)
+        return DayUseResult(outcome, verified.message)
+    check, ref = verified.check, verified.patron_ref
+    assert check is not None and ref is not None
     with unit_of_work(rt.sessions) as s:
-        try:
-            guess_guard(rt, s).check(*subjects)
-        except LockedOut as exc:
-            return DayUseResult(
-                DayUseOutcome.LOCKED_OUT,
-                f"Too many wrong attempts. Please try again after {exc.until:%H:%M} UTC.",
-            )
-    try:
-        check = adapter_for(rt, bank_id).verify_patron(card, pin)
-    except (IlsUnavailable, IlsRejected, OutcomeUnknown):
-        return DayUseResult(DayUseOutcome.ILS_UNAVAILABLE, ILS_DOWN)
-    with unit_of_work(rt.sessions) as s:
-        if not check.known or check.pin_ok is not True:
-            guess_guard(rt, s).failed(*subjects)
-            audit(
-                s,
-                "dayuse_refused",
-                at=rt.clock(),
-                bank_id=bank_id,
-                actor="patron",
-                subject=ref,
-                reason="card_or_pin",
-            )
-            return DayUseResult(DayUseOutcome.DENIED, DENIED_CARD)
-        guess_guard(rt, s).succeeded(*subjects)
         if check.blocked:
             reasons = "; ".join(check.block_reasons) or check.screen_message or "card blocked"
             audit(
@@ -178,10 +158,7 @@ def use(
     kiosk: str = "kiosk",
 ) -> DayUseResult:
     """Reserve a day-use door (or open the patron's own again). See the module docstring."""
-    from bridge.services.doors import open_door
-
     rt.settings.bank(bank_id)
-    conf = rt.settings.dayuse
     if not doors_of(rt, bank_id):
         return DayUseResult(DayUseOutcome.NOT_OFFERED, "This locker has no day-use compartments.")
     card = card.strip()
@@ -190,8 +167,23 @@ def use(
     if refused is not None:
         return refused
     set_aside(rt)
+    with InFlight(rt.redis, f"dayuse:{ref}") as flight:
+        if not flight.held:
+            return DayUseResult(DayUseOutcome.LOCKED_OUT, BUSY)
+        return _reserve_and_open(rt, bank_id, card, ref, hours, via)
+
+
+def _reserve_and_open(
+    rt: Runtime, bank_id: str, card: str, ref: str, hours: int, via: str
+) -> DayUseResult:
+    """Under the bank's lock (one door to one patron) and, around it, the patron's in-flight
+    mark (``per_patron`` counts all banks together)."""
+    from bridge.services.doors import open_door
+
+    conf = rt.settings.dayuse
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:
+        lock_bank(s, bank_id)
         live = list(
             s.scalars(
                 select(DayUseRow).where(DayUseRow.patron_ref == ref, DayUseRow.state == "active")

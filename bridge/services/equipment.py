@@ -32,20 +32,17 @@ from bridge.runtime import Runtime
 from bridge.services.banks import (
     audit,
     audit_events,
-    guess_guard,
     load_bank,
     lock_bank,
-    pseudonym,
     save_compartments,
 )
 from bridge.services.doors import open_door
-from bridge.services.pickup import DENIED_CARD, ILS_DOWN, _kiosk
+from bridge.services.pickup import ILS_DOWN
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
 from bridge.wiring import adapter_for
 from ils_adapters.base import CheckoutKind, IlsRejected, IlsUnavailable, OutcomeUnknown
-from lockers.errors import IllegalTransition, LockedOut
-from lockers.lockout import Subject, SubjectKind
+from lockers.errors import IllegalTransition
 from lockers.model import Item, Purpose, SizeClass
 from lockers.states import CompartmentState
 
@@ -181,32 +178,18 @@ def borrow_equipment(
     kiosk: str = "kiosk",
 ) -> BorrowResult:
     """A patron borrows one device; see the module docstring for the order of checks."""
-    rt.settings.bank(bank_id)
+    from bridge.access.verification import Verdict, verify_card
+
+    verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="equipment")
+    if not verified.ok:
+        outcome = {
+            Verdict.DENIED: BorrowOutcome.DENIED,
+            Verdict.ILS_UNAVAILABLE: BorrowOutcome.ILS_UNAVAILABLE,
+        }.get(verified.verdict, BorrowOutcome.LOCKED_OUT)
+        return BorrowResult(outcome, verified.message, locked_until=verified.until)
+    check, ref = verified.check, verified.patron_ref
+    assert check is not None and ref is not None
     card = card.strip()
-    ref = pseudonym(rt, card)
-    subjects = [Subject(SubjectKind.CARD, ref), _kiosk(bank_id, kiosk)]
-    with unit_of_work(rt.sessions) as s:
-        try:
-            guess_guard(rt, s).check(*subjects)
-        except LockedOut as exc:
-            audit(s, "borrow_locked_out", at=rt.clock(), bank_id=bank_id, actor="patron")
-            return BorrowResult(
-                BorrowOutcome.LOCKED_OUT,
-                f"Too many wrong attempts. Try again after {exc.until:%H:%M} UTC.",
-                locked_until=exc.until,
-            )
-    adapter = adapter_for(rt, bank_id)
-    try:
-        check = adapter.verify_patron(card, pin)
-    except (IlsUnavailable, IlsRejected, OutcomeUnknown):
-        return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, ILS_DOWN)
-    with unit_of_work(rt.sessions) as s:
-        guard = guess_guard(rt, s)
-        if not check.known or check.pin_ok is not True:
-            guard.failed(*subjects)
-            audit(s, "borrow_denied", at=rt.clock(), bank_id=bank_id, actor="patron", subject=ref)
-            return BorrowResult(BorrowOutcome.DENIED, DENIED_CARD)
-        guard.succeeded(*subjects)
     if check.blocked:
         reasons = "; ".join(check.block_reasons) or "card blocked"
         return BorrowResult(
@@ -238,7 +221,7 @@ def borrow_equipment(
             )
         return BorrowResult(BorrowOutcome.REFUSED, refusal, item=item)
     try:
-        got = adapter.checkout(card, item, fee_acknowledged=fee_acknowledged)
+        got = adapter_for(rt, bank_id).checkout(card, item, fee_acknowledged=fee_acknowledged)
     except (IlsUnavailable, OutcomeUnknown):
         return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, ILS_DOWN, item=item)
     except IlsRejected as exc:

@@ -2,10 +2,9 @@
 
 Order of work, whichever way the patron identifies:
 
-1. guessing limits first (``lockers.lockout.GuessGuard`` over the ``lockout_state`` table):
-   per card, per code and per kiosk; a locked subject is refused without asking anything;
-2. identify: card + PIN is verified with the ILS (SIP2 63 with the PIN; CQ must say yes)
-   *before* any checkout; a code or QR token must match a live grant (keyed hashes only);
+1.-2. identify through :mod:`bridge.access.verification` (budgets counted before anything is
+   checked; card + PIN verified with the ILS, SIP2 63 with CQ = yes, *before* any checkout; a
+   code or QR token must match a live grant, keyed hashes only);
 3. check out every item in the patron's compartments at this bank (SIP2 11);
 4. open only the doors whose items were all checked out; explain the others in plain words;
 5. door closed and empty → compartment free and the patron↔item link purged
@@ -23,16 +22,21 @@ from enum import StrEnum
 
 from sqlalchemy import select, update
 
+from bridge.access.verification import (  # the shared words, also used from here
+    DENIED_CARD,
+    DENIED_CODE,
+    ILS_DOWN,
+    Verdict,
+    Verified,
+    verify_card,
+    verify_secret,
+)
 from bridge.runtime import Runtime
 from bridge.services.banks import (
-    SqlGrantStore,
     audit,
     audit_events,
-    guess_guard,
-    hashers,
     load_bank,
     lock_bank,
-    pseudonym,
     save_compartments,
 )
 from bridge.services.doors import open_door
@@ -48,9 +52,9 @@ from ils_adapters.base import (
     IlsUnavailable,
     OutcomeUnknown,
 )
-from lockers.errors import LockedOut
-from lockers.lockout import Subject, SubjectKind
 from lockers.states import CompartmentState
+
+__all__ = ["DENIED_CARD", "DENIED_CODE", "ILS_DOWN", "PickupOutcome", "PickupResult", "hand_over"]
 
 
 class PickupOutcome(StrEnum):
@@ -100,63 +104,18 @@ class PickupResult:
         return any(r.fee for r in self.refused)
 
 
-DENIED_CARD = "Card number or PIN not accepted. Please try again, or ask staff."
-DENIED_CODE = (
-    "This code does not open a compartment. A code works once, until the date in your "
-    "message. Check the digits, or use your library card and PIN."
-)
-ILS_DOWN = "The library system is not answering right now. Please try again in a few minutes."
 DOOR_OUT_OF_ORDER = "This door is out of order. Please ask staff for this item."
 
 
-def _kiosk(bank_id: str, kiosk: str) -> Subject:
-    return Subject(SubjectKind.KIOSK, f"{bank_id}/{kiosk}"[:100])
-
-
-def _locked(rt: Runtime, bank_id: str, subjects: list[Subject], via: str) -> PickupResult | None:
-    with unit_of_work(rt.sessions) as s:
-        try:
-            guess_guard(rt, s).check(*subjects)
-        except LockedOut as exc:
-            audit(
-                s,
-                "pickup_locked_out",
-                at=rt.clock(),
-                bank_id=bank_id,
-                actor="patron",
-                via=via,
-                locked=exc.subject_kind,
-                until=exc.until.isoformat(),
-            )
-            return PickupResult(
-                PickupOutcome.LOCKED_OUT,
-                "Too many wrong attempts. Please try again after "
-                f"{exc.until:%H:%M} UTC, or ask staff.",
-                locked_until=exc.until,
-            )
-    return None
-
-
-def _failed(
-    rt: Runtime,
-    bank_id: str,
-    subjects: list[Subject],
-    via: str,
-    why: str,
-    subject: str | None = None,
-) -> None:
-    with unit_of_work(rt.sessions) as s:
-        guess_guard(rt, s).failed(*subjects)
-        audit(
-            s,
-            "pickup_denied",
-            at=rt.clock(),
-            bank_id=bank_id,
-            actor="patron",
-            via=via,
-            reason=why,
-            subject=subject,
-        )
+def _refusal(verified: Verified) -> PickupResult:
+    """The pickup answer for a verification that did not pass."""
+    outcome = {
+        Verdict.DENIED: PickupOutcome.DENIED,
+        Verdict.LOCKED_OUT: PickupOutcome.LOCKED_OUT,
+        Verdict.BUSY: PickupOutcome.LOCKED_OUT,
+        Verdict.ILS_UNAVAILABLE: PickupOutcome.ILS_UNAVAILABLE,
+    }[verified.verdict]
+    return PickupResult(outcome, verified.message, locked_until=verified.until)
 
 
 def pickup_with_card(
@@ -168,36 +127,12 @@ def pickup_with_card(
     kiosk: str = "kiosk",
     fee_acknowledged: bool = False,
 ) -> PickupResult:
-    """Card + PIN pickup. The PIN goes to the ILS only; it is never stored or logged."""
-    rt.settings.bank(bank_id)
-    card = card.strip()
-    ref = pseudonym(rt, card)
-    subjects = [Subject(SubjectKind.CARD, ref), _kiosk(bank_id, kiosk)]
-    locked = _locked(rt, bank_id, subjects, "card")
-    if locked:
-        return locked
-    adapter = adapter_for(rt, bank_id)
-    try:
-        check = adapter.verify_patron(card, pin)
-    except (IlsUnavailable, IlsRejected, OutcomeUnknown) as exc:
-        with unit_of_work(rt.sessions) as s:
-            audit(
-                s,
-                "pickup_ils_unavailable",
-                at=rt.clock(),
-                bank_id=bank_id,
-                actor="patron",
-                subject=ref,
-                why=type(exc).__name__,
-            )
-        return PickupResult(PickupOutcome.ILS_UNAVAILABLE, ILS_DOWN)
-    if not check.known or check.pin_ok is not True:
-        _failed(
-            rt, bank_id, subjects, "card", "unknown card" if not check.known else "pin", subject=ref
-        )
-        return PickupResult(PickupOutcome.DENIED, DENIED_CARD)
-    with unit_of_work(rt.sessions) as s:
-        guess_guard(rt, s).succeeded(*subjects)
+    """Card + PIN pickup (verified by :mod:`bridge.access.verification`)."""
+    verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="card")
+    if not verified.ok:
+        return _refusal(verified)
+    check, ref = verified.check, verified.patron_ref
+    assert check is not None and ref is not None
     if check.blocked:
         reasons = "; ".join(check.block_reasons) or check.screen_message or "card blocked"
         with unit_of_work(rt.sessions) as s:
@@ -224,52 +159,26 @@ def pickup_with_code(
     rt: Runtime, bank_id: str, code: str, *, kiosk: str = "kiosk", fee_acknowledged: bool = False
 ) -> PickupResult:
     """Typed-code pickup."""
-    return _by_secret(rt, bank_id, code.strip(), "code", kiosk, fee_acknowledged)
+    return _by_secret(rt, bank_id, code, "code", kiosk, fee_acknowledged)
 
 
 def pickup_with_qr(
     rt: Runtime, bank_id: str, token: str, *, kiosk: str = "kiosk", fee_acknowledged: bool = False
 ) -> PickupResult:
     """QR-token pickup."""
-    return _by_secret(rt, bank_id, token.strip(), "qr", kiosk, fee_acknowledged)
+    return _by_secret(rt, bank_id, token, "qr", kiosk, fee_acknowledged)
 
 
 def _by_secret(
     rt: Runtime, bank_id: str, secret: str, via: str, kiosk: str, fee_acknowledged: bool
 ) -> PickupResult:
-    rt.settings.bank(bank_id)
-    keyed = [
-        h.code(bank_id, secret) if via == "code" else h.qr(bank_id, secret) for h in hashers(rt)
-    ]
-    subjects = [Subject(SubjectKind.CODE, keyed[0][:40]), _kiosk(bank_id, kiosk)]
-    locked = _locked(rt, bank_id, subjects, via)
-    if locked:
-        return locked
-    now = rt.clock()
-    with unit_of_work(rt.sessions) as s:
-        store = SqlGrantStore(s)
-        found = []
-        for h in keyed:
-            found += (
-                store.find(bank_id, code_hash=h)
-                if via == "code"
-                else store.find(bank_id, qr_hash=h)
-            )
-    live = [g for g in found if g.is_live(now)]
-    if not live:
-        why = "unknown"
-        if any(g.used_at for g in found):
-            why = "used"
-        elif any(g.revoked_at for g in found):
-            why = "revoked"
-        elif found:
-            why = "expired"
-        _failed(rt, bank_id, subjects, via, why)
-        return PickupResult(PickupOutcome.DENIED, DENIED_CODE)
-    with unit_of_work(rt.sessions) as s:
-        guess_guard(rt, s).succeeded(*subjects)
+    verified = verify_secret(rt, bank_id, secret, kind=via, kiosk=kiosk)
+    if not verified.ok:
+        return _refusal(verified)
+    assert verified.patron_ref is not None
     return hand_over(
-        rt, bank_id, live[0].patron_ref, via=via, actor="patron", fee_acknowledged=fee_acknowledged
+        rt, bank_id, verified.patron_ref, via=via, actor="patron",
+        fee_acknowledged=fee_acknowledged,
     )
 
 

@@ -54,6 +54,8 @@ def make_engine(
             if o
         )
         kwargs.setdefault("connect_args", {"connect_timeout": 5, "options": options})
+    # Bound values (card numbers, code hashes) stay out of error messages and logs.
+    kwargs.setdefault("hide_parameters", True)
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
 
@@ -64,6 +66,9 @@ def make_engine(
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Deleted rows (blanked card numbers, spent codes) are overwritten, not left in
+            # free pages of the file.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
     return engine

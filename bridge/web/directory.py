@@ -443,29 +443,31 @@ def ldap_post() -> ResponseReturnValue:
     username = request.form.get("username", "").strip()[:64]
     password = request.form.get("password", "")[:256]
     client = request.remote_addr or "unknown"
-    if security.signin_wait_seconds(f"ldap:{username}", client):
-        error = "Too many failed sign-ins. Try again in a few minutes."
-        return render_template("phone/directory_login.html", error=error, source="ldap"), 429
-    try:
-        person = ldap_sign_in(conf, username, password)
-    except DirectoryDown as exc:
-        return _down(rt, "ldap", exc)
-    if person is None:
-        security.record_signin_failure(f"ldap:{username}", client)
-        with unit_of_work(rt.sessions) as s:
-            audit(
-                s,
-                "staff_sign_in_failed",
-                at=rt.clock(),
-                actor=f"staff:ldap:{username}",
-                client=client,
-            )
-        error = "The user name or password is not right."
-        return render_template("phone/directory_login.html", error=error, source="ldap"), 401
+    with security.SignInGate(f"ldap:{username}", client) as gate:
+        if gate.wait:
+            error = "Too many failed sign-ins. Try again in a few minutes."
+            return render_template("phone/directory_login.html", error=error, source="ldap"), 429
+        try:
+            person = ldap_sign_in(conf, username, password)
+        except DirectoryDown as exc:
+            gate.succeeded()  # nothing was judged: the attempt is given back
+            return _down(rt, "ldap", exc)
+        if person is None:
+            gate.failed()
+            with unit_of_work(rt.sessions) as s:
+                audit(
+                    s,
+                    "staff_sign_in_failed",
+                    at=rt.clock(),
+                    actor="staff:ldap",  # the typed name may be a password typed in the wrong box
+                    client=client,
+                )
+            error = "The user name or password is not right."
+            return render_template("phone/directory_login.html", error=error, source="ldap"), 401
+        gate.succeeded()
     if _begin(rt, person, second_factor=False, refresh_token=None) is None:
         error = "Your directory account is not in a group that may use the locker pages."
         return render_template("phone/directory_login.html", error=error, source="ldap"), 403
-    security.clear_signin_failures(f"ldap:{username}")
     return redirect(url_for("staff.status"))
 
 

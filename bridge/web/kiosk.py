@@ -1,5 +1,6 @@
 """The patron kiosk at a locker bank: pick up, return, borrow equipment (``/kiosk/<bank_id>``).
 
+Only an enrolled kiosk of the bank gets any of these pages (:mod:`bridge.web.kiosk_identity`).
 Stateless on purpose: nothing about the patron is kept between requests (no session data, no
 cookies beyond the CSRF token), so going back to the start screen - by the patron or by the
 time-out in ``static/js/kiosk.js`` - leaves nothing behind. Results are rendered once and
@@ -18,11 +19,13 @@ from sqlalchemy import func, select
 from bridge.config import BankSettings
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import EquipmentRow
-from bridge.web import branding, security
+from bridge.web import branding, kiosk_identity, security
 from bridge.web import kiosk_words as words
 from bridge.web.kiosk_text import LANGUAGES, language, text
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
+# The device check runs first: a browser that is not an enrolled kiosk gets nothing else.
+bp.before_request(kiosk_identity.require_device)
 security.protect_blueprint(bp)
 
 MAX_FIELD = 128
@@ -52,8 +55,8 @@ def _field(name: str) -> str:
 
 
 def _kiosk_id(bank_id: str) -> str:
-    # Guessing limits per kiosk (DOMAIN.md section 6): one web kiosk per client address.
-    return f"web:{request.remote_addr or 'unknown'}"
+    # Guessing limits per kiosk (DOMAIN.md section 6) key on the enrolled device.
+    return kiosk_identity.kiosk_key(bank_id)
 
 
 def _render(template: str, bank: BankSettings, **context: Any) -> str:
@@ -98,16 +101,15 @@ def expired_form(exc: CSRFError) -> ResponseReturnValue:
 @bp.get("/<bank_id>")
 def start(bank_id: str) -> ResponseReturnValue:
     from bridge.services.dayuse import doors_of
-    from bridge.web.kiosk_access import is_kiosk, presence
+    from bridge.web.kiosk_access import presence
 
     bank = _bank(bank_id)
     rt = security.runtime()
-    kiosk = is_kiosk(bank.id)  # the bank's own kiosk: presence code and card reader
     return _render(
         "kiosk/start.html",
         bank,
-        presence=presence(rt, bank) if kiosk else None,
-        reader_poll=url_for("kiosk.reader_state", bank_id=bank.id) if kiosk else None,
+        presence=presence(rt, bank),
+        reader_poll=url_for("kiosk.reader_state", bank_id=bank.id),
         dayuse=bool(doors_of(rt, bank.id)),
         equipment=_has_equipment(bank.id),
     )
@@ -121,6 +123,32 @@ def _has_equipment(bank_id: str) -> bool:
     with unit_of_work(rt.sessions) as s:
         found = s.scalar(select(EquipmentRow.id).where(EquipmentRow.bank_id == bank_id).limit(1))
     return found is not None
+
+
+@bp.post("/<bank_id>/enrol")
+def enrol_with_token(bank_id: str) -> ResponseReturnValue:
+    """A token from ``lockerbridge kiosk enrol`` or the administrators' kiosk page, typed on
+    the not-enrolled page: a live token of this bank makes this browser its kiosk."""
+    from bridge.access.kiosks import device_for
+    from bridge.web.staff.kiosks import COOKIE_DAYS
+
+    bank = _bank(bank_id)
+    rt = security.runtime()
+    token = (request.form.get("token") or "").strip()[:200]
+    if device_for(rt, bank.id, token) is None:
+        error = "That is not a live kiosk token of this bank."
+        return render_template("kiosk/not_enrolled.html", bank=bank, error=error), 403
+    response = redirect(url_for("kiosk.start", bank_id=bank.id))
+    response.set_cookie(
+        kiosk_identity.KIOSK_COOKIE,
+        token,
+        max_age=COOKIE_DAYS * 24 * 3600,
+        path="/",
+        secure=rt.settings.web.secure_cookies,
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
 
 
 @bp.get("/<bank_id>/pickup")

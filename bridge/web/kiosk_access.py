@@ -3,11 +3,9 @@ phone pickup, the PIN after a card reader read the card, day-use lockers, and a 
 
 **Which browser is the kiosk.** The presence code proves that a phone's owner stands at the
 bank, so only the bank's own kiosk may show it; and a card read at the bank must be finished
-with a PIN typed *at the bank*. The kiosk browser proves itself with the bank's key from
-``access.kiosk_keys`` in the cookie ``lb_kiosk`` (the same cookie ``/phone/presence`` reads).
-Staff set it once, signed in on the kiosk itself, at ``/staff/banks/<bank>/kiosk``
-(:mod:`bridge.web.staff.kiosks`); the key is never shown. Any other browser gets the
-ordinary kiosk screens without these two features.
+with a PIN typed *at the bank*. Like every kiosk route, these need an enrolled kiosk device of
+the bank (:mod:`bridge.web.kiosk_identity`, enrolled by an administrator at
+``/staff/banks/<bank>/kiosk``); the blueprint checks that before any view runs.
 
 Routes register on the kiosk blueprint (:mod:`bridge.web.kiosk` imports this module).
 """
@@ -20,7 +18,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import segno
-from flask import abort, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from bridge.config import BankSettings
@@ -28,14 +26,13 @@ from bridge.runtime import Runtime
 from bridge.web import security
 from bridge.web.kiosk import _bank, _field, _kiosk_id, _lang, _render, _say, bp
 from bridge.web.kiosk_text import text
-from bridge.web.phone import kiosk_allowed, presence_target
+from bridge.web.phone import presence_target
 
 if TYPE_CHECKING:
     from bridge.access.readers import ReaderResult
 
 COOKIE_DAYS = 400  # browsers cap cookie lifetimes at about 400 days
 _SHOWN = "lockerbridge:kiosk-reader-shown:{bank}"
-is_kiosk = kiosk_allowed  # the phone page's presence screen asks the same question
 
 
 def _until(at: datetime | None, bank: BankSettings) -> str:
@@ -57,8 +54,6 @@ def presence_state(bank_id: str) -> ResponseReturnValue:
     """Fetched by the start screen of the bank's kiosk when the number changes, so the screen
     updates in place (a reload would take the focus away from a keyboard user)."""
     bank = _bank(bank_id)
-    if not is_kiosk(bank.id):
-        abort(403)
     shown = presence(security.runtime(), bank)
     code = str(shown["code"])
     return {
@@ -93,8 +88,6 @@ def reader_state(bank_id: str) -> ResponseReturnValue:
     from bridge.access import readers
 
     bank = _bank(bank_id)
-    if not is_kiosk(bank.id):
-        abort(403)
     rt = security.runtime()
     if readers.waiting_for_pin(rt, bank.id):
         return {"state": "waiting_for_pin"}
@@ -154,8 +147,6 @@ def reader_pin(bank_id: str) -> ResponseReturnValue:
     from bridge.access import readers
 
     bank = _bank(bank_id)
-    if not is_kiosk(bank.id):
-        abort(403)
     rt = security.runtime()
     if readers.waiting_for_pin(rt, bank.id):
         return _render("kiosk/reader_pin.html", bank, error=None)
@@ -170,8 +161,6 @@ def reader_pin_post(bank_id: str) -> ResponseReturnValue:
     from bridge.access import readers
 
     bank = _bank(bank_id)
-    if not is_kiosk(bank.id):
-        abort(403)
     pin = _field("pin")
     if not pin:
         return _render(
@@ -188,8 +177,6 @@ def reader_cancel(bank_id: str) -> ResponseReturnValue:
     from bridge.access import readers
 
     bank = _bank(bank_id)
-    if not is_kiosk(bank.id):
-        abort(403)
     readers.cancel_pin(security.runtime(), bank.id)
     return redirect(url_for("kiosk.start", bank_id=bank.id, lang=_lang(bank)))
 
@@ -312,10 +299,9 @@ def new_code_post(bank_id: str) -> ResponseReturnValue:
         error = text(lang, "missing_fields")
         return _render("kiosk/newcode.html", bank, error=error, resend=resend), 422
     if resend:
-        result = reissue.resend_message(rt, bank.id, card)
-        ok = result.outcome is not reissue.ReissueOutcome.TOO_MANY
-        words = _say(bank, "newcode_resent" if ok else "newcode_too_many")
-        code = None
+        # One answer whatever the card (security: it must not tell whether a card exists).
+        reissue.resend_message(rt, bank.id, card, client=_kiosk_id(bank.id))
+        ok, words, code = True, _say(bank, "newcode_resent"), None
     else:
         result = reissue.reissue_with_card(rt, bank.id, card, pin, kiosk=_kiosk_id(bank.id))
         ok = result.outcome is reissue.ReissueOutcome.ISSUED

@@ -110,8 +110,8 @@ EN: dict[str, str] = {
     "message is on its way.",
     "newcode_your_code": "Your new pickup code",
     "newcode_code_label": "Your new pickup code: {digits}",
-    "newcode_resent": "If something is waiting for this card here, a new message with a new "
-    "code is on its way to the address the library has for you.",
+    "newcode_resent": "If something is waiting for this card here, a new message with a code is "
+    "on its way to the address the library has for you; a code you already have keeps working.",
     "simulate_help": "This is a demonstration locker: close the door here, as you would at a "
     "real locker.",
     "simulate_close": "Close door {door}",
@@ -279,7 +279,7 @@ ES: dict[str, str] = {
     "newcode_your_code": "Su nuevo código de recogida",
     "newcode_code_label": "Su nuevo código de recogida: {digits}",
     "newcode_resent": "Si hay algo esperando para este carné aquí, le llega un mensaje nuevo con "
-    "un código nuevo a la dirección que tiene la biblioteca.",
+    "un código a la dirección que tiene la biblioteca; el código que ya tiene sigue valiendo.",
     "simulate_help": "Este es un casillero de demostración: cierre la puerta aquí, como lo "
     "haría en un casillero real.",
     "simulate_close": "Cerrar la puerta {door}",

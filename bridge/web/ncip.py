@@ -96,6 +96,11 @@ def _body(limit: int) -> bytes | None:
 
 def _refused(rt: Runtime) -> None:
     """Audits a refused caller: where from and what it presented (never the secret itself)."""
+    from bridge.access.rejections import rejection_to_audit
+
+    earlier = rejection_to_audit(rt, "ncip", request.remote_addr or "unknown")
+    if earlier is None:
+        return  # one row per caller address and minute: the log cannot be flooded
     presented = []
     if request.headers.get(ill.SECRET_HEADER):
         presented.append("secret")
@@ -107,6 +112,9 @@ def _refused(rt: Runtime) -> None:
                 at=rt.clock(),
                 kind="ncip_refused",
                 actor=f"ncip:{request.remote_addr or 'unknown'}"[:120],
-                detail={"presented": presented or ["nothing"]},
+                detail={
+                    "presented": presented or ["nothing"],
+                    **({"previous_minute": earlier} if earlier else {}),
+                },
             )
         )

@@ -6,8 +6,9 @@
   ``/phone/here/<bank_id>?code=...``) finds it.
 - ``POST /phone/<token>/open``: presence code in, pickup out (``bridge.access.phone``).
 - ``GET /phone/presence/<bank_id>``: the rotating number and its QR code, for the kiosk screen.
-  Only a kiosk holding the bank's key (``access.kiosk_keys``; header ``X-Lockerbridge-Kiosk``
-  or cookie ``lb_kiosk``) sees it: a number visible from afar would prove nothing.
+  Only an enrolled kiosk of the bank (:mod:`bridge.web.kiosk_identity`; header
+  ``X-Lockerbridge-Kiosk`` or cookie ``lb_kiosk``) sees it: a number visible from afar would
+  prove nothing.
 - ``/phone/dayuse/<bank_id>``: reserve or reopen a day-use compartment (card + PIN + presence).
 
 ``init_app`` also registers the directory sign-in (:mod:`bridge.web.directory`).
@@ -15,7 +16,6 @@
 
 from __future__ import annotations
 
-import hmac
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +37,12 @@ from bridge.access import phone
 from bridge.config import BankSettings
 from bridge.staff_users import Role
 from bridge.web import security
+from bridge.web.kiosk_identity import kiosk_allowed
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 security.protect_blueprint(bp)
 
 TOKEN_COOKIE = "lb_phone"  # noqa: S105  (a cookie name)
-KIOSK_COOKIE = "lb_kiosk"
-KIOSK_HEADER = "X-Lockerbridge-Kiosk"
 ASSETS = Path(__file__).resolve().parent.parent / "templates" / "phone"
 
 
@@ -146,13 +145,10 @@ def here(bank_id: str) -> ResponseReturnValue:
     )
 
 
-def kiosk_allowed(bank_id: str) -> bool:
-    """Whether this request comes from the bank's own kiosk: it holds the bank's key
-    (``access.kiosk_keys``) in the header or the cookie that staff enrolment sets."""
-    keys = security.runtime().settings.access.kiosk_keys
-    expected = keys.get(bank_id) or ""
-    given = request.headers.get(KIOSK_HEADER) or request.cookies.get(KIOSK_COOKIE) or ""
-    return bool(expected) and hmac.compare_digest(expected.encode(), given.encode())
+def client_key() -> str:
+    """The guessing-limit subject of a phone or browser that is no kiosk: its address (the
+    real client's once ``web.trusted_proxies`` lets the proxy's header through)."""
+    return f"addr:{request.remote_addr or 'unknown'}"
 
 
 def presence_target(rt: Any, bank_id: str) -> tuple[str, int, str]:
@@ -189,7 +185,7 @@ def dayuse_form(bank_id: str) -> ResponseReturnValue:
 
 @bp.post("/dayuse/<bank_id>")
 def dayuse_post(bank_id: str) -> ResponseReturnValue:
-    from bridge.access import presence as presence_codes
+    from bridge.access.verification import Verdict, verify_presence
     from bridge.services import dayuse
     from bridge.services.banks import audit
     from bridge.storage.db import unit_of_work
@@ -203,16 +199,10 @@ def dayuse_post(bank_id: str) -> ResponseReturnValue:
         hours = int(request.form.get("hours") or "1")
     except ValueError:
         hours = 0
-    found = presence_codes.check(
-        phone.presence_key(rt),
-        bank.id,
-        code,
-        rt.clock(),
-        rt.settings.access.presence_window_seconds,
-        [b.id for b in rt.settings.banks],
-    )
     max_hours = rt.settings.dayuse.max_hours
-    if found.presence is not presence_codes.Presence.HERE:
+    client = client_key()
+    checked = verify_presence(rt, bank.id, code, subject=f"dayuse:{bank.id}/{client}", via="dayuse")
+    if not checked.verified.ok:
         with unit_of_work(rt.sessions) as s:
             audit(
                 s,
@@ -220,20 +210,23 @@ def dayuse_post(bank_id: str) -> ResponseReturnValue:
                 at=rt.clock(),
                 bank_id=bank.id,
                 actor="patron",
-                reason=found.presence.value,
-                other_bank=found.other_bank,
+                reason=checked.found.presence.value if checked.found else "locked_out",
+                other_bank=checked.found.other_bank if checked.found else None,
             )
-        message = "Enter the number shown on the locker screen now; you must be at the locker."
         return (
             render_template(
-                "phone/dayuse.html", bank=bank, result=message, ok=False, max_hours=max_hours
+                "phone/dayuse.html",
+                bank=bank,
+                result=checked.verified.message,
+                ok=False,
+                max_hours=max_hours,
             ),
-            422,
+            429 if checked.verified.verdict is Verdict.LOCKED_OUT else 422,
         )
     if request.form.get("action") == "finish":
-        result = dayuse.finish(rt, bank.id, card, pin, kiosk="phone")
+        result = dayuse.finish(rt, bank.id, card, pin, kiosk=client)
     else:
-        result = dayuse.use(rt, bank.id, card, pin, hours=hours, via="phone", kiosk="phone")
+        result = dayuse.use(rt, bank.id, card, pin, hours=hours, via="phone", kiosk=client)
     ok = result.outcome in (
         dayuse.DayUseOutcome.RESERVED,
         dayuse.DayUseOutcome.OPENED,
@@ -327,11 +320,10 @@ def new_code_post(bank_id: str) -> ResponseReturnValue:
             "phone/newcode.html", bank=bank, result="Enter your library card number.", ok=False
         ), 422
     if request.form.get("action") == "resend":
-        result = reissue.resend_message(rt, bank.id, card)
-        ok = result.outcome is not reissue.ReissueOutcome.TOO_MANY
+        result = reissue.resend_message(rt, bank.id, card, client=client_key())
+        ok = True
     else:
-        kiosk = f"web:{request.remote_addr or 'unknown'}"
-        result = reissue.reissue_with_card(rt, bank.id, card, pin, kiosk=kiosk)
+        result = reissue.reissue_with_card(rt, bank.id, card, pin, kiosk=client_key())
         ok = result.outcome is reissue.ReissueOutcome.ISSUED
     return render_template(
         "phone/newcode.html", bank=bank, result=result.message, ok=ok, code=result.code

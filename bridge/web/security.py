@@ -8,7 +8,8 @@
 - Staff sessions held server-side in Redis (ASVS 3.3): the cookie carries only a random id, so
   signing out or an expired session really ends it. Idle and absolute time-outs come from
   ``web.session_idle_minutes`` and ``web.session_absolute_hours``.
-- Sign-in throttling per account and per client address, in Redis.
+- Sign-in limits per account and per client address, counted in Redis before any password
+  is checked (:class:`SignInGate`); sessions re-read the account on every request.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 from redis import Redis
 
+from bridge.access.attempts import Attempt, Budget, InFlight, OverBudget, reserve
 from bridge.runtime import Runtime
 from bridge.staff_users import Role, StaffUser
 
@@ -49,9 +51,10 @@ SESSION_KEY = "lockerbridge:staff-session:{sid}"
 # left open on a screen must still time out.
 POLL_HEADER = "X-Lockerbridge-Poll"
 
-# Sign-in throttling: per account 5 failures per 15 minutes, per client address 20 per 10
-# minutes (the same figures as the kiosk PIN rules in DOMAIN.md section 6).
-ACCOUNT_FAILURES, ACCOUNT_WINDOW = 5, 15 * 60
+# Sign-in limits (see SignInGate): growing delays after two free failures, and a ceiling of
+# 10 failures per 15 minutes per account and 20 per 10 minutes per client address.
+FREE_FAILURES, MAX_DELAY = 2, 300
+ACCOUNT_FAILURES, ACCOUNT_WINDOW = 10, 15 * 60
 ADDRESS_FAILURES, ADDRESS_WINDOW = 20, 10 * 60
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
@@ -167,12 +170,16 @@ def current_session() -> StaffSession | None:
         return None
     if request.headers.get(POLL_HEADER) != "1":
         redis.expire(_key(sid), rt.settings.web.session_idle_minutes * 60)
-    user = StaffUser(
-        id=int(data["user_id"]),
-        username=data["username"],
-        role=Role(data["role"]),
-        has_totp=data["has_totp"] == "1",
-    )
+    # The account as it is now, not as it was at sign-in: deactivating an account or changing
+    # its role takes effect at this very request, in every web process.
+    from bridge.staff_users import get_user
+    from bridge.storage.db import unit_of_work
+
+    with unit_of_work(rt.sessions) as s:
+        user = get_user(s, int(data["user_id"]))
+    if user is None:
+        redis.delete(_key(sid))
+        return None
     g.staff_session = StaffSession(sid, user, started, data["second_factor"] == "1")
     return g.staff_session
 
@@ -214,33 +221,60 @@ def require_role(role: Role) -> Callable[[F], F]:
 # --- throttling -------------------------------------------------------------------------------
 
 
-def _fail_keys(username: str, address: str) -> tuple[str, str]:
-    return (
-        f"lockerbridge:signin-fail:account:{username.strip().lower()}",
-        f"lockerbridge:signin-fail:address:{address}",
-    )
+class SignInGate:
+    """One sign-in attempt (password or TOTP code) behind the account's and the address's
+    limits, all counted before anything is verified:
 
+    - one verification at a time per account (a second one at the same moment is refused);
+    - growing delays per account: the first ``FREE_FAILURES`` failures cost nothing, each
+      further one makes the account wait twice as long as the one before (2 s, 4 s ... at
+      most ``MAX_DELAY``), so nobody can lock a colleague out for long, yet guessing is slow;
+    - a ceiling, atomic across all web processes: ``ACCOUNT_FAILURES`` failures per
+      ``ACCOUNT_WINDOW`` per account and ``ADDRESS_FAILURES`` per ``ADDRESS_WINDOW`` per
+      client address; a success ends the account's run.
 
-def signin_wait_seconds(username: str, address: str) -> int:
-    """How long this account or address must wait before trying again; 0: may try now."""
-    redis = runtime().redis
-    account, addr = _fail_keys(username, address)
-    waits = []
-    for key, limit in ((account, ACCOUNT_FAILURES), (addr, ADDRESS_FAILURES)):
-        count = redis.get(key)
-        if count is not None and int(count) >= limit:
-            waits.append(max(1, int(redis.ttl(key))))
-    return max(waits, default=0)
+    ``wait`` is the seconds to wait when the attempt may not go ahead (0: go ahead).
+    """
 
+    def __init__(self, username: str, address: str) -> None:
+        name = username.strip().lower()[:64]
+        self._redis: Redis = runtime().redis
+        self._delay_key = f"lockerbridge:signin-delay:{name}"
+        self._budgets = (
+            Budget(f"signin-account:{name}", ACCOUNT_FAILURES, ACCOUNT_WINDOW, True),
+            Budget(f"signin-address:{address}", ADDRESS_FAILURES, ADDRESS_WINDOW),
+        )
+        self._flight = InFlight(self._redis, f"signin:{name}", seconds=30)
+        self._attempt: Attempt | None = None
+        self.wait = 0
 
-def record_signin_failure(username: str, address: str) -> None:
-    redis = runtime().redis
-    account, addr = _fail_keys(username, address)
-    for key, window in ((account, ACCOUNT_WINDOW), (addr, ADDRESS_WINDOW)):
-        # The window starts at the first failure (fixed window; old Redis has no EXPIRE NX).
-        if redis.incr(key) == 1:
-            redis.expire(key, window)
+    def __enter__(self) -> SignInGate:
+        if not self._flight.__enter__().held:
+            self.wait = 1
+            return self
+        delay_ms = int(self._redis.pttl(self._delay_key))
+        if delay_ms > 0:
+            self.wait = max(1, -(-delay_ms // 1000))
+            return self
+        rt = runtime()
+        now = rt.clock()
+        try:
+            self._attempt = reserve(self._redis, now, *self._budgets)
+        except OverBudget as exc:
+            self.wait = max(1, int((exc.until - now).total_seconds()))
+        return self
 
+    def failed(self) -> None:
+        assert self._attempt is not None
+        run = self._attempt.counts.get(self._budgets[0].key, 1)
+        if run > FREE_FAILURES:
+            delay = min(MAX_DELAY, 2 ** (run - FREE_FAILURES))
+            self._redis.set(self._delay_key, "1", ex=delay)
 
-def clear_signin_failures(username: str) -> None:
-    runtime().redis.delete(_fail_keys(username, "")[0])
+    def succeeded(self) -> None:
+        assert self._attempt is not None
+        self._attempt.refund(success=True)
+        self._redis.delete(self._delay_key)
+
+    def __exit__(self, *exc: object) -> None:
+        self._flight.__exit__(*exc)

@@ -28,7 +28,6 @@ from sip2.acs.server import ReferenceACS
 from tests.conftest import REPO, base_config
 
 CATALOGUE = REPO / "examples" / "catalogue.json"
-KIOSK_KEY = "kiosk-key-main-0123456789"
 # Patrons and items of examples/catalogue.json: holds H1 (patron 01, item 01) and H3
 # (patron 03, item 13) wait for pickup at MAIN-LOCKER.
 ANA, ANA_PIN, ANA_ITEM = "23000000000001", "1234", "39000000000001"
@@ -62,7 +61,7 @@ def access_config(tmp_path: Path, acs: ReferenceACS, **over: Any) -> dict[str, A
     cfg["ils"][0]["institution"] = "DEMO"
     for bank in cfg["banks"]:
         bank["driver"] = {"kind": "simulated", "door_delay_seconds": 0.0}
-    cfg["access"] = {"public_url": "http://lockers.test", "kiosk_keys": {"main-lobby": KIOSK_KEY}}
+    cfg["access"] = {"public_url": "http://lockers.test"}
     cfg.update(over)
     return cfg
 

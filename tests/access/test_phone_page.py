@@ -6,9 +6,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bridge.access import phone
+from bridge.access.kiosks import enrol
 from bridge.runtime import Runtime
 from sip2.acs.server import ReferenceACS
-from tests.access.conftest import ANA, ANA_ITEM, KIOSK_KEY, audits, load_hold, sim
+from tests.access.conftest import ANA, ANA_ITEM, audits, load_hold, sim
 from tests.access.test_phone import _link
 
 pytestmark = pytest.mark.browser
@@ -58,7 +59,9 @@ def test_scanning_the_kiosk_qr_code_with_the_phone_confirms_before_opening(
     page.goto(f"{live_url}/phone/{token}")  # the patron opened the message's link earlier
 
     kiosk = page.context.browser.new_context(  # type: ignore[union-attr]
-        extra_http_headers={"X-Lockerbridge-Kiosk": KIOSK_KEY}
+        extra_http_headers={
+            "X-Lockerbridge-Kiosk": enrol(rt, "main-lobby", "Lobby", actor="staff:admin")[1]
+        }
     )
     screen = kiosk.new_page()
     screen.goto(f"{live_url}/phone/presence/main-lobby?format=json")

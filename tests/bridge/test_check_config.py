@@ -14,7 +14,7 @@ import pytest
 
 from sip2.acs.modes import Modes
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO
+from tests.conftest import EXAMPLE_SECRETS, REPO
 
 CATALOGUE = REPO / "examples" / "catalogue.json"
 ANA = "23000000000001"  # PIN 1234 in the sample catalogue
@@ -34,7 +34,7 @@ def _config(tmp_path: Path, port: int, *extra_ils: str, **replace: str) -> Path:
     )
     ils = "\n".join([f"port = {port}", "timeout_seconds = 2", *extra_ils]) + "\n"
     text = text.replace("port = 6001\n", ils).replace("timeout_seconds = 10\n", "")
-    for old, new in replace.items():
+    for old, new in {**EXAMPLE_SECRETS, **replace}.items():
         assert old in text
         text = text.replace(old, new)
     path = tmp_path / "lb.toml"

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import EXAMPLE_SECRETS, REPO
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -35,10 +35,17 @@ def _config(tmp_path: Path, **replace: str) -> Path:
     return p
 
 
-def test_check_config_accepts_the_example(tmp_path: Path) -> None:
-    out = _run("-c", str(_config(tmp_path)), "check-config", "--no-ils")
+def test_check_config_accepts_the_example_once_its_secrets_are_set(tmp_path: Path) -> None:
+    out = _run("-c", str(_config(tmp_path, **EXAMPLE_SECRETS)), "check-config", "--no-ils")
     assert out.returncode == 0, out.stderr
     assert "configuration OK: 2 bank(s)" in out.stdout
+
+
+def test_check_config_refuses_the_examples_placeholder_secrets(tmp_path: Path) -> None:
+    out = _run("-c", str(_config(tmp_path)), "check-config", "--no-ils")
+    assert out.returncode == 1
+    assert "web.secret_key is a placeholder" in out.stderr
+    assert "security.code_keys[0] is a placeholder" in out.stderr
 
 
 def test_a_broken_config_names_the_problem_and_exits_non_zero(tmp_path: Path) -> None:

@@ -73,7 +73,9 @@ def test_demo_serves_pages_runs_a_worker_and_stops_cleanly(tmp_path: Path) -> No
             time.sleep(0.3)
         assert Worker.all(connection=redis), "no rq worker registered"
         kiosk = requests.get(f"http://127.0.0.1:{port}/kiosk/main-lobby", timeout=10)
-        assert kiosk.status_code == 200 and "Main Library lobby" in kiosk.text
+        # Not enrolled until its token (printed by the demo) is typed in: nothing opens.
+        assert kiosk.status_code == 403 and "Main Library lobby" in kiosk.text
+        assert "This kiosk is not enrolled" in kiosk.text
         staff = requests.get(f"http://127.0.0.1:{port}/staff/", timeout=10, allow_redirects=True)
         assert staff.status_code == 200 and "password" in staff.text.lower()
         ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
@@ -85,6 +87,7 @@ def test_demo_serves_pages_runs_a_worker_and_stops_cleanly(tmp_path: Path) -> No
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "Staff status page" in out
+    assert "Each kiosk page asks once for its kiosk token" in out
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _processes_with(str(demo_dir)):
         time.sleep(0.2)
@@ -116,3 +119,14 @@ def test_demo_refuses_a_port_in_use_with_one_line(tmp_path: Path) -> None:
         )
     assert out.returncode != 0
     assert f"port {port} on 127.0.0.1 is already in use" in out.stderr
+
+
+def test_the_demo_writes_its_configuration_and_keys_for_its_owner_only(tmp_path: Path) -> None:
+    from bridge.config import load_settings
+    from bridge.demo import write_config
+    from bridge.startup import placeholder_secrets
+
+    path = write_config(tmp_path, web_port=8080, acs_port=6001, redis_url="embedded")
+    for written in (path, tmp_path / "keys"):
+        assert written.stat().st_mode & 0o777 == 0o600, written
+    assert placeholder_secrets(load_settings(path)) == []  # random keys: the demo starts

@@ -137,8 +137,11 @@ _PACKAGES = ("bridge", "sip2", "ils_adapters", "lockers")
 
 
 def _is_code(table: str, key: str) -> bool:
-    """``module.name`` where one of our modules called ``table`` defines ``name``."""
+    """``module.name`` where one of our modules called ``table`` defines ``name``, or
+    ``package.module`` where one of our packages called ``table`` holds ``module``."""
     if f"{table}.{key}" in _CODE:
+        return True
+    if any(next((REPO / package).rglob(f"{table}/{key}.py"), None) for package in _PACKAGES):
         return True
     pattern = re.compile(rf"^(?:async )?(?:def|class) {key}\b|^{key}\s*[:=]", re.M)
     return any(

@@ -133,7 +133,7 @@ def test_an_expired_code_opens_nothing(rt: Runtime, ils: MemoryIls, clock: Clock
     assert result.outcome is PickupOutcome.DENIED
     assert state_of(rt, door) == "loaded"
     with unit_of_work(rt.sessions) as s:
-        denied = s.scalars(select(AuditEventRow).where(AuditEventRow.kind == "pickup_denied")).one()
+        denied = s.scalars(select(AuditEventRow).where(AuditEventRow.kind == "patron_verify_failed")).one()
     assert denied.detail["reason"] == "expired"
 
 

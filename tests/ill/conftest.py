@@ -55,6 +55,8 @@ def ill_config(tmp_path: Path, *, partner_url: str | None = None, **over: Any) -
         {"agency": OTHER, "shared_secret": OTHER_SECRET, "client_dn": OTHER_DN},
     ]
     cfg["routing"] = [*cfg["routing"], {"location": "FAIRCHILD", "bank": "main-lobby"}]
+    # The test client's address stands for the TLS proxy that verifies client certificates.
+    cfg["web"] = {**cfg["web"], "trusted_proxies": ["127.0.0.1"]}
     return cfg
 
 

@@ -152,8 +152,27 @@ def app(rt: Runtime) -> Flask:
     return flask_app
 
 
+KIOSK_COOKIE = "lb_kiosk"
+
+
+def enrol_kiosk(rt: Runtime, bank_id: str = "main-lobby", name: str = "Test kiosk") -> str:
+    """Enrols a kiosk device for ``bank_id`` as an administrator would; returns its token."""
+    from bridge.access.kiosks import enrol
+
+    return enrol(rt, bank_id, name, actor="staff:admin-1")[1]
+
+
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
+def client(app: Flask, rt: Runtime) -> FlaskClient:
+    """A browser that is also the enrolled kiosk of main-lobby (staff pages ignore that)."""
+    browser = app.test_client()
+    browser.set_cookie(KIOSK_COOKIE, enrol_kiosk(rt))
+    return browser
+
+
+@pytest.fixture
+def stranger(app: Flask) -> FlaskClient:
+    """Any other browser: no kiosk enrolment, no staff session."""
     return app.test_client()
 
 

@@ -203,3 +203,42 @@ def test_a_signed_controller_event_is_applied_and_a_replay_is_401(http_rt: Runti
         ).all()
     assert [d["reason"] for d in rejected] == ["ReplayedMessage", "ForgedMessage"]
     assert json.dumps(rejected).find(SIGNING_KEY) == -1
+
+
+# --- unauthenticated rejections reach the audit log once per source and minute ----------------
+
+
+def _rejected(rt: Runtime) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from bridge.storage.db import unit_of_work
+    from bridge.storage.tables.core import AuditEventRow
+
+    with unit_of_work(rt.sessions) as s:
+        return list(
+            s.scalars(
+                select(AuditEventRow.detail).where(
+                    AuditEventRow.kind == "controller_message_rejected"
+                )
+            )
+        )
+
+
+def test_forged_controller_messages_are_audited_once_per_minute_with_the_count(
+    http_rt: Runtime,
+) -> None:
+    api = create_app(http_rt.settings, http_rt).test_client()
+
+    def forge() -> int:
+        body = encode_events([DoorClosed("main-lobby", 3, http_rt.clock())])
+        headers = Signer("main-lobby", b"wrong-key-0123456789", http_rt.clock).sign("evt", body)
+        return api.post(
+            "/api/v1/banks/main-lobby/controller/events", data=body, headers=headers.headers()
+        ).status_code
+
+    assert [forge() for _ in range(30)] == [401] * 30
+    assert len(_rejected(http_rt)) == 1
+    http_rt.clock.advance(seconds=60)  # type: ignore[attr-defined]
+    assert forge() == 401
+    rows = _rejected(http_rt)
+    assert len(rows) == 2 and rows[1]["previous_minute"] == 30

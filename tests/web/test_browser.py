@@ -24,7 +24,7 @@ from bridge.config import Settings, load_settings
 from bridge.staff_users import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
-from tests.web.conftest import Account, load_for_pickup, stock, use_acs, web_config
+from tests.web.conftest import Account, enrol_kiosk, load_for_pickup, stock, use_acs, web_config
 
 pytestmark = pytest.mark.browser
 
@@ -79,12 +79,24 @@ class LiveServer:
 
 
 @pytest.fixture
-def live(app: Flask, doors: Any, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+def kiosk_cookie() -> bool:
+    """Whether the test's browser starts as the enrolled kiosk of main-lobby."""
+    return True
+
+
+@pytest.fixture
+def live(
+    app: Flask, doors: Any, kiosk_cookie: bool, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
     if "acs" not in request.fixturenames:
         request.getfixturevalue("ils")  # the in-memory ILS, unless the test brought the ACS
     app.config["LOCKERBRIDGE_POLL_SECONDS"] = 1
     app.add_url_rule("/__test__/axe.min.js", "test_axe", lambda: send_file(AXE))
     server = LiveServer(app)
+    if kiosk_cookie and "page" in request.fixturenames:
+        token = enrol_kiosk(request.getfixturevalue("rt"))
+        page = request.getfixturevalue("page")
+        page.context.add_cookies([{"name": "lb_kiosk", "value": token, "url": server.url}])
     yield server
     server.stop()
 

@@ -27,9 +27,15 @@ from bridge.storage.tables.access import DayUseRow
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
 from bridge.wiring import sync_banks
 from tests.access.conftest import Clock
-from tests.web.conftest import csrf_from, fresh_database, load_for_pickup, sign_in, web_config
+from tests.web.conftest import (
+    csrf_from,
+    enrol_kiosk,
+    fresh_database,
+    load_for_pickup,
+    sign_in,
+    web_config,
+)
 
-KIOSK_KEY = "kiosk-key-main-lobby-0123456789"
 CARD, PIN = "21000001", "4321"
 BLOCKED, BLOCKED_PIN = "21000009", "9090"
 DAYUSE_DOORS = [11, 12]
@@ -38,7 +44,7 @@ DAYUSE_DOORS = [11, 12]
 @pytest.fixture
 def web_settings(tmp_path: Path) -> Settings:
     cfg = web_config(tmp_path)
-    cfg["access"] = {"public_url": "http://lockers.test", "kiosk_keys": {"main-lobby": KIOSK_KEY}}
+    cfg["access"] = {"public_url": "http://lockers.test"}
     cfg["dayuse"] = {
         "compartments": {"main-lobby": DAYUSE_DOORS, "east-station": [4]},
         "max_hours": 4,
@@ -64,12 +70,16 @@ def rt(web_settings: Settings, redis_conn: Any, migrated_db: Path, clock: Clock)
 
 @pytest.fixture
 def kiosk(client: FlaskClient) -> FlaskClient:
-    """The bank's own kiosk browser (holds the bank's key, as staff enrolment leaves it)."""
-    client.set_cookie(KIOSK_COOKIE_NAME, KIOSK_KEY)
+    """The bank's own kiosk browser (the ``client`` fixture is enrolled for main-lobby)."""
     return client
 
 
 KIOSK_COOKIE_NAME = "lb_kiosk"
+
+
+def _kiosk_of(client: FlaskClient, rt: Runtime, bank_id: str) -> FlaskClient:
+    client.set_cookie(KIOSK_COOKIE_NAME, enrol_kiosk(rt, bank_id))
+    return client
 
 
 def _post(client: FlaskClient, path: str, data: dict[str, Any]) -> Any:
@@ -119,54 +129,97 @@ def test_the_presence_number_changes_with_the_minute_and_the_screen_fetches_the_
     assert second["qr"].startswith("data:image/svg+xml")
 
 
-def test_any_other_browser_sees_no_presence_number_and_cannot_poll_the_reader(
-    client: FlaskClient, rt: Runtime, ils: Any, doors: Any
+def test_any_other_browser_is_told_the_kiosk_is_not_enrolled_and_nothing_runs(
+    stranger: FlaskClient, rt: Runtime, ils: Any, doors: Any
 ) -> None:
-    html = client.get("/kiosk/main-lobby").get_data(as_text=True)
+    page = stranger.get("/kiosk/main-lobby")
+    html = page.get_data(as_text=True)
     code, _ = kiosk_code(rt, "main-lobby")
-    assert "Open with your phone" not in html and code not in html
-    assert "reader.json" not in html
-    assert "Pick up my items" in html  # the ordinary kiosk still works
-    assert client.get("/kiosk/main-lobby/presence.json").status_code == 403
-    assert client.get("/kiosk/main-lobby/reader.json").status_code == 403
-    assert client.get("/kiosk/main-lobby/reader").status_code == 403
-    client.set_cookie(KIOSK_COOKIE_NAME, "a-guess")
-    assert "Open with your phone" not in client.get("/kiosk/main-lobby").get_data(as_text=True)
-    # The key of one bank does not make a browser the kiosk of another.
-    client.set_cookie(KIOSK_COOKIE_NAME, KIOSK_KEY)
-    assert "Open with your phone" not in client.get("/kiosk/east-station").get_data(as_text=True)
+    assert page.status_code == 403 and "This kiosk is not enrolled" in html
+    assert code not in html and "Pick up my items" not in html
+    for path in ("/presence.json", "/reader.json", "/reader", "/pickup/code", "/dayuse", "/newcode"):
+        assert stranger.get(f"/kiosk/main-lobby{path}").status_code == 403, path
+    assert stranger.get("/phone/presence/main-lobby").status_code == 403
+    stranger.set_cookie(KIOSK_COOKIE_NAME, "a-guess")
+    assert stranger.get("/kiosk/main-lobby").status_code == 403
+    # The token of one bank's kiosk does not make a browser the kiosk of another.
+    stranger.set_cookie(KIOSK_COOKIE_NAME, enrol_kiosk(rt, "main-lobby"))
+    assert stranger.get("/kiosk/main-lobby").status_code == 200
+    assert stranger.get("/kiosk/east-station").status_code == 403
+    assert stranger.get("/kiosk/nowhere").status_code == 404
 
 
-def test_staff_enrol_the_kiosk_browser_and_are_signed_out_of_it(
-    client: FlaskClient, rt: Runtime, accounts: Any, ils: Any, doors: Any
+def test_an_administrator_enrols_the_kiosk_browser_and_is_signed_out_of_it(
+    stranger: FlaskClient, rt: Runtime, accounts: Any, ils: Any, doors: Any
 ) -> None:
-    sign_in(client, accounts[Role.STAFF])
-    status = client.get("/staff/").get_data(as_text=True)
+    from bridge.storage.tables.access import KioskDeviceRow
+
+    sign_in(stranger, accounts[Role.ADMIN])
+    status = stranger.get("/staff/").get_data(as_text=True)
     assert "/staff/banks/main-lobby/kiosk" in status
-    page = client.get("/staff/banks/main-lobby/kiosk").get_data(as_text=True)
+    page = stranger.get("/staff/banks/main-lobby/kiosk").get_data(as_text=True)
     assert "Make this browser the kiosk of Main Library lobby" in page
-    resp = client.post("/staff/banks/main-lobby/kiosk", data={"csrf_token": csrf_from(page)})
+    nameless = stranger.post("/staff/banks/main-lobby/kiosk", data={"csrf_token": csrf_from(page)})
+    assert nameless.status_code == 422 and "lb_kiosk" not in nameless.headers.get("Set-Cookie", "")
+    resp = stranger.post(
+        "/staff/banks/main-lobby/kiosk",
+        data={"csrf_token": csrf_from(page), "name": "Lobby screen", "mode": "browser"},
+    )
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/kiosk/main-lobby")
-    assert "HttpOnly" in resp.headers["Set-Cookie"] and KIOSK_KEY in resp.headers["Set-Cookie"]
-    html = client.get("/kiosk/main-lobby").get_data(as_text=True)
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    token = cookie.split(";")[0].split("=", 1)[1]
+    html = stranger.get("/kiosk/main-lobby").get_data(as_text=True)
     assert _shown_code(html) == kiosk_code(rt, "main-lobby")[0]
-    assert client.get("/staff/").status_code == 302  # no staff session left on the kiosk
-    assert [e.actor for e in _audit(rt, "kiosk_enrolled")] == ["staff:staff-1"]
+    assert stranger.get("/staff/").status_code == 302  # no staff session left on the kiosk
+    assert [e.actor for e in _audit(rt, "kiosk_enrolled")] == ["staff:admin-1"]
+    with unit_of_work(rt.sessions) as s:
+        stored = [r.token_hash for r in s.scalars(select(KioskDeviceRow))]
+    assert len(stored) == 1 and token not in stored  # only its hash is kept
 
 
-def test_a_bank_without_a_kiosk_key_cannot_be_enrolled(
-    client: FlaskClient, rt: Runtime, accounts: Any
+def test_a_kiosk_program_gets_its_token_once_and_a_revoked_kiosk_is_refused_at_once(
+    stranger: FlaskClient, client: FlaskClient, rt: Runtime, accounts: Any, ils: Any, doors: Any
 ) -> None:
+    loaded = load_for_pickup(rt, ils, doors, "31000799")
+    sign_in(stranger, accounts[Role.ADMIN])
+    page = stranger.get("/staff/banks/main-lobby/kiosk").get_data(as_text=True)
+    shown = stranger.post(
+        "/staff/banks/main-lobby/kiosk",
+        data={"csrf_token": csrf_from(page), "name": "Self-check app", "mode": "program"},
+    ).get_data(as_text=True)
+    token = re.search(r'id="kiosk-token">([^<]+)<', shown).group(1)  # type: ignore[union-attr]
+    assert token not in stranger.get("/staff/kiosks").get_data(as_text=True)
+    app_page = client.get("/kiosk/main-lobby/pickup/code", headers={"X-Lockerbridge-Kiosk": token})
+    assert app_page.status_code == 200
+    # Staff (not only administrators) list and revoke kiosks.
     sign_in(client, accounts[Role.STAFF])
-    page = client.get("/staff/banks/east-station/kiosk").get_data(as_text=True)
-    assert "No kiosk key is set for this bank" in page
-    resp = client.post("/staff/banks/east-station/kiosk", data={"csrf_token": csrf_from(page)})
-    assert resp.status_code == 409 and "lb_kiosk" not in resp.headers.get("Set-Cookie", "")
+    listing = client.get("/staff/kiosks").get_data(as_text=True)
+    assert "Self-check app" in listing and "Test kiosk" in listing
+    from bridge.access.kiosks import devices
+
+    device = next(d for d in devices(rt) if d.name == "Self-check app")
+    resp = client.post(
+        f"/staff/kiosks/{device.id}/revoke", data={"csrf_token": csrf_from(listing)}
+    )
+    assert resp.status_code == 302
+    form = client.get("/kiosk/main-lobby/pickup/code").get_data(as_text=True)
+    refused = client.post(
+        "/kiosk/main-lobby/pickup/code",
+        data={"code": loaded.code, "csrf_token": csrf_from(form)},
+        headers={"X-Lockerbridge-Kiosk": token},
+    )
+    assert refused.status_code == 403 and "This kiosk is not enrolled" in refused.get_data(as_text=True)
+    assert not doors["main-lobby"].is_open(loaded.compartment)
+    assert [e.actor for e in _audit(rt, "kiosk_revoked")] == ["staff:staff-1"]
 
 
-def test_a_viewer_cannot_enrol_a_kiosk(client: FlaskClient, rt: Runtime, accounts: Any) -> None:
+def test_only_administrators_enrol_kiosks(client: FlaskClient, rt: Runtime, accounts: Any) -> None:
+    sign_in(client, accounts[Role.STAFF])
+    assert client.get("/staff/banks/main-lobby/kiosk").status_code == 403
     sign_in(client, accounts[Role.VIEWER])
     assert client.get("/staff/banks/main-lobby/kiosk").status_code == 403
+    assert client.get("/staff/kiosks").status_code == 403
 
 
 # --- card reader, then the PIN at the kiosk ----------------------------------------------------
@@ -210,7 +263,7 @@ def test_a_wrong_pin_after_a_card_read_opens_nothing_says_so_and_is_audited(
     assert resp.status_code == 422
     assert "was not accepted" in html and "hold your card to the reader again" in html
     assert not doors["main-lobby"].is_open(loaded.compartment)
-    assert len(_audit(rt, "pickup_denied")) == 1
+    assert len(_audit(rt, "patron_verify_failed")) == 1
     # The card no longer waits: the PIN cannot be guessed again without the card.
     assert kiosk.get("/kiosk/main-lobby/reader.json").get_json() == {"state": "idle"}
     token = csrf_from(kiosk.get("/kiosk/main-lobby/pickup/card").get_data(as_text=True))
@@ -263,12 +316,12 @@ def test_the_reader_page_without_a_read_goes_back_to_the_start(
 
 
 def test_the_pin_cannot_be_sent_from_another_browser(
-    client: FlaskClient, rt: Runtime, ils: Any, doors: Any
+    stranger: FlaskClient, rt: Runtime, ils: Any, doors: Any
 ) -> None:
     loaded = load_for_pickup(rt, ils, doors, "31000703")
     doors["main-lobby"].present_card(CARD)
-    token = csrf_from(client.get("/kiosk/main-lobby/pickup/code").get_data(as_text=True))
-    resp = client.post("/kiosk/main-lobby/reader", data={"pin": PIN, "csrf_token": token})
+    token = csrf_from(stranger.get("/staff/login").get_data(as_text=True))
+    resp = stranger.post("/kiosk/main-lobby/reader", data={"pin": PIN, "csrf_token": token})
     assert resp.status_code == 403
     assert not doors["main-lobby"].is_open(loaded.compartment)
 
@@ -302,7 +355,9 @@ def test_a_wrong_pin_gives_no_new_code_and_is_audited(
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422 and "was not accepted" in html and 'id="new-code"' not in html
     assert pickup_with_code(rt, "main-lobby", loaded.code).opened == (loaded.compartment,)
-    assert [e.detail["reason"] for e in _audit(rt, "access_reissue_refused")] == ["card_or_pin"]
+    assert [(e.detail["via"], e.detail["reason"]) for e in _audit(rt, "patron_verify_failed")] == [
+        ("reissue", "pin")
+    ]
 
 
 def test_new_codes_are_limited_per_day_and_the_limit_is_explained(
@@ -383,13 +438,14 @@ def test_a_blocked_card_cannot_reserve_and_is_told_why(
 
 
 def test_day_use_over_the_limits_is_refused_with_the_rule(
-    client: FlaskClient, rt: Runtime, ils: Any, doors: Any
+    client: FlaskClient, stranger: FlaskClient, rt: Runtime, ils: Any, doors: Any
 ) -> None:
     too_long = _post(client, "/kiosk/main-lobby/dayuse", {"card": CARD, "pin": PIN, "hours": "9"})
     assert too_long.status_code == 422
     assert "1 to 4 hours" in too_long.get_data(as_text=True)
     # One live reservation per patron, all banks together.
-    east = _post(client, "/kiosk/east-station/dayuse", {"card": CARD, "pin": PIN, "hours": "1"})
+    east_kiosk = _kiosk_of(stranger, rt, "east-station")
+    east = _post(east_kiosk, "/kiosk/east-station/dayuse", {"card": CARD, "pin": PIN, "hours": "1"})
     assert east.status_code == 200
     resp = _post(client, "/kiosk/main-lobby/dayuse", {"card": CARD, "pin": PIN, "hours": "1"})
     html = resp.get_data(as_text=True)
@@ -407,7 +463,9 @@ def test_day_use_with_a_wrong_pin_or_missing_fields(
     assert wrong.status_code == 422 and "was not accepted" in wrong.get_data(as_text=True)
     empty = _post(client, "/kiosk/main-lobby/dayuse", {"card": CARD, "pin": ""})
     assert empty.status_code == 422 and "Please fill in every field." in empty.get_data(as_text=True)
-    assert [e.detail["reason"] for e in _audit(rt, "dayuse_refused")] == ["card_or_pin"]
+    assert [(e.detail["via"], e.detail["reason"]) for e in _audit(rt, "patron_verify_failed")] == [
+        ("dayuse", "pin")
+    ]
     assert _reservations(rt) == []
 
 
@@ -415,6 +473,7 @@ def test_a_bank_without_day_use_doors_says_so(
     client: FlaskClient, rt: Runtime, ils: Any, doors: Any, web_settings: Settings
 ) -> None:
     rt.settings.dayuse.compartments.pop("east-station")
+    _kiosk_of(client, rt, "east-station")
     assert "Day-use locker" not in client.get("/kiosk/east-station").get_data(as_text=True)
     page = client.get("/kiosk/east-station/dayuse").get_data(as_text=True)
     assert "This locker has no day-use compartments." in page and 'name="pin"' not in page
@@ -478,3 +537,84 @@ def test_the_staff_menu_leads_to_the_day_use_overview(
     assert "/staff/access/dayuse" in client.get("/staff/").get_data(as_text=True)
     overview = client.get("/staff/access/dayuse").get_data(as_text=True)
     assert "In use" in overview and "kiosk" in overview
+
+
+def test_every_kiosk_route_refuses_an_unenrolled_browser_and_opens_nothing(
+    stranger: FlaskClient, app: Any, rt: Runtime, ils: Any, doors: Any
+) -> None:
+    """Every route of the kiosk blueprint, found from the app's own URL map (so a route added
+    later is covered too), posted with a valid CSRF token and fields that would open a door."""
+    loaded = load_for_pickup(rt, ils, doors, "31000798")
+    ils.add_item("39000798", home="CENTRAL")
+    csrf = csrf_from(stranger.get("/staff/login").get_data(as_text=True))
+    fields = {
+        "csrf_token": csrf, "card": CARD, "pin": PIN, "code": loaded.code, "qr": loaded.qr_token,
+        "item": "39000798", "hours": "1", "category": "laptop", "number": "1", "handling": "take",
+    }
+    seen = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("kiosk.") or rule.endpoint == "kiosk.enrol_with_token":
+            continue
+        path = rule.build({"bank_id": "main-lobby", "way": "code"}, append_unknown=False)[1]
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            resp = stranger.open(path, method=method, data=fields if method == "POST" else None)
+            assert resp.status_code == 403, (method, path, resp.status_code)
+            assert "This kiosk is not enrolled" in resp.get_data(as_text=True)
+            seen += 1
+    assert seen >= 18
+    assert not any(doors["main-lobby"].is_open(n) for n in range(1, 17))
+    assert _reservations(rt) == []
+
+
+def test_a_token_made_for_a_kiosk_program_typed_on_the_not_enrolled_page_enrols_the_browser(
+    stranger: FlaskClient, rt: Runtime
+) -> None:
+    from bridge.access.kiosks import revoke
+
+    token = enrol_kiosk(rt, "main-lobby", "Lobby screen")
+    page = stranger.get("/kiosk/main-lobby").get_data(as_text=True)
+    wrong = stranger.post(
+        "/kiosk/main-lobby/enrol", data={"token": token[:-2], "csrf_token": csrf_from(page)}
+    )
+    assert wrong.status_code == 403 and "not a live kiosk token" in wrong.get_data(as_text=True)
+    east = stranger.post(
+        "/kiosk/east-station/enrol", data={"token": token, "csrf_token": csrf_from(page)}
+    )
+    assert east.status_code == 403
+    right = stranger.post(
+        "/kiosk/main-lobby/enrol", data={"token": token, "csrf_token": csrf_from(page)}
+    )
+    assert right.status_code == 302
+    assert stranger.get("/kiosk/main-lobby").status_code == 200
+    assert revoke(rt, 1, actor="staff:admin-1")
+    assert stranger.get("/kiosk/main-lobby").status_code == 403
+
+
+def test_kiosk_guessing_limits_key_on_the_device_not_the_address(
+    client: FlaskClient, stranger: FlaskClient, rt: Runtime, ils: Any, doors: Any
+) -> None:
+    from bridge.access.verification import KIOSK_WINDOW
+
+    form = client.get("/kiosk/main-lobby/pickup/code").get_data(as_text=True)
+
+    def wrong(browser: FlaskClient, address: str) -> int:
+        return browser.post(
+            "/kiosk/main-lobby/pickup/code",
+            data={"code": "000000", "csrf_token": csrf_from(form)},
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    # One device from many addresses: one budget.
+    statuses = [wrong(client, f"198.51.100.{n}") for n in range(KIOSK_WINDOW[0] + 1)]
+    assert statuses[:-1] == [422] * KIOSK_WINDOW[0]
+    last = client.post(
+        "/kiosk/main-lobby/pickup/code", data={"code": "000001", "csrf_token": csrf_from(form)}
+    )
+    assert "Too many tries" in last.get_data(as_text=True)
+    # Another enrolled device of the same bank still has its own.
+    other = _kiosk_of(stranger, rt, "main-lobby")
+    page = other.get("/kiosk/main-lobby/pickup/code").get_data(as_text=True)
+    resp = other.post(
+        "/kiosk/main-lobby/pickup/code", data={"code": "000002", "csrf_token": csrf_from(page)}
+    )
+    assert "This code did not open a locker" in resp.get_data(as_text=True)

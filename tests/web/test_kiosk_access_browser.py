@@ -22,12 +22,10 @@ from tests.web.test_browser import LiveServer, audit_page, sign_in
 # The same browser, live server and CSP watch as test_browser.py.
 browser_type_launch_args = shared.browser_type_launch_args
 live = shared.live
+kiosk_cookie = shared.kiosk_cookie
 csp_errors = shared.csp_errors
 
 pytestmark = pytest.mark.browser
-
-KIOSK_KEY = "kiosk-key-main-lobby-0123456789"
-
 
 @pytest.fixture
 def presence_window() -> int:
@@ -44,27 +42,26 @@ def web_settings(tmp_path: Path, presence_window: int, kiosk_timeout: int) -> Se
     cfg = web_config(tmp_path, kiosk_timeout_seconds=kiosk_timeout)
     cfg["access"] = {
         "public_url": "http://lockers.test",
-        "kiosk_keys": {"main-lobby": KIOSK_KEY},
         "presence_window_seconds": presence_window,
     }
     cfg["dayuse"] = {"compartments": {"main-lobby": [11, 12]}, "max_hours": 4, "per_patron": 1}
     return load_settings(None, **cfg)
 
 
-def _enrol(page: Any, live: LiveServer) -> None:
-    page.context.add_cookies([{"name": "lb_kiosk", "value": KIOSK_KEY, "url": live.url}])
-
-
 def _shown(page: Any) -> str:
     return str(page.locator("#presence-digits").inner_text()).replace(" ", "")
 
 
+@pytest.mark.parametrize("kiosk_cookie", [False])
 def test_staff_enrol_the_kiosk_then_a_card_read_asks_for_the_pin_and_the_door_opens(
     page: Any, live: LiveServer, rt: Any, ils: Any, doors: Any, accounts: Any,
     csp_errors: list[str],
 ) -> None:
     loaded = load_for_pickup(rt, ils, doors, "31002001", title="Kindred")
-    sign_in(page, live, accounts[Role.STAFF])
+    page.goto(f"{live.url}/kiosk/main-lobby")
+    page.get_by_role("heading", name="This kiosk is not enrolled").wait_for()
+    audit_page(page, live, "kiosk-not-enrolled")
+    sign_in(page, live, accounts[Role.ADMIN])
     # The staff side of access: a new code from the door's page, the day-use overview.
     page.goto(f"{live.url}/staff/banks/main-lobby/{loaded.compartment}")
     page.get_by_role("button", name="Send a new code").wait_for()
@@ -76,6 +73,7 @@ def test_staff_enrol_the_kiosk_then_a_card_read_asks_for_the_pin_and_the_door_op
     page.get_by_role("link", name="Kiosk of Main Library lobby").click()
     page.get_by_role("heading", name="Kiosk of Main Library lobby").wait_for()
     audit_page(page, live, "staff-kiosk-enrol")
+    page.get_by_label("Name of the kiosk").fill("Lobby screen")
     page.get_by_role("button", name="Make this browser the kiosk of Main Library lobby").click()
     page.wait_for_url(re.compile(r".*/kiosk/main-lobby$"))
 
@@ -117,7 +115,6 @@ def test_a_wrong_pin_after_a_card_read_is_explained_in_spanish(
     page: Any, live: LiveServer, rt: Any, ils: Any, doors: Any, csp_errors: list[str],
 ) -> None:
     loaded = load_for_pickup(rt, ils, doors, "31002002")
-    _enrol(page, live)
     page.goto(f"{live.url}/kiosk/main-lobby?lang=es")
     page.get_by_role("heading", name="Abrir con su móvil").wait_for()
     audit_page(page, live, "kiosk-start-presence-es")
@@ -197,7 +194,6 @@ def test_a_new_pickup_code_at_the_kiosk(
 def test_the_presence_number_changes_on_screen_without_taking_the_focus(
     page: Any, live: LiveServer, rt: Any, csp_errors: list[str],
 ) -> None:
-    _enrol(page, live)
     page.goto(f"{live.url}/kiosk/main-lobby")
     before = _shown(page)
     page.get_by_role("link", name=re.compile("Return an item")).focus()
@@ -217,7 +213,6 @@ def test_the_presence_number_changes_on_screen_without_taking_the_focus(
 def test_a_pin_prompt_left_alone_times_out_and_lets_the_card_go(
     page: Any, live: LiveServer, rt: Any, ils: Any, doors: Any, csp_errors: list[str],
 ) -> None:
-    _enrol(page, live)
     page.goto(f"{live.url}/kiosk/main-lobby")
     doors["main-lobby"].present_card("21000001")
     page.get_by_role("heading", name="Card read").wait_for(timeout=5000)

@@ -42,14 +42,23 @@ def test_remote_unlock_with_reason_and_code_opens_the_door_and_is_audited(client
 
 
 def test_remote_unlock_without_a_reason_opens_nothing(client, accounts, rt, doors):
-    sign_in(client, accounts[Role.STAFF])
-    resp = _unlock(client, accounts[Role.STAFF], reason="  ")
+    sign_in(client, accounts[Role.ADMIN])
+    resp = _unlock(client, accounts[Role.ADMIN], reason="  ")
     assert "Say why" in resp.get_data(as_text=True)
     assert not doors["main-lobby"].is_open(3)
 
 
-def test_remote_unlock_with_a_wrong_code_opens_nothing_and_is_audited(client, accounts, rt, doors):
+def test_only_administrators_unlock_remotely(client, accounts, rt, doors):
     sign_in(client, accounts[Role.STAFF])
+    page = client.get("/staff/banks/main-lobby/3").get_data(as_text=True)
+    assert "Only administrators" in page and "unlock-code" not in page
+    resp = _unlock(client, accounts[Role.STAFF])
+    assert resp.status_code == 403
+    assert not doors["main-lobby"].is_open(3) and _audits(rt, "remote_unlock") == []
+
+
+def test_remote_unlock_with_a_wrong_code_opens_nothing_and_is_audited(client, accounts, rt, doors):
+    sign_in(client, accounts[Role.ADMIN])
     resp = client.post(
         "/staff/banks/main-lobby/3/unlock",
         data={"reason": "patron locked keys inside", "code": "123456", "csrf_token": _form(client)},
@@ -65,8 +74,8 @@ def test_remote_unlocks_stop_at_the_hourly_limit(client, accounts, rt, doors):
     with unit_of_work(rt.sessions) as s:
         for n in range(limit):
             s.add(AuditEventRow(at=datetime.now(UTC), kind="remote_unlock", bank_id="main-lobby", compartment=n + 1, actor="staff:x", detail={}))
-    sign_in(client, accounts[Role.STAFF])
-    resp = _unlock(client, accounts[Role.STAFF], number=4)
+    sign_in(client, accounts[Role.ADMIN])
+    resp = _unlock(client, accounts[Role.ADMIN], number=4)
     assert "limit of" in resp.get_data(as_text=True)
     assert not doors["main-lobby"].is_open(4)
 

@@ -124,3 +124,100 @@ def test_sign_in_redirects_only_to_staff_pages(client, accounts):
     token = csrf_from(client.get("/staff/login").get_data(as_text=True))
     resp = client.post("/staff/login", data={"username": "staff-1", "password": accounts[Role.STAFF].password, "csrf_token": token, "next": "https://evil.example/"})
     assert resp.headers["Location"].endswith("/staff/")
+
+
+def _set_account(rt, username, **values):
+    from sqlalchemy import update
+
+    from bridge.storage.tables.staff import StaffUserRow
+
+    with unit_of_work(rt.sessions) as s:
+        s.execute(update(StaffUserRow).where(StaffUserRow.username == username).values(**values))
+
+
+def test_a_deactivated_account_is_signed_out_at_its_next_request(client, accounts, rt):
+    sign_in(client, accounts[Role.STAFF])
+    assert client.get("/staff/").status_code == 200
+    _set_account(rt, "staff-1", active=False)
+    assert client.get("/staff/").status_code == 302
+    assert rt.redis.keys(SESSION_KEY.format(sid="*")) == []  # the session itself is gone
+    _set_account(rt, "staff-1", active=True)
+    assert client.get("/staff/").status_code == 302  # re-enabling does not revive it
+
+
+def test_a_role_change_takes_effect_at_the_next_request(client, accounts, rt):
+    sign_in(client, accounts[Role.STAFF])
+    assert client.get("/staff/audit").status_code == 200
+    _set_account(rt, "staff-1", role="viewer")
+    assert client.get("/staff/audit").status_code == 403
+    assert "(viewer)" in client.get("/staff/").get_data(as_text=True)
+
+
+def test_failed_sign_ins_grow_the_wait_and_never_keep_an_unknown_typed_name(client, accounts, rt):
+    from bridge.storage.tables.core import AuditEventRow
+
+    token = csrf_from(client.get("/staff/login").get_data(as_text=True))
+
+    def attempt(username, password):
+        return client.post(
+            "/staff/login", data={"username": username, "password": password, "csrf_token": token}
+        )
+
+    # Two typos cost nothing; the third failure makes the account wait.
+    assert attempt("staff-1", "wrong password 1").status_code == 401
+    assert attempt("staff-1", "wrong password 2").status_code == 401
+    assert attempt("staff-1", "wrong password 3").status_code == 401
+    blocked = attempt("staff-1", accounts[Role.STAFF].password)
+    assert blocked.status_code == 429 and "Try again in 2 second(s)" in blocked.get_data(as_text=True)
+    time.sleep(2.1)
+    assert attempt("staff-1", accounts[Role.STAFF].password).status_code == 302
+    # A password typed into the name field is not kept.
+    token = csrf_from(client.get("/staff/login").get_data(as_text=True))
+    assert attempt("correct horse battery", "x").status_code == 401
+    with unit_of_work(rt.sessions) as s:
+        actors = [e.actor for e in s.scalars(select(AuditEventRow).where(AuditEventRow.kind == "staff_sign_in_failed"))]
+    assert actors == ["staff:staff-1"] * 3 + ["staff:(unknown name)"]
+
+
+def test_an_administrator_disables_demotes_and_re_enrols_accounts_from_the_accounts_page(app, accounts, rt):
+    import pyotp
+
+    staff, admin = app.test_client(), app.test_client()
+    sign_in(staff, accounts[Role.STAFF])
+    sign_in(admin, accounts[Role.ADMIN])
+    assert staff.get("/staff/accounts").status_code == 403  # administrators only
+    page = admin.get("/staff/accounts").get_data(as_text=True)
+    assert "Disable staff-1" in page and "Accounts" in page
+    from bridge.staff_users import get_user
+    from bridge.storage.tables.staff import StaffUserRow
+
+    with unit_of_work(rt.sessions) as s:
+        ids = {r.username: r.id for r in s.scalars(select(StaffUserRow))}
+    staff_id = ids["staff-1"]
+
+    def change(action, **extra):
+        token = csrf_from(admin.get("/staff/accounts").get_data(as_text=True))
+        return admin.post(f"/staff/accounts/{staff_id}", data={"action": action, "csrf_token": token, **extra})
+
+    assert change("role", role="viewer").status_code == 302
+    assert staff.get("/staff/audit").status_code == 403  # demoted at its next request
+    assert change("disable").status_code == 302
+    assert staff.get("/staff/").status_code == 302  # signed out at once
+    assert change("enable").status_code == 302
+    shown = change("new_totp").get_data(as_text=True)
+    uri = shown.split('id="totp-uri">')[1].split("<")[0].replace("&amp;", "&")
+    totp = pyotp.parse_uri(uri)
+    from bridge.staff_users import verify_totp
+
+    with unit_of_work(rt.sessions) as s:
+        assert verify_totp(s, staff_id, totp.now(), settings=rt.settings)
+        assert get_user(s, staff_id).role is Role.VIEWER
+    # An administrator cannot lock themselves out.
+    token = csrf_from(admin.get("/staff/accounts").get_data(as_text=True))
+    own = admin.post(f"/staff/accounts/{ids['admin-1']}", data={"action": "disable", "csrf_token": token}, follow_redirects=True)
+    assert "cannot disable your own account" in own.get_data(as_text=True)
+    from bridge.storage.tables.core import AuditEventRow
+
+    with unit_of_work(rt.sessions) as s:
+        changes = [e.detail["change"] for e in s.scalars(select(AuditEventRow).where(AuditEventRow.kind == "staff_account_changed"))]
+    assert changes == ["role", "disable", "enable", "new_totp"]

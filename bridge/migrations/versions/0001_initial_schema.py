@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 17:53:55.480678
+Create Date: 2026-12-07 18:44:42.270157
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ def upgrade() -> None:
     with op.batch_alter_table('dayuse_reservation', schema=None) as batch_op:
         batch_op.create_index('ix_dayuse_bank_state', ['bank_id', 'state'], unique=False)
         batch_op.create_index(batch_op.f('ix_dayuse_reservation_patron_ref'), ['patron_ref'], unique=False)
+        batch_op.create_index('uq_dayuse_live_door', ['bank_id', 'compartment'], unique=True, sqlite_where=sa.text("state IN ('active', 'expired')"), postgresql_where=sa.text("state IN ('active', 'expired')"))
 
     op.create_table('deposit',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -183,6 +184,21 @@ def upgrade() -> None:
     with op.batch_alter_table('item_in_transit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_item_in_transit_bank_id'), ['bank_id'], unique=False)
 
+    op.create_table('kiosk_device',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('bank_id', sa.String(length=63), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('created_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('created_by', sa.String(length=120), nullable=False),
+    sa.Column('revoked_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_by', sa.String(length=120), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_kiosk_device')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_kiosk_device_token_hash'))
+    )
+    with op.batch_alter_table('kiosk_device', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_kiosk_device_bank_id'), ['bank_id'], unique=False)
+
     op.create_table('locker_load',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('bank_id', sa.String(length=63), nullable=False),
@@ -209,14 +225,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_locker_load_bank_patron', ['bank_id', 'patron_ref'], unique=False)
         batch_op.create_index(batch_op.f('ix_locker_load_item_barcode'), ['item_barcode'], unique=False)
 
-    op.create_table('lockout_state',
-    sa.Column('key', sa.String(length=120), nullable=False),
-    sa.Column('consecutive', sa.Integer(), nullable=False),
-    sa.Column('failures', sa.JSON(), nullable=False),
-    sa.Column('locked_until', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
-    sa.Column('updated_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('key', name=op.f('pk_lockout_state'))
-    )
     op.create_table('mapped_credential',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('scheme', sa.String(length=32), nullable=False),
@@ -235,7 +243,7 @@ def upgrade() -> None:
     sa.Column('patron', sa.String(length=64), nullable=True),
     sa.Column('patron_key', sa.String(length=64), nullable=True),
     sa.Column('facts', sa.JSON(), nullable=False),
-    sa.Column('secrets', sa.JSON(), nullable=True),
+    sa.Column('secrets', sa.Text(), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('channels_sent', sa.String(length=64), nullable=False),
     sa.Column('language', sa.String(length=16), nullable=True),
@@ -357,13 +365,16 @@ def downgrade() -> None:
 
     op.drop_table('notification')
     op.drop_table('mapped_credential')
-    op.drop_table('lockout_state')
     with op.batch_alter_table('locker_load', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_locker_load_item_barcode'))
         batch_op.drop_index('ix_locker_load_bank_patron')
         batch_op.drop_index('ix_locker_load_bank_compartment')
 
     op.drop_table('locker_load')
+    with op.batch_alter_table('kiosk_device', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_kiosk_device_bank_id'))
+
+    op.drop_table('kiosk_device')
     with op.batch_alter_table('item_in_transit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_item_in_transit_bank_id'))
 
@@ -385,6 +396,7 @@ def downgrade() -> None:
 
     op.drop_table('deposit')
     with op.batch_alter_table('dayuse_reservation', schema=None) as batch_op:
+        batch_op.drop_index('uq_dayuse_live_door', sqlite_where=sa.text("state IN ('active', 'expired')"), postgresql_where=sa.text("state IN ('active', 'expired')"))
         batch_op.drop_index(batch_op.f('ix_dayuse_reservation_patron_ref'))
         batch_op.drop_index('ix_dayuse_bank_state')
 

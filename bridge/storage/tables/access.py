@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy import Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bridge.storage.base import Base, utcnow
@@ -55,7 +55,18 @@ class DayUseRow(Base):
     """
 
     __tablename__ = "dayuse_reservation"
-    __table_args__ = (Index("ix_dayuse_bank_state", "bank_id", "state"),)
+    __table_args__ = (
+        Index("ix_dayuse_bank_state", "bank_id", "state"),
+        # One live reservation per door, whatever races past the service's checks.
+        Index(
+            "uq_dayuse_live_door",
+            "bank_id",
+            "compartment",
+            unique=True,
+            sqlite_where=text("state IN ('active', 'expired')"),
+            postgresql_where=text("state IN ('active', 'expired')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bank_id: Mapped[str] = mapped_column(String(63))
@@ -69,3 +80,22 @@ class DayUseRow(Base):
     reminded_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     opened_count: Mapped[int] = mapped_column(default=0)
+
+
+class KioskDeviceRow(Base):
+    """An enrolled kiosk: the browser (or kiosk program) allowed to act as a bank's kiosk.
+
+    Only a hash of the device's token is kept; the token itself is shown once, at enrolment.
+    A revoked device stays listed (who enrolled and revoked it, and when) but opens nothing.
+    """
+
+    __tablename__ = "kiosk_device"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    bank_id: Mapped[str] = mapped_column(String(63), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(120))

@@ -74,18 +74,6 @@ class AccessGrantRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class LockoutRow(Base):
-    """``lockers.lockout.LockoutState`` per subject key (``card:<hash>``, ``kiosk:<id>``...)."""
-
-    __tablename__ = "lockout_state"
-
-    key: Mapped[str] = mapped_column(String(120), primary_key=True)
-    consecutive: Mapped[int] = mapped_column(default=0)
-    failures: Mapped[list[str]] = mapped_column(JSON, default=list)  # ISO times, newest last
-    locked_until: Mapped[datetime | None]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class TransitRow(Base):
     """An item the ILS sent towards a bank's pickup location; holds capacity there."""
 

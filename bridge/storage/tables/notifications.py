@@ -1,7 +1,8 @@
 """Patron notifications: one row per event message, and patrons' opt-outs per channel.
 
 The patron's card number stays on a notification only until it is settled (sent, skipped or
-failed-and-seen-by-staff); the typed code and QR token (``secrets``) only until it is sent.
+failed-and-seen-by-staff); the typed code and QR token (``secrets``) only until it is sent, and
+sealed meanwhile (:mod:`bridge.storage.sealed`).
 Contact details (email, phone) are never stored: they are asked of the ILS at send time.
 """
 
@@ -14,6 +15,7 @@ from sqlalchemy import JSON, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bridge.storage.base import Base, utcnow
+from bridge.storage.sealed import SealedJSON
 
 
 class NotificationRow(Base):
@@ -31,7 +33,8 @@ class NotificationRow(Base):
     patron: Mapped[str | None] = mapped_column(String(64))  # card barcode until settled
     patron_key: Mapped[str | None] = mapped_column(String(64))  # keyed hash, set when sending
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    secrets: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # code, QR token: until sent
+    # Code and QR token, sealed under a key from the configuration, and only until sent.
+    secrets: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON)
     # pending | sent | partial (a channel failed for good, another was sent) | failed | skipped
     state: Mapped[str] = mapped_column(String(16), default="pending")
     channels_sent: Mapped[str] = mapped_column(String(64), default="")  # "email,sms"

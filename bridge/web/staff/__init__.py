@@ -15,7 +15,14 @@ security.protect_blueprint(bp)
 
 
 def init_app(app: Flask) -> None:
-    from bridge.web.staff import auth, filters, kiosks, loading, views  # noqa: F401  (routes register on import)
+    from bridge.web.staff import (  # noqa: F401  (routes register on import)
+        accounts,
+        auth,
+        filters,
+        kiosks,
+        loading,
+        views,
+    )
 
     security.init_app(app)
     filters.install(app)

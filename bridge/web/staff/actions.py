@@ -6,10 +6,14 @@ not happen (nothing changed); anything else is a bug or an outage and propagates
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from bridge.access.attempts import InFlight
 from bridge.runtime import Runtime
 from bridge.services import banks
 from bridge.staff_users import StaffUser, verify_totp
@@ -60,6 +64,29 @@ def remote_unlock(
         raise ActionRefused("Say why the door must be opened (at least a few words).")
     if not user.has_totp:
         raise ActionRefused("Remote unlock needs a second factor; ask an admin to enrol one.")
+    # Count, check and record one at a time across every web process, so two unlocks sent
+    # together cannot both pass the limit's last place.
+    with _one_at_a_time(rt) as held:
+        if not held:
+            raise ActionRefused("Another remote unlock is under way; try again in a moment.")
+        _unlock_under_lock(rt, user, bank_id, number, reason, totp_code)
+
+
+@contextlib.contextmanager
+def _one_at_a_time(rt: Runtime, wait_seconds: float = 10.0) -> Iterator[bool]:
+    flight = InFlight(rt.redis, "remote-unlock", seconds=60)
+    deadline = time.monotonic() + wait_seconds
+    while not flight.__enter__().held and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield flight.held
+    finally:
+        flight.__exit__(None, None, None)
+
+
+def _unlock_under_lock(
+    rt: Runtime, user: StaffUser, bank_id: str, number: int, reason: str, totp_code: str
+) -> None:
     limit = rt.settings.web.remote_unlocks_per_hour
     if unlocks_in_last_hour(rt) >= limit:
         raise ActionRefused(

@@ -8,7 +8,7 @@ from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from bridge.services import banks
-from bridge.staff_users import Role, authenticate, get_user, verify_totp
+from bridge.staff_users import Role, account_exists, authenticate, get_user, verify_totp
 from bridge.storage.db import unit_of_work
 from bridge.web import security
 from bridge.web.staff import bp
@@ -27,6 +27,12 @@ def _client() -> str:
     return request.remote_addr or "unknown"
 
 
+def _wait_words(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second(s)"
+    return f"about {round(seconds / 60)} minute(s)"
+
+
 @bp.get("/login")
 def login() -> ResponseReturnValue:
     return render_template("staff/login.html", next=request.args.get("next", ""), error=None)
@@ -37,26 +43,28 @@ def login_post() -> ResponseReturnValue:
     rt = security.runtime()
     username = request.form.get("username", "")[:64]
     password = request.form.get("password", "")[:256]
-    wait = security.signin_wait_seconds(username, _client())
-    if wait:
-        minutes = max(1, round(wait / 60))
-        error = f"Too many failed sign-ins. Try again in about {minutes} minute(s)."
-        return render_template("staff/login.html", next=_next_url(), error=error), 429
-    with unit_of_work(rt.sessions) as s:
-        user = authenticate(s, username, password, now=rt.clock(), settings=rt.settings)
-        banks.audit(
-            s,
-            "staff_sign_in" if user else "staff_sign_in_failed",
-            at=rt.clock(),
-            actor=f"staff:{username.strip()[:64]}",
-            client=_client(),
-        )
-    if user is None:
-        security.record_signin_failure(username, _client())
-        # One message for unknown user and wrong password (no account enumeration).
-        error = "The user name or password is not right."
-        return render_template("staff/login.html", next=_next_url(), error=error), 401
-    security.clear_signin_failures(username)
+    with security.SignInGate(username, _client()) as gate:
+        if gate.wait:
+            error = f"Too many failed sign-ins. Try again in {_wait_words(gate.wait)}."
+            return render_template("staff/login.html", next=_next_url(), error=error), 429
+        with unit_of_work(rt.sessions) as s:
+            user = authenticate(s, username, password, now=rt.clock(), settings=rt.settings)
+            # A failed sign-in names an account only if one has that name: a password typed
+            # into the user name field is never kept.
+            known = user is not None or account_exists(s, username)
+            banks.audit(
+                s,
+                "staff_sign_in" if user else "staff_sign_in_failed",
+                at=rt.clock(),
+                actor=f"staff:{username.strip()[:64]}" if known else "staff:(unknown name)",
+                client=_client(),
+            )
+        if user is None:
+            gate.failed()
+            # One message for unknown user and wrong password (no account enumeration).
+            error = "The user name or password is not right."
+            return render_template("staff/login.html", next=_next_url(), error=error), 401
+        gate.succeeded()
     needs_code = user.role is Role.ADMIN
     security.start_session(user, second_factor=False)
     if needs_code:
@@ -78,20 +86,21 @@ def second_factor_post() -> ResponseReturnValue:
     if current is None:
         return redirect(url_for("staff.login"))
     username = current.user.username
-    wait = security.signin_wait_seconds(username, _client())
-    if wait:
-        error = "Too many wrong codes. Sign in again later."
-        security.end_session()
-        return render_template("staff/login.html", next="", error=error), 429
-    with unit_of_work(rt.sessions) as s:
-        ok = verify_totp(
-            s, current.user.id, request.form.get("code", "")[:12], settings=rt.settings
-        )
-        user = get_user(s, current.user.id)
-    if not ok or user is None:
-        security.record_signin_failure(username, _client())
-        error = "That code is not right or was already used. Wait for the next code."
-        return render_template("staff/second_factor.html", next=_next_url(), error=error), 401
+    with security.SignInGate(username, _client()) as gate:
+        if gate.wait:
+            error = "Too many wrong codes. Sign in again later."
+            security.end_session()
+            return render_template("staff/login.html", next="", error=error), 429
+        with unit_of_work(rt.sessions) as s:
+            ok = verify_totp(
+                s, current.user.id, request.form.get("code", "")[:12], settings=rt.settings
+            )
+            user = get_user(s, current.user.id)
+        if not ok or user is None:
+            gate.failed()
+            error = "That code is not right or was already used. Wait for the next code."
+            return render_template("staff/second_factor.html", next=_next_url(), error=error), 401
+        gate.succeeded()
     security.start_session(user, second_factor=True)
     return redirect(_next_url())
 

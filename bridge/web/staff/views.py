@@ -120,7 +120,7 @@ def _back(bank_id: str, number: int) -> ResponseReturnValue:
 
 
 @bp.post("/banks/<bank_id>/<int:number>/unlock")
-@security.require_role(Role.STAFF)
+@security.require_role(Role.ADMIN)  # only administrators (signed in with a second factor)
 def unlock(bank_id: str, number: int) -> ResponseReturnValue:
     try:
         actions.remote_unlock(

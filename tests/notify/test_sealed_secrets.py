@@ -1,0 +1,42 @@
+"""The typed code and QR token of a pending message are sealed in the database: what the
+database (a backup, the SQLite file and its WAL) holds never contains them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from bridge.notify import MessageKind, queue_message
+from bridge.storage.db import session_factory, unit_of_work
+from bridge.storage.sealed import SealedKeyMissing, register_keys, unseal
+from bridge.storage.tables.notifications import NotificationRow
+
+KEY = "sealing-test-code-key-0123456789abcdef"
+
+
+def test_a_pending_messages_code_and_qr_token_are_sealed_at_rest(db_engine: Engine) -> None:
+    register_keys([KEY])
+    with unit_of_work(session_factory(db_engine)) as s:
+        queue_message(
+            s,
+            MessageKind.READY_FOR_PICKUP,
+            bank_id="main-lobby",
+            patron="21000001",
+            event_key="seal-1",
+            facts={"code": "482913", "qr_token": "tok-9f8e7d"},
+            now=datetime.now(UTC),
+        )
+    with db_engine.connect() as conn:
+        stored = conn.execute(text("SELECT secrets FROM notification")).scalar_one()
+    assert "482913" not in stored and "tok-9f8e7d" not in stored and stored.startswith("v1:")
+    # The sender, with the configured key, reads them as they were.
+    with unit_of_work(session_factory(db_engine)) as s:
+        row = s.scalars(select(NotificationRow)).one()
+        assert row.secrets == {"code": "482913", "qr_token": "tok-9f8e7d"}
+    # Without the key (another installation, a stolen backup) they do not open.
+    data = stored.split(":", 2)[2]
+    with pytest.raises(SealedKeyMissing):
+        unseal(f"v1:{'0' * 12}:{data}")
+    assert b"482913" in unseal(stored)
