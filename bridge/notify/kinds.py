@@ -36,4 +36,6 @@ KNOWN_FACTS = (
     "picked_up_at",  # ISO datetime of the pickup
     "phone_url",  # link to the phone page (secret; bridge.access.phone)
     "ends_at",  # ISO datetime: a day-use reservation ends
+    "reissued",  # true: a new code for items already announced
+    "replaces_sent_at",  # ISO datetime: when the message whose code this one replaces left
 )

@@ -23,6 +23,7 @@ from tests.web.test_browser import LiveServer, audit_page
 browser_type_launch_args = shared.browser_type_launch_args
 live = shared.live
 csp_errors = shared.csp_errors
+kiosk_cookie = shared.kiosk_cookie
 
 pytestmark = pytest.mark.browser
 
