@@ -176,6 +176,39 @@ EN: dict[str, str] = {
     "time, or {help}.",
     "newcode_too_many": "A new code was already sent several times today. Open the locker with "
     "your library card and PIN, or {help}.",
+    "phone_title": "Your locker",
+    "phone_ready": "Your items are ready",
+    "phone_door": "Locker door: {doors}",
+    "phone_collect_by": "Collect by {date}.",
+    "phone_at_locker": "At the locker",
+    "phone_at_locker_help": "Scan the code on the locker screen with your camera, or type the "
+    "number shown there. Nothing opens until you are at the locker.",
+    "phone_number": "Number on the locker screen",
+    "phone_accept_fee": "I accept the charge",
+    "phone_open_now": "Open your locker now?",
+    "phone_link_unusable": "Link not usable",
+    "phone_link_fallback": "You can still open the locker with your pickup code, or your library "
+    "card and PIN, at the kiosk.",
+    "phone_open": "Your locker is open",
+    "phone_take": "Take your items and close the door.",
+    "phone_link_used": "This link was already used to open your locker. Each link works once.",
+    "phone_link_expired": "This link has expired: the items were not collected in time and went "
+    "back to the hold shelf. To ask for them again, {help}.",
+    "phone_link_revoked": "This link was replaced by a newer message. Use the link in your latest "
+    "message.",
+    "phone_link_unknown": "This link is not valid. Check that you opened the whole link.",
+    "phone_not_here": "That number does not match the locker screen. Check the number shown there "
+    "now and try again: it changes every minute.",
+    "phone_locked_out": "Too many wrong numbers. Try again in a few minutes, or use your pickup "
+    "code or library card at the kiosk.",
+    "phone_refused": "The locker did not open for your items. Try again at the kiosk with your "
+    "pickup code or library card, or {help}.",
+    "phone_fee": "Collecting an item has a charge. Tick “I accept the charge” and open again.",
+    "phone_other_bank": "This is the {bank} locker. Your items are at {other}.",
+    "phone_link_first": "Open the link in your message first, then scan the code on the screen "
+    "again or type the number shown there.",
+    "phone_number_other_bank": "That number is from the {other} lockers. Your items are at "
+    "{bank}: enter the number shown on the screen there.",
 }
 
 ES: dict[str, str] = {
@@ -345,6 +378,40 @@ ES: dict[str, str] = {
     "otro momento o {help}.",
     "newcode_too_many": "Hoy ya se le envió un código nuevo varias veces. Abra el casillero con "
     "su carné y PIN o {help}.",
+    "phone_title": "Su casillero",
+    "phone_ready": "Sus documentos están listos",
+    "phone_door": "Puerta del casillero: {doors}",
+    "phone_collect_by": "Recójalos hasta el {date}.",
+    "phone_at_locker": "En el casillero",
+    "phone_at_locker_help": "Escanee con la cámara el código de la pantalla del casillero, o "
+    "escriba el número que aparece en ella. No se abre nada hasta que esté en el casillero.",
+    "phone_number": "Número de la pantalla del casillero",
+    "phone_accept_fee": "Acepto el cargo",
+    "phone_open_now": "¿Abrir su casillero ahora?",
+    "phone_link_unusable": "Enlace no válido",
+    "phone_link_fallback": "Puede abrir el casillero en la pantalla con su código de recogida, o "
+    "con su carné y PIN.",
+    "phone_open": "Su casillero está abierto",
+    "phone_take": "Recoja sus documentos y cierre la puerta.",
+    "phone_link_used": "Este enlace ya se usó para abrir su casillero. Cada enlace funciona una "
+    "vez.",
+    "phone_link_expired": "Este enlace caducó: los documentos no se recogieron a tiempo y "
+    "volvieron al estante de reservas. Para pedirlos de nuevo, {help}.",
+    "phone_link_revoked": "Este enlace fue sustituido por un mensaje más reciente. Use el enlace "
+    "de su último mensaje.",
+    "phone_link_unknown": "Este enlace no es válido. Compruebe que abrió el enlace completo.",
+    "phone_not_here": "Ese número no coincide con la pantalla del casillero. Revise el número que "
+    "aparece ahora e inténtelo de nuevo: cambia cada minuto.",
+    "phone_locked_out": "Demasiados números incorrectos. Inténtelo de nuevo en unos minutos, o "
+    "use su código de recogida o su carné en la pantalla del casillero.",
+    "phone_refused": "El casillero no se abrió para sus documentos. Inténtelo de nuevo en la "
+    "pantalla con su código de recogida o su carné, o {help}.",
+    "phone_fee": "Recoger un documento tiene un cargo. Marque “Acepto el cargo” y abra de nuevo.",
+    "phone_other_bank": "Este es el casillero {bank}. Sus documentos están en {other}.",
+    "phone_link_first": "Abra primero el enlace de su mensaje y luego escanee de nuevo el código "
+    "de la pantalla, o escriba el número que aparece en ella.",
+    "phone_number_other_bank": "Ese número es de los casilleros de {other}. Sus documentos están "
+    "en {bank}: escriba el número que aparece en la pantalla de allí.",
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "es": ES}
