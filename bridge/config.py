@@ -427,6 +427,8 @@ class NotificationSettings(Strict):
     website: str = ""
     # False when the library prefers the ILS's own "hold ready" notice (see docs/notifications.md).
     send_ready_message: bool = True
+    # A receipt after each pickup: every item now on loan with its due date from the ILS.
+    send_pickup_receipt: bool = False
 
 
 class RetentionSettings(Strict):

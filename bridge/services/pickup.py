@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bridge.access.verification import (  # the shared words, also used from here
     DENIED_CARD,
@@ -310,6 +311,7 @@ def hand_over(
                         item=load.item_barcode,
                         reason="checked out but the door stayed shut",
                     )
+        receipt = _queue_receipt(rt, s, bank_id, lent, due, now)
         for r in refused:
             audit(
                 s,
@@ -347,8 +349,44 @@ def hand_over(
     for number in doors:
         opening = open_door(rt, bank_id, number, actor=actor)
         (opened if opening.ok else stuck).append(number)
+    if receipt:
+        from bridge import outbox
+
+        outbox.dispatch(rt, "notification", receipt)
     loans = tuple(Loan(w.item, w.title, w.compartment, due.get(w.id)) for w in lent)
     return replace(_result(opened, stuck, refused, ils_down), loans=loans)
+
+
+def _queue_receipt(
+    rt: Runtime,
+    s: Session,
+    bank_id: str,
+    lent: list[_Waiting],
+    due: dict[int, datetime | None],
+    now: datetime,
+) -> str | None:
+    """The patron's receipt (what they now have on loan, each with the due date from the ILS's
+    checkout reply), queued in the pickup's own transaction when the library sends receipts."""
+    from bridge.notify import MessageKind, queue_message
+
+    if not lent or not rt.settings.notifications.send_pickup_receipt:
+        return None
+    dues = [d for d in (due.get(w.id) for w in lent) if d is not None]
+    return queue_message(
+        s,
+        MessageKind.PICKED_UP,
+        bank_id=bank_id,
+        patron=lent[0].patron,
+        event_key="pickup:" + ",".join(str(w.id) for w in sorted(lent, key=lambda w: w.id)),
+        facts={
+            "titles": [w.title or w.item for w in lent],
+            "items": len(lent),
+            "picked_up_at": now,
+            "due": min(dues) if dues else None,
+            "loans": [{"title": w.title or w.item, "due": due.get(w.id)} for w in lent],
+        },
+        now=now,
+    )
 
 
 def _check_out(

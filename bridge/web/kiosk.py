@@ -79,6 +79,12 @@ def _render(template: str, bank: BankSettings, **context: Any) -> str:
     )
 
 
+def _receipts_sent() -> bool:
+    """Whether a pickup receipt goes to the patron (docs/configuration.md, [notifications])."""
+    n = security.runtime().settings.notifications
+    return n.send_pickup_receipt and (n.email.enabled or n.sms.enabled)
+
+
 def _say(bank: BankSettings, key: str, **values: Any) -> str:
     """Catalogue text for a result at this bank, its ``{help}`` saying what to do next there."""
     brand = branding.brand_for(security.runtime().settings, bank)
@@ -203,6 +209,7 @@ def pickup_post(bank_id: str, way: str) -> ResponseReturnValue:
             opened=result.opened,
             refused=[words.refusal_line(lang, r, brand) for r in result.refused],
             receipt=words.pickup_receipt(lang, result, bank.timezone),
+            receipt_sent=bool(result.loans) and _receipts_sent(),
             fee_question=(
                 url_for("kiosk.pickup_form", bank_id=bank.id, way=way, lang=lang, fee="1")
                 if asking
