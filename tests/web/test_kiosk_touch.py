@@ -238,3 +238,16 @@ def test_every_kiosk_screen_in_spanish_is_in_reach_and_passes_axe(
     page.locator("#headline").wait_for()
     check_screen(page, live, "es-newcode-denied")
     assert page.locator("main .buttons a").first.inner_text() == "Intentar de nuevo"
+
+
+def test_landscape_and_small_screens_still_work(page: Any, live: LiveServer) -> None:
+    for width, height in ((1920, 1080), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{live.url}/kiosk/main-lobby/pickup/card")
+        page.locator(".keypad.alnum").wait_for()
+        scroll = page.evaluate("document.scrollingElement.scrollWidth")
+        assert scroll <= width, f"{width}x{height}: the page scrolls sideways ({scroll}px)"
+        tap_keys(page, "card", "21000001")
+        tap_keys(page, "pin", "4321")
+        page.get_by_role("button", name="Open my locker").scroll_into_view_if_needed()
+        assert page.get_by_role("button", name="Open my locker").is_visible()

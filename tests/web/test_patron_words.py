@@ -84,7 +84,8 @@ def _every_result(lang: str, brand: Brand) -> list[str]:
             kiosk_words.say(
                 lang, key, brand, door=3, doors="3", until="21:30", max_hours=4,
                 per_patron=1, seconds=20, count=2, n=2, digits="1 2 3", fee="2.00 USD",
-                weekday="Monday", day=7, month="December", year=2026,
+                weekday="Monday", day=7, month="December", year=2026, date="7 December",
+                other="East Station", bank="Main Library",
                 phone=brand.help_phone,
             )
         )

@@ -39,7 +39,7 @@
 
   function enhance(form) {
     var fields = Array.prototype.slice.call(form.querySelectorAll("input[data-keypad]"));
-    if (!fields.length) { return; }
+    if (!fields.length) { return null; }
     var target = fields.filter(function (f) { return f.autofocus; })[0] || fields[0];
     var pad = document.createElement("div");
     pad.setAttribute("role", "group");
@@ -73,16 +73,16 @@
     });
     show(target);
     var after = form.querySelector(".buttons");
-    form.insertBefore(pad, after);
+    if (after && after.parentNode === form) { form.insertBefore(pad, after); }
+    else { form.appendChild(pad); }
     pads.push(pad);
-    return target.autofocus;
+    return { pad: pad, focused: target.autofocus };
   }
 
   var first = null;
   Array.prototype.forEach.call(document.querySelectorAll("form"), function (form) {
-    var focused = enhance(form);
-    var pad = pads[pads.length - 1];
-    if (pad && (focused || first === null)) { first = pad; }
+    var made = enhance(form);
+    if (made && (made.focused || first === null)) { first = made.pad; }
   });
   if (first) { activate(first); }
 })();
