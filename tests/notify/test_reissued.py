@@ -71,3 +71,27 @@ def test_a_reissued_code_in_spanish_says_what_it_replaces(world: World) -> None:
     assert "Es un código nuevo; el enviado antes ya no funciona." in (
         mail.get_body(("plain",)).get_content()
     )
+
+
+def test_the_pickup_receipt_lists_each_item_with_its_due_date(world: World) -> None:
+    from bridge.notify import MessageKind
+
+    ref = world.queue(
+        MessageKind.PICKED_UP,
+        event_key="pickup:1,2",
+        facts={
+            "titles": ["Kindred", "Beloved"],
+            "items": 2,
+            "picked_up_at": "2025-03-10T09:00:00+00:00",
+            "due": "2025-03-31T23:59:00+00:00",
+            "loans": [
+                {"title": "Kindred", "due": "2025-03-31T12:00:00+00:00"},
+                {"title": "Beloved", "due": "2025-04-07T12:00:00+00:00"},
+            ],
+        },
+    )
+    assert _send(world, ref) == "sent"
+    _, _, mail = world.mailbox.messages[-1]
+    text = mail.get_body(("plain",)).get_content()
+    assert "Kindred: due back by" in text and "Beloved: due back by" in text
+    assert "7 April 2025" in text and "31 March 2025" in text
