@@ -3,14 +3,17 @@
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY requirements-deploy.lock ./
+# Exact versions with their hashes (see `make lock`), so an image built later holds the same code.
+RUN python -m venv /opt/lockerbridge \
+    && /opt/lockerbridge/bin/pip install --require-hashes -r requirements-deploy.lock
 COPY pyproject.toml README.md ./
 COPY bridge ./bridge
 COPY sip2 ./sip2
 COPY ils_adapters ./ils_adapters
 COPY lockers ./lockers
 COPY examples ./examples
-RUN python -m venv /opt/lockerbridge \
-    && /opt/lockerbridge/bin/pip install ".[postgres]"
+RUN /opt/lockerbridge/bin/pip install --no-deps .
 
 FROM python:3.11-slim-bookworm
 ENV PATH=/opt/lockerbridge/bin:$PATH \

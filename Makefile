@@ -4,14 +4,17 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest security bench bench-quick faults system-deps services migration clean
+.PHONY: demo test lint typecheck pytest security bench bench-quick faults system-deps services migration clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+# Every third-party package comes from requirements.lock, exact versions with their hashes;
+# the project itself is installed on top without resolving anything again.
+$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -34,8 +37,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy sip2 lockers ils_adapters bridge
 
+# Line coverage of the four packages, measured in the pytest process only: code run
+# by subprocesses the tests start (gunicorn, `lockerbridge worker`, the demo) is not counted.
+# The floor is [tool.coverage.report] fail_under in pyproject.toml.
+COVERAGE := --cov=bridge --cov=sip2 --cov=ils_adapters --cov=lockers --cov-report=term:skip-covered
+
 pytest: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(COVERAGE) $(PYTEST_ARGS)
 
 test: $(STAMP) system-deps services lint typecheck pytest bench-quick
 
@@ -55,6 +63,16 @@ faults: $(STAMP) services
 # Regenerates the single initial migration from the models (pre-release only).
 migration: $(STAMP)
 	$(BIN)/python scripts/regen_migration.py
+
+# Re-resolves the lock files from pyproject.toml against the package index: requirements.lock (runtime, dev and
+# postgres extras: `make install`, CI) and requirements-deploy.lock (runtime and postgres: the
+# container image), the second held to the first's versions. Current pins are kept where they
+# still fit; `make lock UPGRADE=1` takes the newest releases allowed.
+LOCK := $(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes --no-config \
+	--custom-compile-command "make lock"
+lock: $(STAMP)
+	$(LOCK) --extra dev --extra postgres $(if $(UPGRADE),--upgrade) -o requirements.lock
+	$(LOCK) --extra postgres -c requirements.lock -o requirements-deploy.lock
 
 clean:
 	rm -rf $(VENV) var test-artifacts

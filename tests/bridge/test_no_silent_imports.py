@@ -1,0 +1,47 @@
+"""A module or job that does not import is an error, never a feature quietly switched off."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from bridge import periodic
+from bridge.app import BLUEPRINTS, create_app
+from bridge.config import load_settings
+from tests.conftest import base_config
+
+
+def test_every_periodic_job_is_registered(tmp_path: Path, redis_conn: Redis) -> None:
+    settings = load_settings(None, **base_config(tmp_path))
+    scheduler = periodic.build_scheduler(settings, redis_conn)
+    registered = {f"{job.func.__module__}.{job.func.__name__}" for job in scheduler.get_jobs()}
+    assert registered == {path for path, _queue, _every in periodic.schedule(settings)}
+
+
+def test_a_misspelt_periodic_job_stops_the_scheduler_from_starting(
+    tmp_path: Path, redis_conn: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(None, **base_config(tmp_path))
+    real = periodic.schedule(settings)
+    monkeypatch.setattr(
+        periodic,
+        "schedule",
+        lambda _s: [*real, ("bridge.services.sweepr.sweep_outbox", "default", 30)],
+    )
+    with pytest.raises(ModuleNotFoundError, match="bridge.services.sweepr"):
+        periodic.build_scheduler(settings, redis_conn)
+    monkeypatch.setattr(
+        periodic, "schedule", lambda _s: [("bridge.services.sweeper.sweep_outbx", "default", 30)]
+    )
+    with pytest.raises(AttributeError, match="sweep_outbx"):
+        periodic.build_scheduler(settings, redis_conn)
+
+
+def test_the_web_app_registers_every_blueprint(tmp_path: Path) -> None:
+    app = create_app(load_settings(None, **base_config(tmp_path)))
+    # Each module's blueprint (or init_app) put its routes under its own name.
+    names = set(app.blueprints)
+    for module in BLUEPRINTS:
+        assert any(module.rsplit(".", 1)[1] in name for name in names), (module, names)
