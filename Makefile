@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest security bench bench-quick faults system-deps services migration clean lock
+.PHONY: demo test lint typecheck pytest security bench bench-quick soak faults system-deps services migration clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick
+
+# Mixed traffic against gunicorn, rq workers, PostgreSQL and Redis with 500 banks; not in CI.
+# SOAK_MINUTES=3 for a short run; the result goes into docs/performance.md at the next bench.
+SOAK_MINUTES ?= 30
+soak: $(STAMP) services
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES) --report docs/performance/soak.json
 
 faults: $(STAMP) services
 	$(BIN)/python -m tests.faults.run --deposits 1000

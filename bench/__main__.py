@@ -25,7 +25,10 @@ SUITES = [
     "bench.allocation",
     "bench.pickup",
     "bench.returns",
+    "bench.sip2_logins",
     "bench.status_page",
+    "bench.consortium",
+    "bench.database",
     "bench.memory",
 ]
 

@@ -279,6 +279,20 @@ def write_report(
                 drawn.add(png.name)
                 lines += [f"![{_cell(fig.name)}](performance/{png.name})", ""]
 
+    soak = plot_dir / "soak.json"
+    if soak.exists():
+        from bench.soak import table
+
+        lines += [
+            "",
+            "## `soak` — mixed traffic against the production topology",
+            "",
+            "Reproduce: `make soak` (`SOAK_MINUTES=3 make soak` for a short run); it writes "
+            f"`performance/{soak.name}`, which the next `make bench` puts here.",
+            "",
+            table(json.loads(soak.read_text(encoding="utf-8"))),
+        ]
+
     for old in plot_dir.glob("*.png"):
         if old.name not in drawn:
             old.unlink()

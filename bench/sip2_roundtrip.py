@@ -1,15 +1,17 @@
-"""Our client's checkin round trip against a raw socket round trip of the same bytes.
+"""Our client's overhead per checkin request, in microseconds, beside the raw round trip.
 
-Both talk to the same reference ACS (``sip2/acs``, examples/catalogue.json), run as its own
-process like a real ILS (in our process it would share our GIL and slow both sides), in the
+Both sides talk to the same reference ACS (``sip2/acs``, examples/catalogue.json), run as its
+own process like a real ILS (in our process it would share our GIL and slow both sides), in the
 same run, interleaved sample by sample so that machine noise hits both alike. The raw side
-writes the exact frame our client sends and reads up to the reply's CR, nothing else; the
-ratio of the medians is our client's overhead: encoding, session, pool, decoding and typed
-results. Target: <= 1.3.
+writes the exact frame our client sends and reads up to the reply's CR, nothing else. Our
+client's overhead (building and checking the request, session, pool, decoding, typed result)
+is the median over pairs of (our round trip - raw round trip). It is reported, not held to a
+target: a catalogue takes from a millisecond to a second per request, so tens of microseconds
+here are no reason to make the client harder to read.
 
 Samples come in pairs, one round trip of each, and the order within a pair alternates (ours
 then raw, raw then ours, ...; ABBA). Either kind of round trip runs slower right after the
-other kind than after its own, by different amounts, so a fixed order biases the ratio;
+other kind than after its own, by different amounts, so a fixed order biases the difference;
 alternating, each side follows each kind equally often. 6,000 pairs (150 with ``--quick``),
 after 20 warm-up pairs.
 """
@@ -36,7 +38,6 @@ CATALOGUE = Path(__file__).resolve().parent.parent / "examples" / "catalogue.jso
 ACCOUNT = SipAccount("lockers-main", "demo-main", location="MAIN-LOCKER", institution="DEMO")
 ITEM = "39000000000001"
 RETURNED = datetime(2024, 3, 1, 9, 15, tzinfo=UTC)
-TARGET = 1.3
 
 
 def _raw_frame() -> bytes:
@@ -139,26 +140,33 @@ def measure(samples: int) -> tuple[list[float], list[float]]:
 
 def run(quick: bool) -> list[Figure]:
     ours, raw = measure(150 if quick else 6000)
-    ratio = median(ours) / median(raw)
-    per_sample = [o / r for o, r in zip(ours, raw, strict=True)]
+    overhead = [(o - r) * 1e6 for o, r in zip(ours, raw, strict=True)]
+    raw_us = median(raw) * 1e6
+    reproduce = "python -m bench --only sip2_roundtrip"
     return [
         Figure(
-            name="SIP2 checkin round trip, our client / raw socket",
-            value=ratio,
-            unit="x",
-            target=f"<= {TARGET}",
-            passed=ratio <= TARGET,
+            name="SIP2 checkin, our client's overhead per request",
+            value=median(overhead),
+            unit="us",
             baseline=(
                 f"raw socket round trip of the same 09 frame to the same reference ACS, "
-                f"median {median(raw) * 1e6:.0f} µs (ours {median(ours) * 1e6:.0f} µs)"
+                f"median {raw_us:.0f} µs (ours {median(ours) * 1e6:.0f} µs)"
             ),
-            reproduce="python -m bench --only sip2_roundtrip",
-            samples=per_sample,
+            reproduce=reproduce,
+            samples=overhead,
             plot="distribution",
-        )
+        ),
+        Figure(
+            name="SIP2 checkin, raw socket round trip",
+            value=raw_us,
+            unit="us",
+            reproduce=reproduce,
+            samples=[r * 1e6 for r in raw],
+            plot="distribution",
+        ),
     ]
 
 
 if __name__ == "__main__":
     for fig in run(quick=True):
-        print(f"{fig.name}: {fig.value:.3f} {fig.unit} ({fig.baseline})")
+        print(f"{fig.name}: {fig.value:.1f} {fig.unit}", fig.baseline or "")

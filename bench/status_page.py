@@ -1,4 +1,8 @@
-"""Staff status page: server time to render the full page (every bank's grid, health, work list).
+"""Staff status page: server time to render the full page (health, bank overview, work count).
+
+Up to three banks the page also shows every bank's grid; beyond that (1,000 compartments and
+up here) it shows one line per bank and the grids are on each bank's page (``bench.consortium``
+measures those against the number of banks).
 
 Seeds a SQLite database with banks of 200 compartments until the total is reached (about
 two in three doors holding a waiting item, some expired, some with faults), signs a staff user
@@ -30,9 +34,9 @@ POLL_HEADER = "X-Lockerbridge-Poll"  # bridge.web.security.POLL_HEADER
 REPRODUCE = "python -m bench --only status_page"
 
 
-def _config(tmp: Path, total: int) -> dict[str, Any]:
+def _config(tmp: Path, total: int, per_bank: int = PER_BANK) -> dict[str, Any]:
     banks = []
-    for b in range(max(1, total // PER_BANK)):
+    for b in range(max(1, total // per_bank)):
         banks.append(
             {
                 "id": f"bank-{b:03d}",
@@ -41,8 +45,8 @@ def _config(tmp: Path, total: int) -> dict[str, Any]:
                 "ils": "ils",
                 "sip_login": {"user": "u", "password": "p"},
                 "compartment_ranges": [
-                    {"first": 1, "last": PER_BANK - 10, "size": "M"},
-                    {"first": PER_BANK - 9, "last": PER_BANK, "size": "L", "purpose": "return"},
+                    {"first": 1, "last": per_bank - 10, "size": "M"},
+                    {"first": per_bank - 9, "last": per_bank, "size": "L", "purpose": "return"},
                 ],
             }
         )
@@ -145,7 +149,7 @@ def _redis(directory: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def status_client(total: int) -> Iterator[Any]:
+def status_client(total: int, per_bank: int = PER_BANK) -> Iterator[Any]:
     """A signed-in staff test client of an app with ``total`` seeded compartments."""
     from redis import Redis
 
@@ -157,7 +161,7 @@ def status_client(total: int) -> Iterator[Any]:
     from bridge.storage.migrate import upgrade
 
     with tempfile.TemporaryDirectory(prefix="lb-bench-status-") as tmp, _redis(Path(tmp)) as url:
-        settings = load_settings(None, **_config(Path(tmp), total))
+        settings = load_settings(None, **_config(Path(tmp), total, per_bank))
         engine = make_engine(settings.database_url)
         redis = Redis.from_url(url)
         try:

@@ -13,16 +13,14 @@ Retry rule, the one thing every caller relies on:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from types import TracebackType
-from typing import TypeVar
 
-from sip2.codec import MAX_FIELD_BYTES, Decoded, Message, field_value_ok
+from sip2.codec import Decoded, Message
 from sip2.config import ServerConfig, SipAccount
-from sip2.connection import ConnectionLost, _no_read, _same, sc_status_message
+from sip2.connection import ConnectionLost, sc_status_message
 from sip2.dates import format_date
 from sip2.errors import Fault, IlsUnavailable, OutcomeUnknown, ProtocolError, SipError
 from sip2.pool import DEFAULT_MAX_CONNECTIONS, SipPool
@@ -37,18 +35,14 @@ from sip2.results import (
     PatronStatus,
     RenewResult,
     Summary,
-    read_checkin,
 )
 
 STATE_CHANGING = frozenset({"09", "11", "29", "15", "37", "19", "01", "25", "65"})
 _NO_DATE = " " * 18
-_new = object.__new__
-_SURELY_FITS = MAX_FIELD_BYTES // 4  # characters: bytes even at 4 bytes a character
 
 # Told of every request: its message name, seconds taken, and the error class name or None.
 # Kept as a plain callable so sip2/ needs no metrics library.
 Observer = Callable[[str, float, str | None], None]
-_T = TypeVar("_T")
 
 
 def _utcnow() -> datetime:
@@ -57,21 +51,6 @@ def _utcnow() -> datetime:
 
 def _yn(flag: bool) -> str:
     return "Y" if flag else "N"
-
-
-_CheckinReaders = tuple[
-    ServerConfig,
-    Callable[[bytes], CheckinResult | None],
-    Callable[[Decoded], CheckinResult],
-]
-
-
-def _checkin_readers(server: ServerConfig) -> _CheckinReaders:
-    """How 10 replies from ``server`` become results: the usual one read straight from its
-    bytes (:func:`read_checkin`), anything else via decode() and ``from_decoded``."""
-    tz = server.server_tz or UTC
-    read = functools.partial(read_checkin, encoding=server.encoding, server_tz=tz)
-    return server, read, functools.partial(CheckinResult.from_decoded, server_tz=tz)
 
 
 class SipClient:
@@ -91,12 +70,6 @@ class SipClient:
         self._clock = clock
         self._owns_pool = owns_pool
         self._observer = observer
-        # Per AP location: checkin's variable part around AB, checked once (None: it fails
-        # encode()'s checks, so requests take the generic path and get its EncodeError).
-        self._checkin_layouts: dict[str, tuple[str, str] | None] = {}
-        # For the pool's ServerConfig (its zone and encoding): how a 10 reply becomes a
-        # CheckinResult, straight from its bytes or via decode() (see _checkin_readers).
-        self._checkin_readers: _CheckinReaders | None = None
 
     @classmethod
     def for_server(
@@ -137,38 +110,23 @@ class SipClient:
         return self._server.server_tz or UTC
 
     def _now(self) -> str:
-        return format_date(self._clock(), server_tz=self._server.send_tz)
+        return self._date(self._clock())
 
-    def _request(self, message: Message, text: str | None = None) -> Decoded:
-        """Send ``message`` and return its reply, following the module's retry rule.
+    def _date(self, moment: datetime) -> str:
+        return format_date(moment, server_tz=self._server.send_tz)
 
-        ``text``: ``message`` laid out and checked already (see :meth:`Session.send`).
-        """
-        return self._request_as(message, _no_read, _same, text)
-
-    def _request_as(
-        self,
-        message: Message,
-        read: Callable[[bytes], _T | None],
-        convert: Callable[[Decoded], _T],
-        text: str | None = None,
-    ) -> _T:
-        """:meth:`_request`, the reply made into a result (see :meth:`Connection.exchange_as`)."""
+    def _request(self, message: Message) -> Decoded:
+        """Send ``message`` and return its reply, following the module's retry rule."""
         observer = self._observer
-        start = 0.0 if observer is None else time.perf_counter()
+        start = time.perf_counter()
         changes_state = message.command in STATE_CHANGING
         lost: ConnectionLost | None = None
-        pool = self.pool
-        timeout = pool.server.request_timeout
+        timeout = self._server.request_timeout
         try:
             for _attempt in range(2):
                 try:
-                    # acquire/release rather than pool.connection(): no generator per request.
-                    conn = pool.acquire(self.account)
-                    try:
-                        reply = conn.exchange_as(message, read, convert, timeout=timeout, text=text)
-                    finally:
-                        pool.release(conn)
+                    with self.pool.connection(self.account) as conn:
+                        reply = conn.exchange(message, timeout=timeout)
                     break
                 except ConnectionLost as exc:
                     if exc.sent and changes_state:
@@ -299,48 +257,19 @@ class SipClient:
 
         Raises :class:`OutcomeUnknown` when the reply is lost: check with 17 before repeating.
         """
-        server = self.pool.server
-        server_tz = server.send_tz
-        block = "Y" if no_block else "N"
-        now = format_date(self._clock(), server_tz=server_tz)
-        returned = format_date(returned_at, server_tz=server_tz)
-        # Built directly in spec order (the busiest request).
-        # Message(...) without its __init__ call.
-        message = _new(Message)
-        message.__dict__.update(
-            command="09",
-            fixed=(("no_block", block), ("transaction_date", now), ("return_date", returned)),
-            fields=(
+        message = Message.build(
+            "09",
+            [
                 ("AP", location),
                 ("AO", self.account.institution),
                 ("AB", item),
                 ("AC", self.account.terminal_password),
-            ),
+            ],
+            no_block=_yn(no_block),
+            transaction_date=self._now(),
+            return_date=self._date(returned_at),
         )
-        # Laid out here when encode() would accept it anyway: the fixed part is ours (Y/N and
-        # two formatted dates), the fields around AB were checked once for this location.
-        try:
-            layout = self._checkin_layouts[location]
-        except KeyError:
-            layout = self._checkin_layout(location)
-        text = None
-        # An alphanumeric barcode this short passes field_value_ok() for sure (no regex).
-        if layout is not None and (
-            (item.isalnum() and len(item) <= _SURELY_FITS) or field_value_ok(item)
-        ):
-            text = f"09{block}{now}{returned}{layout[0]}{item}{layout[1]}"
-        readers = self._checkin_readers
-        if readers is None or readers[0] is not server:
-            readers = self._checkin_readers = _checkin_readers(server)
-        return self._request_as(message, readers[1], readers[2], text)
-
-    def _checkin_layout(self, location: str) -> tuple[str, str] | None:
-        institution, password = self.account.institution, self.account.terminal_password
-        layout = None
-        if field_value_ok(location) and field_value_ok(institution) and field_value_ok(password):
-            layout = (f"AP{location}|AO{institution}|AB", f"|AC{password}|")
-        self._checkin_layouts[location] = layout
-        return layout
+        return CheckinResult.from_decoded(self._request(message), server_tz=self._tz)
 
     def renew(
         self,

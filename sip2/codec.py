@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from operator import itemgetter
+from functools import cached_property
 
 from sip2.errors import EncodeError, FrameError, UnknownCommand
 from sip2.messages import SPECS, FixedField, Kind, MessageSpec
@@ -26,15 +26,9 @@ MAX_FIELD_BYTES = 255  # spec: variable-length fields hold at most 255 character
 CONTROL_COMMANDS = frozenset({"96", "97"})  # carry AZ but no AY under error detection
 
 Pair = tuple[str, str]
-# The hot paths below use map/zip/filter with these rather than comprehensions: in Python 3.11
-# every comprehension is a function call with its own frame.
-_KEY = itemgetter(0)
-_VALUE = itemgetter(1)
-_CODE_PART = itemgetter(slice(0, 2))
-_VALUE_PART = itemgetter(slice(2, None))
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True)
 class Message:
     """One SIP2 message: what travels between SC and ACS, minus the AY/AZ trailer.
 
@@ -46,12 +40,6 @@ class Message:
     command: str
     fixed: tuple[Pair, ...] = ()
     fields: tuple[Pair, ...] = ()
-
-    def __init__(
-        self, command: str, fixed: tuple[Pair, ...] = (), fields: tuple[Pair, ...] = ()
-    ) -> None:
-        # What the generated frozen __init__ does, minus one object.__setattr__ per field.
-        self.__dict__.update(command=command, fixed=fixed, fields=fields)
 
     @classmethod
     def build(
@@ -65,17 +53,15 @@ class Message:
         Variable fields whose value is ``None`` are left out, so optional ones can be passed
         inline. Raises :class:`EncodeError` for an unknown command or fixed-field name.
         """
-        names = _FIXED_NAMES.get(command)
-        if names is None:
+        spec = SPECS.get(command)
+        if spec is None:
             raise EncodeError(f"unknown SIP2 command id {command!r}")
-        if len(fixed) == len(names) and fixed.keys() == _FIXED_NAME_SETS[command]:
-            ordered = tuple([(name, fixed[name]) for name in names])  # every field, the usual case
-        else:
-            unknown = fixed.keys() - _FIXED_NAME_SETS[command]
-            if unknown:
-                raise EncodeError(f"{SPECS[command].name} has no fixed fields {sorted(unknown)}")
-            ordered = tuple([(name, fixed[name]) for name in names if name in fixed])
-        pairs = tuple([(code, value) for code, value in fields if value is not None])
+        names = [f.name for f in spec.fixed]
+        unknown = fixed.keys() - set(names)
+        if unknown:
+            raise EncodeError(f"{spec.name} has no fixed fields {sorted(unknown)}")
+        ordered = tuple((name, fixed[name]) for name in names if name in fixed)
+        pairs = tuple((code, value) for code, value in fields if value is not None)
         return cls(command, ordered, pairs)
 
     @property
@@ -89,15 +75,11 @@ class Message:
                 return value
         return None
 
-    @property
+    @cached_property
     def firsts(self) -> dict[str, str]:
         """The first value of each variable field code (a cached view: do not modify)."""
-        # Cached by hand: functools.cached_property takes a lock on every access (3.11).
-        cached: dict[str, str] | None = self.__dict__.get("_firsts")
-        if cached is None:
-            # Reversed, so that the first of repeated codes is the one that stays.
-            cached = self.__dict__["_firsts"] = dict(reversed(self.fields))
-        return cached
+        # Reversed, so that the first of repeated codes is the one that stays.
+        return dict(reversed(self.fields))
 
     def first(self, code: str) -> str | None:
         """The first value of variable field ``code``, or None when absent."""
@@ -105,7 +87,7 @@ class Message:
 
     def all(self, code: str) -> tuple[str, ...]:
         """Every value of the (repeatable) field ``code``, in wire order."""
-        return tuple([value for key, value in self.fields if key == code])
+        return tuple(value for key, value in self.fields if key == code)
 
     def codes(self) -> frozenset[str]:
         return frozenset(self.firsts)
@@ -123,28 +105,6 @@ class Decoded:
     checksum: str | None = None
     checksum_valid: bool | None = None
     problems: tuple[str, ...] = ()
-
-
-_new = object.__new__
-
-
-def _decoded(
-    message: Message,
-    sequence: int | None,
-    checksum: str | None,
-    checksum_valid: bool | None,
-    problems: tuple[str, ...],
-) -> Decoded:
-    """``Decoded(...)`` without the frozen ``__init__``'s setattr calls (once per reply)."""
-    decoded = _new(Decoded)
-    decoded.__dict__.update(
-        message=message,
-        sequence=sequence,
-        checksum=checksum,
-        checksum_valid=checksum_valid,
-        problems=problems,
-    )
-    return decoded
 
 
 def checksum(data: bytes) -> str:
@@ -206,25 +166,14 @@ def _strict_regex(field: FixedField) -> re.Pattern[str]:
 _STRICT_RE: dict[tuple[str, str], re.Pattern[str]] = {
     (spec.command, f.name): _strict_regex(f) for spec in SPECS.values() for f in spec.fixed
 }
-
-
-# Whole fixed parts in one pattern per message: one regex call per frame, not one per field.
-_STRICT_WHOLE: dict[str, re.Pattern[str]] = {
-    c: re.compile("".join(f"({_pattern(_STRICT, f)})" for f in spec.fixed))
+# Whole fixed parts in one pattern per message, each field a group, ending where a field starts.
+_STRICT_FIXED: dict[str, re.Pattern[str]] = {
+    c: re.compile("".join(f"({_pattern(_STRICT, f)})" for f in spec.fixed) + _FIELD_START)
     for c, spec in SPECS.items()
 }
-_FIXED_NAMES: dict[str, tuple[str, ...]] = {
-    c: tuple(f.name for f in spec.fixed) for c, spec in SPECS.items()
-}
-_FIXED_NAME_SETS: dict[str, frozenset[str]] = {c: frozenset(n) for c, n in _FIXED_NAMES.items()}
-_REQUIRED: dict[str, frozenset[str]] = {c: frozenset(spec.required) for c, spec in SPECS.items()}
 
 
-def _check_fixed(message: Message, spec: MessageSpec, text: str) -> None:
-    """``text``: the fixed values joined, as they will be written."""
-    names = tuple(map(_KEY, message.fixed))
-    if names == _FIXED_NAMES[spec.command] and _STRICT_WHOLE[spec.command].fullmatch(text):
-        return
+def _check_fixed(message: Message, spec: MessageSpec) -> None:
     given = dict(message.fixed)
     if len(given) != len(message.fixed) or set(given) - {f.name for f in spec.fixed}:
         raise EncodeError(f"{spec.name}: unknown or repeated fixed field in {message.fixed}")
@@ -238,28 +187,17 @@ def _check_fixed(message: Message, spec: MessageSpec, text: str) -> None:
                 f"{spec.name}: fixed field {field.name}={value!r} is not a valid {field.kind.value}"
                 f" of width {field.width}"
             )
-    raise EncodeError(f"{spec.name}: fixed fields out of order: {names}")
+    names = tuple(name for name, _ in message.fixed)
+    if names != tuple(f.name for f in spec.fixed):
+        raise EncodeError(f"{spec.name}: fixed fields out of order: {names}")
 
 
 _CODE = re.compile("[A-Z][A-Z0-9]")
 _FORBIDDEN = re.compile("[|\r\n\x00]")
-_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-# Every code a caller may pass: two capitals/digits, minus the trailer that encode() adds.
-_CALLER_CODES = frozenset(a + b for a in _UPPER for b in _UPPER + "0123456789") - {"AY", "AZ"}
 
 
 def _check_variable(message: Message, spec: MessageSpec, encoding: str) -> None:
-    fields = message.fields
-    # One pass in C for the usual request; the loop below finds and names what is wrong.
-    values = list(map(_VALUE, fields))
-    if (
-        _CALLER_CODES.issuperset(map(_KEY, fields))
-        and _FORBIDDEN.search("".join(values)) is None
-        and max(map(len, values), default=0) * 4 <= MAX_FIELD_BYTES
-        and _REQUIRED[spec.command] <= message.firsts.keys()
-    ):
-        return
-    for code, value in fields:
+    for code, value in message.fields:
         if not _CODE.fullmatch(code):
             raise EncodeError(f"invalid field code {code!r}")
         if code in ("AY", "AZ"):
@@ -293,46 +231,14 @@ def encode(
     unknown command, missing or malformed fixed fields, missing required fields, values holding
     ``|``/CR/LF/NUL or longer than 255 bytes, or a sequence number outside 0-9.
     """
-    command = message.command
-    spec = SPECS.get(command)
+    spec = SPECS.get(message.command)
     if spec is None:
-        raise EncodeError(f"unknown SIP2 command id {command!r}")
-    fields = message.fields
-    fixed = "".join(map(_VALUE, message.fixed))
-    values = list(map(_VALUE, fields))
-    # The usual request passes all of these in C; the checks below find and name what is wrong.
-    if not (
-        tuple(map(_KEY, message.fixed)) == _FIXED_NAMES[command]
-        and _STRICT_WHOLE[command].fullmatch(fixed)
-        and _CALLER_CODES.issuperset(map(_KEY, fields))
-        and _FORBIDDEN.search("".join(values)) is None
-        and max(map(len, values), default=0) * 4 <= MAX_FIELD_BYTES
-        and _REQUIRED[command].issubset(map(_KEY, fields))
-    ):
-        _check_fixed(message, spec, fixed)
-        _check_variable(message, spec, encoding)
-    # "".join(("AB", "value")) is the field; the delimiter ends every one of them.
-    variable = "|".join(map("".join, fields))
-    text = command + fixed + variable + ("|" if variable else "")
-    return frame_text(text, sequence=sequence, error_detection=error_detection, encoding=encoding)
-
-
-def field_value_ok(value: str) -> bool:
-    """Whether ``value`` passes :func:`encode`'s checks for a variable field's value whatever
-    the encoding (no delimiter, CR, LF or NUL; at most 255 bytes even at 4 bytes a character)."""
-    return _FORBIDDEN.search(value) is None and len(value) * 4 <= MAX_FIELD_BYTES
-
-
-def frame_text(
-    text: str,
-    *,
-    sequence: int | None = None,
-    error_detection: bool = False,
-    encoding: str = "utf-8",
-) -> bytes:
-    """The frame for ``text``, a message laid out and checked as :func:`encode` does it
-    (command id, fixed part, variable fields each ending in ``|``): encoded, with the AY/AZ
-    trailer when asked, and the CR. Raises :class:`EncodeError` like :func:`encode`."""
+        raise EncodeError(f"unknown SIP2 command id {message.command!r}")
+    _check_fixed(message, spec)
+    _check_variable(message, spec, encoding)
+    fixed = "".join(value for _, value in message.fixed)
+    variable = "".join(f"{code}{value}|" for code, value in message.fields)
+    text = message.command + fixed + variable
     try:
         body = text.encode(encoding)
     except UnicodeEncodeError as exc:
@@ -353,7 +259,6 @@ def frame_text(
 # The trailer is read from the parsed fields, not by searching the bytes, so that a value that
 # happens to end in "AZ" and four hex digits is never taken for a checksum. Forms seen:
 # "|AY1AZ0A1B" (spec), "|AZ0A1B" (AZ without AY), "|AY1|AZ0A1B|", "|AY1" (AY without AZ).
-_TRAILER_CODES = frozenset({"AY", "AZ"})
 _HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
 _DIGIT = re.compile(r"[0-9]")
 _AY_AZ = re.compile(r"([0-9])AZ([0-9A-Fa-f]{4})")
@@ -399,35 +304,28 @@ def _text(payload: bytes, encoding: str, problems: list[str]) -> str:
     return payload.decode(encoding, errors="replace")
 
 
-def _lenient_regex(spec: MessageSpec) -> re.Pattern[str]:
-    groups = "".join(f"({_pattern(_LENIENT, f)})" for f in spec.fixed)
-    return re.compile(groups + _FIELD_START)
-
-
-_LENIENT_RE: dict[str, re.Pattern[str]] = {c: _lenient_regex(s) for c, s in SPECS.items()}
-_STRICT_FIXED: dict[str, re.Pattern[str]] = {
-    c: re.compile(p.pattern + _FIELD_START) for c, p in _STRICT_WHOLE.items()
+_LENIENT_FIXED: dict[str, re.Pattern[str]] = {
+    c: re.compile("".join(f"({_pattern(_LENIENT, f)})" for f in spec.fixed) + _FIELD_START)
+    for c, spec in SPECS.items()
 }
 
 
 def _fixed_part(spec: MessageSpec, rest: str, problems: list[str]) -> tuple[tuple[Pair, ...], int]:
     """Read the fixed fields at the start of ``rest``; return them and where variable ones start."""
+    names = [f.name for f in spec.fixed]
     strict = _STRICT_FIXED[spec.command].match(rest)
     if strict is not None:
-        return tuple(zip(_FIXED_NAMES[spec.command], strict.groups(), strict=True)), strict.end()
-    width = spec.fixed_width
-    lenient = _LENIENT_RE[spec.command].match(rest)
-    if lenient is not None:
-        pairs = [(f.name, lenient.group(i + 1)) for i, f in enumerate(spec.fixed)]
-        for (name, value), field in zip(pairs, spec.fixed, strict=True):
-            if not _STRICT_RE[(spec.command, name)].fullmatch(value):
-                problems.append(
-                    f"fixed field {name}={value!r} is not a standard {field.kind.value}"
-                )
-        if lenient.end() != width:
-            problems.append(f"fixed part is {lenient.end()} characters, expected {width}")
-        return tuple(pairs), lenient.end()
-    return _salvage(spec, rest, problems)
+        return tuple(zip(names, strict.groups(), strict=True)), strict.end()
+    lenient = _LENIENT_FIXED[spec.command].match(rest)
+    if lenient is None:
+        return _salvage(spec, rest, problems)
+    pairs = tuple(zip(names, lenient.groups(), strict=True))
+    for (name, value), field in zip(pairs, spec.fixed, strict=True):
+        if not _STRICT_RE[(spec.command, name)].fullmatch(value):
+            problems.append(f"fixed field {name}={value!r} is not a standard {field.kind.value}")
+    if lenient.end() != spec.fixed_width:
+        problems.append(f"fixed part is {lenient.end()} characters, expected {spec.fixed_width}")
+    return pairs, lenient.end()
 
 
 def _salvage(spec: MessageSpec, rest: str, problems: list[str]) -> tuple[tuple[Pair, ...], int]:
@@ -457,9 +355,6 @@ def _salvage(spec: MessageSpec, rest: str, problems: list[str]) -> tuple[tuple[P
 
 
 def _variable_part(text: str, problems: list[str]) -> list[Pair]:
-    pieces = list(filter(None, text.split(DELIMITER)))  # "||", the final delimiter
-    if min(map(len, pieces), default=2) >= 2:  # the usual frame: no loop in Python
-        return list(zip(map(_CODE_PART, pieces), map(_VALUE_PART, pieces), strict=True))
     pairs: list[Pair] = []
     for piece in text.split(DELIMITER):
         if not piece:
@@ -469,9 +364,6 @@ def _variable_part(text: str, problems: list[str]) -> list[Pair]:
             continue
         pairs.append((piece[:2], piece[2:]))
     return pairs
-
-
-_COMMANDS: dict[bytes, str] = {command.encode("ascii"): command for command in SPECS}
 
 
 def decode(frame: bytes, *, encoding: str = "utf-8") -> Decoded:
@@ -484,51 +376,30 @@ def decode(frame: bytes, *, encoding: str = "utf-8") -> Decoded:
     body = frame.strip(b"\r\n")
     if b"\r" in body:
         raise FrameError("more than one frame given to decode(); use a Framer")
-    command = _COMMANDS.get(body[:2])
-    if command is None:
-        if len(body) < 2:
-            raise FrameError(f"frame too short to hold a command id: {body!r}")
-        if not body[:2].isdigit():
-            raise FrameError(f"frame does not start with a two-digit command id: {body[:16]!r}")
-        raise UnknownCommand(body[:2].decode("ascii"))
+    if len(body) < 2:
+        raise FrameError(f"frame too short to hold a command id: {body!r}")
+    if not body[:2].isdigit():
+        raise FrameError(f"frame does not start with a two-digit command id: {body[:16]!r}")
+    command = body[:2].decode("ascii")
+    spec = SPECS.get(command)
+    if spec is None:
+        raise UnknownCommand(command)
     problems: list[str] = []
     if b"\x00" in body:
         problems.append("NUL bytes removed")
         body = body.replace(b"\x00", b"")
-    try:
-        rest = body[2:].decode(encoding)
-    except UnicodeDecodeError:
-        rest = _text(body[2:], encoding, problems)
-    strict = _STRICT_FIXED[command].match(rest)
-    if strict is not None:  # the usual, well-formed reply: nothing to repair or report
-        # Equal lengths by construction; zip(strict=...) would cost a keyword call per frame.
-        fixed = tuple(zip(_FIXED_NAMES[command], strict.groups()))  # noqa: B905
-        variable = rest[strict.end() :]
-    else:
-        fixed, start = _fixed_part(SPECS[command], rest, problems)
-        variable = rest[start:]
-    pieces = list(filter(None, variable.split(DELIMITER)))  # "||", the final delimiter
-    if min(map(len, pieces), default=2) >= 2:  # the usual frame: no loop in Python
-        fields = list(zip(map(_CODE_PART, pieces), map(_VALUE_PART, pieces)))  # noqa: B905
-    else:
-        fields = _variable_part(variable, problems)
-    sequence: int | None = None
-    checksum_text: str | None = None
-    valid: bool | None = None
-    if fields and fields[-1][0] in _TRAILER_CODES:
-        sequence, checksum_text = _split_trailer(fields)
-        valid = None if checksum_text is None else _verify(body, checksum_text)
-        if valid is False:
-            problems.append("checksum does not verify")
-    pairs = tuple(fields)
-    # Built without the frozen __init__, with Message.firsts filled in (every reader wants it).
-    present = dict(reversed(pairs))
-    message = _new(Message)
-    message.__dict__.update(command=command, fixed=fixed, fields=pairs, _firsts=present)
-    if not _REQUIRED[command] <= present.keys():
-        missing = [c for c in SPECS[command].required if c not in present]
+    rest = _text(body[2:], encoding, problems)
+    fixed, start = _fixed_part(spec, rest, problems)
+    fields = _variable_part(rest[start:], problems)
+    sequence, checksum_text = _split_trailer(fields)
+    valid = None if checksum_text is None else _verify(body, checksum_text)
+    if valid is False:
+        problems.append("checksum does not verify")
+    message = Message(command, fixed, tuple(fields))
+    missing = [c for c in spec.required if c not in message.firsts]
+    if missing:
         problems.append(f"missing required fields {missing}")
-    return _decoded(message, sequence, checksum_text, valid, tuple(problems) if problems else ())
+    return Decoded(message, sequence, checksum_text, valid, tuple(problems))
 
 
 def with_fields(message: Message, extra: Mapping[str, str]) -> Message:

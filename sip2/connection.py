@@ -12,7 +12,6 @@ import select
 import ssl
 import time
 from collections.abc import Callable
-from typing import TypeVar
 
 from sip2.codec import Decoded, Message
 from sip2.config import ServerConfig, SipAccount
@@ -24,15 +23,6 @@ from sip2.transport import Transport, TransportError
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
-_T = TypeVar("_T")
-
-
-def _no_read(frame: bytes) -> None:
-    return None
-
-
-def _same(decoded: Decoded) -> Decoded:
-    return decoded
 
 
 class ConnectionLost(Exception):
@@ -121,30 +111,15 @@ class Connection:
     def usable(self) -> bool:
         return self.session.state is State.LOGGED_IN
 
-    def exchange(self, message: Message, *, timeout: float, text: str | None = None) -> Decoded:
+    def exchange(self, message: Message, *, timeout: float) -> Decoded:
         """Send ``message`` and return its reply, answering 96s and bad checksums on the way.
 
         Raises :class:`ConnectionLost` (with ``sent``) on EOF, reset or timeout, and
         :class:`ProtocolError` when the ACS's bytes make no sense; after either the connection
-        is closed. ``text``: see :meth:`Session.send`.
+        is closed.
         """
-        return self.exchange_as(message, _no_read, _same, timeout=timeout, text=text)
-
-    def exchange_as(
-        self,
-        message: Message,
-        read: Callable[[bytes], _T | None],
-        convert: Callable[[Decoded], _T],
-        *,
-        timeout: float,
-        text: str | None = None,
-    ) -> _T:
-        """:meth:`exchange`, returning the reply as ``read(frame)`` makes it when it accepts the
-        frame (see :meth:`Session.read_reply`), else as ``convert(decoded)``. Raises the same."""
-        clock = self._clock
-        deadline = clock() + timeout
-        session = self.session
-        data = session.send(message, text=text)
+        deadline = self._clock() + timeout
+        data = self.session.send(message)
         try:
             self.transport.send(data, timeout=timeout)
         except TransportError as exc:
@@ -152,17 +127,13 @@ class Connection:
             raise ConnectionLost(str(exc), sent=False) from exc
         try:
             while True:
-                chunk = self.transport.recv(timeout=deadline - clock())
-                value = None if read is _no_read else session.read_reply(chunk, read)
-                if value is not None:
-                    self.last_used = clock()
-                    return value
-                for event in session.receive(chunk):
+                chunk = self.transport.recv(timeout=deadline - self._clock())
+                for event in self.session.receive(chunk):
                     if isinstance(event, Reply):
-                        self.last_used = clock()
-                        return convert(event.decoded)
+                        self.last_used = self._clock()
+                        return event.decoded
                     log.info("sip2 resend: %s", event.reason)
-                    self.transport.send(event.data, timeout=max(deadline - clock(), 0.001))
+                    self.transport.send(event.data, timeout=max(deadline - self._clock(), 0.001))
         except TransportError as exc:
             self.close()
             raise ConnectionLost(str(exc), sent=True) from exc

@@ -21,9 +21,8 @@ _ISO = re.compile(
     r"(?:[T ]+(\d{2}):(\d{2})(?::(\d{2}))?(?:[.,]\d+)?)?"
     r"\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?\s*\Z"
 )
+_DAY = re.compile(r"\s*(\d{4})(\d{2})(\d{2})\s*")
 _UTC_NAMES = frozenset({"Z", "UTC", "GMT", "UT"})
-_TWO_DIGITS = [f"{n:02d}" for n in range(100)]  # looked up: no int formatting per request
-_TWO_DIGIT_VALUES = {text: n for n, text in enumerate(_TWO_DIGITS)}  # and no int parsing
 
 
 def format_date(moment: datetime, *, server_tz: tzinfo | None = None) -> str:
@@ -34,29 +33,14 @@ def format_date(moment: datetime, *, server_tz: tzinfo | None = None) -> str:
     ZZZZ). Without it, the time is written in UTC with zone ``   Z``.
     Raises ValueError for a naive datetime: protocol code never guesses a zone.
     """
-    tz = moment.tzinfo
-    # Formatted by hand: strftime is the slowest step of building a request.
-    if server_tz is None and tz is UTC:
-        t, zone = moment, "   Z"
-    elif tz is None or moment.utcoffset() is None:
+    if moment.utcoffset() is None:
         raise ValueError("SIP2 dates need a timezone-aware datetime")
-    elif server_tz is not None:
-        t = moment.astimezone(server_tz)
-        zone = "    "
+    if server_tz is None:
+        t, zone = moment.astimezone(UTC), "   Z"
     else:
-        t = moment.astimezone(UTC)
-        zone = "   Z"
-    year = t.year
-    two = _TWO_DIGITS
-    return (
-        (str(year) if year >= 1000 else f"{year:04d}")
-        + two[t.month]
-        + two[t.day]
-        + zone
-        + two[t.hour]
-        + two[t.minute]
-        + two[t.second]
-    )
+        t, zone = moment.astimezone(server_tz), "    "
+    # Not strftime("%Y"): it does not pad years before 1000 to four digits on every platform.
+    return f"{t.year:04d}{t.month:02d}{t.day:02d}{zone}{t.hour:02d}{t.minute:02d}{t.second:02d}"
 
 
 def parse_date(text: str | None, *, server_tz: tzinfo = UTC) -> datetime | None:
@@ -68,43 +52,14 @@ def parse_date(text: str | None, *, server_tz: tzinfo = UTC) -> datetime | None:
     ``YYYY-MM-DD HH:MM:SS`` (Evergreen's due dates unless ``use_sip_date_format`` is set) and
     other ISO 8601 forms are read too: without an offset in ``server_tz``, with one as given.
     """
-    if text is None:
-        return None
-    if len(text) == 18 and text[8:12] in ("    ", "   Z") and text[:8].isdigit():
-        # The common well-formed case, without the regex (this runs for every reply).
-        tz = UTC if text[11] == "Z" else server_tz
-        two = _TWO_DIGIT_VALUES
-        try:
-            try:
-                return datetime(
-                    int(text[:4]),
-                    two[text[4:6]],
-                    two[text[6:8]],
-                    two[text[12:14]],
-                    two[text[14:16]],
-                    two[text[16:18]],
-                    tzinfo=tz,
-                )
-            except KeyError:  # what int() reads but the table has not: " 9", other digits
-                return datetime(
-                    int(text[:4]),
-                    int(text[4:6]),
-                    int(text[6:8]),
-                    int(text[12:14]),
-                    int(text[14:16]),
-                    int(text[16:18]),
-                    tzinfo=tz,
-                )
-        except ValueError:
-            return None
-    if not text.strip():
+    if text is None or not text.strip():
         return None
     match = _DATE.match(text)
     if match is None:
         iso = _ISO.match(text)
         if iso is not None:
             return _from_iso(iso, server_tz)
-        day = re.fullmatch(r"\s*(\d{4})(\d{2})(\d{2})\s*", text)
+        day = _DAY.fullmatch(text)
         if day is None:
             return None
         try:

@@ -31,8 +31,7 @@ log = logging.getLogger(__name__)
 Connector = Callable[[ServerConfig, SipAccount], Connection]
 DEFAULT_MAX_CONNECTIONS = 2
 
-# Bumped in every forked child: a pool compares it instead of calling os.getpid() (a system
-# call) twice per request.
+# Bumped in every forked child, so that a pool can tell it now lives in another process.
 _generation = 0
 
 
@@ -63,17 +62,12 @@ class SipPool:
         self._connector: Connector = connector or (
             lambda s, a: Connection.open(s, a, clock=self._clock)
         )
-        # A C-level lock under the condition: `with self._mutex` costs no Python calls, and
-        # release() notifies only when someone waits (Condition.notify builds deques).
-        self._mutex = threading.RLock()
-        self._lock = threading.Condition(self._mutex)
-        self._waiting = 0
+        self._lock = threading.Condition()
         self._idle: list[Connection] = []
         self._open = 0  # idle + in use + being opened
         self._failures = 0
         self._retry_at = 0.0
         self._connects = 0  # connections opened so far: reconnects show up here
-        self._pid = os.getpid()
         self._generation = _generation
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
@@ -104,17 +98,10 @@ class SipPool:
         if not self._heartbeat_checked:
             self._start_heartbeat()
         deadline: float | None = None
-        with self._mutex:
+        with self._lock:
             while True:
                 if self._closed:
                     raise IlsUnavailable("SIP2 pool is closed")
-                idle = self._idle
-                if idle and idle[0].account is account:  # _take_idle()'s first step, inlined
-                    first = idle.pop(0)
-                    if first.alive():
-                        return first
-                    first.close()
-                    self._open -= 1
                 conn = self._take_idle(account)
                 if conn is not None:
                     return conn
@@ -130,11 +117,7 @@ class SipPool:
                     raise IlsUnavailable(
                         f"all {self.max_connections} SIP2 connections to {self.server.host} busy"
                     )
-                self._waiting += 1
-                try:
-                    self._lock.wait(min(remaining, 0.5))
-                finally:
-                    self._waiting -= 1
+                self._lock.wait(min(remaining, 0.5))
         return self._open_new(account)
 
     def _take_idle(self, account: SipAccount) -> Connection | None:
@@ -142,7 +125,7 @@ class SipPool:
         index = 0
         while index < len(idle):
             conn = idle[index]
-            if conn.account is not account and conn.account != account:
+            if conn.account != account:
                 index += 1
                 continue
             del idle[index]
@@ -191,7 +174,7 @@ class SipPool:
         return conn
 
     def release(self, conn: Connection) -> None:
-        with self._mutex:
+        with self._lock:
             if (
                 conn.usable
                 and not self._closed
@@ -202,8 +185,7 @@ class SipPool:
             else:
                 conn.close()
                 self._open -= 1
-            if self._waiting:
-                self._lock.notify()
+            self._lock.notify()
 
     # ------------------------------------------------------------------ upkeep
 
@@ -218,7 +200,6 @@ class SipPool:
                 conn.transport.close()  # the child's copy only; the parent's stays open
             self._idle.clear()
             self._open = 0
-            self._pid = os.getpid()
             self._generation = generation
             self._heartbeat = None
             self._heartbeat_checked = False
@@ -262,8 +243,7 @@ class SipPool:
                     log.debug(
                         "closed %d idle SIP2 connection(s) to %s", len(stale), self.server.host
                     )
-                    if self._waiting:
-                        self._lock.notify()
+                    self._lock.notify()
             for conn in due:
                 try:
                     conn.heartbeat()

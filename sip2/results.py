@@ -9,21 +9,12 @@ and ``raw_fields`` are left out of ``repr`` so results can be logged.
 from __future__ import annotations
 
 import enum
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypedDict, TypeVar
+from typing import TypedDict
 
-from sip2.codec import (
-    _REQUIRED,
-    _STRICT_FIXED,
-    _TRAILER_CODES,
-    Decoded,
-    _split_trailer,
-    _verify,
-)
+from sip2.codec import Decoded
 from sip2.dates import parse_date
 
 Fields = tuple[tuple[str, str], ...]
@@ -67,17 +58,12 @@ class AlertType(enum.Enum):
 
     @classmethod
     def parse(cls, text: str | None) -> AlertType | None:
-        if text is None:
+        if text is None or not text.strip():
             return None
-        known = _ALERTS.get(text)  # a plain dict: calling the enum class is slow
-        if known is not None:
-            return known
-        if not text.strip():
-            return None
-        return _ALERTS.get(text.strip().zfill(2), cls.OTHER)
-
-
-_ALERTS: dict[str, AlertType] = {alert.value: alert for alert in AlertType}
+        try:
+            return cls(text.strip().zfill(2))
+        except ValueError:
+            return cls.OTHER
 
 
 class PatronFlag(enum.Enum):
@@ -119,15 +105,9 @@ SUPPORTED_MESSAGE_ORDER: tuple[str, ...] = tuple(
 )
 
 
-_YES_NO: dict[str | None, bool] = {"Y": True, "1": True, "N": False, "0": False}
-
-
 def _yes(text: str | None) -> bool | None:
     """Y/N (or 1/0) to bool; None when absent or anything else."""
-    known = _YES_NO.get(text)
-    if known is not None or text is None:
-        return known
-    value = text.strip().upper()
+    value = (text or "").strip().upper()
     if value in ("Y", "1"):
         return True
     if value in ("N", "0"):
@@ -188,23 +168,11 @@ class _PatronKw(_CommonKw):
     fee_amount: Decimal | None
 
 
-_T = TypeVar("_T")
-_new = object.__new__
-
-
-def _build(cls: type[_T], values: dict[str, Any]) -> _T:
-    """An instance of frozen dataclass ``cls`` from every one of its fields, set in one go."""
-    result = _new(cls)
-    result.__dict__.update(values)
-    return result
-
-
 def _common(decoded: Decoded) -> _CommonKw:
     m = decoded.message
-    present = m.firsts  # most replies carry no AF/AG: skip the scans
     return {
-        "screen_messages": m.all("AF") if "AF" in present else (),
-        "print_lines": m.all("AG") if "AG" in present else (),
+        "screen_messages": m.all("AF"),
+        "print_lines": m.all("AG"),
         "raw_fields": m.fields,
         "problems": decoded.problems,
     }
@@ -483,111 +451,27 @@ class CheckinResult(_Common):
     @classmethod
     def from_decoded(cls, decoded: Decoded, *, server_tz: tzinfo = UTC) -> CheckinResult:
         m = decoded.message
-        f = m.firsts
-        x = dict(m.fixed)
-        get = f.get
-        # The busiest reply: built without the frozen __init__ (one setattr call per field).
-        return _build(
-            cls,
-            {
-                "screen_messages": m.all("AF") if "AF" in f else (),
-                "print_lines": m.all("AG") if "AG" in f else (),
-                "raw_fields": m.fields,
-                "problems": decoded.problems,
-                "ok": x.get("ok") == "1",
-                "resensitize": _yes(x.get("resensitize")),
-                "magnetic_media": _yes(x.get("magnetic_media")),
-                "alert": _yes(x.get("alert")),
-                "transaction_date": parse_date(x.get("transaction_date"), server_tz=server_tz),
-                "alert_type": AlertType.parse(get("CV")),
-                **_checkin_fields(get),
-            },
+        f, x = m.firsts, dict(m.fixed)
+        return cls(
+            ok=x.get("ok") == "1",
+            resensitize=_yes(x.get("resensitize")),
+            magnetic_media=_yes(x.get("magnetic_media")),
+            alert=_yes(x.get("alert")),
+            transaction_date=parse_date(x.get("transaction_date"), server_tz=server_tz),
+            institution_id=f.get("AO"),
+            item_id=f.get("AB"),
+            permanent_location=f.get("AQ") or None,
+            title=f.get("AJ") or None,
+            sort_bin=f.get("CL") or None,
+            patron_id=f.get("AA") or None,
+            media_type=f.get("CK") or None,
+            item_properties=f.get("CH") or None,
+            alert_type=AlertType.parse(f.get("CV")),
+            destination_location=f.get("CT") or None,
+            hold_patron_id=f.get("CY") or None,
+            hold_patron_name=f.get("DA") or None,
+            **_common(decoded),
         )
-
-
-# CheckinResult attributes read from one variable field each, an empty value meaning absent.
-_CHECKIN_OPTIONAL = (
-    ("permanent_location", "AQ"),
-    ("title", "AJ"),
-    ("sort_bin", "CL"),
-    ("patron_id", "AA"),
-    ("media_type", "CK"),
-    ("item_properties", "CH"),
-    ("destination_location", "CT"),
-    ("hold_patron_id", "CY"),
-    ("hold_patron_name", "DA"),
-)
-
-
-def _checkin_fields(get: Callable[[str], str | None]) -> dict[str, str | None]:
-    """The variable fields of a 10 that both readers (generic and direct) take alike."""
-    values = {name: get(code) or None for name, code in _CHECKIN_OPTIONAL}
-    values["institution_id"] = get("AO")
-    values["item_id"] = get("AB")
-    return values
-
-
-# The usual 10 after its command id, whole: the strict fixed part, then variable fields of two
-# characters or more ("||" and the final delimiter allowed). Possessive, so linear on any input.
-_CHECKIN_WHOLE = re.compile(_STRICT_FIXED["10"].pattern + r"((?:[^|]{2,}+|\|)*+)")
-_FIELD = re.compile(r"([^|]{2})([^|]*)")  # one variable field: its code and value
-_SCREEN = re.compile(r"(?<![^|])AF([^|]*)")  # AF values, in wire order
-_PRINT = re.compile(r"(?<![^|])AG([^|]*)")
-_CHECKIN_REQUIRED = _REQUIRED["10"]
-
-
-def read_checkin(
-    frame: bytes, encoding: str = "utf-8", server_tz: tzinfo = UTC
-) -> CheckinResult | None:
-    """A 10 frame (without its CR/LF) read straight into a :class:`CheckinResult`.
-
-    Only for a frame that :func:`sip2.codec.decode` reads with nothing to repair or report:
-    a strict fixed part, variable fields of two characters or more, no NUL, in ``encoding``,
-    AO/AB/AQ present, a checksum (if any) that verifies. The result then equals
-    ``CheckinResult.from_decoded(decode(frame))``: the same fields, unknown and repeated codes
-    kept in ``raw_fields`` in wire order, the first of repeated codes read, AY/AZ taken off the
-    end. Anything else returns None, and the caller takes the generic path, which reports it.
-    """
-    if frame[:2] != b"10" or b"\x00" in frame:
-        return None
-    try:
-        rest = frame[2:].decode(encoding)
-    except UnicodeDecodeError:
-        return None
-    whole = _CHECKIN_WHOLE.fullmatch(rest)
-    if whole is None:
-        return None
-    ok, resensitize, magnetic_media, alert, date, variable = whole.groups()
-    fields: list[tuple[str, str]] = _FIELD.findall(variable)
-    if fields and fields[-1][0] in _TRAILER_CODES:
-        checksum_text = _split_trailer(fields)[1]
-        if checksum_text is not None and not _verify(frame, checksum_text):
-            return None
-    pairs = tuple(fields)
-    first = dict(reversed(pairs))  # the first of repeated codes stays
-    if not first.keys() >= _CHECKIN_REQUIRED:
-        return None
-    get = first.get
-    cv = get("CV")
-    alert_type = None if cv is None else _ALERTS.get(cv) or AlertType.parse(cv)
-    result = _new(CheckinResult)
-    result.__dict__.update(
-        {
-            # AY/AZ are never AF or AG, so the frame's own AF/AG values are the fields' ones.
-            "screen_messages": tuple(_SCREEN.findall(variable)) if "AF" in first else (),
-            "print_lines": tuple(_PRINT.findall(variable)) if "AG" in first else (),
-            "raw_fields": pairs,
-            "problems": (),
-            "ok": ok == "1",
-            "resensitize": resensitize == "Y",  # strict: Y or N
-            "magnetic_media": _YES_NO.get(magnetic_media),  # Y, N or U (None)
-            "alert": alert == "Y",
-            "transaction_date": parse_date(date, server_tz=server_tz),
-            "alert_type": alert_type,
-            **_checkin_fields(get),
-        }
-    )
-    return result
 
 
 @dataclass(frozen=True)

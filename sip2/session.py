@@ -14,31 +14,19 @@ number of times, then the connection is given up with a :class:`ProtocolError`.
 from __future__ import annotations
 
 import enum
-import functools
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
-from sip2.codec import Decoded, Message, decode, encode, frame_text
+from sip2.codec import Decoded, Message, decode, encode
 from sip2.errors import EncodeError, Fault, ProtocolError, UnexpectedReply
 from sip2.framing import Framer
 from sip2.masking import mask_bytes
 from sip2.messages import SPECS
 
 log = logging.getLogger(__name__)
-_T = TypeVar("_T")
-_debug = functools.partial(log.isEnabledFor, logging.DEBUG)  # cached by logging; one C call
-
-
-_COMMAND_BYTES: dict[str, bytes] = {command: command.encode("ascii") for command in SPECS}
 
 
 class State(enum.Enum):
-    # Members are singletons: hash by identity, in C (Enum's own __hash__ is Python code and
-    # ran twice per request in TRANSITIONS lookups).
-    __hash__ = object.__hash__
-
     CONNECTED = "connected"  # transport open, no login accepted yet
     LOGGED_IN = "logged_in"  # idle: a request may be sent
     AWAITING_REPLY = "awaiting_reply"
@@ -46,14 +34,13 @@ class State(enum.Enum):
 
 
 class Event(enum.Enum):
-    __hash__ = object.__hash__
-
     SEND_LOGIN = "send_login"
     SEND = "send"
     REPLY = "reply"
     LOGIN_ACCEPTED = "login_accepted"
     LOGIN_REFUSED = "login_refused"
     RESEND = "resend"
+    LOST = "connection_lost"  # the transport failed or the peer broke the protocol
 
 
 # The whole machine; anything not listed is a misuse (ours) or a protocol error (theirs).
@@ -65,6 +52,7 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.AWAITING_REPLY, Event.REPLY): State.LOGGED_IN,
     (State.AWAITING_REPLY, Event.LOGIN_ACCEPTED): State.LOGGED_IN,
     (State.AWAITING_REPLY, Event.LOGIN_REFUSED): State.CONNECTED,
+    **{(state, Event.LOST): State.CLOSED for state in State},
 }
 
 
@@ -76,14 +64,11 @@ class SessionConfig:
     login_required: bool = True  # False: the ACS takes requests without a 93 first
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True)
 class Reply:
     """The ACS answered the request that was awaiting a reply."""
 
     decoded: Decoded
-
-    def __init__(self, decoded: Decoded) -> None:
-        self.__dict__["decoded"] = decoded  # the frozen __init__'s setattr call, skipped
 
     @property
     def message(self) -> Message:
@@ -126,54 +111,28 @@ class Session:
                 f"cannot {event.value} in state {self.state.value}", fault=Fault.OURS
             ) from None
 
-    def send(self, message: Message, *, text: str | None = None) -> bytes:
+    def send(self, message: Message) -> bytes:
         """Encode ``message`` as the next request and return the bytes to write.
 
-        ``text``: ``message`` already laid out and checked as :func:`sip2.codec.encode` does
-        (see :func:`sip2.codec.frame_text`), by a caller that builds one request type often.
-
         Raises :class:`ProtocolError` (fault ours) when the state does not allow sending (not
-        logged in, a reply still awaited, closed) or the message is no request, and
-        :class:`EncodeError` when the message is invalid.
+        logged in, a reply still awaited, closed), and :class:`EncodeError` when the message
+        is invalid or no request; either way the state stays as it was.
         """
         spec = SPECS.get(message.command)
         if spec is None or spec.reply is None:
             raise EncodeError(f"{message.command!r} is not a request an SC sends")
-        event = Event.SEND_LOGIN if message.command == "93" else Event.SEND
-        state = TRANSITIONS.get((self.state, event))
-        if state is None:
-            self._move(event)  # raises, naming the state
-        else:
-            self.state = state
-        try:
-            config = self.config
-            if text is None:
-                frame = encode(
-                    message,
-                    sequence=self._sequence,
-                    error_detection=config.error_detection,
-                    encoding=config.encoding,
-                )
-            elif not config.error_detection:
-                try:  # frame_text() without the trailer, inlined
-                    frame = text.encode(config.encoding) + b"\r"
-                except UnicodeEncodeError as exc:
-                    raise EncodeError(f"message cannot be encoded as {config.encoding}") from exc
-            else:
-                frame = frame_text(
-                    text,
-                    sequence=self._sequence,
-                    error_detection=True,
-                    encoding=config.encoding,
-                )
-        except EncodeError:
-            self.state = State.LOGGED_IN if message.command != "93" else State.CONNECTED
-            raise
+        frame = encode(
+            message,
+            sequence=self._sequence,
+            error_detection=self.config.error_detection,
+            encoding=self.config.encoding,
+        )
+        self._move(Event.SEND_LOGIN if message.command == "93" else Event.SEND)
         self._sequence = (self._sequence + 1) % 10
         self._last_frame = frame
         self._awaiting = spec.reply
         self._resends = 0
-        if _debug():
+        if log.isEnabledFor(logging.DEBUG):
             log.debug("sip2 send %s", mask_bytes(frame, self.config.encoding))
         return frame
 
@@ -185,50 +144,14 @@ class Session:
         of these closes the session (the connection cannot be trusted any more).
         """
         try:
-            if data[-1:] == b"\r" and data.count(b"\r") == 1 and not self._framer.buffered:
-                # The usual read: exactly one whole reply. Same result as the framer, less work.
-                frame = data[:-1].strip(b"\n")
-                return [self._frame(frame)] if frame else []
-            frames = self._framer.feed(data)
-            return [self._frame(frame) for frame in frames]
+            return [self._frame(frame) for frame in self._framer.feed(data)]
         except ProtocolError:
             self.connection_lost()
             raise
 
-    def read_reply(self, data: bytes, read: Callable[[bytes], _T | None]) -> _T | None:
-        """The usual read, answered without a generic :class:`Decoded`: ``data`` is exactly one
-        whole frame (CR or CR LF) with the awaited reply's command id, and ``read(frame)``
-        accepts it, returning what :meth:`receive` would have made of it (``read`` must return
-        None for anything needing a 96/97 resend, a repair or a report). Then the session is
-        logged in again and that value is returned. None: nothing was consumed; feed ``data``
-        to :meth:`receive`.
-        """
-        awaiting = self._awaiting
-        if (
-            awaiting is None
-            or self.state is not State.AWAITING_REPLY
-            or self._last_frame is None
-            or self._framer._buffer  # buffered, without the property call
-        ):
-            return None
-        end = data.find(b"\r")  # one frame, ending in CR or CR LF (a leading LF: receive())
-        if end < 0 or (end != len(data) - 1 and data[end + 1 :] != b"\n"):
-            return None
-        frame = data[:end]
-        if frame[:2] != _COMMAND_BYTES.get(awaiting) or awaiting == "94":
-            return None
-        value = read(frame)
-        if value is None:
-            return None
-        if _debug():
-            log.debug("sip2 recv %s", mask_bytes(frame, self.config.encoding))
-        self._awaiting = None
-        self.state = State.LOGGED_IN  # TRANSITIONS[(AWAITING_REPLY, REPLY)]
-        return value
-
     def _frame(self, frame: bytes) -> SessionEvent:
         config = self.config
-        if _debug():
+        if log.isEnabledFor(logging.DEBUG):
             log.debug("sip2 recv %s", mask_bytes(frame, config.encoding))
         if self.state is not State.AWAITING_REPLY or self._last_frame is None:
             raise UnexpectedReply(f"frame {frame[:2]!r} arrived while no reply was awaited")
@@ -246,7 +169,7 @@ class Session:
             ok = decoded.message.fixed_value("ok") == "1"
             self._move(Event.LOGIN_ACCEPTED if ok else Event.LOGIN_REFUSED)
         else:
-            self.state = State.LOGGED_IN  # TRANSITIONS[(AWAITING_REPLY, REPLY)], checked above
+            self._move(Event.REPLY)
         return Reply(decoded)
 
     def _resend(self, data: bytes, reason: str) -> Resend:
@@ -258,7 +181,7 @@ class Session:
 
     def connection_lost(self) -> None:
         """The transport closed or failed: nothing more can be sent on this session."""
-        self.state = State.CLOSED
+        self._move(Event.LOST)
         self._awaiting = None
 
 

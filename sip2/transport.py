@@ -13,9 +13,6 @@ import ssl
 from dataclasses import dataclass
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
-# settimeout() is a syscall (ioctl) every time. A socket timeout this much longer than asked
-# is kept: a read then ends at most this late, and a request costs no settimeout at all.
-TIMEOUT_SLACK = 0.005
 
 
 class TransportError(Exception):
@@ -56,11 +53,6 @@ class Transport:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
 
-    def _settimeout(self, timeout: float) -> None:
-        current = self._sock.gettimeout()
-        if current is None or not 0 <= current - timeout <= TIMEOUT_SLACK:
-            self._sock.settimeout(timeout)
-
     @classmethod
     def open(
         cls,
@@ -99,13 +91,9 @@ class Transport:
 
     def send(self, data: bytes, *, timeout: float) -> None:
         """Write all of ``data`` within ``timeout`` seconds."""
-        sock = self._sock
         try:
-            timeout = max(timeout, 0.001)
-            current = sock.gettimeout()  # _settimeout(), inlined: this runs for every request
-            if current is None or not 0 <= current - timeout <= TIMEOUT_SLACK:
-                sock.settimeout(timeout)
-            sock.sendall(data)
+            self._sock.settimeout(max(timeout, 0.001))
+            self._sock.sendall(data)
         except TimeoutError as exc:
             raise TransportTimeout("write timed out") from exc
         except OSError as exc:
@@ -118,12 +106,9 @@ class Transport:
         """
         if timeout <= 0:
             raise TransportTimeout("read timed out")
-        sock = self._sock
         try:
-            current = sock.gettimeout()  # _settimeout(), inlined
-            if current is None or not 0 <= current - timeout <= TIMEOUT_SLACK:
-                sock.settimeout(timeout)
-            data = sock.recv(65536)
+            self._sock.settimeout(timeout)
+            data = self._sock.recv(65536)
         except TimeoutError as exc:
             raise TransportTimeout("read timed out") from exc
         except OSError as exc:

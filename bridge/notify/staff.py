@@ -32,13 +32,15 @@ class FailedMessage:
     settled_at: datetime | None
 
 
-def failed_messages(session: Session, *, limit: int = 200) -> list[FailedMessage]:
-    """Newest first."""
+def failed_messages(
+    session: Session, *, limit: int = 200, bank_id: str | None = None
+) -> list[FailedMessage]:
+    """Newest first; only one bank's when ``bank_id`` is given."""
+    query = select(NotificationRow).where(NotificationRow.state.in_(NEEDS_STAFF))
+    if bank_id is not None:
+        query = query.where(NotificationRow.bank_id == bank_id)
     rows = session.scalars(
-        select(NotificationRow)
-        .where(NotificationRow.state.in_(NEEDS_STAFF))
-        .order_by(NotificationRow.created_at.desc(), NotificationRow.id.desc())
-        .limit(limit)
+        query.order_by(NotificationRow.created_at.desc(), NotificationRow.id.desc()).limit(limit)
     ).all()
     return [
         FailedMessage(

@@ -3,6 +3,11 @@
 DOMAIN.md section 6: links are purged at most ``retention.patron_item_link_hours`` after the ILS
 confirmed the loan or return; the pseudonymised audit log is kept ``retention.audit_days``.
 This job is the backstop: the flows already clear links as soon as they can.
+
+Deleting a year-old day of a consortium's audit log is tens of thousands of rows: the deletes
+go in batches of ``DELETE_BATCH`` rows, each in its own short transaction, so the job never
+holds locks on the audit log (which every door event writes to) for long, and a crash midway
+keeps what was already done.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, delete, or_, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 
 from bridge.runtime import Runtime, current
 from bridge.storage.db import unit_of_work
@@ -23,6 +28,21 @@ from bridge.storage.tables.returns import DepositRow
 
 log = logging.getLogger(__name__)
 DONE_OUTBOX_DAYS = 7
+DELETE_BATCH = 5_000
+
+
+def _delete_in_batches(
+    rt: Runtime, table: type[AuditEventRow] | type[OutboxRow], *where: ColumnElement[bool]
+) -> int:
+    """Deletes the rows matching ``where``, ``DELETE_BATCH`` at a time, one transaction each."""
+    deleted = 0
+    while True:
+        with unit_of_work(rt.sessions) as s:
+            ids = select(table.id).where(*where).limit(DELETE_BATCH)
+            done = getattr(s.execute(delete(table).where(table.id.in_(ids))), "rowcount", 0)
+        deleted += done
+        if done < DELETE_BATCH:
+            return deleted
 
 
 @dataclass(frozen=True)
@@ -77,21 +97,22 @@ def purge_now(rt: Runtime) -> PurgeReport:
             .where(or_(IllRequestRow.patron.is_not(None), IllRequestRow.title.is_not(None)))
             .values(patron=None, title=None)
         )
-        audit = s.execute(delete(AuditEventRow).where(AuditEventRow.at < audit_cutoff))
-        outbox = s.execute(
-            delete(OutboxRow).where(
-                OutboxRow.state == "done",
-                OutboxRow.done_at < now - timedelta(days=DONE_OUTBOX_DAYS),
-            )
-        )
-        report = PurgeReport(
-            load_links=getattr(loads, "rowcount", 0),
-            deposit_links=getattr(deposits, "rowcount", 0),
-            notification_links=getattr(notes, "rowcount", 0),
-            audit_events=getattr(audit, "rowcount", 0),
-            outbox_rows=getattr(outbox, "rowcount", 0),
-            ill_links=getattr(ill, "rowcount", 0),
-        )
+        links = [getattr(r, "rowcount", 0) for r in (loads, deposits, notes, ill)]
+    audit = _delete_in_batches(rt, AuditEventRow, AuditEventRow.at < audit_cutoff)
+    outbox = _delete_in_batches(
+        rt,
+        OutboxRow,
+        OutboxRow.state == "done",
+        OutboxRow.done_at < now - timedelta(days=DONE_OUTBOX_DAYS),
+    )
+    report = PurgeReport(
+        load_links=links[0],
+        deposit_links=links[1],
+        notification_links=links[2],
+        audit_events=audit,
+        outbox_rows=outbox,
+        ill_links=links[3],
+    )
     log.info("retention: %s", report)
     return report
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TypeVar
-
-import requests
+from typing import TYPE_CHECKING, TypeVar
 
 from ils_adapters.base import IlsRejected, IlsUnavailable, OutcomeUnknown
 from ils_adapters.ncip import requests as req
@@ -36,6 +34,11 @@ from ils_adapters.ncip.responses import (
     parse_response,
 )
 from ils_adapters.ncip.xml import DEFAULT_MAX_BYTES
+
+if TYPE_CHECKING:
+    # Imported when a client is made: the web process, which only answers NCIP, would carry
+    # requests and urllib3 (about 5 MiB resident) for nothing.
+    import requests
 
 R = TypeVar("R")
 
@@ -63,7 +66,11 @@ class NcipClient:
         self.header = header
         self.timeout = timeout
         self._headers = {"Content-Type": "application/xml; charset=utf-8", **(headers or {})}
-        self._session = session or requests.Session()
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self._session = session
         self._max_bytes = max_bytes
 
     # --- services -------------------------------------------------------------------------
@@ -168,6 +175,8 @@ class NcipClient:
     # --- transport ------------------------------------------------------------------------
 
     def _call(self, body: bytes, expected: type[R], changes_state: bool) -> R:
+        import requests  # loaded by __init__ already; this only binds the name
+
         try:
             response = self._session.post(
                 self.url, data=body, headers=self._headers, timeout=self.timeout

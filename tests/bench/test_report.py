@@ -115,3 +115,33 @@ def test_the_runner_writes_the_report_and_fails_when_a_suite_breaks(tmp_path: Pa
 
 def test_the_runner_succeeds_when_every_suite_runs(tmp_path: Path) -> None:
     assert main(["--quick"], suites=["tests.bench.suites_for_tests"]) == 0
+
+
+def test_a_soak_result_beside_the_report_becomes_its_table(tmp_path: Path) -> None:
+    result = {
+        "when": "2026-12-07 19:00 UTC",
+        "minutes": 3,
+        "rate": 20,
+        "banks": 500,
+        "events": 3000,
+        "deposits": 1200,
+        "window_minutes": 1,
+        "errors": 0,
+        "first_errors": [],
+        "latency": [
+            {"kind": "page", "count": 900, "p95_first_ms": 80.0, "p95_last_ms": 130.0,
+             "ratio": 1.625, "passed": False},
+        ],
+        "memory": [
+            {"process": "web-1", "rss_after_warmup_mib": 110.0, "rss_end_mib": 112.0,
+             "peak_mib": 120.0, "growth": 0.018, "passed": True},
+        ],
+    }
+    (tmp_path / "performance").mkdir()
+    (tmp_path / "performance" / "soak.json").write_text(json.dumps(result))
+    report = tmp_path / "performance.md"
+    write_report(_runs(), str(report))
+    text = report.read_text(encoding="utf-8")
+    assert "**0 errors** (target 0)" in text
+    assert "| page | 900 | 80.0 ms | 130.0 ms | 1.62x | **miss** |" in text
+    assert "| web-1 | 110 MiB | 112 MiB | 120 MiB | +1.8% | pass |" in text

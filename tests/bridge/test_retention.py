@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis import Redis
 from sqlalchemy import Engine, select
@@ -182,3 +183,41 @@ def test_ill_loans_that_never_close_lose_the_patron_after_the_audit_period(
     with rt.sessions() as s:
         rows = {r.request_id: r.patron for r in s.scalars(select(IllRequestRow))}
     assert rows == {"old": None, "new": "23000000000002"}
+
+
+def test_old_audit_rows_are_deleted_in_bounded_batches_each_committed(
+    settings: Settings, db_engine: Engine, redis_conn: Redis, monkeypatch: Any
+) -> None:
+    """A year-old backlog is deleted a batch at a time (short locks on a table every door event
+    writes to); rows inside the retention period stay."""
+    from sqlalchemy import event, insert
+
+    from bridge.services import retention
+
+    rt = _rt(settings, db_engine, redis_conn)
+    old = NOW - timedelta(days=settings.retention.audit_days + 1)
+    with unit_of_work(rt.sessions) as s:
+        s.execute(
+            insert(AuditEventRow),
+            [{"at": old - timedelta(minutes=n), "kind": "door_closed"} for n in range(23)]
+            + [{"at": NOW - timedelta(days=1), "kind": "door_opened"} for _ in range(4)],
+        )
+    monkeypatch.setattr(retention, "DELETE_BATCH", 10)
+    deletes: list[int] = []
+    commits: list[int] = []
+
+    def after(conn: Any, clause: Any, multi: Any, params: Any, options: Any, result: Any) -> None:
+        if str(clause).lstrip().upper().startswith("DELETE FROM AUDIT_EVENT"):
+            deletes.append(result.rowcount)
+
+    event.listen(db_engine, "after_execute", after)
+    event.listen(db_engine, "commit", lambda conn: commits.append(len(deletes)))
+    try:
+        assert purge_now(rt).audit_events == 23
+    finally:
+        event.remove(db_engine, "after_execute", after)
+    assert deletes == [10, 10, 3]
+    # Each batch was committed before the next one started.
+    assert [n for n in commits if n][:3] == [1, 2, 3]
+    with rt.sessions() as s:
+        assert sorted(e.kind for e in s.scalars(select(AuditEventRow))) == ["door_opened"] * 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
@@ -117,3 +118,36 @@ def test_an_orphaned_transaction_is_ended_so_its_row_locks_cannot_stop_the_worke
     finally:
         orphan.invalidate()
         orphan_engine.dispose()
+
+
+def test_a_blank_database_is_pending_and_the_heads_match_alembics(
+    db_engine: Engine, tmp_path: Any
+) -> None:
+    from alembic.script import ScriptDirectory
+
+    from bridge.storage.migrate import alembic_config, code_heads
+
+    script = ScriptDirectory.from_config(alembic_config(str(db_engine.url)))
+    assert code_heads() == set(script.get_heads())
+    blank = make_engine(f"sqlite:///{tmp_path}/blank.db")
+    try:
+        assert pending(blank)
+    finally:
+        blank.dispose()
+
+
+def test_a_web_process_checks_the_schema_without_loading_alembic(tmp_path: Any) -> None:
+    """Alembic stays out of long-running processes (about 11 MiB each); only migrating needs it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from bridge.storage.db import make_engine\n"
+        "from bridge.storage.migrate import pending\n"
+        "import bridge.app, bridge.serve, bridge.startup\n"
+        f"engine = make_engine('sqlite:///{tmp_path}/web.db')\n"
+        "print(pending(engine), any(m.split('.')[0] in ('alembic', 'mako') for m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["True", "False"], done.stderr

@@ -6,7 +6,7 @@ import pytest
 
 from sip2.codec import Message, decode, encode
 from sip2.connection import sc_status_message
-from sip2.errors import Fault, ProtocolError, UnexpectedReply
+from sip2.errors import EncodeError, Fault, ProtocolError, UnexpectedReply
 from sip2.session import Reply, Resend, Session, SessionConfig, State
 
 LOGIN = Message.build(
@@ -153,3 +153,27 @@ def test_a_reply_split_over_many_reads_arrives_once() -> None:
     for i in range(len(frame)):
         events += session.receive(frame[i : i + 1])
     assert len(events) == 1 and isinstance(events[0], Reply)
+
+
+def test_a_request_that_cannot_be_encoded_leaves_the_session_ready_for_the_next() -> None:
+    session = logged_in()
+    with pytest.raises(EncodeError):
+        session.send(item_info("bad|barcode"))
+    assert session.state is State.LOGGED_IN and session.awaiting is None
+    session.send(item_info("I-1"))
+    [reply] = session.receive(encode(item_reply("I-1")))
+    assert isinstance(reply, Reply) and reply.message.first("AB") == "I-1"
+
+
+@pytest.mark.parametrize("awaiting", [False, True])
+def test_a_lost_connection_closes_the_session_whatever_it_was_doing(awaiting: bool) -> None:
+    session = logged_in()
+    if awaiting:
+        session.send(item_info("I-1"))
+    session.connection_lost()
+    assert session.state is State.CLOSED and session.awaiting is None
+    with pytest.raises(ProtocolError) as caught:
+        session.send(item_info("I-2"))
+    assert caught.value.fault is Fault.OURS
+    with pytest.raises(UnexpectedReply):
+        session.receive(encode(item_reply("I-1")))

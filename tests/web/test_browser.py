@@ -431,3 +431,31 @@ def test_staff_equipment_page_in_the_browser(
     page.get_by_role("button", name="Close door 15 (simulation)").click()
     page.locator("#door-15").get_by_text("available").wait_for()
     assert csp_errors == []
+
+
+def test_overview_drills_down_to_one_bank_and_finds_a_bank_by_search(
+    page: Any, live: LiveServer, accounts: Any, doors: Any, csp_errors: list[str]
+) -> None:
+    sign_in(page, live, accounts[Role.VIEWER])
+    row = page.locator("#bank-row-east-station")
+    assert row.locator("td").first.inner_text() == "online"
+    page.get_by_label("Find a bank (name, id or branch)").fill("EAST-LOCKER")
+    page.get_by_role("button", name="Find").click()
+    page.wait_for_url(re.compile(r".*/staff/\?q=EAST-LOCKER$"))
+    assert page.locator("#bank-overview tbody tr").count() == 1
+    audit_page(page, live, "staff-overview-search")
+    page.get_by_role("link", name="East station").click()
+    page.wait_for_url(re.compile(r".*/staff/banks/east-station$"))
+    assert page.get_by_role("heading", name="East station").is_visible()
+    assert page.locator("#grid-east-station li").count() == 6
+    audit_page(page, live, "staff-bank")
+    # The bank page follows the doors like the status page does.
+    doors["east-station"].open_door(2)
+    page.wait_for_function(
+        "() => document.querySelector('#grid-east-station li[data-number=\"2\"]')"
+        ".innerText.includes('Door open')",
+        timeout=5000,
+    )
+    page.get_by_role("link", name="All banks").click()
+    page.wait_for_url(re.compile(r".*/staff/$"))
+    assert csp_errors == []

@@ -26,7 +26,13 @@ class BankRow(Base):
 
 class CompartmentRow(Base):
     __tablename__ = "compartment"
-    __table_args__ = (UniqueConstraint("bank_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("bank_id", "number"),
+        # The status page counts doors needing staff across every bank on each load and poll:
+        # by state, or with a fault (few rows), not by reading a consortium's every door.
+        Index("ix_compartment_state", "state"),
+        Index("ix_compartment_fault", "fault"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     bank_id: Mapped[str] = mapped_column(ForeignKey("bank.id"), index=True)
@@ -53,12 +59,18 @@ class AuditEventRow(Base):
     """Every state change and staff action. Patron references are pseudonymised (keyed hash)."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_at", "at"),)
+    # The log grows by every door event of every bank for ``retention.audit_days``: each staff
+    # filter (a bank, a kind) reads newest first from its own index instead of sorting.
+    __table_args__ = (
+        Index("ix_audit_event_at", "at"),
+        Index("ix_audit_event_bank_at", "bank_id", "at"),
+        Index("ix_audit_event_kind_at", "kind", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    kind: Mapped[str] = mapped_column(String(64), index=True)
-    bank_id: Mapped[str | None] = mapped_column(String(63), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    bank_id: Mapped[str | None] = mapped_column(String(63))
     compartment: Mapped[int | None]
     actor: Mapped[str] = mapped_column(String(120), default="system")
     subject: Mapped[str | None] = mapped_column(String(64))  # pseudonym, never a card number

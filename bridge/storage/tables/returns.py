@@ -24,10 +24,13 @@ class DepositRow(Base):
     __table_args__ = (
         UniqueConstraint("bank_id", "event_id"),
         Index("ix_deposit_state", "state", "deposited_at"),
+        # A bank's open deposits (overview, one bank's work list) among a year of checked-in
+        # ones: by bank and state, not every deposit the bank ever had.
+        Index("ix_deposit_bank_state", "bank_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    bank_id: Mapped[str] = mapped_column(String(63), index=True)
+    bank_id: Mapped[str] = mapped_column(String(63))
     compartment: Mapped[int]
     item_barcode: Mapped[str] = mapped_column(String(64), index=True)
     deposited_at: Mapped[datetime]

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session
 
 from bridge.storage.tables.core import AuditEventRow
@@ -62,8 +62,20 @@ def events(session: Session, flt: AuditFilter, limit: int = PAGE_SIZE) -> list[A
     return list(session.scalars(q.limit(limit)))
 
 
+# The distinct kinds by hopping through the (kind, at) index one kind at a time: a plain
+# SELECT DISTINCT reads every row of a year-long log on each audit page.
+_KINDS = text(
+    "WITH RECURSIVE k(kind) AS ("
+    " SELECT min(kind) FROM audit_event"
+    " UNION ALL"
+    " SELECT (SELECT min(e.kind) FROM audit_event e WHERE e.kind > k.kind)"
+    " FROM k WHERE k.kind IS NOT NULL"
+    ") SELECT kind FROM k WHERE kind IS NOT NULL"
+)
+
+
 def kinds(session: Session) -> list[str]:
-    return list(session.scalars(select(AuditEventRow.kind).distinct().order_by(AuditEventRow.kind)))
+    return [str(kind) for kind in session.scalars(_KINDS)]
 
 
 def csv_rows(session: Session, flt: AuditFilter) -> Iterator[str]:

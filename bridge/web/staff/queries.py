@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from bridge.notify.staff import NEEDS_STAFF as FAILED_MESSAGE_STATES
@@ -44,6 +44,7 @@ EXPECTED_OCCUPIED: dict[str, bool | None] = {
 WAITING_STATES = frozenset({"loaded", "expired", "staff_remove", "return_occupied"})
 REMOVAL_STATES = ("expired", "staff_remove")
 DEPOSIT_PENDING_STATES = ("recorded", "checking_in", "waiting_for_ils")
+HEALTH_OFFLINE_SHOWN = 10  # offline controllers named on the health panel; the rest counted
 
 
 class Cell(NamedTuple):
@@ -166,7 +167,11 @@ class Health:
     failed_jobs: int
     deposits_waiting: int
     oldest_waiting_at: datetime | None
-    controllers: list[tuple[str, str, bool, datetime | None]]  # id, name, online, seen
+    # Offline controllers, first few by name (id, name, online, seen); a consortium's panel must
+    # not list hundreds of banks on every poll.
+    controllers: list[tuple[str, str, bool, datetime | None]]
+    controllers_total: int = 0
+    controllers_offline: int = 0
 
 
 def ils_health(rt: Runtime) -> list[IlsHealth]:
@@ -203,11 +208,24 @@ def health(rt: Runtime, session: Session) -> Health:
             DepositRow.state.in_(DEPOSIT_PENDING_STATES)
         )
     ).one()
+    total, offline = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((BankRow.controller_online.is_(False), 1), else_=0)), 0),
+        )
+    ).one()
     controllers = [
         (b.id, b.name, b.controller_online, b.controller_seen_at)
-        for b in session.scalars(select(BankRow).order_by(BankRow.name))
+        for b in session.scalars(
+            select(BankRow)
+            .where(BankRow.controller_online.is_(False))
+            .order_by(BankRow.name)
+            .limit(HEALTH_OFFLINE_SHOWN)
+        )
     ]
-    return Health(ils_health(rt), queues, failed, waiting, oldest, controllers)
+    return Health(
+        ils_health(rt), queues, failed, waiting, oldest, controllers, int(total), int(offline)
+    )
 
 
 # --- work lists -------------------------------------------------------------------------------
@@ -305,12 +323,16 @@ def _masked_messages(messages: list[FailedMessage], role: Role) -> list[FailedMe
     return [replace(m, patron=None) for m in messages]
 
 
-def work_lists(rt: Runtime, role: Role, limit: int = 200) -> WorkLists:
-    """Everything staff must act on. Needs-staff deposits and failed messages come from their
-    services (``returns.returns_overview``, ``notify.staff.failed_messages``)."""
-    needs = returns.returns_overview(rt).needs_staff[:limit]
+def work_lists(
+    rt: Runtime, role: Role, limit: int = 200, bank_id: str | None = None
+) -> WorkLists:
+    """Everything staff must act on, at every bank or at ``bank_id`` only (a consortium's staff
+    work bank by bank). Needs-staff deposits and failed messages come from their services
+    (``returns.returns_overview``, ``notify.staff.failed_messages``)."""
+    needs = returns.returns_overview(rt, bank_id=bank_id).needs_staff[:limit]
+    one_bank = [] if bank_id is None else [CompartmentRow.bank_id == bank_id]
     with unit_of_work(rt.sessions) as session:
-        failed = failed_messages(session, limit=limit)
+        failed = failed_messages(session, limit=limit, bank_id=bank_id)
         attention = session.execute(
             select(
                 CompartmentRow.bank_id,
@@ -324,7 +346,8 @@ def work_lists(rt: Runtime, role: Role, limit: int = 200) -> WorkLists:
             .where(
                 CompartmentRow.state.in_((*REMOVAL_STATES, "return_occupied"))
                 | CompartmentRow.fault.is_not(None)
-                | CompartmentRow.occupied.is_not(None)
+                | CompartmentRow.occupied.is_not(None),
+                *one_bank,
             )
             .order_by(CompartmentRow.bank_id, CompartmentRow.number)
             .limit(limit * 4)
@@ -347,6 +370,7 @@ def work_lists(rt: Runtime, role: Role, limit: int = 200) -> WorkLists:
                 TransitRow.destination,
                 TransitRow.announced_at,
             )
+            .where(*([] if bank_id is None else [TransitRow.bank_id == bank_id]))
             .order_by(TransitRow.bank_id, TransitRow.announced_at)
             .limit(limit)
         ):

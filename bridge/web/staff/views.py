@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from bridge.staff_users import Role, StaffUser
 from bridge.storage.db import unit_of_work
 from bridge.web import security
-from bridge.web.staff import actions, auditlog, bp, charts, queries
+from bridge.web.staff import actions, auditlog, bp, charts, overview, queries
 from bridge.web.staff.filters import iso
 
 POLL_SECONDS = 5  # the grid and health panel refresh this often (app config may lower it)
@@ -45,26 +45,49 @@ def staff_user() -> StaffUser | None:
 @bp.get("/")
 @security.require_role(Role.VIEWER)
 def status() -> ResponseReturnValue:
+    """Health, then one line per bank (a page of them, searchable); the grids themselves only
+    when the deployment has a few banks, otherwise on each bank's page."""
     rt = security.runtime()
+    query = request.args.get("q", "")
+    page = request.args.get("page", "1")
     with unit_of_work(rt.sessions) as s:
-        grids = queries.bank_grids(s, rt.clock(), _user().role)
+        banks = overview.overview(s, query, int(page) if page.isdigit() else 1)
+        grids = []
+        if len(rt.settings.banks) <= overview.INLINE_GRIDS_MAX_BANKS:
+            grids = queries.bank_grids(s, rt.clock(), _user().role)
         health = queries.health(rt, s)
         work = queries.work_summary(s)
     return render_template(
         "staff/status.html",
+        overview=banks,
         grids=grids,
         health=health,
         work=work,
         zones=_zones(),
-        poll=current_app.config.get("LOCKERBRIDGE_POLL_SECONDS", POLL_SECONDS),
+        poll=_poll(),
     )
+
+
+def _poll() -> int:
+    poll: int = current_app.config.get("LOCKERBRIDGE_POLL_SECONDS", POLL_SECONDS)
+    return poll
+
+
+@bp.get("/banks/<bank_id>")
+@security.require_role(Role.VIEWER)
+def bank(bank_id: str) -> ResponseReturnValue:
+    """One bank's grid: its cost depends on that bank's doors only, not on how many banks."""
+    rt = security.runtime()
+    with unit_of_work(rt.sessions) as s:
+        grids = queries.bank_grids(s, rt.clock(), _user().role, [bank_id])
+    if not grids:
+        abort(404)
+    return render_template("staff/bank.html", grid=grids[0], zones=_zones(), poll=_poll())
 
 
 @bp.get("/fragments/grid/<bank_id>")
 @security.require_role(Role.VIEWER)
 def grid_fragment(bank_id: str) -> ResponseReturnValue:
-    if bank_id not in _bank_ids():
-        abort(404)
     rt = security.runtime()
     with unit_of_work(rt.sessions) as s:
         grids = queries.bank_grids(s, rt.clock(), _user().role, [bank_id])
@@ -87,9 +110,14 @@ def health_fragment() -> ResponseReturnValue:
 @security.require_role(Role.VIEWER)
 def work() -> ResponseReturnValue:
     rt = security.runtime()
-    lists = queries.work_lists(rt, _user().role)
     names = {b.id: b.name for b in rt.settings.banks}
-    return render_template("staff/work.html", work=lists, zones=_zones(), bank_names=names)
+    bank_id = request.args.get("bank") or None
+    if bank_id is not None and bank_id not in names:
+        abort(404)
+    lists = queries.work_lists(rt, _user().role, bank_id=bank_id)
+    return render_template(
+        "staff/work.html", work=lists, zones=_zones(), bank_names=names, bank_id=bank_id
+    )
 
 
 @bp.get("/banks/<bank_id>/<int:number>")
