@@ -88,6 +88,8 @@ class PhoneResult:
     message: str
     opened: tuple[int, ...] = ()
     fee_to_acknowledge: bool = False
+    other_bank: str | None = None  # NOT_HERE: the number was from this other bank's screen
+    bank: str | None = None  # ... and the items are at this one
 
 
 # --- tokens ---------------------------------------------------------------------------------
@@ -291,5 +293,12 @@ def _not_here(
             subject=patron_ref,
             reason=found.presence.value,
             other_bank=found.other_bank,
+        )
+    if found.presence is presence.Presence.OTHER_BANK and found.other_bank:
+        return PhoneResult(
+            PhoneOutcome.NOT_HERE,
+            message,
+            other_bank=rt.settings.bank(found.other_bank).name,
+            bank=bank.name,
         )
     return PhoneResult(PhoneOutcome.NOT_HERE, message)

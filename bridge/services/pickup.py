@@ -16,11 +16,12 @@ Every refusal is audited under a pseudonym and leaves the compartments as they w
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bridge.access.verification import (  # the shared words, also used from here
     DENIED_CARD,
@@ -81,12 +82,23 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class Loan:
+    """An item now on loan to the patron, with the due date from the ILS's checkout reply."""
+
+    item: str
+    title: str | None
+    compartment: int
+    due: datetime | None
+
+
+@dataclass(frozen=True)
 class PickupResult:
     outcome: PickupOutcome
     message: str
     opened: tuple[int, ...] = ()
     refused: tuple[Refusal, ...] = ()
     locked_until: datetime | None = None
+    loans: tuple[Loan, ...] = ()  # what the patron now has on loan (the receipt)
 
     @property
     def fee_to_acknowledge(self) -> bool:
@@ -249,6 +261,7 @@ def hand_over(
         )
     refused: list[Refusal] = []
     lent: list[_Waiting] = []
+    due: dict[int, datetime | None] = {}
     ils_down = False
     for w in waiting:
         if w.compartment in broken:
@@ -257,7 +270,7 @@ def hand_over(
         if ils_down:
             refused.append(Refusal(w.item, w.title, w.compartment, ILS_DOWN))
             continue
-        problem, fee = _check_out(adapter, w, fee_acknowledged)
+        problem, fee, due[w.id] = _check_out(adapter, w, fee_acknowledged)
         if problem == ILS_DOWN:
             ils_down = True
         if problem is None:
@@ -311,6 +324,7 @@ def hand_over(
                         item=load.item_barcode,
                         reason="checked out but the door stayed shut",
                     )
+        receipt = _queue_receipt(rt, s, bank_id, lent, due, now)
         for r in refused:
             audit(
                 s,
@@ -344,7 +358,12 @@ def hand_over(
         save_compartments(state, now)
         audit_events(s, events, actor=actor)
     opened, stuck = _open_all(rt, bank_id, doors, actor)
-    return _result(opened, stuck, refused, ils_down)
+    if receipt:
+        from bridge import outbox
+
+        outbox.dispatch(rt, "notification", receipt)
+    loans = tuple(Loan(w.item, w.title, w.compartment, due.get(w.id)) for w in lent)
+    return replace(_result(opened, stuck, refused, ils_down), loans=loans)
 
 
 def _open_all(
@@ -394,36 +413,71 @@ def _interrupted(rt: Runtime, bank_id: str, patron_ref: str) -> list[int]:
     return sorted(doors)
 
 
+def _queue_receipt(
+    rt: Runtime,
+    s: Session,
+    bank_id: str,
+    lent: list[_Waiting],
+    due: dict[int, datetime | None],
+    now: datetime,
+) -> str | None:
+    """The patron's receipt (what they now have on loan, each with the due date from the ILS's
+    checkout reply), queued in the pickup's own transaction when the library sends receipts."""
+    from bridge.notify import MessageKind, queue_message
+
+    if not lent or not rt.settings.notifications.send_pickup_receipt:
+        return None
+    dues = [d for d in (due.get(w.id) for w in lent) if d is not None]
+    return queue_message(
+        s,
+        MessageKind.PICKED_UP,
+        bank_id=bank_id,
+        patron=lent[0].patron,
+        event_key="pickup:" + ",".join(str(w.id) for w in sorted(lent, key=lambda w: w.id)),
+        facts={
+            "titles": [w.title or w.item for w in lent],
+            "items": len(lent),
+            "picked_up_at": now,
+            "due": min(dues) if dues else None,
+            "loans": [{"title": w.title or w.item, "due": due.get(w.id)} for w in lent],
+        },
+        now=now,
+    )
+
+
 def _check_out(
     adapter: IlsAdapter, w: _Waiting, fee_acknowledged: bool
-) -> tuple[str | None, str | None]:
-    """None when the item is now on loan to the patron, else (reason in words, fee)."""
+) -> tuple[str | None, str | None, datetime | None]:
+    """(None, None, due date) when the item is now on loan to the patron, else (reason in
+    words, fee, None)."""
     try:
         got = adapter.checkout(w.patron, w.item, fee_acknowledged=fee_acknowledged)
     except IlsUnavailable:
-        return ILS_DOWN, None
+        return ILS_DOWN, None, None
     except IlsRejected as exc:
-        return f"The library system refused the loan: {exc.screen_message or exc}", None
+        return f"The library system refused the loan: {exc.screen_message or exc}", None, None
     except OutcomeUnknown:
         # The reply was lost: ask what happened before deciding (DOMAIN.md section 3).
         try:
             status = adapter.item_status(w.item)
         except (IlsUnavailable, IlsRejected):
-            return ILS_DOWN, None
+            return ILS_DOWN, None, None
         if status.status in (
             CirculationStatus.CHARGED,
             CirculationStatus.CHARGED_NOT_TO_BE_RECALLED,
         ):
-            return None, None
-        return ILS_DOWN, None
+            return None, None, status.due
+        return ILS_DOWN, None, None
     if got.ok:
-        return None, None
+        return None, None, got.due
     if got.kind is CheckoutKind.FEE_NEEDS_ACKNOWLEDGEMENT:
         fee = str(got.fee) if got.fee is not None else "a charge"
         return (
-            f"This loan has a charge of {fee}. Confirm that you accept it to take the item."
-        ), fee
-    return _plain(got.screen_message), None
+            (f"This loan has a charge of {fee}. Confirm that you accept it to take the item."),
+            fee,
+            None,
+        )
+    return _plain(got.screen_message), None, None
 
 
 def _plain(message: str | None) -> str:
