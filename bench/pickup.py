@@ -68,6 +68,7 @@ def measure(n: int) -> tuple[list[float], list[float]]:
     """(our seconds, ILS seconds) per scan, for ``n`` scans."""
     from redis import Redis
 
+    from bridge.assembly import assemble
     from bridge.config import load_settings
     from bridge.redis_conn import EmbeddedRedis
     from bridge.runtime import Runtime
@@ -94,6 +95,7 @@ def measure(n: int) -> tuple[list[float], list[float]]:
                     redis=Redis.from_url(redis_server.url),
                 )
                 sync_banks(rt)
+                assemble(rt)
                 driver = driver_for(rt, "main-lobby")
                 scan_item(rt, "main-lobby", "39100000000000", "bench")  # warm-up: connect, login
                 for i in range(1, n + 1):

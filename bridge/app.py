@@ -29,7 +29,9 @@ BLUEPRINTS = (
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Flask:
     app = Flask(__name__)
-    runtime = runtime or Runtime.from_settings(settings)
+    from bridge.assembly import assemble
+
+    runtime = assemble(runtime or Runtime.from_settings(settings))  # webhook events
     app.extensions["lockerbridge"] = runtime
     app.config.update(
         SECRET_KEY=settings.web.secret_key,

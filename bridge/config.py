@@ -343,6 +343,10 @@ class BankSettings(Strict):
     equipment_inspection: bool = False
     # Card readers at the bank: ask for the PIN after a card is read (docs/access.md).
     require_pin_with_reader: bool = True
+    # False for a bank nobody staffs (a 24-hour locker outside): its kiosk never tells a patron
+    # to "see staff", only what they can do there and the number to call.
+    staffed: bool = True
+    help_phone: str | None = None  # None: branding.help_phone
     compartments: list[Compartment] = []
     compartment_ranges: list[CompartmentRange] = []
 
@@ -423,6 +427,8 @@ class NotificationSettings(Strict):
     website: str = ""
     # False when the library prefers the ILS's own "hold ready" notice (see docs/notifications.md).
     send_ready_message: bool = True
+    # A receipt after each pickup: every item now on loan with its due date from the ILS.
+    send_pickup_receipt: bool = False
 
 
 class AlertSettings(Strict):
@@ -499,6 +505,17 @@ class WebSettings(Strict):
                     f"trusted_proxies: {entry!r} is not an address or network"
                 ) from None
         return value
+
+
+class BrandingSettings(Strict):
+    """What the kiosk and the phone pages show of the library (``[branding]``)."""
+
+    library_name: str | None = None  # None: notifications.library_name
+    # PNG/SVG/JPEG, served from our own origin (the pages' CSP loads images from nowhere else)
+    logo_file: Path | None = None
+    logo_alt: str = ""  # the logo's text alternative; empty: the library name says it already
+    help_phone: str = ""  # shown on every kiosk and phone page; a bank's help_phone wins
+    currency: str = "USD"  # shown with every fee amount (SIP2 checkout replies carry no currency)
 
 
 class SecuritySettings(Strict):
@@ -642,6 +659,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     web: WebSettings
     security: SecuritySettings
+    branding: BrandingSettings = BrandingSettings()
     ils: list[IlsSettings] = Field(min_length=1)
     banks: list[BankSettings] = Field(min_length=1)
     routing: list[RoutingRule] = []

@@ -116,6 +116,9 @@ def prepare(rt: Runtime, role: str) -> None:
     except Exception as exc:
         raise RedisUnavailable(f"Redis is unreachable: {exc}") from exc
     sync_banks_once(rt)
+    from bridge.assembly import assemble
+
+    assemble(rt)  # controller events (webhook, MQTT) reach the services from here on
     log.info("%s: start-up checks passed", role)
 
 

@@ -74,7 +74,7 @@ def driver_for(rt: Runtime, bank_id: str) -> Any:
     if bank.driver.kind == "http":
         verifier = controller_verifier(rt)
     elif bank.driver.kind == "mqtt":
-        from bridge.controllers import ListenerVerifier
+        from bridge.controller_auth import ListenerVerifier
 
         # Each process subscribed to the bank checks every message itself; events are applied
         # by one of them (bridge.controllers).
@@ -83,7 +83,7 @@ def driver_for(rt: Runtime, bank_id: str) -> Any:
 
 
 def _build_driver(rt: Runtime, bank: BankSettings, verifier: Any) -> Any:
-    from bridge.services import doors
+    from bridge import events
     from lockers.signing import Signer
 
     settings = bank.driver
@@ -127,7 +127,8 @@ def _build_driver(rt: Runtime, bank: BankSettings, verifier: Any) -> Any:
                 verifier=verifier,
                 ca_file=str(settings.ca_file) if settings.ca_file else None,
             )
-    driver.subscribe(lambda event: doors.handle_event(rt, event))
+    # Events go to the handlers registered at start-up (bridge.assembly).
+    driver.subscribe(lambda event: events.apply(rt, event))
     if settings.kind == "mqtt":
         driver.start()  # subscribes to the bank's ack and evt topics
     return driver
@@ -135,7 +136,7 @@ def _build_driver(rt: Runtime, bank: BankSettings, verifier: Any) -> Any:
 
 def controller_verifier(rt: Runtime) -> Any:
     """One verifier of controller messages per process, with nonces shared through Redis."""
-    from bridge.controllers import RedisNonceCache
+    from bridge.controller_auth import RedisNonceCache
     from lockers.signing import Verifier
 
     def key_of(bank_id: str) -> bytes | None:

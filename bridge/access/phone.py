@@ -14,10 +14,7 @@ checks the items out and opens the doors. Every refusal is audited.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -26,14 +23,17 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bridge.access import presence
+from bridge.access.links import TOKEN_BYTES as TOKEN_BYTES
+from bridge.access.links import _hashes, _sign_key, _tag
+from bridge.access.links import issue_link as issue_link
+from bridge.access.links import new_token as new_token
+from bridge.access.links import revoke_links as revoke_links
+from bridge.access.verification import Verdict, presence_key, verify_presence
 from bridge.runtime import Runtime
-from bridge.services.banks import audit, hashers
+from bridge.services.banks import audit
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import PhoneLinkRow
 from bridge.storage.tables.lockers import LoadRow
-
-TOKEN_BYTES = 16
-_TAG_BYTES = 12
 
 
 class LinkState(StrEnum):
@@ -88,28 +88,11 @@ class PhoneResult:
     message: str
     opened: tuple[int, ...] = ()
     fee_to_acknowledge: bool = False
+    other_bank: str | None = None  # NOT_HERE: the number was from this other bank's screen
+    bank: str | None = None  # ... and the items are at this one
 
 
 # --- tokens ---------------------------------------------------------------------------------
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _sign_key(rt: Runtime, index: int = 0) -> bytes:
-    return hashlib.sha256(
-        b"phone-link\x00" + rt.settings.security.code_keys[index].encode()
-    ).digest()
-
-
-def _tag(key: bytes, body: str) -> str:
-    return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest()[:_TAG_BYTES])
-
-
-def new_token(rt: Runtime) -> str:
-    body = _b64(secrets.token_bytes(TOKEN_BYTES))
-    return f"{body}.{_tag(_sign_key(rt), body)}"
 
 
 def signature_ok(rt: Runtime, token: str) -> bool:
@@ -120,14 +103,6 @@ def signature_ok(rt: Runtime, token: str) -> bool:
         hmac.compare_digest(_tag(_sign_key(rt, i), body), tag)
         for i in range(len(rt.settings.security.code_keys))
     )
-
-
-def _hashes(rt: Runtime, token: str) -> list[str]:
-    return [h.digest("phone", "*", token) for h in hashers(rt)]
-
-
-def presence_key(rt: Runtime) -> bytes:
-    return hashlib.sha256(b"presence\x00" + rt.settings.security.code_keys[0].encode()).digest()
 
 
 def kiosk_code(rt: Runtime, bank_id: str, at: datetime | None = None) -> tuple[str, int]:
@@ -141,56 +116,6 @@ def kiosk_code(rt: Runtime, bank_id: str, at: datetime | None = None) -> tuple[s
 
 
 # --- issuing --------------------------------------------------------------------------------
-
-
-def issue_link(
-    rt: Runtime,
-    session: Session,
-    *,
-    bank_id: str,
-    patron_ref: str,
-    expires_at: datetime,
-    now: datetime,
-    grant_id: str | None = None,
-) -> str | None:
-    """A new phone link for the patron's items at ``bank_id``, inside the caller's transaction.
-
-    Earlier live links of the patron at this bank are revoked. Returns the URL to put in the
-    message, or None when ``access.public_url`` is not set (no phone pages offered).
-    """
-    base = rt.settings.access.public_url
-    if not base:
-        return None
-    revoke_links(session, bank_id, patron_ref, now)
-    token = new_token(rt)
-    session.add(
-        PhoneLinkRow(
-            token_hash=_hashes(rt, token)[0],
-            bank_id=bank_id,
-            patron_ref=patron_ref,
-            grant_id=grant_id,
-            created_at=now,
-            expires_at=expires_at,
-        )
-    )
-    session.flush()
-    return f"{base.rstrip('/')}/phone/{token}"
-
-
-def revoke_links(session: Session, bank_id: str, patron_ref: str, now: datetime) -> None:
-    session.execute(
-        update(PhoneLinkRow)
-        .where(
-            PhoneLinkRow.bank_id == bank_id,
-            PhoneLinkRow.patron_ref == patron_ref,
-            PhoneLinkRow.used_at.is_(None),
-            PhoneLinkRow.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
-    )
-
-
-# --- looking up -----------------------------------------------------------------------------
 
 
 def _find(rt: Runtime, s: Session, token: str) -> PhoneLinkRow | None:
@@ -278,7 +203,6 @@ def open_from_phone(
         patron_ref = row.patron_ref if row else None
     if state is not LinkState.LIVE or bank_id is None or patron_ref is None:
         return _refuse_link(rt, state, bank_id, patron_ref)
-    from bridge.access.verification import Verdict, verify_presence
 
     checked = verify_presence(
         rt, bank_id, code, subject=f"phone:{link_id}", via="phone", ref=patron_ref
@@ -369,5 +293,12 @@ def _not_here(
             subject=patron_ref,
             reason=found.presence.value,
             other_bank=found.other_bank,
+        )
+    if found.presence is presence.Presence.OTHER_BANK and found.other_bank:
+        return PhoneResult(
+            PhoneOutcome.NOT_HERE,
+            message,
+            other_bank=rt.settings.bank(found.other_bank).name,
+            bank=bank.name,
         )
     return PhoneResult(PhoneOutcome.NOT_HERE, message)

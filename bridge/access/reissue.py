@@ -36,6 +36,7 @@ from bridge.services.banks import (
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.lockers import LoadRow
+from bridge.storage.tables.notifications import NotificationRow
 
 
 class ReissueOutcome(StrEnum):
@@ -155,10 +156,11 @@ def reissue(
                 ReissueOutcome.NOTHING_WAITING, "Nothing is waiting for this card here."
             )
         codes = access_codes(rt, s)
+        card = loads[0].patron or ""
+        replaces = _last_code_sent(rt, s, bank_id, card) if revoke else None
         if revoke:
             for grant in SqlGrantStore(s).of_patron(bank_id, patron_ref, now):
                 codes.revoke(grant, now)
-        card = loads[0].patron or ""
         doors = tuple(sorted({ld.compartment for ld in loads}))
         expires = min(ld.expires_at or now + timedelta(days=bank.hold_shelf_days) for ld in loads)
         issued = codes.issue(
@@ -201,6 +203,8 @@ def reissue(
             "hours": bank.hours,
             "reissued": True,
         }
+        if replaces is not None:
+            facts["replaces_sent_at"] = replaces
         if url:
             facts["phone_url"] = url
         ref = queue_message(
@@ -215,6 +219,25 @@ def reissue(
     if ref:
         outbox.dispatch(rt, "notification", ref)
     return ReissueResult(ReissueOutcome.ISSUED, SENT, issued.typed_code, doors)
+
+
+def _last_code_sent(rt: Runtime, s: Session, bank_id: str, card: str) -> datetime | None:
+    """When the patron's last ready-for-pickup message with a code left (the code a re-issue
+    replaces), so the new message can say which one it replaces. A message not sent yet does
+    not count: delivery folds it into the newer one (``bridge.notify.delivery``)."""
+    from bridge.notify import MessageKind
+    from bridge.notify.optout import patron_keys
+
+    if not card:
+        return None
+    return s.scalar(
+        select(func.max(NotificationRow.settled_at)).where(
+            NotificationRow.kind == MessageKind.READY_FOR_PICKUP.value,
+            NotificationRow.bank_id == bank_id,
+            NotificationRow.state.in_(("sent", "partial")),
+            NotificationRow.patron_key.in_(patron_keys(rt.settings, card)),
+        )
+    )
 
 
 def reissue_with_card(

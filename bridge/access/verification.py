@@ -26,7 +26,9 @@ the card appears only as its pseudonym.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -182,9 +184,20 @@ def verify_card(
 
 
 def verify_secret(
-    rt: Runtime, bank_id: str, secret: str, *, kind: str, kiosk: str, via: str | None = None
+    rt: Runtime,
+    bank_id: str,
+    secret: str,
+    *,
+    kind: str,
+    kiosk: str,
+    via: str | None = None,
+    still_entitled: Callable[[str], bool] | None = None,
 ) -> Verified:
-    """A typed code (``kind="code"``) or QR token (``"qr"``) against the bank's live grants."""
+    """A typed code (``kind="code"``) or QR token (``"qr"``) against the bank's live grants.
+
+    ``still_entitled(patron_ref)`` lets a caller accept a grant that is already used when the
+    use it was spent on never finished (a pickup cut short before its doors opened): the
+    secret is right, so it counts as a success, and the grant is returned as found."""
     rt.settings.bank(bank_id)
     via = via or kind
     secret = secret.strip()
@@ -219,6 +232,10 @@ def verify_secret(
             why = "revoked"
         elif found:
             why = "expired"
+        used = [g for g in found if g.used_at]
+        if used and still_entitled is not None and still_entitled(used[0].patron_ref):
+            attempt.refund(success=True)
+            return Verified(Verdict.OK, "", used[0].patron_ref, grant=used[0])
         _failed(rt, bank_id, via, why, None)
         _alert_when_half_spent(rt, bank_id, bank, attempt)
         return Verified(Verdict.DENIED, DENIED_CODE)
@@ -260,6 +277,11 @@ class PresenceVerified:
     found: PresenceCheck | None = None
 
 
+def presence_key(rt: Runtime) -> bytes:
+    """The key the kiosks' presence numbers are derived with."""
+    return hashlib.sha256(b"presence\x00" + rt.settings.security.code_keys[0].encode()).digest()
+
+
 PRESENCE_RUN = (5, 15 * 60)  # wrong numbers per phone link or client, ended by a success
 
 
@@ -268,8 +290,6 @@ def verify_presence(
 ) -> PresenceVerified:
     """The number shown on the bank's kiosk screen, typed on a phone: counted against
     ``subject`` (a phone link, or the client for day use) before it is checked."""
-    from bridge.access.phone import presence_key
-
     budget = Budget(f"presence:{subject}"[:160], *PRESENCE_RUN, reset_on_success=True)
     attempt = _reserve(rt, bank_id, (budget,), via, ref)
     if isinstance(attempt, Verified):

@@ -72,6 +72,23 @@ def run(rt: Runtime, kind: str, ref: str) -> str:
         raise
 
 
+def _replaced_by_reissue(s: Any, msg: _Pending) -> bool:
+    """Whether a newer, still unsent, re-issued ready-for-pickup message for the same patron
+    and bank exists: a re-issue revokes every earlier code of the patron there."""
+    if not msg.patron:
+        return False
+    newer = s.scalars(
+        select(NotificationRow.facts).where(
+            NotificationRow.kind == MessageKind.READY_FOR_PICKUP.value,
+            NotificationRow.bank_id == msg.bank_id,
+            NotificationRow.patron == msg.patron,
+            NotificationRow.state == "pending",
+            NotificationRow.id > msg.id,
+        )
+    ).all()
+    return any((facts or {}).get("reissued") for facts in newer)
+
+
 def _deliver(rt: Runtime, claim: outbox.Claim) -> str:
     settings = rt.settings
     n = settings.notifications
@@ -91,6 +108,12 @@ def _deliver(rt: Runtime, claim: outbox.Claim) -> str:
         )
         last_error = s.scalars(select(OutboxRow.last_error).where(OutboxRow.id == claim.id)).one()
         optouts = opted_out(s, settings, msg.patron)
+        replaced = msg.kind is MessageKind.READY_FOR_PICKUP and _replaced_by_reissue(s, msg)
+
+    if replaced:
+        # Codes re-issued in quick succession: only the newest message goes out (its code is
+        # the only one that works), so the patron does not get a string of alike messages.
+        return _settle(rt, claim, msg, "skipped", "a newer code for the same items replaces it")
 
     if claim.attempts > n.max_attempts:
         return _settle(

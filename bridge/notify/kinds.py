@@ -34,6 +34,9 @@ KNOWN_FACTS = (
     "returned_at",  # ISO datetime of the deposit
     "items",  # count, when titles are unknown
     "picked_up_at",  # ISO datetime of the pickup
+    "loans",  # [{title, due}]: what a pickup lent, each with its due date (the receipt)
     "phone_url",  # link to the phone page (secret; bridge.access.phone)
     "ends_at",  # ISO datetime: a day-use reservation ends
+    "reissued",  # true: a new code for items already announced
+    "replaces_sent_at",  # ISO datetime: when the message whose code this one replaces left
 )

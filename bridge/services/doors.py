@@ -5,28 +5,31 @@ on its second failure the domain (``lockers.safety.SafetyMonitor``) takes the co
 service and, if its items are not inside yet, moves the reservation to another door, which is
 then opened instead. The controller being offline opens nothing and changes nothing.
 
-:func:`handle_event` takes every driver event (simulated, MQTT, or the HTTP webhook):
+:data:`HANDLERS` act on the driver events (simulated, MQTT, or the HTTP webhook), each in one
+transaction; ``bridge.assembly`` registers them at start-up (``bridge.events``):
 
 - door opened → remembered on the compartment row;
 - door closed → finishes whatever the door was opened for: loading (compartment ``loaded``,
   access code issued, patron notified), pickup (compartment free, patron↔item link purged),
-  equipment stocking, or a deposit (``bridge.services.returns.record_deposit``);
+  equipment stocking, or a deposit (``bridge.services.deposits.add_deposit``, in the same
+  transaction as the door's new state);
 - occupancy → compared with the model; a contradiction goes on the staff list;
-- fault → the compartment (or the controller) is out of service;
-- card read → card or credential access (``bridge.access.readers``).
+- fault → the compartment (or the controller) is out of service.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bridge import outbox
-from bridge.metrics import DOOR_EVENTS
+from bridge.access.links import issue_link
 from bridge.runtime import Runtime
 from bridge.services.banks import (
     BankState,
@@ -38,16 +41,16 @@ from bridge.services.banks import (
     lock_bank,
     save_compartments,
 )
+from bridge.services.deposits import KIND as DEPOSIT_CHECKIN
+from bridge.services.deposits import add_deposit
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, BankRow, CompartmentRow
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
 from bridge.wiring import driver_for
 from lockers.allocation import Allocation, NoFit, allocate, apply_allocation
 from lockers.drivers.base import (
-    CardRead,
     DoorClosed,
     DoorOpened,
-    DriverEvent,
     Fault,
     OccupancyChanged,
 )
@@ -59,6 +62,7 @@ from lockers.states import EXPECTED_OCCUPANCY, CompartmentState
 
 log = logging.getLogger(__name__)
 _S = CompartmentState
+PICKUP_DOOR_OPENED = "pickup_door_opened"
 POLICY = SafetyPolicy()
 
 
@@ -237,24 +241,8 @@ def _follow_move(
 # --- events from the controller -----------------------------------------------------------
 
 
-def handle_event(rt: Runtime, event: DriverEvent) -> None:
-    """Applies one driver event. Unknown banks/compartments are logged and dropped."""
-    DOOR_EVENTS.labels(bank=event.bank_id, event=type(event).__name__).inc()
-    try:
-        if isinstance(event, DoorOpened):
-            _door_opened(rt, event)
-        elif isinstance(event, DoorClosed):
-            door_closed(rt, event.bank_id, event.compartment, event.at)
-        elif isinstance(event, OccupancyChanged):
-            _occupancy(rt, event)
-        elif isinstance(event, Fault):
-            _fault(rt, event)
-        elif isinstance(event, CardRead):
-            from bridge.access import readers  # audits under a pseudonym, then card access
-
-            readers.card_read(rt, event)
-    except KeyError:
-        log.warning("event for an unknown bank or compartment dropped: %s", type(event).__name__)
+def _closed(rt: Runtime, event: DoorClosed) -> None:
+    door_closed(rt, event.bank_id, event.compartment, event.at)
 
 
 def _row(s: Session, bank_id: str, number: int) -> CompartmentRow:
@@ -271,7 +259,30 @@ def _row(s: Session, bank_id: str, number: int) -> CompartmentRow:
 def _door_opened(rt: Runtime, event: DoorOpened) -> None:
     with unit_of_work(rt.sessions) as s:
         row = _row(s, event.bank_id, event.compartment)
+        if row.state == _S.PICKED_UP.value and not row.door_open:
+            # The patron's door really opened: a handover cut short before this point may be
+            # resumed (bridge.services.pickup), one after it may not open the door again.
+            audit(
+                s,
+                PICKUP_DOOR_OPENED,
+                at=event.at,
+                bank_id=event.bank_id,
+                compartment=event.compartment,
+                actor="controller",
+            )
         row.door_open, row.door_opened_at = True, event.at
+        # A return scan whose door really opened may have an item behind it from now on: it
+        # is no longer one the sweeper may drop (bridge.services.deposits.release_abandoned).
+        s.execute(
+            update(LoadRow)
+            .where(
+                LoadRow.bank_id == event.bank_id,
+                LoadRow.compartment == event.compartment,
+                LoadRow.kind == "deposit",
+                LoadRow.state == "reserved",
+            )
+            .values(state="open")
+        )
         s.execute(
             update(BankRow)
             .where(BankRow.id == event.bank_id)
@@ -282,7 +293,7 @@ def _door_opened(rt: Runtime, event: DoorOpened) -> None:
 def door_closed(rt: Runtime, bank_id: str, number: int, at: datetime) -> None:
     """Finishes what the door was opened for (see the module docstring)."""
     refs: list[str] = []
-    deposits: list[tuple[str, str | None]] = []
+    deposits: list[int] = []
     with unit_of_work(rt.sessions) as s:
         lock_bank(s, bank_id)
         state = load_bank(s, bank_id)
@@ -294,7 +305,7 @@ def door_closed(rt: Runtime, bank_id: str, number: int, at: datetime) -> None:
         fresh = [ld for ld in state.loads_in(number) if ld.state == "reserved"]
         events: list[LockerEvent] = []
         if compartment.purpose is Purpose.RETURN:
-            deposits = _close_return_door(s, state, number, at, events)
+            deposits = _close_return_door(s, state, number, at, events, now=rt.clock())
         elif fresh and compartment.state in (_S.RESERVED, _S.LOADED):
             if compartment.state is _S.RESERVED:
                 events.append(
@@ -313,15 +324,12 @@ def door_closed(rt: Runtime, bank_id: str, number: int, at: datetime) -> None:
             events.append(found)
         save_compartments(state, at)
         audit_events(s, events, actor="controller")
+    # Committed: now, and only now, hand the work to the workers (the sweeper does it if this
+    # process dies here).
     for ref in refs:
         outbox.dispatch(rt, "notification", ref)
-    if deposits:
-        from bridge.services.returns import record_deposit
-
-        for item, _who in deposits:
-            record_deposit(
-                rt, bank_id=bank_id, compartment=number, item_barcode=item, deposited_at=at
-            )
+    for deposit_id in deposits:
+        outbox.dispatch(rt, DEPOSIT_CHECKIN, str(deposit_id))
 
 
 def _issue_and_notify(
@@ -394,8 +402,6 @@ def _issue_and_notify(
         grant=issued.grant.grant_id,
         expires=expires.isoformat(),
     )
-    from bridge.access.phone import issue_link
-
     phone_url = issue_link(
         rt,
         s,
@@ -473,8 +479,17 @@ def _close_after_pickup(
 
 
 def _close_return_door(
-    s: Session, state: BankState, number: int, at: datetime, events: list[LockerEvent]
-) -> list[tuple[str, str | None]]:
+    s: Session,
+    state: BankState,
+    number: int,
+    at: datetime,
+    events: list[LockerEvent],
+    *,
+    now: datetime,
+) -> list[int]:
+    """The door's pending scans become deposits (backdated to ``at``, the close), in the
+    transaction that marks the door occupied and deletes the scans: a crash can no longer leave
+    an occupied door with its scans gone and no deposit. Returns the new deposits' ids."""
     pending = list(
         s.scalars(
             select(LoadRow).where(
@@ -492,7 +507,20 @@ def _close_return_door(
                 number, _S.RETURN_OCCUPIED, at=at, actor="patron", reason="deposit"
             )
         )
-    out: list[tuple[str, str | None]] = [(p.item_barcode, p.patron_ref) for p in pending]
+    out: list[int] = []
+    for scan in pending:
+        deposit_id, new = add_deposit(
+            s,
+            bank_id=state.bank.bank_id,
+            compartment=number,
+            item_barcode=scan.item_barcode,
+            deposited_at=at,
+            now=now,
+            # No event id: a resent close finds no scans left (they go in this same commit),
+            # and a scan's row id may be reused once it is deleted.
+        )
+        if new:
+            out.append(deposit_id)
     s.execute(delete(LoadRow).where(LoadRow.id.in_([p.id for p in pending])))
     return out
 
@@ -573,6 +601,16 @@ def _fault(rt: Runtime, event: Fault) -> None:
         row.fault = f"{event.code}: {event.detail}"[:200]
         save_compartments(state, event.at)
         audit_events(s, [changed], actor="controller")
+
+
+# The handlers of this module by event type; ``bridge.assembly`` registers them at start-up
+# (``bridge.events``). Card reads belong to ``bridge.access.readers``.
+HANDLERS: dict[type, Callable[[Runtime, Any], object]] = {
+    DoorOpened: _door_opened,
+    DoorClosed: _closed,
+    OccupancyChanged: _occupancy,
+    Fault: _fault,
+}
 
 
 # --- staff --------------------------------------------------------------------------------

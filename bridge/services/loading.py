@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bridge.config import BankSettings
 from bridge.runtime import Runtime
@@ -39,6 +40,7 @@ from bridge.services.banks import (
 )
 from bridge.services.doors import open_door
 from bridge.storage.db import unit_of_work
+from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import LoadRow
 from bridge.wiring import adapter_for
 from ils_adapters.base import (
@@ -107,7 +109,8 @@ def scan_item(
                 LoadRow.item_barcode == item, LoadRow.state.in_(("reserved", "loaded"))
             )
         ).first()
-        if inside is not None:
+        reopen = inside is not None and _never_opened(s, inside, bank_id)
+        if inside is not None and not reopen:
             where = rt.settings.bank(inside.bank_id).name if inside.bank_id != bank_id else "here"
             audit(
                 s,
@@ -128,6 +131,11 @@ def scan_item(
                 timings=timings,
             )
         size = (size or transfers.expected_size(s, item) or "S").upper()
+    if reopen and inside is not None:
+        # Reserved here earlier, but its door is shut and nothing is inside: the process that
+        # reserved it died before the door opened (or the answer was lost). The hold is
+        # captured already; open the same door again instead of checking the item in twice.
+        return _open_reserved(rt, bank, item, inside.compartment, actor, timings)
     adapter = adapter_for(rt, bank_id)
     started = time.perf_counter()
     try:
@@ -415,6 +423,43 @@ def _load(
         ScanOutcome.DOOR_FAILED,
         item,
         f"{why}. The hold is captured: put the item on the hold shelf. Staff have been told.",
+        timings=timings,
+    )
+
+
+def _never_opened(s: Session, load: LoadRow, bank_id: str) -> bool:
+    """A hold reserved at this bank whose door is shut, so not (yet) loaded."""
+    if load.bank_id != bank_id or load.kind != "hold" or load.state != "reserved":
+        return False
+    door = s.scalars(
+        select(CompartmentRow).where(
+            CompartmentRow.bank_id == bank_id, CompartmentRow.number == load.compartment
+        )
+    ).one_or_none()
+    return door is not None and not door.door_open and door.state == "reserved"
+
+
+def _open_reserved(
+    rt: Runtime, bank: BankSettings, item: str, number: int, actor: str, timings: dict[str, float]
+) -> ScanResult:
+    with unit_of_work(rt.sessions) as s:
+        audit(s, "door_reopened", at=rt.clock(), bank_id=bank.id, compartment=number,
+              actor=actor, item=item)  # fmt: skip
+    opening = open_door(rt, bank.id, number, actor=actor)
+    if opening.ok:
+        return ScanResult(
+            ScanOutcome.DOOR_OPEN,
+            item,
+            f"Put the item in compartment {opening.opened} and close the door.",
+            compartment=opening.opened,
+            timings=timings,
+        )
+    _release(rt, bank.id, item, actor, "no door opened")
+    return ScanResult(
+        ScanOutcome.DOOR_FAILED,
+        item,
+        "No compartment door could be opened. The hold is captured: put the item on the hold "
+        "shelf. Staff have been told.",
         timings=timings,
     )
 

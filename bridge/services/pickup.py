@@ -16,11 +16,12 @@ Every refusal is audited under a pseudonym and leaves the compartments as they w
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bridge.access.verification import (  # the shared words, also used from here
     DENIED_CARD,
@@ -39,9 +40,9 @@ from bridge.services.banks import (
     lock_bank,
     save_compartments,
 )
-from bridge.services.doors import open_door
+from bridge.services.doors import PICKUP_DOOR_OPENED, open_door
 from bridge.storage.db import unit_of_work
-from bridge.storage.tables.core import CompartmentRow
+from bridge.storage.tables.core import AuditEventRow, CompartmentRow
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
 from bridge.wiring import adapter_for
 from ils_adapters.base import (
@@ -81,12 +82,23 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class Loan:
+    """An item now on loan to the patron, with the due date from the ILS's checkout reply."""
+
+    item: str
+    title: str | None
+    compartment: int
+    due: datetime | None
+
+
+@dataclass(frozen=True)
 class PickupResult:
     outcome: PickupOutcome
     message: str
     opened: tuple[int, ...] = ()
     refused: tuple[Refusal, ...] = ()
     locked_until: datetime | None = None
+    loans: tuple[Loan, ...] = ()  # what the patron now has on loan (the receipt)
 
     @property
     def fee_to_acknowledge(self) -> bool:
@@ -161,7 +173,16 @@ def pickup_with_qr(
 def _by_secret(
     rt: Runtime, bank_id: str, secret: str, via: str, kiosk: str, fee_acknowledged: bool
 ) -> PickupResult:
-    verified = verify_secret(rt, bank_id, secret, kind=via, kiosk=kiosk)
+    verified = verify_secret(
+        rt,
+        bank_id,
+        secret,
+        kind=via,
+        kiosk=kiosk,
+        # Spent by a handover whose doors never opened (the process died between the loans
+        # and the doors): the patron's next try finishes it instead of being refused.
+        still_entitled=lambda patron_ref: bool(_interrupted(rt, bank_id, patron_ref)),
+    )
     if not verified.ok:
         return _refusal(verified)
     assert verified.patron_ref is not None
@@ -205,6 +226,10 @@ def hand_over(
                 .order_by(LoadRow.compartment, LoadRow.id)
             )
         ]
+    if not waiting:
+        resumed = _interrupted(rt, bank_id, patron_ref)
+        if resumed:
+            return _result(*_open_all(rt, bank_id, resumed, actor), [], False)
     if not waiting or not waiting[0].patron:
         with unit_of_work(rt.sessions) as s:
             audit(
@@ -236,6 +261,7 @@ def hand_over(
         )
     refused: list[Refusal] = []
     lent: list[_Waiting] = []
+    due: dict[int, datetime | None] = {}
     ils_down = False
     for w in waiting:
         if w.compartment in broken:
@@ -244,7 +270,7 @@ def hand_over(
         if ils_down:
             refused.append(Refusal(w.item, w.title, w.compartment, ILS_DOWN))
             continue
-        problem, fee = _check_out(adapter, w, fee_acknowledged)
+        problem, fee, due[w.id] = _check_out(adapter, w, fee_acknowledged)
         if problem == ILS_DOWN:
             ils_down = True
         if problem is None:
@@ -298,6 +324,7 @@ def hand_over(
                         item=load.item_barcode,
                         reason="checked out but the door stayed shut",
                     )
+        receipt = _queue_receipt(rt, s, bank_id, lent, due, now)
         for r in refused:
             audit(
                 s,
@@ -330,44 +357,127 @@ def hand_over(
             )
         save_compartments(state, now)
         audit_events(s, events, actor=actor)
+    opened, stuck = _open_all(rt, bank_id, doors, actor)
+    if receipt:
+        from bridge import outbox
+
+        outbox.dispatch(rt, "notification", receipt)
+    loans = tuple(Loan(w.item, w.title, w.compartment, due.get(w.id)) for w in lent)
+    return replace(_result(opened, stuck, refused, ils_down), loans=loans)
+
+
+def _open_all(
+    rt: Runtime, bank_id: str, doors: list[int], actor: str
+) -> tuple[list[int], list[int]]:
     opened: list[int] = []
     stuck: list[int] = []
     for number in doors:
         opening = open_door(rt, bank_id, number, actor=actor)
         (opened if opening.ok else stuck).append(number)
-    return _result(opened, stuck, refused, ils_down)
+    return opened, stuck
+
+
+def _interrupted(rt: Runtime, bank_id: str, patron_ref: str) -> list[int]:
+    """Doors of a handover cut short: the patron's items lent (``picked_up``) behind a shut
+    ``picked_up`` door that has not opened since (no ``pickup_door_opened`` from the
+    controller). Opening them is the handover's first opening, never a second one."""
+    with unit_of_work(rt.sessions) as s:
+        lent = s.execute(
+            select(LoadRow.compartment, LoadRow.picked_up_at)
+            .join(
+                CompartmentRow,
+                (CompartmentRow.bank_id == LoadRow.bank_id)
+                & (CompartmentRow.number == LoadRow.compartment),
+            )
+            .where(
+                LoadRow.bank_id == bank_id,
+                LoadRow.patron_ref == patron_ref,
+                LoadRow.state == "picked_up",
+                LoadRow.kind == "hold",
+                CompartmentRow.state == CompartmentState.PICKED_UP.value,
+                CompartmentRow.door_open.is_(False),
+            )
+        ).all()
+        doors = []
+        for number, since in lent:
+            opened = s.scalar(
+                select(AuditEventRow.id).where(
+                    AuditEventRow.kind == PICKUP_DOOR_OPENED,
+                    AuditEventRow.bank_id == bank_id,
+                    AuditEventRow.compartment == number,
+                    AuditEventRow.at >= since,
+                )
+            )
+            if opened is None and number not in doors:
+                doors.append(number)
+    return sorted(doors)
+
+
+def _queue_receipt(
+    rt: Runtime,
+    s: Session,
+    bank_id: str,
+    lent: list[_Waiting],
+    due: dict[int, datetime | None],
+    now: datetime,
+) -> str | None:
+    """The patron's receipt (what they now have on loan, each with the due date from the ILS's
+    checkout reply), queued in the pickup's own transaction when the library sends receipts."""
+    from bridge.notify import MessageKind, queue_message
+
+    if not lent or not rt.settings.notifications.send_pickup_receipt:
+        return None
+    dues = [d for d in (due.get(w.id) for w in lent) if d is not None]
+    return queue_message(
+        s,
+        MessageKind.PICKED_UP,
+        bank_id=bank_id,
+        patron=lent[0].patron,
+        event_key="pickup:" + ",".join(str(w.id) for w in sorted(lent, key=lambda w: w.id)),
+        facts={
+            "titles": [w.title or w.item for w in lent],
+            "items": len(lent),
+            "picked_up_at": now,
+            "due": min(dues) if dues else None,
+            "loans": [{"title": w.title or w.item, "due": due.get(w.id)} for w in lent],
+        },
+        now=now,
+    )
 
 
 def _check_out(
     adapter: IlsAdapter, w: _Waiting, fee_acknowledged: bool
-) -> tuple[str | None, str | None]:
-    """None when the item is now on loan to the patron, else (reason in words, fee)."""
+) -> tuple[str | None, str | None, datetime | None]:
+    """(None, None, due date) when the item is now on loan to the patron, else (reason in
+    words, fee, None)."""
     try:
         got = adapter.checkout(w.patron, w.item, fee_acknowledged=fee_acknowledged)
     except IlsUnavailable:
-        return ILS_DOWN, None
+        return ILS_DOWN, None, None
     except IlsRejected as exc:
-        return f"The library system refused the loan: {exc.screen_message or exc}", None
+        return f"The library system refused the loan: {exc.screen_message or exc}", None, None
     except OutcomeUnknown:
         # The reply was lost: ask what happened before deciding (DOMAIN.md section 3).
         try:
             status = adapter.item_status(w.item)
         except (IlsUnavailable, IlsRejected):
-            return ILS_DOWN, None
+            return ILS_DOWN, None, None
         if status.status in (
             CirculationStatus.CHARGED,
             CirculationStatus.CHARGED_NOT_TO_BE_RECALLED,
         ):
-            return None, None
-        return ILS_DOWN, None
+            return None, None, status.due
+        return ILS_DOWN, None, None
     if got.ok:
-        return None, None
+        return None, None, got.due
     if got.kind is CheckoutKind.FEE_NEEDS_ACKNOWLEDGEMENT:
         fee = str(got.fee) if got.fee is not None else "a charge"
         return (
-            f"This loan has a charge of {fee}. Confirm that you accept it to take the item."
-        ), fee
-    return _plain(got.screen_message), None
+            (f"This loan has a charge of {fee}. Confirm that you accept it to take the item."),
+            fee,
+            None,
+        )
+    return _plain(got.screen_message), None, None
 
 
 def _plain(message: str | None) -> str:

@@ -24,13 +24,14 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bridge import outbox
 from bridge.runtime import Runtime
 from bridge.services import equipment, ill
+from bridge.services.deposits import KIND as KIND
+from bridge.services.deposits import _audit_values
+from bridge.services.deposits import add_deposit as add_deposit
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, OutboxRow
 from bridge.storage.tables.returns import DepositRow
@@ -48,7 +49,6 @@ from lockers.states import DepositState, check_deposit_transition
 
 log = logging.getLogger(__name__)
 
-KIND = "deposit_checkin"
 # Deposits waiting for the ILS are retried at most this far apart; replay_waiting (run by the
 # sweeper) makes them due as soon as a ping succeeds, so replay does not wait for this.
 WAITING_RETRY_CAP = timedelta(minutes=5)
@@ -122,61 +122,20 @@ def record_deposit(
     item_barcode = item_barcode.strip()
     if not item_barcode:
         raise ValueError("a deposit needs an item barcode")
-    now = rt.clock()
     with unit_of_work(rt.sessions) as s:
-        deposit_id = s.scalar(
-            _insert_or_nothing(s, DepositRow)
-            .values(
-                bank_id=bank_id,
-                compartment=compartment,
-                item_barcode=item_barcode,
-                deposited_at=deposited_at,
-                recorded_at=now,
-                event_id=event_id,
-                depositor=depositor,
-                state=DepositState.RECORDED.value,
-                state_since=now,
-            )
-            .returning(DepositRow.id)
+        deposit_id, new = add_deposit(
+            s,
+            bank_id=bank_id,
+            compartment=compartment,
+            item_barcode=item_barcode,
+            deposited_at=deposited_at,
+            now=rt.clock(),
+            depositor=depositor,
+            event_id=event_id,
         )
-        if deposit_id is None:  # this controller event was recorded before
-            known = s.scalar(
-                select(DepositRow.id).where(
-                    DepositRow.bank_id == bank_id, DepositRow.event_id == event_id
-                )
-            )
-            assert known is not None
-            return known
-        s.execute(
-            insert(AuditEventRow),
-            [
-                _audit_values(
-                    deposit_id,
-                    bank_id,
-                    compartment,
-                    item_barcode,
-                    None,
-                    DepositState.RECORDED,
-                    at=now,
-                    actor="controller",
-                    why="deposit",
-                )
-            ],
-        )
-        outbox.add(s, KIND, ref=str(deposit_id), now=now, order_key=item_barcode)
-    outbox.dispatch(rt, KIND, str(deposit_id))
+    if new:
+        outbox.dispatch(rt, KIND, str(deposit_id))
     return deposit_id
-
-
-def _insert_or_nothing(s: Session, table: type[DepositRow]) -> Any:
-    """INSERT that does nothing (and returns no row) when the controller event is known.
-
-    One statement instead of look-up-then-insert; a repeat of the same event arriving at the
-    same moment waits for the first and then does nothing (PostgreSQL and SQLite >= 3.35).
-    """
-    if s.get_bind().dialect.name == "postgresql":
-        return pg_insert(table).on_conflict_do_nothing(index_elements=["bank_id", "event_id"])
-    return sqlite_insert(table).on_conflict_do_nothing(index_elements=["bank_id", "event_id"])
 
 
 # --- checking in --------------------------------------------------------------------------
@@ -584,35 +543,6 @@ def _moved(
         ],
     )
     return {"state": to.value, "state_since": at}
-
-
-def _audit_values(
-    deposit_id: int,
-    bank_id: str,
-    compartment: int,
-    item: str,
-    was: DepositState | None,
-    to: DepositState,
-    *,
-    at: datetime,
-    actor: str,
-    why: str,
-) -> dict[str, Any]:
-    return {
-        "at": at,
-        "kind": f"deposit.{to.value}",
-        "bank_id": bank_id,
-        "compartment": compartment,
-        "actor": actor,
-        "subject": None,
-        "item": item,
-        "detail": {
-            "deposit": deposit_id,
-            "from": was.value if was else None,
-            "to": to.value,
-            "reason": why,
-        },
-    }
 
 
 # --- replay after an outage ---------------------------------------------------------------

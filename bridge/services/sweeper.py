@@ -16,12 +16,17 @@ log = logging.getLogger(__name__)
 
 def sweep_outbox(rt: Runtime | None = None) -> int:
     rt = rt or current()
+    from bridge.services.deposits import release_abandoned_scans
     from bridge.services.returns import replay_waiting
 
     try:
         replay_waiting(rt)
     except Exception:  # the sweep below must run even if the replay probe cannot
         log.exception("could not check for deposits to replay")
+    try:
+        release_abandoned_scans(rt)
+    except Exception:
+        log.exception("could not release abandoned return scans")
     n = outbox.sweep(rt)
     if n:
         log.info("sweeper re-enqueued %d outbox row(s)", n)

@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge import crashpoints
+
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached; the message says which and why."""
@@ -91,12 +93,18 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction per use case: commit on success, roll back on any error."""
+def unit_of_work(factory: sessionmaker[Session], label: str | None = None) -> Iterator[Session]:
+    """One transaction per use case: commit on success, roll back on any error.
+
+    Each one is a commit point (``bridge.crashpoints``): ``label`` names it, by default the
+    module and function that opened it."""
+    if crashpoints.ACTIVE and label is None:
+        label = crashpoints.label_of_caller(2)
     session = factory()
     try:
         yield session
         session.commit()
+        crashpoints.reached(label)
     except BaseException:
         session.rollback()
         raise

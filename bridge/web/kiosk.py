@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from bridge.config import BankSettings
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import EquipmentRow
-from bridge.web import kiosk_identity, security
+from bridge.web import branding, kiosk_identity, security
 from bridge.web import kiosk_words as words
 from bridge.web.kiosk_text import LANGUAGES, language, text
 
@@ -35,6 +35,7 @@ def init_app(app: Flask) -> None:
     from bridge.web import kiosk_access  # noqa: F401  (presence, reader, day use, new code)
 
     security.init_app(app)
+    branding.init_app(app)
     app.register_blueprint(bp)
 
 
@@ -68,6 +69,7 @@ def _render(template: str, bank: BankSettings, **context: Any) -> str:
     return render_template(
         template,
         bank=bank,
+        brand=branding.brand_for(rt.settings, bank),
         lang=lang,
         languages=LANGUAGES,
         t=t,
@@ -75,6 +77,18 @@ def _render(template: str, bank: BankSettings, **context: Any) -> str:
         simulated=_simulated(bank.id),
         **context,
     )
+
+
+def _receipts_sent() -> bool:
+    """Whether a pickup receipt goes to the patron (docs/configuration.md, [notifications])."""
+    n = security.runtime().settings.notifications
+    return n.send_pickup_receipt and (n.email.enabled or n.sms.enabled)
+
+
+def _say(bank: BankSettings, key: str, **values: Any) -> str:
+    """Catalogue text for a result at this bank, its ``{help}`` saying what to do next there."""
+    brand = branding.brand_for(security.runtime().settings, bank)
+    return words.say(_lang(bank), key, brand, **values)
 
 
 def _simulated(bank_id: str) -> bool:
@@ -103,7 +117,18 @@ def start(bank_id: str) -> ResponseReturnValue:
         presence=presence(rt, bank),
         reader_poll=url_for("kiosk.reader_state", bank_id=bank.id),
         dayuse=bool(doors_of(rt, bank.id)),
+        equipment=_has_equipment(bank.id),
     )
+
+
+def _has_equipment(bank_id: str) -> bool:
+    """Whether this bank lends equipment at all (offered even when all of it is out)."""
+    rt = security.runtime()
+    if not rt.settings.equipment:
+        return False
+    with unit_of_work(rt.sessions) as s:
+        found = s.scalar(select(EquipmentRow.id).where(EquipmentRow.bank_id == bank_id).limit(1))
+    return found is not None
 
 
 @bp.post("/<bank_id>/enrol")
@@ -172,17 +197,25 @@ def pickup_post(bank_id: str, way: str) -> ResponseReturnValue:
     else:
         abort(404)
     lang = _lang(bank)
+    brand = branding.brand_for(rt.settings, bank)
     status = 200 if result.opened else 422
+    asking = result.fee_to_acknowledge and way in ("code", "qr", "card")
     return (
         _render(
             "kiosk/result.html",
             bank,
             ok=bool(result.opened),
-            headline=words.pickup_headline(lang, result, bank.timezone),
+            headline=words.pickup_headline(lang, result, bank.timezone, brand, way),
             opened=result.opened,
-            refused=[words.refusal_line(lang, r) for r in result.refused],
-            fees=result.fee_to_acknowledge,
-            way=way,
+            refused=[words.refusal_line(lang, r, brand) for r in result.refused],
+            receipt=words.pickup_receipt(lang, result, bank.timezone),
+            receipt_sent=bool(result.loans) and _receipts_sent(),
+            fee_question=(
+                url_for("kiosk.pickup_form", bank_id=bank.id, way=way, lang=lang, fee="1")
+                if asking
+                else None
+            ),
+            retry=url_for("kiosk.pickup_form", bank_id=bank.id, way=way, lang=lang),
             handling="take",
         ),
         status,
@@ -211,8 +244,17 @@ def return_post(bank_id: str) -> ResponseReturnValue:
         return _render("kiosk/return.html", bank, error=text(lang, "return_missing")), 422
     door = open_return_door(security.runtime(), bank_id, item)
     if door.opened is None:
-        key = "return_full" if door.full else "outcome_door_failed"
-        return _render("kiosk/result.html", bank, ok=False, headline=text(lang, key)), 503
+        key = "return_full" if door.full else "return_door_failed"
+        return (
+            _render(
+                "kiosk/result.html",
+                bank,
+                ok=False,
+                headline=_say(bank, key),
+                retry=url_for("kiosk.return_form", bank_id=bank.id, lang=lang),
+            ),
+            503,
+        )
     return _render(
         "kiosk/result.html",
         bank,
@@ -282,17 +324,28 @@ def equipment_post(bank_id: str) -> ResponseReturnValue:
         kiosk=_kiosk_id(bank_id),
     )
     opened = (result.compartment,) if result.outcome is BorrowOutcome.OPENED else ()
+    brand = branding.brand_for(security.runtime().settings, bank)
+    asking = result.outcome is BorrowOutcome.FEE_NEEDS_ACKNOWLEDGEMENT
+    labels = {c.name: c.label for c in security.runtime().settings.equipment}
     return (
         _render(
             "kiosk/result.html",
             bank,
             ok=bool(opened),
-            headline=words.borrow_headline(lang, result, bank.timezone),
+            headline=words.borrow_headline(lang, result, bank.timezone, brand),
             opened=opened,
             detail=words.borrow_detail(lang, result),
-            fee_category=(
-                category if result.outcome is BorrowOutcome.FEE_NEEDS_ACKNOWLEDGEMENT else None
+            receipt=words.borrow_receipt(
+                lang, result, labels.get(category) or category, bank.timezone
             ),
+            fee_question=(
+                url_for(
+                    "kiosk.equipment_form", bank_id=bank.id, lang=lang, category=category, fee="1"
+                )
+                if asking
+                else None
+            ),
+            retry=url_for("kiosk.equipment_form", bank_id=bank.id, lang=lang, category=category),
             handling="take",
         ),
         200 if opened else 422,

@@ -24,7 +24,7 @@ from flask.typing import ResponseReturnValue
 from bridge.config import BankSettings
 from bridge.runtime import Runtime
 from bridge.web import security
-from bridge.web.kiosk import _bank, _field, _kiosk_id, _lang, _render, bp
+from bridge.web.kiosk import _bank, _field, _kiosk_id, _lang, _render, _say, bp
 from bridge.web.kiosk_text import text
 from bridge.web.phone import presence_target
 
@@ -126,13 +126,8 @@ def _reader_result(bank: BankSettings, result: object) -> ResponseReturnValue:
     ok = result.outcome is ReaderOutcome.OPENED and bool(result.opened)
     key = _READER_KEYS.get(result.outcome.value)
     if result.message == DENIED_CARD:  # a wrong PIN: say so in the kiosk's language
-        key = "outcome_denied"
-    if key is None or (
-        lang == "en" and result.outcome is ReaderOutcome.REFUSED and key != "outcome_denied"
-    ):
-        words = result.message  # the service's English names the reason exactly
-    else:
-        words = text(lang, key, doors=", ".join(str(n) for n in result.opened))
+        key = "reader_denied"
+    words = _say(bank, key or "outcome_unknown", doors=", ".join(str(n) for n in result.opened))
     return (
         _render(
             "kiosk/result.html",
@@ -194,7 +189,7 @@ _DAYUSE_KEYS = {
     "finished": "dayuse_finished",
     "none_free": "dayuse_none_free",
     "over_limit": "dayuse_over_limit",
-    "denied": "outcome_denied",
+    "denied": "outcome_denied_card",
     "blocked": "dayuse_blocked",
     "locked_out": "outcome_locked_out_plain",
     "ils_unavailable": "outcome_ils_unavailable",
@@ -202,9 +197,6 @@ _DAYUSE_KEYS = {
     "no_reservation": "dayuse_no_reservation",
     "door_failed": "dayuse_door_failed",
 }
-# Refusals whose English sentence from the service says more than the catalogue's (the rule
-# broken, the ILS's block reason).
-_DAYUSE_SERVICE_WORDS = ("over_limit", "blocked")
 
 
 def _dayuse_page(bank: BankSettings, error: str | None, status: int = 200) -> ResponseReturnValue:
@@ -253,17 +245,14 @@ def dayuse_post(bank_id: str) -> ResponseReturnValue:
         dayuse.DayUseOutcome.OPENED,
         dayuse.DayUseOutcome.FINISHED,
     )
-    if lang == "en" and outcome in _DAYUSE_SERVICE_WORDS:
-        words = result.message
-    else:
-        words = text(
-            lang,
-            _DAYUSE_KEYS.get(outcome, "dayuse_not_offered"),
-            door=result.compartment or "",
-            until=_until(result.ends_at, bank),
-            max_hours=rt.settings.dayuse.max_hours,
-            per_patron=rt.settings.dayuse.per_patron,
-        )
+    words = _say(
+        bank,
+        _DAYUSE_KEYS.get(outcome, "dayuse_not_offered"),
+        door=result.compartment or "",
+        until=_until(result.ends_at, bank),
+        max_hours=rt.settings.dayuse.max_hours,
+        per_patron=rt.settings.dayuse.per_patron,
+    )
     return (
         _render(
             "kiosk/result.html",
@@ -271,6 +260,7 @@ def dayuse_post(bank_id: str) -> ResponseReturnValue:
             ok=ok,
             headline=words,
             opened=(result.compartment,) if ok and result.compartment else (),
+            retry=url_for("kiosk.dayuse_form", bank_id=bank.id, lang=lang),
             handling="none",
         ),
         200 if ok else 422,
@@ -283,7 +273,7 @@ _NEWCODE_KEYS = {
     "issued": "newcode_issued",
     "nothing_waiting": "outcome_nothing_waiting",
     "too_many": "newcode_too_many",
-    "denied": "outcome_denied",
+    "denied": "outcome_denied_card",
     "locked_out": "outcome_locked_out_plain",
     "ils_unavailable": "outcome_ils_unavailable",
 }
@@ -291,7 +281,9 @@ _NEWCODE_KEYS = {
 
 @bp.get("/<bank_id>/newcode")
 def new_code(bank_id: str) -> ResponseReturnValue:
-    return _render("kiosk/newcode.html", _bank(bank_id), error=None)
+    # "Forgot your PIN?" has a screen of its own: one form and one keypad per screen.
+    resend = request.args.get("resend") == "1"
+    return _render("kiosk/newcode.html", _bank(bank_id), error=None, resend=resend)
 
 
 @bp.post("/<bank_id>/newcode")
@@ -304,16 +296,25 @@ def new_code_post(bank_id: str) -> ResponseReturnValue:
     card, pin = _field("card"), _field("pin")
     resend = request.form.get("action") == "resend"
     if not card or (not resend and not pin):
-        return _render("kiosk/newcode.html", bank, error=text(lang, "missing_fields")), 422
+        error = text(lang, "missing_fields")
+        return _render("kiosk/newcode.html", bank, error=error, resend=resend), 422
     if resend:
+        # One answer whatever the card (security: it must not tell whether a card exists).
         reissue.resend_message(rt, bank.id, card, client=_kiosk_id(bank.id))
-        ok, words, code = True, text(lang, "newcode_resent"), None
+        ok, words, code = True, _say(bank, "newcode_resent"), None
     else:
         result = reissue.reissue_with_card(rt, bank.id, card, pin, kiosk=_kiosk_id(bank.id))
         ok = result.outcome is reissue.ReissueOutcome.ISSUED
-        words = text(lang, _NEWCODE_KEYS.get(result.outcome.value, "outcome_denied"))
+        words = _say(bank, _NEWCODE_KEYS.get(result.outcome.value, "outcome_denied_card"))
         code = result.code if ok else None
     return (
-        _render("kiosk/result.html", bank, ok=ok, headline=words, new_code=code),
+        _render(
+            "kiosk/result.html",
+            bank,
+            ok=ok,
+            headline=words,
+            new_code=code,
+            retry=url_for("kiosk.new_code", bank_id=bank.id, lang=lang),
+        ),
         200 if ok else 422,
     )

@@ -74,6 +74,99 @@ def _bank(bank_id: str) -> BankSettings:
         abort(404)
 
 
+LANG_COOKIE = "lb_lang"
+
+
+def _lang(bank: BankSettings | None) -> str:
+    """The patron's language: asked for (the link in a Spanish message carries ``lang=es``;
+    the page's language links), else remembered from an earlier page, else the bank's."""
+    from bridge.web.kiosk_text import language
+
+    asked = request.values.get("lang") or request.cookies.get(LANG_COOKIE)
+    return language(asked, bank.language if bank else "en")
+
+
+def _patron_page(template: str, bank: BankSettings | None, **context: Any) -> Any:
+    """A patron's phone page in their language, with the library's branding; the language is
+    remembered (cookie limited to ``/phone``) for the pages that follow, such as the one the
+    kiosk's QR code opens."""
+    from bridge.web import kiosk_words
+    from bridge.web.branding import brand_for
+    from bridge.web.kiosk_text import LANGUAGES, text
+
+    rt = security.runtime()
+    lang = _lang(bank)
+    brand = brand_for(rt.settings, bank)
+
+    def t(key: str, **values: Any) -> str:
+        return kiosk_words.say(lang, key, brand, **values)
+
+    def due_date(language: str, at: Any) -> str:
+        return kiosk_words.due_date(language, at, bank.timezone if bank else "UTC") or ""
+
+    params: dict[str, Any] = dict(request.view_args or {})
+    params.update((k, v) for k, v in request.args.items() if k != "lang")
+    endpoint = request.endpoint if request.method == "GET" else "phone.link"
+    switch = {code: url_for(endpoint or "phone.link", **params, lang=code) for code in LANGUAGES}
+    page = render_template(
+        template,
+        t=t,
+        lang=lang,
+        languages=LANGUAGES,
+        switch=switch,
+        brand=brand,
+        text=text,
+        due_date=due_date,
+        bank=bank,
+        **context,
+    )
+    response = make_response(page)
+    response.set_cookie(
+        LANG_COOKIE,
+        lang,
+        path="/phone",
+        secure=rt.settings.web.secure_cookies,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def _result_words(result: Any, lang: str, bank: BankSettings | None) -> str:
+    """A phone result in the patron's words (the service's English stays in the logs)."""
+    from bridge.web import kiosk_words
+    from bridge.web.branding import brand_for
+
+    brand = brand_for(security.runtime().settings, bank)
+    outcome = result.outcome
+    if outcome is phone.PhoneOutcome.OPENED:
+        key = "outcome_opened"
+    elif outcome is phone.PhoneOutcome.PICKUP_REFUSED:
+        key = "phone_fee" if result.fee_to_acknowledge else "phone_refused"
+    elif outcome is phone.PhoneOutcome.LINK_REFUSED:
+        state = next((s for s, m in phone.LINK_MESSAGES.items() if m == result.message), None)
+        key = f"phone_link_{state.value}" if state else "phone_link_unknown"
+    elif outcome is phone.PhoneOutcome.LOCKED_OUT:
+        key = "phone_locked_out"
+    elif result.other_bank:
+        key = "phone_number_other_bank"
+    else:
+        key = "phone_not_here"
+    doors = ", ".join(str(n) for n in result.opened)
+    return kiosk_words.say(
+        lang, key, brand, doors=doors, other=result.other_bank or "", bank=result.bank or ""
+    )
+
+
+def _bank_of(view: Any) -> BankSettings | None:
+    if view is None or not getattr(view, "bank_id", None):
+        return None
+    try:
+        return security.runtime().settings.bank(view.bank_id)
+    except KeyError:
+        return None
+
+
 def _token_ok(token: str) -> None:
     if len(token) > 100:
         abort(404)
@@ -84,8 +177,11 @@ def link(token: str) -> ResponseReturnValue:
     _token_ok(token)
     rt = security.runtime()
     shown = phone.view(rt, token)
-    page = render_template("phone/link.html", link=shown, token=token, result=None, code="")
-    response = make_response(page, 200 if shown.state is phone.LinkState.LIVE else 410)
+    bank = _bank_of(shown)
+    response = _patron_page(
+        "phone/link.html", bank, link=shown, token=token, result=None, words=None, code=""
+    )
+    response.status_code = 200 if shown.state is phone.LinkState.LIVE else 410
     if shown.state is phone.LinkState.LIVE:
         response.set_cookie(
             TOKEN_COOKIE,
@@ -107,8 +203,10 @@ def open_post(token: str) -> ResponseReturnValue:
     rt = security.runtime()
     code = (request.form.get("code") or "")[:20]
     fee = request.form.get("fee_acknowledged") == "yes"
+    before = phone.view(rt, token)
     result = phone.open_from_phone(rt, token, code, fee_acknowledged=fee)
     shown = phone.view(rt, token) if result.outcome is not phone.PhoneOutcome.OPENED else None
+    bank = _bank_of(before)
     status = 200
     if result.outcome in (phone.PhoneOutcome.NOT_HERE, phone.PhoneOutcome.PICKUP_REFUSED):
         status = 422
@@ -116,10 +214,12 @@ def open_post(token: str) -> ResponseReturnValue:
         status = 410
     elif result.outcome is phone.PhoneOutcome.LOCKED_OUT:
         status = 429
-    return (
-        render_template("phone/link.html", link=shown, token=token, result=result, code=code),
-        status,
+    words = _result_words(result, _lang(bank), bank)
+    response = _patron_page(
+        "phone/link.html", bank, link=shown, token=token, result=result, words=words, code=code
     )
+    response.status_code = status
+    return response
 
 
 @bp.get("/here/<bank_id>")
@@ -131,18 +231,16 @@ def here(bank_id: str) -> ResponseReturnValue:
     token = request.cookies.get(TOKEN_COOKIE, "")
     shown = phone.view(rt, token) if token else None
     if shown is not None and shown.state is phone.LinkState.LIVE and shown.bank_id != bank.id:
-        other = shown.bank_name
-        message = f"This is the {bank.name} locker. Your items are at {other}."
-        return render_template("phone/here.html", bank=bank, link=None, message=message), 422
-    if shown is None or shown.state is not phone.LinkState.LIVE:
-        message = (
-            "Open the link in your message first, then scan the code on the screen again "
-            "or type the number shown there."
+        page = _patron_page(
+            "phone/here.html", bank, link=None, message=("phone_other_bank", shown.bank_name)
         )
-        return render_template("phone/here.html", bank=bank, link=None, message=message), 404
-    return render_template(
-        "phone/here.html", bank=bank, link=shown, token=token, code=code, message=None
-    )
+        page.status_code = 422
+        return page
+    if shown is None or shown.state is not phone.LinkState.LIVE:
+        page = _patron_page("phone/here.html", bank, link=None, message=("phone_link_first", ""))
+        page.status_code = 404
+        return page
+    return _patron_page("phone/here.html", bank, link=shown, token=token, code=code, message=None)
 
 
 def client_key() -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from bridge.app import create_app
+from bridge.assembly import assemble
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
 from bridge.services.loading import ScanOutcome, scan_item
@@ -80,7 +81,7 @@ def access_settings(tmp_path: Path, acs: ReferenceACS) -> Settings:
 def rt(access_settings: Settings, redis_conn: Any, clock: Clock) -> Iterator[Runtime]:
     engine = make_engine(access_settings.database_url)
     upgrade(engine)
-    runtime = Runtime.over(access_settings, engine, redis_conn, clock)
+    runtime = assemble(Runtime.over(access_settings, engine, redis_conn, clock))
     sync_banks(runtime)
     yield runtime
     runtime.close()

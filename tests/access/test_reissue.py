@@ -122,3 +122,18 @@ def test_at_the_kiosk_a_patron_gets_a_new_code_with_card_and_pin_in_the_browser(
     assert pickup_with_code(rt, "main-lobby", old).outcome is PickupOutcome.DENIED
     assert pickup_with_code(rt, "main-lobby", new).outcome is PickupOutcome.OPENED
     assert sim(rt).is_open(door)
+
+
+def test_codes_reissued_three_times_in_a_row_leave_only_the_newest_message_to_send(
+    rt: Runtime, acs: ReferenceACS
+) -> None:
+    from bridge.notify import delivery
+
+    load_hold(rt, ANA_ITEM)
+    codes = [reissue.reissue_with_card(rt, "main-lobby", ANA, ANA_PIN).code for _ in range(3)]
+    assert all(codes) and len(set(codes)) == 3
+    notes = [m for m in messages(rt) if m.event_key.startswith("reissue:")]
+    assert len(notes) == 3 and all(m.facts["reissued"] for m in notes)
+    results = [delivery.run(rt, "notification", str(m.id)) for m in notes]
+    assert results[:2] == ["skipped: a newer code for the same items replaces it"] * 2
+    assert not results[2].startswith("skipped: a newer code")

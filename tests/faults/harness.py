@@ -1,6 +1,8 @@
 """The fault-injection run: deposits while workers, Redis and the ILS misbehave.
 
-Real parts only: ``lockerbridge worker`` subprocesses (rq SimpleWorker) against a private
+Deposits enter where they do in production: the kiosk's scan reserves a return door, and the
+controller's door-close event (a simulated bank wired to the event handlers, as its driver is)
+records the deposit in the transaction that changes the door. Real parts only: ``lockerbridge worker`` subprocesses (rq SimpleWorker) against a private
 ``redis-server`` on a free port, the reference SIP2 server (``sip2.acs.ReferenceACS``, Koha
 behaviour) over TCP through the real SIP2 adapter, and PostgreSQL (SQLite when it is not
 reachable). A controller thread SIGKILLs workers at random and respawns them (as systemd
@@ -36,13 +38,17 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import select
 
+from bridge import events
+from bridge.assembly import assemble
 from bridge.config import load_settings
 from bridge.runtime import Runtime
-from bridge.services.returns import record_deposit
 from bridge.services.sweeper import sweep_outbox
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.tables.core import AuditEventRow
+from bridge.storage.tables.lockers import LoadRow
 from bridge.storage.tables.returns import DepositRow
+from bridge.wiring import sync_banks
+from lockers.drivers.simulated import SimTiming, SimulatedBank
 from sip2.acs.catalogue_file import catalogue_from_dict
 from sip2.acs.server import ReferenceACS
 from tests import sandbox
@@ -250,7 +256,12 @@ def run(plan: Plan) -> Report:
             socket_timeout=2,
             retry=Retry(NoBackoff(), 0),
         )
-        rt = Runtime.over(settings, engine, redis)
+        rt = assemble(Runtime.over(settings, engine, redis))
+        sync_banks(rt)
+        bank = SimulatedBank(
+            "main-lobby", range(1, 9), timing=SimTiming(open_delay=0, read_delay=0)
+        )
+        bank.subscribe(lambda event: events.apply(rt, event))
         workers = Workers(plan.workers, cfg, tmp)
         workers.keep_alive()
 
@@ -276,7 +287,6 @@ def run(plan: Plan) -> Report:
 
         every(lambda: rng.uniform(*plan.kill_every), killer)  # type: ignore[arg-type]
 
-        ids: list[int] = []
         redis_at, acs_at = plan.deposits * 3 // 10, plan.deposits * 6 // 10
         for i in range(plan.deposits):
             if i == redis_at:
@@ -290,18 +300,9 @@ def run(plan: Plan) -> Report:
             if i % plan.drop_reply_every == plan.drop_reply_every - 1:
                 acs.faults.drop_replies = acs.faults.drop_replies + 1
                 report.replies_dropped += 1
-            ids.append(
-                record_deposit(
-                    rt,
-                    bank_id="main-lobby",
-                    compartment=1 + i % 8,
-                    item_barcode=barcode(i),
-                    deposited_at=datetime.now(UTC),
-                    depositor=PATRON,
-                    event_id=f"door-close-{i}",
-                )
-            )
+            _deposit_through_the_door(rt, bank, 1 + i % 8, barcode(i))
             time.sleep(plan.deposit_gap)
+        ids = _deposit_ids(rt, [barcode(i) for i in range(plan.deposits)], report)
         report.deposits = len(ids)
         deadline = time.monotonic() + plan.deadline_seconds
         while time.monotonic() < deadline and _open_count(rt) > 0:
@@ -323,6 +324,39 @@ def run(plan: Plan) -> Report:
         shutil.rmtree(tmp, ignore_errors=True)
         report.elapsed = time.monotonic() - started
     return report
+
+
+def _deposit_through_the_door(rt: Runtime, bank: SimulatedBank, door: int, item: str) -> None:
+    """The kiosk's scan (a return door reserved for ``item``), then the patron at the door: it
+    opens, the item goes in, it shuts; the controller's events do the rest."""
+    with unit_of_work(rt.sessions) as s:
+        s.add(
+            LoadRow(
+                bank_id="main-lobby",
+                compartment=door,
+                item_barcode=item,
+                size="M",
+                kind="deposit",
+                state="reserved",
+                patron_ref="anonymous",
+                created_at=rt.clock(),
+            )
+        )
+    bank.open_door(door)
+    bank.put_item(door)
+    assert bank.close_door(door)
+
+
+def _deposit_ids(rt: Runtime, items: list[str], report: Report) -> list[int]:
+    """The deposit of each item; an item without one (a door closed on it, nothing recorded)
+    is lost."""
+    with unit_of_work(rt.sessions) as s:
+        found = dict(s.execute(select(DepositRow.item_barcode, DepositRow.id)).all())
+    for item in items:
+        if item not in found:
+            report.lost += 1
+            report.problems.append(f"item {item} went into a door and no deposit was recorded")
+    return [found[i] for i in items if i in found]
 
 
 def _open_count(rt: Runtime) -> int:

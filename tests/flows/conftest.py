@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select, text
 
+from bridge.assembly import assemble
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
 from bridge.storage.db import make_engine, unit_of_work
@@ -154,7 +155,7 @@ def make_runtime(
         for bank in settings.banks:
             rt.cached(f"ils:{bank.id}", lambda: ils)
     sync_banks(rt)
-    return rt
+    return assemble(rt)  # as every process's start-up does
 
 
 @pytest.fixture

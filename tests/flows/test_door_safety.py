@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 import bridge.runtime
+from bridge.assembly import handle_event
 from bridge.config import load_settings
 from bridge.periodic import _resolve, schedule
 from bridge.runtime import Runtime
@@ -221,8 +222,8 @@ def test_a_reading_with_the_door_shut_is_audited_once_per_change(
 ) -> None:
     # A controller that reports occupancy on its own schedule (MQTT/HTTP) with doors shut.
     for _ in range(3):
-        doors.handle_event(rt, OccupancyChanged("main-lobby", 4, True, clock()))
-    doors.handle_event(rt, OccupancyChanged("main-lobby", 4, False, clock()))
+        handle_event(rt, OccupancyChanged("main-lobby", 4, True, clock()))
+    handle_event(rt, OccupancyChanged("main-lobby", 4, False, clock()))
 
     [found] = _audit(rt, "occupancy_discrepancy")
     assert (found.compartment, found.detail["state"]) == (4, "free")

@@ -4,7 +4,8 @@ PostgreSQL (a database of its own), a private redis-server, ``lockerbridge db up
 processes at once, gunicorn with three processes, three ``lockerbridge worker`` processes and a
 ``lockerbridge scheduler``, the reference SIP2 server (in this process, so its ledger can be
 read), two simulated banks behind HTTP controllers, and an SMTP server. The pickup, return and
-notification flows run through the JSON API; one worker and one gunicorn process are killed
+notification flows run through the JSON API and the controllers' signed webhook (every deposit
+is recorded by a door-close event); one worker and one gunicorn process are killed
 with SIGKILL in the middle. Then every deposit must be checked in exactly once, every patron
 told exactly once, every load recorded, ``/readyz`` green and ``/metrics`` showing the counts.
 
@@ -35,7 +36,6 @@ from sqlalchemy import func, select, text
 
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
-from bridge.services.returns import record_deposit
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.tables.core import OutboxRow
 from bridge.storage.tables.lockers import LoadRow
@@ -379,10 +379,7 @@ def _measure_checkins(w: World) -> None:
     three = [return_item(n) for n in range(BURST_ONE + 1, BURST_ONE + BURST_THREE + 1)]
     suspend(w.rt.redis)
     w.start_worker()
-    for item in one:
-        record_deposit(
-            w.rt, bank_id="main-lobby", compartment=21, item_barcode=item, deposited_at=w.rt.clock()
-        )
+    _deposit_through_the_door(w, 21, one)
     resume(w.rt.redis)
     w.figures["checkins_per_s_1_worker"] = rate(w.wait_checked_in(one, timeout=120))
 
@@ -390,12 +387,37 @@ def _measure_checkins(w: World) -> None:
     w.start_worker()
     w.start_worker()
     wait_until(lambda: len(_rq_workers(w)) == 3, timeout=90, what="three rq workers")
-    for item in three:
-        record_deposit(
-            w.rt, bank_id="main-lobby", compartment=21, item_barcode=item, deposited_at=w.rt.clock()
-        )
+    _deposit_through_the_door(w, 21, three)
     resume(w.rt.redis)
     w.figures["checkins_per_s_3_workers"] = rate(w.wait_checked_in(three, timeout=120))
+
+
+def _deposit_through_the_door(
+    w: World, door: int, items: list[str], *, settle: bool = True
+) -> None:
+    """Deposits enter as they do at a bank: the kiosk's scan reserves the return door for the
+    item, then the patron opens it, puts the item in and shuts it, and the controller posts
+    its signed events to the webhook (a web process records the deposit on the close)."""
+    bank = w.controllers["main-lobby"]
+    for item in items:
+        with unit_of_work(w.rt.sessions) as s:
+            s.add(
+                LoadRow(
+                    bank_id="main-lobby",
+                    compartment=door,
+                    item_barcode=item,
+                    size="M",
+                    kind="deposit",
+                    state="reserved",
+                    patron_ref="anonymous",
+                    created_at=w.rt.clock(),
+                )
+            )
+        bank.sim.open_door(door)
+        bank.sim.put_item(door)
+        assert bank.sim.close_door(door)
+    if settle:
+        bank.settle()
 
 
 def _rq_workers(w: World) -> list[Any]:
@@ -438,10 +460,7 @@ def _kill_a_worker_mid_burst(w: World) -> list[str]:
         return_item(n)
         for n in range(BURST_ONE + BURST_THREE + 1, BURST_ONE + BURST_THREE + BURST_KILL + 1)
     ]
-    for item in items:
-        record_deposit(
-            w.rt, bank_id="main-lobby", compartment=22, item_barcode=item, deposited_at=w.rt.clock()
-        )
+    _deposit_through_the_door(w, 22, items, settle=False)
     wait_until(
         lambda: len(w.checked_in_times(items)) >= 3,
         timeout=60,

@@ -205,7 +205,7 @@ def sign_in(client: FlaskClient, account: Account, *, code_offset: int = 0) -> N
 @pytest.fixture
 def doors(rt: Runtime) -> dict[str, Any]:
     """In-memory door controllers for both banks, wired to the real event handling."""
-    from bridge.services.doors import handle_event
+    from bridge.assembly import handle_event
     from lockers.drivers.simulated import SimTiming, SimulatedBank
 
     out = {}

@@ -302,8 +302,8 @@ def test_kiosk_explains_a_wrong_code_in_spanish(page: Any, live: LiveServer) -> 
     page.get_by_role("link", name="Recoger mis documentos").click()
     page.get_by_role("link", name="Escribir el código de mi mensaje").click()
     page.get_by_label("Código de recogida").fill("000000")
-    page.get_by_role("button", name="Abrir mi taquilla").click()
-    page.get_by_text("no coinciden").wait_for()
+    page.get_by_role("button", name="Abrir mi casillero").click()
+    page.get_by_text("no abrió ningún casillero").wait_for()
     audit_page(page, live, "kiosk-result-denied-es")
 
 
@@ -339,10 +339,10 @@ def test_kiosk_equipment_borrowing_with_a_fee_over_sip2(
     page.get_by_label("Library card number").fill("23000000000001")
     page.get_by_label("PIN").fill("1234")
     page.get_by_role("button", name="Borrow").click()
-    page.get_by_role("heading", name=re.compile("costs 2.00")).wait_for()
+    page.get_by_role("heading", name="Borrowing this costs 2.00 USD. Do you agree to pay it?").wait_for()
     audit_page(page, live, "kiosk-equipment-fee")
     assert not doors["main-lobby"].is_open(16)
-    page.get_by_role("link", name="I accept the fee and want to borrow it").click()
+    page.get_by_role("link", name="I agree", exact=True).click()
     page.get_by_text("You accept the charge").wait_for()
     page.get_by_label("Library card number").fill("23000000000001")
     page.get_by_label("PIN").fill("1234")

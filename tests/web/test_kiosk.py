@@ -34,7 +34,7 @@ def test_a_wrong_pin_opens_nothing_and_says_so(client, rt, ils, doors):
     loaded = load_for_pickup(rt, ils, doors, "31000002")
     resp = _post(client, "/kiosk/main-lobby/pickup/card", {"card": "21000001", "pin": "9999"})
     assert resp.status_code == 422
-    assert "did not match" in resp.get_data(as_text=True)
+    assert "card number or PIN was not accepted" in resp.get_data(as_text=True)
     assert not doors["main-lobby"].is_open(loaded.compartment)
 
 
@@ -56,7 +56,7 @@ def test_the_kiosk_speaks_spanish_when_asked(client, rt, ils, doors):
     assert "¿Qué desea hacer?" in client.get("/kiosk/main-lobby?lang=es").get_data(as_text=True)
     resp = _post(client, "/kiosk/main-lobby/pickup/code?lang=es", {"code": "000000", "lang": "es"})
     html = resp.get_data(as_text=True)
-    assert 'lang="es"' in html and "no coinciden" in html
+    assert 'lang="es"' in html and "Este código no abrió ningún casillero" in html
 
 
 def test_a_return_opens_an_empty_return_door_and_records_the_deposit_when_it_closes(client, rt, ils, doors):
@@ -94,8 +94,8 @@ def test_a_refused_item_is_explained_in_spanish_on_the_spanish_kiosk(client, rt,
     )
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422
-    assert "Sus documentos se quedan en la taquilla" in html
-    assert "Rayuela" in html and "Este préstamo tiene un cargo de 1.50" in html
+    assert "Este préstamo cuesta 1.50 USD. ¿Acepta pagarlo?" in html
+    assert "Rayuela" in html and "Este documento tiene un cargo de 1.50 USD" in html
     assert "This loan" not in html and "Confirm" not in html
     assert "fee=1" in html  # the way to accept the charge
     assert not doors["main-lobby"].is_open(loaded.compartment)

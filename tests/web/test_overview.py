@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from bridge.config import Settings, load_settings
@@ -91,6 +92,10 @@ class TestConsortium:
     @pytest.fixture
     def web_settings(self, tmp_path: Path) -> Settings:
         return load_settings(None, **_consortium(tmp_path, 60))
+
+    @pytest.fixture
+    def client(self, stranger: FlaskClient) -> FlaskClient:
+        return stranger  # a staff browser; there is no main-lobby kiosk to enrol here
 
     def test_the_overview_is_paged_and_shows_no_grid(self, client, accounts):
         sign_in(client, accounts[Role.VIEWER])

@@ -50,6 +50,9 @@
     }, true);
   });
   if (moreTime) { moreTime.addEventListener("click", function () { reset(); }); }
+  // A result screen moves focus to what happened, so a screen reader says "Door 4 is open".
+  var result = document.querySelector("[data-focus-result]");
+  if (result) { result.focus(); }
   // Someone left in the middle of a form: on the start screen, clear anything typed anyway.
   if (onStart) { clearFields(); }
   window.setInterval(tick, 1000);
