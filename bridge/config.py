@@ -534,6 +534,10 @@ class SecuritySettings(Strict):
     # Key that encrypts staff TOTP secrets at rest; unset: derived from web.secret_key (HKDF).
     # Setting it separately lets web.secret_key rotate without re-enrolling authenticators.
     totp_key: str | None = Field(None, min_length=32)
+    # Key the kiosks' presence numbers are derived from; unset: derived from code_keys[0].
+    # Setting it keeps the presence numbers apart from the code keys, so either can be
+    # rotated (or one disclosed) without the other.
+    presence_key: str | None = Field(None, min_length=32)
 
     @field_validator("code_keys", mode="before")
     @classmethod

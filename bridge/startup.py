@@ -70,8 +70,10 @@ def placeholder_secrets(settings: Settings) -> list[str]:
     candidates += [
         (f"security.code_keys[{i}]", k) for i, k in enumerate(settings.security.code_keys)
     ]
-    if settings.security.totp_key:
-        candidates.append(("security.totp_key", settings.security.totp_key))
+    for name in ("totp_key", "presence_key"):
+        value = getattr(settings.security, name)
+        if value:
+            candidates.append((f"security.{name}", value))
     for name, value in candidates:
         if any(marker in value.lower() for marker in PLACEHOLDER_MARKERS):
             found.append(name)

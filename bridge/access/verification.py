@@ -278,8 +278,12 @@ class PresenceVerified:
 
 
 def presence_key(rt: Runtime) -> bytes:
-    """The key the kiosks' presence numbers are derived with."""
-    return hashlib.sha256(b"presence\x00" + rt.settings.security.code_keys[0].encode()).digest()
+    """The key the kiosks' presence numbers are derived with: ``security.presence_key``, else
+    one derived from the first code key (a different hash input, so neither reveals the
+    other)."""
+    security = rt.settings.security
+    secret = security.presence_key or security.code_keys[0]
+    return hashlib.sha256(b"presence\x00" + secret.encode()).digest()
 
 
 PRESENCE_RUN = (5, 15 * 60)  # wrong numbers per phone link or client, ended by a success

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from bridge.access import phone, presence
+from bridge.assembly import assemble
+from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.services.banks import pseudonym
-from bridge.storage.db import unit_of_work
+from bridge.storage.db import make_engine, unit_of_work
+from bridge.storage.migrate import upgrade
 from bridge.storage.tables.access import PhoneLinkRow
+from bridge.wiring import sync_banks
 from sip2.acs.server import ReferenceACS
-from tests.access.conftest import ANA, ANA_ITEM, Clock, audits, load_hold, sim
+from tests.access.conftest import ANA, ANA_ITEM, Clock, access_config, audits, load_hold, sim
 
 
 def _link(rt: Runtime, card: str = ANA, days: int = 7) -> str:
@@ -152,3 +158,35 @@ def test_the_ready_for_pickup_message_carries_a_phone_link_kept_secret_like_the_
     assert url.startswith("http://lockers.test/phone/")
     assert "phone_url" not in note.facts  # blanked with the code once sent
     assert phone.view(rt, url.rsplit("/", 1)[1]).state is phone.LinkState.LIVE
+
+
+def test_presence_numbers_come_from_their_own_key_when_one_is_set(
+    tmp_path: Path, acs: ReferenceACS, redis_conn: Any, clock: Clock
+) -> None:
+    def runtime(name: str, **security: Any) -> Runtime:
+        cfg = access_config(tmp_path / name, acs, security=security)
+        (tmp_path / name).mkdir()
+        engine = make_engine(cfg["database_url"])
+        upgrade(engine)
+        built = assemble(Runtime.over(load_settings(None, **cfg), engine, redis_conn, clock))
+        sync_banks(built)
+        return built
+
+    presence_key = "presence-key-0123456789abcdef0123456789"
+    first = runtime("a", code_keys=["code-key-one-0123456789abcdef"], presence_key=presence_key)
+    rotated = runtime("b", code_keys=["code-key-two-0123456789abcdef"], presence_key=presence_key)
+    derived = runtime("c", code_keys=["code-key-one-0123456789abcdef"])
+    try:
+        shown, _ = phone.kiosk_code(first, "main-lobby")
+        # The code keys rotate; the number on the kiosk screen does not.
+        assert phone.kiosk_code(rotated, "main-lobby")[0] == shown
+        # Without its own key the number comes from the first code key, and differs.
+        assert phone.kiosk_code(derived, "main-lobby")[0] != shown
+
+        load_hold(first, ANA_ITEM)
+        token = _link(first)
+        result = phone.open_from_phone(first, token, shown)
+        assert result.outcome is phone.PhoneOutcome.OPENED, result.message
+    finally:
+        for built in (first, rotated, derived):
+            built.close()

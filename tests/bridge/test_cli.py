@@ -48,6 +48,17 @@ def test_check_config_refuses_the_examples_placeholder_secrets(tmp_path: Path) -
     assert "security.code_keys[0] is a placeholder" in out.stderr
 
 
+def test_check_config_refuses_a_placeholder_presence_key(tmp_path: Path) -> None:
+    placeholder = 'presence_key = "change-me-presence-key-0123456789abcdef"'
+    cfg = _config(
+        tmp_path, **EXAMPLE_SECRETS, **{'# presence_key = "<at least 32 random characters>"': placeholder}
+    )
+    out = _run("-c", str(cfg), "check-config", "--no-ils")
+    assert out.returncode == 1
+    assert "security.presence_key is a placeholder" in out.stderr
+    assert "code_keys" not in out.stderr  # the real code key is accepted
+
+
 def test_a_broken_config_names_the_problem_and_exits_non_zero(tmp_path: Path) -> None:
     cfg = _config(
         tmp_path, **{'{ first = 13, last = 20, size = "M" }': "{ first = 13, last = 20 }"}
