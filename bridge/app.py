@@ -11,6 +11,7 @@ from flask import Flask
 from bridge import readiness
 from bridge.config import Settings
 from bridge.runtime import Runtime
+from bridge.web import errors
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Flask:
         else:
             app.register_blueprint(module.bp)
     readiness.init_app(app)  # ILS and controller checks for /readyz
+    errors.init_app(app)  # refused and missing pages in words (not a blueprint)
     from bridge.web.proxies import TrustedProxies
 
     app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]

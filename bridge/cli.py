@@ -226,7 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     u = usub.add_parser("add", help="create a staff account")
     u.add_argument("username")
     u.add_argument("--role", choices=["viewer", "staff", "admin"], default="staff")
-    u.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    u.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from stdin (implied when stdin is not a terminal)",
+    )
     u.add_argument("--totp", action="store_true", help="enrol a TOTP second factor")
     u.set_defaults(func=cmd_user)
     u = usub.add_parser("list", help="every account, its role and whether it is active")
@@ -238,6 +242,23 @@ def build_parser() -> argparse.ArgumentParser:
     u = usub.add_parser("role", help="change an account's role (effective at once)")
     u.add_argument("username")
     u.add_argument("role", choices=["viewer", "staff", "admin"])
+    u.set_defaults(func=cmd_user)
+    u = usub.add_parser("reset-password", help="set a new password; ends the account's sessions")
+    u.add_argument("username")
+    u.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from stdin (implied when stdin is not a terminal)",
+    )
+    u.set_defaults(func=cmd_user)
+    u = usub.add_parser(
+        "reset-totp", help="a new second factor (prints its URI once); ends the sessions"
+    )
+    u.add_argument("username")
+    u.set_defaults(func=cmd_user)
+    u = usub.add_parser("remove", help="delete an account for good; ends its sessions")
+    u.add_argument("username")
+    u.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
     u.set_defaults(func=cmd_user)
 
     p = sub.add_parser("kiosk", help="enrolled kiosk devices: enrol, list, revoke")

@@ -431,6 +431,29 @@ class NotificationSettings(Strict):
     send_pickup_receipt: bool = False
 
 
+class AlertSettings(Strict):
+    """Staff alerts (docs/staff-guide.md, "Alerts"): the rules' thresholds and where they go.
+
+    Doors open too long use each bank's ``door_open_alert_seconds``. E-mail goes through the
+    SMTP server of ``[notifications.email]`` (its ``enabled`` is for patron mail only)."""
+
+    enabled: bool = True
+    email_to: list[str] = []
+    webhook_url: str | None = None
+    # Signs each webhook body (HMAC-SHA256, header X-Lockerbridge-Signature); needed with a URL.
+    webhook_secret: str | None = Field(None, min_length=16)
+    webhook_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    controller_offline_seconds: int = Field(60, ge=0, le=86400)
+    deposits_waiting_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+    guessing_window_hours: int = Field(24, ge=1, le=24 * 7)
+
+    @model_validator(mode="after")
+    def _signed(self) -> AlertSettings:
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("alerts.webhook_url needs alerts.webhook_secret (bodies are signed)")
+        return self
+
+
 class RetentionSettings(Strict):
     patron_item_link_hours: int = Field(24, ge=0, le=24 * 30)
     audit_days: int = Field(90, ge=1, le=3650)
@@ -445,6 +468,21 @@ class WebSettings(Strict):
     session_absolute_hours: int = 8
     kiosk_timeout_seconds: int = 60
     remote_unlocks_per_hour: int = 10
+    # How staff pages write dates (strftime), and the zone for times not tied to one bank.
+    date_format: str = "%d %b %Y %H:%M"
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as 'Europe/Berlin'"
+            ) from None
+        return value
+
     # Reverse proxies in front of the app (docs/operations.md): 0 = none; a number N = N hops
     # that every request passes; or the proxies' addresses/networks, whose X-Forwarded-* and
     # client-certificate headers alone are believed.
@@ -632,6 +670,7 @@ class Settings(BaseSettings):
     ill_partners: list[IllPartnerSettings] = []
     notifications: NotificationSettings = NotificationSettings()
     retention: RetentionSettings = RetentionSettings()
+    alerts: AlertSettings = AlertSettings()
     acs: AcsSettings = AcsSettings()
     access: AccessSettings = AccessSettings()
     dayuse: DayUseSettings = DayUseSettings()
@@ -640,6 +679,9 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     equipment: list[EquipmentCategory] = []
     deposit_verify_after_minutes: int = 60
+    # `lockerbridge demo` only: the folder its built-in mail catcher writes to; when set, the
+    # staff pages offer "Messages sent" (patron messages with their codes). Never in production.
+    demo_mailbox: Path | None = None
     sweeper_interval_seconds: int = 30
     outbox_lease_seconds: int = 90
 

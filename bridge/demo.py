@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bridge.demo_mail import start_catcher
 from bridge.redis_conn import EmbeddedRedis
 
 PACKAGE = Path(__file__).resolve().parent
@@ -66,7 +67,9 @@ def _catalogue() -> Path:
     raise RuntimeError("the demo catalogue (examples/catalogue.json) is missing")
 
 
-def write_config(directory: Path, *, web_port: int, acs_port: int, redis_url: str) -> Path:
+def write_config(
+    directory: Path, *, web_port: int, acs_port: int, redis_url: str, mail_port: int = 2525
+) -> Path:
     template = (PACKAGE / "data" / "demo.toml").read_text(encoding="utf-8")
     keyfile = directory / "keys"
     if keyfile.exists():
@@ -80,6 +83,8 @@ def write_config(directory: Path, *, web_port: int, acs_port: int, redis_url: st
         redis_url=redis_url,
         web_port=web_port,
         acs_port=acs_port,
+        mail_port=mail_port,
+        mailbox=(directory / "mail").resolve(),
         secret_key=secret_key,
         code_key=code_key,
     )
@@ -134,6 +139,7 @@ def run_demo(port: int = 8080, directory: str = "var/demo") -> int:
     work.mkdir(parents=True, exist_ok=True)
     redis = EmbeddedRedis(work / "redis")
     procs: list[tuple[str, subprocess.Popen[Any]]] = []
+    catcher = None
     stopping = False
 
     def _stop(_signum: int, _frame: object) -> None:
@@ -143,7 +149,15 @@ def run_demo(port: int = 8080, directory: str = "var/demo") -> int:
     old_int = signal.signal(signal.SIGINT, _stop)
     old_term = signal.signal(signal.SIGTERM, _stop)
     try:
-        config = write_config(work, web_port=web_port, acs_port=acs_port, redis_url=redis.url)
+        # Patron e-mail goes to the demo's own catcher; "Messages sent" shows it.
+        catcher = start_catcher(work / "mail")
+        config = write_config(
+            work,
+            web_port=web_port,
+            acs_port=acs_port,
+            redis_url=redis.url,
+            mail_port=catcher.port,
+        )
         env = dict(os.environ, LOCKERBRIDGE_CONFIG=str(config.resolve()), PYTHONUNBUFFERED="1")
         exe = [sys.executable, "-m", "bridge.cli"]
         acs = subprocess.Popen(
@@ -165,6 +179,7 @@ def run_demo(port: int = 8080, directory: str = "var/demo") -> int:
         print(
             "\nLockerbridge demo is running.\n"
             f"  Staff status page: {base}/staff/   (sign in as {STAFF_USER} / {STAFF_PASSWORD})\n"
+            f"  Patron messages (the demo's mail, with codes): {base}/staff/demo/messages\n"
             f"  Kiosk, Main lobby: {base}/kiosk/main-lobby\n"
             f"  Kiosk, East:       {base}/kiosk/east-station\n"
             "  Each kiosk page asks once for its kiosk token (new on every demo start):\n"
@@ -196,6 +211,9 @@ def run_demo(port: int = 8080, directory: str = "var/demo") -> int:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         redis.close()
+        if catcher is not None:
+            catcher.shutdown()
+            catcher.server_close()
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGTERM, old_term)
         print("demo: stopped")

@@ -27,6 +27,7 @@ def schedule(settings: Settings) -> list[tuple[str, str, int]]:
         ("bridge.services.retention.purge", "default", 3600),
         ("bridge.services.health.probe_ils", "default", 30),
         ("bridge.services.dayuse.run_dayuse", "default", 60),
+        ("bridge.alerts.check.run_alert_checks", "default", 30),
     ]
 
 

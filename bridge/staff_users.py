@@ -244,22 +244,18 @@ def get_user(session: Session, user_id: int) -> StaffUser | None:
 
 def cli_user(settings: Settings, args: argparse.Namespace) -> int:
     """``lockerbridge user add NAME --role R [--password-stdin] [--totp]``."""
+    from bridge.staff_accounts import cli_change, read_password
     from bridge.storage.db import check_connection, make_engine, session_factory, unit_of_work
 
-    if args.user_command in ("disable", "enable", "role", "list"):
+    if args.user_command == "list":
         return _cli_manage(settings, args)
     if args.user_command != "add":
-        print(f"unknown user command {args.user_command!r}", file=sys.stderr)
-        return 2
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        import getpass
-
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
-            print("error: the passwords differ", file=sys.stderr)
-            return 1
+        return cli_change(settings, args)
+    try:
+        password = read_password(args.password_stdin)
+    except AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     engine = make_engine(settings.database_url)
     check_connection(engine)
     try:
@@ -286,36 +282,25 @@ def cli_user(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cli_manage(settings: Settings, args: argparse.Namespace) -> int:
-    """``user list``, ``user disable NAME``, ``user enable NAME``, ``user role NAME ROLE``.
-    A change takes effect at the account's next request: sessions re-read the account."""
+    """``user list``: every account, tab-separated (name, role, active or disabled, totp)."""
     from bridge.storage.db import make_engine, session_factory, unit_of_work
 
     engine = make_engine(settings.database_url)
     try:
         with unit_of_work(session_factory(engine)) as session:
-            if args.user_command == "list":
-                for row in session.scalars(select(StaffUserRow).order_by(StaffUserRow.username)):
-                    state = "active" if row.active else "disabled"
-                    totp = "totp" if row.totp_secret else "-"
-                    print(f"{row.username}\t{row.role}\t{state}\t{totp}")
-                return 0
-            found = session.scalar(
-                select(StaffUserRow).where(StaffUserRow.username == args.username.strip())
-            )
-            if found is None:
-                print(f"error: no account {args.username!r}", file=sys.stderr)
-                return 1
-            account = found
-            if args.user_command == "role":
-                role = Role(args.role)
-                if role is Role.ADMIN and account.totp_secret is None:
-                    print("error: admin accounts need a second factor", file=sys.stderr)
-                    return 1
-                account.role = role.value
-            else:
-                account.active = args.user_command == "enable"
-            state = "active" if account.active else "disabled"
-            print(f"{account.username}: {account.role}, {state}")
-            return 0
+            rows = [
+                (row.username, row.role, row.active, row.totp_secret is not None)
+                for row in session.scalars(select(StaffUserRow).order_by(StaffUserRow.username))
+            ]
     finally:
         engine.dispose()
+    try:
+        for username, role, active, totp in rows:
+            state = "active" if active else "disabled"
+            print(f"{username}\t{role}\t{state}\t{'totp' if totp else '-'}")
+        sys.stdout.flush()
+    except BrokenPipeError:  # "| head" closed the pipe early: not an error worth a traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0

@@ -19,7 +19,7 @@ acknowledging) is *not* an error: it comes back as an outcome with ``ok=False`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -95,6 +95,8 @@ class CheckinOutcome:
     hold_patron: str | None = None
     hold_expires: datetime | None = None
     screen_message: str | None = None
+    # The hold patron's name as the ILS gives it (personal data: never logged).
+    hold_patron_name: str | None = field(default=None, repr=False)
 
     @property
     def fills_hold_here(self) -> bool:

@@ -40,6 +40,7 @@ class _Patron:
     block_reasons: tuple[str, ...] = ()
     fines: Decimal = Decimal("0")
     contact: Contact = field(default_factory=Contact)
+    name: str | None = None
 
 
 @dataclass
@@ -107,9 +108,10 @@ class MemoryIls:
         email: str | None = None,
         phone: str | None = None,
         language: str | None = None,
+        name: str | None = None,
     ) -> None:
         self._patrons[barcode] = _Patron(
-            barcode, pin, block_reasons, fines, Contact(email, phone, language)
+            barcode, pin, block_reasons, fines, Contact(email, phone, language), name
         )
 
     def add_item(
@@ -245,6 +247,7 @@ class MemoryIls:
                 it.barcode,
                 destination=hold.pickup_location,
                 hold_patron=hold.patron,
+                hold_patron_name=self._name_of(hold.patron),
             )
         if not hold.captured:
             hold.captured = True
@@ -257,7 +260,12 @@ class MemoryIls:
             destination=at,
             hold_patron=hold.patron,
             hold_expires=hold.expires,
+            hold_patron_name=self._name_of(hold.patron),
         )
+
+    def _name_of(self, barcode: str) -> str | None:
+        patron = self._patrons.get(barcode)
+        return patron.name if patron else None
 
     def _checkout(self, patron: str, item: str, *, fee_acknowledged: bool) -> CheckoutOutcome:
         refused = replace(_REFUSED, item=item, patron=patron)

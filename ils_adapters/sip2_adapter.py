@@ -213,6 +213,11 @@ class Sip2Adapter:
             destination=result.destination_location,
             hold_patron=result.hold_patron_id if self.profile.sends_hold_patron else None,
             screen_message=_screen(result.screen_messages),
+            hold_patron_name=(
+                patron_name(result.hold_patron_name)
+                if self.profile.sends_hold_patron_name
+                else None
+            ),
         )
         if kind is CheckinKind.HOLD_HERE and self.profile.sends_hold_shelf_expiry:
             outcome = self._with_shelf_expiry(outcome)
@@ -394,3 +399,11 @@ class Sip2Adapter:
             # The check-in itself succeeded; the expiry is fetched again when notifying.
             return outcome
         return replace(outcome, hold_expires=status.hold_shelf_expires)
+
+
+def patron_name(raw: str | None) -> str | None:
+    """The name part of a DA field: Koha adds " (email, phone)" by default, which we drop."""
+    if not raw:
+        return None
+    name = raw.split("(", 1)[0].strip()
+    return name[:120] or None

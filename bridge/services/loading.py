@@ -381,6 +381,7 @@ def _load(
                 kind="hold",
                 state="reserved",
                 patron=patron,
+                patron_name=outcome.hold_patron_name,
                 patron_ref=patron_ref,
                 in_transit=domain_item.in_transit,
                 created_at=now,

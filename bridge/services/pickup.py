@@ -531,6 +531,6 @@ def purge_picked_up(rt: Runtime) -> int:
                 LoadRow.purge_after <= now,
                 LoadRow.patron.is_not(None),
             )
-            .values(patron=None, title=None)
+            .values(patron=None, title=None, patron_name=None)
         )
         return int(getattr(result, "rowcount", 0) or 0)

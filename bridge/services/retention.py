@@ -63,8 +63,14 @@ def purge_now(rt: Runtime) -> PurgeReport:
         loads = s.execute(
             update(LoadRow)
             .where(LoadRow.purge_after.is_not(None), LoadRow.purge_after <= now)
-            .where(or_(LoadRow.patron.is_not(None), LoadRow.title.is_not(None)))
-            .values(patron=None, title=None)
+            .where(
+                or_(
+                    LoadRow.patron.is_not(None),
+                    LoadRow.title.is_not(None),
+                    LoadRow.patron_name.is_not(None),
+                )
+            )
+            .values(patron=None, title=None, patron_name=None)
         )
         deposits = s.execute(
             update(DepositRow)

@@ -142,10 +142,10 @@ class TestConsortium:
                 )
         sign_in(client, accounts[Role.STAFF])
         every = client.get("/staff/work").get_data(as_text=True)
-        assert "branch-001 / 4" in every and "branch-002 / 4" in every
+        assert "Branch 001, door 4" in every and "Branch 002, door 4" in every
         bank_page = client.get("/staff/banks/branch-001").get_data(as_text=True)
         assert 'href="/staff/work?bank=branch-001"' in bank_page
         one = client.get("/staff/work?bank=branch-001").get_data(as_text=True)
         assert "Work list: Branch 001" in one
-        assert "branch-001 / 4" in one and "branch-002 / 4" not in one
+        assert "Branch 001, door 4" in one and "Branch 002, door 4" not in one
         assert client.get("/staff/work?bank=nowhere").status_code == 404

@@ -130,6 +130,9 @@ def test_closing_the_door_in_the_simulation_loads_it_and_tells_the_patron(
     after = client.get(LOAD).get_data(as_text=True)
     assert f"Door {door} is closed (simulation)" in after
     assert f"Close door {door} (simulation)" not in after
+    # The screen confirms the load instead of still asking for the item to go in.
+    assert f"Loaded into door {door} — the patron&#39;s message is on its way" in after
+    assert "put the item in" not in after
 
 
 def test_viewers_may_not_load_and_the_status_page_links_staff_to_each_bank(

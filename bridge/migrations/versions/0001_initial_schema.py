@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 19:26:16.355724
+Create Date: 2026-12-07 19:28:55.672161
 """
 
 from __future__ import annotations
@@ -209,6 +209,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('patron', sa.String(length=64), nullable=True),
+    sa.Column('patron_name', sa.String(length=120), nullable=True),
     sa.Column('patron_ref', sa.String(length=64), nullable=False),
     sa.Column('in_transit', sa.Boolean(), nullable=False),
     sa.Column('created_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
@@ -300,6 +301,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_phone_link_bank_id'), ['bank_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_phone_link_patron_ref'), ['patron_ref'], unique=False)
 
+    op.create_table('staff_alert',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=160), nullable=False),
+    sa.Column('rule', sa.String(length=32), nullable=False),
+    sa.Column('severity', sa.String(length=16), nullable=False),
+    sa.Column('bank_id', sa.String(length=63), nullable=True),
+    sa.Column('compartment', sa.Integer(), nullable=True),
+    sa.Column('summary', sa.String(length=300), nullable=False),
+    sa.Column('raised_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('cleared_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('sent', sa.JSON(), nullable=False),
+    sa.Column('last_error', sa.String(length=300), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_alert')),
+    sa.UniqueConstraint('key', 'raised_at', name=op.f('uq_staff_alert_key'))
+    )
+    with op.batch_alter_table('staff_alert', schema=None) as batch_op:
+        batch_op.create_index('ix_staff_alert_open', ['cleared_at', 'key'], unique=False)
+
     op.create_table('staff_user',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=64), nullable=False),
@@ -353,6 +373,10 @@ def downgrade() -> None:
 
     op.drop_table('compartment')
     op.drop_table('staff_user')
+    with op.batch_alter_table('staff_alert', schema=None) as batch_op:
+        batch_op.drop_index('ix_staff_alert_open')
+
+    op.drop_table('staff_alert')
     with op.batch_alter_table('phone_link', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_phone_link_patron_ref'))
         batch_op.drop_index(batch_op.f('ix_phone_link_bank_id'))

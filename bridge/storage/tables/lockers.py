@@ -45,6 +45,8 @@ class LoadRow(Base):
     kind: Mapped[str] = mapped_column(String(16), default="hold")
     state: Mapped[str] = mapped_column(String(16), default="reserved")
     patron: Mapped[str | None] = mapped_column(String(64))  # card number: personal data
+    # The hold patron's name as the ILS sent it, for staff searching; cleared with ``patron``.
+    patron_name: Mapped[str | None] = mapped_column(String(120))
     patron_ref: Mapped[str] = mapped_column(String(64))  # pseudonym (keyed hash)
     in_transit: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -18,9 +18,13 @@ def init_app(app: Flask) -> None:
     from bridge.web.staff import (  # noqa: F401  (routes register on import)
         accounts,
         auth,
+        demo_messages,
+        emptying,
         filters,
         kiosks,
         loading,
+        reports,
+        search,
         views,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 
 STATE_LABELS = {
     "free": "Free",
@@ -34,14 +34,23 @@ def duration(value: timedelta | None) -> str:
     return f"{mins} min"
 
 
-def when(value: datetime | None, zone: str = "UTC") -> str:
+DATE_FORMAT = "%d %b %Y %H:%M"
+
+
+def when(value: datetime | None, zone: str | None = None) -> str:
+    """A full date and time in the bank's zone (else the site's ``web.timezone``), written in
+    the site's ``web.date_format``."""
     if value is None:
         return ""
+    fmt, site_zone = DATE_FORMAT, "UTC"
+    rt = current_app.extensions.get("lockerbridge") if has_app_context() else None
+    if rt is not None:
+        fmt, site_zone = rt.settings.web.date_format, rt.settings.web.timezone
     try:
-        tz = ZoneInfo(zone)
+        tz = ZoneInfo(zone or site_zone)
     except (KeyError, ValueError):
         tz = ZoneInfo("UTC")
-    return value.astimezone(tz).strftime("%d %b %H:%M")
+    return value.astimezone(tz).strftime(fmt)
 
 
 def iso(value: datetime | None) -> str:

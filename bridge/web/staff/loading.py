@@ -12,7 +12,7 @@ be played in a browser; see :func:`bridge.web.kiosk_services.close_simulated_doo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -25,7 +25,7 @@ from bridge.services.loading import SIZES, ScanOutcome, ScanResult
 from bridge.staff_users import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
-from bridge.storage.tables.lockers import EquipmentRow
+from bridge.storage.tables.lockers import EquipmentRow, LoadRow
 from bridge.web import security
 from bridge.web.kiosk_services import close_from_form, open_doors, simulated_bank
 from bridge.web.staff import bp
@@ -34,7 +34,8 @@ from bridge.web.staff.actions import actor_of
 SCANS_KEY = "lockerbridge:staff-scans:{sid}:{bank}"
 SCANS_KEPT = 50
 MAX_BARCODE = 64
-_GOOD = (ScanOutcome.DOOR_OPEN,)
+LOADED = "loaded"  # shown for a scan whose door has closed on the item since
+_GOOD = (ScanOutcome.DOOR_OPEN, LOADED)
 
 
 @dataclass(frozen=True)
@@ -125,12 +126,42 @@ def _scans(rt: Runtime, bank_id: str) -> list[ScanLine]:
     return [ScanLine(**json.loads(r)) for r in raw]
 
 
+def _settled(rt: Runtime, bank_id: str, scans: list[ScanLine]) -> list[ScanLine]:
+    """Scans whose door has closed since: say the item is loaded and the patron told, instead
+    of still asking staff to put it in."""
+    waiting = {(s.door, s.item) for s in scans if s.outcome == ScanOutcome.DOOR_OPEN.value}
+    if not waiting:
+        return scans
+    with unit_of_work(rt.sessions) as s:
+        loaded = {
+            (door, item)
+            for door, item in s.execute(
+                select(LoadRow.compartment, LoadRow.item_barcode).where(
+                    LoadRow.bank_id == bank_id,
+                    LoadRow.item_barcode.in_({item for _, item in waiting}),
+                    LoadRow.state != "reserved",
+                )
+            )
+        }
+    return [
+        replace(
+            line,
+            outcome=LOADED,
+            headline=f"Loaded into door {line.door} — the patron's message is on its way",
+            detail="The door is shut. Scan the next item.",
+        )
+        if line.outcome == ScanOutcome.DOOR_OPEN.value and (line.door, line.item) in loaded
+        else line
+        for line in scans
+    ]
+
+
 @bp.get("/banks/<bank_id>/load")
 @security.require_role(Role.STAFF)
 def load(bank_id: str) -> ResponseReturnValue:
     bank = bank_or_404(bank_id)
     rt = security.runtime()
-    scans = _scans(rt, bank.id)
+    scans = _settled(rt, bank.id, _scans(rt, bank.id))
     opened = set(open_doors(rt, bank.id))
     return render_template(
         "staff/load.html",

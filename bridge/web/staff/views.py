@@ -8,6 +8,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
+from bridge.alerts.check import open_alerts
 from bridge.staff_users import Role, StaffUser
 from bridge.storage.db import unit_of_work
 from bridge.web import security
@@ -115,8 +116,14 @@ def work() -> ResponseReturnValue:
     if bank_id is not None and bank_id not in names:
         abort(404)
     lists = queries.work_lists(rt, _user().role, bank_id=bank_id)
+    alerts = [a for a in open_alerts(rt) if bank_id is None or a.bank_id in (None, bank_id)]
     return render_template(
-        "staff/work.html", work=lists, zones=_zones(), bank_names=names, bank_id=bank_id
+        "staff/work.html",
+        work=lists,
+        alerts=alerts,
+        zones=_zones(),
+        bank_names=names,
+        bank_id=bank_id,
     )
 
 

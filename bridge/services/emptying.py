@@ -1,0 +1,163 @@
+"""Staff emptying a return door scan each item they take out; the scan says what to do with
+it next and records that it is out (and, for a deposit that waited for staff, that it is
+handled), so nothing is typed.
+
+Next steps, from what the ILS said at check-in (``DepositRow.outcome``/``destination``):
+
+- a hold here → load it into this bank (the loading screen picks the door);
+- a hold elsewhere or a transfer → a transit slip naming the destination;
+- checked in with no hold → shelve it here;
+- not yet checked in, or the ILS refused it → keep it aside, as the reason says.
+
+When the last deposit of the door is scanned out the door is free for returns again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.runtime import Runtime
+from bridge.services.banks import audit
+from bridge.storage.db import unit_of_work
+from bridge.storage.tables.core import AuditEventRow
+from bridge.storage.tables.returns import DepositRow
+
+TAKEN_OUT = "return_taken_out"
+
+LOAD_HERE = "load_here"
+TRANSIT = "transit"
+SHELVE = "shelve"
+ASIDE = "aside"
+
+
+@dataclass(frozen=True)
+class NextStep:
+    step: str  # one of LOAD_HERE, TRANSIT, SHELVE, ASIDE
+    words: str
+    destination: str | None = None  # for a transit slip: who it goes to
+
+
+@dataclass(frozen=True)
+class InDoor:
+    deposit_id: int
+    item: str
+    deposited_at: datetime
+    taken_out: bool
+    next: NextStep
+
+
+def destination_name(rt: Runtime, code: str | None) -> str:
+    if not code:
+        return "its home library"
+    for bank in rt.settings.banks:
+        if bank.branch == code:
+            return f"{bank.name} ({code})"
+    for rule in rt.settings.routing:
+        if rule.location == code:
+            try:
+                return f"{rt.settings.bank(rule.bank).name} ({code})"
+            except KeyError:
+                break
+    return code
+
+
+def next_step(rt: Runtime, d: DepositRow) -> NextStep:
+    if d.outcome == "hold_here":
+        return NextStep(LOAD_HERE, "A patron's hold here: load it into this bank now.")
+    if d.outcome in ("hold_elsewhere", "transit"):
+        where = destination_name(rt, d.destination)
+        return NextStep(TRANSIT, f"Put a transit slip in it and send it to {where}.", where)
+    if d.state == "checked_in":
+        return NextStep(SHELVE, "Checked in, no hold: shelve it here.")
+    if d.state == "needs_staff":
+        from bridge.services.returns import explain
+
+        return NextStep(
+            ASIDE, f"Keep it aside: {explain(d.reason, d.destination, d.screen_message)}"
+        )
+    return NextStep(ASIDE, "The catalogue has not checked it in yet: keep it aside for now.")
+
+
+def _since_last_emptied(s: Session, bank_id: str, number: int) -> datetime | None:
+    return s.scalar(
+        select(AuditEventRow.at)
+        .where(
+            AuditEventRow.kind == "compartment_emptied",
+            AuditEventRow.bank_id == bank_id,
+            AuditEventRow.compartment == number,
+        )
+        .order_by(AuditEventRow.at.desc())
+        .limit(1)
+    )
+
+
+def in_door(rt: Runtime, bank_id: str, number: int) -> list[InDoor]:
+    """The deposits put into this return door since it was last emptied."""
+    with unit_of_work(rt.sessions) as s:
+        since = _since_last_emptied(s, bank_id, number)
+        q = select(DepositRow).where(
+            DepositRow.bank_id == bank_id, DepositRow.compartment == number
+        )
+        if since is not None:
+            q = q.where(DepositRow.recorded_at > since)
+        deposits = list(s.scalars(q.order_by(DepositRow.deposited_at, DepositRow.id)))
+        out_ids = {
+            (e.detail or {}).get("deposit")
+            for e in s.scalars(
+                select(AuditEventRow).where(
+                    AuditEventRow.kind == TAKEN_OUT,
+                    AuditEventRow.bank_id == bank_id,
+                    AuditEventRow.compartment == number,
+                )
+            )
+        }
+        return [
+            InDoor(d.id, d.item_barcode, d.deposited_at, d.id in out_ids, next_step(rt, d))
+            for d in deposits
+        ]
+
+
+class NotInDoor(Exception):
+    """The scanned item is not among this door's deposits (or was already scanned out)."""
+
+
+def take_out(rt: Runtime, bank_id: str, number: int, item: str, actor: str) -> InDoor:
+    """Records that ``item`` left the door; returns it with its next step.
+
+    Raises NotInDoor."""
+    item = item.strip()
+    found = next(
+        (d for d in in_door(rt, bank_id, number) if d.item == item and not d.taken_out), None
+    )
+    if found is None:
+        raise NotInDoor(item)
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        state = s.scalar(select(DepositRow.state).where(DepositRow.id == found.deposit_id))
+        audit(
+            s,
+            TAKEN_OUT,
+            at=now,
+            bank_id=bank_id,
+            compartment=number,
+            actor=actor,
+            item=item,
+            deposit=found.deposit_id,
+            next=found.next.step,
+            destination=found.next.destination,
+        )
+    if state == "needs_staff" and found.next.step != ASIDE:
+        from bridge.services.returns import NotNeedingStaff, resolve_needs_staff
+
+        # The scan is the handling: the next step shown is what staff do with it. (Someone
+        # may have marked it handled meanwhile: then there is nothing left to do.)
+        with contextlib.suppress(NotNeedingStaff):
+            resolve_needs_staff(
+                rt, found.deposit_id, actor, f"taken out of door {number}: {found.next.words}"
+            )
+    return InDoor(found.deposit_id, found.item, found.deposited_at, True, found.next)
