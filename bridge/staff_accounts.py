@@ -1,5 +1,5 @@
 """Account chores from the command line: ``lockerbridge user reset-password | reset-totp |
-remove`` besides ``add``, ``list``, ``disable``, ``enable`` and ``role``
+remove | sessions`` besides ``add``, ``list``, ``disable``, ``enable`` and ``role``
 (:func:`bridge.staff_users.cli_user`).
 
 Made for scripts as well as people: a password comes from standard input with
@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from datetime import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pyotp
 from redis import Redis
@@ -53,14 +55,54 @@ def read_password(from_stdin: bool) -> str:
     return password
 
 
+@dataclass(frozen=True)
+class LiveSession:
+    sid_hint: str  # the first characters of the session id: enough to tell sessions apart
+    key: str
+    user_id: int
+    started_at: float
+
+
+def live_sessions(redis: Redis, user_id: int | None = None) -> Iterator[LiveSession]:
+    """Every live staff session (of one account, when ``user_id`` is given)."""
+    for key in redis.scan_iter(match=SESSION_PATTERN, count=500):
+        name = key.decode() if isinstance(key, bytes) else key
+        data = {
+            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in redis.hgetall(name).items()
+        }
+        if "user_id" not in data or (user_id is not None and int(data["user_id"]) != user_id):
+            continue
+        sid = name.rsplit(":", 1)[1]
+        yield LiveSession(sid[:6], name, int(data["user_id"]), float(data.get("started_at", 0)))
+
+
 def end_sessions(redis: Redis, user_id: int) -> int:
     """Deletes every live staff session of the account; returns how many there were."""
-    ended = 0
-    for key in redis.scan_iter(match=SESSION_PATTERN, count=500):
-        owner = redis.hget(key, "user_id")
-        if owner is not None and int(owner) == user_id:
-            ended += redis.delete(key)
-    return ended
+    return sum(int(redis.delete(found.key)) for found in live_sessions(redis, user_id))
+
+
+def cli_sessions(settings: Settings, args: argparse.Namespace) -> int:
+    """``user sessions NAME``: the account's live sessions, one a line (id hint, started)."""
+    from bridge.runtime import Runtime
+    from bridge.storage.db import unit_of_work
+
+    rt = Runtime.from_settings(settings)
+    try:
+        try:
+            with unit_of_work(rt.sessions) as s:
+                user_id = _find(s, args.username).id
+        except AccountError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        found = sorted(live_sessions(rt.redis, user_id), key=lambda f: f.started_at)
+        for live in found:
+            started = datetime.fromtimestamp(live.started_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            print(f"{live.sid_hint}\tsince {started}")
+        print(f"{len(found)} live session(s) of {args.username}")
+        return 0
+    finally:
+        rt.close()
 
 
 def _find(session: Session, username: str) -> StaffUserRow:

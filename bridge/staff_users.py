@@ -249,6 +249,10 @@ def cli_user(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.user_command == "list":
         return _cli_manage(settings, args)
+    if args.user_command == "sessions":
+        from bridge.staff_accounts import cli_sessions
+
+        return cli_sessions(settings, args)
     if args.user_command != "add":
         return cli_change(settings, args)
     try:

@@ -115,3 +115,28 @@ def test_mistakes_are_one_line_not_a_traceback(
         assert proc.returncode == 1, (args, proc.stdout, proc.stderr)
         assert "Traceback" not in proc.stderr and words in proc.stderr, (args, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_an_accounts_live_sessions_are_listed_and_end_when_it_is_disabled(
+    tmp_path: Path, rt: Runtime, embedded_redis: Any, app: Any, accounts: dict[Role, Account]
+) -> None:
+    config = _config(tmp_path, rt, embedded_redis)
+    staff = accounts[Role.STAFF]
+    browsers = [app.test_client(), app.test_client()]
+    for browser in browsers:
+        sign_in(browser, staff)
+    other = app.test_client()
+    sign_in(other, accounts[Role.VIEWER])
+
+    listed = _user(config, "sessions", staff.username)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[-1] == f"2 live session(s) of {staff.username}"
+    assert all("\tsince " in line for line in listed.stdout.splitlines()[:-1])
+
+    disabled = _user(config, "disable", staff.username)
+    assert "ended 2 live session(s)" in disabled.stdout, disabled.stdout
+    assert not any(_signed_in(b) for b in browsers) and _signed_in(other)
+    after = _user(config, "sessions", staff.username)
+    assert after.stdout.splitlines() == [f"0 live session(s) of {staff.username}"]
+    unknown = _user(config, "sessions", "nobody")
+    assert unknown.returncode == 1 and unknown.stderr.strip() == "error: no account 'nobody'"

@@ -6,7 +6,6 @@ effect at the account's next request (sessions re-read the account, :mod:`bridge
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pyotp
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -14,6 +13,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from bridge.services.banks import audit
+from bridge.staff_accounts import LiveSession, end_sessions, live_sessions
 from bridge.staff_users import ISSUER, Role, seal_totp_secret
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.staff import StaffUserRow
@@ -21,25 +21,8 @@ from bridge.web import security
 from bridge.web.staff import bp
 
 
-@dataclass(frozen=True)
-class LiveSession:
-    sid_hint: str  # the first characters of the session id: enough to tell sessions apart
-    key: str
-    user_id: int
-    started_at: float
-
-
 def _sessions() -> Iterator[LiveSession]:
-    redis = security.runtime().redis
-    for key in redis.scan_iter(match=security.SESSION_KEY.format(sid="*"), count=500):
-        name = key.decode() if isinstance(key, bytes) else key
-        data = {
-            (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in redis.hgetall(name).items()
-        }
-        if "user_id" in data:
-            sid = name.rsplit(":", 1)[1]
-            yield LiveSession(sid[:6], name, int(data["user_id"]), float(data["started_at"]))
+    return live_sessions(security.runtime().redis)
 
 
 def _actor() -> str:
@@ -115,9 +98,7 @@ def account_change(user_id: int) -> ResponseReturnValue:
             detail=detail,
         )
     if action in ("end_sessions", "new_totp", "disable"):
-        for found in _sessions():
-            if found.user_id == user_id:
-                rt.redis.delete(found.key)
+        end_sessions(rt.redis, user_id)
     if uri:
         # Shown once, to be scanned by the account's owner now; never stored in the clear.
         return render_template(
