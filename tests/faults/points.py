@@ -47,7 +47,7 @@ from sip2.acs.server import ReferenceACS
 from tests import sandbox
 from tests.notify.servers import Mailbox
 from tests.topology.controllers import BankController
-from tests.topology.procs import BIN, Procs, free_port, toml, wait_until
+from tests.topology.procs import BIN, Procs, free_port, gunicorn_argv, toml, wait_until
 
 BANK = "main-lobby"
 KEY = b"crash-point-controller-key-0123456789"
@@ -324,21 +324,7 @@ class Installation:
         assert upgrade.wait(120) == 0, self.procs.log("upgrade")
         self.rt = Runtime.from_settings(load_settings(path))
         self.controller.webhook = self.web + "/api/v1/banks/{bank}/controller/events"
-        self.procs.start(
-            "web",
-            [
-                str(BIN / "gunicorn"),
-                "--config",
-                "python:bridge.gunicorn_conf",
-                "--workers",
-                "1",
-                "--threads",
-                "4",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "bridge.wsgi:app",
-            ],
-        )
+        self.procs.start("web", gunicorn_argv(self.port, workers=1, threads=4))
         for role in ("worker", "scheduler"):
             self.procs.start(role, [str(BIN / "lockerbridge"), role])
         wait_until(

@@ -50,6 +50,7 @@ from tests.topology.procs import (
     Procs,
     free_port,
     group_alive,
+    gunicorn_argv,
     pg_database,
     redis_server_binary,
     started_redis,
@@ -349,22 +350,8 @@ def _upgrade_twice_at_once(w: World) -> None:
 
 
 def _start_web(w: World) -> None:
-    port = w.web.rsplit(":", 1)[1]
-    w.procs.start(
-        "gunicorn",
-        [
-            str(BIN / "gunicorn"),
-            "--config",
-            "python:bridge.gunicorn_conf",
-            "--workers",
-            "3",
-            "--threads",
-            "4",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "bridge.wsgi:app",
-        ],
-    )
+    port = int(w.web.rsplit(":", 1)[1])
+    w.procs.start("gunicorn", gunicorn_argv(port, workers=3, threads=4))
     wait_until(
         lambda: w.get("/healthz").status_code == 200,
         timeout=120,
