@@ -44,6 +44,7 @@ from bridge.storage.tables.returns import DepositRow
 from sip2.acs.server import ReferenceACS
 from tests.conftest import REPO
 from tests.notify.servers import Mailbox
+from tests.sandbox import deposit_through_the_door
 from tests.topology.controllers import BankController
 from tests.topology.procs import (
     BIN,
@@ -387,22 +388,7 @@ def _deposit_through_the_door(
     its signed events to the webhook (a web process records the deposit on the close)."""
     bank = w.controllers["main-lobby"]
     for item in items:
-        with unit_of_work(w.rt.sessions) as s:
-            s.add(
-                LoadRow(
-                    bank_id="main-lobby",
-                    compartment=door,
-                    item_barcode=item,
-                    size="M",
-                    kind="deposit",
-                    state="reserved",
-                    patron_ref="anonymous",
-                    created_at=w.rt.clock(),
-                )
-            )
-        bank.sim.open_door(door)
-        bank.sim.put_item(door)
-        assert bank.sim.close_door(door)
+        deposit_through_the_door(w.rt, bank.sim, door, item)
     if settle:
         bank.settle()
 
