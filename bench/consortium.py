@@ -19,10 +19,9 @@ a removal due in one pickup door in twelve), so it is reported without a target.
 from __future__ import annotations
 
 import contextlib
-import time
 
 from bench.figures import Figure, percentile
-from bench.status_page import status_client
+from bench.status_page import status_client, time_pages
 
 PER_BANK = 40
 REPRODUCE = "python -m bench --only consortium"
@@ -44,16 +43,7 @@ def _measure(sizes: tuple[int, ...], repeat: int) -> dict[tuple[str, int], list[
     every size alike instead of on whichever size was measured then."""
     with contextlib.ExitStack() as stack:
         clients = {n: stack.enter_context(status_client(n * PER_BANK, PER_BANK)) for n in sizes}
-        out: dict[tuple[str, int], list[float]] = {}
-        for _ in range(repeat + 1):  # the first round warms caches and templates
-            for name, path in PAGES.items():
-                for n, client in clients.items():
-                    start = time.perf_counter()
-                    resp = client.get(path)
-                    took = time.perf_counter() - start
-                    assert resp.status_code == 200, (path, resp.status_code)
-                    out.setdefault((name, n), []).append(took * 1000)
-        return {key: values[1:] for key, values in out.items()}
+        return time_pages(clients, PAGES, repeat)
 
 
 def _scaling(name: str, p95: dict[int, float], target: float | None) -> Figure:

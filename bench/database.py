@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.figures import Figure, percentile
-from bench.status_page import status_client
+from bench.status_page import status_client, time_pages
 
 PER_BANK = 40
 EVENTS_PER_DAY = 4
@@ -85,19 +85,6 @@ def _runtime(client: Any) -> Any:
     return client.application.extensions["lockerbridge"]
 
 
-def _time_pages(clients: dict[int, Any], repeat: int) -> dict[tuple[str, int], list[float]]:
-    out: dict[tuple[str, int], list[float]] = {}
-    for _ in range(repeat + 1):  # the first round warms caches and templates
-        for name, path in PAGES.items():
-            for n, client in clients.items():
-                start = time.perf_counter()
-                resp = client.get(path)
-                took = time.perf_counter() - start
-                assert resp.status_code == 200, (path, resp.status_code)
-                out.setdefault((name, n), []).append(took * 1000)
-    return {key: values[1:] for key, values in out.items()}
-
-
 def _purge_timed(rt: Any) -> tuple[Any, list[float], float]:
     """Runs the retention job; returns its report, each audit delete's milliseconds, seconds."""
     from sqlalchemy import event
@@ -135,9 +122,9 @@ def run(quick: bool) -> list[Figure]:
     with contextlib.ExitStack() as stack:
         clients = {n: stack.enter_context(status_client(n * PER_BANK, PER_BANK)) for n in sizes}
         generated = {n: generate_history(_runtime(c), n, days) for n, c in clients.items()}
-        before = _time_pages(clients, repeat)
+        before = time_pages(clients, PAGES, repeat)
         report, batches, seconds = _purge_timed(_runtime(clients[big]))
-        after = _time_pages({big: clients[big]}, repeat)
+        after = time_pages({big: clients[big]}, PAGES, repeat)
     figures.append(
         Figure(
             name=f"generated history: audit rows at {big:,} banks ({days} days)",

@@ -127,7 +127,7 @@ def _installation(total: int) -> Iterator[tuple[Any, Path]]:
     """A seeded database, an embedded Redis and a reference ACS; yields (runtime, config)."""
     from redis import Redis
 
-    from bench.sip2_roundtrip import reference_acs
+    from bench.acs import reference_acs
     from bench.status_page import _seed
     from bridge.config import load_settings
     from bridge.redis_conn import EmbeddedRedis
@@ -138,7 +138,7 @@ def _installation(total: int) -> Iterator[tuple[Any, Path]]:
 
     with (
         tempfile.TemporaryDirectory(prefix="lb-bench-memory-") as tmp_name,
-        reference_acs() as (_host, acs_port),
+        reference_acs(CATALOGUE, behaviour="evergreen") as (_host, acs_port),
     ):
         tmp = Path(tmp_name)
         redis_server = EmbeddedRedis(tmp / "redis")

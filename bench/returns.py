@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from rq import Worker
 from rq.suspension import resume, suspend
 from sqlalchemy import func, select
 
+from bench.acs import reference_acs
 from bench.figures import Figure, median, percentile
 from bridge.config import load_settings
 from bridge.redis_conn import EmbeddedRedis
@@ -76,32 +76,6 @@ def _catalogue(n: int) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _acs(catalogue: Path) -> Iterator[int]:
-    command = [
-        sys.executable,
-        "-m",
-        "sip2.acs.cli",
-        "--port",
-        "0",
-        "--behaviour",
-        "koha",
-        "--catalogue",
-        str(catalogue),
-    ]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        found = re.search(r"listening on ([\d.]+):(\d+)", proc.stdout.readline())
-        if found is None:
-            raise RuntimeError("reference ACS did not start")
-        yield int(found.group(2))
-    finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-
-
 @dataclass
 class _Env:
     rt: Runtime
@@ -131,7 +105,7 @@ def _env(items: int) -> Iterator[_Env]:
     redis_server = EmbeddedRedis(tmp / "redis")
     db = Database("auto", tmp, prefix="bench_returns")
     try:
-        with _acs(tmp / "catalogue.json") as port:
+        with reference_acs(tmp / "catalogue.json") as (_host, port):
             cfg = tmp / "lockerbridge.toml"
             cfg.write_text(config_toml(db.url, redis_server.url, port, uuid.uuid4().hex * 2))
             settings = load_settings(cfg)

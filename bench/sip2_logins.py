@@ -20,19 +20,15 @@ Target (issue 24): spread rate / one-bank rate >= 0.8.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import re
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.acs import reference_acs
 from bench.figures import Figure
 
 BANKS = 500
@@ -119,24 +115,6 @@ def _check_in(rt: Any, bank_id: str, item: str) -> None:
         raise RuntimeError(f"deposit of {item} at {bank_id} ended {state}")
 
 
-@contextlib.contextmanager
-def _acs(catalogue: Path, latency_ms: float) -> Iterator[int]:
-    """The reference ACS as its own process; yields its port."""
-    command = [sys.executable, "-m", "sip2.acs.cli", "--port", "0", "--behaviour", "koha"]
-    command += ["--catalogue", str(catalogue), "--latency-ms", str(latency_ms)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        found = re.search(r"listening on ([\d.]+):(\d+)", proc.stdout.readline())
-        if found is None:
-            raise RuntimeError("reference ACS did not start")
-        yield int(found.group(2))
-    finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-
-
 def _measure(quick: bool, latency_ms: float, shared: bool = False) -> list[Figure]:
     from redis import Redis
 
@@ -164,7 +142,10 @@ def _measure(quick: bool, latency_ms: float, shared: bool = False) -> list[Figur
     with tempfile.TemporaryDirectory(prefix="lb-bench-logins-") as name:
         tmp = Path(name)
         (tmp / "catalogue.json").write_text(json.dumps(_catalogue(banks, [b for _, b in plan])))
-        with _redis(tmp) as redis_url, _acs(tmp / "catalogue.json", latency_ms) as port:
+        with (
+            _redis(tmp) as redis_url,
+            reference_acs(tmp / "catalogue.json", latency_ms=latency_ms) as (_host, port),
+        ):
             cfg = tmp / "lockerbridge.toml"
             cfg.write_text(_config(tmp, redis_url, port, banks, shared))
             settings = load_settings(cfg)

@@ -18,16 +18,12 @@ after 20 warm-up pairs.
 
 from __future__ import annotations
 
-import re
 import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.acs import reference_acs
 from bench.figures import Figure, median
 from sip2.client import SipClient
 from sip2.codec import Message, encode
@@ -78,34 +74,12 @@ class _RawSocket:
         self.sock.close()
 
 
-@contextmanager
-def reference_acs() -> Iterator[tuple[str, int]]:
-    """Start ``python -m sip2.acs.cli`` on a free port; stop it afterwards."""
-    command = [sys.executable, "-m", "sip2.acs.cli", "--port", "0", "--behaviour", "evergreen"]
-    command += ["--catalogue", str(CATALOGUE)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        found = re.search(r"listening on ([\d.]+):(\d+)", line)
-        if found is None:
-            raise RuntimeError(f"reference ACS did not start: {line!r}")
-        yield found.group(1), int(found.group(2))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def measure(samples: int) -> tuple[list[float], list[float]]:
     """Seconds per checkin round trip: (ours, raw), ``samples`` pairs, alternating order."""
     ours: list[float] = []
     raw: list[float] = []
     clock = time.perf_counter
-    with reference_acs() as (host, port):
+    with reference_acs(CATALOGUE, behaviour="evergreen") as (host, port):
         server = ServerConfig(host, port, request_timeout=5.0, heartbeat_interval=None)
         frame = _raw_frame()
         baseline = _RawSocket((host, port))

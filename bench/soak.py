@@ -348,6 +348,7 @@ def soak(minutes: float, rate: float, banks: int, logs: Path) -> dict[str, Any]:
         BIN,
         Procs,
         free_port,
+        gunicorn_argv,
         pg_database,
         started_redis,
         toml,
@@ -396,9 +397,7 @@ def soak(minutes: float, rate: float, banks: int, logs: Path) -> dict[str, Any]:
             web = f"http://127.0.0.1:{port}"
             for board in boards:
                 board.webhook = web + "/api/v1/banks/{bank}/controller/events"
-            argv = [str(BIN / "gunicorn"), "--config", "python:bridge.gunicorn_conf"]
-            argv += ["--workers", "3", "--threads", "4", "--bind", f"127.0.0.1:{port}"]
-            gunicorn = procs.start("gunicorn", [*argv, "bridge.wsgi:app"])
+            gunicorn = procs.start("gunicorn", gunicorn_argv(port, workers=3, threads=4))
             workers = [
                 procs.start(f"worker-{n}", [str(BIN / "lockerbridge"), "worker"])
                 for n in range(1, 5)

@@ -185,6 +185,24 @@ def status_client(total: int, per_bank: int = PER_BANK) -> Iterator[Any]:
             engine.dispose()
 
 
+def time_pages(
+    clients: dict[int, Any], pages: dict[str, str], repeat: int
+) -> dict[tuple[str, int], list[float]]:
+    """Samples (ms) of each page from each client, keyed by (page name, client key). The
+    requests alternate between the clients, so a busy moment of a shared machine falls on every
+    installation alike instead of on whichever one was measured then."""
+    out: dict[tuple[str, int], list[float]] = {}
+    for _ in range(repeat + 1):  # the first round warms caches and templates
+        for name, path in pages.items():
+            for n, client in clients.items():
+                start = time.perf_counter()
+                resp = client.get(path)
+                took = time.perf_counter() - start
+                assert resp.status_code == 200, (path, resp.status_code)
+                out.setdefault((name, n), []).append(took * 1000)
+    return {key: values[1:] for key, values in out.items()}
+
+
 def _measure(total: int, repeat: int) -> tuple[list[float], list[float], list[float]]:
     """Samples (seconds) of the full page, of one bank's polled grid fragment, of /healthz."""
     with status_client(total) as client:

@@ -24,8 +24,11 @@ from pathlib import Path
 from redis import Redis
 from sqlalchemy import create_engine, text
 
-from bridge.storage.db import make_engine
+from bridge.runtime import Runtime
+from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
+from bridge.storage.tables.lockers import LoadRow
+from lockers.drivers.simulated import SimulatedBank
 
 PG_URL = os.environ.get("LOCKERBRIDGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BRANCH = "MAIN-LOCKER"
@@ -199,3 +202,25 @@ sip_login = {{ user = "lockers-main", password = "demo-main" }}
 compartment_ranges = [{{ first = 1, last = 8, size = "M", purpose = "return" }}]
 """
     )
+
+
+def deposit_through_the_door(rt: Runtime, sim: SimulatedBank, door: int, item: str) -> None:
+    """A return as it happens at the ``main-lobby`` bank: the kiosk's scan reserves return door
+    ``door`` for ``item``, then the patron opens it, puts the item in and shuts it; the
+    controller's events do the rest."""
+    with unit_of_work(rt.sessions) as s:
+        s.add(
+            LoadRow(
+                bank_id="main-lobby",
+                compartment=door,
+                item_barcode=item,
+                size="M",
+                kind="deposit",
+                state="reserved",
+                patron_ref="anonymous",
+                created_at=rt.clock(),
+            )
+        )
+    sim.open_door(door)
+    sim.put_item(door)
+    assert sim.close_door(door)

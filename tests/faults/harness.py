@@ -45,7 +45,6 @@ from bridge.runtime import Runtime
 from bridge.services.sweeper import sweep_outbox
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.tables.core import AuditEventRow
-from bridge.storage.tables.lockers import LoadRow
 from bridge.storage.tables.returns import DepositRow
 from bridge.wiring import sync_banks
 from lockers.drivers.simulated import SimTiming, SimulatedBank
@@ -300,7 +299,7 @@ def run(plan: Plan) -> Report:
             if i % plan.drop_reply_every == plan.drop_reply_every - 1:
                 acs.faults.drop_replies = acs.faults.drop_replies + 1
                 report.replies_dropped += 1
-            _deposit_through_the_door(rt, bank, 1 + i % 8, barcode(i))
+            sandbox.deposit_through_the_door(rt, bank, 1 + i % 8, barcode(i))
             time.sleep(plan.deposit_gap)
         ids = _deposit_ids(rt, [barcode(i) for i in range(plan.deposits)], report)
         report.deposits = len(ids)
@@ -324,27 +323,6 @@ def run(plan: Plan) -> Report:
         shutil.rmtree(tmp, ignore_errors=True)
         report.elapsed = time.monotonic() - started
     return report
-
-
-def _deposit_through_the_door(rt: Runtime, bank: SimulatedBank, door: int, item: str) -> None:
-    """The kiosk's scan (a return door reserved for ``item``), then the patron at the door: it
-    opens, the item goes in, it shuts; the controller's events do the rest."""
-    with unit_of_work(rt.sessions) as s:
-        s.add(
-            LoadRow(
-                bank_id="main-lobby",
-                compartment=door,
-                item_barcode=item,
-                size="M",
-                kind="deposit",
-                state="reserved",
-                patron_ref="anonymous",
-                created_at=rt.clock(),
-            )
-        )
-    bank.open_door(door)
-    bank.put_item(door)
-    assert bank.close_door(door)
 
 
 def _deposit_ids(rt: Runtime, items: list[str], report: Report) -> list[int]:

@@ -26,8 +26,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from sqlalchemy import func, select
@@ -47,7 +48,9 @@ from sip2.acs.server import ReferenceACS
 from tests import sandbox
 from tests.notify.servers import Mailbox
 from tests.topology.controllers import BankController
-from tests.topology.procs import BIN, Procs, free_port, toml, wait_until
+from tests.topology.procs import BIN, Procs, free_port, gunicorn_argv, toml, wait_until
+
+T = TypeVar("T")
 
 BANK = "main-lobby"
 KEY = b"crash-point-controller-key-0123456789"
@@ -324,21 +327,7 @@ class Installation:
         assert upgrade.wait(120) == 0, self.procs.log("upgrade")
         self.rt = Runtime.from_settings(load_settings(path))
         self.controller.webhook = self.web + "/api/v1/banks/{bank}/controller/events"
-        self.procs.start(
-            "web",
-            [
-                str(BIN / "gunicorn"),
-                "--config",
-                "python:bridge.gunicorn_conf",
-                "--workers",
-                "1",
-                "--threads",
-                "4",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "bridge.wsgi:app",
-            ],
-        )
+        self.procs.start("web", gunicorn_argv(self.port, workers=1, threads=4))
         for role in ("worker", "scheduler"):
             self.procs.start(role, [str(BIN / "lockerbridge"), role])
         wait_until(
@@ -528,6 +517,20 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
+def crash_during(inst: Installation, label: str, act: Callable[[], T]) -> tuple[T, bool]:
+    """Arms the crash point ``label`` and does ``act``; the crash may come later (the worker's
+    part), so it waits for it, then disarms the point and waits for the web process to be back.
+    Returns what ``act`` returned and whether the crash happened."""
+    inst.arm(label)
+    result = act()
+    with contextlib.suppress(AssertionError):
+        wait_until(inst.fired, timeout=20, every=0.1, what=f"crash at {label}")
+    crashed = inst.fired()
+    inst.disarm()
+    inst.wait_web()
+    return result, crashed
+
+
 def run_returns(
     inst: Installation,
     points: tuple[tuple[str, str], ...] = RETURN_POINTS,
@@ -544,14 +547,7 @@ def run_returns(
             f"return ({via})", label, where.replace("web (webhook)", f"listener ({via})")
         )
         started = time.monotonic()
-        inst.arm(label)
-        door = return_one(inst, item, bank)
-        # The crash may come later (the worker's check-in): wait for it, then for the system.
-        with contextlib.suppress(AssertionError):
-            wait_until(inst.fired, timeout=20, every=0.1, what=f"crash at {label}")
-        outcome.crashed = inst.fired()
-        inst.disarm()
-        inst.wait_web()
+        door, outcome.crashed = crash_during(inst, label, partial(return_one, inst, item, bank))
         settle(inst, [item])
         outcome.problems = check_return(inst, item, door, datetime.now(UTC), bank)
         outcome.seconds = time.monotonic() - started
@@ -640,13 +636,7 @@ def run_loading(
         outcome = Outcome("loading (staff route)", label, where)
         started = time.monotonic()
         messages_before = _last_message(inst)
-        inst.arm(label)
-        door = load_one(inst, item)
-        with contextlib.suppress(AssertionError):
-            wait_until(inst.fired, timeout=20, every=0.1, what=f"crash at {label}")
-        outcome.crashed = inst.fired()
-        inst.disarm()
-        inst.wait_web()
+        door, outcome.crashed = crash_during(inst, label, partial(load_one, inst, item))
         settle(inst, [])
         outcome.problems = check_loading(inst, item, door, messages_before)
         outcome.seconds = time.monotonic() - started
@@ -749,13 +739,7 @@ def run_pickups(
         settle(inst, [])
         code = code_for(inst, n)
         since = datetime.now(UTC)
-        inst.arm(label)
-        door = pick_up(inst, code)
-        with contextlib.suppress(AssertionError):
-            wait_until(inst.fired, timeout=20, every=0.1, what=f"crash at {label}")
-        outcome.crashed = inst.fired()
-        inst.disarm()
-        inst.wait_web()
+        door, outcome.crashed = crash_during(inst, label, partial(pick_up, inst, code))
         settle(inst, [])
         outcome.problems = check_pickup(inst, item, door, since)
         outcome.seconds = time.monotonic() - started

@@ -28,10 +28,10 @@ from bridge.wiring import sync_banks
 from sip2.acs.server import ReferenceACS
 from tests.conftest import REPO
 from tests.topology.procs import (
-    BIN,
     Procs,
     free_port,
     group_alive,
+    gunicorn_argv,
     pg_database,
     redis_server_binary,
     started_redis,
@@ -233,21 +233,7 @@ def live(
             )
             procs = Procs(tmp / "logs", env)
             port = free_port()
-            procs.start(
-                "gunicorn",
-                [
-                    str(BIN / "gunicorn"),
-                    "--config",
-                    "python:bridge.gunicorn_conf",
-                    "--workers",
-                    "3",
-                    "--threads",
-                    "4",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "bridge.wsgi:app",
-                ],
-            )
+            procs.start("gunicorn", gunicorn_argv(port, workers=3, threads=4))
             url = f"http://127.0.0.1:{port}"
             wait_until(
                 lambda: requests.get(f"{url}/healthz", timeout=5).status_code == 200,

@@ -94,6 +94,15 @@ def pg_database() -> Iterator[str]:
         admin.dispose()
 
 
+def gunicorn_argv(port: int, *, workers: int, threads: int | None = None) -> list[str]:
+    """The production web command: gunicorn with the project's config, bound to ``port``."""
+    argv = [str(BIN / "gunicorn"), "--config", "python:bridge.gunicorn_conf"]
+    argv += ["--workers", str(workers)]
+    if threads is not None:
+        argv += ["--threads", str(threads)]
+    return [*argv, "--bind", f"127.0.0.1:{port}", "bridge.wsgi:app"]
+
+
 class Procs:
     """Starts commands in their own process groups and makes sure they all end."""
 

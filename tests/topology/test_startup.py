@@ -26,6 +26,7 @@ from tests.topology.procs import (
     RedisServer,
     free_port,
     group_alive,
+    gunicorn_argv,
     pg_database,
     port_open,
     redis_server_binary,
@@ -63,16 +64,7 @@ def _commands(web_port: int, gunicorn_port: int) -> dict[str, list[str]]:
         "web": [str(BIN / "lockerbridge"), "web", "--port", str(web_port)],
         "worker": [str(BIN / "lockerbridge"), "worker"],
         "scheduler": [str(BIN / "lockerbridge"), "scheduler"],
-        "gunicorn": [
-            str(BIN / "gunicorn"),
-            "--config",
-            "python:bridge.gunicorn_conf",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{gunicorn_port}",
-            "bridge.wsgi:app",
-        ],
+        "gunicorn": gunicorn_argv(gunicorn_port, workers=2),
     }
 
 

@@ -44,12 +44,14 @@ from bridge.storage.tables.returns import DepositRow
 from sip2.acs.server import ReferenceACS
 from tests.conftest import REPO
 from tests.notify.servers import Mailbox
+from tests.sandbox import deposit_through_the_door
 from tests.topology.controllers import BankController
 from tests.topology.procs import (
     BIN,
     Procs,
     free_port,
     group_alive,
+    gunicorn_argv,
     pg_database,
     redis_server_binary,
     started_redis,
@@ -349,22 +351,8 @@ def _upgrade_twice_at_once(w: World) -> None:
 
 
 def _start_web(w: World) -> None:
-    port = w.web.rsplit(":", 1)[1]
-    w.procs.start(
-        "gunicorn",
-        [
-            str(BIN / "gunicorn"),
-            "--config",
-            "python:bridge.gunicorn_conf",
-            "--workers",
-            "3",
-            "--threads",
-            "4",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "bridge.wsgi:app",
-        ],
-    )
+    port = int(w.web.rsplit(":", 1)[1])
+    w.procs.start("gunicorn", gunicorn_argv(port, workers=3, threads=4))
     wait_until(
         lambda: w.get("/healthz").status_code == 200,
         timeout=120,
@@ -400,22 +388,7 @@ def _deposit_through_the_door(
     its signed events to the webhook (a web process records the deposit on the close)."""
     bank = w.controllers["main-lobby"]
     for item in items:
-        with unit_of_work(w.rt.sessions) as s:
-            s.add(
-                LoadRow(
-                    bank_id="main-lobby",
-                    compartment=door,
-                    item_barcode=item,
-                    size="M",
-                    kind="deposit",
-                    state="reserved",
-                    patron_ref="anonymous",
-                    created_at=w.rt.clock(),
-                )
-            )
-        bank.sim.open_door(door)
-        bank.sim.put_item(door)
-        assert bank.sim.close_door(door)
+        deposit_through_the_door(w.rt, bank.sim, door, item)
     if settle:
         bank.settle()
 
