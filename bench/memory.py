@@ -133,7 +133,7 @@ def _installation(total: int) -> Iterator[tuple[Any, Path]]:
     from bridge.redis_conn import EmbeddedRedis
     from bridge.runtime import Runtime
     from bridge.staff_users import Role, add_user
-    from bridge.storage.db import make_engine, session_factory, unit_of_work
+    from bridge.storage.db import make_engine, unit_of_work
     from bridge.storage.migrate import upgrade
 
     with (
@@ -148,12 +148,7 @@ def _installation(total: int) -> Iterator[tuple[Any, Path]]:
             settings = load_settings(cfg)
             engine = make_engine(settings.database_url)
             upgrade(engine)
-            rt = Runtime(
-                settings=settings,
-                engine=engine,
-                sessions=session_factory(engine),
-                redis=Redis.from_url(redis_server.url),
-            )
+            rt = Runtime.over(settings, engine, Redis.from_url(redis_server.url))
             try:
                 _seed(rt)
                 with unit_of_work(rt.sessions) as s:

@@ -73,7 +73,7 @@ def measure(n: int) -> tuple[list[float], list[float]]:
     from bridge.redis_conn import EmbeddedRedis
     from bridge.runtime import Runtime
     from bridge.services.loading import scan_item
-    from bridge.storage.db import make_engine, session_factory
+    from bridge.storage.db import make_engine
     from bridge.storage.migrate import upgrade
     from bridge.wiring import driver_for, sync_banks
     from sip2.acs.server import ReferenceACS
@@ -88,12 +88,7 @@ def measure(n: int) -> tuple[list[float], list[float]]:
                 settings = load_settings(None, **_config(tmp, acs.address[1], n + 1))
                 engine = make_engine(settings.database_url)
                 upgrade(engine)
-                rt = Runtime(
-                    settings=settings,
-                    engine=engine,
-                    sessions=session_factory(engine),
-                    redis=Redis.from_url(redis_server.url),
-                )
+                rt = Runtime.over(settings, engine, Redis.from_url(redis_server.url))
                 sync_banks(rt)
                 assemble(rt)
                 driver = driver_for(rt, "main-lobby")

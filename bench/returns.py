@@ -36,7 +36,7 @@ from bridge.config import load_settings
 from bridge.redis_conn import EmbeddedRedis
 from bridge.runtime import Runtime
 from bridge.services import returns
-from bridge.storage.db import make_engine, session_factory, unit_of_work
+from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.tables.returns import DepositRow
 from bridge.wiring import adapter_for
 from sip2.client import SipClient
@@ -110,12 +110,7 @@ def _env(items: int) -> Iterator[_Env]:
             cfg.write_text(config_toml(db.url, redis_server.url, port, uuid.uuid4().hex * 2))
             settings = load_settings(cfg)
             engine = make_engine(settings.database_url)
-            rt = Runtime(
-                settings=settings,
-                engine=engine,
-                sessions=session_factory(engine),
-                redis=Redis.from_url(redis_server.url),
-            )
+            rt = Runtime.over(settings, engine, Redis.from_url(redis_server.url))
             try:
                 yield _Env(rt, cfg, port, db.kind)
             finally:

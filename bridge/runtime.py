@@ -40,6 +40,12 @@ class Runtime:
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        from bridge.storage.sealed import register_keys
+
+        # However a runtime is built, the notification secrets it writes can be sealed.
+        register_keys(self.settings.security.code_keys)
+
     @classmethod
     def from_settings(cls, settings: Settings, redis: Redis | None = None) -> Runtime:
         engine = make_engine(settings.database_url)
@@ -61,9 +67,6 @@ class Runtime:
         clock: Callable[[], datetime] = utc_clock,
     ) -> Runtime:
         """A runtime over an engine and a Redis connection the caller already holds."""
-        from bridge.storage.sealed import register_keys
-
-        register_keys(settings.security.code_keys)  # notification secrets are sealed with them
         return cls(
             settings=settings,
             engine=engine,
