@@ -561,6 +561,14 @@ def _fault(rt: Runtime, event: Fault) -> None:
                     .where(BankRow.id == event.bank_id)
                     .values(controller_online=False)
                 )
+            elif event.code == "recovered":
+                # The controller answers again (a lock board's poller says so): the bank is
+                # back without waiting for a door to open.
+                s.execute(
+                    update(BankRow)
+                    .where(BankRow.id == event.bank_id)
+                    .values(controller_online=True, controller_seen_at=event.at)
+                )
             audit(
                 s,
                 "controller_fault",

@@ -169,3 +169,4 @@ def test_a_jammed_board_lock_goes_out_of_service_and_a_pulled_line_marks_the_ban
     boards.set_sensor(BOARD, 14, True)
     boards.shut(BOARD, 14)  # shut while nobody listened: seen once the line is back
     eventually(lambda: state_of(rt, 14) == "return_occupied")
+    eventually(online)  # the board answers again: the bank is online without any door opening
