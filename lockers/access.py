@@ -131,7 +131,7 @@ class CodeHasher:
 
 
 class AccessCodes:
-    """Issues and redeems grants. Guessing limits are applied by the caller (``GuessGuard``)."""
+    """Issues and redeems grants. Guessing limits are applied by the caller."""
 
     def __init__(
         self,

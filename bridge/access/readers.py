@@ -32,7 +32,7 @@ from bridge.runtime import Runtime
 from bridge.services.banks import audit, hashers, pseudonym
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import CredentialRow
-from lockers.drivers.base import CardRead, DriverEvent
+from lockers.drivers.base import CardRead
 
 PIN_WAIT_SECONDS = 90
 RESULT_SECONDS = 30
@@ -64,12 +64,6 @@ UNKNOWN_CREDENTIAL = (
     "staff to link it."
 )
 ENTER_PIN = "Card read. Please enter your PIN."
-
-
-def handle_event(rt: Runtime, event: DriverEvent) -> None:
-    """A driver event handler: acts on card reads, ignores the rest."""
-    if isinstance(event, CardRead):
-        card_read(rt, event)
 
 
 def _credential_hash(rt: Runtime, scheme: str, credential: str) -> str:

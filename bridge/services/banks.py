@@ -339,5 +339,3 @@ def access_codes(rt: Runtime, session: Session) -> AccessCodes:
     """Issues with the first code key (``security.code_keys[0]``)."""
     return AccessCodes(SqlGrantStore(session), hashers(rt)[0], SystemRandom())
 
-
-# --- guessing limits (lockers.lockout.LockoutStore over SQL) ------------------------------

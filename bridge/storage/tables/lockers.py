@@ -1,9 +1,8 @@
-"""Tables of the pickup side: what is inside the doors, access codes, guessing limits, items on
-their way to a bank, and lendable equipment.
+"""Tables of the pickup side: what is inside the doors, access codes, items on their way to a
+bank, and lendable equipment.
 
 The ``lockers`` package decides; these rows only remember. ``bridge.services.banks`` maps them
-to and from the domain objects (``lockers.bank.Bank``, ``lockers.access.AccessGrant``,
-``lockers.lockout.LockoutState``).
+to and from the domain objects (``lockers.bank.Bank``, ``lockers.access.AccessGrant``).
 
 Personal data: ``LoadRow.patron`` (the patron's card number) and ``LoadRow.title`` are kept
 only while the item waits or until ``purge_after`` (the retention setting after the pickup is
