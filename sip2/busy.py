@@ -62,9 +62,7 @@ class Busyness:
         recently used on a tie; None when ``idle`` is empty."""
         if not idle:
             return None
-        return min(
-            range(len(idle)), key=lambda i: (self.score(idle[i].account), idle[i].last_used)
-        )
+        return min(range(len(idle)), key=lambda i: (self.score(idle[i].account), idle[i].last_used))
 
     def _forget(self) -> None:
         stale = [a for a, (_, at) in self._scores.items() if self._tick - at > self._forget_after]
