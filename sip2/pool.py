@@ -4,8 +4,8 @@ One pool per ILS (``ServerConfig``); connections are logged in per :class:`SipAc
 per locker bank), and all accounts share the pool's budget: when it is spent and another
 account's connection is idle, one is closed to make room: the least busy login's
 (:mod:`sip2.busy`), so a bank with many deposits keeps its session while single deposits at
-other banks come and go. A background thread sends 99
-on connections idle for ``heartbeat_interval`` (Koha drops idle ones) and drops dead ones.
+other banks come and go. A background thread sends 99 on connections idle for
+``heartbeat_interval`` (Koha drops idle ones) and drops dead ones.
 With ``idle_close`` it closes connections that had no request for that long instead of keeping
 them alive (a pre-forking server ties a worker to each session: idle ones starve the other
 processes); heartbeats then run only within that time.
