@@ -193,19 +193,18 @@ def _measure(quick: bool, latency_ms: float, shared: bool = False) -> list[Figur
             f"logins for {done['spread']} check-ins; same run",
             reproduce=REPRODUCE,
         ),
-        Figure(
-            name=f"SIP2 logins per check-in spread over {banks} banks{where}",
-            value=logins["spread"] / done["spread"],
-            unit="logins",
-            baseline=f"at one bank: {logins['one'] / done['one']:.2f}, same run",
-            reproduce=REPRODUCE,
+        _logins_figure(
+            f"spread over {banks} banks{where}",
+            logins["spread"] / done["spread"],
+            f"at one bank: {logins['one'] / done['one']:.2f}",
         ),
     ]
     if "busy" in rate:
+        busy = f"every {BUSY_EVERY}rd at one busy bank"
         figures += [
             Figure(
-                name=f"check-ins/s with every {BUSY_EVERY}rd at one busy bank, the rest spread "
-                f"over {banks - 1} banks / at one bank{where}",
+                name=f"check-ins/s with {busy}, the rest spread over {banks - 1} banks / at one "
+                f"bank{where}",
                 value=rate["busy"] / rate["one"],
                 unit="ratio",
                 baseline=f"one bank: {rate['one']:.0f}/s; busy bank among others: "
@@ -213,15 +212,23 @@ def _measure(quick: bool, latency_ms: float, shared: bool = False) -> list[Figur
                 "same run",
                 reproduce=REPRODUCE,
             ),
-            Figure(
-                name=f"SIP2 logins per check-in with every {BUSY_EVERY}rd at one busy bank{where}",
-                value=logins["busy"] / done["busy"],
-                unit="logins",
-                baseline=f"spread evenly: {logins['spread'] / done['spread']:.2f}, same run",
-                reproduce=REPRODUCE,
+            _logins_figure(
+                f"with {busy}{where}",
+                logins["busy"] / done["busy"],
+                f"spread evenly: {logins['spread'] / done['spread']:.2f}",
             ),
         ]
     return figures
+
+
+def _logins_figure(pattern: str, per_check_in: float, baseline: str) -> Figure:
+    return Figure(
+        name=f"SIP2 logins per check-in {pattern}",
+        value=per_check_in,
+        unit="logins",
+        baseline=f"{baseline}, same run",
+        reproduce=REPRODUCE,
+    )
 
 
 def run(quick: bool) -> list[Figure]:
