@@ -85,6 +85,16 @@ def _receipts_sent() -> bool:
     return n.send_pickup_receipt and (n.email.enabled or n.sms.enabled)
 
 
+def _receipt_offer(
+    bank: BankSettings, patron: str | None, lent: list[tuple[str, Any]], what: str
+) -> str | None:
+    """The sealed "Send me a receipt" offer for a result screen (services.receipts)."""
+    from bridge.services import receipts
+
+    items = [receipts.LentItem(title, due) for title, due in lent]
+    return receipts.offer(security.runtime(), bank.id, patron or "", items, what)
+
+
 def _say(bank: BankSettings, key: str, **values: Any) -> str:
     """Catalogue text for a result at this bank, its ``{help}`` saying what to do next there."""
     brand = branding.brand_for(security.runtime().settings, bank)
@@ -210,6 +220,14 @@ def pickup_post(bank_id: str, way: str) -> ResponseReturnValue:
             refused=[words.refusal_line(lang, r, brand) for r in result.refused],
             receipt=words.pickup_receipt(lang, result, bank.timezone),
             receipt_sent=bool(result.loans) and _receipts_sent(),
+            receipt_offer=(
+                None
+                if _receipts_sent()
+                else _receipt_offer(
+                    bank, result.patron, [(ln.title or ln.item, ln.due) for ln in result.loans],
+                    "pickup",
+                )
+            ),
             fee_question=(
                 url_for("kiosk.pickup_form", bank_id=bank.id, way=way, lang=lang, fee="1")
                 if asking
@@ -338,6 +356,13 @@ def equipment_post(bank_id: str) -> ResponseReturnValue:
             receipt=words.borrow_receipt(
                 lang, result, labels.get(category) or category, bank.timezone
             ),
+            receipt_offer=(
+                _receipt_offer(
+                    bank, card, [(labels.get(category) or category, result.due)], "equipment"
+                )
+                if result.outcome in (BorrowOutcome.OPENED, BorrowOutcome.DOOR_FAILED)
+                else None
+            ),
             fee_question=(
                 url_for(
                     "kiosk.equipment_form", bank_id=bank.id, lang=lang, category=category, fee="1"
@@ -349,6 +374,27 @@ def equipment_post(bank_id: str) -> ResponseReturnValue:
             handling="take",
         ),
         200 if opened else 422,
+    )
+
+
+@bp.post("/<bank_id>/receipt")
+def receipt_post(bank_id: str) -> ResponseReturnValue:
+    """"Send me a receipt" on a pickup or loan result: the offer the page carried is queued for
+    the patron's e-mail or SMS."""
+    from bridge.services import receipts
+
+    bank = _bank(bank_id)
+    offer = (request.form.get("offer") or "")[:16000]
+    outcome = receipts.send(security.runtime(), bank.id, offer)
+    queued = outcome is receipts.ReceiptOutcome.QUEUED
+    return (
+        _render(
+            "kiosk/result.html",
+            bank,
+            ok=queued,
+            headline=_say(bank, "receipt_queued" if queued else "receipt_lapsed"),
+        ),
+        200 if queued else 410,
     )
 
 

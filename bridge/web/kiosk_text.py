@@ -163,6 +163,13 @@ EN: dict[str, str] = {
     "receipt_due": "Due back",
     "receipt_due_unknown": "See your library account",
     "receipt_sent": "A receipt is on its way to you by message.",
+    "receipt_send": "Send me a receipt",
+    "receipt_send_help": "By e-mail or text message, to the address or phone number the library "
+    "has for you.",
+    "receipt_queued": "A receipt is on its way to the e-mail address or phone number the library "
+    "has for you. Your loans are also in your library account.",
+    "receipt_lapsed": "This receipt can no longer be sent from here. Your loans and due dates are "
+    "in your library account; to get them another way, {help}.",
     "help_unstaffed": "Need help? Call the library.",
     "reader_denied": "The PIN was not accepted, so no door opened.",
     "reader_unknown_card": "The library does not know this card, so no door opened. Try again "
@@ -365,6 +372,13 @@ ES: dict[str, str] = {
     "receipt_due": "Fecha de devolución",
     "receipt_due_unknown": "Consulte su cuenta de la biblioteca",
     "receipt_sent": "Le enviamos un recibo por mensaje.",
+    "receipt_send": "Enviarme un recibo",
+    "receipt_send_help": "Por correo electrónico o mensaje de texto, a la dirección o el teléfono "
+    "que la biblioteca tiene de usted.",
+    "receipt_queued": "Le enviamos un recibo al correo electrónico o al teléfono que la "
+    "biblioteca tiene de usted. Sus préstamos también están en su cuenta de la biblioteca.",
+    "receipt_lapsed": "Este recibo ya no se puede enviar desde aquí. Sus préstamos y sus fechas "
+    "de devolución están en su cuenta de la biblioteca; para recibirlos de otra forma, {help}.",
     "help_unstaffed": "¿Necesita ayuda? Llame a la biblioteca.",
     "reader_denied": "No se aceptó el PIN, así que no se abrió ninguna puerta.",
     "reader_unknown_card": "La biblioteca no conoce este carné, así que no se abrió ninguna "
