@@ -46,6 +46,8 @@ def web_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     cfg = web_config(tmp_path, kiosk_timeout_seconds=120)
     cfg["dayuse"] = {"compartments": {"main-lobby": [11, 12]}, "max_hours": 4, "per_patron": 1}
     cfg["branding"] = {"library_name": "Riverside Public Library", "help_phone": "555-0100"}
+    # Messages can go (nothing listens: the receipt stays queued), so receipts are offered.
+    cfg["notifications"] = {"email": {"enabled": True, "host": "127.0.0.1", "port": 1}}
     if "acs" in request.fixturenames:
         use_acs(cfg, request.getfixturevalue("acs"))
     return load_settings(None, **cfg)
@@ -209,6 +211,9 @@ def test_an_equipment_loan_by_touch_with_the_fee_question_and_the_acs_due_date(
     assert due is not None
     shown = page.locator(".receipt td").nth(1).inner_text()
     assert shown == f"{due:%A} {due.day} {due:%B} {due.year}", shown
+    page.get_by_role("button", name="Send me a receipt").tap()
+    page.get_by_role("heading", name=re.compile("A receipt is on its way")).wait_for()
+    check_screen(page, live, "receipt-queued")
     assert csp_errors == []
 
 
