@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
@@ -21,7 +21,8 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import EquipmentRow
 from bridge.web import branding, kiosk_identity, security
 from bridge.web import kiosk_words as words
-from bridge.web.kiosk_text import LANGUAGES, language, text
+from bridge.web.kiosk_page import kiosk_language, render_kiosk
+from bridge.web.kiosk_text import text
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 # The device check runs first: a browser that is not an enrolled kiosk gets nothing else.
@@ -47,7 +48,7 @@ def _bank(bank_id: str) -> BankSettings:
 
 
 def _lang(bank: BankSettings) -> str:
-    return language(request.values.get("lang"), bank.language)
+    return kiosk_language(bank)
 
 
 def _field(name: str) -> str:
@@ -60,23 +61,7 @@ def _kiosk_id(bank_id: str) -> str:
 
 
 def _render(template: str, bank: BankSettings, **context: Any) -> str:
-    lang = _lang(bank)
-    rt = security.runtime()
-
-    def t(key: str, **values: Any) -> str:
-        return text(lang, key, **values)
-
-    return render_template(
-        template,
-        bank=bank,
-        brand=branding.brand_for(rt.settings, bank),
-        lang=lang,
-        languages=LANGUAGES,
-        t=t,
-        timeout=rt.settings.web.kiosk_timeout_seconds,
-        simulated=_simulated(bank.id),
-        **context,
-    )
+    return render_kiosk(template, bank, simulated=_simulated(bank.id), **context)
 
 
 def _receipts_sent() -> bool:
@@ -153,7 +138,7 @@ def enrol_with_token(bank_id: str) -> ResponseReturnValue:
     token = (request.form.get("token") or "").strip()[:200]
     if device_for(rt, bank.id, token) is None:
         error = "That is not a live kiosk token of this bank."
-        return render_template("kiosk/not_enrolled.html", bank=bank, error=error), 403
+        return render_kiosk("kiosk/not_enrolled.html", bank, error=error), 403
     response = redirect(url_for("kiosk.start", bank_id=bank.id))
     response.set_cookie(
         kiosk_identity.KIOSK_COOKIE,

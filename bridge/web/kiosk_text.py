@@ -164,6 +164,9 @@ EN: dict[str, str] = {
     "receipt_due_unknown": "See your library account",
     "receipt_sent": "A receipt is on its way to you by message.",
     "receipt_send": "Send me a receipt",
+    "not_enrolled": "This kiosk is not enrolled",
+    "not_enrolled_patron": "This screen cannot open lockers yet. To collect or return items, "
+    "{help}.",
     "receipt_send_help": "By e-mail or text message, to the address or phone number the library "
     "has for you.",
     "receipt_queued": "A receipt is on its way to the e-mail address or phone number the library "
@@ -373,6 +376,9 @@ ES: dict[str, str] = {
     "receipt_due_unknown": "Consulte su cuenta de la biblioteca",
     "receipt_sent": "Le enviamos un recibo por mensaje.",
     "receipt_send": "Enviarme un recibo",
+    "not_enrolled": "Este quiosco no está registrado",
+    "not_enrolled_patron": "Esta pantalla todavía no puede abrir casilleros. Para recoger o "
+    "devolver documentos, {help}.",
     "receipt_send_help": "Por correo electrónico o mensaje de texto, a la dirección o el teléfono "
     "que la biblioteca tiene de usted.",
     "receipt_queued": "Le enviamos un recibo al correo electrónico o al teléfono que la "

@@ -256,3 +256,17 @@ def test_landscape_and_small_screens_still_work(page: Any, live: LiveServer) -> 
         tap_keys(page, "pin", "4321")
         page.get_by_role("button", name="Open my locker").scroll_into_view_if_needed()
         assert page.get_by_role("button", name="Open my locker").is_visible()
+
+
+@pytest.mark.parametrize("kiosk_cookie", [False])
+def test_a_browser_that_is_no_kiosk_gets_the_touch_layout_and_branding_in_both_languages(
+    page: Any, live: LiveServer
+) -> None:
+    for lang, heading in (("en", "This kiosk is not enrolled"), ("es", "Este quiosco no está registrado")):
+        response = page.goto(f"{live.url}/kiosk/main-lobby?lang={lang}")
+        assert response is not None and response.status == 403
+        page.get_by_role("heading", name=heading).wait_for()
+        assert page.locator("html").get_attribute("lang") == lang
+        page.get_by_text("Riverside Public Library").wait_for()
+        assert "555-0100" in page.locator("footer").inner_text()
+        check_screen(page, live, f"not-enrolled-{lang}")
