@@ -164,6 +164,12 @@ EN: dict[str, str] = {
     "receipt_due_unknown": "See your library account",
     "receipt_sent": "A receipt is on its way to you by message.",
     "receipt_send": "Send me a receipt",
+    "phone_dayuse_help": "At the locker, enter your library card, PIN and the number shown on "
+    "the locker screen.",
+    "phone_dayuse_locked_out": "Too many wrong numbers. Try again in a few minutes, or use the "
+    "screen at the locker.",
+    "phone_newcode_pin": "PIN (to see a new code here)",
+    "phone_newcode_note": "A new code replaces the old one, which stops working at once.",
     "not_enrolled": "This kiosk is not enrolled",
     "not_enrolled_patron": "This screen cannot open lockers yet. To collect or return items, "
     "{help}.",
@@ -376,6 +382,13 @@ ES: dict[str, str] = {
     "receipt_due_unknown": "Consulte su cuenta de la biblioteca",
     "receipt_sent": "Le enviamos un recibo por mensaje.",
     "receipt_send": "Enviarme un recibo",
+    "phone_dayuse_help": "En el casillero, escriba su carné, su PIN y el número que aparece en la "
+    "pantalla del casillero.",
+    "phone_dayuse_locked_out": "Demasiados números incorrectos. Inténtelo de nuevo en unos "
+    "minutos, o use la pantalla del casillero.",
+    "phone_newcode_pin": "PIN (para ver aquí un código nuevo)",
+    "phone_newcode_note": "Un código nuevo sustituye al anterior, que deja de funcionar al "
+    "momento.",
     "not_enrolled": "Este quiosco no está registrado",
     "not_enrolled_patron": "Esta pantalla todavía no puede abrir casilleros. Para recoger o "
     "devolver documentos, {help}.",
