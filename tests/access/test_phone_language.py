@@ -169,3 +169,28 @@ def test_day_use_new_code_and_presence_pages_in_the_patrons_language_with_brandi
     _axe(screen, f"phone-presence-{lang}")
     assert screen.locator("meta[http-equiv=refresh]").count() == 0  # updated in place
     kiosk.close()
+
+
+def test_the_scanned_page_the_opened_page_and_a_used_link_in_both_languages(
+    rt: Runtime, acs: ReferenceACS, live_url: str, browser: Browser
+) -> None:
+    load_hold(rt, ANA_ITEM)
+    token = _link(rt)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+    page = context.new_page()
+    for lang, ask in (("en", "Open your locker now?"), ("es", "¿Abrir su casillero ahora?")):
+        page.goto(f"{live_url}/phone/{token}?lang={lang}")  # remembers the link and language
+        page.goto(f"{live_url}/phone/here/main-lobby?code={kiosk_code(rt, 'main-lobby')[0]}")
+        expect(page.get_by_text(ask)).to_be_visible()
+        _branded(page, lang)
+        _axe(page, f"phone-here-{lang}")
+    page.get_by_role("button", name="Abrir mi casillero").click()
+    expect(page.get_by_role("heading", name="Su casillero está abierto")).to_be_visible()
+    _branded(page, "es")
+    _axe(page, "phone-opened-es")
+    for lang, gone in (("es", "Enlace no válido"), ("en", "Link not usable")):
+        page.goto(f"{live_url}/phone/{token}?lang={lang}")
+        expect(page.get_by_role("heading", name=gone)).to_be_visible()
+        _branded(page, lang)
+        _axe(page, f"phone-link-used-{lang}")
+    context.close()

@@ -244,6 +244,25 @@ def test_every_kiosk_screen_in_spanish_is_in_reach_and_passes_axe(
     check_screen(page, live, "es-newcode-denied")
     assert page.locator("main .buttons a").first.inner_text() == "Intentar de nuevo"
 
+    # Results in Spanish: a pickup with its receipt and the offer to send it, then a return.
+    loaded = load_for_pickup(rt, ils, doors, "31000911", title="Rayuela")
+    ils.add_item("39000912", home="CENTRAL")
+    page.goto(f"{base}/pickup/card?lang=es")
+    tap_keys(page, "card", "21000001")
+    tap_keys(page, "pin", "4321")
+    page.get_by_role("button", name="Abrir mi casillero").tap()
+    page.get_by_role("heading", name=re.compile(f"puerta {loaded.compartment}", re.I)).wait_for()
+    page.get_by_role("cell", name="Rayuela").wait_for()
+    check_screen(page, live, "es-card-opened-receipt")
+    page.get_by_role("button", name="Enviarme un recibo").tap()
+    page.get_by_role("heading", name=re.compile("Le enviamos un recibo")).wait_for()
+    check_screen(page, live, "es-receipt-queued")
+    page.goto(f"{base}/return?lang=es")
+    tap_keys(page, "item", "39000912")
+    page.get_by_role("button", name="Abrir una puerta de devolución").tap()
+    page.locator("#headline").wait_for()
+    check_screen(page, live, "es-return-opened")
+
 
 def test_landscape_and_small_screens_still_work(page: Any, live: LiveServer) -> None:
     for width, height in ((1920, 1080), (390, 844)):
