@@ -45,14 +45,24 @@ def _axe(page: Any, name: str) -> None:
     assert not found, f"{name}: {found}"
 
 
-def test_the_link_from_a_spanish_message_opens_the_page_in_spanish_and_it_can_switch(
-    rt: Runtime, acs: ReferenceACS, live_url: str, browser: Browser
-) -> None:
-    load_hold(rt, ANA_ITEM)
-    token = _link(rt)
-    # The injected axe script is inline, which the pages' CSP (rightly) forbids.
+def _phone(browser: Browser) -> tuple[Any, Any]:
+    """A phone-sized browser. The injected axe script is inline, which the pages' CSP (rightly)
+    forbids."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
-    page = context.new_page()
+    return context, context.new_page()
+
+
+@pytest.fixture
+def token(rt: Runtime, acs: ReferenceACS) -> str:
+    """Ana's hold is in a locker; the token of the link in her message."""
+    load_hold(rt, ANA_ITEM)
+    return _link(rt)
+
+
+def test_the_link_from_a_spanish_message_opens_the_page_in_spanish_and_it_can_switch(
+    token: str, live_url: str, browser: Browser
+) -> None:
+    context, page = _phone(browser)
     page.goto(f"{live_url}/phone/{token}?lang=es")  # as the Spanish message writes it
     expect(page.get_by_role("heading", name="Sus documentos están listos")).to_be_visible()
     assert page.locator("html").get_attribute("lang") == "es"
@@ -117,8 +127,7 @@ def _branded(page: Any, lang: str) -> None:
 def test_day_use_new_code_and_presence_pages_in_the_patrons_language_with_branding(
     rt: Runtime, live_url: str, browser: Browser, lang: str, words: dict[str, str]
 ) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
-    page = context.new_page()
+    context, page = _phone(browser)
     # Day use from the phone: the form, a wrong number, then the right one.
     page.goto(f"{live_url}/phone/dayuse/main-lobby?lang={lang}")
     expect(page.get_by_role("heading", name=words["dayuse"])).to_be_visible()
@@ -172,12 +181,9 @@ def test_day_use_new_code_and_presence_pages_in_the_patrons_language_with_brandi
 
 
 def test_the_scanned_page_the_opened_page_and_a_used_link_in_both_languages(
-    rt: Runtime, acs: ReferenceACS, live_url: str, browser: Browser
+    rt: Runtime, token: str, live_url: str, browser: Browser
 ) -> None:
-    load_hold(rt, ANA_ITEM)
-    token = _link(rt)
-    context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
-    page = context.new_page()
+    context, page = _phone(browser)
     for lang, ask in (("en", "Open your locker now?"), ("es", "¿Abrir su casillero ahora?")):
         page.goto(f"{live_url}/phone/{token}?lang={lang}")  # remembers the link and language
         page.goto(f"{live_url}/phone/here/main-lobby?code={kiosk_code(rt, 'main-lobby')[0]}")

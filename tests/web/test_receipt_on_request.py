@@ -18,7 +18,7 @@ from bridge.services import receipts
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.notifications import NotificationRow
 from bridge.web.kiosk_words import due_date
-from tests.notify.conftest import mailbox
+from tests.notify.conftest import email_settings, mailbox
 from tests.notify.servers import Mailbox
 from tests.web.conftest import csrf_from, load_for_pickup, stock, use_acs, web_config
 
@@ -32,13 +32,7 @@ def web_settings(tmp_path: Path, mailbox: Mailbox, request: pytest.FixtureReques
     cfg = web_config(tmp_path)
     cfg["notifications"] = {
         "library_name": "Riverside Public Library",
-        "email": {
-            "enabled": True,
-            "host": "127.0.0.1",
-            "port": mailbox.port,
-            "sender": "lockers@library.example",
-            "timeout_seconds": 5,
-        },
+        "email": email_settings(mailbox),
     }
     if "acs" in request.fixturenames:
         use_acs(cfg, request.getfixturevalue("acs"))
