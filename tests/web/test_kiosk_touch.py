@@ -2,7 +2,8 @@
 
 Real chromium through Playwright with touch emulation, the same live server, CSP watch and
 axe-core audit as ``test_browser.py``. Every way to pick up, a return, day use and an
-equipment loan are completed by tapping the on-screen keypads only; on every screen each
+equipment loan are completed by tapping the on-screen keypads only (a card at the reader too: its
+PIN on the keypad); on every screen each
 control must lie in the lower two thirds of the screen (in reach from a wheelchair) and be at
 least 48 px each way.
 """
@@ -123,6 +124,17 @@ def test_every_pickup_way_a_return_and_day_use_by_touch_only(
     page.get_by_role("cell", name="Kindred").wait_for()  # the receipt
     check_screen(page, live, "card-opened")
     assert doors["main-lobby"].is_open(by_card.compartment)
+
+    # A card at the bank's reader: the PIN on the numeric keypad of the prompt that follows.
+    by_reader = load_for_pickup(rt, ils, doors, "31000905", title="Fledgling")
+    page.goto(f"{live.url}/kiosk/main-lobby")
+    doors["main-lobby"].present_card("21000001", reader="front-rfid")
+    page.get_by_role("heading", name="Card read").wait_for(timeout=5000)
+    check_screen(page, live, "reader-pin")
+    tap_keys(page, "pin", "4321")
+    page.get_by_role("button", name="Open my locker").tap()
+    page.get_by_role("heading", name=re.compile(f"Door {by_reader.compartment} is open")).wait_for()
+    assert doors["main-lobby"].is_open(by_reader.compartment)
 
     # The code from the message, on the numeric keypad; a wrong digit deleted on the way.
     page.goto(f"{live.url}/kiosk/main-lobby/pickup/code")
