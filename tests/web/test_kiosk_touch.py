@@ -1,11 +1,10 @@
 """The kiosk as it stands beside a locker: a 1080x1920 portrait touch screen, no keyboard.
 
 Real chromium through Playwright with touch emulation, the same live server, CSP watch and
-axe-core audit as ``test_browser.py``. Every way to pick up, a return, day use and an
-equipment loan are completed by tapping the on-screen keypads only (a card at the reader too: its
-PIN on the keypad); on every screen each
-control must lie in the lower two thirds of the screen (in reach from a wheelchair) and be at
-least 48 px each way.
+axe-core audit as ``test_browser.py``. Every way to pick up (a card at the reader too, its
+PIN on the keypad), a return, day use and an equipment loan are completed by tapping the
+on-screen keypads only; on every screen each control must lie in the lower two thirds of the
+screen (in reach from a wheelchair) and be at least 48 px each way.
 """
 
 from __future__ import annotations
