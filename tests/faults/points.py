@@ -65,6 +65,9 @@ EQUIPMENT_DOORS = range(61, 65)
 DAYUSE_DOORS = range(65, 69)
 ALL_DOORS = range(1, DAYUSE_DOORS.stop)
 CATEGORY = "laptop"
+ILL_PARTNER = "RESHARE"
+ILL_SECRET = "crash-point-partner-secret-0123456789"
+ILS_NCIP_SECRET = "crash-point-ils-ncip-secret-0123456789"
 
 # The commit points of a return, in the order they happen, and the process that reaches each.
 RETURN_POINTS = (
@@ -144,6 +147,18 @@ DAYUSE_FINISH_POINTS = (
 )
 
 
+# An inter-library loan: AcceptItem over NCIP (HTTP to /ncip, passed on to the ILS's NCIP
+# responder), then loaded, picked up and returned as a hold; the return's check-in tells the
+# lending library with CheckInItem (worker).
+ILL_POINTS = (
+    ("ill.accept_item", "web (/ncip): loan stored; AcceptItem not yet passed on"),
+    ("ill._forward", "web (/ncip): the ILS created the item; loan accepted, door held back"),
+    ("returns._finish", "worker: checked in, loan returned, CheckInItem queued"),
+    ("ill.tell_partner:1", "worker: loan read; CheckInItem not yet sent"),
+    ("ill.tell_partner:2", "worker: CheckInItem answered; loan closed"),
+)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -176,6 +191,7 @@ def catalogue(returns: int, holds: int = 0, others: int = 0) -> dict[str, Any]:
         "branches": [
             {"code": sandbox.BRANCH, "name": "Main lockers", "locker_bank": True},
             {"code": "EAST", "name": "East"},
+            {"code": "MAIN", "name": "Main library"},  # where the ILS puts ILL items
         ],
         "accounts": [
             {
@@ -279,6 +295,11 @@ class Installation:
         self.acs = ReferenceACS(catalogue_from_dict(catalogue(returns, holds, others)), behaviour="koha")
         self.controller = BankController(BANK, ALL_DOORS, KEY)
         self.mailbox = Mailbox()
+        from tests.ill.conftest import NcipPeer
+        from tests.ill.test_flow import ils_ncip, partner_ncip
+
+        self.ils_ncip = NcipPeer(ils_ncip(self.acs))
+        self.ill_partner = NcipPeer(partner_ncip)
         self.mqtt_prefix = f"lbcrash-{uuid.uuid4().hex[:10]}"
         self.mqtt_sim = SimulatedBank(
             MQTT_BANK, RETURN_DOORS, timing=SimTiming(open_delay=0.02, read_delay=0.0)
@@ -319,6 +340,18 @@ class Installation:
                     "port": self.acs.address[1],
                     "institution": "DEMO",
                     "timeout_seconds": 3,
+                    "ncip": {
+                        "url": self.ils_ncip.url,
+                        "shared_secret": ILS_NCIP_SECRET,
+                        "to_agency": "DEMO",
+                    },
+                }
+            ],
+            "ill_partners": [
+                {
+                    "agency": ILL_PARTNER,
+                    "url": self.ill_partner.url,
+                    "shared_secret": ILL_SECRET,
                 }
             ],
             "banks": [
@@ -390,6 +423,8 @@ class Installation:
         }
 
     def start(self) -> None:
+        self.ils_ncip.start()
+        self.ill_partner.start()
         self.mqtt_device.start()
         self.mailbox.controller.start()
         self.redis.start()
@@ -446,6 +481,8 @@ class Installation:
         self.controller.close()
         self.mqtt_device.close()
         self.mailbox.controller.stop()
+        self.ils_ncip.stop()
+        self.ill_partner.stop()
         self.acs.stop()
         self.redis.kill()
 
@@ -1144,6 +1181,118 @@ def run_dayuse(
         if report is not None:
             report(outcome)
     return outcomes
+
+
+# --- inter-library loans ----------------------------------------------------------------------
+
+
+def ill_item(n: int) -> str:
+    return f"ILL-CRASH-{n:04d}"
+
+
+def announce(inst: Installation, n: int, patron: str) -> None:
+    """The lending library's AcceptItem over NCIP; sent again (same RequestId) once when the
+    answer was lost or said to retry, as ILL systems do."""
+    from ils_adapters.base import IlsUnavailable, OutcomeUnknown
+    from ils_adapters.ncip import Header, NcipClient, NcipMalformed, NcipRejected
+
+    lender = NcipClient(
+        f"{inst.web}/ncip", Header(ILL_PARTNER, "DEMO"), headers={"X-NCIP-Secret": ILL_SECRET}
+    )
+    for _attempt in range(2):
+        try:
+            lender.accept_item(
+                request=f"REQ-{n}",
+                user=patron,
+                item=ill_item(n),
+                pickup_location=sandbox.BRANCH,
+                title=f"Borrowed {n}",
+            )
+            return
+        except (IlsUnavailable, OutcomeUnknown, NcipMalformed, NcipRejected):
+            # A lost answer, or "Temporary Processing Failure": the same RequestId again.
+            inst.wait_web()
+
+
+def _ill_through_the_lockers(inst: Installation, n: int, patron: str) -> tuple[int | None, int]:
+    """Announced, loaded, picked up with card + PIN, returned: the pickup door and the return
+    door (every step at its real entry point)."""
+    announce(inst, n, patron)
+    item = ill_item(n)
+    load_one(inst, item)
+    settle(inst, [])
+    door = pick_up(inst, patron, "card")
+    back = return_one(inst, item)
+    return door, back or 0
+
+
+def check_ill(inst: Installation, n: int, patron: str, door: int | None, back: int) -> list[str]:
+    from bridge.storage.tables.ill import IllRequestRow
+    from ils_adapters.ncip import CheckInItemRequest, parse_request
+
+    assert inst.rt is not None
+    item = ill_item(n)
+    problems = check_return(inst, item, back or None, datetime.now(UTC))
+    if door is None:
+        problems.append("no door opened at pickup")
+    with unit_of_work(inst.rt.sessions) as s:
+        loans = s.scalars(select(IllRequestRow).where(IllRequestRow.request_id == f"REQ-{n}")).all()
+    if len(loans) != 1:
+        problems.append(f"{len(loans)} loan row(s) for one AcceptItem")
+    elif loans[0].state != "closed":
+        problems.append(f"loan {loans[0].state} ({loans[0].last_error})")
+    forwarded = [r for r in inst.ils_ncip.received if item.encode() in r.body]
+    if len(forwarded) != 1:
+        problems.append(f"AcceptItem passed on to the ILS {len(forwarded)} times")
+    holds = [h for h in inst.acs.catalogue.holds_of(patron) if h.item == item]
+    if len(holds) > 1:
+        problems.append(f"{len(holds)} holds at the ILS")
+    told = [
+        r for r in inst.ill_partner.received
+        if (req := parse_request(r.body)) is not None
+        and isinstance(req, CheckInItemRequest) and req.item == item
+    ]
+    if len(told) != 1:
+        problems.append(f"the lender told {len(told)} times")
+    if len(inst.acs.ledger.checkouts(item)) != 1:
+        problems.append(f"checked out {len(inst.acs.ledger.checkouts(item))} times")
+    return problems
+
+
+def run_ill(
+    inst: Installation,
+    points: tuple[tuple[str, str], ...],
+    *,
+    first: int,
+    report: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    outcomes = []
+    for i, (label, where) in enumerate(points):
+        n = first + i
+        patron = card_patron(n)
+        outcome = Outcome("ILL (NCIP, then kiosk and staff)", label, where)
+        started = time.monotonic()
+        (door, back), outcome.crashed = crash_during(
+            inst, label, partial(_ill_through_the_lockers, inst, n, patron)
+        )
+        settle(inst, [ill_item(n)])
+        with contextlib.suppress(AssertionError):
+            wait_until(partial(_ill_closed, inst, n), timeout=30, every=0.2, what="loan closed")
+        outcome.problems = check_ill(inst, n, patron, door, back)
+        outcome.seconds = time.monotonic() - started
+        outcomes.append(outcome)
+        if report is not None:
+            report(outcome)
+    return outcomes
+
+
+def _ill_closed(inst: Installation, n: int) -> bool:
+    from bridge.storage.tables.ill import IllRequestRow
+
+    assert inst.rt is not None
+    with unit_of_work(inst.rt.sessions) as s:
+        state = s.scalar(select(IllRequestRow.state).where(IllRequestRow.request_id == f"REQ-{n}"))
+    return state == "closed"
 
 
 @contextlib.contextmanager
