@@ -288,17 +288,19 @@ def _open_lent(
     )
 
 
-def _interrupted_loan(
-    rt: Runtime, bank_id: str, ref: str
-) -> tuple[int, str, str | None] | None:
+def _interrupted_loan(rt: Runtime, bank_id: str, ref: str) -> tuple[int, str, str | None] | None:
     """(door, item, title) of the patron's device lent here whose door has not opened since
     (still ``picked_up`` and shut, no ``pickup_door_opened`` from the controller): a borrow cut
     short between the loan and the door. Opening it is the loan's first opening, never a
     second one, so a device taken once is never offered again."""
     with unit_of_work(rt.sessions) as s:
         lent = s.execute(
-            select(LoadRow.compartment, EquipmentRow.item_barcode, EquipmentRow.title,
-                   EquipmentRow.lent_at)
+            select(
+                LoadRow.compartment,
+                EquipmentRow.item_barcode,
+                EquipmentRow.title,
+                EquipmentRow.lent_at,
+            )
             .join(EquipmentRow, EquipmentRow.item_barcode == LoadRow.item_barcode)
             .join(
                 CompartmentRow,

@@ -191,7 +191,6 @@ def catalogue(returns: int, holds: int = 0, others: int = 0) -> dict[str, Any]:
         "branches": [
             {"code": sandbox.BRANCH, "name": "Main lockers", "locker_bank": True},
             {"code": "EAST", "name": "East"},
-            {"code": "MAIN", "name": "Main library"},  # where the ILS puts ILL items
         ],
         "accounts": [
             {
@@ -292,13 +291,15 @@ class Installation:
         self.control = tmp / "crash"
         self.control.mkdir()
         self.redis = sandbox.RedisServer(tmp / "redis")
-        self.acs = ReferenceACS(catalogue_from_dict(catalogue(returns, holds, others)), behaviour="koha")
+        self.acs = ReferenceACS(
+            catalogue_from_dict(catalogue(returns, holds, others)), behaviour="koha"
+        )
         self.controller = BankController(BANK, ALL_DOORS, KEY)
         self.mailbox = Mailbox()
         from tests.ill.conftest import NcipPeer
         from tests.ill.test_flow import ils_ncip, partner_ncip
 
-        self.ils_ncip = NcipPeer(ils_ncip(self.acs))
+        self.ils_ncip = NcipPeer(ils_ncip(self.acs, home=sandbox.BRANCH))
         self.ill_partner = NcipPeer(partner_ncip)
         self.mqtt_prefix = f"lbcrash-{uuid.uuid4().hex[:10]}"
         self.mqtt_sim = SimulatedBank(
@@ -929,9 +930,7 @@ def run_pickups(
         settle(inst, [])
         secret = secret_for(inst, n, way)
         since = datetime.now(UTC)
-        door, outcome.crashed = crash_during(
-            inst, label, partial(pick_up, inst, secret, way)
-        )
+        door, outcome.crashed = crash_during(inst, label, partial(pick_up, inst, secret, way))
         settle(inst, [])
         outcome.problems = check_pickup(inst, item, door, since)
         outcome.seconds = time.monotonic() - started
@@ -1232,30 +1231,38 @@ def check_ill(inst: Installation, n: int, patron: str, door: int | None, back: i
 
     assert inst.rt is not None
     item = ill_item(n)
-    problems = check_return(inst, item, back or None, datetime.now(UTC))
+    problems: list[str] = []
     if door is None:
         problems.append("no door opened at pickup")
     with unit_of_work(inst.rt.sessions) as s:
         loans = s.scalars(select(IllRequestRow).where(IllRequestRow.request_id == f"REQ-{n}")).all()
+        deposits = s.scalars(select(DepositRow).where(DepositRow.item_barcode == item)).all()
     if len(loans) != 1:
         problems.append(f"{len(loans)} loan row(s) for one AcceptItem")
     elif loans[0].state != "closed":
         problems.append(f"loan {loans[0].state} ({loans[0].last_error})")
+    if not back or inst.controller.sim.items_in(back) != 1:
+        problems.append("the returned item is in no return door")
+    if [d.state for d in deposits] != ["checked_in"]:
+        problems.append(f"deposits {[d.state for d in deposits]}")
     forwarded = [r for r in inst.ils_ncip.received if item.encode() in r.body]
     if len(forwarded) != 1:
         problems.append(f"AcceptItem passed on to the ILS {len(forwarded)} times")
     holds = [h for h in inst.acs.catalogue.holds_of(patron) if h.item == item]
     if len(holds) > 1:
         problems.append(f"{len(holds)} holds at the ILS")
-    told = [
-        r for r in inst.ill_partner.received
-        if (req := parse_request(r.body)) is not None
-        and isinstance(req, CheckInItemRequest) and req.item == item
-    ]
+    told = []
+    for got in inst.ill_partner.received:
+        sent = parse_request(got.body)
+        if isinstance(sent, CheckInItemRequest) and sent.item == item:
+            told.append(sent)
     if len(told) != 1:
         problems.append(f"the lender told {len(told)} times")
     if len(inst.acs.ledger.checkouts(item)) != 1:
         problems.append(f"checked out {len(inst.acs.ledger.checkouts(item))} times")
+    # Checked in at loading (the hold captured), then once for the return.
+    if len(inst.acs.ledger.checkins(item)) != 2:
+        problems.append(f"checked in {len(inst.acs.ledger.checkins(item))} times (2 expected)")
     return problems
 
 
@@ -1320,6 +1327,7 @@ __all__ = [
     "DAYUSE_FINISH_POINTS",
     "DAYUSE_POINTS",
     "EQUIPMENT_POINTS",
+    "ILL_POINTS",
     "LOADING_POINTS",
     "MQTT_BANK",
     "PHONE_POINTS",
@@ -1331,6 +1339,7 @@ __all__ = [
     "installation",
     "run_dayuse",
     "run_equipment",
+    "run_ill",
     "run_loading",
     "run_pickups",
     "run_returns",

@@ -1,12 +1,13 @@
 """One kill at every commit point of a return, a loading, a pickup (by code, card + PIN, QR and
-phone link), an equipment loan and a day-use reservation, through the real processes and entry
-points.
+phone link), an equipment loan, a day-use reservation and an inter-library loan, through the
+real processes and entry points.
 
 For each point (``RETURN_POINTS`` through the HTTP controller's webhook and again through an
 MQTT controller, ``LOADING_POINTS`` through the staff route, ``PICKUP_POINTS`` through the
 kiosk's code route, ``CARD_POINTS`` / ``QR_POINTS`` through the kiosk's card and QR routes,
 ``PHONE_POINTS`` through the phone link's page, ``EQUIPMENT_POINTS`` through the kiosk's borrow
-route, ``DAYUSE_POINTS`` / ``DAYUSE_FINISH_POINTS`` through the kiosk's day-use page;
+route, ``DAYUSE_POINTS`` / ``DAYUSE_FINISH_POINTS`` through the kiosk's day-use page,
+``ILL_POINTS`` from the lending library's AcceptItem over NCIP (HTTP) to its CheckInItem;
 ``tests.faults.points``) the process that commits under that label is ended right after the
 commit; the system is restarted around it, settles, and the invariants are checked against the
 database, the ACS's ledger and the simulated controllers. One server start-up per database
@@ -24,6 +25,7 @@ from tests.faults.points import (
     DAYUSE_FINISH_POINTS,
     DAYUSE_POINTS,
     EQUIPMENT_POINTS,
+    ILL_POINTS,
     LOADING_POINTS,
     MQTT_BANK,
     PHONE_POINTS,
@@ -33,6 +35,7 @@ from tests.faults.points import (
     installation,
     run_dayuse,
     run_equipment,
+    run_ill,
     run_loading,
     run_pickups,
     run_returns,
@@ -61,7 +64,10 @@ def test_a_kill_after_any_commit_of_any_flow_loses_and_doubles_nothing(
         database,
         returns=2 * len(RETURN_POINTS),
         holds=len(LOADING_POINTS) + pickups,
-        others=len(EQUIPMENT_POINTS) + len(DAYUSE_POINTS) + len(DAYUSE_FINISH_POINTS),
+        others=len(EQUIPMENT_POINTS)
+        + len(DAYUSE_POINTS)
+        + len(DAYUSE_FINISH_POINTS)
+        + len(ILL_POINTS),
     ) as inst:
         outcomes = (
             run_returns(inst)
@@ -73,9 +79,10 @@ def test_a_kill_after_any_commit_of_any_flow_loses_and_doubles_nothing(
             outcomes += run_pickups(inst, points, first=first, way=way)
             first += len(points)
         outcomes += run_equipment(inst, EQUIPMENT_POINTS)
-        outcomes += run_dayuse(
-            inst, DAYUSE_POINTS, finishing=DAYUSE_FINISH_POINTS, first=len(EQUIPMENT_POINTS) + 1
-        )
+        first = len(EQUIPMENT_POINTS) + 1
+        outcomes += run_dayuse(inst, DAYUSE_POINTS, finishing=DAYUSE_FINISH_POINTS, first=first)
+        first += len(DAYUSE_POINTS) + len(DAYUSE_FINISH_POINTS)
+        outcomes += run_ill(inst, ILL_POINTS, first=first)
     print()
     print(table(outcomes, database))
     flows = (
@@ -86,6 +93,7 @@ def test_a_kill_after_any_commit_of_any_flow_loses_and_doubles_nothing(
         EQUIPMENT_POINTS,
         DAYUSE_POINTS,
         DAYUSE_FINISH_POINTS,
+        ILL_POINTS,
     )
     expected = [p for points in flows for p, _ in points]
     assert [(o.point, o.cell()) for o in outcomes] == [(p, "ok") for p in expected]
