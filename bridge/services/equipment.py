@@ -38,10 +38,10 @@ from bridge.services.banks import (
     lock_bank,
     save_compartments,
 )
-from bridge.services.doors import PICKUP_DOOR_OPENED, open_door
+from bridge.services.doors import open_door, opened_for_pickup_since
 from bridge.services.pickup import ILS_DOWN
 from bridge.storage.db import unit_of_work
-from bridge.storage.tables.core import AuditEventRow, CompartmentRow
+from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
 from bridge.wiring import adapter_for
 from ils_adapters.base import CheckoutKind, IlsRejected, IlsUnavailable, OutcomeUnknown
@@ -319,15 +319,7 @@ def _interrupted_loan(rt: Runtime, bank_id: str, ref: str) -> tuple[int, str, st
             .order_by(LoadRow.compartment)
         ).all()
         for number, item, title, since in lent:
-            opened = s.scalar(
-                select(AuditEventRow.id).where(
-                    AuditEventRow.kind == PICKUP_DOOR_OPENED,
-                    AuditEventRow.bank_id == bank_id,
-                    AuditEventRow.compartment == number,
-                    AuditEventRow.at >= since,
-                )
-            )
-            if opened is None and since is not None:
+            if since is not None and not opened_for_pickup_since(s, bank_id, number, since):
                 return number, item, title
     return None
 

@@ -159,6 +159,19 @@ ILL_POINTS = (
 )
 
 
+@contextlib.contextmanager
+def _timed(
+    outcome: Outcome, outcomes: list[Outcome], report: Callable[[Outcome], None] | None
+) -> Iterator[Outcome]:
+    """One point: times it, then records and reports its outcome."""
+    started = time.monotonic()
+    yield outcome
+    outcome.seconds = time.monotonic() - started
+    outcomes.append(outcome)
+    if report is not None:
+        report(outcome)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -667,17 +680,14 @@ def run_returns(
     via = "webhook" if bank == BANK else "MQTT"
     for n, (label, where) in enumerate(points, start=first_item):
         item = return_item(n)
-        outcome = Outcome(
-            f"return ({via})", label, where.replace("web (webhook)", f"listener ({via})")
-        )
-        started = time.monotonic()
-        door, outcome.crashed = crash_during(inst, label, partial(return_one, inst, item, bank))
-        settle(inst, [item])
-        outcome.problems = check_return(inst, item, door, datetime.now(UTC), bank)
-        outcome.seconds = time.monotonic() - started
-        outcomes.append(outcome)
-        if report is not None:
-            report(outcome)
+        with _timed(
+            Outcome(f"return ({via})", label, where.replace("web (webhook)", f"listener ({via})")),
+            outcomes,
+            report,
+        ) as outcome:
+            door, outcome.crashed = crash_during(inst, label, partial(return_one, inst, item, bank))
+            settle(inst, [item])
+            outcome.problems = check_return(inst, item, door, datetime.now(UTC), bank)
     return outcomes
 
 
@@ -757,16 +767,11 @@ def run_loading(
     outcomes = []
     for n, (label, where) in enumerate(points, start=1):
         item = hold_item(n)
-        outcome = Outcome("loading (staff route)", label, where)
-        started = time.monotonic()
-        messages_before = _last_message(inst)
-        door, outcome.crashed = crash_during(inst, label, partial(load_one, inst, item))
-        settle(inst, [])
-        outcome.problems = check_loading(inst, item, door, messages_before)
-        outcome.seconds = time.monotonic() - started
-        outcomes.append(outcome)
-        if report is not None:
-            report(outcome)
+        with _timed(Outcome("loading (staff route)", label, where), outcomes, report) as outcome:
+            messages_before = _last_message(inst)
+            door, outcome.crashed = crash_during(inst, label, partial(load_one, inst, item))
+            settle(inst, [])
+            outcome.problems = check_loading(inst, item, door, messages_before)
     return outcomes
 
 
@@ -862,6 +867,12 @@ def pick_up(inst: Installation, secret: str, way: str = "code") -> int | None:
     return None
 
 
+def lent_once(inst: Installation, item: str) -> list[str]:
+    """The ACS's ledger: ``item`` checked out exactly once."""
+    times = len(inst.acs.ledger.checkouts(item))
+    return [] if times == 1 else [f"checked out {times} times"]
+
+
 def check_pickup(inst: Installation, item: str, door: int | None, since: datetime) -> list[str]:
     assert inst.rt is not None
     problems: list[str] = []
@@ -900,8 +911,7 @@ def check_pickup(inst: Installation, item: str, door: int | None, since: datetim
         problems.append("a code is still valid for the emptied door")
     if len(openings) != 1:
         problems.append(f"door {door} opened {len(openings)} times for one code {openings}")
-    if len(inst.acs.ledger.checkouts(item)) != 1:
-        problems.append(f"checked out {len(inst.acs.ledger.checkouts(item))} times")
+    problems += lent_once(inst, item)
     return problems
 
 
@@ -924,19 +934,14 @@ def run_pickups(
     outcomes = []
     for n, (label, where) in enumerate(points, start=first):
         item = hold_item(n)
-        outcome = Outcome(WAYS[way], label, where)
-        started = time.monotonic()
-        load_one(inst, item)
-        settle(inst, [])
-        secret = secret_for(inst, n, way)
-        since = datetime.now(UTC)
-        door, outcome.crashed = crash_during(inst, label, partial(pick_up, inst, secret, way))
-        settle(inst, [])
-        outcome.problems = check_pickup(inst, item, door, since)
-        outcome.seconds = time.monotonic() - started
-        outcomes.append(outcome)
-        if report is not None:
-            report(outcome)
+        with _timed(Outcome(WAYS[way], label, where), outcomes, report) as outcome:
+            load_one(inst, item)
+            settle(inst, [])
+            secret = secret_for(inst, n, way)
+            since = datetime.now(UTC)
+            door, outcome.crashed = crash_during(inst, label, partial(pick_up, inst, secret, way))
+            settle(inst, [])
+            outcome.problems = check_pickup(inst, item, door, since)
     return outcomes
 
 
@@ -1036,8 +1041,7 @@ def check_borrow(
         problems.append(f"{len(loads)} load row(s) left")
     if openings != 1:
         problems.append(f"door {stocked} opened {openings} times for one loan")
-    if len(inst.acs.ledger.checkouts(item)) != 1:
-        problems.append(f"checked out {len(inst.acs.ledger.checkouts(item))} times")
+    problems += lent_once(inst, item)
     return problems
 
 
@@ -1050,18 +1054,13 @@ def run_equipment(
 ) -> list[Outcome]:
     outcomes = []
     for n, (label, where) in enumerate(points, start=first):
-        outcome = Outcome("equipment (kiosk route)", label, where)
-        started = time.monotonic()
-        stocked = stock(inst, n)
-        settle(inst, [])
-        since = datetime.now(UTC)
-        door, outcome.crashed = crash_during(inst, label, partial(borrow, inst, n))
-        settle(inst, [])
-        outcome.problems = check_borrow(inst, n, stocked, door, since)
-        outcome.seconds = time.monotonic() - started
-        outcomes.append(outcome)
-        if report is not None:
-            report(outcome)
+        with _timed(Outcome("equipment (kiosk route)", label, where), outcomes, report) as outcome:
+            stocked = stock(inst, n)
+            settle(inst, [])
+            since = datetime.now(UTC)
+            door, outcome.crashed = crash_during(inst, label, partial(borrow, inst, n))
+            settle(inst, [])
+            outcome.problems = check_borrow(inst, n, stocked, door, since)
     return outcomes
 
 
@@ -1158,27 +1157,26 @@ def run_dayuse(
     for i, (label, where) in enumerate((*points, *finishing)):
         n = first + i
         ending = i >= len(points)
-        outcome = Outcome(f"day use {'finish' if ending else 'reserve'} (kiosk page)", label, where)
-        started = time.monotonic()
-        if ending:
-            _dayuse_door(inst, n, reserve, "put")
+        with _timed(
+            Outcome(f"day use {'finish' if ending else 'reserve'} (kiosk page)", label, where),
+            outcomes,
+            report,
+        ) as outcome:
+            if ending:
+                _dayuse_door(inst, n, reserve, "put")
+                settle(inst, [])
+                door, outcome.crashed = crash_during(
+                    inst, label, partial(_dayuse_door, inst, n, finish, "take")
+                )
+            else:
+                door, outcome.crashed = crash_during(
+                    inst, label, partial(_dayuse_door, inst, n, reserve, "put")
+                )
             settle(inst, [])
-            door, outcome.crashed = crash_during(
-                inst, label, partial(_dayuse_door, inst, n, finish, "take")
-            )
-        else:
-            door, outcome.crashed = crash_during(
-                inst, label, partial(_dayuse_door, inst, n, reserve, "put")
-            )
-        settle(inst, [])
-        outcome.problems = check_dayuse(inst, n, door, finished=ending)
-        if not ending and door is not None:
-            _dayuse_door(inst, n, finish, "take")  # frees the door for the next point
-            settle(inst, [])
-        outcome.seconds = time.monotonic() - started
-        outcomes.append(outcome)
-        if report is not None:
-            report(outcome)
+            outcome.problems = check_dayuse(inst, n, door, finished=ending)
+            if not ending and door is not None:
+                _dayuse_door(inst, n, finish, "take")  # frees the door for the next point
+                settle(inst, [])
     return outcomes
 
 
@@ -1258,8 +1256,7 @@ def check_ill(inst: Installation, n: int, patron: str, door: int | None, back: i
             told.append(sent)
     if len(told) != 1:
         problems.append(f"the lender told {len(told)} times")
-    if len(inst.acs.ledger.checkouts(item)) != 1:
-        problems.append(f"checked out {len(inst.acs.ledger.checkouts(item))} times")
+    problems += lent_once(inst, item)
     # Checked in at loading (the hold captured), then once for the return.
     if len(inst.acs.ledger.checkins(item)) != 2:
         problems.append(f"checked in {len(inst.acs.ledger.checkins(item))} times (2 expected)")
@@ -1277,19 +1274,16 @@ def run_ill(
     for i, (label, where) in enumerate(points):
         n = first + i
         patron = card_patron(n)
-        outcome = Outcome("ILL (NCIP, then kiosk and staff)", label, where)
-        started = time.monotonic()
-        (door, back), outcome.crashed = crash_during(
-            inst, label, partial(_ill_through_the_lockers, inst, n, patron)
-        )
-        settle(inst, [ill_item(n)])
-        with contextlib.suppress(AssertionError):
-            wait_until(partial(_ill_closed, inst, n), timeout=30, every=0.2, what="loan closed")
-        outcome.problems = check_ill(inst, n, patron, door, back)
-        outcome.seconds = time.monotonic() - started
-        outcomes.append(outcome)
-        if report is not None:
-            report(outcome)
+        with _timed(
+            Outcome("ILL (NCIP, then kiosk and staff)", label, where), outcomes, report
+        ) as outcome:
+            (door, back), outcome.crashed = crash_during(
+                inst, label, partial(_ill_through_the_lockers, inst, n, patron)
+            )
+            settle(inst, [ill_item(n)])
+            with contextlib.suppress(AssertionError):
+                wait_until(partial(_ill_closed, inst, n), timeout=30, every=0.2, what="loan closed")
+            outcome.problems = check_ill(inst, n, patron, door, back)
     return outcomes
 
 
