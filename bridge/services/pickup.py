@@ -400,7 +400,8 @@ def _interrupted(rt: Runtime, bank_id: str, patron_ref: str) -> list[int]:
         ).all()
         doors = []
         for number, since in lent:
-            if not opened_for_pickup_since(s, bank_id, number, since) and number not in doors:
+            opened = since is not None and opened_for_pickup_since(s, bank_id, number, since)
+            if not opened and number not in doors:
                 doors.append(number)
     return sorted(doors)
 
