@@ -251,9 +251,19 @@ class IlsAdapter(Protocol):
         ...
 
     def checkout(
-        self, patron: str, item: str, *, fee_acknowledged: bool = False
+        self,
+        patron: str,
+        item: str,
+        *,
+        fee_acknowledged: bool = False,
+        offline_at: datetime | None = None,
     ) -> CheckoutOutcome:
-        """Lend ``item`` to ``patron``. Verify the PIN with ``verify_patron`` first."""
+        """Lend ``item`` to ``patron``. Verify the PIN with ``verify_patron`` first.
+
+        ``offline_at``: the loan was made while the ILS was unreachable, at that time; it is
+        sent as such (SIP2 no-block, transaction date = ``offline_at``), so the ILS records it
+        whatever its loan rules say now. Only for the bounded offline-loan queue.
+        """
         ...
 
     def patron_contact(self, patron: str) -> Contact | None:

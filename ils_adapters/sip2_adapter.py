@@ -287,10 +287,21 @@ class Sip2Adapter:
         )
 
     def checkout(
-        self, patron: str, item: str, *, fee_acknowledged: bool = False
+        self,
+        patron: str,
+        item: str,
+        *,
+        fee_acknowledged: bool = False,
+        offline_at: datetime | None = None,
     ) -> CheckoutOutcome:
         with _translated():
-            result = self.client.checkout(patron, item, fee_acknowledged=fee_acknowledged)
+            result = self.client.checkout(
+                patron,
+                item,
+                fee_acknowledged=fee_acknowledged,
+                no_block=offline_at is not None,
+                transacted_at=offline_at,
+            )
         if result.ok:
             kind = CheckoutKind.RENEWED if result.renewal_ok else CheckoutKind.LOANED
         elif result.fee_amount and result.fee_amount > 0 and not fee_acknowledged:
