@@ -364,9 +364,7 @@ def _confirm(rt: Runtime, s: Session, row: OfflineLoanRow, now: datetime) -> str
 # --- after an outage ----------------------------------------------------------------------
 
 
-def replay_waiting(
-    rt: Runtime, *, adapter: Callable[[Runtime, str], IlsAdapter] = _adapter
-) -> int:
+def replay_waiting(rt: Runtime, *, adapter: Callable[[Runtime, str], IlsAdapter] = _adapter) -> int:
     """Makes offline loans due now, in pickup order, for every ILS that answers a ping again
     (and clears its "down" mark); returns how many. Run by the sweeper before its sweep."""
     with unit_of_work(rt.sessions) as s:
@@ -414,8 +412,10 @@ def replay_waiting(
 
 def waiting_count(s: Session, *, bank_id: str | None = None) -> int:
     """Offline loans not yet recorded by the ILS (the health line)."""
-    q = select(func.count()).select_from(OfflineLoanRow).where(
-        OfflineLoanRow.state.in_(OPEN_STATES)
+    q = (
+        select(func.count())
+        .select_from(OfflineLoanRow)
+        .where(OfflineLoanRow.state.in_(OPEN_STATES))
     )
     if bank_id is not None:
         q = q.where(OfflineLoanRow.bank_id == bank_id)

@@ -174,8 +174,13 @@ def test_more_items_than_the_cap_stay_in_the_locker(
     tmp_path: Path, acs: ReferenceACS, sqlite_engine: Any, redis_conn: Any, clock: Clock
 ) -> None:
     rt = _runtime(
-        tmp_path, acs, sqlite_engine, redis_conn, clock,
-        offline_pickup="codes", offline_max_items=1,
+        tmp_path,
+        acs,
+        sqlite_engine,
+        redis_conn,
+        clock,
+        offline_pickup="codes",
+        offline_max_items=1,
     )
     _load(rt, BOOK_1)
     cat = acs.engine.catalogue
