@@ -269,3 +269,8 @@ class IlsAdapter(Protocol):
     def patron_contact(self, patron: str) -> Contact | None:
         """Email / phone / language for notices, or None if the patron is unknown."""
         ...
+
+    def loans_of(self, patron: str) -> tuple[str, ...]:
+        """The barcodes on loan to ``patron`` (SIP2 63, charged items): how a sender tells
+        its own loan that went through from someone else's, which item status cannot."""
+        ...

@@ -211,6 +211,11 @@ class MemoryIls:
             self._maybe_lose_reply()
             return outcome
 
+    def loans_of(self, patron: str) -> tuple[str, ...]:
+        with self._lock:
+            self._answering()
+            return tuple(b for b, it in self._items.items() if it.borrower == patron)
+
     def patron_contact(self, patron: str) -> Contact | None:
         with self._lock:
             self._answering()

@@ -239,11 +239,13 @@ def _start(s: Session, claim: outbox.Claim, now: datetime) -> _Attempt | None:
 def _send(ils: IlsAdapter, attempt: _Attempt) -> _Answer:
     if attempt.look_first:
         status = ils.item_status(attempt.item)
+        # On loan: to this patron when an earlier attempt went through (its reply was lost,
+        # or the worker died); item status does not say to whom, the patron's loans do. On
+        # loan to someone else, the checkout below is refused and staff are told.
         if status.status in (
             CirculationStatus.CHARGED,
             CirculationStatus.CHARGED_NOT_TO_BE_RECALLED,
-        ):
-            # An earlier attempt went through (its reply was lost, or the worker died).
+        ) and attempt.item in ils.loans_of(attempt.patron):
             return _Answer(RECORDED, due=status.due)
     try:
         got = ils.checkout(attempt.patron, attempt.item, offline_at=attempt.picked_up_at)

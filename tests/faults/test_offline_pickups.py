@@ -14,12 +14,13 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bridge.assembly import assemble
 from bridge.config import load_settings
@@ -176,3 +177,231 @@ def test_a_sender_killed_after_the_ils_acted_looks_before_sending_again(
         offline_loans.send_offline_loan(rt, loan.id)
 
     _exactly_once(rt, acs, loans)
+
+
+# --- the outage: many pickups across two banks while workers are killed ------------------------
+
+OUTAGE_PICKUPS = int(os.environ.get("LOCKERBRIDGE_OFFLINE_PICKUPS", "40"))  # 200: `make faults`
+BANKS = (("main-lobby", "MAIN-LOCKER", "lockers-main", "demo-main"),
+         ("east-station", "EAST-LOCKER", "lockers-east", "demo-east"))  # fmt: skip
+
+
+def _outage_catalogue(n: int) -> dict[str, Any]:
+    """Patron i waits for item i at bank i % 2; patron "blocked-later" is only a bystander."""
+    return {
+        "institution": "DEMO",
+        "branches": [
+            {"code": branch, "name": bank, "locker_bank": True} for bank, branch, *_ in BANKS
+        ],
+        "accounts": [
+            {"user": user, "password": password, "institution": "DEMO", "location": branch}
+            for _, branch, user, password in BANKS
+        ],
+        "patrons": [{"barcode": _patron(i), "pin": "1234"} for i in range(n)]
+        + [{"barcode": "23999999999999", "pin": "1234"}],
+        "items": [
+            {"barcode": _item(i), "title": f"Book {i}", "home": BANKS[i % 2][1]} for i in range(n)
+        ],
+        "holds": [
+            {"id": f"H{i}", "patron": _patron(i), "item": _item(i), "pickup": BANKS[i % 2][1]}
+            for i in range(n)
+        ],
+    }
+
+
+def _patron(i: int) -> str:
+    return f"2301{i:010d}"
+
+
+def _item(i: int) -> str:
+    return f"3901{i:010d}"
+
+
+def _outage_toml(db_url: str, redis_url: str, acs_port: int, n: int) -> str:
+    from tests import sandbox
+
+    doors = n // 2 + 1
+    banks = "".join(
+        f"""
+[[banks]]
+id = "{bank}"
+name = "{bank}"
+branch = "{branch}"
+ils = "main-ils"
+offline_pickup = "codes_and_links"
+sip_login = {{ user = "{user}", password = "{password}" }}
+driver = {{ kind = "simulated", door_delay_seconds = 0.0 }}
+compartment_ranges = [{{ first = 1, last = {doors}, size = "M" }},
+  {{ first = {doors + 1}, last = {doors + 2}, size = "M", purpose = "return" }}]
+"""
+        for bank, branch, user, password in BANKS
+    )
+    return (
+        "outbox_lease_seconds = 4\nsweeper_interval_seconds = 1\n"
+        + sandbox.service_toml(db_url, redis_url, acs_port, uuid.uuid4().hex * 2, ils_timeout=1.0)
+        + '\n[access]\npublic_url = "https://lockers.example"\n'
+        + banks
+    )
+
+
+@pytest.mark.timeout(600)
+def test_pickups_during_an_outage_reach_the_ils_once_in_order_while_workers_die(
+    tmp_path: Path,
+) -> None:
+    import random
+    import threading
+
+    from bridge.access.phone import kiosk_code, open_from_phone
+    from bridge.services import returns
+    from bridge.services.pickup import pickup_with_qr
+    from bridge.services.sweeper import sweep_outbox
+    from bridge.staff_users import Role
+    from bridge.storage.tables.returns import DepositRow
+    from bridge.web.staff import queries
+    from sip2.acs.catalogue import ItemStatus
+    from sip2.acs.catalogue_file import catalogue_from_dict
+    from tests.faults.harness import Workers
+    from tests.sandbox import Database, RedisServer
+
+    n = OUTAGE_PICKUPS
+    rng = random.Random(23)
+    redis_server = RedisServer(tmp_path)
+    acs = ReferenceACS(catalogue_from_dict(_outage_catalogue(n)), behaviour="koha")
+    db = Database("auto", tmp_path, prefix="offline")
+    workers: Workers | None = None
+    stop = threading.Event()
+    kills = 0
+    try:
+        redis_server.start()
+        acs.start()
+        cfg = tmp_path / "lockerbridge.toml"
+        cfg.write_text(_outage_toml(db.url, redis_server.url, acs.address[1], n))
+        from redis import Redis
+
+        rt = assemble(
+            Runtime.over(load_settings(cfg), make_engine(db.url), Redis.from_url(redis_server.url))
+        )
+        sync_banks(rt)
+        sims = {bank: driver_for(rt, bank) for bank, *_ in BANKS}
+        secrets: list[tuple[str, int, dict[str, str]]] = []
+        for i in range(n):
+            bank = BANKS[i % 2][0]
+            door = scan_item(rt, bank, _item(i), "staff").compartment
+            assert door is not None, f"item {i} did not load"
+            sim = sims[bank]
+            assert isinstance(sim, SimulatedBank)
+            sim.put_item(door)
+            assert sim.close_door(door)
+            with unit_of_work(rt.sessions) as s:
+                note = s.scalars(
+                    select(NotificationRow).order_by(NotificationRow.id.desc())
+                ).first()
+                assert note is not None
+                secrets.append((bank, door, dict(note.secrets)))
+
+        acs.go_down()
+        for i, (bank, door, secret) in enumerate(secrets):
+            way = ("code", "qr", "phone")[i % 3]
+            if way == "code":
+                opened = pickup_with_code(rt, bank, secret["code"]).opened
+            elif way == "qr":
+                opened = pickup_with_qr(rt, bank, secret["qr_token"]).opened
+            else:
+                token = secret["phone_url"].rsplit("/", 1)[1]
+                opened = open_from_phone(rt, token, kiosk_code(rt, bank)[0]).opened
+            assert opened == (door,), f"pickup {i} by {way} did not open its door"
+            sim = sims[bank]
+            assert isinstance(sim, SimulatedBank)
+            sim.take_item(door)
+            assert sim.close_door(door)
+            if i % 5 == 4:  # brought back the same night: its check-in must wait for the loan
+                returns.record_deposit(
+                    rt,
+                    bank_id=bank,
+                    compartment=n // 2 + 2,
+                    item_barcode=_item(i),
+                    deposited_at=rt.clock(),
+                )
+        # Meanwhile a desk lent item 0 to someone else: that offline loan will be refused.
+        cat = acs.engine.catalogue
+        lent = cat.item(_item(0))
+        assert lent is not None
+        from dataclasses import replace
+
+        cat.put(replace(lent, status=ItemStatus.CHARGED, charged_to="23999999999999"))
+
+        workers = Workers(3, cfg, tmp_path)
+        workers.keep_alive()
+
+        def beat() -> None:
+            nonlocal kills
+            while not stop.wait(0.3):
+                try:
+                    sweep_outbox(rt)
+                    workers.keep_alive()  # type: ignore[union-attr]
+                    if rng.random() < 0.4 and workers.kill_one(rng, 1.5):  # type: ignore[union-attr]
+                        kills += 1
+                except Exception:  # a killed worker's half-done job: the next beat retries
+                    pass
+
+        acs.come_back()
+        for k in range(0, n, 7):
+            acs.faults.drop_replies = acs.faults.drop_replies + (1 if k else 0)
+        beater = threading.Thread(target=beat, daemon=True)
+        beater.start()
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            with unit_of_work(rt.sessions) as s:
+                open_loans = s.scalar(
+                    select(func.count())
+                    .select_from(OfflineLoanRow)
+                    .where(OfflineLoanRow.state.in_(("waiting", "sending")))
+                )
+                open_deposits = s.scalar(
+                    select(func.count())
+                    .select_from(DepositRow)
+                    .where(DepositRow.state.in_(("recorded", "checking_in", "waiting_for_ils")))
+                )
+            if not open_loans and not open_deposits:
+                break
+            time.sleep(0.5)
+        stop.set()
+        beater.join(timeout=10)
+        workers.stop()
+
+        loans = {r.item_barcode: r for r in _loans(rt)}
+        assert len(loans) == n
+        problems = []
+        for i in range(n):
+            item, loan = _item(i), loans[_item(i)]
+            checkouts = [e for e in acs.ledger.checkouts(item) if e.patron == _patron(i)]
+            if i == 0:
+                if loan.state != "refused" or checkouts:
+                    problems.append(f"{item}: {loan.state}, {len(checkouts)} checkouts")
+                continue
+            if loan.state != "recorded" or len(checkouts) != 1:
+                problems.append(f"{item}: {loan.state}, {len(checkouts)} checkouts")
+                continue
+            [sent] = checkouts
+            if not sent.no_block or sent.transaction_date != loan.picked_up_at.replace(
+                microsecond=0
+            ):
+                problems.append(f"{item}: sent {sent.transaction_date}, picked {loan.picked_up_at}")
+            if i % 5 == 4:
+                kinds = [e.action.value for e in acs.ledger.entries(item=item)]
+                if kinds != ["checkin", "checkout", "checkin"]:  # load, offline loan, return
+                    problems.append(f"{item}: ledger {kinds}")
+        assert problems == []
+        [refused] = queries.work_lists(rt, Role.STAFF).refused_offline
+        assert (refused.item, refused.patron) == (_item(0), _patron(0))
+        assert "another patron" in refused.reason
+        print(f"{n} offline pickups, {kills} worker kills")
+        if n >= 100:
+            assert kills >= 1
+    finally:
+        stop.set()
+        if workers is not None:
+            workers.stop()
+        acs.stop()
+        redis_server.kill()
+        db.drop()
