@@ -132,3 +132,52 @@ def test_the_offline_wording_in_a_browser(
     audit_page(page, live, "kiosk-result-offline")
     assert doors["main-lobby"].is_open(door)
     assert csp_errors == []
+
+
+def test_staff_see_the_waiting_count_and_handle_a_refused_offline_loan(
+    app: Any, accounts: Any, rt: Runtime, doors: dict[str, Any], acs: Any
+) -> None:
+    from dataclasses import replace
+
+    from bridge.services.offline_loans import replay_waiting, send_offline_loan
+    from bridge.services.pickup import pickup_with_code
+    from bridge.staff_users import Role
+    from sip2.acs.catalogue import ItemStatus
+    from tests.web.conftest import sign_in
+
+    _, code = _load(rt, doors, BOOK_1)
+    acs.go_down()
+    assert pickup_with_code(rt, "main-lobby", code).outcome.value == "opened_offline"
+    staff, viewer = app.test_client(), app.test_client()
+    sign_in(staff, accounts[Role.STAFF])
+    sign_in(viewer, accounts[Role.VIEWER])
+    assert "offline loans waiting: 1" in viewer.get("/staff/fragments/health").get_data(
+        as_text=True
+    )
+    # Meanwhile the item was lent to someone else at a desk: the ILS refuses the offline loan.
+    item = acs.engine.catalogue.item(BOOK_1)
+    assert item is not None
+    acs.engine.catalogue.put(replace(item, status=ItemStatus.CHARGED, charged_to=CHLOE))
+    acs.come_back()
+    replay_waiting(rt)
+    with unit_of_work(rt.sessions) as s:
+        loan_id = s.scalars(select(OfflineLoanRow.id)).one()
+    assert send_offline_loan(rt, loan_id) == "refused"
+
+    assert "offline loans waiting: 0" in viewer.get("/staff/fragments/health").get_data(
+        as_text=True
+    )
+    seen_by_viewer = viewer.get("/staff/work").get_data(as_text=True)
+    assert "Offline loans the ILS refused (1)" in seen_by_viewer and ANA not in seen_by_viewer
+    page = staff.get("/staff/work").get_data(as_text=True)
+    assert ANA in page and BOOK_1 in page and "another patron" in page
+    after = staff.post(
+        f"/staff/offline-loans/{loan_id}/resolve",
+        data={"csrf_token": csrf_from(page), "note": "phoned the patron"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert f"Offline loan {loan_id} is marked as handled" in after
+    assert "Offline loans the ILS refused (0)" in after
+    with unit_of_work(rt.sessions) as s:
+        row = s.get(OfflineLoanRow, loan_id)
+        assert row is not None and row.patron is None and row.resolved_by
