@@ -16,6 +16,7 @@ Redis unreachable reads as "not known to be down": the request then tries the IL
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from bridge.runtime import Runtime
@@ -71,3 +72,55 @@ def down_since(rt: Runtime, ils: str) -> datetime | None:
         return datetime.fromisoformat(raw.decode() if isinstance(raw, bytes) else str(raw))
     except ValueError:
         return None
+
+
+def answering(
+    rt: Runtime, waiting: Iterable[tuple[str, int]], ping: Callable[[str], bool]
+) -> dict[str, list[int]]:
+    """Of the rows waiting for their ILS (``(bank id, row id)``), those whose ILS answers a
+    ping now (``ping(bank_id)`` with one bank of each ILS), by ILS, in the order given. Each
+    ping sets or clears the ILS's mark. Rows of banks no longer configured are left out."""
+    by_ils: dict[str, list[int]] = {}
+    probe_bank: dict[str, str] = {}
+    for bank_id, row_id in waiting:
+        try:
+            ils = rt.settings.bank(bank_id).ils
+        except KeyError:
+            continue
+        by_ils.setdefault(ils, []).append(row_id)
+        probe_bank.setdefault(ils, bank_id)
+    up: dict[str, list[int]] = {}
+    for ils, ids in by_ils.items():
+        try:
+            answered = bool(ping(probe_bank[ils]))
+        except Exception as exc:  # a failed probe only means "not yet"
+            log.info("ILS %s still unreachable: %s", ils, exc)
+            answered = False
+        if answered:
+            mark_up(rt, ils)
+            up[ils] = ids
+        else:
+            mark_down(rt, ils, "no answer to a ping")
+    return up
+
+
+def replay_answering(
+    rt: Runtime,
+    kind: str,
+    waiting: Iterable[tuple[str, int]],
+    ping: Callable[[str], bool],
+    what: str,
+) -> int:
+    """Makes the outbox rows of ``kind`` (ref = row id) of rows waiting for an ILS that
+    answers a ping now due at once, whatever backoff they reached; returns how many."""
+    from bridge import outbox
+    from bridge.storage.db import unit_of_work
+
+    replayed = 0
+    now = rt.clock()
+    for ils, ids in answering(rt, waiting, ping).items():
+        with unit_of_work(rt.sessions) as s:
+            outbox.make_due(s, kind, [str(i) for i in ids], now=now)
+        replayed += len(ids)
+        log.info("ILS %s answers again: %d %s", ils, len(ids), what)
+    return replayed

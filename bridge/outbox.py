@@ -261,6 +261,22 @@ def release(
     return bool(getattr(result, "rowcount", 0))
 
 
+def make_due(session: Session, kind: str, refs: list[str], *, now: datetime) -> None:
+    """Pending rows of ``kind`` among ``refs`` become due now, whatever backoff they reached
+    (their ILS answers again); in chunks, for long outages."""
+    for start in range(0, len(refs), 500):
+        session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.kind == kind,
+                OutboxRow.ref.in_(refs[start : start + 500]),
+                OutboxRow.state == "pending",
+                OutboxRow.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+        )
+
+
 def sweep(rt: Runtime, *, limit: int = 500) -> int:
     """Enqueues due pending rows and rows whose lease ran out; returns how many.
 

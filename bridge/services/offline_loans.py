@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bridge import ils_circuit, outbox
@@ -371,42 +371,12 @@ def replay_waiting(rt: Runtime, *, adapter: Callable[[Runtime, str], IlsAdapter]
     (and clears its "down" mark); returns how many. Run by the sweeper before its sweep."""
     with unit_of_work(rt.sessions) as s:
         waiting = s.execute(
-            select(OfflineLoanRow.ils, OfflineLoanRow.bank_id, OfflineLoanRow.id)
+            select(OfflineLoanRow.bank_id, OfflineLoanRow.id)
             .where(OfflineLoanRow.state == WAITING)
             .order_by(OfflineLoanRow.id)
         ).all()
-    by_ils: dict[str, list[int]] = {}
-    probe_bank: dict[str, str] = {}
-    for ils, bank_id, loan_id in waiting:
-        by_ils.setdefault(ils, []).append(loan_id)
-        probe_bank.setdefault(ils, bank_id)
-    replayed = 0
-    now = rt.clock()
-    for ils, ids in by_ils.items():
-        try:
-            up = adapter(rt, probe_bank[ils]).ping()
-        except Exception as exc:  # a failed probe only means "not yet"
-            log.info("ILS %s still unreachable: %s", ils, exc)
-            up = False
-        if not up:
-            ils_circuit.mark_down(rt, ils, "ping failed")
-            continue
-        ils_circuit.mark_up(rt, ils)
-        with unit_of_work(rt.sessions) as s:
-            for start in range(0, len(ids), 500):
-                s.execute(
-                    update(OutboxRow)
-                    .where(
-                        OutboxRow.kind == KIND,
-                        OutboxRow.ref.in_([str(i) for i in ids[start : start + 500]]),
-                        OutboxRow.state == "pending",
-                        OutboxRow.next_attempt_at > now,
-                    )
-                    .values(next_attempt_at=now)
-                )
-        replayed += len(ids)
-        log.info("ILS %s answers again: sending %d offline loan(s)", ils, len(ids))
-    return replayed
+    ping = lambda bank_id: adapter(rt, bank_id).ping()  # noqa: E731
+    return ils_circuit.replay_answering(rt, KIND, waiting, ping, "offline loan(s) to send")
 
 
 # --- staff --------------------------------------------------------------------------------
