@@ -167,10 +167,14 @@ def test_staff_see_the_waiting_count_and_handle_a_refused_offline_loan(
     assert "offline loans waiting: 0" in viewer.get("/staff/fragments/health").get_data(
         as_text=True
     )
+    from bridge.alerts.check import check_alerts
+
+    assert check_alerts(rt).raised == 1
     seen_by_viewer = viewer.get("/staff/work").get_data(as_text=True)
     assert "Offline loans the ILS refused (1)" in seen_by_viewer and ANA not in seen_by_viewer
     page = staff.get("/staff/work").get_data(as_text=True)
     assert ANA in page and BOOK_1 in page and "another patron" in page
+    assert "The ILS refused 1 offline loan made while it was down" in page
     after = staff.post(
         f"/staff/offline-loans/{loan_id}/resolve",
         data={"csrf_token": csrf_from(page), "note": "phoned the patron"},
