@@ -33,7 +33,15 @@ from bridge.web.staff import queries
 from sip2.acs.catalogue import ItemStatus
 from sip2.acs.server import ReferenceACS
 from tests.conftest import REPO
-from tests.flows.conftest import Clock, flow_config, load_door, make_runtime, messages, sim
+from tests.flows.conftest import (
+    Clock,
+    both_databases,
+    flow_config,
+    load_door,
+    make_runtime,
+    messages,
+    sim,
+)
 
 CATALOGUE = REPO / "examples" / "catalogue.json"
 ANA = "23000000000001"
@@ -48,7 +56,13 @@ def acs(clock: Clock) -> Iterator[ReferenceACS]:
 
 
 def _runtime(
-    tmp_path: Path, acs: ReferenceACS, engine: Any, redis: Any, clock: Clock, **bank: Any
+    tmp_path: Path,
+    acs: ReferenceACS,
+    engine: Any,
+    redis: Any,
+    clock: Clock,
+    notifications: dict[str, Any] | None = None,
+    **bank: Any,
 ) -> Runtime:
     host, port = acs.address
     cfg = flow_config(
@@ -66,14 +80,16 @@ def _runtime(
     )
     for b in cfg["banks"]:
         b.update(bank)
+    if notifications:
+        cfg["notifications"] = notifications
     return make_runtime(load_settings(None, **cfg), engine, redis, clock, ils=None)
 
 
 @pytest.fixture
 def offline_rt(
-    tmp_path: Path, acs: ReferenceACS, sqlite_engine: Any, redis_conn: Any, clock: Clock
+    tmp_path: Path, acs: ReferenceACS, db_engine: Any, redis_conn: Any, clock: Clock
 ) -> Iterator[Runtime]:
-    rt = _runtime(tmp_path, acs, sqlite_engine, redis_conn, clock, offline_pickup="codes")
+    rt = _runtime(tmp_path, acs, db_engine, redis_conn, clock, offline_pickup="codes")
     yield rt
     rt.close()
 
@@ -99,6 +115,7 @@ def _send_all(rt: Runtime) -> list[str | None]:
     return [offline_loans.send_offline_loan(rt, row.id) for row in _loans(rt)]
 
 
+@both_databases
 def test_a_code_opens_the_door_while_the_ils_is_down_and_the_loan_is_sent_later(
     offline_rt: Runtime, acs: ReferenceACS, clock: Clock
 ) -> None:
@@ -231,6 +248,7 @@ def test_the_ils_refusing_afterwards_puts_the_loan_on_the_work_list(
     assert queries.work_lists(offline_rt, Role.STAFF).refused_offline == ()
 
 
+@both_databases
 def test_a_later_return_of_the_item_waits_for_its_offline_loan(
     offline_rt: Runtime, acs: ReferenceACS, clock: Clock
 ) -> None:
@@ -273,3 +291,30 @@ def test_health_counts_offline_loans_waiting(offline_rt: Runtime, acs: Reference
     _send_all(offline_rt)
     with unit_of_work(offline_rt.sessions) as s:
         assert queries.health(offline_rt, s).offline_loans_waiting == 0
+
+
+def test_the_receipt_says_the_due_date_follows_and_the_message_brings_it(
+    tmp_path: Path, acs: ReferenceACS, sqlite_engine: Any, redis_conn: Any, clock: Clock
+) -> None:
+    rt = _runtime(
+        tmp_path,
+        acs,
+        sqlite_engine,
+        redis_conn,
+        clock,
+        notifications={"send_pickup_receipt": True},
+        offline_pickup="codes",
+    )
+    _, code, _ = _load(rt, BOOK_1)
+    acs.go_down()
+    pickup_with_code(rt, "main-lobby", code)
+
+    [receipt] = messages(rt, "picked_up")
+    assert receipt.facts["due_follows"] is True
+    assert receipt.facts["loans"][0]["due"] is None
+
+    acs.come_back()
+    _send_all(rt)
+    receipt, confirmed = messages(rt, "picked_up")
+    assert confirmed.facts["recorded_later"] is True and confirmed.facts["due"]
+    rt.close()
