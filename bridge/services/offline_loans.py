@@ -193,6 +193,9 @@ def send_offline_loan(
         attempt = _start(s, claim, now) if claim is not None else None
     if attempt is None:
         return None
+    if ils_circuit.is_down(rt, attempt.ils):
+        # Known down a moment ago: wait for the replay instead of another timeout here.
+        return _wait(rt, attempt, "ILS known to be down", unsent=True)
     try:
         answer = _send(adapter(rt, attempt.bank_id), attempt)
     except IlsUnavailable as exc:

@@ -101,6 +101,7 @@ def _picked_up_offline(rt: Runtime, acs: ReferenceACS) -> list[OfflineLoanRow]:
     for code in codes:
         assert pickup_with_code(rt, "main-lobby", code).outcome is PickupOutcome.OPENED_OFFLINE
     acs.come_back()
+    offline_loans.replay_waiting(rt)  # the sweeper's ping finds it back
     return _loans(rt)
 
 

@@ -318,3 +318,22 @@ def test_the_receipt_says_the_due_date_follows_and_the_message_brings_it(
     receipt, confirmed = messages(rt, "picked_up")
     assert confirmed.facts["recorded_later"] is True and confirmed.facts["due"]
     rt.close()
+
+
+def test_after_offline_max_hours_the_items_stay_in_the_locker(
+    tmp_path: Path, acs: ReferenceACS, sqlite_engine: Any, redis_conn: Any, clock: Clock
+) -> None:
+    rt = _runtime(
+        tmp_path, acs, sqlite_engine, redis_conn, clock, offline_pickup="codes", offline_max_hours=2
+    )
+    _, code_1, _ = _load(rt, BOOK_1)
+    door_13, code_13, _ = _load(rt, BOOK_13)
+    acs.go_down()
+    assert pickup_with_code(rt, "main-lobby", code_1).outcome is PickupOutcome.OPENED_OFFLINE
+
+    clock.advance(hours=3)  # the outage began at the first pickup
+    result = pickup_with_code(rt, "main-lobby", code_13)
+
+    assert result.outcome is PickupOutcome.ILS_UNAVAILABLE
+    assert not sim(rt).is_open(door_13) and len(_loans(rt)) == 1
+    rt.close()
