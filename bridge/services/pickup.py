@@ -106,6 +106,8 @@ class PickupResult:
     refused: tuple[Refusal, ...] = ()
     locked_until: datetime | None = None
     loans: tuple[Loan, ...] = ()  # what the patron now has on loan (the receipt)
+    # The card the loans went to, so the kiosk can offer a receipt after a code or QR pickup.
+    patron: str | None = None
 
     @property
     def fee_to_acknowledge(self) -> bool:
@@ -418,6 +420,8 @@ def hand_over(
     loans = tuple(Loan(w.item, w.title, w.compartment, due.get(w.id)) for w in lent) + tuple(
         Loan(w.item, w.title, w.compartment, None, offline=True) for w in offline
     )
+    handed = lent + offline
+    patron = handed[0].patron if handed else None
     result = _result(opened, stuck, refused, ils_down and not offline)
     if offline and result.outcome is PickupOutcome.OPENED:
         result = replace(
@@ -425,7 +429,7 @@ def hand_over(
             outcome=PickupOutcome.OPENED_OFFLINE,
             message=OPENED_OFFLINE_TEXT.format(doors=", ".join(map(str, opened))),
         )
-    return replace(result, loans=loans)
+    return replace(result, loans=loans, patron=patron)
 
 
 def _open_all(

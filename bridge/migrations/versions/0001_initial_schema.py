@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 21:10:23.482008
+Create Date: 2026-12-07 21:33:45.508403
 """
 
 from __future__ import annotations
