@@ -170,6 +170,13 @@ class Compartment(Strict):
     height_mm: int | None = Field(None, gt=0)
     depth_mm: int | None = Field(None, gt=0)
     charger: bool = False
+    # A return door is a bin taking this many deposits before the kiosk offers another door.
+    capacity: int = Field(1, ge=1, le=500)
+
+    @model_validator(mode="after")
+    def _bins_are_return_doors(self) -> Compartment:
+        _check_capacity(self.purpose, self.capacity)
+        return self
 
 
 class CompartmentRange(Strict):
@@ -181,12 +188,19 @@ class CompartmentRange(Strict):
     purpose: Purpose = Purpose.PICKUP
     height_cm: int = Field(100, ge=0, le=300)
     charger: bool = False
+    capacity: int = Field(1, ge=1, le=500)
 
     @model_validator(mode="after")
     def _ordered(self) -> CompartmentRange:
         if self.last < self.first:
             raise ValueError(f"range {self.first}..{self.last} runs backwards")
+        _check_capacity(self.purpose, self.capacity)
         return self
+
+
+def _check_capacity(purpose: Purpose, capacity: int) -> None:
+    if capacity != 1 and purpose is not Purpose.RETURN:
+        raise ValueError("only a return door takes more than one deposit (capacity)")
 
 
 # --- serial lock boards (lockers.drivers.serial, docs/drivers.md) ---------------------------
@@ -368,6 +382,7 @@ class BankSettings(Strict):
                         purpose=r.purpose,
                         height_cm=r.height_cm,
                         charger=r.charger,
+                        capacity=r.capacity,
                     )
                 )
         return sorted(out, key=lambda c: c.number)
