@@ -311,6 +311,9 @@ class DriverSettings(Strict):
     signing_key: str | None = None
     # simulated
     door_delay_seconds: float = 0.2
+    # simulated: the name of the bank's card reader; staff can hold a card to it from the
+    # "Messages sent (demo)" page. None: the simulated bank has no reader.
+    card_reader: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
     # serial: RS-485 lock boards on a port or a serial-to-Ethernet converter (host:port);
     # also for kind mqtt, read by the gateway (`lockerbridge driver serve`) near the boards
     port: str | None = None
