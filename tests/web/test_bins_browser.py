@@ -3,7 +3,6 @@ axe-core. Reuses the live server and browser of ``test_browser``."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from tests.web.test_browser import (  # noqa: F401  (fixtures)
     kiosk_cookie,
     kiosk_timeout,
     live,
+    return_at_kiosk,
     sign_in,
 )
 
@@ -55,18 +55,6 @@ def _door_row(rt: Runtime, number: int) -> tuple[str, int]:
         return row.state, row.deposits
 
 
-def _return_at_kiosk(page: Any, live: LiveServer, doors: Any, item: str) -> int:  # noqa: F811
-    page.goto(f"{live.url}/kiosk/main-lobby/return")
-    page.get_by_label("Item barcode").fill(item)
-    page.get_by_role("button", name="Open a return door").click()
-    heading = page.get_by_role("heading", name=re.compile(r"Door \d+ is open"))
-    heading.wait_for()
-    door = int(re.search(r"Door (\d+)", heading.inner_text()).group(1))  # type: ignore[union-attr]
-    doors["main-lobby"].put_item(door)
-    assert doors["main-lobby"].close_door(door)
-    return door
-
-
 def test_a_bin_takes_several_returns_then_staff_scan_them_out_and_it_takes_returns_again(
     page: Any,
     live: LiveServer,  # noqa: F811
@@ -82,12 +70,12 @@ def test_a_bin_takes_several_returns_then_staff_scan_them_out_and_it_takes_retur
         ils.lend("21000001", item)
 
     # Three patrons return a book each: the kiosk offers the same door until it is full.
-    used = [_return_at_kiosk(page, live, doors, item) for item in items[:BIN]]
+    used = [return_at_kiosk(page, live, doors, item) for item in items[:BIN]]
     assert len(set(used)) == 1, used
     door = used[0]
     assert _door_row(rt, door) == ("return_occupied", BIN)
     # The next return goes to the next door.
-    other = _return_at_kiosk(page, live, doors, items[BIN])
+    other = return_at_kiosk(page, live, doors, items[BIN])
     assert other != door
     with unit_of_work(rt.sessions) as s:
         deposits = list(s.scalars(select(DepositRow.id).order_by(DepositRow.id)))
@@ -115,7 +103,7 @@ def test_a_bin_takes_several_returns_then_staff_scan_them_out_and_it_takes_retur
     # The part-full door comes first: one bin fills before the emptied one starts again.
     ils.add_item("39000000004199", home="MAIN-LOCKER", title="One more")
     ils.lend("21000001", "39000000004199")
-    assert _return_at_kiosk(page, live, doors, "39000000004199") == other
+    assert return_at_kiosk(page, live, doors, "39000000004199") == other
     assert csp_errors == []
 
 
