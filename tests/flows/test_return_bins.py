@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -17,6 +18,7 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.returns import DepositRow
 from bridge.web.kiosk_services import open_return_door
+from bridge.wiring import sync_banks
 from tests.flows.conftest import both_databases, flow_config, sim
 
 BIN = 3
@@ -73,3 +75,17 @@ def test_parallel_returns_never_overfill_a_bin_and_each_one_is_recorded(rt: Runt
             ).all()
         )
     assert per_door == dict.fromkeys(bins, BIN)
+
+
+def test_a_new_capacity_applies_at_the_next_start_to_a_bin_holding_returns(
+    rt: Runtime, tmp_path: Path, db_engine: Any, redis_conn: Any
+) -> None:
+    door = _return(rt, "R1")
+    assert door is not None
+    cfg = flow_config(tmp_path)
+    for r in cfg["banks"][0]["compartment_ranges"]:
+        if r.get("purpose") == "return":
+            r["capacity"] = BIN + 2
+    restarted = Runtime.over(load_settings(None, **cfg), db_engine, redis_conn, rt.clock)
+    assert sync_banks(restarted)["updated"] == 2
+    assert _bins(restarted)[door] == ("return_occupied", 1, BIN + 2)
