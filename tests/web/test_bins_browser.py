@@ -86,6 +86,8 @@ def test_a_bin_takes_several_returns_then_staff_scan_them_out_and_it_takes_retur
     cell = page.locator(f'#grid-main-lobby li[data-number="{door}"]')
     assert f"{BIN} of {BIN} returns" in cell.inner_text()
     page.goto(f"{live.url}/staff/work")
+    row = page.get_by_role("row").filter(has_text=f"Main Library lobby, door {door}")
+    assert f"{BIN} of {BIN} returns" in row.inner_text()
     page.get_by_role("link", name=f"Empty door {door} by scanning").click()
     for n, item in enumerate(items[:BIN]):
         page.get_by_label("Item taken out").fill(item)

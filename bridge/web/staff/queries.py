@@ -384,6 +384,8 @@ def work_lists(
                 CompartmentRow.fault,
                 CompartmentRow.door_open,
                 CompartmentRow.occupied,
+                CompartmentRow.deposits,
+                CompartmentRow.capacity,
             )
             .where(
                 CompartmentRow.state.in_((*REMOVAL_STATES, "return_occupied"))
@@ -425,7 +427,11 @@ def work_lists(
             inside = items.get((c.bank_id, c.number), [])
             removals.append(Removal(c.bank_id, c.number, c.state, c.state_since, inside))
         elif c.state == "return_occupied":
-            emptying.append(Removal(c.bank_id, c.number, c.state, c.state_since, []))
+            # How full it is; the items themselves are listed when it is emptied by scanning.
+            count = f"{c.deposits} of {c.capacity} returns" if c.capacity > 1 else ""
+            emptying.append(
+                Removal(c.bank_id, c.number, c.state, c.state_since, [count] if count else [])
+            )
         if c.fault:
             faults.append((c.bank_id, c.number, c.fault))
         expected = EXPECTED_OCCUPIED.get(c.state)
