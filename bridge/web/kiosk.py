@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
@@ -21,7 +21,8 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import EquipmentRow
 from bridge.web import branding, kiosk_identity, security
 from bridge.web import kiosk_words as words
-from bridge.web.kiosk_text import LANGUAGES, language, text
+from bridge.web.kiosk_page import kiosk_language, render_kiosk
+from bridge.web.kiosk_text import text
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 # The device check runs first: a browser that is not an enrolled kiosk gets nothing else.
@@ -47,7 +48,7 @@ def _bank(bank_id: str) -> BankSettings:
 
 
 def _lang(bank: BankSettings) -> str:
-    return language(request.values.get("lang"), bank.language)
+    return kiosk_language(bank)
 
 
 def _field(name: str) -> str:
@@ -60,29 +61,23 @@ def _kiosk_id(bank_id: str) -> str:
 
 
 def _render(template: str, bank: BankSettings, **context: Any) -> str:
-    lang = _lang(bank)
-    rt = security.runtime()
-
-    def t(key: str, **values: Any) -> str:
-        return text(lang, key, **values)
-
-    return render_template(
-        template,
-        bank=bank,
-        brand=branding.brand_for(rt.settings, bank),
-        lang=lang,
-        languages=LANGUAGES,
-        t=t,
-        timeout=rt.settings.web.kiosk_timeout_seconds,
-        simulated=_simulated(bank.id),
-        **context,
-    )
+    return render_kiosk(template, bank, simulated=_simulated(bank.id), **context)
 
 
 def _receipts_sent() -> bool:
     """Whether a pickup receipt goes to the patron (docs/configuration.md, [notifications])."""
     n = security.runtime().settings.notifications
     return n.send_pickup_receipt and (n.email.enabled or n.sms.enabled)
+
+
+def _receipt_offer(
+    bank: BankSettings, patron: str | None, lent: list[tuple[str, Any]], what: str
+) -> str | None:
+    """The sealed "Send me a receipt" offer for a result screen (services.receipts)."""
+    from bridge.services import receipts
+
+    items = [receipts.LentItem(title, due) for title, due in lent]
+    return receipts.offer(security.runtime(), bank.id, patron or "", items, what)
 
 
 def _say(bank: BankSettings, key: str, **values: Any) -> str:
@@ -143,7 +138,7 @@ def enrol_with_token(bank_id: str) -> ResponseReturnValue:
     token = (request.form.get("token") or "").strip()[:200]
     if device_for(rt, bank.id, token) is None:
         error = "That is not a live kiosk token of this bank."
-        return render_template("kiosk/not_enrolled.html", bank=bank, error=error), 403
+        return render_kiosk("kiosk/not_enrolled.html", bank, error=error), 403
     response = redirect(url_for("kiosk.start", bank_id=bank.id))
     response.set_cookie(
         kiosk_identity.KIOSK_COOKIE,
@@ -210,6 +205,14 @@ def pickup_post(bank_id: str, way: str) -> ResponseReturnValue:
             refused=[words.refusal_line(lang, r, brand) for r in result.refused],
             receipt=words.pickup_receipt(lang, result, bank.timezone),
             receipt_sent=bool(result.loans) and _receipts_sent(),
+            receipt_offer=(
+                None
+                if _receipts_sent()
+                else _receipt_offer(
+                    bank, result.patron, [(ln.title or ln.item, ln.due) for ln in result.loans],
+                    "pickup",
+                )
+            ),
             fee_question=(
                 url_for("kiosk.pickup_form", bank_id=bank.id, way=way, lang=lang, fee="1")
                 if asking
@@ -338,6 +341,13 @@ def equipment_post(bank_id: str) -> ResponseReturnValue:
             receipt=words.borrow_receipt(
                 lang, result, labels.get(category) or category, bank.timezone
             ),
+            receipt_offer=(
+                _receipt_offer(
+                    bank, card, [(labels.get(category) or category, result.due)], "equipment"
+                )
+                if result.outcome in (BorrowOutcome.OPENED, BorrowOutcome.DOOR_FAILED)
+                else None
+            ),
             fee_question=(
                 url_for(
                     "kiosk.equipment_form", bank_id=bank.id, lang=lang, category=category, fee="1"
@@ -349,6 +359,27 @@ def equipment_post(bank_id: str) -> ResponseReturnValue:
             handling="take",
         ),
         200 if opened else 422,
+    )
+
+
+@bp.post("/<bank_id>/receipt")
+def receipt_post(bank_id: str) -> ResponseReturnValue:
+    """"Send me a receipt" on a pickup or loan result: the offer the page carried is queued for
+    the patron's e-mail or SMS."""
+    from bridge.services import receipts
+
+    bank = _bank(bank_id)
+    offer = (request.form.get("offer") or "")[:16000]
+    outcome = receipts.send(security.runtime(), bank.id, offer)
+    queued = outcome is receipts.ReceiptOutcome.QUEUED
+    return (
+        _render(
+            "kiosk/result.html",
+            bank,
+            ok=queued,
+            headline=_say(bank, "receipt_queued" if queued else "receipt_lapsed"),
+        ),
+        200 if queued else 410,
     )
 
 

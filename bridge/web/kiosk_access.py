@@ -23,7 +23,7 @@ from flask.typing import ResponseReturnValue
 
 from bridge.config import BankSettings
 from bridge.runtime import Runtime
-from bridge.web import security
+from bridge.web import branding, kiosk_words, security
 from bridge.web.kiosk import _bank, _field, _kiosk_id, _lang, _render, _say, bp
 from bridge.web.kiosk_text import text
 from bridge.web.phone import presence_target
@@ -183,22 +183,6 @@ def reader_cancel(bank_id: str) -> ResponseReturnValue:
 
 # --- day-use lockers --------------------------------------------------------------------------
 
-_DAYUSE_KEYS = {
-    "reserved": "dayuse_reserved",
-    "opened": "dayuse_opened",
-    "finished": "dayuse_finished",
-    "none_free": "dayuse_none_free",
-    "over_limit": "dayuse_over_limit",
-    "denied": "outcome_denied_card",
-    "blocked": "dayuse_blocked",
-    "locked_out": "outcome_locked_out_plain",
-    "ils_unavailable": "outcome_ils_unavailable",
-    "not_offered": "dayuse_not_offered",
-    "no_reservation": "dayuse_no_reservation",
-    "door_failed": "dayuse_door_failed",
-}
-
-
 def _dayuse_page(bank: BankSettings, error: str | None, status: int = 200) -> ResponseReturnValue:
     from bridge.services.dayuse import doors_of
 
@@ -239,20 +223,9 @@ def dayuse_post(bank_id: str) -> ResponseReturnValue:
         except ValueError:
             hours = 0
         result = dayuse.use(rt, bank.id, card, pin, hours=hours, via="kiosk", kiosk=kiosk)
-    outcome = result.outcome.value
-    ok = result.outcome in (
-        dayuse.DayUseOutcome.RESERVED,
-        dayuse.DayUseOutcome.OPENED,
-        dayuse.DayUseOutcome.FINISHED,
-    )
-    words = _say(
-        bank,
-        _DAYUSE_KEYS.get(outcome, "dayuse_not_offered"),
-        door=result.compartment or "",
-        until=_until(result.ends_at, bank),
-        max_hours=rt.settings.dayuse.max_hours,
-        per_patron=rt.settings.dayuse.per_patron,
-    )
+    ok = result.outcome in kiosk_words.DAYUSE_GRANTED
+    brand = branding.brand_for(rt.settings, bank)
+    words = kiosk_words.dayuse_words(lang, brand, result, bank.timezone, rt.settings.dayuse)
     return (
         _render(
             "kiosk/result.html",
@@ -268,16 +241,6 @@ def dayuse_post(bank_id: str) -> ResponseReturnValue:
 
 
 # --- lost code: a new one, or the message again -----------------------------------------------
-
-_NEWCODE_KEYS = {
-    "issued": "newcode_issued",
-    "nothing_waiting": "outcome_nothing_waiting",
-    "too_many": "newcode_too_many",
-    "denied": "outcome_denied_card",
-    "locked_out": "outcome_locked_out_plain",
-    "ils_unavailable": "outcome_ils_unavailable",
-}
-
 
 @bp.get("/<bank_id>/newcode")
 def new_code(bank_id: str) -> ResponseReturnValue:
@@ -305,7 +268,8 @@ def new_code_post(bank_id: str) -> ResponseReturnValue:
     else:
         result = reissue.reissue_with_card(rt, bank.id, card, pin, kiosk=_kiosk_id(bank.id))
         ok = result.outcome is reissue.ReissueOutcome.ISSUED
-        words = _say(bank, _NEWCODE_KEYS.get(result.outcome.value, "outcome_denied_card"))
+        brand = branding.brand_for(rt.settings, bank)
+        words = kiosk_words.newcode_words(lang, brand, result.outcome)
         code = result.code if ok else None
     return (
         _render(

@@ -9,7 +9,7 @@ device (``kiosk:<id>``), never on the client address.
 
 from __future__ import annotations
 
-from flask import abort, g, render_template, request
+from flask import abort, g, request
 from flask.typing import ResponseReturnValue
 
 from bridge.access import kiosks
@@ -57,4 +57,6 @@ def require_device() -> ResponseReturnValue | None:
         abort(404)
     if kiosk_allowed(bank.id):
         return None
-    return render_template("kiosk/not_enrolled.html", bank=bank, error=None), 403
+    from bridge.web.kiosk_page import render_kiosk
+
+    return render_kiosk("kiosk/not_enrolled.html", bank, error=None), 403
