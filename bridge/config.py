@@ -170,6 +170,13 @@ class Compartment(Strict):
     height_mm: int | None = Field(None, gt=0)
     depth_mm: int | None = Field(None, gt=0)
     charger: bool = False
+    # A return door is a bin taking this many deposits before the kiosk offers another door.
+    capacity: int = Field(1, ge=1, le=500)
+
+    @model_validator(mode="after")
+    def _bins_are_return_doors(self) -> Compartment:
+        _check_capacity(self.purpose, self.capacity)
+        return self
 
 
 class CompartmentRange(Strict):
@@ -181,12 +188,19 @@ class CompartmentRange(Strict):
     purpose: Purpose = Purpose.PICKUP
     height_cm: int = Field(100, ge=0, le=300)
     charger: bool = False
+    capacity: int = Field(1, ge=1, le=500)
 
     @model_validator(mode="after")
     def _ordered(self) -> CompartmentRange:
         if self.last < self.first:
             raise ValueError(f"range {self.first}..{self.last} runs backwards")
+        _check_capacity(self.purpose, self.capacity)
         return self
+
+
+def _check_capacity(purpose: Purpose, capacity: int) -> None:
+    if capacity != 1 and purpose is not Purpose.RETURN:
+        raise ValueError("only a return door takes more than one deposit (capacity)")
 
 
 # --- serial lock boards (lockers.drivers.serial, docs/drivers.md) ---------------------------
@@ -297,6 +311,9 @@ class DriverSettings(Strict):
     signing_key: str | None = None
     # simulated
     door_delay_seconds: float = 0.2
+    # simulated: the name of the bank's card reader; staff can hold a card to it from the
+    # "Messages sent (demo)" page. None: the simulated bank has no reader.
+    card_reader: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
     # serial: RS-485 lock boards on a port or a serial-to-Ethernet converter (host:port);
     # also for kind mqtt, read by the gateway (`lockerbridge driver serve`) near the boards
     port: str | None = None
@@ -323,6 +340,16 @@ class DriverSettings(Strict):
         return out
 
 
+class OfflinePickup(StrEnum):
+    """What may still open a pickup door while the bank's ILS is unreachable
+    (``bridge.services.offline_loans``): nothing, a typed code or QR token, or those and a
+    phone link (whose presence number proves the patron stands at the bank)."""
+
+    OFF = "off"
+    CODES = "codes"
+    CODES_AND_LINKS = "codes_and_links"
+
+
 class BankSettings(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     name: str
@@ -347,6 +374,10 @@ class BankSettings(Strict):
     # to "see staff", only what they can do there and the number to call.
     staffed: bool = True
     help_phone: str | None = None  # None: branding.help_phone
+    # Store and forward: pickups while the ILS is down, lent here and sent to it later.
+    offline_pickup: OfflinePickup = OfflinePickup.OFF
+    offline_max_items: int = Field(5, ge=1, le=50)  # per patron, waiting to be sent
+    offline_max_hours: int = Field(12, ge=1, le=24 * 7)  # after this long down, stop lending
     compartments: list[Compartment] = []
     compartment_ranges: list[CompartmentRange] = []
 
@@ -368,6 +399,7 @@ class BankSettings(Strict):
                         purpose=r.purpose,
                         height_cm=r.height_cm,
                         charger=r.charger,
+                        capacity=r.capacity,
                     )
                 )
         return sorted(out, key=lambda c: c.number)

@@ -16,6 +16,7 @@ from bridge.config import Settings
 from bridge.notify.staff import NEEDS_STAFF as FAILED_MESSAGE_STATES
 from bridge.storage.tables.core import AuditEventRow, BankRow, CompartmentRow
 from bridge.storage.tables.notifications import NotificationRow
+from bridge.storage.tables.offline import OfflineLoanRow
 from bridge.storage.tables.returns import DepositRow
 
 CRITICAL = "critical"
@@ -124,21 +125,27 @@ def deposits_waiting(s: Session, settings: Settings, now: datetime) -> list[Cond
 
 
 def banks_full(s: Session, settings: Settings, now: datetime) -> list[Condition]:
-    """A bank whose pickup doors (day-use doors aside) or return doors are all taken."""
+    """A bank whose pickup doors (day-use doors aside) are all taken, or whose return doors
+    take no more returns (a bin takes ``capacity`` of them before it is full)."""
     dayuse = {(b, n) for b, numbers in settings.dayuse.compartments.items() for n in numbers}
-    free_state = {"pickup": "free", "return": "return_free"}
     doors: dict[tuple[str, str], list[bool]] = {}
-    for bank_id, number, purpose, state in s.execute(
+    for bank_id, number, purpose, state, deposits, capacity in s.execute(
         select(
             CompartmentRow.bank_id,
             CompartmentRow.number,
             CompartmentRow.purpose,
             CompartmentRow.state,
+            CompartmentRow.deposits,
+            CompartmentRow.capacity,
         )
     ):
-        if purpose not in free_state or (bank_id, number) in dayuse:
+        if purpose == "pickup" and (bank_id, number) not in dayuse:
+            room = state == "free"
+        elif purpose == "return":
+            room = state in ("return_free", "return_occupied") and deposits < capacity
+        else:
             continue
-        doors.setdefault((bank_id, purpose), []).append(state == free_state[purpose])
+        doors.setdefault((bank_id, purpose), []).append(room)
     out = []
     for (bank_id, purpose), free in sorted(doors.items()):
         if any(free):
@@ -201,6 +208,29 @@ def notification_failures(s: Session, settings: Settings, now: datetime) -> list
     ]
 
 
+def offline_loans_refused(s: Session, settings: Settings, now: datetime) -> list[Condition]:
+    """Loans made while the ILS was down that it refused afterwards: the patron has the item
+    and the ILS does not know; staff must sort it out."""
+    count = s.scalar(
+        select(func.count())
+        .select_from(OfflineLoanRow)
+        .where(OfflineLoanRow.state == "refused", OfflineLoanRow.resolved_at.is_(None))
+    )
+    if not count:
+        return []
+    what = "1 offline loan" if count == 1 else f"{count} offline loans"
+    return [
+        Condition(
+            "offline_loans_refused",
+            "offline_loans_refused",
+            WARNING,
+            None,
+            None,
+            f"The ILS refused {what} made while it was down; see the work list.",
+        )
+    ]
+
+
 RULES = (
     controllers_offline,
     doors_left_open,
@@ -208,6 +238,7 @@ RULES = (
     banks_full,
     guessing,
     notification_failures,
+    offline_loans_refused,
 )
 
 

@@ -214,6 +214,16 @@ def dismiss_message(rt: Runtime, user: StaffUser, notification_id: int) -> None:
         banks.audit(s, "message_dismissed", at=now, actor=actor_of(user), message=notification_id)
 
 
+def resolve_offline_loan(rt: Runtime, user: StaffUser, loan_id: int, note: str) -> None:
+    """A refused offline loan was sorted out with the patron and the ILS."""
+    from bridge.services.offline_loans import NotRefused, resolve_refused
+
+    try:
+        resolve_refused(rt, loan_id, actor_of(user), note.strip() or "handled")
+    except NotRefused as exc:
+        raise ActionRefused(f"Offline loan {loan_id} is not waiting for staff any more.") from exc
+
+
 def resolve_deposit(rt: Runtime, user: StaffUser, deposit_id: int, note: str) -> None:
     """A needs-staff deposit was handled (returns service does the work and the audit)."""
     from bridge.services.returns import DepositNotFound, NotNeedingStaff, resolve_needs_staff

@@ -16,14 +16,16 @@ from sqlalchemy.orm import Session
 from bridge.notify.staff import NEEDS_STAFF as FAILED_MESSAGE_STATES
 from bridge.notify.staff import FailedMessage, failed_messages
 from bridge.runtime import QUEUE_NAMES, Runtime
-from bridge.services import returns
+from bridge.services import offline_loans, returns
 from bridge.services.health import ILS_HEALTH_KEY
+from bridge.services.offline_loans import RefusedLoan
 from bridge.services.returns import NeedsStaff
 from bridge.staff_users import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import BankRow, CompartmentRow
 from bridge.storage.tables.lockers import LoadRow, TransitRow
 from bridge.storage.tables.notifications import NotificationRow
+from bridge.storage.tables.offline import OfflineLoanRow
 from bridge.storage.tables.returns import DepositRow
 
 # What the occupancy sensor should read with the door shut (lockers.states.EXPECTED_OCCUPANCY,
@@ -47,6 +49,10 @@ DEPOSIT_PENDING_STATES = ("recorded", "checking_in", "waiting_for_ils")
 HEALTH_OFFLINE_SHOWN = 10  # offline controllers named on the health panel; the rest counted
 
 
+# What is inside a door: (item barcode, title or None), in loading order.
+Inside = tuple[tuple[str, str | None], ...]
+
+
 class Cell(NamedTuple):
     """One door as the grid shows it. A NamedTuple, not a frozen dataclass: a page builds
     thousands per request, and a frozen dataclass's __init__ costs several times more."""
@@ -62,6 +68,9 @@ class Cell(NamedTuple):
     discrepancy: bool
     items: int
     patron: str | None  # already masked for the viewer's role; None: not shown
+    inside: Inside = ()  # also what is being loaded
+    deposits: int = 0  # a return door: returns in it since it was emptied
+    capacity: int = 1  # a return door: how many returns it takes
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,24 @@ def mask_patron(card: str | None, role: Role) -> str | None:
     return "•••• " + card[-4:] if len(card) > 4 else "••••"
 
 
+DoorLoads = tuple[int, datetime | None, str | None, Inside]
+_NOTHING: DoorLoads = (0, None, None, ())
+
+
+def _loads_by_door(rows: Any) -> dict[tuple[str, int], DoorLoads]:
+    """Per door: how many loads, the earliest expiry, the patron's card and the items inside
+    (a return door's pending scan is not inside yet: its door has not shut)."""
+    out: dict[tuple[str, int], DoorLoads] = {}
+    for bank_id, number, expires, card, barcode, title, kind in rows:
+        count, earliest, patron, inside = out.get((bank_id, number), _NOTHING)
+        if expires is not None and (earliest is None or expires < earliest):
+            earliest = expires
+        if kind != "deposit":
+            inside = (*inside, (barcode, title))
+        out[(bank_id, number)] = (count + 1, earliest, patron or card, inside)
+    return out
+
+
 def bank_grids(
     session: Session, now: datetime, role: Role, bank_ids: list[str] | None = None
 ) -> list[BankGrid]:
@@ -102,24 +129,38 @@ def bank_grids(
         CompartmentRow.fault,
         CompartmentRow.door_open,
         CompartmentRow.occupied,
+        CompartmentRow.deposits,
+        CompartmentRow.capacity,
     ).order_by(CompartmentRow.bank_id, CompartmentRow.number)
     loads_q = select(
         LoadRow.bank_id,
         LoadRow.compartment,
-        func.count(),
-        func.min(LoadRow.expires_at),
-        func.max(LoadRow.patron),
-    ).group_by(LoadRow.bank_id, LoadRow.compartment)
+        LoadRow.expires_at,
+        LoadRow.patron,
+        LoadRow.item_barcode,
+        LoadRow.title,
+        LoadRow.kind,
+    ).order_by(LoadRow.id)
     if bank_ids is not None:
         banks_q = banks_q.where(BankRow.id.in_(bank_ids))
         comps_q = comps_q.where(CompartmentRow.bank_id.in_(bank_ids))
         loads_q = loads_q.where(LoadRow.bank_id.in_(bank_ids))
-    loads = {(b, n): (count, exp, card) for b, n, count, exp, card in session.execute(loads_q)}
+    loads = _loads_by_door(session.execute(loads_q))
     cells: dict[str, list[Cell]] = {}
-    for bank_id, number, size, purpose, state, since, fault, door_open, occupied in session.execute(
-        comps_q
-    ):
-        count, expires, card = loads.get((bank_id, number), (0, None, None))
+    for (
+        bank_id,
+        number,
+        size,
+        purpose,
+        state,
+        since,
+        fault,
+        door_open,
+        occupied,
+        deposits,
+        capacity,
+    ) in session.execute(comps_q):
+        count, expires, card, inside = loads.get((bank_id, number), _NOTHING)
         expected = EXPECTED_OCCUPIED.get(state)
         cells.setdefault(bank_id, []).append(
             Cell(
@@ -139,6 +180,9 @@ def bank_grids(
                 ),
                 items=count,
                 patron=mask_patron(card, role),
+                inside=inside,
+                deposits=deposits,
+                capacity=capacity,
             )
         )
     return [
@@ -172,6 +216,7 @@ class Health:
     controllers: list[tuple[str, str, bool, datetime | None]]
     controllers_total: int = 0
     controllers_offline: int = 0
+    offline_loans_waiting: int = 0  # lent while the ILS was down, not yet recorded by it
 
 
 def ils_health(rt: Runtime) -> list[IlsHealth]:
@@ -224,7 +269,15 @@ def health(rt: Runtime, session: Session) -> Health:
         )
     ]
     return Health(
-        ils_health(rt), queues, failed, waiting, oldest, controllers, int(total), int(offline)
+        ils_health(rt),
+        queues,
+        failed,
+        waiting,
+        oldest,
+        controllers,
+        int(total),
+        int(offline),
+        offline_loans.waiting_count(session),
     )
 
 
@@ -266,11 +319,14 @@ class WorkLists:
     discrepancies: list[Discrepancy]
     in_transit: dict[str, list[InTransit]]  # bank id -> items on their way there
     faults: list[tuple[str, int, str]]  # bank, compartment, fault
+    # Loans made while the ILS was down that it refused afterwards (patron masked for viewers).
+    refused_offline: tuple[RefusedLoan, ...] = ()
 
     @property
     def total(self) -> int:
         return (
-            len(self.needs_staff)
+            len(self.refused_offline)
+            + len(self.needs_staff)
             + len(self.failed_messages)
             + len(self.removals)
             + len(self.discrepancies)
@@ -311,9 +367,15 @@ def work_summary(session: Session) -> WorkSummary:
     # Every row is on its way: loading.scan_item deletes it when the item arrives
     # (checked_in_at is where it was scanned on departure, not an arrival).
     transit = select(func.count()).select_from(TransitRow).scalar_subquery()
-    a, n, f, t = session.execute(select(attention, needs, failed, transit)).one()
+    refused = (
+        select(func.count())
+        .select_from(OfflineLoanRow)
+        .where(OfflineLoanRow.state == "refused", OfflineLoanRow.resolved_at.is_(None))
+        .scalar_subquery()
+    )
+    a, n, f, t, r = session.execute(select(attention, needs, failed, transit, refused)).one()
     # Sensor discrepancies are counted on the work list page; they need the model per door.
-    return WorkSummary(int(a) + int(n) + int(f), int(t))
+    return WorkSummary(int(a) + int(n) + int(f) + int(r), int(t))
 
 
 def _masked_messages(messages: list[FailedMessage], role: Role) -> list[FailedMessage]:
@@ -330,6 +392,10 @@ def work_lists(
     work bank by bank). Needs-staff deposits and failed messages come from their services
     (``returns.returns_overview``, ``notify.staff.failed_messages``)."""
     needs = returns.returns_overview(rt, bank_id=bank_id).needs_staff[:limit]
+    refused_offline = tuple(
+        r if role.at_least(Role.STAFF) else replace(r, patron=None)
+        for r in offline_loans.refused_loans(rt, bank_id=bank_id)[:limit]
+    )
     one_bank = [] if bank_id is None else [CompartmentRow.bank_id == bank_id]
     with unit_of_work(rt.sessions) as session:
         failed = failed_messages(session, limit=limit, bank_id=bank_id)
@@ -342,6 +408,8 @@ def work_lists(
                 CompartmentRow.fault,
                 CompartmentRow.door_open,
                 CompartmentRow.occupied,
+                CompartmentRow.deposits,
+                CompartmentRow.capacity,
             )
             .where(
                 CompartmentRow.state.in_((*REMOVAL_STATES, "return_occupied"))
@@ -383,7 +451,11 @@ def work_lists(
             inside = items.get((c.bank_id, c.number), [])
             removals.append(Removal(c.bank_id, c.number, c.state, c.state_since, inside))
         elif c.state == "return_occupied":
-            emptying.append(Removal(c.bank_id, c.number, c.state, c.state_since, []))
+            # How full it is; the items themselves are listed when it is emptied by scanning.
+            count = f"{c.deposits} of {c.capacity} returns" if c.capacity > 1 else ""
+            emptying.append(
+                Removal(c.bank_id, c.number, c.state, c.state_since, [count] if count else [])
+            )
         if c.fault:
             faults.append((c.bank_id, c.number, c.fault))
         expected = EXPECTED_OCCUPIED.get(c.state)
@@ -402,4 +474,5 @@ def work_lists(
         discrepancies,
         transit,
         faults,
+        refused_offline,
     )
