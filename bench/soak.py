@@ -16,7 +16,14 @@ Traffic, ``--rate`` events a second (default 20), each one of:
 - scans (20 %): a staff scanner at a bank scans an item that is not on hold there;
 - door events (15 %): someone opens a free pickup door at the bank and shuts it again.
 
-Checked: every request answered as expected (0 errors), every controller event delivered,
+Staff empty return doors as they do in the library: once a bank has ``EMPTY_AT`` return doors
+holding returns, a staff member opens the emptying page of each such door whose returns the
+catalogue has checked in (``/staff/banks/<bank>/returns/<door>``), takes each item out of the
+open door and scans it there; the last scan frees the door for returns again. Their requests
+are timed as ``empty``.
+
+Checked: every request answered as expected (0 errors, counted by kind, e.g. ``deposit:
+full`` or ``page: HTTP 500``), every controller event delivered,
 every deposit checked in at the end, no failed job; p95 of each request kind in the first
 and the last window (5 minutes, or a third of a shorter run) within 1.5x; each web and worker
 process's resident memory growing less than 10 % from the end of the first window to the end.
@@ -35,9 +42,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +57,9 @@ STAFF_PASSWORD = "soak staff password 1"
 KIOSK_TOKEN = "soak-kiosk-token-0123456789abcdef"
 SCANNER_TOKEN = "soak-scanner-token-0123456789abcd"
 MIX = (("page", 30), ("deposit", 35), ("scan", 20), ("door", 15))
+TIMED = ("page", "deposit", "scan", "empty")
+EMPTY_AT = 3  # return doors holding returns before staff come to empty the bank's doors
+KEPT_ERRORS = 10
 P95_FLAT = 1.5
 RSS_GROWTH = 0.10
 
@@ -156,12 +168,23 @@ class Load:
         self.boards = boards
         self.banks = banks
         self.samples: list[tuple[float, str, float]] = []  # (at, kind, seconds)
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # the first KEPT_ERRORS, word for word
+        self.error_kinds: Counter[str] = Counter()  # every error, by kind
         self.deposits = 0
+        self.emptied = 0  # return doors emptied by staff scans
+        self._in_door: dict[tuple[int, int], list[str]] = {}  # items behind a return door
+        self._emptying: set[int] = set()  # banks where staff are emptying doors
         self._next_item = [0] * banks
         self._lock = threading.Lock()
         self._local = threading.local()
         self._doors_busy: set[tuple[int, int]] = set()
+
+    def error(self, kind: str, detail: str) -> None:
+        """Counts an error under ``kind``; the first few are kept in full."""
+        with self._lock:
+            self.error_kinds[kind] += 1
+            if len(self.errors) < KEPT_ERRORS:
+                self.errors.append(detail[:300])
 
     def sign_in(self) -> None:
         """One staff sign-in; each thread then uses its own session with the same cookie."""
@@ -200,7 +223,7 @@ class Load:
             lambda: session.get(self.web + path, headers={"Connection": "close"}, timeout=30),
         )
         if resp.status_code != 200 or "csrf_token" not in resp.text:
-            self.errors.append(f"page {path}: HTTP {resp.status_code}")
+            self.error(f"page: HTTP {resp.status_code}", f"page {path}: HTTP {resp.status_code}")
 
     def deposit(self, rng: random.Random) -> None:
         b = rng.randrange(self.banks)
@@ -219,11 +242,57 @@ class Load:
         )
         answer = resp.json() if resp.status_code == 200 else {}
         if answer.get("outcome") != "door_open":
-            self.errors.append(f"deposit {item}: HTTP {resp.status_code} {answer}")
+            kind = answer.get("outcome") or f"HTTP {resp.status_code}"
+            self.error(f"deposit: {kind}", f"deposit {item}: HTTP {resp.status_code} {answer}")
             return
-        self.boards[b].load(int(answer["compartment"]))  # the patron puts it in, shuts the door
+        door = int(answer["compartment"])
+        self.boards[b].load(door)  # the patron puts it in, shuts the door
         with self._lock:
             self.deposits += 1
+            self._in_door.setdefault((b, door), []).append(item)
+            full = [d for (bank, d) in self._in_door if bank == b]
+            if len(full) < EMPTY_AT or b in self._emptying:
+                return
+            self._emptying.add(b)
+        try:
+            for number in full:
+                self.empty(b, number)
+        finally:
+            with self._lock:
+                self._emptying.discard(b)
+
+    def empty(self, b: int, number: int) -> None:
+        """A staff member empties one return door by scanning each item as it comes out;
+        a door whose returns are not all checked in yet is left for the next round."""
+        session = self._staff()
+        url = f"{self.web}/staff/banks/bank-{b:03d}/returns/{number}"
+        close = {"Connection": "close"}
+        resp = self._timed("empty", lambda: session.get(url, headers=close, timeout=30))
+        token = re.search(r'name="csrf_token" value="([^"]+)"', resp.text)
+        if resp.status_code != 200 or token is None:
+            self.error(f"empty: HTTP {resp.status_code}", f"empty {url}: HTTP {resp.status_code}")
+            return
+        if "has not checked it in yet" in resp.text:
+            return
+        with self._lock:
+            items = self._in_door.pop((b, number), [])
+        sim = self.boards[b].sim
+        sim.open_door(number)  # the staff key: the controller reports the door open
+        for item in items:
+            sim.take_item(number)
+            form = {"barcode": item, "csrf_token": token.group(1)}
+            resp = self._timed(
+                "empty", partial(session.post, url, data=form, headers=close, timeout=30)
+            )
+            if resp.status_code != 200 or "not among the returns" in resp.text:
+                self.error(
+                    f"empty: HTTP {resp.status_code}"
+                    + (" not in door" if "not among the returns" in resp.text else ""),
+                    f"empty {url} {item}: HTTP {resp.status_code}",
+                )
+        sim.close_door(number)
+        with self._lock:
+            self.emptied += 1
 
     def scan(self, rng: random.Random) -> None:
         b = rng.randrange(self.banks)
@@ -237,7 +306,10 @@ class Load:
             ),
         )
         if resp.status_code != 200:
-            self.errors.append(f"scan at bank-{b:03d}: HTTP {resp.status_code} {resp.text[:200]}")
+            self.error(
+                f"scan: HTTP {resp.status_code}",
+                f"scan at bank-{b:03d}: HTTP {resp.status_code} {resp.text[:200]}",
+            )
 
     def door(self, rng: random.Random) -> None:
         b = rng.randrange(self.banks)
@@ -281,7 +353,7 @@ class Load:
         try:
             getattr(self, kind)(rng)
         except Exception as exc:  # every failure is counted, none stops the soak
-            self.errors.append(f"{kind}: {type(exc).__name__}: {exc}"[:300])
+            self.error(f"{kind}: {type(exc).__name__}", f"{kind}: {type(exc).__name__}: {exc}")
 
 
 def _close_all(boards: list[Any]) -> None:
@@ -443,17 +515,19 @@ def soak(minutes: float, rate: float, banks: int, logs: Path) -> dict[str, Any]:
                     what="every deposit checked in",
                 )
             except AssertionError as exc:
-                load.errors.append(str(exc))
+                load.error("deposits not checked in", str(exc))
             states = deposits()
             if sum(states.values()) != load.deposits or set(states) - {"checked_in"}:
-                load.errors.append(f"deposits: {states}, made {load.deposits}")
+                load.error("deposits unaccounted", f"deposits: {states}, made {load.deposits}")
             conn = Redis.from_url(redis.url)
             failed = sum(Queue(q, connection=conn).failed_job_registry.count for q in QUEUE_NAMES)
             conn.close()
             if failed:
-                load.errors.append(f"{failed} failed job(s)")
+                for _ in range(failed):
+                    load.error("failed job", f"{failed} failed job(s)")
             for board in boards:
-                load.errors.extend(f"controller {board.bank_id}: {f}" for f in board.failures)
+                for f in board.failures:
+                    load.error(f"controller: {f.split(':')[0]}", f"controller {board.bank_id}: {f}")
     finally:
         if procs is not None:
             procs.stop_all()
@@ -464,9 +538,9 @@ def soak(minutes: float, rate: float, banks: int, logs: Path) -> dict[str, Any]:
                 print(f"soak: cleanup: {exc}", file=sys.stderr)
     first_end, last_start = started + window, started + seconds - window
     rows = []
-    for kind, _ in MIX:
-        if kind == "door":
-            continue
+    for kind in TIMED:
+        if not any(k == kind for _, k, _ in load.samples):
+            continue  # e.g. no door was due for emptying in a very short run
         first = [t for at, k, t in load.samples if k == kind and at <= first_end]
         last = [t for at, k, t in load.samples if k == kind and at >= last_start]
         p_first, p_last = _p95(first), _p95(last)
@@ -504,9 +578,11 @@ def soak(minutes: float, rate: float, banks: int, logs: Path) -> dict[str, Any]:
         "banks": banks,
         "events": len(load.samples),
         "deposits": load.deposits,
+        "doors_emptied": load.emptied,
         "window_minutes": window / 60,
-        "errors": len(load.errors),
-        "first_errors": load.errors[:10],
+        "errors": sum(load.error_kinds.values()),
+        "errors_by_kind": dict(load.error_kinds.most_common()),
+        "first_errors": load.errors,
         "latency": rows,
         "memory": memory,
     }
@@ -519,7 +595,12 @@ def table(result: dict[str, Any]) -> str:
         f"Soak of {result['minutes']:g} min at {result['rate']:g} events/s over "
         f"{result['banks']} banks ({result['when']}): {result['events']:,} timed requests, "
         f"{result['deposits']:,} deposits checked in over SIP2, **{result['errors']} errors** "
-        "(target 0).",
+        "(target 0)."
+        + (
+            f" Staff emptied {result['doors_emptied']:,} return doors by scanning."
+            if "doors_emptied" in result
+            else ""
+        ),
         "",
         f"| requests | count | p95 first {w} min | p95 last {w} min | last / first | "
         f"target <= {P95_FLAT:g}x |",
@@ -543,6 +624,9 @@ def table(result: dict[str, Any]) -> str:
             f" | {m['peak_mib']:.0f} MiB | {m['growth']:+.1%} | "
             f"{'pass' if m['passed'] else '**miss**'} |"
         )
+    if result.get("errors_by_kind"):
+        lines += ["", "| error | count |", "|---|---|"]
+        lines += [f"| {kind} | {n:,} |" for kind, n in result["errors_by_kind"].items()]
     if result["first_errors"]:
         lines += ["", "First errors:", ""] + [f"- `{e}`" for e in result["first_errors"]]
     return "\n".join(lines)
