@@ -129,12 +129,24 @@ def test_a_soak_result_beside_the_report_becomes_its_table(tmp_path: Path) -> No
         "errors": 0,
         "first_errors": [],
         "latency": [
-            {"kind": "page", "count": 900, "p95_first_ms": 80.0, "p95_last_ms": 130.0,
-             "ratio": 1.625, "passed": False},
+            {
+                "kind": "page",
+                "count": 900,
+                "p95_first_ms": 80.0,
+                "p95_last_ms": 130.0,
+                "ratio": 1.625,
+                "passed": False,
+            },
         ],
         "memory": [
-            {"process": "web-1", "rss_after_warmup_mib": 110.0, "rss_end_mib": 112.0,
-             "peak_mib": 120.0, "growth": 0.018, "passed": True},
+            {
+                "process": "web-1",
+                "rss_after_warmup_mib": 110.0,
+                "rss_end_mib": 112.0,
+                "peak_mib": 120.0,
+                "growth": 0.018,
+                "passed": True,
+            },
         ],
     }
     (tmp_path / "performance").mkdir()
@@ -145,3 +157,27 @@ def test_a_soak_result_beside_the_report_becomes_its_table(tmp_path: Path) -> No
     assert "**0 errors** (target 0)" in text
     assert "| page | 900 | 80.0 ms | 130.0 ms | 1.62x | **miss** |" in text
     assert "| web-1 | 110 MiB | 112 MiB | 120 MiB | +1.8% | pass |" in text
+
+
+def test_a_soak_result_lists_every_error_by_kind() -> None:
+    from bench.soak import table
+
+    result = {
+        "when": "2026-12-07 19:00 UTC",
+        "minutes": 3,
+        "rate": 20,
+        "banks": 500,
+        "events": 3000,
+        "deposits": 1200,
+        "doors_emptied": 300,
+        "window_minutes": 1,
+        "errors": 14,
+        "errors_by_kind": {"deposit: full": 12, "page: HTTP 500": 2},
+        "first_errors": ["deposit 360000000030: HTTP 200 {'outcome': 'full'}"],
+        "latency": [],
+        "memory": [],
+    }
+    text = table(result)
+    assert "**14 errors** (target 0). Staff emptied 300 return doors by scanning." in text
+    assert "| deposit: full | 12 |" in text
+    assert "| page: HTTP 500 | 2 |" in text
