@@ -68,14 +68,15 @@ def measure(n: int) -> tuple[list[float], list[float]]:
     """(our seconds, ILS seconds) per scan, for ``n`` scans."""
     from redis import Redis
 
-    from bridge.assembly import assemble
     from bridge.config import load_settings
-    from bridge.redis_conn import EmbeddedRedis
+    from bridge.infra.redis_conn import EmbeddedRedis
     from bridge.runtime import Runtime
+    from bridge.services.assembly import assemble
+    from bridge.services.bank_setup import sync_banks
     from bridge.services.loading import scan_item
+    from bridge.services.wiring import driver_for
     from bridge.storage.db import make_engine
     from bridge.storage.migrate import upgrade
-    from bridge.wiring import driver_for, sync_banks
     from sip2.acs.server import ReferenceACS
 
     ours: list[float] = []

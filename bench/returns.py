@@ -33,12 +33,12 @@ from sqlalchemy import func, select
 from bench.acs import reference_acs
 from bench.figures import Figure, median, percentile
 from bridge.config import load_settings
-from bridge.redis_conn import EmbeddedRedis
+from bridge.infra.redis_conn import EmbeddedRedis
 from bridge.runtime import Runtime
 from bridge.services import returns
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.tables.returns import DepositRow
-from bridge.wiring import adapter_for
 from sip2.client import SipClient
 from sip2.config import ServerConfig, SipAccount
 from tests.sandbox import BRANCH, Database, config_toml
@@ -187,7 +187,7 @@ def _workers(env: _Env, count: int) -> Iterator[None]:
     suspend(env.rt.redis)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "bridge.cli", "-c", str(env.cfg), "worker"],
+            [sys.executable, "-m", "bridge.entrypoints.cli", "-c", str(env.cfg), "worker"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

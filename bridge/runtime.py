@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.config import Settings, load_settings
-from bridge.redis_conn import connect
+from bridge.infra.redis_conn import connect
 from bridge.storage.db import make_engine, session_factory
 
 QUEUE_NAMES = ("checkins", "notifications", "default")
@@ -52,7 +52,7 @@ class Runtime:
         if redis is None:
             url = settings.redis_url
             if url == "embedded":
-                from bridge.redis_conn import embedded_for
+                from bridge.infra.redis_conn import embedded_for
 
                 url = embedded_for(settings.database_url)
             redis = connect(url, settings.redis_sentinels)

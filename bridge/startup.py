@@ -9,7 +9,7 @@ registers a worker or enqueues anything, with one line naming what is wrong and 
    half-applied upgrade — would fail later in the middle of a patron's transaction);
 4. Redis answers;
 5. then, and only then, the bank and compartment rows are brought in line with the
-   configuration (``bridge.wiring.sync_banks``), under a PostgreSQL advisory lock so that many
+   configuration (``bridge.services.bank_setup.sync_banks``), under a PostgreSQL advisory lock so that many
    processes starting together do it once each, one after the other.
 
 :func:`start_failure` turns the exceptions of these steps into that one line.
@@ -24,9 +24,9 @@ from typing import NoReturn
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from bridge.cli import Fatal
 from bridge.config import ConfigError, Settings
-from bridge.redis_conn import RedisUnavailable
+from bridge.errors import Fatal
+from bridge.infra.redis_conn import RedisUnavailable
 from bridge.runtime import Runtime
 from bridge.storage.db import DatabaseUnavailable, check_connection, make_engine
 from bridge.storage.migrate import pending
@@ -101,7 +101,7 @@ def check_settings(settings: Settings) -> None:
     finally:
         engine.dispose()
     if settings.redis_url != "embedded":
-        from bridge.redis_conn import connect
+        from bridge.infra.redis_conn import connect
 
         connect(settings.redis_url, settings.redis_sentinels).close()
 
@@ -118,14 +118,14 @@ def prepare(rt: Runtime, role: str) -> None:
     except Exception as exc:
         raise RedisUnavailable(f"Redis is unreachable: {exc}") from exc
     sync_banks_once(rt)
-    from bridge.assembly import assemble
+    from bridge.services.assembly import assemble
 
     assemble(rt)  # controller events (webhook, MQTT) reach the services from here on
     log.info("%s: start-up checks passed", role)
 
 
 def sync_banks_once(rt: Runtime) -> None:
-    from bridge.wiring import sync_banks
+    from bridge.services.bank_setup import sync_banks
 
     with rt.engine.begin() as conn:
         if conn.dialect.name == "postgresql":

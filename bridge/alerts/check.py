@@ -1,6 +1,6 @@
 """Keeps the open alerts in step with the conditions, then delivers what is new.
 
-Run every 30 s by the scheduler (``bridge.periodic``). One open alert per condition: a
+Run every 30 s by the scheduler (``bridge.jobs.periodic``). One open alert per condition: a
 condition still holding updates its alert, one that ended clears it. A Redis lock keeps two
 schedulers from raising the same alert twice.
 """

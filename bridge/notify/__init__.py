@@ -1,7 +1,7 @@
 """Patron notifications: ready for pickup, reminders, receipts, by email and SMS.
 
 Flows call :func:`queue_message` inside their transaction and, after the commit,
-``bridge.outbox.dispatch(rt, OUTBOX_KIND, ref)`` (or :func:`dispatch`); the rq job
+``bridge.infra.outbox.dispatch(rt, OUTBOX_KIND, ref)`` (or :func:`dispatch`); the rq job
 ``bridge.jobs.notify.send_notification`` does the sending (:mod:`bridge.notify.delivery`).
 """
 
@@ -17,7 +17,7 @@ from bridge.runtime import Runtime
 def dispatch(rt: Runtime, ref: str | None) -> None:
     """Hands a queued message to the workers after the commit; None (a duplicate) is a no-op."""
     if ref is not None:
-        from bridge import outbox
+        from bridge.infra import outbox
 
         outbox.dispatch(rt, OUTBOX_KIND, ref)
 

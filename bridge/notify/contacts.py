@@ -20,7 +20,7 @@ class ContactSource(Protocol):
 
 def contact_source(rt: Runtime, bank_id: str) -> ContactSource:
     """The bank's ILS adapter (the ``ils:<bank_id>`` part of the runtime)."""
-    from bridge.wiring import adapter_for
+    from bridge.services.wiring import adapter_for
 
     source: ContactSource = adapter_for(rt, bank_id)
     return source

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
-from bridge import outbox
+from bridge.infra import outbox
 from bridge.notify.kinds import SECRET_FACTS, MessageKind
 from bridge.storage.tables.notifications import NotificationRow
 
@@ -43,7 +43,7 @@ def queue_message(
 
     Writes the notification row and its outbox row in ``session``'s transaction. A second call
     for the same ``(kind, event_key)`` does nothing and returns None; otherwise returns the
-    outbox ref, which the caller hands to ``bridge.outbox.dispatch(rt, "notification", ref)``
+    outbox ref, which the caller hands to ``bridge.infra.outbox.dispatch(rt, "notification", ref)``
     after the commit (if it never does, the sweeper will).
 
     ``facts`` hold what the message needs (see ``kinds.KNOWN_FACTS``). ``code`` and

@@ -23,10 +23,10 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
-from bridge import outbox
-from bridge.access.attempts import InFlight
-from bridge.access.verification import BUSY
+from bridge.infra import outbox
 from bridge.runtime import Runtime
+from bridge.services.access.attempts import InFlight
+from bridge.services.access.verification import BUSY
 from bridge.services.banks import audit, lock_bank, pseudonym
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import DayUseRow
@@ -115,7 +115,7 @@ def set_aside(rt: Runtime) -> int:
 
 def _verify(rt: Runtime, bank_id: str, card: str, pin: str, kiosk: str) -> DayUseResult | None:
     """None when card + PIN are right and the card may borrow; else the refusal."""
-    from bridge.access.verification import Verdict, verify_card
+    from bridge.services.access.verification import Verdict, verify_card
 
     verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="dayuse")
     if not verified.ok:

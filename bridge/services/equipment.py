@@ -38,9 +38,9 @@ from bridge.services.banks import (
 )
 from bridge.services.doors import open_door
 from bridge.services.pickup import ILS_DOWN
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
-from bridge.wiring import adapter_for
 from ils_adapters.base import CheckoutKind, IlsRejected, IlsUnavailable, OutcomeUnknown
 from lockers.errors import IllegalTransition
 from lockers.model import Item, Purpose, SizeClass
@@ -178,7 +178,7 @@ def borrow_equipment(
     kiosk: str = "kiosk",
 ) -> BorrowResult:
     """A patron borrows one device; see the module docstring for the order of checks."""
-    from bridge.access.verification import Verdict, verify_card
+    from bridge.services.access.verification import Verdict, verify_card
 
     verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="equipment")
     if not verified.ok:

@@ -23,14 +23,14 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bridge import outbox
+from bridge.infra import outbox
 from bridge.runtime import Runtime, current
 from bridge.services.banks import audit, audit_events, load_bank, lock_bank, save_compartments
 from bridge.services.doors import check_open_doors, open_door
 from bridge.services.pickup import purge_picked_up
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
-from bridge.wiring import adapter_for
 from ils_adapters.base import IlsError
 from lockers.states import CompartmentState
 

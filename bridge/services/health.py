@@ -37,7 +37,7 @@ class ProbeResult:
 
 def probe_one(rt: Runtime, ils_name: str) -> ProbeResult:
     """Pings one ILS and stores the result; never raises for an ILS that is down."""
-    from bridge.wiring import adapter_for
+    from bridge.services.wiring import adapter_for
 
     bank = next(b for b in rt.settings.banks if b.ils == ils_name)
     start = time.perf_counter()
@@ -67,7 +67,7 @@ def probe_one(rt: Runtime, ils_name: str) -> ProbeResult:
 
 
 def probe_ils(rt: Runtime | None = None) -> dict[str, ProbeResult]:
-    """The periodic job (``bridge.periodic``): probes every ILS that serves a bank."""
+    """The periodic job (``bridge.jobs.periodic``): probes every ILS that serves a bank."""
     rt = rt or current()
     used = {b.ils for b in rt.settings.banks}
     return {i.name: probe_one(rt, i.name) for i in rt.settings.ils if i.name in used}

@@ -33,8 +33,8 @@ from sqlalchemy import ColumnElement, bindparam, event, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bridge import outbox
 from bridge.config import IllPartnerSettings, Settings
+from bridge.infra import outbox
 from bridge.runtime import Runtime
 from bridge.services import transfers
 from bridge.services.banks import audit, pseudonym

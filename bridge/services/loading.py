@@ -39,10 +39,10 @@ from bridge.services.banks import (
     save_compartments,
 )
 from bridge.services.doors import open_door
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import LoadRow
-from bridge.wiring import adapter_for
 from ils_adapters.base import (
     CheckinKind,
     CheckinOutcome,

@@ -2,7 +2,7 @@
 
 Order of work, whichever way the patron identifies:
 
-1.-2. identify through :mod:`bridge.access.verification` (budgets counted before anything is
+1.-2. identify through :mod:`bridge.services.access.verification` (budgets counted before anything is
    checked; card + PIN verified with the ILS, SIP2 63 with CQ = yes, *before* any checkout; a
    code or QR token must match a live grant, keyed hashes only);
 3. check out every item in the patron's compartments at this bank (SIP2 11);
@@ -23,7 +23,8 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bridge.access.verification import (  # the shared words, also used from here
+from bridge.runtime import Runtime
+from bridge.services.access.verification import (
     DENIED_CARD,
     DENIED_CODE,
     ILS_DOWN,
@@ -32,7 +33,6 @@ from bridge.access.verification import (  # the shared words, also used from her
     verify_card,
     verify_secret,
 )
-from bridge.runtime import Runtime
 from bridge.services.banks import (
     audit,
     audit_events,
@@ -41,10 +41,10 @@ from bridge.services.banks import (
     save_compartments,
 )
 from bridge.services.doors import PICKUP_DOOR_OPENED, open_door
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
-from bridge.wiring import adapter_for
 from ils_adapters.base import (
     CheckoutKind,
     CirculationStatus,
@@ -128,7 +128,7 @@ def pickup_with_card(
     kiosk: str = "kiosk",
     fee_acknowledged: bool = False,
 ) -> PickupResult:
-    """Card + PIN pickup (verified by :mod:`bridge.access.verification`)."""
+    """Card + PIN pickup (verified by :mod:`bridge.services.access.verification`)."""
     verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="card")
     if not verified.ok:
         return _refusal(verified)
@@ -359,7 +359,7 @@ def hand_over(
         audit_events(s, events, actor=actor)
     opened, stuck = _open_all(rt, bank_id, doors, actor)
     if receipt:
-        from bridge import outbox
+        from bridge.infra import outbox
 
         outbox.dispatch(rt, "notification", receipt)
     loans = tuple(Loan(w.item, w.title, w.compartment, due.get(w.id)) for w in lent)

@@ -124,5 +124,5 @@ def purge_now(rt: Runtime) -> PurgeReport:
 
 
 def purge() -> PurgeReport:
-    """Periodic entry point (see ``bridge.periodic``)."""
+    """Periodic entry point (see ``bridge.jobs.periodic``)."""
     return purge_now(current())

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from bridge import outbox
+from bridge.infra import outbox
 from bridge.runtime import Runtime
 from bridge.services import equipment, ill
 from bridge.services.deposits import KIND as KIND
@@ -188,9 +188,9 @@ class _NotApplied(IlsUnavailable):
 
 
 def adapter_for(rt: Runtime, bank_id: str) -> IlsAdapter:
-    """The bank's ILS adapter: ``bridge.wiring`` when present, else the ``ils:<bank>`` seam."""
+    """The bank's ILS adapter: ``bridge.services.wiring`` when present, else the ``ils:<bank>`` seam."""
     try:
-        from bridge import wiring
+        from bridge.services import wiring
     except ImportError:  # a build without the wiring module: only the seam
         pass
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from bridge import outbox
+from bridge.infra import outbox
 from bridge.runtime import Runtime, current
 
 log = logging.getLogger(__name__)

@@ -104,7 +104,7 @@ def check_in_elsewhere(
 ) -> DeskCheckin:
     """Checks ``item`` in at ``branch`` (through ``adapter_bank``'s ILS login) and, when it is
     bound for a locker bank, marks it in transit there. Never raises for ILS trouble."""
-    from bridge.wiring import adapter_for
+    from bridge.services.wiring import adapter_for
 
     size = size if size in SIZES else "S"
     now = rt.clock()

@@ -352,7 +352,7 @@ def borrow(rt: Runtime, bank_id: str, body: Borrow, who: Caller) -> tuple[int, B
 
 
 def deposit(rt: Runtime, bank_id: str, body: Deposit, who: Caller) -> tuple[int, BaseModel]:
-    from bridge.web.kiosk_services import open_return_door
+    from bridge.services.return_doors import open_return_door
 
     door = open_return_door(rt, bank_id, body.item)
     if door.opened is not None:
@@ -376,7 +376,7 @@ def deposit(rt: Runtime, bank_id: str, body: Deposit, who: Caller) -> tuple[int,
 
 
 def controller_events(rt: Runtime, bank_id: str, body: None, who: Caller) -> tuple[int, BaseModel]:
-    from bridge.controllers import Rejected, accept_webhook
+    from bridge.services.controllers import Rejected, accept_webhook
 
     try:
         events = accept_webhook(rt, bank_id, dict(request.headers), request.get_data())

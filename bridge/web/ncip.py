@@ -96,7 +96,7 @@ def _body(limit: int) -> bytes | None:
 
 def _refused(rt: Runtime) -> None:
     """Audits a refused caller: where from and what it presented (never the secret itself)."""
-    from bridge.access.rejections import rejection_to_audit
+    from bridge.services.access.rejections import rejection_to_audit
 
     earlier = rejection_to_audit(rt, "ncip", request.remote_addr or "unknown")
     if earlier is None:

@@ -4,9 +4,9 @@
   and a form for the number on the locker screen. Reading it changes nothing. It remembers the
   token in a cookie limited to ``/phone`` so that scanning the kiosk's QR code (which opens
   ``/phone/here/<bank_id>?code=...``) finds it.
-- ``POST /phone/<token>/open``: presence code in, pickup out (``bridge.access.phone``).
+- ``POST /phone/<token>/open``: presence code in, pickup out (``bridge.services.access.phone``).
 - ``GET /phone/presence/<bank_id>``: the rotating number and its QR code, for the kiosk screen.
-  Only an enrolled kiosk of the bank (:mod:`bridge.web.kiosk_identity`; header
+  Only an enrolled kiosk of the bank (:mod:`bridge.web.kiosk.identity`; header
   ``X-Lockerbridge-Kiosk`` or cookie ``lb_kiosk``) sees it: a number visible from afar would
   prove nothing.
 - ``/phone/dayuse/<bank_id>``: reserve or reopen a day-use compartment (card + PIN + presence).
@@ -33,11 +33,11 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from bridge.access import phone
 from bridge.config import BankSettings
-from bridge.staff_users import Role
+from bridge.services.access import phone
+from bridge.services.staff.accounts import Role
 from bridge.web import security
-from bridge.web.kiosk_identity import kiosk_allowed
+from bridge.web.kiosk.identity import kiosk_allowed
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 security.protect_blueprint(bp)
@@ -80,7 +80,7 @@ LANG_COOKIE = "lb_lang"
 def _lang(bank: BankSettings | None) -> str:
     """The patron's language: asked for (the link in a Spanish message carries ``lang=es``;
     the page's language links), else remembered from an earlier page, else the bank's."""
-    from bridge.web.kiosk_text import language
+    from bridge.web.kiosk.text import language
 
     asked = request.values.get("lang") or request.cookies.get(LANG_COOKIE)
     return language(asked, bank.language if bank else "en")
@@ -90,9 +90,9 @@ def _patron_page(template: str, bank: BankSettings | None, **context: Any) -> An
     """A patron's phone page in their language, with the library's branding; the language is
     remembered (cookie limited to ``/phone``) for the pages that follow, such as the one the
     kiosk's QR code opens."""
-    from bridge.web import kiosk_words
     from bridge.web.branding import brand_for
-    from bridge.web.kiosk_text import LANGUAGES, text
+    from bridge.web.kiosk import words as kiosk_words
+    from bridge.web.kiosk.text import LANGUAGES, text
 
     rt = security.runtime()
     lang = _lang(bank)
@@ -134,8 +134,8 @@ def _patron_page(template: str, bank: BankSettings | None, **context: Any) -> An
 
 def _result_words(result: Any, lang: str, bank: BankSettings | None) -> str:
     """A phone result in the patron's words (the service's English stays in the logs)."""
-    from bridge.web import kiosk_words
     from bridge.web.branding import brand_for
+    from bridge.web.kiosk import words as kiosk_words
 
     brand = brand_for(security.runtime().settings, bank)
     outcome = result.outcome
@@ -283,8 +283,8 @@ def dayuse_form(bank_id: str) -> ResponseReturnValue:
 
 @bp.post("/dayuse/<bank_id>")
 def dayuse_post(bank_id: str) -> ResponseReturnValue:
-    from bridge.access.verification import Verdict, verify_presence
     from bridge.services import dayuse
+    from bridge.services.access.verification import Verdict, verify_presence
     from bridge.services.banks import audit
     from bridge.storage.db import unit_of_work
 
@@ -375,7 +375,7 @@ def dayuse_emptied(reservation: int) -> ResponseReturnValue:
 @security.require_role(Role.STAFF)
 def reissue_code() -> ResponseReturnValue:
     """From the status page: a new code for the patron whose items are in a compartment."""
-    from bridge.access import reissue
+    from bridge.services.access import reissue
 
     user = security.signed_in_user()
     assert user is not None
@@ -407,7 +407,7 @@ def new_code(bank_id: str) -> ResponseReturnValue:
 
 @bp.post("/newcode/<bank_id>")
 def new_code_post(bank_id: str) -> ResponseReturnValue:
-    from bridge.access import reissue
+    from bridge.services.access import reissue
 
     bank = _bank(bank_id)
     rt = security.runtime()

@@ -13,7 +13,7 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", *args],
+        [sys.executable, "-m", "bridge.entrypoints.cli", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -114,15 +114,15 @@ def test_db_upgrade_brings_the_banks_in_step_with_the_configuration(tmp_path: Pa
 
 
 def test_processes_of_one_installation_share_the_embedded_redis(tmp_path: Path) -> None:
-    from bridge.redis_conn import embedded_for
+    from bridge.infra.redis_conn import embedded_for
 
     url = f"sqlite:///{tmp_path}/lb.db"
     code = (
-        "from bridge.redis_conn import embedded_for, connect; import sys;"
+        "from bridge.infra.redis_conn import embedded_for, connect; import sys;"
         f"connect(embedded_for({url!r})).set('shared', 'yes')"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, timeout=60).returncode == 0
-    from bridge.redis_conn import connect
+    from bridge.infra.redis_conn import connect
 
     assert connect(embedded_for(url)).get("shared") == b"yes"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from bridge import periodic
-from bridge.app import BLUEPRINTS, create_app
 from bridge.config import load_settings
+from bridge.jobs import periodic
+from bridge.web.app import BLUEPRINTS, create_app
 from tests.conftest import base_config
 
 

@@ -5,7 +5,7 @@ SIP2 server (Koha behaviour, in this process so its ledger can be read), a simul
 a real HTTP controller (``tests.topology.controllers``), gunicorn (one process, so the webhook
 and the kiosk route are always the same process), one ``lockerbridge worker`` and a
 ``lockerbridge scheduler``. Every process runs with ``LOCKERBRIDGE_CRASH_CONTROL``
-(``bridge.crashpoints``): to kill at a point, the suite arms its label; the first process that
+(``bridge.infra.crashpoints``): to kill at a point, the suite arms its label; the first process that
 commits under that label ends with ``os._exit`` right after the commit. gunicorn's master forks
 a new web process; the suite's supervisor restarts a dead worker or scheduler.
 
@@ -64,7 +64,7 @@ PICKUP_DOORS = range(41, 61)
 
 # The commit points of a return, in the order they happen, and the process that reaches each.
 RETURN_POINTS = (
-    ("kiosk_services.open_return_door", "web: the scan reserves a return door"),
+    ("return_doors.open_return_door", "web: the scan reserves a return door"),
     ("doors._record_opened", "web: the controller confirmed the door open"),
     ("doors._door_opened", "web (webhook): door opened event"),
     ("doors._occupancy", "web (webhook): occupancy event"),

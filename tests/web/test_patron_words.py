@@ -27,8 +27,9 @@ from bridge.services.pickup import (
     PickupResult,
     Refusal,
 )
-from bridge.web import kiosk_text, kiosk_words
 from bridge.web.branding import Brand
+from bridge.web.kiosk import text as kiosk_text
+from bridge.web.kiosk import words as kiosk_words
 from ils_adapters.sip2_adapter import _FLAG_WORDS
 from sip2.results import PatronFlag
 from tests.web.conftest import csrf_from, load_for_pickup, web_config

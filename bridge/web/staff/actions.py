@@ -13,10 +13,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bridge.access.attempts import InFlight
 from bridge.runtime import Runtime
 from bridge.services import banks
-from bridge.staff_users import StaffUser, verify_totp
+from bridge.services.access.attempts import InFlight
+from bridge.services.staff.accounts import StaffUser, verify_totp
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from lockers.errors import IllegalTransition, UnknownCompartment

@@ -9,10 +9,10 @@ from pathlib import Path
 from flask import Response, abort, render_template
 from flask.typing import ResponseReturnValue
 
-from bridge import demo_mail
-from bridge.staff_users import Role
+from bridge.infra import demo_mail
+from bridge.services.staff.accounts import Role
 from bridge.web import security
-from bridge.web.staff import bp
+from bridge.web.staff.pages import bp
 
 
 def _folder() -> Path:

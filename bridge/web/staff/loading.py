@@ -6,7 +6,7 @@ never scans twice) in large plain words with the focus back in the field for the
 The scans of this sign-in are kept in Redis beside the staff session, not in the cookie.
 
 With a simulated bank both screens offer "close the door (simulation)", so the whole story can
-be played in a browser; see :func:`bridge.web.kiosk_services.close_simulated_door`.
+be played in a browser; see :func:`bridge.web.kiosk.simulated.close_simulated_door`.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from sqlalchemy import select
 from bridge.config import BankSettings
 from bridge.runtime import Runtime
 from bridge.services.loading import SIZES, ScanOutcome, ScanResult
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
 from bridge.web import security
-from bridge.web.kiosk_services import close_from_form, open_doors, simulated_bank
-from bridge.web.staff import bp
+from bridge.web.kiosk.simulated import close_from_form, open_doors, simulated_bank
 from bridge.web.staff.actions import actor_of
+from bridge.web.staff.pages import bp
 
 SCANS_KEY = "lockerbridge:staff-scans:{sid}:{bank}"
 SCANS_KEPT = 50
@@ -332,4 +332,3 @@ def simulate_close(bank_id: str) -> ResponseReturnValue:
         flash(f"Door {number} is not open; nothing to close.", "error")
     back = _BACK.get(request.form.get("back") or "", "staff.load")
     return redirect(url_for(back, bank_id=bank.id))
-

@@ -24,13 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.config import Settings
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
 from bridge.storage.tables.returns import DepositRow
 from bridge.web import security
-from bridge.web.staff import bp
 from bridge.web.staff.auditlog import _to_state, is_loaded, is_pickup
+from bridge.web.staff.pages import bp
 
 MAX_DAYS = 92
 LONGEST_SHELF = timedelta(days=61)  # loads this long before the first day still count for dwell
