@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bridge.config import Purpose
 from bridge.runtime import Runtime
+from bridge.services.banks import audit, load_bank, save_compartments
 from bridge.storage.db import unit_of_work
-from bridge.storage.tables.core import AuditEventRow, BankRow, CompartmentRow
+from bridge.storage.tables.core import BankRow, CompartmentRow
+from lockers.states import CompartmentState
 
 
 def _initial_state(purpose: Purpose) -> str:
@@ -39,6 +43,7 @@ def sync_banks(rt: Runtime) -> dict[str, int]:
                 for c in s.scalars(select(CompartmentRow).where(CompartmentRow.bank_id == bank.id))
             }
             configured = {c.number: c for c in bank.all_compartments()}
+            back: list[int] = []
             for number, conf in configured.items():
                 crow = existing.get(number)
                 if crow is None:
@@ -60,41 +65,63 @@ def sync_banks(rt: Runtime) -> dict[str, int]:
                     counts["added"] += 1
                     continue
                 if crow.fault == _REMOVED:
-                    # The door is back in the configuration: return it to service empty-handed
-                    # only if nothing is recorded inside (the service layer checks contents).
-                    crow.fault = None
-                    crow.state = crow.state_before_fault or _initial_state(conf.purpose)
-                    crow.state_before_fault = None
-                    counts["updated"] += 1
+                    back.append(number)
+                    continue
                 if _describe(crow) != _describe_conf(conf) and crow.state in (
                     "free",
                     "return_free",
                 ):
+                    # An empty door's description; a changed purpose makes it the other
+                    # kind of empty door (free <-> return_free), which no transition models.
                     crow.size, crow.purpose = conf.size.value, conf.purpose.value
                     crow.height_cm, crow.charger = conf.height_cm, conf.charger
                     crow.width_mm, crow.height_mm = conf.width_mm, conf.height_mm
                     crow.depth_mm = conf.depth_mm
                     crow.state = _initial_state(conf.purpose)
                     counts["updated"] += 1
-            for number, crow in existing.items():
-                if number in configured or crow.fault == _REMOVED:
-                    continue
-                crow.state_before_fault = crow.state
-                crow.state = "out_of_service"
-                crow.fault = _REMOVED
-                crow.state_since = now
-                s.add(
-                    AuditEventRow(
-                        at=now,
-                        kind="compartment_retired",
-                        bank_id=bank.id,
-                        compartment=number,
-                        actor="configuration",
-                        detail={"from": crow.state_before_fault},
-                    )
-                )
-                counts["retired"] += 1
+            gone = [n for n, c in existing.items() if n not in configured and c.fault != _REMOVED]
+            if back or gone:
+                counts["updated"] += len(back)
+                counts["retired"] += len(gone)
+                _retire_and_restore(s, bank.id, gone, back, now)
     return counts
+
+
+def _retire_and_restore(
+    s: Session, bank_id: str, gone: list[int], back: list[int], now: datetime
+) -> None:
+    """Doors that left the configuration go out of service (fault :data:`_REMOVED`); doors
+    that came back return to the state that fits what they hold. Through the domain bank, the
+    one place compartment state changes."""
+    s.flush()
+    state = load_bank(s, bank_id)
+    for number in back:
+        state.rows[number].fault = None
+        if state.bank.compartment(number).state is CompartmentState.OUT_OF_SERVICE:
+            state.bank.return_to_service(
+                number, at=now, actor="configuration", reason="configured again"
+            )
+    for number in gone:
+        before = state.bank.compartment(number).state
+        if before is not CompartmentState.OUT_OF_SERVICE:
+            state.bank.transition(
+                number,
+                CompartmentState.OUT_OF_SERVICE,
+                at=now,
+                actor="configuration",
+                reason=_REMOVED,
+            )
+        state.rows[number].fault = _REMOVED
+        audit(
+            s,
+            "compartment_retired",
+            at=now,
+            bank_id=bank_id,
+            compartment=number,
+            actor="configuration",
+            **{"from": before.value},
+        )
+    save_compartments(state, now)
 
 
 _REMOVED = "removed from configuration"

@@ -24,14 +24,24 @@ from enum import StrEnum
 from sqlalchemy import select
 
 from bridge.infra import outbox
-from bridge.runtime import Runtime
+from bridge.notify import MessageKind, queue_message
+from bridge.runtime import Runtime, current
 from bridge.services.access.attempts import InFlight
-from bridge.services.access.verification import BUSY
-from bridge.services.banks import audit, lock_bank, pseudonym
+from bridge.services.access.verification import BUSY, Verdict, verify_card
+from bridge.services.banks import (
+    UnknownBank,
+    audit,
+    load_bank,
+    lock_bank,
+    pseudonym,
+    save_compartments,
+)
+from bridge.services.doors import open_door
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import DayUseRow
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import LoadRow
+from lockers.states import CompartmentState
 
 SET_ASIDE = "set aside for day use"
 
@@ -84,38 +94,47 @@ def set_aside(rt: Runtime) -> int:
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:
         for bank_id, numbers in rt.settings.dayuse.compartments.items():
-            rows = s.scalars(
-                select(CompartmentRow).where(
-                    CompartmentRow.bank_id == bank_id,
-                    CompartmentRow.number.in_(numbers),
-                    CompartmentRow.state == "free",
+            try:
+                lock_bank(s, bank_id)
+                state = load_bank(s, bank_id)
+            except UnknownBank:
+                continue  # configured for day use, not (yet) synced from the configuration
+            busy = set(
+                s.scalars(
+                    select(LoadRow.compartment).where(
+                        LoadRow.bank_id == bank_id, LoadRow.compartment.in_(numbers)
+                    )
                 )
             )
-            for row in rows:
-                busy = s.scalars(
-                    select(LoadRow.id).where(
-                        LoadRow.bank_id == bank_id, LoadRow.compartment == row.number
-                    )
-                ).first()
-                if busy is not None:
+            for compartment in list(state.bank.compartments()):
+                number = compartment.number
+                if number not in numbers or number in busy:
                     continue
-                row.state_before_fault, row.state = "free", "out_of_service"
-                row.fault, row.state_since = SET_ASIDE, now
+                if compartment.state is not CompartmentState.FREE:
+                    continue
+                state.bank.transition(
+                    number,
+                    CompartmentState.OUT_OF_SERVICE,
+                    at=now,
+                    actor="configuration",
+                    reason=SET_ASIDE,
+                )
+                state.rows[number].fault = SET_ASIDE
                 audit(
                     s,
                     "compartment_set_aside",
                     at=now,
                     bank_id=bank_id,
-                    compartment=row.number,
+                    compartment=number,
                     actor="configuration",
                 )
                 changed += 1
+            save_compartments(state, now)
     return changed
 
 
 def _verify(rt: Runtime, bank_id: str, card: str, pin: str, kiosk: str) -> DayUseResult | None:
     """None when card + PIN are right and the card may borrow; else the refusal."""
-    from bridge.services.access.verification import Verdict, verify_card
 
     verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="dayuse")
     if not verified.ok:
@@ -178,7 +197,6 @@ def _reserve_and_open(
 ) -> DayUseResult:
     """Under the bank's lock (one door to one patron) and, around it, the patron's in-flight
     mark (``per_patron`` counts all banks together)."""
-    from bridge.services.doors import open_door
 
     conf = rt.settings.dayuse
     now = rt.clock()
@@ -310,7 +328,6 @@ def _reserve_and_open(
 
 def finish(rt: Runtime, bank_id: str, card: str, pin: str, *, kiosk: str = "kiosk") -> DayUseResult:
     """Opens the patron's day-use door one last time and ends the reservation."""
-    from bridge.services.doors import open_door
 
     refused = _verify(rt, bank_id, card.strip(), pin, kiosk)
     if refused is not None:
@@ -350,8 +367,6 @@ def finish(rt: Runtime, bank_id: str, card: str, pin: str, *, kiosk: str = "kios
 
 def run_dayuse(rt: Runtime | None = None) -> dict[str, int]:
     """Periodic: reminders before the end, expiry after it. Returns counts."""
-    from bridge.notify import MessageKind, queue_message
-    from bridge.runtime import current
 
     rt = rt or current()
     set_aside(rt)

@@ -133,3 +133,39 @@ def test_the_sip2_and_acs_subcommands_take_their_own_options(tmp_path: Path) -> 
     )
     assert "unrecognized arguments" not in out.stderr
     assert out.returncode != 0  # nothing listens on port 1, and it says so
+
+
+def test_a_door_left_out_of_the_configuration_goes_out_of_service_and_comes_back(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    def doors() -> dict[int, tuple[str, str | None]]:
+        with sqlite3.connect(tmp_path / "lb.db") as db:
+            rows = db.execute(
+                "SELECT number, state, fault FROM compartment"
+                " WHERE bank_id = 'main-lobby' AND number IN (11, 12, 27, 28)"
+            )
+            return {number: (state, fault) for number, state, fault in rows}
+
+    full = _config(tmp_path)
+    assert _run("-c", str(full), "db", "upgrade").returncode == 0
+    shorter = _config(
+        tmp_path,
+        **{
+            '{ first = 1, last = 12, size = "S" }': '{ first = 1, last = 10, size = "S" }',
+            '{ first = 25, last = 28, size = "M", purpose = "return" }':
+                '{ first = 25, last = 26, size = "M", purpose = "return" }',
+        },
+    )  # fmt: skip
+    out = _run("-c", str(shorter), "db", "upgrade")
+    assert out.returncode == 0, out.stderr
+    removed = ("out_of_service", "removed from configuration")
+    assert doors() == {11: removed, 12: removed, 27: removed, 28: removed}
+    assert _run("-c", str(_config(tmp_path)), "db", "upgrade").returncode == 0
+    assert doors() == {
+        11: ("free", None),
+        12: ("free", None),
+        27: ("return_free", None),
+        28: ("return_free", None),
+    }
