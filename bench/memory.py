@@ -202,8 +202,8 @@ def web_kib(cfg: Path, loads: int) -> tuple[int, int]:
     """Peak and current memory (KiB) of ``lockerbridge web`` after serving the status page
     ``loads`` times."""
     port = _free_port()
-    command = [sys.executable, "-m", "bridge.entrypoints.cli", "-c", str(cfg), "web", "--port", str(port)]
-    command += ["--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "bridge.entrypoints.cli", "-c", str(cfg), "web"]
+    command += ["--port", str(port), "--host", "127.0.0.1"]
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_for_port(port, proc)
@@ -232,7 +232,8 @@ def start_worker(rt: Any, cfg: Path, deposits: int) -> _Probe:
             item_barcode=ITEMS[n % len(ITEMS)],
             deposited_at=when,
         )
-    code = f"from bridge.entrypoints.cli import main; main(['-c', {str(cfg)!r}, 'worker', '--burst'])"
+    code = "from bridge.entrypoints.cli import main; "
+    code += f"main(['-c', {str(cfg)!r}, 'worker', '--burst'])"
     return _Probe(code)
 
 

@@ -11,6 +11,7 @@ secret, for container secrets.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import tomllib
 from datetime import tzinfo
@@ -491,8 +492,6 @@ class WebSettings(Strict):
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, value: int | list[str]) -> int | list[str]:
-        import ipaddress
-
         if isinstance(value, int):
             if not 0 <= value <= 5:
                 raise ValueError("trusted_proxies: a number of proxies from 0 to 5")

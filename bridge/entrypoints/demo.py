@@ -18,10 +18,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
+
+from bridge.config import load_settings
+from bridge.errors import Fatal
 from bridge.infra.demo_mail import start_catcher
 from bridge.infra.redis_conn import EmbeddedRedis
+from bridge.runtime import Runtime
+from bridge.storage.migrate import upgrade
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent  # bridge/: its data/ folder
 CATALOGUE_CANDIDATES = (
     PACKAGE.parent / "examples" / "catalogue.json",
     PACKAGE / "data" / "catalogue.json",
@@ -98,12 +104,8 @@ def write_config(
 def _prepare(config: Path) -> dict[str, str]:
     """Schema, banks, the demo staff account and one kiosk per bank, in this process before
     the others start. Returns each bank's new kiosk token (typed once on its kiosk page)."""
-    from bridge.config import load_settings
-    from bridge.runtime import Runtime
-    from bridge.storage.migrate import upgrade
 
     settings = load_settings(config)
-    from redis import Redis
 
     rt = Runtime.from_settings(settings, redis=Redis.from_url(settings.redis_url))
     try:
@@ -129,8 +131,6 @@ def _prepare(config: Path) -> dict[str, str]:
 
 
 def run_demo(port: int = 8080, directory: str = "var/demo") -> int:
-    from bridge.errors import Fatal
-
     if port and _port_in_use(port):
         raise Fatal(f"port {port} on 127.0.0.1 is already in use (try --port)")
     web_port = port or _free_port()

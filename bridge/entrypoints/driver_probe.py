@@ -9,11 +9,15 @@ that wires what it found.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from bridge.config import load_settings
+from bridge.infra.lockboards import run_gateway
 from lockers.drivers.serial.families import FAMILIES, FamilyOptions, codec_for, default_baud
 from lockers.drivers.serial.frames import BoardStatus, OpenReply
 from lockers.drivers.serial.transport import Line, LineError, LineSettings
@@ -64,11 +68,6 @@ def add_driver_parser(sub: Any) -> None:
 
 
 def cmd_driver_serve(args: argparse.Namespace) -> int:
-    import signal
-    import threading
-
-    from bridge.config import load_settings
-    from bridge.infra.lockboards import run_gateway
 
     settings = load_settings(args.config)
     try:
@@ -129,8 +128,6 @@ def probe(args: argparse.Namespace, out: TextIO, ask: Callable[[str], str]) -> i
 def _target(args: argparse.Namespace) -> Target:
     options = FamilyOptions(locks_per_board=args.locks_per_board)
     if args.bank:
-        from bridge.config import load_settings
-
         try:
             bank = load_settings(args.config).bank(args.bank)
         except KeyError:

@@ -6,6 +6,11 @@ import multiprocessing
 import os
 from typing import Any
 
+from prometheus_client import multiprocess
+
+from bridge.config import load_settings
+from bridge.startup import check_settings, exit_with, start_failure
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("GUNICORN_WORKERS", str(min(4, multiprocessing.cpu_count() * 2))))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
@@ -28,8 +33,6 @@ def on_starting(server: Any) -> None:
     """Start-up checks in the master, before any port is bound or worker forked: a missing
     secret, an unreachable database or Redis, or a schema behind the code stops here with one
     line (``bridge.startup``)."""
-    from bridge.config import load_settings
-    from bridge.startup import check_settings, exit_with, start_failure
 
     try:
         check_settings(load_settings())
@@ -43,6 +46,4 @@ def on_starting(server: Any) -> None:
 def child_exit(server: Any, worker: Any) -> None:
     # Live gauges of a dead process must not be summed any more (counters are kept).
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

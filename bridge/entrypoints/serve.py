@@ -6,7 +6,10 @@ import errno
 import logging
 import socket
 
+from werkzeug.serving import run_simple
+
 from bridge.config import Settings
+from bridge.errors import Fatal
 from bridge.storage.db import check_connection
 from bridge.storage.migrate import pending
 from bridge.web.app import create_app
@@ -39,10 +42,7 @@ def serve_web(settings: Settings, host: str | None = None, port: int | None = No
     runtime = app.extensions["lockerbridge"]
     check_connection(runtime.engine)
     if pending(runtime.engine):
-        from bridge.errors import Fatal
-
         raise Fatal("the database schema is not up to date: run `lockerbridge db upgrade`")
-    from werkzeug.serving import run_simple
 
     log.info("web app on http://%s:%d/", host, port)
     run_simple(host, port, app, threaded=True, use_reloader=False)

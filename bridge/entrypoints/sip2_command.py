@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bridge.config import load_settings
+from bridge.infra.ils_connection import server_config, sip_account
+from sip2.cli import main
 
 
 def run(config: str | None, argv: Sequence[str]) -> int:
     """Returns :func:`sip2.cli.main`'s exit status; 2 for an unknown bank or ILS."""
-    from sip2.cli import main
 
     picker = argparse.ArgumentParser(add_help=False)
     picker.add_argument("--bank")
@@ -27,7 +28,6 @@ def run(config: str | None, argv: Sequence[str]) -> int:
     if not (chosen.bank or chosen.ils):
         return main(rest)
     settings = load_settings(config)
-    from bridge.infra.ils_connection import server_config, sip_account
 
     if chosen.bank:
         try:

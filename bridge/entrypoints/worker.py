@@ -14,11 +14,13 @@ import time
 from redis.exceptions import RedisError
 from rq.cron import CronScheduler
 
+import bridge.jobs
 from bridge.config import Settings
 from bridge.entrypoints.job_worker import JobWorker
 from bridge.jobs.periodic import build_scheduler
 from bridge.runtime import QUEUE_NAMES, Runtime, install
 from bridge.services.controllers import keep_mqtt_listeners
+from bridge.startup import prepare
 
 log = logging.getLogger(__name__)
 _SCHEDULER_LOCK = "lockerbridge:scheduler:leader"
@@ -74,7 +76,6 @@ def _scheduler_round(runtime: Runtime, scheduler: CronScheduler, me: str) -> Non
 def _started(settings: Settings, role: str) -> Runtime:
     """The runtime, after the start-up checks (``bridge.startup``); nothing is registered in
     Redis before they pass."""
-    from bridge.startup import prepare
 
     runtime = Runtime.from_settings(settings)
     try:
@@ -94,7 +95,6 @@ def _import_jobs() -> None:
     """Imports every job module (and what building an ILS adapter imports) now: rq would
     import them during the first job, and the check-in job's imports (NCIP client, requests,
     ...) take a second or more of that job's time, with every worker starting at once."""
-    import bridge.jobs
 
     for module in pkgutil.iter_modules(bridge.jobs.__path__, "bridge.jobs."):
         importlib.import_module(module.name)

@@ -34,7 +34,13 @@ ENV_CONTROL = "LOCKERBRIDGE_CRASH_CONTROL"
 CRASH_STATUS = 86  # what a crashed process exits with, told apart from a real failure
 
 # Dropped from a module name to make its label (the longest first).
-LABEL_PREFIXES = ("bridge.services.", "bridge.web.", "bridge.infra.", "bridge.entrypoints.", "bridge.")
+LABEL_PREFIXES = (
+    "bridge.services.",
+    "bridge.web.",
+    "bridge.infra.",
+    "bridge.entrypoints.",
+    "bridge.",
+)
 
 _lock = threading.Lock()
 _counts: dict[str, int] = {}

@@ -7,11 +7,13 @@ import threading
 from collections.abc import Callable
 
 from bridge.config import BankSettings, DriverSettings
+from lockers.drivers.mqtt import MqttDevice, MqttSettings
 from lockers.drivers.serial.driver import SerialBankDriver, SerialConfig
 from lockers.drivers.serial.families import FamilyOptions, default_baud
 from lockers.drivers.serial.poller import DoorWiring, Polarity, PollSettings
 from lockers.drivers.serial.transport import LineSettings
 from lockers.ports import Clock, system_clock
+from lockers.signing import Signer, Verifier
 
 
 def serial_config(settings: DriverSettings) -> SerialConfig:
@@ -64,8 +66,6 @@ def run_gateway(
     with the MQTT driver, signed with the bank's key. Banks sharing a line must be served by
     the same gateway (a line has one owner).
     """
-    from lockers.drivers.mqtt import MqttDevice, MqttSettings
-    from lockers.signing import Signer, Verifier
 
     for bank in banks:
         if bank.driver.kind != "mqtt" or not bank.driver.signing_key:

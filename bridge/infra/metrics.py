@@ -13,11 +13,13 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from bridge.runtime import QUEUE_NAMES
+from bridge.storage.tables.core import BankRow, CompartmentRow, OutboxRow
 from bridge.storage.tables.returns import DepositRow
 
 SIP2_LATENCY = Histogram(
@@ -52,8 +54,6 @@ class SharedStateCollector(Collector):
         self.rt = runtime
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from bridge.storage.tables.core import CompartmentRow, OutboxRow
-
         outbox = GaugeMetricFamily(
             "lockerbridge_outbox_rows",
             "Background work not yet done, by kind and state",
@@ -82,7 +82,6 @@ class SharedStateCollector(Collector):
         queues = GaugeMetricFamily(
             "lockerbridge_queue_depth", "Jobs waiting, by rq queue", labels=["queue"]
         )
-        from bridge.runtime import QUEUE_NAMES
 
         try:
             for name in QUEUE_NAMES:
@@ -100,8 +99,6 @@ class SharedStateCollector(Collector):
         yield fam
 
     def _controllers(self, s: Any) -> Iterator[GaugeMetricFamily]:
-        from bridge.storage.tables.core import BankRow
-
         fam = GaugeMetricFamily(
             "lockerbridge_controller_online",
             "1 when the bank's controller is online",
@@ -115,8 +112,6 @@ class SharedStateCollector(Collector):
 def registry_for(runtime: Any) -> CollectorRegistry:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         for collector in (SIP2_LATENCY, SIP2_ERRORS, DOOR_EVENTS, NOTIFICATIONS):

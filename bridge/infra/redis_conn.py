@@ -15,6 +15,7 @@ from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
+from redis.sentinel import Sentinel
 
 
 class RedisUnavailable(Exception):
@@ -152,8 +153,6 @@ def connect(url: str, sentinels: list[str] | None = None, **kwargs: Any) -> Redi
     kwargs.setdefault("socket_connect_timeout", 5)
     kwargs.setdefault("socket_timeout", 30)
     if sentinels:
-        from redis.sentinel import Sentinel
-
         hosts = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in sentinels]
         service = url.rsplit("/", 1)[-1]
         sentinel = Sentinel(hosts, socket_timeout=5)  # type: ignore[no-untyped-call, unused-ignore]

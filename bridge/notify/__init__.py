@@ -7,6 +7,7 @@ Flows call :func:`queue_message` inside their transaction and, after the commit,
 
 from __future__ import annotations
 
+from bridge.infra import outbox
 from bridge.notify.kinds import Channel, MessageKind
 from bridge.notify.optout import clear_opt_out, opted_out, set_opt_out
 from bridge.notify.queue import OUTBOX_KIND, queue_message
@@ -17,8 +18,6 @@ from bridge.runtime import Runtime
 def dispatch(rt: Runtime, ref: str | None) -> None:
     """Hands a queued message to the workers after the commit; None (a duplicate) is a no-op."""
     if ref is not None:
-        from bridge.infra import outbox
-
         outbox.dispatch(rt, OUTBOX_KIND, ref)
 
 

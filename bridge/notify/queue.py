@@ -7,6 +7,8 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Table, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bridge.infra import outbox
@@ -86,8 +88,6 @@ def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> Any
     table = NotificationRow.__table__
     assert isinstance(table, Table)
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
         return (
             pg_insert(table)
             .values(**values)
@@ -95,8 +95,6 @@ def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> Any
             .returning(table.c.id)
         )
     if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
         return (
             sqlite_insert(table)
             .values(**values)

@@ -1,7 +1,8 @@
 """Checking controller messages: nonces shared through Redis, and the MQTT listener's verifier.
 
-Below ``bridge.services.wiring`` (which gives each driver its verifier) and ``bridge.services.controllers`` (which
-takes the webhook and starts the MQTT listeners); it knows nothing of what events do.
+Below ``bridge.services.wiring`` (which gives each driver its verifier) and
+``bridge.services.controllers`` (which takes the webhook and starts the MQTT listeners); it knows
+nothing of what events do.
 
 MQTT differs from the webhook in one way: every process subscribed to a bank's topics receives
 every message (the worker's listener, and any web process that has opened a door there). So

@@ -1,9 +1,9 @@
 """Controller event ingestion: the HTTP webhook's core and the MQTT listener.
 
-Both end in ``bridge.services.events.apply`` (the handlers ``bridge.services.assembly`` registered at start-up).
-Signatures are checked with ``lockers.signing`` (per-bank HMAC keys, clock window, nonces in
-Redis; ``bridge.services.controller_auth``); a forged, stale, replayed or malformed message is audited
-and dropped, and reaches nothing else.
+Both end in ``bridge.services.events.apply`` (the handlers ``bridge.services.assembly`` registered
+at start-up). Signatures are checked with ``lockers.signing`` (per-bank HMAC keys, clock window,
+nonces in Redis; ``bridge.services.controller_auth``); a forged, stale, replayed or malformed
+message is audited and dropped, and reaches nothing else.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from bridge.services.controller_auth import RedisNonceCache as RedisNonceCache
 from bridge.services.controller_auth import audit_rejected
 from bridge.services.controller_auth import listener_id as listener_id
 from bridge.services.events import apply
+from bridge.services.wiring import controller_verifier, driver_for
 from lockers.drivers.base import DriverEvent
+from lockers.drivers.http import verify_webhook
 from lockers.errors import SignatureError
 
 log = logging.getLogger(__name__)
@@ -39,8 +41,6 @@ def accept_webhook(
 
     Raises Rejected (answer 401) after auditing the attempt; nothing is applied then.
     """
-    from bridge.services.wiring import controller_verifier
-    from lockers.drivers.http import verify_webhook
 
     try:
         rt.settings.bank(bank_id)
@@ -60,12 +60,12 @@ def mqtt_banks(rt: Runtime) -> list[str]:
 
 
 def start_mqtt_listeners(rt: Runtime) -> list[str]:
-    """Connects the driver of every MQTT bank (its events then flow into ``bridge.services.events.apply``).
+    """Connects the driver of every MQTT bank (its events then flow into
+    ``bridge.services.events.apply``).
 
-    Called by the worker (``bridge.entrypoints.worker``) and the demo; returns the bank ids now listening.
-    A broker that cannot be reached is logged; :func:`keep_mqtt_listeners` tries again.
+    Called by the worker (``bridge.entrypoints.worker``) and the demo; returns the bank ids now
+    listening. A broker that cannot be reached is logged; :func:`keep_mqtt_listeners` tries again.
     """
-    from bridge.services.wiring import driver_for
 
     started = []
     for bank_id in mqtt_banks(rt):

@@ -29,7 +29,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bridge.infra import outbox
-from bridge.runtime import Runtime
+from bridge.notify import MessageKind, queue_message
+from bridge.runtime import Runtime, current
 from bridge.services.access.links import issue_link
 from bridge.services.banks import (
     BankState,
@@ -343,7 +344,6 @@ def _issue_and_notify(
     holds = [ld for ld in loads if ld.kind == "hold" and ld.patron]
     if not holds:
         return None
-    from bridge.notify import MessageKind, queue_message
 
     bank_id = state.bank.bank_id
     bank = rt.settings.bank(bank_id)
@@ -670,7 +670,6 @@ def check_open_doors(rt: Runtime) -> int:
 
 def run_door_checks() -> int:
     """Periodic job (no arguments; rq looks up the runtime)."""
-    from bridge.runtime import current
 
     return check_open_doors(current())
 

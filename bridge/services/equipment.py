@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from bridge.config import EquipmentCategory
 from bridge.runtime import Runtime
+from bridge.services.access.verification import Verdict, verify_card
 from bridge.services.banks import (
     audit,
     audit_events,
@@ -178,7 +179,6 @@ def borrow_equipment(
     kiosk: str = "kiosk",
 ) -> BorrowResult:
     """A patron borrows one device; see the module docstring for the order of checks."""
-    from bridge.services.access.verification import Verdict, verify_card
 
     verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="equipment")
     if not verified.ok:

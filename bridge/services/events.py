@@ -1,10 +1,10 @@
 """Controller events to their handlers: one table per process, filled at start-up.
 
-Drivers (``bridge.services.wiring``) and the controller webhook/MQTT listener (``bridge.services.controllers``)
-hand every event to :func:`apply`; which function handles which event type is registered by
-``bridge.services.assembly`` when the process starts. So the modules that receive events know nothing of
-the services that act on them, and the services import the drivers' builder, never the other
-way round.
+Drivers (``bridge.services.wiring``) and the controller webhook/MQTT listener
+(``bridge.services.controllers``) hand every event to :func:`apply`; which function handles which
+event type is registered by ``bridge.services.assembly`` when the process starts. So the modules
+that receive events know nothing of the services that act on them, and the services import the
+drivers' builder, never the other way round.
 
 A handler applies its event in one transaction (state change, loads, deposits, grants, audit
 and outbox rows together) and talks to hardware and other services only after that commit,

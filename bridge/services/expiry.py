@@ -24,6 +24,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from bridge.infra import outbox
+from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime, current
 from bridge.services.banks import audit, audit_events, load_bank, lock_bank, save_compartments
 from bridge.services.doors import check_open_doors, open_door
@@ -62,8 +63,6 @@ def run_expiry(rt: Runtime | None = None) -> ExpiryReport:
 
 
 def _bank_pass(rt: Runtime, bank_id: str, before: timedelta) -> tuple[int, list[int], list[str]]:
-    from bridge.notify import MessageKind, queue_message
-
     now = rt.clock()
     settings = rt.settings.bank(bank_id)
     refs: list[str] = []

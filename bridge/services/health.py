@@ -18,6 +18,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from bridge.runtime import Runtime, current
+from bridge.services.wiring import adapter_for
 from ils_adapters.base import IlsHealth
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,6 @@ class ProbeResult:
 
 def probe_one(rt: Runtime, ils_name: str) -> ProbeResult:
     """Pings one ILS and stores the result; never raises for an ILS that is down."""
-    from bridge.services.wiring import adapter_for
 
     bank = next(b for b in rt.settings.banks if b.ils == ils_name)
     start = time.perf_counter()

@@ -52,6 +52,7 @@ from ils_adapters.base import (
 )
 from lockers.allocation import NoFit, allocate, apply_allocation
 from lockers.model import Item, SizeClass
+from lockers.states import CompartmentState
 
 
 class ScanOutcome(StrEnum):
@@ -466,7 +467,6 @@ def _open_reserved(
 
 def _release(rt: Runtime, bank_id: str, item: str, actor: str, why: str) -> None:
     """Undo a reservation whose door never opened, so the model matches the empty door."""
-    from lockers.states import CompartmentState
 
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:

@@ -2,9 +2,9 @@
 
 Order of work, whichever way the patron identifies:
 
-1.-2. identify through :mod:`bridge.services.access.verification` (budgets counted before anything is
-   checked; card + PIN verified with the ILS, SIP2 63 with CQ = yes, *before* any checkout; a
-   code or QR token must match a live grant, keyed hashes only);
+1.-2. identify through :mod:`bridge.services.access.verification` (budgets counted before
+   anything is checked; card + PIN verified with the ILS, SIP2 63 with CQ = yes, *before* any
+   checkout; a code or QR token must match a live grant, keyed hashes only);
 3. check out every item in the patron's compartments at this bank (SIP2 11);
 4. open only the doors whose items were all checked out; explain the others in plain words;
 5. door closed and empty → compartment free and the patron↔item link purged
@@ -23,6 +23,8 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bridge.infra import outbox
+from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime
 from bridge.services.access.verification import (
     DENIED_CARD,
@@ -359,8 +361,6 @@ def hand_over(
         audit_events(s, events, actor=actor)
     opened, stuck = _open_all(rt, bank_id, doors, actor)
     if receipt:
-        from bridge.infra import outbox
-
         outbox.dispatch(rt, "notification", receipt)
     loans = tuple(Loan(w.item, w.title, w.compartment, due.get(w.id)) for w in lent)
     return replace(_result(opened, stuck, refused, ils_down), loans=loans)
@@ -423,7 +423,6 @@ def _queue_receipt(
 ) -> str | None:
     """The patron's receipt (what they now have on loan, each with the due date from the ILS's
     checkout reply), queued in the pickup's own transaction when the library sends receipts."""
-    from bridge.notify import MessageKind, queue_message
 
     if not lent or not rt.settings.notifications.send_pickup_receipt:
         return None

@@ -188,7 +188,8 @@ class _NotApplied(IlsUnavailable):
 
 
 def adapter_for(rt: Runtime, bank_id: str) -> IlsAdapter:
-    """The bank's ILS adapter: ``bridge.services.wiring`` when present, else the ``ils:<bank>`` seam."""
+    """The bank's ILS adapter: ``bridge.services.wiring`` when present, else the ``ils:<bank>``
+    seam."""
     try:
         from bridge.services import wiring
     except ImportError:  # a build without the wiring module: only the seam

@@ -10,14 +10,14 @@ import logging
 
 from bridge.infra import outbox
 from bridge.runtime import Runtime, current
+from bridge.services.deposits import release_abandoned_scans
+from bridge.services.returns import replay_waiting
 
 log = logging.getLogger(__name__)
 
 
 def sweep_outbox(rt: Runtime | None = None) -> int:
     rt = rt or current()
-    from bridge.services.deposits import release_abandoned_scans
-    from bridge.services.returns import replay_waiting
 
     try:
         replay_waiting(rt)

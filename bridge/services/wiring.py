@@ -18,8 +18,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge.config import BankSettings, IlsSettings
+from bridge.infra.ils_connection import server_config, sip_account
+from bridge.infra.lockboards import serial_driver
+from bridge.infra.metrics import observe_sip2
 from bridge.runtime import Runtime
+from bridge.services import events
+from bridge.services.controller_auth import ListenerVerifier, RedisNonceCache
 from ils_adapters.base import IlsAdapter
+from ils_adapters.profiles import profile_named
+from ils_adapters.sip2_adapter import Sip2Adapter
+from lockers.drivers.http import HttpDriver
+from lockers.drivers.mqtt import MqttDriver, MqttSettings
+from lockers.drivers.simulated import SimTiming, SimulatedBank
+from lockers.signing import Signer, Verifier
+from sip2.client import SipClient
+from sip2.pool import SipPool
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +48,6 @@ def adapter_for(rt: Runtime, bank_id: str) -> IlsAdapter:
 
 
 def _sip2_pool(rt: Runtime, ils: IlsSettings) -> Any:
-    from bridge.infra.ils_connection import server_config
-    from sip2.pool import SipPool
-
     def build() -> SipPool:
         return SipPool(server_config(ils), max_connections=ils.max_connections)
 
@@ -45,14 +55,8 @@ def _sip2_pool(rt: Runtime, ils: IlsSettings) -> Any:
 
 
 def _build_sip2_adapter(rt: Runtime, bank: BankSettings, pool: Any) -> IlsAdapter:
-    from bridge.infra.ils_connection import sip_account
-    from ils_adapters.profiles import profile_named
-    from ils_adapters.sip2_adapter import Sip2Adapter
-    from sip2.client import SipClient
-
     ils = rt.settings.ils_for(bank.id)
     account = sip_account(bank, ils)
-    from bridge.infra.metrics import observe_sip2
 
     def observe(message: str, seconds: float, error: str | None) -> None:
         observe_sip2(message, ils.name, seconds, error)
@@ -70,8 +74,6 @@ def driver_for(rt: Runtime, bank_id: str) -> Any:
     if bank.driver.kind == "http":
         verifier = controller_verifier(rt)
     elif bank.driver.kind == "mqtt":
-        from bridge.services.controller_auth import ListenerVerifier
-
         # Each process subscribed to the bank checks every message itself; events are applied
         # by one of them (bridge.services.controllers).
         verifier = ListenerVerifier(rt, bank.id)
@@ -79,14 +81,9 @@ def driver_for(rt: Runtime, bank_id: str) -> Any:
 
 
 def _build_driver(rt: Runtime, bank: BankSettings, verifier: Any) -> Any:
-    from bridge.services import events
-    from lockers.signing import Signer
-
     settings = bank.driver
     driver: Any
     if settings.kind == "simulated":
-        from lockers.drivers.simulated import SimTiming, SimulatedBank
-
         driver = SimulatedBank(
             bank.id,
             [c.number for c in bank.all_compartments()],
@@ -94,15 +91,11 @@ def _build_driver(rt: Runtime, bank: BankSettings, verifier: Any) -> Any:
             clock=rt.clock,
         )
     elif settings.kind == "serial":
-        from bridge.infra.lockboards import serial_driver
-
         driver = serial_driver(bank, rt.clock)
     else:
         key = (settings.signing_key or "").encode()
         signer = Signer(bank.id, key, rt.clock)
         if settings.kind == "mqtt":
-            from lockers.drivers.mqtt import MqttDriver, MqttSettings
-
             driver = MqttDriver(
                 bank.id,
                 signer=signer,
@@ -114,8 +107,6 @@ def _build_driver(rt: Runtime, bank: BankSettings, verifier: Any) -> Any:
                 ),
             )
         else:
-            from lockers.drivers.http import HttpDriver
-
             driver = HttpDriver(
                 bank.id,
                 settings.controller_url or "",
@@ -132,8 +123,6 @@ def _build_driver(rt: Runtime, bank: BankSettings, verifier: Any) -> Any:
 
 def controller_verifier(rt: Runtime) -> Any:
     """One verifier of controller messages per process, with nonces shared through Redis."""
-    from bridge.services.controller_auth import RedisNonceCache
-    from lockers.signing import Verifier
 
     def key_of(bank_id: str) -> bytes | None:
         try:

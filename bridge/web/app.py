@@ -5,14 +5,19 @@ from __future__ import annotations
 import importlib
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 from flask import Flask
 
 from bridge.config import Settings
 from bridge.runtime import Runtime
+from bridge.services.assembly import assemble
 from bridge.web import errors
+from bridge.web.proxies import TrustedProxies
 
 log = logging.getLogger(__name__)
+
+PACKAGE = Path(__file__).resolve().parent.parent
 
 # Blueprints by module, each registered by its ``init_app`` or its ``bp``.
 BLUEPRINTS = (
@@ -27,8 +32,8 @@ BLUEPRINTS = (
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> Flask:
-    app = Flask(__name__)
-    from bridge.services.assembly import assemble
+    # Templates and static files live in bridge/templates and bridge/static.
+    app = Flask(__name__, root_path=str(PACKAGE))
 
     runtime = assemble(runtime or Runtime.from_settings(settings))  # webhook events
     app.extensions["lockerbridge"] = runtime
@@ -48,7 +53,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Flask:
         else:
             app.register_blueprint(module.bp)
     errors.init_app(app)  # refused and missing pages in words (not a blueprint)
-    from bridge.web.proxies import TrustedProxies
 
     app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
         app.wsgi_app,

@@ -28,6 +28,8 @@ from flask import Blueprint, Flask, current_app, jsonify
 from sqlalchemy import select, text
 
 from bridge.runtime import Runtime
+from bridge.services.health import ILS_HEALTH_KEY, probe_one
+from bridge.storage.tables.core import BankRow
 
 bp = Blueprint("health", __name__)
 
@@ -109,8 +111,6 @@ class IlsProbe:
         return list(result.get("warnings") or ()) if result else []
 
     def _result(self) -> dict[str, Any] | None:
-        from bridge.services.health import ILS_HEALTH_KEY
-
         raw = self.rt.redis.get(ILS_HEALTH_KEY.format(name=self.ils_name))
         if raw is None:
             return None
@@ -126,8 +126,6 @@ class IlsProbe:
         return f"down: {result.get('error') or 'the ILS does not answer'}"
 
     def _ping_now(self) -> str:
-        from bridge.services.health import probe_one
-
         with self._lock:
             # One ping at a time per process: concurrent checks wait for the same answer.
             if self._running is None or not self._running.is_alive():
@@ -165,8 +163,6 @@ class ControllerStates:
         return check
 
     def _current(self) -> dict[str, bool]:
-        from bridge.storage.tables.core import BankRow
-
         with self._lock:
             if time.monotonic() - self._read_at > self.ttl:
                 with self.rt.sessions() as s:

@@ -34,10 +34,17 @@ from flask import (
 from flask.typing import ResponseReturnValue
 
 from bridge.config import BankSettings
-from bridge.services.access import phone
+from bridge.services import dayuse
+from bridge.services.access import phone, reissue
+from bridge.services.access.verification import Verdict, verify_presence
+from bridge.services.banks import audit
 from bridge.services.staff.accounts import Role
-from bridge.web import security
+from bridge.storage.db import unit_of_work
+from bridge.web import directory, security
+from bridge.web.branding import brand_for
+from bridge.web.kiosk import words as kiosk_words
 from bridge.web.kiosk.identity import kiosk_allowed
+from bridge.web.kiosk.text import LANGUAGES, language, text
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 security.protect_blueprint(bp)
@@ -50,7 +57,6 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(staff_bp)
-    from bridge.web import directory
 
     directory.init_app(app)
 
@@ -80,7 +86,6 @@ LANG_COOKIE = "lb_lang"
 def _lang(bank: BankSettings | None) -> str:
     """The patron's language: asked for (the link in a Spanish message carries ``lang=es``;
     the page's language links), else remembered from an earlier page, else the bank's."""
-    from bridge.web.kiosk.text import language
 
     asked = request.values.get("lang") or request.cookies.get(LANG_COOKIE)
     return language(asked, bank.language if bank else "en")
@@ -90,9 +95,6 @@ def _patron_page(template: str, bank: BankSettings | None, **context: Any) -> An
     """A patron's phone page in their language, with the library's branding; the language is
     remembered (cookie limited to ``/phone``) for the pages that follow, such as the one the
     kiosk's QR code opens."""
-    from bridge.web.branding import brand_for
-    from bridge.web.kiosk import words as kiosk_words
-    from bridge.web.kiosk.text import LANGUAGES, text
 
     rt = security.runtime()
     lang = _lang(bank)
@@ -134,8 +136,6 @@ def _patron_page(template: str, bank: BankSettings | None, **context: Any) -> An
 
 def _result_words(result: Any, lang: str, bank: BankSettings | None) -> str:
     """A phone result in the patron's words (the service's English stays in the logs)."""
-    from bridge.web.branding import brand_for
-    from bridge.web.kiosk import words as kiosk_words
 
     brand = brand_for(security.runtime().settings, bank)
     outcome = result.outcome
@@ -283,11 +283,6 @@ def dayuse_form(bank_id: str) -> ResponseReturnValue:
 
 @bp.post("/dayuse/<bank_id>")
 def dayuse_post(bank_id: str) -> ResponseReturnValue:
-    from bridge.services import dayuse
-    from bridge.services.access.verification import Verdict, verify_presence
-    from bridge.services.banks import audit
-    from bridge.storage.db import unit_of_work
-
     bank = _bank(bank_id)
     rt = security.runtime()
     card = (request.form.get("card") or "").strip()[:64]
@@ -347,8 +342,6 @@ security.protect_blueprint(staff_bp)
 @staff_bp.get("/dayuse")
 @security.require_role(Role.VIEWER)
 def dayuse_overview() -> ResponseReturnValue:
-    from bridge.services import dayuse
-
     rt = security.runtime()
     lines = dayuse.overview(rt)
     return render_template(
@@ -363,8 +356,6 @@ def dayuse_overview() -> ResponseReturnValue:
 @staff_bp.post("/dayuse/<int:reservation>/emptied")
 @security.require_role(Role.STAFF)
 def dayuse_emptied(reservation: int) -> ResponseReturnValue:
-    from bridge.services import dayuse
-
     user = security.signed_in_user()
     assert user is not None
     dayuse.emptied(security.runtime(), reservation, actor=f"staff:{user.username}")
@@ -375,7 +366,6 @@ def dayuse_emptied(reservation: int) -> ResponseReturnValue:
 @security.require_role(Role.STAFF)
 def reissue_code() -> ResponseReturnValue:
     """From the status page: a new code for the patron whose items are in a compartment."""
-    from bridge.services.access import reissue
 
     user = security.signed_in_user()
     assert user is not None
@@ -407,8 +397,6 @@ def new_code(bank_id: str) -> ResponseReturnValue:
 
 @bp.post("/newcode/<bank_id>")
 def new_code_post(bank_id: str) -> ResponseReturnValue:
-    from bridge.services.access import reissue
-
     bank = _bank(bank_id)
     rt = security.runtime()
     card = (request.form.get("card") or "").strip()[:64]

@@ -29,6 +29,7 @@ from redis import Redis
 from bridge.runtime import Runtime
 from bridge.services.access.attempts import Attempt, Budget, InFlight, OverBudget, reserve
 from bridge.services.staff.accounts import Role, StaffUser
+from bridge.storage.db import unit_of_work
 
 csrf = CSRFProtect()
 
@@ -173,7 +174,6 @@ def current_session() -> StaffSession | None:
     # The account as it is now, not as it was at sign-in: deactivating an account or changing
     # its role takes effect at this very request, in every web process.
     from bridge.services.staff.accounts import get_user
-    from bridge.storage.db import unit_of_work
 
     with unit_of_work(rt.sessions) as s:
         user = get_user(s, int(data["user_id"]))

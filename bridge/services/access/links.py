@@ -1,7 +1,7 @@
 """Issuing phone links, inside the transaction that issues a patron's access code.
 
-The lower half of ``bridge.services.access.phone`` (which owns the link's use at the bank): door events
-(``bridge.services.doors``) issue links when items are loaded, and must not depend on the
+The lower half of ``bridge.services.access.phone`` (which owns the link's use at the bank): door
+events (``bridge.services.doors``) issue links when items are loaded, and must not depend on the
 pickup flow that a link later starts.
 """
 

@@ -31,6 +31,7 @@ from bridge.services.access.links import new_token as new_token
 from bridge.services.access.links import revoke_links as revoke_links
 from bridge.services.access.verification import Verdict, presence_key, verify_presence
 from bridge.services.banks import audit
+from bridge.services.pickup import PickupOutcome, hand_over
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import PhoneLinkRow
 from bridge.storage.tables.lockers import LoadRow
@@ -192,7 +193,6 @@ def open_from_phone(
     rt: Runtime, token: str, code: str, *, fee_acknowledged: bool = False
 ) -> PhoneResult:
     """The patron at the bank sent the kiosk's presence code from the phone page."""
-    from bridge.services.pickup import PickupOutcome, hand_over
 
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:

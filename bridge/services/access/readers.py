@@ -30,8 +30,11 @@ from bridge.runtime import Runtime
 from bridge.services.access.attempts import Budget, OverBudget, reserve
 from bridge.services.access.verification import kiosk_budget, locked_message
 from bridge.services.banks import audit, hashers, pseudonym
+from bridge.services.pickup import ILS_DOWN, PickupOutcome, hand_over, pickup_with_card
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import CredentialRow
+from ils_adapters.base import IlsRejected, IlsUnavailable, OutcomeUnknown
 from lockers.drivers.base import CardRead
 
 PIN_WAIT_SECONDS = 90
@@ -146,10 +149,6 @@ def card_read(rt: Runtime, event: CardRead) -> ReaderResult:
 
 
 def _without_pin(rt: Runtime, bank_id: str, card: str, kiosk: Budget) -> ReaderResult:
-    from bridge.services.pickup import ILS_DOWN, hand_over
-    from bridge.services.wiring import adapter_for
-    from ils_adapters.base import IlsRejected, IlsUnavailable, OutcomeUnknown
-
     ref = pseudonym(rt, card)
     try:
         # Counted before the ILS is asked; an unknown card keeps its entry.
@@ -249,7 +248,6 @@ def cancel_pin(rt: Runtime, bank_id: str) -> bool:
 
 def finish_with_pin(rt: Runtime, bank_id: str, pin: str, *, kiosk: str = "kiosk") -> ReaderResult:
     """The PIN typed at the kiosk after a card read: exactly ``pickup_with_card``."""
-    from bridge.services.pickup import PickupOutcome, pickup_with_card
 
     raw = rt.redis.getdel(_PENDING.format(bank=bank_id))
     if raw is None:

@@ -25,8 +25,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bridge.infra import outbox
+from bridge.notify import MessageKind, queue_message
+from bridge.notify.optout import patron_keys
 from bridge.runtime import Runtime
 from bridge.services.access import phone
+from bridge.services.access.attempts import Budget, OverBudget, reserve
+from bridge.services.access.verification import Verdict, verify_card
 from bridge.services.banks import (
     SqlGrantStore,
     access_codes,
@@ -97,7 +101,6 @@ def reissue(
     """Revokes the patron's codes and phone links at ``bank_id`` (unless ``revoke`` is False)
     and issues new ones, with a new ready-for-pickup message; one transaction. Raises KeyError
     for an unknown bank."""
-    from bridge.notify import MessageKind, queue_message
 
     bank = rt.settings.bank(bank_id)
     now = rt.clock()
@@ -225,8 +228,6 @@ def _last_code_sent(rt: Runtime, s: Session, bank_id: str, card: str) -> datetim
     """When the patron's last ready-for-pickup message with a code left (the code a re-issue
     replaces), so the new message can say which one it replaces. A message not sent yet does
     not count: delivery folds it into the newer one (``bridge.notify.delivery``)."""
-    from bridge.notify import MessageKind
-    from bridge.notify.optout import patron_keys
 
     if not card:
         return None
@@ -244,7 +245,6 @@ def reissue_with_card(
     rt: Runtime, bank_id: str, card: str, pin: str, *, kiosk: str = "kiosk"
 ) -> ReissueResult:
     """Kiosk, card + PIN: the new code is returned for the screen (and sent)."""
-    from bridge.services.access.verification import Verdict, verify_card
 
     verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="reissue")
     if not verified.ok:
@@ -269,7 +269,6 @@ def resend_message(rt: Runtime, bank_id: str, card: str, *, client: str) -> Reis
     code away): the patron's own address gets a message with an extra code. Its own limits,
     counted first: ``RESEND_PER_CARD`` per card and ``RESEND_PER_CLIENT`` per kiosk or client.
     """
-    from bridge.services.access.attempts import Budget, OverBudget, reserve
 
     rt.settings.bank(bank_id)
     ref = pseudonym(rt, card)

@@ -11,9 +11,9 @@ Order, whatever the secret:
 1. at most one verification in flight per card (or per bank for codes, which name no card):
    a second one at the same moment is refused as busy, never queued behind the first;
 2. one attempt is reserved, atomically, against every budget that applies
-   (:mod:`bridge.services.access.attempts`) - the card (5 failures per 15 minutes, ended by a success;
-   10 per 24 hours), the kiosk device or client (20 per 10 minutes), and for codes the bank's
-   budget (``access.code_failures_per_bank_per_day``); over any budget nothing is checked;
+   (:mod:`bridge.services.access.attempts`) - the card (5 failures per 15 minutes, ended by a
+   success; 10 per 24 hours), the kiosk device or client (20 per 10 minutes), and for codes the
+   bank's budget (``access.code_failures_per_bank_per_day``); over any budget nothing is checked;
 3. only then the secret is checked; success refunds the attempt, failure keeps it (each failure
    its own entry), an ILS that does not answer refunds it;
 4. when the bank's code budget is half spent, staff are alerted once per budget
@@ -38,6 +38,7 @@ from bridge.runtime import Runtime
 from bridge.services.access import presence
 from bridge.services.access.attempts import Attempt, Budget, InFlight, OverBudget, reserve
 from bridge.services.banks import SqlGrantStore, audit, hashers, pseudonym
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from ils_adapters.base import IlsRejected, IlsUnavailable, OutcomeUnknown, PatronCheck
 from lockers.access import AccessGrant
@@ -152,7 +153,6 @@ def verify_card(
     rt: Runtime, bank_id: str, card: str, pin: str, *, kiosk: str, via: str
 ) -> Verified:
     """Card + PIN through the ILS, behind the budgets. The PIN is never stored or logged."""
-    from bridge.services.wiring import adapter_for
 
     rt.settings.bank(bank_id)
     card = card.strip()

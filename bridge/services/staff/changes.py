@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.config import Settings
+from bridge.runtime import Runtime
 from bridge.services.banks import audit
 from bridge.services.staff.accounts import (
     ISSUER,
@@ -34,6 +35,7 @@ from bridge.services.staff.accounts import (
     password_hasher,
     seal_totp_secret,
 )
+from bridge.storage.db import check_connection, make_engine, session_factory, unit_of_work
 from bridge.storage.tables.staff import StaffUserRow
 
 SESSION_PATTERN = "lockerbridge:staff-session:*"  # bridge.web.security.SESSION_KEY
@@ -85,8 +87,6 @@ def end_sessions(redis: Redis, user_id: int) -> int:
 
 def cli_sessions(settings: Settings, args: argparse.Namespace) -> int:
     """``user sessions NAME``: the account's live sessions, one a line (id hint, started)."""
-    from bridge.runtime import Runtime
-    from bridge.storage.db import unit_of_work
 
     rt = Runtime.from_settings(settings)
     try:
@@ -179,9 +179,6 @@ def change(
 
 
 def cli_change(settings: Settings, args: argparse.Namespace) -> int:
-    from bridge.runtime import Runtime
-    from bridge.storage.db import unit_of_work
-
     actor = f"cli:{getpass.getuser()}"
     rt = Runtime.from_settings(settings)
     try:
@@ -203,7 +200,6 @@ def cli_change(settings: Settings, args: argparse.Namespace) -> int:
 
 def cli_user(settings: Settings, args: argparse.Namespace) -> int:
     """``lockerbridge user add NAME --role R [--password-stdin] [--totp]``."""
-    from bridge.storage.db import check_connection, make_engine, session_factory, unit_of_work
 
     if args.user_command == "list":
         return _cli_manage(settings, args)
@@ -243,7 +239,6 @@ def cli_user(settings: Settings, args: argparse.Namespace) -> int:
 
 def _cli_manage(settings: Settings, args: argparse.Namespace) -> int:
     """``user list``: every account, tab-separated (name, role, active or disabled, totp)."""
-    from bridge.storage.db import make_engine, session_factory, unit_of_work
 
     engine = make_engine(settings.database_url)
     try:

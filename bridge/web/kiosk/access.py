@@ -7,7 +7,8 @@ with a PIN typed *at the bank*. Like every kiosk route, these need an enrolled k
 the bank (:mod:`bridge.web.kiosk.identity`, enrolled by an administrator at
 ``/staff/banks/<bank>/kiosk``); the blueprint checks that before any view runs.
 
-Routes register on the kiosk blueprint (:mod:`bridge.web.kiosk.pages`; :mod:`bridge.web.kiosk.views` imports this module so that they are registered).
+Routes register on the kiosk blueprint (:mod:`bridge.web.kiosk.pages`);
+:mod:`bridge.web.kiosk.views` imports this module so that they are registered.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from flask.typing import ResponseReturnValue
 
 from bridge.config import BankSettings
 from bridge.runtime import Runtime
+from bridge.services import dayuse
+from bridge.services.access import readers, reissue
+from bridge.services.access.readers import ReaderOutcome, ReaderResult
+from bridge.services.dayuse import doors_of
+from bridge.services.pickup import DENIED_CARD
 from bridge.web import security
 from bridge.web.kiosk.pages import (
     bank_or_404,
@@ -81,7 +87,6 @@ def _fingerprint(outcome: str, message: str, opened: tuple[int, ...]) -> str:
 def _last_to_show(rt: Runtime, bank_id: str) -> ReaderResult | None:
     """The reader's last result, unless it is a card that waited for a PIN which is no longer
     wanted (the patron cancelled, or the wait ran out): nothing to show then."""
-    from bridge.services.access import readers
 
     last = readers.last_result(rt, bank_id)
     if last is None or last.outcome is readers.ReaderOutcome.NEEDS_PIN:
@@ -93,7 +98,6 @@ def _last_to_show(rt: Runtime, bank_id: str) -> ReaderResult | None:
 def reader_state(bank_id: str) -> ResponseReturnValue:
     """Polled by the start screen of the bank's kiosk: is a card waiting for its PIN, or is
     there a reader result the screen has not shown yet?"""
-    from bridge.services.access import readers
 
     bank = bank_or_404(bank_id)
     rt = security.runtime()
@@ -120,9 +124,6 @@ _READER_KEYS = {
 
 
 def _reader_result(bank: BankSettings, result: object) -> ResponseReturnValue:
-    from bridge.services.access.readers import ReaderOutcome, ReaderResult
-    from bridge.services.pickup import DENIED_CARD
-
     assert isinstance(result, ReaderResult)
     rt = security.runtime()
     rt.redis.set(
@@ -152,8 +153,6 @@ def _reader_result(bank: BankSettings, result: object) -> ResponseReturnValue:
 
 @bp.get("/<bank_id>/reader")
 def reader_pin(bank_id: str) -> ResponseReturnValue:
-    from bridge.services.access import readers
-
     bank = bank_or_404(bank_id)
     rt = security.runtime()
     if readers.waiting_for_pin(rt, bank.id):
@@ -166,8 +165,6 @@ def reader_pin(bank_id: str) -> ResponseReturnValue:
 
 @bp.post("/<bank_id>/reader")
 def reader_pin_post(bank_id: str) -> ResponseReturnValue:
-    from bridge.services.access import readers
-
     bank = bank_or_404(bank_id)
     pin = form_field("pin")
     if not pin:
@@ -182,7 +179,6 @@ def reader_pin_post(bank_id: str) -> ResponseReturnValue:
 def reader_cancel(bank_id: str) -> ResponseReturnValue:
     """ "Cancel" on the PIN prompt: the card stops waiting, so the start screen does not turn
     straight back to the prompt."""
-    from bridge.services.access import readers
 
     bank = bank_or_404(bank_id)
     readers.cancel_pin(security.runtime(), bank.id)
@@ -208,8 +204,6 @@ _DAYUSE_KEYS = {
 
 
 def _dayuse_page(bank: BankSettings, error: str | None, status: int = 200) -> ResponseReturnValue:
-    from bridge.services.dayuse import doors_of
-
     rt = security.runtime()
     return (
         render_page(
@@ -230,8 +224,6 @@ def dayuse_form(bank_id: str) -> ResponseReturnValue:
 
 @bp.post("/<bank_id>/dayuse")
 def dayuse_post(bank_id: str) -> ResponseReturnValue:
-    from bridge.services import dayuse
-
     bank = bank_or_404(bank_id)
     lang = language_of(bank)
     rt = security.runtime()
@@ -296,8 +288,6 @@ def new_code(bank_id: str) -> ResponseReturnValue:
 
 @bp.post("/<bank_id>/newcode")
 def new_code_post(bank_id: str) -> ResponseReturnValue:
-    from bridge.services.access import reissue
-
     bank = bank_or_404(bank_id)
     lang = language_of(bank)
     rt = security.runtime()

@@ -1,4 +1,5 @@
-"""Which kiosk is asking: the enrolled device behind a kiosk request (:mod:`bridge.services.access.kiosks`).
+"""Which kiosk is asking: the enrolled device behind a kiosk request
+(:mod:`bridge.services.access.kiosks`).
 
 The device's token arrives in the HTTP-only cookie ``lb_kiosk`` (set at enrolment in the kiosk
 browser) or, from a kiosk program, in the header ``X-Lockerbridge-Kiosk``. Every route of the

@@ -15,6 +15,11 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 
 from bridge.config import BankSettings
+from bridge.services import pickup as service
+from bridge.services.access.kiosks import device_for
+from bridge.services.dayuse import doors_of
+from bridge.services.equipment import BorrowOutcome, borrow_equipment
+from bridge.services.return_doors import open_return_door
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import EquipmentRow
 from bridge.web import branding, security
@@ -23,6 +28,7 @@ from bridge.web.kiosk import (
     words,
 )
 from bridge.web.kiosk import identity as kiosk_identity
+from bridge.web.kiosk.access import presence
 from bridge.web.kiosk.pages import (
     MAX_FIELD,
     bank_or_404,
@@ -34,7 +40,9 @@ from bridge.web.kiosk.pages import (
     render_page,
     say,
 )
+from bridge.web.kiosk.simulated import close_from_form
 from bridge.web.kiosk.text import text
+from bridge.web.staff.kiosks import COOKIE_DAYS
 
 
 def init_app(app: Flask) -> None:
@@ -52,9 +60,6 @@ def expired_form(exc: CSRFError) -> ResponseReturnValue:
 
 @bp.get("/<bank_id>")
 def start(bank_id: str) -> ResponseReturnValue:
-    from bridge.services.dayuse import doors_of
-    from bridge.web.kiosk.access import presence
-
     bank = bank_or_404(bank_id)
     rt = security.runtime()
     return render_page(
@@ -81,8 +86,6 @@ def _has_equipment(bank_id: str) -> bool:
 def enrol_with_token(bank_id: str) -> ResponseReturnValue:
     """A token from ``lockerbridge kiosk enrol`` or the administrators' kiosk page, typed on
     the not-enrolled page: a live token of this bank makes this browser its kiosk."""
-    from bridge.services.access.kiosks import device_for
-    from bridge.web.staff.kiosks import COOKIE_DAYS
 
     bank = bank_or_404(bank_id)
     rt = security.runtime()
@@ -123,8 +126,6 @@ def pickup_form(bank_id: str, way: str) -> ResponseReturnValue:
 
 @bp.post("/<bank_id>/pickup/<way>")
 def pickup_post(bank_id: str, way: str) -> ResponseReturnValue:
-    from bridge.services import pickup as service
-
     bank = bank_or_404(bank_id)
     rt = security.runtime()
     fee = request.form.get("fee_acknowledged") == "1"
@@ -183,8 +184,6 @@ def return_form(bank_id: str) -> ResponseReturnValue:
 
 @bp.post("/<bank_id>/return")
 def return_post(bank_id: str) -> ResponseReturnValue:
-    from bridge.services.return_doors import open_return_door
-
     bank = bank_or_404(bank_id)
     lang = language_of(bank)
     item = form_field("item")
@@ -255,8 +254,6 @@ def equipment_form(bank_id: str) -> ResponseReturnValue:
 
 @bp.post("/<bank_id>/equipment")
 def equipment_post(bank_id: str) -> ResponseReturnValue:
-    from bridge.services.equipment import BorrowOutcome, borrow_equipment
-
     bank = bank_or_404(bank_id)
     lang = language_of(bank)
     category, card, pin = form_field("category"), form_field("card"), form_field("pin")
@@ -307,7 +304,6 @@ def equipment_post(bank_id: str) -> ResponseReturnValue:
 def simulate_close(bank_id: str) -> ResponseReturnValue:
     """The patron at a simulated bank takes the items (or puts the return in) and closes the
     door; only a bank with the simulated driver has this (demo and tests)."""
-    from bridge.web.kiosk.simulated import close_from_form
 
     bank = bank_or_404(bank_id)
     close_from_form(security.runtime(), bank.id, request.form)

@@ -21,7 +21,8 @@ from sqlalchemy import select
 
 from bridge.config import BankSettings
 from bridge.runtime import Runtime
-from bridge.services.loading import SIZES, ScanOutcome, ScanResult
+from bridge.services.equipment import EquipmentError, category, record_inspection, stock_equipment
+from bridge.services.loading import SIZES, ScanOutcome, ScanResult, scan_item
 from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
@@ -177,8 +178,6 @@ def load(bank_id: str) -> ResponseReturnValue:
 @bp.post("/banks/<bank_id>/load")
 @security.require_role(Role.STAFF)
 def load_scan(bank_id: str) -> ResponseReturnValue:
-    from bridge.services.loading import scan_item
-
     bank, actor = _posting(bank_id)
     barcode = _field("barcode")
     size = request.form.get("size") or None
@@ -269,8 +268,6 @@ def equipment(bank_id: str) -> ResponseReturnValue:
 @bp.post("/banks/<bank_id>/equipment/inspection")
 @security.require_role(Role.STAFF)
 def equipment_inspection(bank_id: str) -> ResponseReturnValue:
-    from bridge.services.equipment import EquipmentError, record_inspection
-
     bank, actor = _posting(bank_id)
     item = _field("item")
     verdict = request.form.get("verdict")
@@ -294,8 +291,6 @@ def equipment_inspection(bank_id: str) -> ResponseReturnValue:
 @bp.post("/banks/<bank_id>/equipment")
 @security.require_role(Role.STAFF)
 def equipment_stock(bank_id: str) -> ResponseReturnValue:
-    from bridge.services.equipment import EquipmentError, category, stock_equipment
-
     bank, actor = _posting(bank_id)
     rt = security.runtime()
     item = _field("item")
