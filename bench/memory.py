@@ -11,7 +11,7 @@
 - growth: the web process at 1,000 and 10,000 compartments, and fresh worker processes after
   100, 300 and 1,000 check-ins (memory that grows with the work done would be a leak).
 
-DOMAIN.md sets no memory target; the figures are reported for sizing hosts and containers.
+No memory target is set; the figures are reported for sizing hosts and containers.
 """
 
 from __future__ import annotations

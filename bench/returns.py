@@ -121,7 +121,7 @@ def _env(items: int) -> Iterator[_Env]:
             db.drop()
 
 
-class _Timed:
+class TimedAdapter:
     """Wraps the bank's adapter and adds up the time spent inside the ILS."""
 
     def __init__(self, inner: Any) -> None:
@@ -143,7 +143,7 @@ class _Timed:
 
 def _in_process(env: _Env, items: list[str]) -> tuple[list[float], list[float]]:
     """Total and own (non-ILS) seconds per deposit: record it, then run the job body."""
-    timed = _Timed(adapter_for(env.rt, "main-lobby"))
+    timed = TimedAdapter(adapter_for(env.rt, "main-lobby"))
     totals, own = [], []
     for item in items:
         env.rt.redis.flushdb()  # the job is run here, not by a worker

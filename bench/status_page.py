@@ -9,7 +9,7 @@ two in three doors holding a waiting item, some expired, some with faults), sign
 in through the real form, and times ``GET /staff/`` with Flask's test client. The baseline is
 ``GET /healthz`` on the same app and client (the framework's own cost), measured in the same run.
 
-Targets (DOMAIN.md section 7): p95 <= 100 ms at 200 compartments, <= 250 ms at 1,000.
+Targets: p95 <= 100 ms at 200 compartments, <= 250 ms at 1,000.
 """
 
 from __future__ import annotations

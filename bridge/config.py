@@ -86,12 +86,6 @@ class IllPartnerSettings(Strict):
     timeout_seconds: float = Field(15.0, gt=0)
 
 
-class KohaRestSettings(Strict):
-    base_url: str
-    client_id: str
-    client_secret: str
-
-
 class IlsSettings(Strict):
     name: str
     profile: Literal["koha", "evergreen", "evergreen-mediator", "folio", "generic"] = "koha"
@@ -115,7 +109,6 @@ class IlsSettings(Strict):
     test_item: str | None = None
     tls: TlsSettings = TlsSettings()
     ncip: NcipSettings | None = None
-    koha_rest: KohaRestSettings | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -1,4 +1,4 @@
-"""Hold-shelf expiry (DOMAIN.md section 2, step 7), run every few minutes by the scheduler.
+"""Hold-shelf expiry (docs/architecture.md, Expiry), run every few minutes by the scheduler.
 
 The expiry date of each loaded item is the ILS's hold-shelf date where the ILS sent one
 (check-in / item information), else the bank's ``hold_shelf_days`` after loading; it is stored

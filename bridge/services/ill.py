@@ -1,4 +1,4 @@
-"""Inter-library loans through the lockers (DOMAIN.md section 2, "Inter-library transfers and ILL").
+"""Inter-library loans through the lockers (docs/ill.md).
 
 An ILL system tells us over NCIP that an item is coming for one of our patrons (AcceptItem,
 ``PickupLocation`` = a locker bank). We:

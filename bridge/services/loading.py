@@ -1,5 +1,5 @@
 """Staff loading: scan an item at a bank, and either a door opens for it or staff are told
-where it must go instead (DOMAIN.md section 2, hold pickup steps 2-4).
+where it must go instead (docs/architecture.md, Load).
 
 :func:`scan_item` runs, in order:
 
@@ -19,8 +19,7 @@ Each answer is a :class:`ScanResult` with a message for the member of staff at t
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -77,7 +76,6 @@ class ScanResult:
     destination: str | None = None
     destination_bank: str | None = None
     retry: bool = False
-    timings: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def door_open(self) -> bool:
@@ -102,7 +100,6 @@ def scan_item(
         raise ValueError("empty item barcode")
     if size is not None and size.upper() not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}")
-    timings = {"ils": 0.0}
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:
         inside = s.scalars(
@@ -129,16 +126,14 @@ def scan_item(
                 f"This item is already in compartment {inside.compartment} ({where}); "
                 "nothing was changed.",
                 compartment=inside.compartment,
-                timings=timings,
             )
         size = (size or transfers.expected_size(s, item) or "S").upper()
     if reopen and inside is not None:
         # Reserved here earlier, but its door is shut and nothing is inside: the process that
         # reserved it died before the door opened (or the answer was lost). The hold is
         # captured already; open the same door again instead of checking the item in twice.
-        return _open_reserved(rt, bank, item, inside.compartment, actor, timings)
+        return _open_reserved(rt, bank, item, inside.compartment, actor)
     adapter = adapter_for(rt, bank_id)
-    started = time.perf_counter()
     try:
         status = adapter.item_status(item)
         if status.known and not status.status.on_loan:
@@ -146,32 +141,27 @@ def scan_item(
         else:
             outcome = None
     except (IlsUnavailable, OutcomeUnknown) as exc:
-        timings["ils"] = time.perf_counter() - started
         return _refuse(
             rt,
             bank_id,
             item,
             actor,
             ScanOutcome.ILS_UNAVAILABLE,
-            timings,
             "The catalogue is not answering. Scan the item again in a minute, or "
             "put it on the hold shelf.",
             retry=True,
             why=type(exc).__name__,
         )
     except IlsRejected as exc:
-        timings["ils"] = time.perf_counter() - started
         return _refuse(
             rt,
             bank_id,
             item,
             actor,
             ScanOutcome.NEEDS_STAFF,
-            timings,
             f"The catalogue refused the check-in: {exc.screen_message or exc}",
             why="rejected",
         )
-    timings["ils"] = time.perf_counter() - started
     if not status.known:
         return _refuse(
             rt,
@@ -179,7 +169,6 @@ def scan_item(
             item,
             actor,
             ScanOutcome.UNKNOWN_ITEM,
-            timings,
             "The catalogue does not know this barcode. Check the label.",
             why="unknown_item",
         )
@@ -190,11 +179,10 @@ def scan_item(
             item,
             actor,
             ScanOutcome.CHECKED_OUT,
-            timings,
             "This item is on loan to a patron. Check it in at the desk first; it was not loaded.",
             why="checked_out",
         )
-    return _after_checkin(rt, bank, item, size, outcome, actor, now, status.title, timings)
+    return _after_checkin(rt, bank, item, size, outcome, actor, now, status.title)
 
 
 def _refuse(
@@ -203,7 +191,6 @@ def _refuse(
     item: str,
     actor: str,
     outcome: ScanOutcome,
-    timings: dict[str, float],
     message: str,
     *,
     why: str,
@@ -229,7 +216,6 @@ def _refuse(
         destination=destination,
         destination_bank=destination_bank,
         retry=retry,
-        timings=timings,
     )
 
 
@@ -242,7 +228,6 @@ def _after_checkin(
     actor: str,
     now: datetime,
     title: str | None,
-    timings: dict[str, float],
 ) -> ScanResult:
     here = outcome.kind is CheckinKind.HOLD_HERE or (
         outcome.kind is CheckinKind.HOLD_ELSEWHERE
@@ -256,12 +241,11 @@ def _after_checkin(
                 item,
                 actor,
                 ScanOutcome.NEEDS_STAFF,
-                timings,
                 "The hold was captured, but the catalogue did not say whose it is; "
                 "put it on the hold shelf.",
                 why="no_hold_patron",
             )
-        return _load(rt, bank, item, size, outcome, actor, now, title, timings)
+        return _load(rt, bank, item, size, outcome, actor, now, title)
     destination = transfers.travels_to(outcome)
     if destination:
         target = transfers.bank_for_location(rt, destination)
@@ -287,7 +271,6 @@ def _after_checkin(
             item,
             actor,
             ScanOutcome.SEND_ELSEWHERE,
-            timings,
             message,
             why=outcome.kind.value,
             destination=destination,
@@ -300,7 +283,6 @@ def _after_checkin(
             item,
             actor,
             ScanOutcome.NO_HOLD,
-            timings,
             "No hold waits for this item here. It is checked in; reshelve it.",
             why=outcome.kind.value,
         )
@@ -311,7 +293,6 @@ def _after_checkin(
             item,
             actor,
             ScanOutcome.UNKNOWN_ITEM,
-            timings,
             "The catalogue does not know this barcode. Check the label.",
             why="unknown_item",
         )
@@ -321,7 +302,6 @@ def _after_checkin(
         item,
         actor,
         ScanOutcome.NEEDS_STAFF,
-        timings,
         "The catalogue answered something the locker cannot act on"
         + (f": {outcome.screen_message}" if outcome.screen_message else "")
         + ". Put the item on the hold shelf.",
@@ -338,7 +318,6 @@ def _load(
     actor: str,
     now: datetime,
     title: str | None,
-    timings: dict[str, float],
 ) -> ScanResult:
     patron = outcome.hold_patron or ""
     patron_ref = pseudonym(rt, patron)
@@ -368,7 +347,6 @@ def _load(
                 ScanOutcome.BANK_FULL,
                 item,
                 f"The hold is captured but no compartment fits: {chosen.reason}.",
-                timings=timings,
             )
         events = apply_allocation(state.bank, chosen, at=now, actor=actor, expires_at=expires)
         number = chosen.placements[0].compartment
@@ -412,7 +390,6 @@ def _load(
             item,
             f"Put the item in compartment {opening.opened} and close the door{moved}.",
             compartment=opening.opened,
-            timings=timings,
         )
     if opening.controller_offline:
         _release(rt, bank.id, item, actor, "controller offline")
@@ -424,7 +401,6 @@ def _load(
         ScanOutcome.DOOR_FAILED,
         item,
         f"{why}. The hold is captured: put the item on the hold shelf. Staff have been told.",
-        timings=timings,
     )
 
 
@@ -441,7 +417,7 @@ def _never_opened(s: Session, load: LoadRow, bank_id: str) -> bool:
 
 
 def _open_reserved(
-    rt: Runtime, bank: BankSettings, item: str, number: int, actor: str, timings: dict[str, float]
+    rt: Runtime, bank: BankSettings, item: str, number: int, actor: str
 ) -> ScanResult:
     with unit_of_work(rt.sessions) as s:
         audit(s, "door_reopened", at=rt.clock(), bank_id=bank.id, compartment=number,
@@ -453,7 +429,6 @@ def _open_reserved(
             item,
             f"Put the item in compartment {opening.opened} and close the door.",
             compartment=opening.opened,
-            timings=timings,
         )
     _release(rt, bank.id, item, actor, "no door opened")
     return ScanResult(
@@ -461,7 +436,6 @@ def _open_reserved(
         item,
         "No compartment door could be opened. The hold is captured: put the item on the hold "
         "shelf. Staff have been told.",
-        timings=timings,
     )
 
 

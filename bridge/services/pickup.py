@@ -1,4 +1,4 @@
-"""Patron pickup: card + PIN, QR token or typed code (DOMAIN.md section 2, steps 5-6).
+"""Patron pickup: card + PIN, QR token or typed code (docs/architecture.md, Pickup).
 
 Order of work, whichever way the patron identifies:
 
@@ -456,7 +456,7 @@ def _check_out(
     except IlsRejected as exc:
         return f"The library system refused the loan: {exc.screen_message or exc}", None, None
     except OutcomeUnknown:
-        # The reply was lost: ask what happened before deciding (DOMAIN.md section 3).
+        # The reply was lost: ask what happened before deciding (docs/sip2-notes.md, Connections).
         try:
             status = adapter.item_status(w.item)
         except (IlsUnavailable, IlsRejected):

@@ -42,7 +42,7 @@ def form_field(name: str) -> str:
 
 
 def kiosk_key_of(bank_id: str) -> str:
-    # Guessing limits per kiosk (DOMAIN.md section 6) key on the enrolled device.
+    # Guessing limits per kiosk (docs/access.md, Guessing limits) key on the enrolled device.
     return kiosk_identity.kiosk_key(bank_id)
 
 
