@@ -70,7 +70,7 @@ def add_deposit(
     s.execute(
         insert(AuditEventRow),
         [
-            _audit_values(
+            deposit_audit_values(
                 deposit_id,
                 bank_id,
                 compartment,
@@ -98,7 +98,7 @@ def _insert_or_nothing(s: Session, table: type[DepositRow]) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing(index_elements=["bank_id", "event_id"])
 
 
-def _audit_values(
+def deposit_audit_values(
     deposit_id: int,
     bank_id: str,
     compartment: int,

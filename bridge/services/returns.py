@@ -31,8 +31,8 @@ from bridge.infra import outbox
 from bridge.runtime import Runtime
 from bridge.services import equipment, ill
 from bridge.services.deposits import KIND as KIND
-from bridge.services.deposits import _audit_values
 from bridge.services.deposits import add_deposit as add_deposit
+from bridge.services.deposits import deposit_audit_values
 from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, OutboxRow
@@ -515,7 +515,7 @@ def _moved(
     s.execute(
         _AUDIT,
         [
-            _audit_values(
+            deposit_audit_values(
                 attempt.deposit_id,
                 attempt.bank_id,
                 attempt.compartment,

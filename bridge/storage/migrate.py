@@ -13,8 +13,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
@@ -27,6 +25,8 @@ _PG_LOCK_ID = 0x4C4F434B
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config  # only migrating needs Alembic (see the module docstring)
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -35,6 +35,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Brings the schema to the newest revision; safe to call from many processes at once."""
+    from alembic import command  # only migrating needs Alembic (see the module docstring)
 
     url = engine.url.render_as_string(hide_password=False)
     cfg = alembic_config(url)

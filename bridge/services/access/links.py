@@ -28,22 +28,22 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def _sign_key(rt: Runtime, index: int = 0) -> bytes:
+def link_key(rt: Runtime, index: int = 0) -> bytes:
     return hashlib.sha256(
         b"phone-link\x00" + rt.settings.security.code_keys[index].encode()
     ).digest()
 
 
-def _tag(key: bytes, body: str) -> str:
+def link_tag(key: bytes, body: str) -> str:
     return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest()[:_TAG_BYTES])
 
 
 def new_token(rt: Runtime) -> str:
     body = _b64(secrets.token_bytes(TOKEN_BYTES))
-    return f"{body}.{_tag(_sign_key(rt), body)}"
+    return f"{body}.{link_tag(link_key(rt), body)}"
 
 
-def _hashes(rt: Runtime, token: str) -> list[str]:
+def link_hashes(rt: Runtime, token: str) -> list[str]:
     return [h.digest("phone", "*", token) for h in hashers(rt)]
 
 
@@ -69,7 +69,7 @@ def issue_link(
     token = new_token(rt)
     session.add(
         PhoneLinkRow(
-            token_hash=_hashes(rt, token)[0],
+            token_hash=link_hashes(rt, token)[0],
             bank_id=bank_id,
             patron_ref=patron_ref,
             grant_id=grant_id,

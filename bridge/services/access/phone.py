@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from bridge.runtime import Runtime
 from bridge.services.access import presence
 from bridge.services.access.links import TOKEN_BYTES as TOKEN_BYTES
-from bridge.services.access.links import _hashes, _sign_key, _tag
 from bridge.services.access.links import issue_link as issue_link
+from bridge.services.access.links import link_hashes, link_key, link_tag
 from bridge.services.access.links import new_token as new_token
 from bridge.services.access.links import revoke_links as revoke_links
 from bridge.services.access.verification import Verdict, presence_key, verify_presence
@@ -101,7 +101,7 @@ def signature_ok(rt: Runtime, token: str) -> bool:
     if not body or not tag or len(token) > 100:
         return False
     return any(
-        hmac.compare_digest(_tag(_sign_key(rt, i), body), tag)
+        hmac.compare_digest(link_tag(link_key(rt, i), body), tag)
         for i in range(len(rt.settings.security.code_keys))
     )
 
@@ -123,7 +123,7 @@ def _find(rt: Runtime, s: Session, token: str) -> PhoneLinkRow | None:
     if not signature_ok(rt, token):
         return None
     return s.scalars(
-        select(PhoneLinkRow).where(PhoneLinkRow.token_hash.in_(_hashes(rt, token)))
+        select(PhoneLinkRow).where(PhoneLinkRow.token_hash.in_(link_hashes(rt, token)))
     ).first()
 
 
