@@ -257,9 +257,23 @@ def _row(s: Session, bank_id: str, number: int) -> CompartmentRow:
     return row
 
 
+# Controllers resend an event until they see our answer, so a resend can arrive after a later
+# event of the same door. Only the controller's own times are compared (never our clock), and
+# only strictly earlier events are stale: two events in the same instant are both real.
+def _stale_open(row: CompartmentRow, at: datetime) -> bool:
+    return not row.door_open and row.door_closed_at is not None and at < row.door_closed_at
+
+
+def _stale_close(row: CompartmentRow, at: datetime) -> bool:
+    return row.door_open and row.door_opened_at is not None and at < row.door_opened_at
+
+
 def _door_opened(rt: Runtime, event: DoorOpened) -> None:
     with unit_of_work(rt.sessions) as s:
         row = _row(s, event.bank_id, event.compartment)
+        if _stale_open(row, event.at):
+            log.info("stale door-opened ignored: %s door %s", event.bank_id, event.compartment)
+            return
         if row.state == _S.PICKED_UP.value and not row.door_open:
             # The patron's door really opened: a handover cut short before this point may be
             # resumed (bridge.services.pickup), one after it may not open the door again.
@@ -301,7 +315,10 @@ def door_closed(rt: Runtime, bank_id: str, number: int, at: datetime) -> None:
         row = state.rows.get(number)
         if row is None:
             raise KeyError(number)
-        row.door_open, row.door_opened_at = False, None
+        if _stale_close(row, at):
+            log.info("stale door-closed event ignored: %s door %s", bank_id, number)
+            return
+        row.door_open, row.door_opened_at, row.door_closed_at = False, None, at
         compartment = state.bank.compartment(number)
         fresh = [ld for ld in state.loads_in(number) if ld.state == "reserved"]
         events: list[LockerEvent] = []

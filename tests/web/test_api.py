@@ -15,7 +15,7 @@ from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.web.app import create_app
 from ils_adapters.memory import MemoryIls
-from lockers.drivers.base import DoorClosed
+from lockers.drivers.base import DoorClosed, DoorOpened
 from lockers.drivers.wire import encode_events
 from lockers.signing import Signer
 from tests.flows import conftest as flows
@@ -203,6 +203,52 @@ def test_a_signed_controller_event_is_applied_and_a_replay_is_401(http_rt: Runti
         ).all()
     assert [d["reason"] for d in rejected] == ["ReplayedMessage", "ForgedMessage"]
     assert json.dumps(rejected).find(SIGNING_KEY) == -1
+
+
+def test_a_door_event_resent_after_a_later_event_of_that_door_changes_nothing(
+    http_rt: Runtime,
+) -> None:
+    """A controller resends an event until it sees our answer, so a resend may arrive after the
+    door's next event: the door must not be shown open again (nor closed while a patron has it
+    open), and "door left open" must not be raised for a shut door."""
+    from sqlalchemy import select
+
+    from bridge.storage.db import unit_of_work
+    from bridge.storage.tables.core import CompartmentRow
+
+    api = create_app(http_rt.settings, http_rt).test_client()
+    clock = http_rt.clock
+
+    def send(event: Any) -> None:
+        reply = api.post(
+            "/api/v1/banks/main-lobby/controller/events",
+            data=encode_events([event]),
+            headers=_signed_events(http_rt, [event]),
+        )
+        assert reply.status_code == 200, reply.json
+
+    def door() -> tuple[bool, Any]:
+        with unit_of_work(http_rt.sessions) as s:
+            row = s.scalars(
+                select(CompartmentRow).where(
+                    CompartmentRow.bank_id == "main-lobby", CompartmentRow.number == 3
+                )
+            ).one()
+            return row.door_open, row.door_opened_at
+
+    opened = DoorOpened("main-lobby", 3, clock())
+    send(opened)
+    clock.advance(seconds=20)  # type: ignore[attr-defined]
+    closed = DoorClosed("main-lobby", 3, clock())
+    send(closed)
+    send(opened)  # the first answer was lost: the open comes again, after the close
+    assert door() == (False, None)
+
+    clock.advance(seconds=60)  # type: ignore[attr-defined]
+    reopened = DoorOpened("main-lobby", 3, clock())
+    send(reopened)
+    send(closed)  # an old close resent while the door is open again
+    assert door() == (True, reopened.at)
 
 
 # --- unauthenticated rejections reach the audit log once per source and minute ----------------

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 19:28:55.672161
+Create Date: 2026-12-07 20:54:22.467657
 """
 
 from __future__ import annotations
@@ -349,6 +349,7 @@ def upgrade() -> None:
     sa.Column('state_since', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('door_open', sa.Boolean(), nullable=False),
     sa.Column('door_opened_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('door_closed_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('occupied', sa.Boolean(), nullable=True),
     sa.Column('fault', sa.String(length=200), nullable=True),
     sa.Column('open_failures', sa.Integer(), nullable=False),

@@ -50,6 +50,8 @@ class CompartmentRow(Base):
     state_since: Mapped[datetime] = mapped_column(default=utcnow)
     door_open: Mapped[bool] = mapped_column(default=False)
     door_opened_at: Mapped[datetime | None]
+    # The controller's time of the last close: a resent "opened" older than it is stale.
+    door_closed_at: Mapped[datetime | None]
     occupied: Mapped[bool | None]
     fault: Mapped[str | None] = mapped_column(String(200))
     open_failures: Mapped[int] = mapped_column(default=0)
