@@ -25,6 +25,10 @@ from bridge.errors import Fatal
 from bridge.infra.demo_mail import start_catcher
 from bridge.infra.redis_conn import EmbeddedRedis
 from bridge.runtime import Runtime
+from bridge.services.access.kiosks import enrol
+from bridge.services.bank_setup import sync_banks
+from bridge.services.staff.accounts import AccountError, Role, add_user
+from bridge.storage.db import unit_of_work
 from bridge.storage.migrate import upgrade
 
 PACKAGE = Path(__file__).resolve().parent.parent  # bridge/: its data/ folder
@@ -110,19 +114,12 @@ def _prepare(config: Path) -> dict[str, str]:
     rt = Runtime.from_settings(settings, redis=Redis.from_url(settings.redis_url))
     try:
         upgrade(rt.engine)
-        from bridge.services.bank_setup import sync_banks
-
         sync_banks(rt)
-        from bridge.services.staff.accounts import AccountError, Role, add_user
-        from bridge.storage.db import unit_of_work
-
         try:
             with unit_of_work(rt.sessions) as session:
                 add_user(session, STAFF_USER, STAFF_PASSWORD, Role.STAFF)
         except AccountError:
             pass  # made by an earlier run of the demo
-        from bridge.services.access.kiosks import enrol
-
         return {
             bank.id: enrol(rt, bank.id, "Demo kiosk", actor="demo")[1] for bank in settings.banks
         }

@@ -28,8 +28,6 @@ def check_port_free(host: str, port: int) -> None:
             s.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                from bridge.errors import Fatal
-
                 raise Fatal(f"port {port} on {host} is already in use") from exc
             raise
 

