@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bridge.config import Purpose
 from bridge.runtime import Runtime
-from bridge.services.banks import audit, load_bank, save_compartments
+from bridge.services.banks import load_bank, put_out_of_service, save_compartments
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import BankRow, CompartmentRow
 from lockers.states import CompartmentState
@@ -103,21 +103,13 @@ def _retire_and_restore(
             )
     for number in gone:
         before = state.bank.compartment(number).state
-        if before is not CompartmentState.OUT_OF_SERVICE:
-            state.bank.transition(
-                number,
-                CompartmentState.OUT_OF_SERVICE,
-                at=now,
-                actor="configuration",
-                reason=_REMOVED,
-            )
-        state.rows[number].fault = _REMOVED
-        audit(
+        put_out_of_service(
             s,
-            "compartment_retired",
+            state,
+            number,
+            fault=_REMOVED,
+            kind="compartment_retired",
             at=now,
-            bank_id=bank_id,
-            compartment=number,
             actor="configuration",
             **{"from": before.value},
         )

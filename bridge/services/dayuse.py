@@ -34,6 +34,7 @@ from bridge.services.banks import (
     load_bank,
     lock_bank,
     pseudonym,
+    put_out_of_service,
     save_compartments,
 )
 from bridge.services.doors import open_door
@@ -112,20 +113,13 @@ def set_aside(rt: Runtime) -> int:
                     continue
                 if compartment.state is not CompartmentState.FREE:
                     continue
-                state.bank.transition(
-                    number,
-                    CompartmentState.OUT_OF_SERVICE,
-                    at=now,
-                    actor="configuration",
-                    reason=SET_ASIDE,
-                )
-                state.rows[number].fault = SET_ASIDE
-                audit(
+                put_out_of_service(
                     s,
-                    "compartment_set_aside",
+                    state,
+                    number,
+                    fault=SET_ASIDE,
+                    kind="compartment_set_aside",
                     at=now,
-                    bank_id=bank_id,
-                    compartment=number,
                     actor="configuration",
                 )
                 changed += 1
