@@ -101,6 +101,8 @@ class PickupResult:
     refused: tuple[Refusal, ...] = ()
     locked_until: datetime | None = None
     loans: tuple[Loan, ...] = ()  # what the patron now has on loan (the receipt)
+    # The card the loans went to, so the kiosk can offer a receipt after a code or QR pickup.
+    patron: str | None = None
 
     @property
     def fee_to_acknowledge(self) -> bool:
@@ -363,7 +365,8 @@ def hand_over(
     if receipt:
         outbox.dispatch(rt, "notification", receipt)
     loans = tuple(Loan(w.item, w.title, w.compartment, due.get(w.id)) for w in lent)
-    return replace(_result(opened, stuck, refused, ils_down), loans=loans)
+    patron = lent[0].patron if lent else None
+    return replace(_result(opened, stuck, refused, ils_down), loans=loans, patron=patron)
 
 
 def _open_all(

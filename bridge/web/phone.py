@@ -36,6 +36,7 @@ from flask.typing import ResponseReturnValue
 from bridge.config import BankSettings
 from bridge.services import dayuse
 from bridge.services.access import phone, reissue
+from bridge.services.access.presence import Presence
 from bridge.services.access.verification import Verdict, verify_presence
 from bridge.services.banks import audit
 from bridge.services.staff.accounts import Role
@@ -91,10 +92,13 @@ def _lang(bank: BankSettings | None) -> str:
     return language(asked, bank.language if bank else "en")
 
 
-def _patron_page(template: str, bank: BankSettings | None, **context: Any) -> Any:
+def _patron_page(
+    template: str, bank: BankSettings | None, *, form_endpoint: str = "phone.link", **context: Any
+) -> Any:
     """A patron's phone page in their language, with the library's branding; the language is
     remembered (cookie limited to ``/phone``) for the pages that follow, such as the one the
-    kiosk's QR code opens."""
+    kiosk's QR code opens. The language links of a page that answers a form lead back to the
+    form (``form_endpoint``)."""
 
     rt = security.runtime()
     lang = _lang(bank)
@@ -108,8 +112,8 @@ def _patron_page(template: str, bank: BankSettings | None, **context: Any) -> An
 
     params: dict[str, Any] = dict(request.view_args or {})
     params.update((k, v) for k, v in request.args.items() if k != "lang")
-    endpoint = request.endpoint if request.method == "GET" else "phone.link"
-    switch = {code: url_for(endpoint or "phone.link", **params, lang=code) for code in LANGUAGES}
+    endpoint = request.endpoint if request.method == "GET" else form_endpoint
+    switch = {code: url_for(endpoint or form_endpoint, **params, lang=code) for code in LANGUAGES}
     page = render_template(
         template,
         t=t,
@@ -266,19 +270,44 @@ def presence_screen(bank_id: str) -> ResponseReturnValue:
     qr = segno.make(target, error="m").svg_data_uri(scale=6)
     if request.args.get("format") == "json":
         return {"bank": bank.id, "code": code, "seconds_left": left, "url": target}
-    return render_template("phone/presence.html", bank=bank, code=code, seconds_left=left, qr=qr)
+    return _patron_page("phone/presence.html", bank, code=code, seconds_left=left, qr=qr)
 
 
 # --- day-use lockers from the phone -----------------------------------------------------------
 
 
+def _dayuse_page(bank: BankSettings, result: str | None, ok: bool = False) -> Any:
+    return _patron_page(
+        "phone/dayuse.html",
+        bank,
+        form_endpoint="phone.dayuse_form",
+        result=result,
+        ok=ok,
+        max_hours=security.runtime().settings.dayuse.max_hours,
+    )
+
+
 @bp.get("/dayuse/<bank_id>")
 def dayuse_form(bank_id: str) -> ResponseReturnValue:
-    bank = _bank(bank_id)
+    return _dayuse_page(_bank(bank_id), None)
+
+
+def _presence_words(bank: BankSettings, checked: Any) -> str:
+    """Why the number from the locker screen was not accepted, in the patron's words."""
+
     rt = security.runtime()
-    return render_template(
-        "phone/dayuse.html", bank=bank, result=None, max_hours=rt.settings.dayuse.max_hours
-    )
+    brand = brand_for(rt.settings, bank)
+    lang = _lang(bank)
+    found = checked.found
+    if found is None:
+        return kiosk_words.say(lang, "phone_dayuse_locked_out", brand)
+    if found.presence is Presence.OTHER_BANK and found.other_bank:
+        try:
+            other = rt.settings.bank(found.other_bank).name
+        except KeyError:
+            other = found.other_bank
+        return kiosk_words.say(lang, "phone_number_other_bank", brand, other=other, bank=bank.name)
+    return kiosk_words.say(lang, "phone_not_here", brand)
 
 
 @bp.post("/dayuse/<bank_id>")
@@ -292,7 +321,6 @@ def dayuse_post(bank_id: str) -> ResponseReturnValue:
         hours = int(request.form.get("hours") or "1")
     except ValueError:
         hours = 0
-    max_hours = rt.settings.dayuse.max_hours
     client = client_key()
     checked = verify_presence(rt, bank.id, code, subject=f"dayuse:{bank.id}/{client}", via="dayuse")
     if not checked.verified.ok:
@@ -306,31 +334,19 @@ def dayuse_post(bank_id: str) -> ResponseReturnValue:
                 reason=checked.found.presence.value if checked.found else "locked_out",
                 other_bank=checked.found.other_bank if checked.found else None,
             )
-        return (
-            render_template(
-                "phone/dayuse.html",
-                bank=bank,
-                result=checked.verified.message,
-                ok=False,
-                max_hours=max_hours,
-            ),
-            429 if checked.verified.verdict is Verdict.LOCKED_OUT else 422,
-        )
+        page = _dayuse_page(bank, _presence_words(bank, checked))
+        page.status_code = 429 if checked.verified.verdict is Verdict.LOCKED_OUT else 422
+        return page
     if request.form.get("action") == "finish":
         result = dayuse.finish(rt, bank.id, card, pin, kiosk=client)
     else:
         result = dayuse.use(rt, bank.id, card, pin, hours=hours, via="phone", kiosk=client)
-    ok = result.outcome in (
-        dayuse.DayUseOutcome.RESERVED,
-        dayuse.DayUseOutcome.OPENED,
-        dayuse.DayUseOutcome.FINISHED,
-    )
-    return (
-        render_template(
-            "phone/dayuse.html", bank=bank, result=result.message, ok=ok, max_hours=max_hours
-        ),
-        200 if ok else 422,
-    )
+    ok = result.outcome in kiosk_words.DAYUSE_GRANTED
+    brand = brand_for(rt.settings, bank)
+    words = kiosk_words.dayuse_words(_lang(bank), brand, result, bank.timezone, rt.settings.dayuse)
+    page = _dayuse_page(bank, words, ok)
+    page.status_code = 200 if ok else 422
+    return page
 
 
 # --- staff: day-use overview and code re-issue (/staff/access) --------------------------------
@@ -390,27 +406,39 @@ def reissue_code() -> ResponseReturnValue:
 # --- lost or forgotten code (kiosk "Get a new code", also usable on a phone) -----------------
 
 
+def _new_code_page(
+    bank: BankSettings, result: str | None, ok: bool = False, code: str | None = None
+) -> Any:
+    return _patron_page(
+        "phone/newcode.html", bank, form_endpoint="phone.new_code", result=result, ok=ok, code=code
+    )
+
+
 @bp.get("/newcode/<bank_id>")
 def new_code(bank_id: str) -> ResponseReturnValue:
-    return render_template("phone/newcode.html", bank=_bank(bank_id), result=None, ok=False)
+    return _new_code_page(_bank(bank_id), None)
 
 
 @bp.post("/newcode/<bank_id>")
 def new_code_post(bank_id: str) -> ResponseReturnValue:
     bank = _bank(bank_id)
     rt = security.runtime()
+    lang = _lang(bank)
+    brand = brand_for(rt.settings, bank)
     card = (request.form.get("card") or "").strip()[:64]
     pin = (request.form.get("pin") or "")[:64]
     if not card:
-        return render_template(
-            "phone/newcode.html", bank=bank, result="Enter your library card number.", ok=False
-        ), 422
+        page = _new_code_page(bank, kiosk_words.say(lang, "missing_fields", brand))
+        page.status_code = 422
+        return page
     if request.form.get("action") == "resend":
-        result = reissue.resend_message(rt, bank.id, card, client=client_key())
-        ok = True
-    else:
-        result = reissue.reissue_with_card(rt, bank.id, card, pin, kiosk=client_key())
-        ok = result.outcome is reissue.ReissueOutcome.ISSUED
-    return render_template(
-        "phone/newcode.html", bank=bank, result=result.message, ok=ok, code=result.code
-    ), (200 if ok else 422)
+        # One answer whatever the card (it must not tell whether a card exists).
+        reissue.resend_message(rt, bank.id, card, client=client_key())
+        page = _new_code_page(bank, kiosk_words.say(lang, "newcode_resent", brand), True)
+        return page
+    result = reissue.reissue_with_card(rt, bank.id, card, pin, kiosk=client_key())
+    ok = result.outcome is reissue.ReissueOutcome.ISSUED
+    words = kiosk_words.newcode_words(lang, brand, result.outcome)
+    page = _new_code_page(bank, words, ok, result.code if ok else None)
+    page.status_code = 200 if ok else 422
+    return page

@@ -135,7 +135,7 @@ def test_a_patron_reserves_a_day_use_locker_from_the_phone_at_the_bank(
     page.get_by_label("PIN").fill(ANA_PIN)
     page.get_by_label("Number on the locker screen").fill("000000")
     page.get_by_role("button", name="Reserve or open my locker").click()
-    expect(page.get_by_role("alert")).to_contain_text("you must be at the locker")
+    expect(page.get_by_role("alert")).to_contain_text("does not match the locker screen")
     assert not sim(rt).is_open(1)
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
 

@@ -41,6 +41,17 @@ def gateway() -> Iterator[Gateway]:
     stop_gateway(gw)
 
 
+def email_settings(mailbox: Mailbox) -> dict[str, Any]:
+    """``[notifications.email]`` sending to the test's SMTP server."""
+    return {
+        "enabled": True,
+        "host": "127.0.0.1",
+        "port": mailbox.port,
+        "sender": "lockers@library.example",
+        "timeout_seconds": 5,
+    }
+
+
 def notify_config(
     tmp_path: Path, mailbox: Mailbox, gateway: Gateway, **notifications: Any
 ) -> dict[str, Any]:
@@ -48,13 +59,7 @@ def notify_config(
         "library_name": "Riverside Public Library",
         "website": "https://library.example",
         "max_attempts": 3,
-        "email": {
-            "enabled": True,
-            "host": "127.0.0.1",
-            "port": mailbox.port,
-            "sender": "lockers@library.example",
-            "timeout_seconds": 5,
-        },
+        "email": email_settings(mailbox),
         "sms": {
             "enabled": True,
             "url": gateway.url,

@@ -1,10 +1,10 @@
 """The kiosk as it stands beside a locker: a 1080x1920 portrait touch screen, no keyboard.
 
 Real chromium through Playwright with touch emulation, the same live server, CSP watch and
-axe-core audit as ``test_browser.py``. Every way to pick up, a return, day use and an
-equipment loan are completed by tapping the on-screen keypads only; on every screen each
-control must lie in the lower two thirds of the screen (in reach from a wheelchair) and be at
-least 48 px each way.
+axe-core audit as ``test_browser.py``. Every way to pick up (a card at the reader too, its
+PIN on the keypad), a return, day use and an equipment loan are completed by tapping the
+on-screen keypads only; on every screen each control must lie in the lower two thirds of the
+screen (in reach from a wheelchair) and be at least 48 px each way.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def web_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     cfg = web_config(tmp_path, kiosk_timeout_seconds=120)
     cfg["dayuse"] = {"compartments": {"main-lobby": [11, 12]}, "max_hours": 4, "per_patron": 1}
     cfg["branding"] = {"library_name": "Riverside Public Library", "help_phone": "555-0100"}
+    # Messages can go (nothing listens: the receipt stays queued), so receipts are offered.
+    cfg["notifications"] = {"email": {"enabled": True, "host": "127.0.0.1", "port": 1}}
     if "acs" in request.fixturenames:
         use_acs(cfg, request.getfixturevalue("acs"))
     return load_settings(None, **cfg)
@@ -121,6 +123,17 @@ def test_every_pickup_way_a_return_and_day_use_by_touch_only(
     page.get_by_role("cell", name="Kindred").wait_for()  # the receipt
     check_screen(page, live, "card-opened")
     assert doors["main-lobby"].is_open(by_card.compartment)
+
+    # A card at the bank's reader: the PIN on the numeric keypad of the prompt that follows.
+    by_reader = load_for_pickup(rt, ils, doors, "31000905", title="Fledgling")
+    page.goto(f"{live.url}/kiosk/main-lobby")
+    doors["main-lobby"].present_card("21000001", reader="front-rfid")
+    page.get_by_role("heading", name="Card read").wait_for(timeout=5000)
+    check_screen(page, live, "reader-pin")
+    tap_keys(page, "pin", "4321")
+    page.get_by_role("button", name="Open my locker").tap()
+    page.get_by_role("heading", name=re.compile(f"Door {by_reader.compartment} is open")).wait_for()
+    assert doors["main-lobby"].is_open(by_reader.compartment)
 
     # The code from the message, on the numeric keypad; a wrong digit deleted on the way.
     page.goto(f"{live.url}/kiosk/main-lobby/pickup/code")
@@ -209,6 +222,9 @@ def test_an_equipment_loan_by_touch_with_the_fee_question_and_the_acs_due_date(
     assert due is not None
     shown = page.locator(".receipt td").nth(1).inner_text()
     assert shown == f"{due:%A} {due.day} {due:%B} {due.year}", shown
+    page.get_by_role("button", name="Send me a receipt").tap()
+    page.get_by_role("heading", name=re.compile("A receipt is on its way")).wait_for()
+    check_screen(page, live, "receipt-queued")
     assert csp_errors == []
 
 
@@ -239,6 +255,25 @@ def test_every_kiosk_screen_in_spanish_is_in_reach_and_passes_axe(
     check_screen(page, live, "es-newcode-denied")
     assert page.locator("main .buttons a").first.inner_text() == "Intentar de nuevo"
 
+    # Results in Spanish: a pickup with its receipt and the offer to send it, then a return.
+    loaded = load_for_pickup(rt, ils, doors, "31000911", title="Rayuela")
+    ils.add_item("39000912", home="CENTRAL")
+    page.goto(f"{base}/pickup/card?lang=es")
+    tap_keys(page, "card", "21000001")
+    tap_keys(page, "pin", "4321")
+    page.get_by_role("button", name="Abrir mi casillero").tap()
+    page.get_by_role("heading", name=re.compile(f"puerta {loaded.compartment}", re.I)).wait_for()
+    page.get_by_role("cell", name="Rayuela").wait_for()
+    check_screen(page, live, "es-card-opened-receipt")
+    page.get_by_role("button", name="Enviarme un recibo").tap()
+    page.get_by_role("heading", name=re.compile("Le enviamos un recibo")).wait_for()
+    check_screen(page, live, "es-receipt-queued")
+    page.goto(f"{base}/return?lang=es")
+    tap_keys(page, "item", "39000912")
+    page.get_by_role("button", name="Abrir una puerta de devolución").tap()
+    page.locator("#headline").wait_for()
+    check_screen(page, live, "es-return-opened")
+
 
 def test_landscape_and_small_screens_still_work(page: Any, live: LiveServer) -> None:
     for width, height in ((1920, 1080), (390, 844)):
@@ -251,3 +286,17 @@ def test_landscape_and_small_screens_still_work(page: Any, live: LiveServer) -> 
         tap_keys(page, "pin", "4321")
         page.get_by_role("button", name="Open my locker").scroll_into_view_if_needed()
         assert page.get_by_role("button", name="Open my locker").is_visible()
+
+
+@pytest.mark.parametrize("kiosk_cookie", [False])
+def test_a_browser_that_is_no_kiosk_gets_the_touch_layout_and_branding_in_both_languages(
+    page: Any, live: LiveServer
+) -> None:
+    for lang, heading in (("en", "This kiosk is not enrolled"), ("es", "Este quiosco no está registrado")):
+        response = page.goto(f"{live.url}/kiosk/main-lobby?lang={lang}")
+        assert response is not None and response.status == 403
+        page.get_by_role("heading", name=heading).wait_for()
+        assert page.locator("html").get_attribute("lang") == lang
+        page.get_by_text("Riverside Public Library").wait_for()
+        assert "555-0100" in page.locator("footer").inner_text()
+        check_screen(page, live, f"not-enrolled-{lang}")

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from bridge.config import Settings, load_settings
+from bridge.config import DayUseSettings, Settings, load_settings
 from bridge.runtime import QUEUE_NAMES
+from bridge.services.access.reissue import ReissueOutcome
+from bridge.services.dayuse import DayUseOutcome, DayUseResult
 from bridge.services.equipment import BorrowOutcome, BorrowResult
 from bridge.services.pickup import (
     DOOR_OUT_OF_ORDER,
@@ -77,6 +79,12 @@ def _every_result(lang: str, brand: Brand) -> list[str]:
             result = BorrowResult(borrow, ILS_SAYS, "39", 16, "2.00", None, until)
             said.append(kiosk_words.borrow_headline(lang, result, zone, brand))
             said.append(kiosk_words.borrow_detail(lang, result) or "")
+    # Day use and new codes, as the kiosk and the phone pages word them.
+    for use in DayUseOutcome:
+        said.append(kiosk_words.dayuse_words(
+            lang, brand, DayUseResult(use, ILS_SAYS, 3, later), zone, DayUseSettings()
+        ))
+    said += [kiosk_words.newcode_words(lang, brand, o) for o in ReissueOutcome]
     # Everything else the kiosk says (day use, card readers, new codes, returns, help).
     for key in kiosk_text.EN:
         if key in STAFFED_ONLY and not brand.staffed:
@@ -141,7 +149,7 @@ def _post(client: FlaskClient, path: str, data: dict[str, str]) -> str:
 
 
 def _visible(html: str) -> str:
-    main = html.split('<main id="main" tabindex="-1">', 1)[-1].split("</main>", 1)[0]
+    main = re.split(r'<main id="main"[^>]*>', html, maxsplit=1)[-1].split("</main>", 1)[0]
     foot = html.split('<footer class="foot">', 1)[-1]
     text = re.sub(r"<[^>]+>", " ", main + " " + foot)
     return re.sub(r"\s+", " ", text)
@@ -174,3 +182,32 @@ def test_refusals_at_an_unstaffed_bank_through_the_kiosk_routes(
             "Finish" if lang == "en" else "Terminar"
         ), name
     assert not doors["main-lobby"].is_open(loaded.compartment)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_phone_refusals_at_an_unstaffed_bank(
+    client: FlaskClient, rt: Any, ils: Any, doors: Any, lang: str
+) -> None:
+    from bridge.services.access.phone import kiosk_code
+
+    ils.add_patron("21000009", "9090", block_reasons=(ILS_SAYS,))
+
+    def post(path: str, **form: str) -> str:
+        page = client.get(f"/phone/{path}?lang={lang}").get_data(as_text=True)
+        resp = client.post(
+            f"/phone/{path}", data={**form, "lang": lang, "csrf_token": csrf_from(page)}
+        )
+        assert resp.status_code in (422, 429), resp.status_code
+        return _visible(resp.get_data(as_text=True))
+
+    here = kiosk_code(rt, "main-lobby")[0]
+    pages = {
+        "wrong number": post("dayuse/main-lobby", card="21000001", pin="4321", code="000000"),
+        "blocked": post("dayuse/main-lobby", card="21000009", pin="9090", code=here),
+        "wrong pin": post("dayuse/main-lobby", card="21000001", pin="0000", code=here),
+        "new code denied": post("newcode/main-lobby", card="21000001", pin="0000"),
+        "nothing waiting": post("newcode/main-lobby", card="21000001", pin="4321"),
+    }
+    for name, words in pages.items():
+        assert not problems(words, staffed=False), (name, words)
+        assert "555-0100" in words, (name, words)

@@ -57,6 +57,7 @@ def test_a_pickup_lists_each_item_with_its_due_date_and_queues_a_receipt(
         shown = due_date(lang, due, "UTC")
         assert f"<td>{title}</td><td>{shown}</td>" in html
     assert ("A receipt is on its way" if lang == "en" else "Le enviamos un recibo") in html
+    assert 'name="offer"' not in html  # sent anyway: nothing to ask for
     [receipt] = _receipts(rt)
     assert receipt.patron == "21000001"
     loans = {ln["title"]: ln["due"] for ln in receipt.facts["loans"]}

@@ -48,8 +48,11 @@
       var img = document.getElementById("presence-qr");
       if (img) { img.src = data.qr; }
       window.setTimeout(refreshPresence, (Math.max(1, data.seconds_left) + 1) * 1000);
-    }, function () {
-      // The kiosk lost its key or the server is away: try again shortly.
+    }, function (status) {
+      // Refused: a kiosk program that sends its token only with page loads (the header
+      // X-Lockerbridge-Kiosk) gets the new number by loading the page again.
+      if (status === 403) { window.location.reload(); return; }
+      // The server is away: try again shortly.
       window.setTimeout(refreshPresence, 5000);
     });
   }

@@ -29,7 +29,8 @@ from bridge.services.access import readers, reissue
 from bridge.services.access.readers import ReaderOutcome, ReaderResult
 from bridge.services.dayuse import doors_of
 from bridge.services.pickup import DENIED_CARD
-from bridge.web import security
+from bridge.web import branding, security
+from bridge.web.kiosk import words as kiosk_words
 from bridge.web.kiosk.pages import (
     bank_or_404,
     bp,
@@ -187,21 +188,6 @@ def reader_cancel(bank_id: str) -> ResponseReturnValue:
 
 # --- day-use lockers --------------------------------------------------------------------------
 
-_DAYUSE_KEYS = {
-    "reserved": "dayuse_reserved",
-    "opened": "dayuse_opened",
-    "finished": "dayuse_finished",
-    "none_free": "dayuse_none_free",
-    "over_limit": "dayuse_over_limit",
-    "denied": "outcome_denied_card",
-    "blocked": "dayuse_blocked",
-    "locked_out": "outcome_locked_out_plain",
-    "ils_unavailable": "outcome_ils_unavailable",
-    "not_offered": "dayuse_not_offered",
-    "no_reservation": "dayuse_no_reservation",
-    "door_failed": "dayuse_door_failed",
-}
-
 
 def _dayuse_page(bank: BankSettings, error: str | None, status: int = 200) -> ResponseReturnValue:
     rt = security.runtime()
@@ -239,20 +225,9 @@ def dayuse_post(bank_id: str) -> ResponseReturnValue:
         except ValueError:
             hours = 0
         result = dayuse.use(rt, bank.id, card, pin, hours=hours, via="kiosk", kiosk=kiosk)
-    outcome = result.outcome.value
-    ok = result.outcome in (
-        dayuse.DayUseOutcome.RESERVED,
-        dayuse.DayUseOutcome.OPENED,
-        dayuse.DayUseOutcome.FINISHED,
-    )
-    words = say(
-        bank,
-        _DAYUSE_KEYS.get(outcome, "dayuse_not_offered"),
-        door=result.compartment or "",
-        until=_until(result.ends_at, bank),
-        max_hours=rt.settings.dayuse.max_hours,
-        per_patron=rt.settings.dayuse.per_patron,
-    )
+    ok = result.outcome in kiosk_words.DAYUSE_GRANTED
+    brand = branding.brand_for(rt.settings, bank)
+    words = kiosk_words.dayuse_words(lang, brand, result, bank.timezone, rt.settings.dayuse)
     return (
         render_page(
             "kiosk/result.html",
@@ -268,15 +243,6 @@ def dayuse_post(bank_id: str) -> ResponseReturnValue:
 
 
 # --- lost code: a new one, or the message again -----------------------------------------------
-
-_NEWCODE_KEYS = {
-    "issued": "newcode_issued",
-    "nothing_waiting": "outcome_nothing_waiting",
-    "too_many": "newcode_too_many",
-    "denied": "outcome_denied_card",
-    "locked_out": "outcome_locked_out_plain",
-    "ils_unavailable": "outcome_ils_unavailable",
-}
 
 
 @bp.get("/<bank_id>/newcode")
@@ -303,7 +269,8 @@ def new_code_post(bank_id: str) -> ResponseReturnValue:
     else:
         result = reissue.reissue_with_card(rt, bank.id, card, pin, kiosk=kiosk_key_of(bank.id))
         ok = result.outcome is reissue.ReissueOutcome.ISSUED
-        words = say(bank, _NEWCODE_KEYS.get(result.outcome.value, "outcome_denied_card"))
+        brand = branding.brand_for(rt.settings, bank)
+        words = kiosk_words.newcode_words(lang, brand, result.outcome)
         code = result.code if ok else None
     return (
         render_page(

@@ -10,11 +10,12 @@ device (``kiosk:<id>``), never on the client address.
 
 from __future__ import annotations
 
-from flask import abort, g, render_template, request
+from flask import abort, g, request
 from flask.typing import ResponseReturnValue
 
 from bridge.services.access import kiosks
 from bridge.web import security
+from bridge.web.kiosk.layout import render_kiosk
 
 KIOSK_COOKIE = "lb_kiosk"
 KIOSK_HEADER = "X-Lockerbridge-Kiosk"
@@ -58,4 +59,4 @@ def require_device() -> ResponseReturnValue | None:
         abort(404)
     if kiosk_allowed(bank.id):
         return None
-    return render_template("kiosk/not_enrolled.html", bank=bank, error=None), 403
+    return render_kiosk("kiosk/not_enrolled.html", bank, error=None), 403

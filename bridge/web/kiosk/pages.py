@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, request
 
 from bridge.config import BankSettings
 from bridge.web import branding, security
 from bridge.web.kiosk import identity as kiosk_identity
 from bridge.web.kiosk import words
+from bridge.web.kiosk.layout import kiosk_language, render_kiosk
 from bridge.web.kiosk.simulated import simulated_bank
-from bridge.web.kiosk.text import LANGUAGES, language, text
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 # The device check runs first: a browser that is not an enrolled kiosk gets nothing else.
@@ -34,7 +34,7 @@ def bank_or_404(bank_id: str) -> BankSettings:
 
 
 def language_of(bank: BankSettings) -> str:
-    return language(request.values.get("lang"), bank.language)
+    return kiosk_language(bank)
 
 
 def form_field(name: str) -> str:
@@ -47,23 +47,7 @@ def kiosk_key_of(bank_id: str) -> str:
 
 
 def render_page(template: str, bank: BankSettings, **context: Any) -> str:
-    lang = language_of(bank)
-    rt = security.runtime()
-
-    def t(key: str, **values: Any) -> str:
-        return text(lang, key, **values)
-
-    return render_template(
-        template,
-        bank=bank,
-        brand=branding.brand_for(rt.settings, bank),
-        lang=lang,
-        languages=LANGUAGES,
-        t=t,
-        timeout=rt.settings.web.kiosk_timeout_seconds,
-        simulated=is_simulated(bank.id),
-        **context,
-    )
+    return render_kiosk(template, bank, simulated=is_simulated(bank.id), **context)
 
 
 def receipts_sent() -> bool:

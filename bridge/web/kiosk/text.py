@@ -163,6 +163,22 @@ EN: dict[str, str] = {
     "receipt_due": "Due back",
     "receipt_due_unknown": "See your library account",
     "receipt_sent": "A receipt is on its way to you by message.",
+    "receipt_send": "Send me a receipt",
+    "phone_dayuse_help": "At the locker, enter your library card, PIN and the number shown on "
+    "the locker screen.",
+    "phone_dayuse_locked_out": "Too many wrong numbers. Try again in a few minutes, or use the "
+    "screen at the locker.",
+    "phone_newcode_pin": "PIN (to see a new code here)",
+    "phone_newcode_note": "A new code replaces the old one, which stops working at once.",
+    "not_enrolled": "This kiosk is not enrolled",
+    "not_enrolled_patron": "This screen cannot open lockers yet. To collect or return items, "
+    "{help}.",
+    "receipt_send_help": "By e-mail or text message, to the address or phone number the library "
+    "has for you.",
+    "receipt_queued": "A receipt is on its way to the e-mail address or phone number the library "
+    "has for you. Your loans are also in your library account.",
+    "receipt_lapsed": "This receipt can no longer be sent from here. Your loans and due dates are "
+    "in your library account; to get them another way, {help}.",
     "help_unstaffed": "Need help? Call the library.",
     "reader_denied": "The PIN was not accepted, so no door opened.",
     "reader_unknown_card": "The library does not know this card, so no door opened. Try again "
@@ -365,6 +381,23 @@ ES: dict[str, str] = {
     "receipt_due": "Fecha de devolución",
     "receipt_due_unknown": "Consulte su cuenta de la biblioteca",
     "receipt_sent": "Le enviamos un recibo por mensaje.",
+    "receipt_send": "Enviarme un recibo",
+    "phone_dayuse_help": "En el casillero, escriba su carné, su PIN y el número que aparece en la "
+    "pantalla del casillero.",
+    "phone_dayuse_locked_out": "Demasiados números incorrectos. Inténtelo de nuevo en unos "
+    "minutos, o use la pantalla del casillero.",
+    "phone_newcode_pin": "PIN (para ver aquí un código nuevo)",
+    "phone_newcode_note": "Un código nuevo sustituye al anterior, que deja de funcionar al "
+    "momento.",
+    "not_enrolled": "Este quiosco no está registrado",
+    "not_enrolled_patron": "Esta pantalla todavía no puede abrir casilleros. Para recoger o "
+    "devolver documentos, {help}.",
+    "receipt_send_help": "Por correo electrónico o mensaje de texto, a la dirección o el teléfono "
+    "que la biblioteca tiene de usted.",
+    "receipt_queued": "Le enviamos un recibo al correo electrónico o al teléfono que la "
+    "biblioteca tiene de usted. Sus préstamos también están en su cuenta de la biblioteca.",
+    "receipt_lapsed": "Este recibo ya no se puede enviar desde aquí. Sus préstamos y sus fechas "
+    "de devolución están en su cuenta de la biblioteca; para recibirlos de otra forma, {help}.",
     "help_unstaffed": "¿Necesita ayuda? Llame a la biblioteca.",
     "reader_denied": "No se aceptó el PIN, así que no se abrió ninguna puerta.",
     "reader_unknown_card": "La biblioteca no conoce este carné, así que no se abrió ninguna "

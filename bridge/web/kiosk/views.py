@@ -9,13 +9,16 @@ marked ``no-store``. Words come from :mod:`bridge.web.kiosk.text` (English, Span
 
 from __future__ import annotations
 
-from flask import Flask, abort, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import Flask, abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 
 from bridge.config import BankSettings
 from bridge.services import pickup as service
+from bridge.services import receipts
 from bridge.services.access.kiosks import device_for
 from bridge.services.dayuse import doors_of
 from bridge.services.equipment import BorrowOutcome, borrow_equipment
@@ -29,6 +32,7 @@ from bridge.web.kiosk import (
 )
 from bridge.web.kiosk import identity as kiosk_identity
 from bridge.web.kiosk.access import presence
+from bridge.web.kiosk.layout import render_kiosk
 from bridge.web.kiosk.pages import (
     MAX_FIELD,
     bank_or_404,
@@ -49,6 +53,14 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     branding.init_app(app)
     app.register_blueprint(bp)
+
+
+def _receipt_offer(
+    bank: BankSettings, patron: str | None, lent: list[tuple[str, Any]], what: str
+) -> str | None:
+    """The sealed "Send me a receipt" offer for a result screen (services.receipts)."""
+    items = [receipts.LentItem(title, due) for title, due in lent]
+    return receipts.offer(security.runtime(), bank.id, patron or "", items, what)
 
 
 @bp.errorhandler(CSRFError)
@@ -92,7 +104,7 @@ def enrol_with_token(bank_id: str) -> ResponseReturnValue:
     token = (request.form.get("token") or "").strip()[:200]
     if device_for(rt, bank.id, token) is None:
         error = "That is not a live kiosk token of this bank."
-        return render_template("kiosk/not_enrolled.html", bank=bank, error=error), 403
+        return render_kiosk("kiosk/not_enrolled.html", bank, error=error), 403
     response = redirect(url_for("kiosk.start", bank_id=bank.id))
     response.set_cookie(
         kiosk_identity.KIOSK_COOKIE,
@@ -157,6 +169,16 @@ def pickup_post(bank_id: str, way: str) -> ResponseReturnValue:
             refused=[words.refusal_line(lang, r, brand) for r in result.refused],
             receipt=words.pickup_receipt(lang, result, bank.timezone),
             receipt_sent=bool(result.loans) and receipts_sent(),
+            receipt_offer=(
+                None
+                if receipts_sent()
+                else _receipt_offer(
+                    bank,
+                    result.patron,
+                    [(ln.title or ln.item, ln.due) for ln in result.loans],
+                    "pickup",
+                )
+            ),
             fee_question=(
                 url_for("kiosk.pickup_form", bank_id=bank.id, way=way, lang=lang, fee="1")
                 if asking
@@ -283,6 +305,13 @@ def equipment_post(bank_id: str) -> ResponseReturnValue:
             receipt=words.borrow_receipt(
                 lang, result, labels.get(category) or category, bank.timezone
             ),
+            receipt_offer=(
+                _receipt_offer(
+                    bank, card, [(labels.get(category) or category, result.due)], "equipment"
+                )
+                if result.outcome in (BorrowOutcome.OPENED, BorrowOutcome.DOOR_FAILED)
+                else None
+            ),
             fee_question=(
                 url_for(
                     "kiosk.equipment_form", bank_id=bank.id, lang=lang, category=category, fee="1"
@@ -294,6 +323,25 @@ def equipment_post(bank_id: str) -> ResponseReturnValue:
             handling="take",
         ),
         200 if opened else 422,
+    )
+
+
+@bp.post("/<bank_id>/receipt")
+def receipt_post(bank_id: str) -> ResponseReturnValue:
+    """ "Send me a receipt" on a pickup or loan result: the offer the page carried is queued for
+    the patron's e-mail or SMS."""
+    bank = bank_or_404(bank_id)
+    offer = (request.form.get("offer") or "")[:16000]
+    outcome = receipts.send(security.runtime(), bank.id, offer)
+    queued = outcome is receipts.ReceiptOutcome.QUEUED
+    return (
+        render_page(
+            "kiosk/result.html",
+            bank,
+            ok=queued,
+            headline=say(bank, "receipt_queued" if queued else "receipt_lapsed"),
+        ),
+        200 if queued else 410,
     )
 
 

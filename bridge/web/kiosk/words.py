@@ -18,6 +18,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bridge.config import DayUseSettings
+from bridge.services.access.reissue import ReissueOutcome
+from bridge.services.dayuse import DayUseOutcome, DayUseResult
 from bridge.services.equipment import BorrowOutcome, BorrowResult
 from bridge.services.pickup import (
     DOOR_OUT_OF_ORDER,
@@ -171,3 +174,51 @@ def borrow_receipt(lang: str, result: BorrowResult, label: str, zone: str) -> li
     if result.outcome not in (BorrowOutcome.OPENED, BorrowOutcome.DOOR_FAILED):
         return []
     return [ReceiptLine(label, due_date(lang, result.due, zone))]
+
+
+_DAYUSE_KEYS: dict[DayUseOutcome, str] = {
+    DayUseOutcome.RESERVED: "dayuse_reserved",
+    DayUseOutcome.OPENED: "dayuse_opened",
+    DayUseOutcome.FINISHED: "dayuse_finished",
+    DayUseOutcome.NONE_FREE: "dayuse_none_free",
+    DayUseOutcome.OVER_LIMIT: "dayuse_over_limit",
+    DayUseOutcome.DENIED: "outcome_denied_card",
+    DayUseOutcome.BLOCKED: "dayuse_blocked",
+    DayUseOutcome.LOCKED_OUT: "outcome_locked_out_plain",
+    DayUseOutcome.ILS_UNAVAILABLE: "outcome_ils_unavailable",
+    DayUseOutcome.NOT_OFFERED: "dayuse_not_offered",
+    DayUseOutcome.NO_RESERVATION: "dayuse_no_reservation",
+    DayUseOutcome.DOOR_FAILED: "dayuse_door_failed",
+}
+
+# The day-use results after which a door of the patron's is open.
+DAYUSE_GRANTED = frozenset({DayUseOutcome.RESERVED, DayUseOutcome.OPENED, DayUseOutcome.FINISHED})
+
+_NEWCODE_KEYS: dict[ReissueOutcome, str] = {
+    ReissueOutcome.ISSUED: "newcode_issued",
+    ReissueOutcome.NOTHING_WAITING: "outcome_nothing_waiting",
+    ReissueOutcome.TOO_MANY: "newcode_too_many",
+    ReissueOutcome.DENIED: "outcome_denied_card",
+    ReissueOutcome.LOCKED_OUT: "outcome_locked_out_plain",
+    ReissueOutcome.ILS_UNAVAILABLE: "outcome_ils_unavailable",
+}
+
+
+def dayuse_words(
+    lang: str, brand: Brand, result: DayUseResult, zone: str, dayuse: DayUseSettings
+) -> str:
+    """A day-use result, the same at the kiosk and on the phone."""
+    return say(
+        lang,
+        _DAYUSE_KEYS.get(result.outcome, "dayuse_not_offered"),
+        brand,
+        door=result.compartment or "",
+        until=_until(result.ends_at, zone) or "",
+        max_hours=dayuse.max_hours,
+        per_patron=dayuse.per_patron,
+    )
+
+
+def newcode_words(lang: str, brand: Brand, outcome: ReissueOutcome) -> str:
+    """A new-code result, the same at the kiosk and on the phone."""
+    return say(lang, _NEWCODE_KEYS.get(outcome, "outcome_denied_card"), brand)
