@@ -164,6 +164,13 @@ class Compartment(Strict):
     height_mm: int | None = Field(None, gt=0)
     depth_mm: int | None = Field(None, gt=0)
     charger: bool = False
+    # A return door is a bin taking this many deposits before the kiosk offers another door.
+    capacity: int = Field(1, ge=1, le=500)
+
+    @model_validator(mode="after")
+    def _bins_are_return_doors(self) -> Compartment:
+        _check_capacity(self.purpose, self.capacity)
+        return self
 
 
 class CompartmentRange(Strict):
@@ -175,12 +182,19 @@ class CompartmentRange(Strict):
     purpose: Purpose = Purpose.PICKUP
     height_cm: int = Field(100, ge=0, le=300)
     charger: bool = False
+    capacity: int = Field(1, ge=1, le=500)
 
     @model_validator(mode="after")
     def _ordered(self) -> CompartmentRange:
         if self.last < self.first:
             raise ValueError(f"range {self.first}..{self.last} runs backwards")
+        _check_capacity(self.purpose, self.capacity)
         return self
+
+
+def _check_capacity(purpose: Purpose, capacity: int) -> None:
+    if capacity != 1 and purpose is not Purpose.RETURN:
+        raise ValueError("only a return door takes more than one deposit (capacity)")
 
 
 # --- serial lock boards (lockers.drivers.serial, docs/drivers.md) ---------------------------
@@ -291,6 +305,9 @@ class DriverSettings(Strict):
     signing_key: str | None = None
     # simulated
     door_delay_seconds: float = 0.2
+    # simulated: the name of the bank's card reader; staff can hold a card to it from the
+    # "Messages sent (demo)" page. None: the simulated bank has no reader.
+    card_reader: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
     # serial: RS-485 lock boards on a port or a serial-to-Ethernet converter (host:port);
     # also for kind mqtt, read by the gateway (`lockerbridge driver serve`) near the boards
     port: str | None = None
@@ -362,6 +379,7 @@ class BankSettings(Strict):
                         purpose=r.purpose,
                         height_cm=r.height_cm,
                         charger=r.charger,
+                        capacity=r.capacity,
                     )
                 )
         return sorted(out, key=lambda c: c.number)

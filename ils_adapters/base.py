@@ -144,6 +144,10 @@ class ItemStatus:
     due: datetime | None = None
     captured_hold: bool | None = None
     screen_message: str | None = None
+    # Holds the item could fill, captured or not, wherever they are picked up (Koha's hold count
+    # covers the whole title); None when item information does not say (Evergreen's count is
+    # only the captured-hold flag, FOLIO sends none).
+    holds_queued: int | None = None
 
 
 @dataclass(frozen=True)

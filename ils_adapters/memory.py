@@ -169,6 +169,7 @@ class MemoryIls:
                 hold_shelf_expires=hold.expires if hold else None,
                 due=it.due,
                 captured_hold=hold is not None,
+                holds_queued=sum(1 for h in self._holds if h.item == item),
             )
 
     def verify_patron(self, patron: str, pin: str) -> PatronCheck:

@@ -265,6 +265,9 @@ class Sip2Adapter:
             due=info.due_date,
             captured_hold=captured,
             screen_message=_screen(info.screen_messages),
+            holds_queued=info.hold_queue_length
+            if self.profile.hold_count_meaning is HoldCountMeaning.RECORD_HOLDS
+            else None,
         )
 
     def verify_patron(self, patron: str, pin: str) -> PatronCheck:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
 
 from lockers.errors import IllegalTransition, UnknownCompartment
@@ -143,7 +143,11 @@ class Bank:
         if to not in cycle:
             raise IllegalTransition("compartment", current.state.value, to.value)
         before_oos = current.state if to is _S.OUT_OF_SERVICE else None
-        updated = dataclasses.replace(current, state=to, state_before_out_of_service=before_oos)
+        # An emptied return door starts counting its deposits again.
+        deposits = 0 if to is _S.RETURN_FREE else current.deposits
+        updated = dataclasses.replace(
+            current, state=to, state_before_out_of_service=before_oos, deposits=deposits
+        )
         if current.state is _S.FREE:
             self._index_remove(current)
         self._compartments[number] = updated
@@ -167,7 +171,7 @@ class Bank:
         """Where an out-of-service compartment goes back to, judged by what it holds."""
         current = self._require(number)
         if current.purpose is Purpose.RETURN:
-            return _S.RETURN_OCCUPIED if self._contents.get(number) else _S.RETURN_FREE
+            return _S.RETURN_OCCUPIED if current.deposits else _S.RETURN_FREE
         previous = current.state_before_out_of_service
         if self._contents.get(number) and number not in self._reservations:
             # Items nobody waits for any more: staff take them out.
@@ -241,6 +245,58 @@ class Bank:
         contents = self.contents(number)
         self._clear(number)
         return reservation, contents
+
+    # -- return doors: bins that take ``capacity`` deposits ----------------------------------
+
+    def accepts_deposit(self, number: int) -> bool:
+        """True when return door ``number`` is in service and takes one more deposit."""
+        current = self._require(number)
+        return (
+            current.purpose is Purpose.RETURN
+            and current.state in (_S.RETURN_FREE, _S.RETURN_OCCUPIED)
+            and current.deposits < current.capacity
+        )
+
+    def door_for_deposit(self, *, unavailable: Collection[int] = ()) -> int | None:
+        """The return door to offer the next deposit, or None when every one is full.
+
+        A door that already holds returns and takes more comes first, so one bin fills before
+        the next is started and staff empty fewer doors; among equals the lowest number.
+        ``unavailable``: doors in use right now (open, or promised to another patron).
+        """
+        accepting = [
+            c
+            for c in self._compartments.values()
+            if c.number not in unavailable and self.accepts_deposit(c.number)
+        ]
+        if not accepting:
+            return None
+        return min(accepting, key=lambda c: (c.deposits == 0, c.number)).number
+
+    def deposit(
+        self, number: int, *, count: int = 1, at: datetime, actor: str, reason: str = "deposit"
+    ) -> list[StateChanged]:
+        """Counts ``count`` items the door has shut on; the first makes the door occupied.
+
+        The items are inside whatever the count was, so this records them even past the
+        capacity (ask :meth:`accepts_deposit` before opening the door). Raises
+        ``IllegalTransition`` for a door that is not for returns.
+        """
+        current = self._require(number)
+        if current.purpose is not Purpose.RETURN:
+            raise IllegalTransition("compartment", current.state.value, _S.RETURN_OCCUPIED.value)
+        if count < 1:
+            raise ValueError("a deposit puts at least one item into the door")
+        events: list[StateChanged] = []
+        if current.state is _S.RETURN_FREE:
+            events.append(
+                self.transition(number, _S.RETURN_OCCUPIED, at=at, actor=actor, reason=reason)
+            )
+        current = self._compartments[number]
+        self._compartments[number] = dataclasses.replace(
+            current, deposits=current.deposits + count
+        )
+        return events
 
     # -- internals -----------------------------------------------------------------------------
 

@@ -64,6 +64,8 @@ class Compartment:
     """One door of a locker bank.
 
     ``state_before_out_of_service`` remembers where to go back to after a fault is cleared.
+    A return door is a bin: ``capacity`` is how many deposits it takes before it is full and
+    ``deposits`` how many it holds since it was last emptied (both unused by other doors).
     """
 
     bank_id: str
@@ -75,6 +77,8 @@ class Compartment:
     has_charger: bool = False
     state: CompartmentState = CompartmentState.FREE
     state_before_out_of_service: CompartmentState | None = None
+    capacity: int = 1
+    deposits: int = 0
 
 
 @dataclass(frozen=True)

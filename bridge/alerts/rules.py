@@ -124,21 +124,27 @@ def deposits_waiting(s: Session, settings: Settings, now: datetime) -> list[Cond
 
 
 def banks_full(s: Session, settings: Settings, now: datetime) -> list[Condition]:
-    """A bank whose pickup doors (day-use doors aside) or return doors are all taken."""
+    """A bank whose pickup doors (day-use doors aside) are all taken, or whose return doors
+    take no more returns (a bin takes ``capacity`` of them before it is full)."""
     dayuse = {(b, n) for b, numbers in settings.dayuse.compartments.items() for n in numbers}
-    free_state = {"pickup": "free", "return": "return_free"}
     doors: dict[tuple[str, str], list[bool]] = {}
-    for bank_id, number, purpose, state in s.execute(
+    for bank_id, number, purpose, state, deposits, capacity in s.execute(
         select(
             CompartmentRow.bank_id,
             CompartmentRow.number,
             CompartmentRow.purpose,
             CompartmentRow.state,
+            CompartmentRow.deposits,
+            CompartmentRow.capacity,
         )
     ):
-        if purpose not in free_state or (bank_id, number) in dayuse:
+        if purpose == "pickup" and (bank_id, number) not in dayuse:
+            room = state == "free"
+        elif purpose == "return":
+            room = state in ("return_free", "return_occupied") and deposits < capacity
+        else:
             continue
-        doors.setdefault((bank_id, purpose), []).append(state == free_state[purpose])
+        doors.setdefault((bank_id, purpose), []).append(room)
     out = []
     for (bank_id, purpose), free in sorted(doors.items()):
         if any(free):

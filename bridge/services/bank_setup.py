@@ -58,6 +58,7 @@ def sync_banks(rt: Runtime) -> dict[str, int]:
                             height_mm=conf.height_mm,
                             depth_mm=conf.depth_mm,
                             charger=conf.charger,
+                            capacity=conf.capacity,
                             state=_initial_state(conf.purpose),
                             state_since=now,
                         )
@@ -66,7 +67,11 @@ def sync_banks(rt: Runtime) -> dict[str, int]:
                     continue
                 if crow.fault == _REMOVED:
                     back.append(number)
-                    continue
+                if crow.capacity != conf.capacity:
+                    # What a bin takes may change while it holds returns: the kiosk only asks
+                    # it before offering the door again.
+                    crow.capacity = conf.capacity
+                    counts["updated"] += 1
                 if _describe(crow) != _describe_conf(conf) and crow.state in (
                     "free",
                     "return_free",

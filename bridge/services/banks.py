@@ -78,6 +78,8 @@ def to_compartment(row: CompartmentRow) -> Compartment:
         has_charger=row.charger,
         state=CompartmentState(row.state),
         state_before_out_of_service=before,
+        capacity=row.capacity,
+        deposits=row.deposits,
     )
 
 
@@ -153,6 +155,8 @@ def save_compartments(state: BankState, at: datetime) -> None:
     """Writes each compartment's domain state back to its row where it changed."""
     for compartment in state.bank.compartments():
         row = state.rows[compartment.number]
+        if row.deposits != compartment.deposits:
+            row.deposits = compartment.deposits
         if row.state != compartment.state.value:
             row.state = compartment.state.value
             row.state_since = at

@@ -1,4 +1,5 @@
-"""Recording a deposit: the writes every entry point shares, inside the caller's transaction.
+"""Recording a deposit: the writes every entry point shares, inside the caller's transaction,
+and choosing the return door a deposit goes into.
 
 Kept below ``bridge.services.returns`` (which checks deposits in and so reaches the ILS,
 equipment and ILL modules) so that the door-close event (``bridge.services.doors``) can record
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bridge.infra import outbox
 from bridge.runtime import Runtime
+from bridge.services.banks import load_bank
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
 from bridge.storage.tables.lockers import LoadRow
@@ -85,6 +87,27 @@ def add_deposit(
     )
     outbox.add(s, KIND, ref=str(deposit_id), now=now, order_key=item_barcode)
     return deposit_id, True
+
+
+def door_for_deposit(s: Session, bank_id: str) -> CompartmentRow | None:
+    """The return door to open for the next deposit, inside the caller's transaction (which
+    holds the bank lock), or None when every return door is full, open or out of service.
+
+    The domain picks it (``Bank.door_for_deposit``): a bin that holds returns and takes more
+    comes before an empty one. A door that is open, or promised to a scan whose door has not
+    shut yet, is left out: it is someone else's right now.
+    """
+    state = load_bank(s, bank_id)
+    in_use = set(
+        s.scalars(
+            select(LoadRow.compartment).where(
+                LoadRow.bank_id == bank_id, LoadRow.kind == "deposit"
+            )
+        )
+    )
+    in_use.update(number for number, row in state.rows.items() if row.door_open)
+    number = state.bank.door_for_deposit(unavailable=in_use)
+    return None if number is None else state.rows[number]
 
 
 def _insert_or_nothing(s: Session, table: type[DepositRow]) -> Any:

@@ -518,12 +518,8 @@ def _close_return_door(
     )
     if not pending:
         return []
-    if state.bank.compartment(number).state is _S.RETURN_FREE:
-        events.append(
-            state.bank.transition(
-                number, _S.RETURN_OCCUPIED, at=at, actor="patron", reason="deposit"
-            )
-        )
+    # Counted against the door's capacity; the first deposit makes it occupied.
+    events.extend(state.bank.deposit(number, count=len(pending), at=at, actor="patron"))
     out: list[int] = []
     for scan in pending:
         deposit_id, new = add_deposit(

@@ -6,7 +6,8 @@ where it must go instead (docs/architecture.md, Load).
 1. nothing already loaded with this barcode (answered locally: the ILS is not asked, and
    items already inside other doors are never checked in again);
 2. ILS item information: unknown barcode, or on loan to someone, stops here (a check-in would
-   return someone's loan);
+   return someone's loan); so does an item the ILS says no hold waits for, unless staff
+   confirm (a check-in of a stray shelf item would make Koha send it on a transfer);
 3. ILS check-in **at the bank's branch** (the bank's own SIP login): the profile-mapped outcome
    says hold here / hold or transfer elsewhere / no hold;
 4. hold here → ``lockers.allocation.allocate`` (joins the patron's door when the item fits),
@@ -45,8 +46,10 @@ from bridge.storage.tables.lockers import LoadRow
 from ils_adapters.base import (
     CheckinKind,
     CheckinOutcome,
+    CirculationStatus,
     IlsRejected,
     IlsUnavailable,
+    ItemStatus,
     OutcomeUnknown,
 )
 from lockers.allocation import NoFit, allocate, apply_allocation
@@ -65,6 +68,7 @@ class ScanOutcome(StrEnum):
     DOOR_FAILED = "door_failed"  # no door could be opened: hold shelf instead
     ILS_UNAVAILABLE = "ils_unavailable"
     NEEDS_STAFF = "needs_staff"  # the ILS said something we cannot act on
+    CONFIRM_CHECKIN = "confirm_checkin"  # no hold waits for it: checked in only if staff confirm
 
 
 @dataclass(frozen=True)
@@ -86,9 +90,17 @@ SIZES = tuple(s.name for s in SizeClass)
 
 
 def scan_item(
-    rt: Runtime, bank_id: str, item_barcode: str, actor: str, *, size: str | None = None
+    rt: Runtime,
+    bank_id: str,
+    item_barcode: str,
+    actor: str,
+    *,
+    size: str | None = None,
+    confirmed: bool = False,
 ) -> ScanResult:
     """Staff scanned ``item_barcode`` at ``bank_id``; see the module docstring.
+
+    ``confirmed``: staff confirmed the check-in of an item the ILS says no hold waits for.
 
     ``size``: the item's size class (S, M, L, XL) as staff see it; default: the size announced
     with its transfer, else S. Raises KeyError for an unknown bank, ValueError for an empty
@@ -127,7 +139,8 @@ def scan_item(
                 "nothing was changed.",
                 compartment=inside.compartment,
             )
-        size = (size or transfers.expected_size(s, item) or "S").upper()
+        announced = transfers.expected_size(s, item)
+        size = (size or announced or "S").upper()
     if reopen and inside is not None:
         # Reserved here earlier, but its door is shut and nothing is inside: the process that
         # reserved it died before the door opened (or the answer was lost). The hold is
@@ -136,7 +149,8 @@ def scan_item(
     adapter = adapter_for(rt, bank_id)
     try:
         status = adapter.item_status(item)
-        if status.known and not status.status.on_loan:
+        ask_first = not confirmed and announced is None and no_hold_waits(status)
+        if status.known and not status.status.on_loan and not ask_first:
             outcome = adapter.checkin(item, at=bank.branch, returned_at=now)
         else:
             outcome = None
@@ -172,6 +186,17 @@ def scan_item(
             "The catalogue does not know this barcode. Check the label.",
             why="unknown_item",
         )
+    if outcome is None and not status.status.on_loan:
+        return _refuse(
+            rt,
+            bank_id,
+            item,
+            actor,
+            ScanOutcome.CONFIRM_CHECKIN,
+            "The catalogue knows no hold for this item, so it was not checked in. Put it back "
+            "on the shelf, or check it in here if you mean to.",
+            why="no_hold_unconfirmed",
+        )
     if outcome is None:
         return _refuse(
             rt,
@@ -183,6 +208,20 @@ def scan_item(
             why="checked_out",
         )
     return _after_checkin(rt, bank, item, size, outcome, actor, now, status.title)
+
+
+def no_hold_waits(status: ItemStatus) -> bool:
+    """True when item information says plainly that no hold could take the item: not waiting
+    on a hold shelf or travelling, no captured hold, and a hold count of zero. Where the ILS
+    does not count holds (``holds_queued`` None) the check-in decides, as before."""
+    if not status.known or status.status.on_loan:
+        return False
+    if status.captured_hold or status.status in (
+        CirculationStatus.WAITING_ON_HOLD_SHELF,
+        CirculationStatus.IN_TRANSIT,
+    ):
+        return False
+    return status.holds_queued == 0
 
 
 def _refuse(

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from bridge.runtime import Runtime
 from bridge.services.banks import audit, lock_bank
+from bridge.services.deposits import door_for_deposit
 from bridge.services.doors import open_door
 from bridge.storage.db import unit_of_work
-from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import LoadRow
 
 ANONYMOUS = "anonymous"  # returns need no patron: the ILS knows who borrowed the item
@@ -28,7 +28,7 @@ class ReturnDoor:
 
 
 def open_return_door(rt: Runtime, bank_id: str, item_barcode: str) -> ReturnDoor:
-    """Picks an empty return door, expects ``item_barcode`` in it, and opens it.
+    """Picks a return door with room, expects ``item_barcode`` in it, and opens it.
 
     Raises:
         KeyError: unknown bank.
@@ -41,31 +41,10 @@ def open_return_door(rt: Runtime, bank_id: str, item_barcode: str) -> ReturnDoor
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:
         lock_bank(s, bank_id)
-        waiting = set(
-            s.scalars(
-                select(LoadRow.compartment).where(
-                    LoadRow.bank_id == bank_id, LoadRow.kind == "deposit"
-                )
-            )
-        )
-        doors = [
-            row
-            for row in s.scalars(
-                select(CompartmentRow)
-                .where(
-                    CompartmentRow.bank_id == bank_id,
-                    CompartmentRow.purpose == "return",
-                    CompartmentRow.state == "return_free",
-                    CompartmentRow.door_open.is_(False),
-                )
-                .order_by(CompartmentRow.number)
-            )
-            if row.number not in waiting
-        ]
-        if not doors:
+        door = door_for_deposit(s, bank_id)
+        if door is None:
             audit(s, "return_no_door", at=now, bank_id=bank_id, actor="patron", item=item_barcode)
             return ReturnDoor(None, full=True)
-        door = doors[0]
         load = LoadRow(
             bank_id=bank_id,
             compartment=door.number,

@@ -55,6 +55,19 @@ def test_the_same_door_listed_twice_is_refused(tmp_path: Path) -> None:
     assert "compartment 3 is listed twice" in str(err.value)
 
 
+def test_only_a_return_door_takes_more_than_one_deposit(tmp_path: Path) -> None:
+    cfg = base_config(tmp_path)
+    cfg["banks"][0]["compartments"] = [{"number": 40, "size": "M", "capacity": 4}]
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, **cfg)
+    assert "only a return door takes more than one deposit (capacity)" in str(err.value)
+    cfg["banks"][0]["compartments"] = [
+        {"number": 40, "size": "M", "purpose": "return", "capacity": 4}
+    ]
+    door = load_settings(None, **cfg).bank("main-lobby").all_compartments()[-1]
+    assert (door.number, door.capacity) == (40, 4)
+
+
 def test_broken_toml_names_the_file_and_the_line(tmp_path: Path) -> None:
     p = _write(tmp_path, "[web]\nsecret_key = \n")
     with pytest.raises(ConfigError) as err:

@@ -141,6 +141,20 @@ def sign_in(page: Any, live: LiveServer, account: Account, code_offset: int = 0)
     page.wait_for_url(re.compile(r".*/staff/$"))
 
 
+def return_at_kiosk(page: Any, live: LiveServer, doors: Any, item: str) -> int:
+    """A patron returns ``item`` at the main lobby's kiosk: a door opens, the item goes in and
+    the door shuts. Returns the door's number."""
+    page.goto(f"{live.url}/kiosk/main-lobby/return")
+    page.get_by_label("Item barcode").fill(item)
+    page.get_by_role("button", name="Open a return door").click()
+    heading = page.get_by_role("heading", name=re.compile(r"Door \d+ is open"))
+    heading.wait_for()
+    door = int(re.search(r"Door (\d+)", heading.inner_text()).group(1))  # type: ignore[union-attr]
+    doors["main-lobby"].put_item(door)
+    assert doors["main-lobby"].close_door(door)
+    return door
+
+
 def test_sign_in_then_the_grid_follows_door_events_without_a_reload(
     page: Any, live: LiveServer, accounts: Any, doors: Any, csp_errors: list[str]
 ) -> None:

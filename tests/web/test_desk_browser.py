@@ -20,6 +20,7 @@ from tests.web.test_browser import (  # noqa: F401  (fixtures)
     kiosk_cookie,
     kiosk_timeout,
     live,
+    return_at_kiosk,
     sign_in,
     web_settings,
 )
@@ -134,7 +135,6 @@ def test_emptying_a_return_door_by_scanning_shows_each_next_step_and_frees_the_d
     doors: Any,
     csp_errors: list[str],  # noqa: F811
 ) -> None:
-    import re
 
     from sqlalchemy import select
 
@@ -148,14 +148,7 @@ def test_emptying_a_return_door_by_scanning_shows_each_next_step_and_frees_the_d
     ils.lend("21000001", "39000000003001")
     ils.add_patron("21000004", "4444")
     ils.place_hold("21000004", "39000000003001", pickup_location="EAST-LOCKER")
-    page.goto(f"{live.url}/kiosk/main-lobby/return")
-    page.get_by_label("Item barcode").fill("39000000003001")
-    page.get_by_role("button", name="Open a return door").click()
-    heading = page.get_by_role("heading", name=re.compile(r"Door \d+ is open"))
-    heading.wait_for()
-    door = int(re.search(r"Door (\d+)", heading.inner_text()).group(1))  # type: ignore[union-attr]
-    doors["main-lobby"].put_item(door)
-    assert doors["main-lobby"].close_door(door)
+    door = return_at_kiosk(page, live, doors, "39000000003001")
     with unit_of_work(rt.sessions) as s:
         deposit = s.scalars(select(DepositRow.id)).one()
     check_in_deposit(rt, deposit)  # what the worker does next

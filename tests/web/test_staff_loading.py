@@ -92,7 +92,9 @@ def test_refusals_read_as_plain_instructions(client, rt, ils, doors, accounts):
     elsewhere = _scan(client, "31000021")
     assert "Not for this bank: send to EAST-LOCKER (East station)" in elsewhere
     assert "Unknown barcode" in _scan(client, "no-such-item")
-    assert "No hold waits here — reshelve it" in _scan(client, "31000022")
+    # No hold waits for a stray shelf item: it is not checked in unless staff confirm.
+    assert "No hold waits here for this item — check it in anyway?" in _scan(client, "31000022")
+    assert "No hold waits here — reshelve it" in _scan(client, "31000022", confirm="checkin")
     assert not any(doors["main-lobby"].is_open(n) for n in range(1, 17))
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 20:54:22.467657
+Create Date: 2026-12-07 21:08:33.754280
 """
 
 from __future__ import annotations
@@ -344,6 +344,8 @@ def upgrade() -> None:
     sa.Column('height_mm', sa.Integer(), nullable=True),
     sa.Column('depth_mm', sa.Integer(), nullable=True),
     sa.Column('charger', sa.Boolean(), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('deposits', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=24), nullable=False),
     sa.Column('state_before_fault', sa.String(length=24), nullable=True),
     sa.Column('state_since', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),

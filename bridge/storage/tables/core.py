@@ -44,6 +44,9 @@ class CompartmentRow(Base):
     height_mm: Mapped[int | None]
     depth_mm: Mapped[int | None]
     charger: Mapped[bool] = mapped_column(default=False)
+    # A return door is a bin: it takes ``capacity`` deposits; ``deposits`` since last emptied.
+    capacity: Mapped[int] = mapped_column(default=1)
+    deposits: Mapped[int] = mapped_column(default=0)
     state: Mapped[str] = mapped_column(String(24))
     # The state to go back to when an out-of-service compartment is put back in service.
     state_before_fault: Mapped[str | None] = mapped_column(String(24))

@@ -15,7 +15,7 @@ STATE_LABELS = {
     "expired": "Expired",
     "staff_remove": "Remove",
     "return_free": "Return: empty",
-    "return_occupied": "Return: full",
+    "return_occupied": "Return: has items",
     "emptied_by_staff": "Emptied",
     "out_of_service": "Out of service",
 }

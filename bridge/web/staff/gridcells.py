@@ -3,7 +3,8 @@
 A status page may show thousands of doors and is polled every few seconds; one Jinja loop
 iteration per door (with autoescaping of every field) cost about a millisecond per 10 doors on
 the target machine. Here each cell is one f-string, and only text that can hold markup
-(fault descriptions, masked patron data) is escaped. The markup matches ``_grid.html``'s needs.
+(fault descriptions, masked patron data, titles and barcodes) is escaped. The markup matches
+``_grid.html``'s needs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,22 @@ from datetime import datetime
 from markupsafe import Markup, escape
 
 from bridge.web.staff.filters import duration, state_label, when
-from bridge.web.staff.queries import BankGrid
+from bridge.web.staff.queries import BankGrid, Inside
+
+# A door holding a patron's whole order names the first few items and counts the rest.
+ITEMS_SHOWN = 3
+
+
+def _inside(items: Inside) -> str:
+    parts = [
+        f'<span class="meta item">{escape(title)} · {escape(barcode)}</span>'
+        if title
+        else f'<span class="meta item">Item {escape(barcode)}</span>'
+        for barcode, title in items[:ITEMS_SHOWN]
+    ]
+    if len(items) > ITEMS_SHOWN:
+        parts.append(f'<span class="meta">and {len(items) - ITEMS_SHOWN} more</span>')
+    return "".join(parts)
 
 
 @functools.lru_cache(maxsize=32_768)
@@ -46,6 +62,10 @@ def cells_html(grid: BankGrid, zone: str, cell_base: str) -> Markup:
         link, meta = _door(grid.bank_id, c.number, c.size, c.purpose, cell_base)
         classes, data_state, state_line = _state(c.state)
         inner = [link, state_line, meta]
+        if c.capacity > 1:
+            inner.append(f'<span class="meta">{c.deposits} of {c.capacity} returns</span>')
+        if c.inside:
+            inner.append(_inside(c.inside))
         if c.waited:
             inner.append(f'<span class="meta">waited {duration(c.waited)}</span>')
         if c.expires_at:

@@ -75,6 +75,7 @@ def headline(rt: Runtime, result: ScanResult) -> str:
         ScanOutcome.NO_HOLD: "No hold waits here — reshelve it",
         ScanOutcome.ILS_UNAVAILABLE: "Catalogue not answering — scan again in a minute",
         ScanOutcome.NEEDS_STAFF: "Cannot load — hold shelf instead",
+        ScanOutcome.CONFIRM_CHECKIN: "No hold waits here for this item — check it in anyway?",
     }.get(o, result.message)
 
 
@@ -187,7 +188,9 @@ def load_scan(bank_id: str) -> ResponseReturnValue:
     if size is not None and size not in SIZES:
         abort(400)
     rt = security.runtime()
-    result = scan_item(rt, bank.id, barcode, actor, size=size)
+    # Only the button under "check it in anyway?" sends this: a scan never confirms by itself.
+    confirmed = request.form.get("confirm") == "checkin"
+    result = scan_item(rt, bank.id, barcode, actor, size=size, confirmed=confirmed)
     _remember(rt, bank, result)
     return redirect(url_for("staff.load", bank_id=bank.id))
 

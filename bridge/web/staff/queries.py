@@ -47,6 +47,10 @@ DEPOSIT_PENDING_STATES = ("recorded", "checking_in", "waiting_for_ils")
 HEALTH_OFFLINE_SHOWN = 10  # offline controllers named on the health panel; the rest counted
 
 
+# What is inside a door: (item barcode, title or None), in loading order.
+Inside = tuple[tuple[str, str | None], ...]
+
+
 class Cell(NamedTuple):
     """One door as the grid shows it. A NamedTuple, not a frozen dataclass: a page builds
     thousands per request, and a frozen dataclass's __init__ costs several times more."""
@@ -62,6 +66,9 @@ class Cell(NamedTuple):
     discrepancy: bool
     items: int
     patron: str | None  # already masked for the viewer's role; None: not shown
+    inside: Inside = ()  # also what is being loaded
+    deposits: int = 0  # a return door: returns in it since it was emptied
+    capacity: int = 1  # a return door: how many returns it takes
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,24 @@ def mask_patron(card: str | None, role: Role) -> str | None:
     return "•••• " + card[-4:] if len(card) > 4 else "••••"
 
 
+DoorLoads = tuple[int, datetime | None, str | None, Inside]
+_NOTHING: DoorLoads = (0, None, None, ())
+
+
+def _loads_by_door(rows: Any) -> dict[tuple[str, int], DoorLoads]:
+    """Per door: how many loads, the earliest expiry, the patron's card and the items inside
+    (a return door's pending scan is not inside yet: its door has not shut)."""
+    out: dict[tuple[str, int], DoorLoads] = {}
+    for bank_id, number, expires, card, barcode, title, kind in rows:
+        count, earliest, patron, inside = out.get((bank_id, number), _NOTHING)
+        if expires is not None and (earliest is None or expires < earliest):
+            earliest = expires
+        if kind != "deposit":
+            inside = (*inside, (barcode, title))
+        out[(bank_id, number)] = (count + 1, earliest, patron or card, inside)
+    return out
+
+
 def bank_grids(
     session: Session, now: datetime, role: Role, bank_ids: list[str] | None = None
 ) -> list[BankGrid]:
@@ -102,24 +127,38 @@ def bank_grids(
         CompartmentRow.fault,
         CompartmentRow.door_open,
         CompartmentRow.occupied,
+        CompartmentRow.deposits,
+        CompartmentRow.capacity,
     ).order_by(CompartmentRow.bank_id, CompartmentRow.number)
     loads_q = select(
         LoadRow.bank_id,
         LoadRow.compartment,
-        func.count(),
-        func.min(LoadRow.expires_at),
-        func.max(LoadRow.patron),
-    ).group_by(LoadRow.bank_id, LoadRow.compartment)
+        LoadRow.expires_at,
+        LoadRow.patron,
+        LoadRow.item_barcode,
+        LoadRow.title,
+        LoadRow.kind,
+    ).order_by(LoadRow.id)
     if bank_ids is not None:
         banks_q = banks_q.where(BankRow.id.in_(bank_ids))
         comps_q = comps_q.where(CompartmentRow.bank_id.in_(bank_ids))
         loads_q = loads_q.where(LoadRow.bank_id.in_(bank_ids))
-    loads = {(b, n): (count, exp, card) for b, n, count, exp, card in session.execute(loads_q)}
+    loads = _loads_by_door(session.execute(loads_q))
     cells: dict[str, list[Cell]] = {}
-    for bank_id, number, size, purpose, state, since, fault, door_open, occupied in session.execute(
-        comps_q
-    ):
-        count, expires, card = loads.get((bank_id, number), (0, None, None))
+    for (
+        bank_id,
+        number,
+        size,
+        purpose,
+        state,
+        since,
+        fault,
+        door_open,
+        occupied,
+        deposits,
+        capacity,
+    ) in session.execute(comps_q):
+        count, expires, card, inside = loads.get((bank_id, number), _NOTHING)
         expected = EXPECTED_OCCUPIED.get(state)
         cells.setdefault(bank_id, []).append(
             Cell(
@@ -139,6 +178,9 @@ def bank_grids(
                 ),
                 items=count,
                 patron=mask_patron(card, role),
+                inside=inside,
+                deposits=deposits,
+                capacity=capacity,
             )
         )
     return [
@@ -340,6 +382,8 @@ def work_lists(rt: Runtime, role: Role, limit: int = 200, bank_id: str | None = 
                 CompartmentRow.fault,
                 CompartmentRow.door_open,
                 CompartmentRow.occupied,
+                CompartmentRow.deposits,
+                CompartmentRow.capacity,
             )
             .where(
                 CompartmentRow.state.in_((*REMOVAL_STATES, "return_occupied"))
@@ -381,7 +425,11 @@ def work_lists(rt: Runtime, role: Role, limit: int = 200, bank_id: str | None = 
             inside = items.get((c.bank_id, c.number), [])
             removals.append(Removal(c.bank_id, c.number, c.state, c.state_since, inside))
         elif c.state == "return_occupied":
-            emptying.append(Removal(c.bank_id, c.number, c.state, c.state_since, []))
+            # How full it is; the items themselves are listed when it is emptied by scanning.
+            count = f"{c.deposits} of {c.capacity} returns" if c.capacity > 1 else ""
+            emptying.append(
+                Removal(c.bank_id, c.number, c.state, c.state_since, [count] if count else [])
+            )
         if c.fault:
             faults.append((c.bank_id, c.number, c.fault))
         expected = EXPECTED_OCCUPIED.get(c.state)
