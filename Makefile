@@ -65,6 +65,7 @@ soak: $(STAMP) services
 
 faults: $(STAMP) services
 	$(BIN)/python -m tests.faults.run --deposits 1000
+	LOCKERBRIDGE_OFFLINE_PICKUPS=200 $(BIN)/pytest tests/faults/test_offline_pickups.py -q -p no:randomly
 
 # Regenerates the single initial migration from the models (pre-release only).
 migration: $(STAMP)

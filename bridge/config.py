@@ -334,6 +334,16 @@ class DriverSettings(Strict):
         return out
 
 
+class OfflinePickup(StrEnum):
+    """What may still open a pickup door while the bank's ILS is unreachable
+    (``bridge.services.offline_loans``): nothing, a typed code or QR token, or those and a
+    phone link (whose presence number proves the patron stands at the bank)."""
+
+    OFF = "off"
+    CODES = "codes"
+    CODES_AND_LINKS = "codes_and_links"
+
+
 class BankSettings(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     name: str
@@ -358,6 +368,10 @@ class BankSettings(Strict):
     # to "see staff", only what they can do there and the number to call.
     staffed: bool = True
     help_phone: str | None = None  # None: branding.help_phone
+    # Store and forward: pickups while the ILS is down, lent here and sent to it later.
+    offline_pickup: OfflinePickup = OfflinePickup.OFF
+    offline_max_items: int = Field(5, ge=1, le=50)  # per patron, waiting to be sent
+    offline_max_hours: int = Field(12, ge=1, le=24 * 7)  # after this long down, stop lending
     compartments: list[Compartment] = []
     compartment_ranges: list[CompartmentRange] = []
 

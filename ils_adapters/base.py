@@ -255,11 +255,26 @@ class IlsAdapter(Protocol):
         ...
 
     def checkout(
-        self, patron: str, item: str, *, fee_acknowledged: bool = False
+        self,
+        patron: str,
+        item: str,
+        *,
+        fee_acknowledged: bool = False,
+        offline_at: datetime | None = None,
     ) -> CheckoutOutcome:
-        """Lend ``item`` to ``patron``. Verify the PIN with ``verify_patron`` first."""
+        """Lend ``item`` to ``patron``. Verify the PIN with ``verify_patron`` first.
+
+        ``offline_at``: the loan was made while the ILS was unreachable, at that time; it is
+        sent as such (SIP2 no-block, transaction date = ``offline_at``), so the ILS records it
+        whatever its loan rules say now. Only for the bounded offline-loan queue.
+        """
         ...
 
     def patron_contact(self, patron: str) -> Contact | None:
         """Email / phone / language for notices, or None if the patron is unknown."""
+        ...
+
+    def loans_of(self, patron: str) -> tuple[str, ...]:
+        """The barcodes on loan to ``patron`` (SIP2 63, charged items): how a sender tells
+        its own loan that went through from someone else's, which item status cannot."""
         ...

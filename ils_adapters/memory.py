@@ -197,13 +197,25 @@ class MemoryIls:
             )
 
     def checkout(
-        self, patron: str, item: str, *, fee_acknowledged: bool = False
+        self,
+        patron: str,
+        item: str,
+        *,
+        fee_acknowledged: bool = False,
+        offline_at: datetime | None = None,
     ) -> CheckoutOutcome:
         with self._lock:
             self._answering()
-            outcome = self._checkout(patron, item, fee_acknowledged=fee_acknowledged)
+            outcome = self._checkout(
+                patron, item, fee_acknowledged=fee_acknowledged, no_block=offline_at is not None
+            )
             self._maybe_lose_reply()
             return outcome
+
+    def loans_of(self, patron: str) -> tuple[str, ...]:
+        with self._lock:
+            self._answering()
+            return tuple(b for b, it in self._items.items() if it.borrower == patron)
 
     def patron_contact(self, patron: str) -> Contact | None:
         with self._lock:
@@ -268,12 +280,14 @@ class MemoryIls:
         patron = self._patrons.get(barcode)
         return patron.name if patron else None
 
-    def _checkout(self, patron: str, item: str, *, fee_acknowledged: bool) -> CheckoutOutcome:
+    def _checkout(
+        self, patron: str, item: str, *, fee_acknowledged: bool, no_block: bool = False
+    ) -> CheckoutOutcome:
         refused = replace(_REFUSED, item=item, patron=patron)
         p, it = self._patrons.get(patron), self._items.get(item)
         if p is None:
             return replace(refused, screen_message="Patron not found")
-        if p.block_reasons:
+        if p.block_reasons and not no_block:
             return replace(refused, screen_message="; ".join(p.block_reasons))
         if it is None:
             return replace(refused, screen_message="Item not found")

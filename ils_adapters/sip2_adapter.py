@@ -32,7 +32,7 @@ from ils_adapters.base import (
 from ils_adapters.profiles import GENERIC, HoldCountMeaning, IlsProfile
 from sip2 import errors as sip
 from sip2.client import SipClient
-from sip2.results import AcsStatus, CheckinResult, ItemInformation, PatronFlag
+from sip2.results import AcsStatus, CheckinResult, ItemInformation, PatronFlag, Summary
 from sip2.results import CirculationStatus as SipStatus
 from sip2.transport import TransportClosed
 
@@ -290,10 +290,21 @@ class Sip2Adapter:
         )
 
     def checkout(
-        self, patron: str, item: str, *, fee_acknowledged: bool = False
+        self,
+        patron: str,
+        item: str,
+        *,
+        fee_acknowledged: bool = False,
+        offline_at: datetime | None = None,
     ) -> CheckoutOutcome:
         with _translated():
-            result = self.client.checkout(patron, item, fee_acknowledged=fee_acknowledged)
+            result = self.client.checkout(
+                patron,
+                item,
+                fee_acknowledged=fee_acknowledged,
+                no_block=offline_at is not None,
+                transacted_at=offline_at,
+            )
         if result.ok:
             kind = CheckoutKind.RENEWED if result.renewal_ok else CheckoutKind.LOANED
         elif result.fee_amount and result.fee_amount > 0 and not fee_acknowledged:
@@ -309,6 +320,11 @@ class Sip2Adapter:
             fee=result.fee_amount,
             screen_message=_screen(result.screen_messages),
         )
+
+    def loans_of(self, patron: str) -> tuple[str, ...]:
+        with _translated():
+            info = self.client.patron_information(patron, summary=Summary.CHARGED_ITEMS)
+        return info.charged_items
 
     def patron_contact(self, patron: str) -> Contact | None:
         if self._contact_source is not None:

@@ -227,8 +227,13 @@ class SipClient:
         pin: str | None = None,
         fee_acknowledged: bool = False,
         no_block: bool = False,
+        transacted_at: datetime | None = None,
     ) -> CheckoutResult:
-        """11 → 12. Raises :class:`OutcomeUnknown` when the reply is lost: check with 17."""
+        """11 → 12. Raises :class:`OutcomeUnknown` when the reply is lost: check with 17.
+
+        ``no_block`` with ``transacted_at`` is the store-and-forward form: a loan made while the
+        ACS was unreachable, sent later with its original time as the transaction date.
+        """
         message = Message.build(
             "11",
             self._base(
@@ -240,7 +245,7 @@ class SipClient:
             ),
             sc_renewal_policy="N",
             no_block=_yn(no_block),
-            transaction_date=self._now(),
+            transaction_date=self._now() if transacted_at is None else self._date(transacted_at),
             nb_due_date=_NO_DATE,
         )
         return CheckoutResult.from_decoded(self._request(message), server_tz=self._tz)

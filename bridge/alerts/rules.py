@@ -16,6 +16,7 @@ from bridge.config import Settings
 from bridge.notify.staff import NEEDS_STAFF as FAILED_MESSAGE_STATES
 from bridge.storage.tables.core import AuditEventRow, BankRow, CompartmentRow
 from bridge.storage.tables.notifications import NotificationRow
+from bridge.storage.tables.offline import OfflineLoanRow
 from bridge.storage.tables.returns import DepositRow
 
 CRITICAL = "critical"
@@ -207,6 +208,29 @@ def notification_failures(s: Session, settings: Settings, now: datetime) -> list
     ]
 
 
+def offline_loans_refused(s: Session, settings: Settings, now: datetime) -> list[Condition]:
+    """Loans made while the ILS was down that it refused afterwards: the patron has the item
+    and the ILS does not know; staff must sort it out."""
+    count = s.scalar(
+        select(func.count())
+        .select_from(OfflineLoanRow)
+        .where(OfflineLoanRow.state == "refused", OfflineLoanRow.resolved_at.is_(None))
+    )
+    if not count:
+        return []
+    what = "1 offline loan" if count == 1 else f"{count} offline loans"
+    return [
+        Condition(
+            "offline_loans_refused",
+            "offline_loans_refused",
+            WARNING,
+            None,
+            None,
+            f"The ILS refused {what} made while it was down; see the work list.",
+        )
+    ]
+
+
 RULES = (
     controllers_offline,
     doors_left_open,
@@ -214,6 +238,7 @@ RULES = (
     banks_full,
     guessing,
     notification_failures,
+    offline_loans_refused,
 )
 
 

@@ -7,7 +7,8 @@ worker dies, or Redis loses the job, the sweeper (:func:`sweep`, run every
 ``sweeper_interval_seconds``) enqueues the row again once its lease has run out, so work is
 retried within lease + sweep interval (well under 120 s by default) instead of rq's ~11 minutes.
 
-Rows with the same ``order_key`` (an item barcode) are worked strictly in creation order.
+Rows with the same ``order_key`` (an item barcode) are worked strictly in creation order,
+whatever their kind: an item's offline loan reaches the ILS before its later return.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ KINDS: dict[str, JobKind] = {
     "deposit_checkin": JobKind("bridge.jobs.returns.checkin_deposit", "checkins"),
     "notification": JobKind("bridge.jobs.notify.send_notification", "notifications"),
     "ill_checkin": JobKind("bridge.jobs.ill.notify_ill_checkin", "default"),
+    "offline_checkout": JobKind("bridge.jobs.offline.send_offline_loan", "checkins"),
 }
 
 MAX_BACKOFF = timedelta(minutes=10)
@@ -139,7 +141,6 @@ def lease_of(rt: Runtime) -> timedelta:
 # took about as long as PostgreSQL took to run them. Values are bound at execution.
 _earlier = aliased(OutboxRow)
 _OLDER_OPEN = exists().where(
-    _earlier.kind == OutboxRow.kind,
     _earlier.order_key == OutboxRow.order_key,
     _earlier.id < OutboxRow.id,
     _earlier.state.in_(_OPEN),
@@ -258,6 +259,22 @@ def release(
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+def make_due(session: Session, kind: str, refs: list[str], *, now: datetime) -> None:
+    """Pending rows of ``kind`` among ``refs`` become due now, whatever backoff they reached
+    (their ILS answers again); in chunks, for long outages."""
+    for start in range(0, len(refs), 500):
+        session.execute(
+            update(OutboxRow)
+            .where(
+                OutboxRow.kind == kind,
+                OutboxRow.ref.in_(refs[start : start + 500]),
+                OutboxRow.state == "pending",
+                OutboxRow.next_attempt_at > now,
+            )
+            .values(next_attempt_at=now)
+        )
 
 
 def sweep(rt: Runtime, *, limit: int = 500) -> int:

@@ -39,4 +39,6 @@ KNOWN_FACTS = (
     "ends_at",  # ISO datetime: a day-use reservation ends
     "reissued",  # true: a new code for items already announced
     "replaces_sent_at",  # ISO datetime: when the message whose code this one replaces left
+    "due_follows",  # true: lent while the ILS was down; a message with the due dates follows
+    "recorded_later",  # true: the ILS has now recorded loans made while it was down
 )

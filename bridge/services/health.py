@@ -8,6 +8,10 @@ intervals, so a probe that stops running shows up as "unknown" rather than a sta
 allowed, offline) are kept beside it as warnings, because real servers send them for policy
 reasons while circulating. "Down" carries why: no answer, a refused login, or unreadable
 replies.
+
+Each probe also sets or clears the ILS's "down" mark (:mod:`bridge.infra.ils_circuit`), and the
+health panel counts offline loans still waiting for their ILS
+(:func:`bridge.services.offline_loans.waiting_count`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 
+from bridge.infra import ils_circuit
 from bridge.runtime import Runtime, current
 from bridge.services.wiring import adapter_for
 from ils_adapters.base import IlsHealth
@@ -63,6 +68,11 @@ def probe_one(rt: Runtime, ils_name: str) -> ProbeResult:
         warnings=warnings,
     )
     rt.redis.set(ILS_HEALTH_KEY.format(name=ils_name), json.dumps(asdict(result)), ex=KEEP_SECONDS)
+    # The same answer tells patrons' requests whether to wait for this ILS at all.
+    if ok:
+        ils_circuit.mark_up(rt, ils_name)
+    else:
+        ils_circuit.mark_down(rt, ils_name, error or "no answer")
     return result
 
 

@@ -23,10 +23,11 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bridge.infra import outbox
+from bridge.infra import ils_circuit, outbox
 from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime
-from bridge.services.access.verification import (
+from bridge.services import offline_loans
+from bridge.services.access.verification import (  # the shared words, also used from here
     DENIED_CARD,
     DENIED_CODE,
     ILS_DOWN,
@@ -69,6 +70,10 @@ class PickupOutcome(StrEnum):
     BLOCKED = "blocked"  # the ILS says this card may not borrow
     NOTHING_WAITING = "nothing_waiting"
     ILS_UNAVAILABLE = "ils_unavailable"
+    # The ILS is down: the doors opened and the loans are recorded here, sent when it answers.
+    OPENED_OFFLINE = "opened_offline"
+    # The ILS is down and card + PIN cannot be checked without it; the code still works.
+    CARD_NEEDS_ILS = "card_needs_ils"
     DOOR_FAILED = "door_failed"  # loans recorded but a door did not open: staff were told
 
 
@@ -91,6 +96,7 @@ class Loan:
     title: str | None
     compartment: int
     due: datetime | None
+    offline: bool = False  # lent while the ILS was down: the due date follows by message
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,15 @@ class PickupResult:
 
 
 DOOR_OUT_OF_ORDER = "This door is out of order. Please ask staff for this item."
+OPENED_OFFLINE_TEXT = (
+    "Door {doors} is open. Take your items and close the door. The library system is not "
+    "answering right now, so your loan will be recorded as soon as it answers; the due date "
+    "follows by message."
+)
+CARD_NEEDS_ILS_TEXT = (
+    "The library system is not answering right now, so your card and PIN cannot be checked. "
+    "Please use the pickup code (typed or QR) from your message instead."
+)
 
 
 def _refusal(verified: Verified) -> PickupResult:
@@ -134,6 +149,8 @@ def pickup_with_card(
 ) -> PickupResult:
     """Card + PIN pickup (verified by :mod:`bridge.services.access.verification`)."""
     verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="card")
+    if verified.verdict is Verdict.ILS_UNAVAILABLE and offline_loans.offline_allowed(rt, bank_id):
+        return PickupResult(PickupOutcome.CARD_NEEDS_ILS, CARD_NEEDS_ILS_TEXT)
     if not verified.ok:
         return _refusal(verified)
     check, ref = verified.check, verified.patron_ref
@@ -248,6 +265,9 @@ def hand_over(
         return PickupResult(
             PickupOutcome.NOTHING_WAITING, "Nothing is waiting for you at this locker."
         )
+    ils_name = rt.settings.bank(bank_id).ils
+    # Known down a moment ago: no patron waits for the ILS's timeouts again.
+    ils_down = ils_circuit.is_down(rt, ils_name)
     adapter = adapter or adapter_for(rt, bank_id)
     by_door: dict[int, list[_Waiting]] = defaultdict(list)
     for w in waiting:
@@ -266,21 +286,33 @@ def hand_over(
     refused: list[Refusal] = []
     lent: list[_Waiting] = []
     due: dict[int, datetime | None] = {}
-    ils_down = False
+    unsent: list[_Waiting] = []  # not lent because the ILS is down
+    maybe_sent: set[int] = set()  # ... though the checkout's lost reply may have gone through
     for w in waiting:
         if w.compartment in broken:
             refused.append(Refusal(w.item, w.title, w.compartment, DOOR_OUT_OF_ORDER))
             continue
         if ils_down:
-            refused.append(Refusal(w.item, w.title, w.compartment, ILS_DOWN))
+            unsent.append(w)
             continue
         problem, fee, due[w.id] = _check_out(adapter, w, fee_acknowledged)
-        if problem == ILS_DOWN:
+        if problem in (ILS_DOWN, _MAYBE_LENT):
             ils_down = True
-        if problem is None:
+            ils_circuit.mark_down(rt, ils_name, "checkout found the ILS unreachable")
+            unsent.append(w)
+            if problem == _MAYBE_LENT:
+                maybe_sent.add(w.id)
+        elif problem is None:
             lent.append(w)
         else:
             refused.append(Refusal(w.item, w.title, w.compartment, problem, fee))
+    offline: list[_Waiting] = []
+    if unsent:
+        why_not = offline_loans.may_lend(rt, bank_id, patron_ref, via, len(unsent))
+        if why_not is None:
+            offline = unsent
+        else:
+            refused.extend(Refusal(w.item, w.title, w.compartment, ILS_DOWN) for w in unsent)
     refused_doors = {r.compartment for r in refused}
     doors = [n for n in by_door if n not in refused_doors]
     now = rt.clock()
@@ -300,6 +332,24 @@ def hand_over(
                     )
                 )
         purge_at = now + timedelta(hours=rt.settings.retention.patron_item_link_hours)
+        offline_refs = [
+            offline_loans.record(
+                rt,
+                s,
+                bank_id,
+                patron_ref,
+                offline_loans.Lend(w.id, w.compartment, w.item, w.title, w.patron),
+                via=via,
+                now=now,
+                maybe_sent=w.id in maybe_sent,
+            )
+            for w in offline
+        ]
+        offline_ids = {w.id for w in offline}
+        for load in state.loads:
+            if load.id in offline_ids:
+                # Lent here; the ILS hears of it later. The door opens like any other.
+                load.state, load.picked_up_at, load.purge_after = "picked_up", now, purge_at
         lent_ids = {w.id for w in lent}
         for load in state.loads:
             if load.id in lent_ids:
@@ -328,7 +378,7 @@ def hand_over(
                         item=load.item_barcode,
                         reason="checked out but the door stayed shut",
                     )
-        receipt = _queue_receipt(rt, s, bank_id, lent, due, now)
+        receipt = _queue_receipt(rt, s, bank_id, lent + offline, due, now, offline=bool(offline))
         for r in refused:
             audit(
                 s,
@@ -364,9 +414,21 @@ def hand_over(
     opened, stuck = _open_all(rt, bank_id, doors, actor)
     if receipt:
         outbox.dispatch(rt, "notification", receipt)
-    loans = tuple(Loan(w.item, w.title, w.compartment, due.get(w.id)) for w in lent)
-    patron = lent[0].patron if lent else None
-    return replace(_result(opened, stuck, refused, ils_down), loans=loans, patron=patron)
+    for ref in offline_refs:  # waits in the outbox until the ILS answers (the sweeper replays)
+        outbox.dispatch(rt, offline_loans.KIND, ref)
+    loans = tuple(Loan(w.item, w.title, w.compartment, due.get(w.id)) for w in lent) + tuple(
+        Loan(w.item, w.title, w.compartment, None, offline=True) for w in offline
+    )
+    handed = lent + offline
+    patron = handed[0].patron if handed else None
+    result = _result(opened, stuck, refused, ils_down and not offline)
+    if offline and result.outcome is PickupOutcome.OPENED:
+        result = replace(
+            result,
+            outcome=PickupOutcome.OPENED_OFFLINE,
+            message=OPENED_OFFLINE_TEXT.format(doors=", ".join(map(str, opened))),
+        )
+    return replace(result, loans=loans, patron=patron)
 
 
 def _open_all(
@@ -423,6 +485,8 @@ def _queue_receipt(
     lent: list[_Waiting],
     due: dict[int, datetime | None],
     now: datetime,
+    *,
+    offline: bool = False,
 ) -> str | None:
     """The patron's receipt (what they now have on loan, each with the due date from the ILS's
     checkout reply), queued in the pickup's own transaction when the library sends receipts."""
@@ -442,9 +506,15 @@ def _queue_receipt(
             "picked_up_at": now,
             "due": min(dues) if dues else None,
             "loans": [{"title": w.title or w.item, "due": due.get(w.id)} for w in lent],
+            # Lent while the ILS was down: the due date comes in a later message.
+            "due_follows": offline,
         },
         now=now,
     )
+
+
+# A checkout whose reply was lost and whose look-up found the ILS gone: it may have been lent.
+_MAYBE_LENT = "maybe lent"
 
 
 def _check_out(
@@ -463,7 +533,7 @@ def _check_out(
         try:
             status = adapter.item_status(w.item)
         except (IlsUnavailable, IlsRejected):
-            return ILS_DOWN, None, None
+            return _MAYBE_LENT, None, None
         if status.status in (
             CirculationStatus.CHARGED,
             CirculationStatus.CHARGED_NOT_TO_BE_RECALLED,

@@ -38,6 +38,7 @@ class ReceiptOutcome(StrEnum):
 class LentItem:
     title: str
     due: datetime | None  # as the ILS's checkout reply sent it
+    offline: bool = False  # lent while the ILS was down: the due date follows by message
 
 
 def can_send(rt: Runtime) -> bool:
@@ -61,6 +62,7 @@ def offer(
         "what": what,
         "at": now.isoformat(),
         "loans": [{"title": i.title, "due": i.due.isoformat() if i.due else None} for i in lent],
+        "due_follows": any(i.offline for i in lent),
     }
     return seal(json.dumps(body, separators=(",", ":")).encode())
 
@@ -91,6 +93,7 @@ def send(rt: Runtime, bank_id: str, sealed_offer: str) -> ReceiptOutcome:
                 "picked_up_at": at,
                 "due": dues[0] if dues else None,
                 "loans": loans,
+                "due_follows": bool(body.get("due_follows")),
             },
             now=now,
         )

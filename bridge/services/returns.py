@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from bridge.infra import outbox
+from bridge.infra import ils_circuit, outbox
 from bridge.runtime import Runtime
 from bridge.services import equipment, ill
 from bridge.services.deposits import KIND as KIND
@@ -548,41 +548,8 @@ def replay_waiting(
                 DepositRow.state == DepositState.WAITING_FOR_ILS.value
             )
         ).all()
-    by_ils: dict[str, list[int]] = {}
-    probe_bank: dict[str, str] = {}
-    for bank_id, deposit_id in waiting:
-        try:
-            ils_name = rt.settings.bank(bank_id).ils
-        except KeyError:
-            continue
-        by_ils.setdefault(ils_name, []).append(deposit_id)
-        probe_bank.setdefault(ils_name, bank_id)
-    replayed = 0
-    now = rt.clock()
-    for ils_name, ids in by_ils.items():
-        try:
-            up = adapter(rt, probe_bank[ils_name]).ping()
-        except Exception as exc:  # a failed probe only means "not yet"
-            log.info("ILS %s still unreachable: %s", ils_name, exc)
-            continue
-        if not up:
-            continue
-        with unit_of_work(rt.sessions) as s:
-            for start in range(0, len(ids), 500):
-                chunk = [str(i) for i in ids[start : start + 500]]
-                s.execute(
-                    update(OutboxRow)
-                    .where(
-                        OutboxRow.kind == KIND,
-                        OutboxRow.ref.in_(chunk),
-                        OutboxRow.state == "pending",
-                        OutboxRow.next_attempt_at > now,
-                    )
-                    .values(next_attempt_at=now)
-                )
-        replayed += len(ids)
-        log.info("ILS %s answers again: replaying %d waiting deposit(s)", ils_name, len(ids))
-    return replayed
+    ping = lambda bank_id: adapter(rt, bank_id).ping()  # noqa: E731
+    return ils_circuit.replay_answering(rt, KIND, waiting, ping, "waiting deposit(s) replayed")
 
 
 # --- staff --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import logging
 
 from bridge.infra import outbox
 from bridge.runtime import Runtime, current
+from bridge.services import offline_loans
 from bridge.services.deposits import release_abandoned_scans
 from bridge.services.returns import replay_waiting
 
@@ -19,6 +20,11 @@ log = logging.getLogger(__name__)
 def sweep_outbox(rt: Runtime | None = None) -> int:
     rt = rt or current()
 
+    try:
+        # Offline loans first: an item's loan must reach the ILS before its later return.
+        offline_loans.replay_waiting(rt)
+    except Exception:
+        log.exception("could not check for offline loans to send")
     try:
         replay_waiting(rt)
     except Exception:  # the sweep below must run even if the replay probe cannot

@@ -267,7 +267,7 @@ def _bank_known(rt: Runtime, bank_id: str) -> bool:
 
 
 def _pickup_status(outcome: str) -> int:
-    return {"locked_out": 429, "ils_unavailable": 503}.get(outcome, 200)
+    return {"locked_out": 429, "ils_unavailable": 503, "card_needs_ils": 503}.get(outcome, 200)
 
 
 def _pickup_answer(result: Any) -> tuple[int, BaseModel]:

@@ -144,7 +144,7 @@ def _result_words(result: Any, lang: str, bank: BankSettings | None) -> str:
     brand = brand_for(security.runtime().settings, bank)
     outcome = result.outcome
     if outcome is phone.PhoneOutcome.OPENED:
-        key = "outcome_opened"
+        key = "outcome_opened_offline" if result.offline else "outcome_opened"
     elif outcome is phone.PhoneOutcome.PICKUP_REFUSED:
         key = "phone_fee" if result.fee_to_acknowledge else "phone_refused"
     elif outcome is phone.PhoneOutcome.LINK_REFUSED:

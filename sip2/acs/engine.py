@@ -176,7 +176,18 @@ class Engine:
                 no_block=request.fixed_value("no_block") == "Y",
                 now=now,
             )
-        self._record_loan(Action.CHECKOUT, account, patron_barcode, barcode, outcome, now)
+        self._record_loan(
+            Action.CHECKOUT,
+            account,
+            patron_barcode,
+            barcode,
+            outcome,
+            now,
+            transaction_date=parse_date(
+                request.fixed_value("transaction_date"), server_tz=self.zone
+            ),
+            no_block=request.fixed_value("no_block") == "Y",
+        )
         return replies.loan(
             "12", self.catalogue, account, patron_barcode, barcode, outcome, now, self.zone
         )
@@ -198,12 +209,23 @@ class Engine:
         barcode: str,
         outcome: circulation.LoanOutcome,
         now: datetime,
+        *,
+        transaction_date: datetime | None = None,
+        no_block: bool = False,
     ) -> None:
         if outcome.ok:
             if outcome.renewal:
                 action = Action.RENEW
             filled = outcome.hold_filled.id if outcome.hold_filled else None
-            entry = LedgerEntry(action, at=now, account=account.user, item=barcode, patron=patron)
+            entry = LedgerEntry(
+                action,
+                at=now,
+                account=account.user,
+                item=barcode,
+                patron=patron,
+                transaction_date=transaction_date,
+                no_block=no_block,
+            )
             self.ledger.record(replace(entry, hold=filled))
 
     def hold(self, account: Account, request: Message, now: datetime) -> Message:

@@ -28,6 +28,8 @@ class LedgerEntry:
     charged and this checkin ended the loan: two such entries for one loan never happen,
     so two consecutive ``loan_closed`` checkins of an item without a checkout between them
     would be a bug. ``return_date`` is the (possibly backdated) date the client sent.
+    ``transaction_date`` (checkout) is the date the client sent as the transaction's: the
+    original time of a loan sent later with ``no_block`` (store and forward).
     """
 
     action: Action
@@ -44,6 +46,8 @@ class LedgerEntry:
     destination: str | None = None  # checkin CT sent, if any
     hold: str | None = None  # hold id captured / placed / filled
     message: str = ""
+    transaction_date: datetime | None = None
+    no_block: bool = False
     seq: int = 0  # position in the ledger, from 1
 
 

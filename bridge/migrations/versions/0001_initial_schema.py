@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 21:08:33.754280
+Create Date: 2026-12-07 21:41:53.551061
 """
 
 from __future__ import annotations
@@ -265,6 +265,34 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_opt_out')),
     sa.UniqueConstraint('patron_key', 'channel', name=op.f('uq_notification_opt_out_patron_key'))
     )
+    op.create_table('offline_loan',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('bank_id', sa.String(length=63), nullable=False),
+    sa.Column('ils', sa.String(length=63), nullable=False),
+    sa.Column('compartment', sa.Integer(), nullable=False),
+    sa.Column('item_barcode', sa.String(length=64), nullable=False),
+    sa.Column('title', sa.String(length=300), nullable=True),
+    sa.Column('patron', sa.String(length=64), nullable=True),
+    sa.Column('patron_ref', sa.String(length=64), nullable=False),
+    sa.Column('via', sa.String(length=16), nullable=False),
+    sa.Column('picked_up_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('state_since', bridge.storage.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('checkout_sent', sa.Boolean(), nullable=False),
+    sa.Column('due', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('screen_message', sa.String(length=300), nullable=True),
+    sa.Column('last_error', sa.String(length=300), nullable=True),
+    sa.Column('finished_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', bridge.storage.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_by', sa.String(length=120), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_offline_loan'))
+    )
+    with op.batch_alter_table('offline_loan', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_offline_loan_item_barcode'), ['item_barcode'], unique=False)
+        batch_op.create_index(batch_op.f('ix_offline_loan_patron_ref'), ['patron_ref'], unique=False)
+        batch_op.create_index('ix_offline_loan_state', ['state', 'bank_id'], unique=False)
+
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
@@ -390,6 +418,12 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_due')
 
     op.drop_table('outbox')
+    with op.batch_alter_table('offline_loan', schema=None) as batch_op:
+        batch_op.drop_index('ix_offline_loan_state')
+        batch_op.drop_index(batch_op.f('ix_offline_loan_patron_ref'))
+        batch_op.drop_index(batch_op.f('ix_offline_loan_item_barcode'))
+
+    op.drop_table('offline_loan')
     op.drop_table('notification_opt_out')
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.drop_index('ix_notification_state')

@@ -91,6 +91,7 @@ class PhoneResult:
     fee_to_acknowledge: bool = False
     other_bank: str | None = None  # NOT_HERE: the number was from this other bank's screen
     bank: str | None = None  # ... and the items are at this one
+    offline: bool = False  # OPENED while the ILS was down: the loan is recorded later
 
 
 # --- tokens ---------------------------------------------------------------------------------
@@ -242,6 +243,7 @@ def open_from_phone(
     )
     spent = result.outcome in (
         PickupOutcome.OPENED,
+        PickupOutcome.OPENED_OFFLINE,
         PickupOutcome.PARTLY,
         PickupOutcome.DOOR_FAILED,
         PickupOutcome.NOTHING_WAITING,
@@ -254,7 +256,12 @@ def open_from_phone(
                 .values(used_at=rt.clock())
             )
     if result.opened:
-        return PhoneResult(PhoneOutcome.OPENED, result.message, result.opened)
+        return PhoneResult(
+            PhoneOutcome.OPENED,
+            result.message,
+            result.opened,
+            offline=result.outcome is PickupOutcome.OPENED_OFFLINE,
+        )
     lines = [result.message] + [f"{r.title or r.item}: {r.reason}" for r in result.refused]
     return PhoneResult(
         PhoneOutcome.PICKUP_REFUSED,

@@ -260,5 +260,6 @@ def finish_with_pin(rt: Runtime, bank_id: str, pin: str, *, kiosk: str = "kiosk"
         PickupOutcome.LOCKED_OUT: ReaderOutcome.LOCKED_OUT,
         PickupOutcome.BLOCKED: ReaderOutcome.BLOCKED,
         PickupOutcome.ILS_UNAVAILABLE: ReaderOutcome.ILS_UNAVAILABLE,
+        PickupOutcome.CARD_NEEDS_ILS: ReaderOutcome.ILS_UNAVAILABLE,
     }.get(done.outcome, ReaderOutcome.OPENED if done.opened else ReaderOutcome.REFUSED)
     return _show(rt, bank_id, ReaderResult(outcome, done.message, done.opened))

@@ -162,6 +162,13 @@ EN: dict[str, str] = {
     "receipt_item": "Item",
     "receipt_due": "Due back",
     "receipt_due_unknown": "See your library account",
+    "receipt_due_follows": "Follows by message",
+    "outcome_opened_offline": "Door {doors} is open. Take your items and close the door. The "
+    "library's catalogue is not answering right now, so your loan will be recorded as soon as "
+    "it answers; the due date follows by message.",
+    "outcome_card_needs_ils": "The library's catalogue is not answering right now, so your card "
+    "and PIN cannot be checked. Please use the pickup code from your message instead: type it "
+    "or show its QR code.",
     "receipt_sent": "A receipt is on its way to you by message.",
     "receipt_send": "Send me a receipt",
     "phone_dayuse_help": "At the locker, enter your library card, PIN and the number shown on "
@@ -380,6 +387,13 @@ ES: dict[str, str] = {
     "receipt_item": "Documento",
     "receipt_due": "Fecha de devolución",
     "receipt_due_unknown": "Consulte su cuenta de la biblioteca",
+    "receipt_due_follows": "Le llegará por mensaje",
+    "outcome_opened_offline": "La puerta {doors} está abierta. Recoja sus documentos y cierre la "
+    "puerta. El catálogo de la biblioteca no responde ahora, así que su préstamo se registrará "
+    "en cuanto responda; la fecha de devolución le llegará por mensaje.",
+    "outcome_card_needs_ils": "El catálogo de la biblioteca no responde ahora, así que no se "
+    "pueden comprobar su tarjeta y su PIN. Use el código de recogida de su mensaje: escríbalo o "
+    "muestre su código QR.",
     "receipt_sent": "Le enviamos un recibo por mensaje.",
     "receipt_send": "Enviarme un recibo",
     "phone_dayuse_help": "En el casillero, escriba su carné, su PIN y el número que aparece en la "

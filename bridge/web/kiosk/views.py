@@ -56,10 +56,11 @@ def init_app(app: Flask) -> None:
 
 
 def _receipt_offer(
-    bank: BankSettings, patron: str | None, lent: list[tuple[str, Any]], what: str
+    bank: BankSettings, patron: str | None, lent: list[tuple[str, Any, bool]], what: str
 ) -> str | None:
-    """The sealed "Send me a receipt" offer for a result screen (services.receipts)."""
-    items = [receipts.LentItem(title, due) for title, due in lent]
+    """The sealed "Send me a receipt" offer for a result screen (services.receipts); each
+    loan is (what, due date, made while the ILS was down)."""
+    items = [receipts.LentItem(title, due, offline) for title, due, offline in lent]
     return receipts.offer(security.runtime(), bank.id, patron or "", items, what)
 
 
@@ -175,7 +176,7 @@ def pickup_post(bank_id: str, way: str) -> ResponseReturnValue:
                 else _receipt_offer(
                     bank,
                     result.patron,
-                    [(ln.title or ln.item, ln.due) for ln in result.loans],
+                    [(ln.title or ln.item, ln.due, ln.offline) for ln in result.loans],
                     "pickup",
                 )
             ),
@@ -307,7 +308,7 @@ def equipment_post(bank_id: str) -> ResponseReturnValue:
             ),
             receipt_offer=(
                 _receipt_offer(
-                    bank, card, [(labels.get(category) or category, result.due)], "equipment"
+                    bank, card, [(labels.get(category) or category, result.due, False)], "equipment"
                 )
                 if result.outcome in (BorrowOutcome.OPENED, BorrowOutcome.DOOR_FAILED)
                 else None

@@ -147,7 +147,13 @@ def refusal_line(lang: str, refusal: Refusal, brand: Brand) -> RefusedLine:
 
 
 def pickup_receipt(lang: str, result: PickupResult, zone: str) -> list[ReceiptLine]:
-    return [ReceiptLine(ln.title or ln.item, due_date(lang, ln.due, zone)) for ln in result.loans]
+    return [
+        ReceiptLine(
+            ln.title or ln.item,
+            text(lang, "receipt_due_follows") if ln.offline else due_date(lang, ln.due, zone),
+        )
+        for ln in result.loans
+    ]
 
 
 def borrow_headline(lang: str, result: BorrowResult, zone: str, brand: Brand) -> str:

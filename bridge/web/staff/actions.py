@@ -19,6 +19,7 @@ from bridge.services import banks
 from bridge.services.access.attempts import InFlight
 from bridge.services.doors import open_door
 from bridge.services.expiry import NotOnRemovalList, staff_remove
+from bridge.services.offline_loans import NotRefused, resolve_refused
 from bridge.services.returns import DepositNotFound, NotNeedingStaff, resolve_needs_staff
 from bridge.services.staff.accounts import StaffUser, verify_totp
 from bridge.storage.db import unit_of_work
@@ -213,6 +214,15 @@ def dismiss_message(rt: Runtime, user: StaffUser, notification_id: int) -> None:
         if not dismiss(s, notification_id, now=now):
             raise ActionRefused("That message is not on the list any more.")
         banks.audit(s, "message_dismissed", at=now, actor=actor_of(user), message=notification_id)
+
+
+def resolve_offline_loan(rt: Runtime, user: StaffUser, loan_id: int, note: str) -> None:
+    """A refused offline loan was sorted out with the patron and the ILS."""
+
+    try:
+        resolve_refused(rt, loan_id, actor_of(user), note.strip() or "handled")
+    except NotRefused as exc:
+        raise ActionRefused(f"Offline loan {loan_id} is not waiting for staff any more.") from exc
 
 
 def resolve_deposit(rt: Runtime, user: StaffUser, deposit_id: int, note: str) -> None:

@@ -16,14 +16,16 @@ from sqlalchemy.orm import Session
 from bridge.notify.staff import NEEDS_STAFF as FAILED_MESSAGE_STATES
 from bridge.notify.staff import FailedMessage, failed_messages
 from bridge.runtime import QUEUE_NAMES, Runtime
-from bridge.services import returns
+from bridge.services import offline_loans, returns
 from bridge.services.health import ILS_HEALTH_KEY
+from bridge.services.offline_loans import RefusedLoan
 from bridge.services.returns import NeedsStaff
 from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import BankRow, CompartmentRow
 from bridge.storage.tables.lockers import LoadRow, TransitRow
 from bridge.storage.tables.notifications import NotificationRow
+from bridge.storage.tables.offline import OfflineLoanRow
 from bridge.storage.tables.returns import DepositRow
 
 # What the occupancy sensor should read with the door shut (lockers.states.EXPECTED_OCCUPANCY,
@@ -214,6 +216,7 @@ class Health:
     controllers: list[tuple[str, str, bool, datetime | None]]
     controllers_total: int = 0
     controllers_offline: int = 0
+    offline_loans_waiting: int = 0  # lent while the ILS was down, not yet recorded by it
 
 
 def ils_health(rt: Runtime) -> list[IlsHealth]:
@@ -266,7 +269,15 @@ def health(rt: Runtime, session: Session) -> Health:
         )
     ]
     return Health(
-        ils_health(rt), queues, failed, waiting, oldest, controllers, int(total), int(offline)
+        ils_health(rt),
+        queues,
+        failed,
+        waiting,
+        oldest,
+        controllers,
+        int(total),
+        int(offline),
+        offline_loans.waiting_count(session),
     )
 
 
@@ -308,11 +319,14 @@ class WorkLists:
     discrepancies: list[Discrepancy]
     in_transit: dict[str, list[InTransit]]  # bank id -> items on their way there
     faults: list[tuple[str, int, str]]  # bank, compartment, fault
+    # Loans made while the ILS was down that it refused afterwards (patron masked for viewers).
+    refused_offline: tuple[RefusedLoan, ...] = ()
 
     @property
     def total(self) -> int:
         return (
-            len(self.needs_staff)
+            len(self.refused_offline)
+            + len(self.needs_staff)
             + len(self.failed_messages)
             + len(self.removals)
             + len(self.discrepancies)
@@ -353,9 +367,15 @@ def work_summary(session: Session) -> WorkSummary:
     # Every row is on its way: loading.scan_item deletes it when the item arrives
     # (checked_in_at is where it was scanned on departure, not an arrival).
     transit = select(func.count()).select_from(TransitRow).scalar_subquery()
-    a, n, f, t = session.execute(select(attention, needs, failed, transit)).one()
+    refused = (
+        select(func.count())
+        .select_from(OfflineLoanRow)
+        .where(OfflineLoanRow.state == "refused", OfflineLoanRow.resolved_at.is_(None))
+        .scalar_subquery()
+    )
+    a, n, f, t, r = session.execute(select(attention, needs, failed, transit, refused)).one()
     # Sensor discrepancies are counted on the work list page; they need the model per door.
-    return WorkSummary(int(a) + int(n) + int(f), int(t))
+    return WorkSummary(int(a) + int(n) + int(f) + int(r), int(t))
 
 
 def _masked_messages(messages: list[FailedMessage], role: Role) -> list[FailedMessage]:
@@ -370,6 +390,10 @@ def work_lists(rt: Runtime, role: Role, limit: int = 200, bank_id: str | None = 
     work bank by bank). Needs-staff deposits and failed messages come from their services
     (``returns.returns_overview``, ``notify.staff.failed_messages``)."""
     needs = returns.returns_overview(rt, bank_id=bank_id).needs_staff[:limit]
+    refused_offline = tuple(
+        r if role.at_least(Role.STAFF) else replace(r, patron=None)
+        for r in offline_loans.refused_loans(rt, bank_id=bank_id)[:limit]
+    )
     one_bank = [] if bank_id is None else [CompartmentRow.bank_id == bank_id]
     with unit_of_work(rt.sessions) as session:
         failed = failed_messages(session, limit=limit, bank_id=bank_id)
@@ -448,4 +472,5 @@ def work_lists(rt: Runtime, role: Role, limit: int = 200, bank_id: str | None = 
         discrepancies,
         transit,
         faults,
+        refused_offline,
     )

@@ -231,6 +231,20 @@ def dismiss_message(notification_id: int) -> ResponseReturnValue:
     return redirect(url_for("staff.work"))
 
 
+@bp.post("/offline-loans/<int:loan_id>/resolve")
+@security.require_role(Role.STAFF)
+def resolve_offline_loan(loan_id: int) -> ResponseReturnValue:
+    try:
+        actions.resolve_offline_loan(
+            security.runtime(), _user(), loan_id, request.form.get("note", "")[:500]
+        )
+    except actions.ActionRefused as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Offline loan {loan_id} is marked as handled.", "ok")
+    return redirect(url_for("staff.work"))
+
+
 @bp.post("/deposits/<int:deposit_id>/resolve")
 @security.require_role(Role.STAFF)
 def resolve(deposit_id: int) -> ResponseReturnValue:

@@ -1,0 +1,409 @@
+"""Offline loans reach the ILS exactly once although the sending worker dies.
+
+Real parts: a SQLite file, Redis, the reference ACS over TCP, and the sender in a separate
+process that ends right after a named commit (``LOCKERBRIDGE_CRASH_AT``) or is killed while
+the ACS has acted and its reply is lost. Another process then finishes the work; the ACS's
+ledger must show each loan once, with no-block and its original transaction date.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bridge.config import load_settings
+from bridge.infra.crashpoints import CRASH_STATUS, ENV_CRASH_AT
+from bridge.runtime import Runtime
+from bridge.services import offline_loans
+from bridge.services.assembly import assemble
+from bridge.services.bank_setup import sync_banks
+from bridge.services.loading import scan_item
+from bridge.services.pickup import PickupOutcome, pickup_with_code
+from bridge.services.wiring import driver_for
+from bridge.storage.db import make_engine, unit_of_work
+from bridge.storage.migrate import upgrade
+from bridge.storage.tables.notifications import NotificationRow
+from bridge.storage.tables.offline import OfflineLoanRow
+from lockers.drivers.simulated import SimulatedBank
+from sip2.acs.server import ReferenceACS
+from tests.conftest import REPO, base_config
+
+CATALOGUE = REPO / "examples" / "catalogue.json"
+ITEMS = ("39000000000001", "39000000000013")  # Ana's and Chloé's holds at the main lobby
+
+
+@pytest.fixture
+def acs() -> Iterator[ReferenceACS]:
+    with ReferenceACS(CATALOGUE, behaviour="koha") as server:
+        yield server
+
+
+@pytest.fixture
+def spec(tmp_path: Path, acs: ReferenceACS, embedded_redis: Any, redis_conn: Any) -> dict[str, Any]:
+    host, port = acs.address
+    database_url = f"sqlite:///{tmp_path}/offline.db"
+    config = base_config(
+        tmp_path,
+        database_url=database_url,
+        outbox_lease_seconds=1,
+        ils=[
+            {
+                "name": "main-ils",
+                "profile": "koha",
+                "host": host,
+                "port": port,
+                "institution": "DEMO",
+                "timeout_seconds": 3,
+            }
+        ],
+    )
+    for bank in config["banks"]:
+        bank.update(offline_pickup="codes", driver={"kind": "simulated", "door_delay_seconds": 0})
+    upgrade(make_engine(database_url))
+    return {"config": config, "database_url": database_url, "redis": embedded_redis.url}
+
+
+@pytest.fixture
+def rt(spec: dict[str, Any], redis_conn: Any) -> Iterator[Runtime]:
+    runtime = Runtime.over(
+        load_settings(None, **spec["config"]), make_engine(spec["database_url"]), redis_conn
+    )
+    sync_banks(runtime)
+    assemble(runtime)
+    yield runtime
+    runtime.close()
+
+
+def _picked_up_offline(rt: Runtime, acs: ReferenceACS) -> list[OfflineLoanRow]:
+    sim = driver_for(rt, "main-lobby")
+    assert isinstance(sim, SimulatedBank)
+    codes = []
+    for item in ITEMS:
+        door = scan_item(rt, "main-lobby", item, "staff").compartment
+        assert door is not None
+        sim.put_item(door)
+        assert sim.close_door(door)
+        with unit_of_work(rt.sessions) as s:
+            note = s.scalars(select(NotificationRow).order_by(NotificationRow.id.desc())).first()
+            assert note is not None
+            codes.append(note.secrets["code"])
+    acs.go_down()
+    for code in codes:
+        assert pickup_with_code(rt, "main-lobby", code).outcome is PickupOutcome.OPENED_OFFLINE
+    acs.come_back()
+    offline_loans.replay_waiting(rt)  # the sweeper's ping finds it back
+    return _loans(rt)
+
+
+def _loans(rt: Runtime) -> list[OfflineLoanRow]:
+    with unit_of_work(rt.sessions) as s:
+        rows = list(s.scalars(select(OfflineLoanRow).order_by(OfflineLoanRow.id)))
+        s.expunge_all()
+        return rows
+
+
+def _child(spec: dict[str, Any], loans: list[int], **env: str) -> subprocess.Popen[str]:
+    clean = {k: v for k, v in os.environ.items() if k != ENV_CRASH_AT}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.faults.offline_sender_child"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**clean, **env},
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps({**spec, "loans": loans}))
+    proc.stdin.close()
+    return proc
+
+
+def _exactly_once(rt: Runtime, acs: ReferenceACS, loans: list[OfflineLoanRow]) -> None:
+    for loan in loans:
+        [sent] = acs.ledger.checkouts(loan.item_barcode)
+        assert sent.no_block
+        assert sent.transaction_date == loan.picked_up_at.replace(microsecond=0)
+    assert [r.state for r in _loans(rt)] == ["recorded"] * len(loans)
+
+
+@pytest.mark.parametrize(
+    "label", ["offline_loans.send_offline_loan", "offline_loans._finish"], ids=["claim", "result"]
+)
+def test_a_sender_dying_after_a_commit_sends_each_loan_once(
+    rt: Runtime, acs: ReferenceACS, spec: dict[str, Any], label: str
+) -> None:
+    loans = _picked_up_offline(rt, acs)
+    ids = [r.id for r in loans]
+
+    crashed = _child(spec, ids, **{ENV_CRASH_AT: label})
+    assert crashed.wait(timeout=60) == CRASH_STATUS, crashed.stderr.read()  # type: ignore[union-attr]
+    time.sleep(1.2)  # the lease (1 s here) runs out, as the sweeper would find it
+    again = _child(spec, ids)
+    assert again.wait(timeout=60) == 0, again.stderr.read()  # type: ignore[union-attr]
+    offline_loans.replay_waiting(rt)
+    for loan_id in ids:
+        offline_loans.send_offline_loan(rt, loan_id)
+
+    _exactly_once(rt, acs, loans)
+
+
+def test_a_sender_killed_after_the_ils_acted_looks_before_sending_again(
+    rt: Runtime, acs: ReferenceACS, spec: dict[str, Any]
+) -> None:
+    loans = _picked_up_offline(rt, acs)
+    first = loans[0]
+    acs.faults.drop_replies = 1  # the ACS lends the item; its reply never arrives
+
+    proc = _child(spec, [first.id])
+    deadline = time.monotonic() + 20
+    while not acs.ledger.checkouts(first.item_barcode):
+        assert time.monotonic() < deadline, "the checkout never reached the ACS"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    time.sleep(1.2)
+
+    for loan in loans:
+        offline_loans.send_offline_loan(rt, loan.id)
+
+    _exactly_once(rt, acs, loans)
+
+
+# --- the outage: many pickups across two banks while workers are killed ------------------------
+
+OUTAGE_PICKUPS = int(os.environ.get("LOCKERBRIDGE_OFFLINE_PICKUPS", "40"))  # 200: `make faults`
+BANKS = (("main-lobby", "MAIN-LOCKER", "lockers-main", "demo-main"),
+         ("east-station", "EAST-LOCKER", "lockers-east", "demo-east"))  # fmt: skip
+
+
+def _outage_catalogue(n: int) -> dict[str, Any]:
+    """Patron i waits for item i at bank i % 2; patron "blocked-later" is only a bystander."""
+    return {
+        "institution": "DEMO",
+        "branches": [
+            {"code": branch, "name": bank, "locker_bank": True} for bank, branch, *_ in BANKS
+        ],
+        "accounts": [
+            {"user": user, "password": password, "institution": "DEMO", "location": branch}
+            for _, branch, user, password in BANKS
+        ],
+        "patrons": [{"barcode": _patron(i), "pin": "1234"} for i in range(n)]
+        + [{"barcode": "23999999999999", "pin": "1234"}],
+        "items": [
+            {"barcode": _item(i), "title": f"Book {i}", "home": BANKS[i % 2][1]} for i in range(n)
+        ],
+        "holds": [
+            {"id": f"H{i}", "patron": _patron(i), "item": _item(i), "pickup": BANKS[i % 2][1]}
+            for i in range(n)
+        ],
+    }
+
+
+def _patron(i: int) -> str:
+    return f"2301{i:010d}"
+
+
+def _item(i: int) -> str:
+    return f"3901{i:010d}"
+
+
+def _outage_toml(db_url: str, redis_url: str, acs_port: int, n: int) -> str:
+    from tests import sandbox
+
+    doors = n // 2 + 1
+    banks = "".join(
+        f"""
+[[banks]]
+id = "{bank}"
+name = "{bank}"
+branch = "{branch}"
+ils = "main-ils"
+offline_pickup = "codes_and_links"
+sip_login = {{ user = "{user}", password = "{password}" }}
+driver = {{ kind = "simulated", door_delay_seconds = 0.0 }}
+compartment_ranges = [{{ first = 1, last = {doors}, size = "M" }},
+  {{ first = {doors + 1}, last = {doors + 2}, size = "M", purpose = "return" }}]
+"""
+        for bank, branch, user, password in BANKS
+    )
+    return (
+        "outbox_lease_seconds = 4\nsweeper_interval_seconds = 1\n"
+        + sandbox.service_toml(db_url, redis_url, acs_port, uuid.uuid4().hex * 2, ils_timeout=1.0)
+        + '\n[access]\npublic_url = "https://lockers.example"\n'
+        + banks
+    )
+
+
+@pytest.mark.timeout(600)
+def test_pickups_during_an_outage_reach_the_ils_once_in_order_while_workers_die(
+    tmp_path: Path,
+) -> None:
+    import random
+    import threading
+
+    from bridge.services import returns
+    from bridge.services.access.phone import kiosk_code, open_from_phone
+    from bridge.services.pickup import pickup_with_qr
+    from bridge.services.staff.accounts import Role
+    from bridge.services.sweeper import sweep_outbox
+    from bridge.storage.tables.returns import DepositRow
+    from bridge.web.staff import queries
+    from sip2.acs.catalogue import ItemStatus
+    from sip2.acs.catalogue_file import catalogue_from_dict
+    from tests.faults.harness import Workers
+    from tests.sandbox import Database, RedisServer
+
+    n = OUTAGE_PICKUPS
+    rng = random.Random(23)
+    redis_server = RedisServer(tmp_path)
+    acs = ReferenceACS(catalogue_from_dict(_outage_catalogue(n)), behaviour="koha")
+    db = Database("auto", tmp_path, prefix="offline")
+    workers: Workers | None = None
+    stop = threading.Event()
+    kills = 0
+    try:
+        redis_server.start()
+        acs.start()
+        cfg = tmp_path / "lockerbridge.toml"
+        cfg.write_text(_outage_toml(db.url, redis_server.url, acs.address[1], n))
+        from redis import Redis
+
+        rt = assemble(
+            Runtime.over(load_settings(cfg), make_engine(db.url), Redis.from_url(redis_server.url))
+        )
+        sync_banks(rt)
+        sims = {bank: driver_for(rt, bank) for bank, *_ in BANKS}
+        secrets: list[tuple[str, int, dict[str, str]]] = []
+        for i in range(n):
+            bank = BANKS[i % 2][0]
+            door = scan_item(rt, bank, _item(i), "staff").compartment
+            assert door is not None, f"item {i} did not load"
+            sim = sims[bank]
+            assert isinstance(sim, SimulatedBank)
+            sim.put_item(door)
+            assert sim.close_door(door)
+            with unit_of_work(rt.sessions) as s:
+                note = s.scalars(
+                    select(NotificationRow).order_by(NotificationRow.id.desc())
+                ).first()
+                assert note is not None
+                secrets.append((bank, door, dict(note.secrets)))
+
+        acs.go_down()
+        for i, (bank, door, secret) in enumerate(secrets):
+            way = ("code", "qr", "phone")[i % 3]
+            if way == "code":
+                opened = pickup_with_code(rt, bank, secret["code"]).opened
+            elif way == "qr":
+                opened = pickup_with_qr(rt, bank, secret["qr_token"]).opened
+            else:
+                token = secret["phone_url"].rsplit("/", 1)[1]
+                opened = open_from_phone(rt, token, kiosk_code(rt, bank)[0]).opened
+            assert opened == (door,), f"pickup {i} by {way} did not open its door"
+            sim = sims[bank]
+            assert isinstance(sim, SimulatedBank)
+            sim.take_item(door)
+            assert sim.close_door(door)
+            if i % 5 == 4:  # brought back the same night: its check-in must wait for the loan
+                returns.record_deposit(
+                    rt,
+                    bank_id=bank,
+                    compartment=n // 2 + 2,
+                    item_barcode=_item(i),
+                    deposited_at=rt.clock(),
+                )
+        # Meanwhile a desk lent item 0 to someone else: that offline loan will be refused.
+        cat = acs.engine.catalogue
+        lent = cat.item(_item(0))
+        assert lent is not None
+        from dataclasses import replace
+
+        cat.put(replace(lent, status=ItemStatus.CHARGED, charged_to="23999999999999"))
+
+        workers = Workers(3, cfg, tmp_path)
+        workers.keep_alive()
+
+        def beat() -> None:
+            nonlocal kills
+            while not stop.wait(0.3):
+                try:
+                    sweep_outbox(rt)
+                    workers.keep_alive()  # type: ignore[union-attr]
+                    if rng.random() < 0.4 and workers.kill_one(rng, 1.5):  # type: ignore[union-attr]
+                        kills += 1
+                except Exception:  # a killed worker's half-done job: the next beat retries
+                    pass
+
+        acs.come_back()
+        for k in range(0, n, 7):
+            acs.faults.drop_replies = acs.faults.drop_replies + (1 if k else 0)
+        beater = threading.Thread(target=beat, daemon=True)
+        beater.start()
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            with unit_of_work(rt.sessions) as s:
+                open_loans = s.scalar(
+                    select(func.count())
+                    .select_from(OfflineLoanRow)
+                    .where(OfflineLoanRow.state.in_(("waiting", "sending")))
+                )
+                open_deposits = s.scalar(
+                    select(func.count())
+                    .select_from(DepositRow)
+                    .where(DepositRow.state.in_(("recorded", "checking_in", "waiting_for_ils")))
+                )
+            if not open_loans and not open_deposits:
+                break
+            time.sleep(0.5)
+        stop.set()
+        beater.join(timeout=10)
+        workers.stop()
+
+        loans = {r.item_barcode: r for r in _loans(rt)}
+        assert len(loans) == n
+        problems = []
+        for i in range(n):
+            item, loan = _item(i), loans[_item(i)]
+            checkouts = [e for e in acs.ledger.checkouts(item) if e.patron == _patron(i)]
+            if i == 0:
+                if loan.state != "refused" or checkouts:
+                    problems.append(f"{item}: {loan.state}, {len(checkouts)} checkouts")
+                continue
+            if loan.state != "recorded" or len(checkouts) != 1:
+                problems.append(f"{item}: {loan.state}, {len(checkouts)} checkouts")
+                continue
+            [sent] = checkouts
+            if not sent.no_block or sent.transaction_date != loan.picked_up_at.replace(
+                microsecond=0
+            ):
+                problems.append(f"{item}: sent {sent.transaction_date}, picked {loan.picked_up_at}")
+            if i % 5 == 4:
+                kinds = [e.action.value for e in acs.ledger.entries(item=item)]
+                if kinds != ["checkin", "checkout", "checkin"]:  # load, offline loan, return
+                    problems.append(f"{item}: ledger {kinds}")
+        assert problems == []
+        [refused] = queries.work_lists(rt, Role.STAFF).refused_offline
+        assert (refused.item, refused.patron) == (_item(0), _patron(0))
+        assert "another patron" in refused.reason
+        print(f"{n} offline pickups, {kills} worker kills")
+        if n >= 100:
+            assert kills >= 1
+    finally:
+        stop.set()
+        if workers is not None:
+            workers.stop()
+        acs.stop()
+        redis_server.kill()
+        db.drop()
