@@ -23,22 +23,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import secrets
-import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import jwt
-import ldap3
-import requests
 from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from ldap3.core.exceptions import LDAPBindError, LDAPException
-from ldap3.utils.conv import escape_filter_chars
 from sqlalchemy import select
 
 from bridge.config import DirectorySettings, LdapSettings, OidcSettings
@@ -87,8 +80,12 @@ def role_for(conf: DirectorySettings, groups: tuple[str, ...]) -> Role | None:
 
 
 def _ldap_server(conf: LdapSettings) -> Any:
+    import ldap3
+
     tls = None
     if conf.ca_file or conf.url.startswith("ldaps://") or conf.start_tls:
+        import ssl
+
         tls = ldap3.Tls(
             validate=ssl.CERT_REQUIRED, ca_certs_file=str(conf.ca_file) if conf.ca_file else None
         )
@@ -97,6 +94,8 @@ def _ldap_server(conf: LdapSettings) -> Any:
 
 def _ldap_connection(conf: LdapSettings, dn: str | None, password: str | None) -> Any:
     """A bound connection; raises DirectoryDown, or ``ldap3`` bind errors for bad credentials."""
+    import ldap3
+    from ldap3.core.exceptions import LDAPBindError, LDAPException
 
     try:
         conn = ldap3.Connection(
@@ -119,6 +118,8 @@ def _ldap_connection(conf: LdapSettings, dn: str | None, password: str | None) -
 
 
 def _ldap_find(conf: LdapSettings, conn: Any, username: str) -> str | None:
+    from ldap3.utils.conv import escape_filter_chars
+
     if conf.user_dn_template and not conf.user_base:
         return conf.user_dn_template.format(username=escape_filter_chars(username))
     conn.search(
@@ -130,6 +131,8 @@ def _ldap_find(conf: LdapSettings, conn: Any, username: str) -> str | None:
 
 
 def _ldap_groups(conf: LdapSettings, conn: Any, dn: str) -> tuple[str, ...]:
+    from ldap3.utils.conv import escape_filter_chars
+
     conn.search(
         conf.group_base, conf.group_filter.format(dn=escape_filter_chars(dn)), attributes=["cn"]
     )
@@ -138,6 +141,7 @@ def _ldap_groups(conf: LdapSettings, conn: Any, dn: str) -> tuple[str, ...]:
 
 def ldap_sign_in(conf: LdapSettings, username: str, password: str) -> DirectoryPerson | None:
     """The person if the password binds, else None. Raises DirectoryDown."""
+    from ldap3.core.exceptions import LDAPBindError, LDAPException
 
     if not username or not password:  # an empty password is an anonymous bind: never accept
         return None
@@ -162,6 +166,7 @@ def ldap_sign_in(conf: LdapSettings, username: str, password: str) -> DirectoryP
 
 def ldap_lookup(conf: LdapSettings, username: str) -> DirectoryPerson | None:
     """Re-check without the password (as ``bind_dn`` or anonymously). Raises DirectoryDown."""
+    from ldap3.core.exceptions import LDAPBindError, LDAPException
 
     try:
         conn = _ldap_connection(conf, conf.bind_dn, conf.bind_password)
@@ -179,6 +184,10 @@ def ldap_lookup(conf: LdapSettings, username: str) -> DirectoryPerson | None:
 
 
 def _get_json(url: str, timeout: float) -> dict[str, Any]:
+    # Imported on use: without OpenID Connect the web process never loads requests and urllib3
+    # (about 4 MiB resident).
+    import requests
+
     try:
         resp = requests.get(url, timeout=timeout)
         resp.raise_for_status()
@@ -190,6 +199,7 @@ def _get_json(url: str, timeout: float) -> dict[str, Any]:
 
 def discovery(rt: Runtime, conf: OidcSettings) -> dict[str, Any]:
     """The provider's metadata, cached in Redis for 10 minutes."""
+    import json
 
     key = f"lockerbridge:oidc-discovery:{conf.issuer}"
     cached = rt.redis.get(key)
@@ -214,6 +224,8 @@ def _pkce() -> tuple[str, str]:
 def _token_request(
     conf: OidcSettings, meta: dict[str, Any], data: dict[str, str]
 ) -> dict[str, Any]:
+    import requests  # on use, as in _get_json
+
     auth = (conf.client_id, conf.client_secret) if conf.client_secret else None
     if auth is None:
         data = {**data, "client_id": conf.client_id}
@@ -235,6 +247,7 @@ def verify_id_token(
     conf: OidcSettings, meta: dict[str, Any], id_token: str, nonce: str | None
 ) -> dict[str, Any]:
     """Claims of a valid ID token; raises PermissionError (invalid) or DirectoryDown (JWKS)."""
+    import jwt
 
     try:
         key = jwt.PyJWKClient(meta["jwks_uri"], timeout=int(conf.timeout_seconds) or 1)
