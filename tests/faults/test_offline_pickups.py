@@ -4,6 +4,10 @@ Real parts: a SQLite file, Redis, the reference ACS over TCP, and the sender in 
 process that ends right after a named commit (``LOCKERBRIDGE_CRASH_AT``) or is killed while
 the ACS has acted and its reply is lost. Another process then finishes the work; the ACS's
 ledger must show each loan once, with no-block and its original transaction date.
+
+The outage test drives every pickup through gunicorn as patrons do: code and QR at the kiosk
+API route, the phone link on the phone page with the number from the bank's enrolled kiosk;
+the doors are simulated banks behind HTTP controllers whose signed events reach the webhook.
 """
 
 from __future__ import annotations
