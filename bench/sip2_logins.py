@@ -14,6 +14,9 @@ read before and after each block. The full run measures twice: with the ACS on t
 once more with every bank configured with the same SIP2 login (``sip_login`` with the same
 user, password and ``location``), which the pool then shares between banks while each
 check-in's AP still names the bank's branch (see docs/ils/*.md for which ILSs allow it).
+With a login per bank, a third kind of block has a busy bank: every third deposit at one bank,
+the others spread round-robin over the rest, where the pool keeps the busy bank's session
+(``sip2.busy``) and logs in only for the single deposits elsewhere.
 
 Target (issue 24): spread rate / one-bank rate >= 0.8.
 """
@@ -35,6 +38,7 @@ BANKS = 500
 BLOCK = 50
 REPRODUCE = "python -m bench --only sip2_logins"
 TARGET = 0.8
+BUSY_EVERY = 3  # in a busy block, every third deposit is at the busy bank
 # A consortium's catalogue is usually in a data centre, not beside the lockers: the full run
 # repeats the measurement with the ACS answering each message after this delay.
 WAN_LATENCY_MS = 10.0
@@ -128,17 +132,22 @@ def _measure(quick: bool, latency_ms: float, shared: bool = False) -> list[Figur
     banks = 10 if quick else BANKS
     rounds = 1 if quick else 6
     block = 10 if quick else BLOCK
+    modes = ("one", "spread") if shared else ("one", "spread", "busy")
     # The plan: (mode, bank) per deposit, warm-up first; item i is deposited by plan[i].
     plan: list[tuple[str, int]] = [("warm", 0)]
-    spread_at = 0
+    spread_at = 1
     for _ in range(rounds):
         plan += [("one", 0)] * block
-        for _ in range(block):
-            plan.append(("spread", spread_at))
-            spread_at = (spread_at + 1) % banks
-    seconds = {"one": 0.0, "spread": 0.0}
-    logins = {"one": 0, "spread": 0}
-    done = {"one": 0, "spread": 0}
+        for mode in modes[1:]:
+            for i in range(block):
+                if mode == "busy" and i % BUSY_EVERY == 0:
+                    plan.append((mode, 0))
+                    continue
+                plan.append((mode, spread_at))
+                spread_at = spread_at % (banks - 1) + 1  # bank 0 is the busy one
+    seconds = dict.fromkeys(modes, 0.0)
+    logins = dict.fromkeys(modes, 0)
+    done = dict.fromkeys(modes, 0)
     with tempfile.TemporaryDirectory(prefix="lb-bench-logins-") as name:
         tmp = Path(name)
         (tmp / "catalogue.json").write_text(json.dumps(_catalogue(banks, [b for _, b in plan])))
@@ -172,7 +181,7 @@ def _measure(quick: bool, latency_ms: float, shared: bool = False) -> list[Figur
     if shared:
         where += ", one login shared by every bank (AP names the branch)"
     ratio = rate["spread"] / rate["one"]
-    return [
+    figures = [
         Figure(
             name=f"check-ins/s spread over {banks} banks / at one bank{where}",
             value=ratio,
@@ -184,14 +193,42 @@ def _measure(quick: bool, latency_ms: float, shared: bool = False) -> list[Figur
             f"logins for {done['spread']} check-ins; same run",
             reproduce=REPRODUCE,
         ),
-        Figure(
-            name=f"SIP2 logins per check-in spread over {banks} banks{where}",
-            value=logins["spread"] / done["spread"],
-            unit="logins",
-            baseline=f"at one bank: {logins['one'] / done['one']:.2f}, same run",
-            reproduce=REPRODUCE,
+        _logins_figure(
+            f"spread over {banks} banks{where}",
+            logins["spread"] / done["spread"],
+            f"at one bank: {logins['one'] / done['one']:.2f}",
         ),
     ]
+    if "busy" in rate:
+        busy = f"every {BUSY_EVERY}rd at one busy bank"
+        figures += [
+            Figure(
+                name=f"check-ins/s with {busy}, the rest spread over {banks - 1} banks / at one "
+                f"bank{where}",
+                value=rate["busy"] / rate["one"],
+                unit="ratio",
+                baseline=f"one bank: {rate['one']:.0f}/s; busy bank among others: "
+                f"{rate['busy']:.0f}/s, {logins['busy']} logins for {done['busy']} check-ins; "
+                "same run",
+                reproduce=REPRODUCE,
+            ),
+            _logins_figure(
+                f"with {busy}{where}",
+                logins["busy"] / done["busy"],
+                f"spread evenly: {logins['spread'] / done['spread']:.2f}",
+            ),
+        ]
+    return figures
+
+
+def _logins_figure(pattern: str, per_check_in: float, baseline: str) -> Figure:
+    return Figure(
+        name=f"SIP2 logins per check-in {pattern}",
+        value=per_check_in,
+        unit="logins",
+        baseline=f"{baseline}, same run",
+        reproduce=REPRODUCE,
+    )
 
 
 def run(quick: bool) -> list[Figure]:

@@ -292,9 +292,7 @@ class Bank:
                 self.transition(number, _S.RETURN_OCCUPIED, at=at, actor=actor, reason=reason)
             )
         current = self._compartments[number]
-        self._compartments[number] = dataclasses.replace(
-            current, deposits=current.deposits + count
-        )
+        self._compartments[number] = dataclasses.replace(current, deposits=current.deposits + count)
         return events
 
     # -- internals -----------------------------------------------------------------------------

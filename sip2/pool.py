@@ -2,8 +2,10 @@
 
 One pool per ILS (``ServerConfig``); connections are logged in per :class:`SipAccount` (one
 per locker bank), and all accounts share the pool's budget: when it is spent and another
-account's connection is idle, that one is closed to make room. A background thread sends 99
-on connections idle for ``heartbeat_interval`` (Koha drops idle ones) and drops dead ones.
+account's connection is idle, one is closed to make room: the least busy login's
+(:mod:`sip2.busy`), so a bank with many deposits keeps its session while single deposits at
+other banks come and go. A background thread sends 99 on connections idle for
+``heartbeat_interval`` (Koha drops idle ones) and drops dead ones.
 With ``idle_close`` it closes connections that had no request for that long instead of keeping
 them alive (a pre-forking server ties a worker to each session: idle ones starve the other
 processes); heartbeats then run only within that time.
@@ -22,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from sip2.busy import Busyness
 from sip2.config import ServerConfig, SipAccount
 from sip2.connection import Clock, Connection, ConnectionLost
 from sip2.errors import IlsUnavailable, SipError
@@ -64,6 +67,7 @@ class SipPool:
         )
         self._lock = threading.Condition()
         self._idle: list[Connection] = []
+        self._busy = Busyness()
         self._open = 0  # idle + in use + being opened
         self._failures = 0
         self._retry_at = 0.0
@@ -99,6 +103,7 @@ class SipPool:
             self._start_heartbeat()
         deadline: float | None = None
         with self._lock:
+            self._busy.borrowed(account)
             while True:
                 if self._closed:
                     raise IlsUnavailable("SIP2 pool is closed")
@@ -136,10 +141,11 @@ class SipPool:
         return None
 
     def _evict_other(self) -> bool:
-        if not self._idle:
+        # Only idle sessions of other logins are left here: _take_idle took this login's.
+        index = self._busy.victim(self._idle)
+        if index is None:
             return False
-        victim = min(self._idle, key=lambda c: c.last_used)
-        self._idle.remove(victim)
+        victim = self._idle.pop(index)
         victim.close()
         self._open -= 1
         return True

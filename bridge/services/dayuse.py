@@ -10,9 +10,12 @@ checked with the ILS under the same guessing limits as a pickup; a blocked or ex
 cannot reserve; a patron with a live reservation here gets the door opened again (open and
 close freely within the window); otherwise a free day-use door is reserved for ``hours``
 (at most ``max_hours``, at most ``per_patron`` live reservations) and opened. :func:`finish`
-opens it one last time and ends the reservation. :func:`run_dayuse` (periodic) sends the
-reminder ``reminder_minutes`` before the end and expires what ran out; an expired door stays
-set aside and appears on the staff overview until staff empty it.
+ends the reservation and then opens the door one last time; finishing again within
+:data:`FINISH_GRACE` opens it once more while nobody else has reserved it (how a finish whose
+door never opened, the process having died after the reservation ended, is completed).
+:func:`run_dayuse` (periodic) sends the reminder ``reminder_minutes`` before the end and expires
+what ran out; an expired door stays set aside and appears on the staff overview until staff
+empty it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bridge import outbox
 from bridge.access.attempts import InFlight
@@ -167,6 +171,11 @@ def use(
     if refused is not None:
         return refused
     set_aside(rt)
+    # The patron's own door opens again without the in-flight mark: nothing new is reserved,
+    # and a mark left by a process that died after reserving must not keep them out.
+    again = _open_again(rt, bank_id, ref, via)
+    if again is not None:
+        return again
     with InFlight(rt.redis, f"dayuse:{ref}") as flight:
         if not flight.held:
             return DayUseResult(DayUseOutcome.LOCKED_OUT, BUSY)
@@ -178,7 +187,6 @@ def _reserve_and_open(
 ) -> DayUseResult:
     """Under the bank's lock (one door to one patron) and, around it, the patron's in-flight
     mark (``per_patron`` counts all banks together)."""
-    from bridge.services.doors import open_door
 
     conf = rt.settings.dayuse
     now = rt.clock()
@@ -191,18 +199,8 @@ def _reserve_and_open(
         )
         mine = next((r for r in live if r.bank_id == bank_id), None)
         if mine is not None:
-            mine.opened_count += 1
-            number, ends, outcome = mine.compartment, mine.ends_at, DayUseOutcome.OPENED
-            audit(
-                s,
-                "dayuse_opened",
-                at=now,
-                bank_id=bank_id,
-                compartment=number,
-                actor="patron",
-                subject=ref,
-                via=via,
-            )
+            number, ends = _opened_again(s, mine, now, via)
+            outcome = DayUseOutcome.OPENED
         else:
             if hours < 1 or hours > conf.max_hours:
                 audit(
@@ -290,6 +288,46 @@ def _reserve_and_open(
                 via=via,
                 until=ends.isoformat(),
             )
+    return _open(rt, bank_id, number, ends, outcome)
+
+
+def _opened_again(s: Session, mine: DayUseRow, now: datetime, via: str) -> tuple[int, datetime]:
+    mine.opened_count += 1
+    audit(
+        s,
+        "dayuse_opened",
+        at=now,
+        bank_id=mine.bank_id,
+        compartment=mine.compartment,
+        actor="patron",
+        subject=mine.patron_ref,
+        via=via,
+    )
+    return mine.compartment, mine.ends_at
+
+
+def _open_again(rt: Runtime, bank_id: str, ref: str, via: str) -> DayUseResult | None:
+    """Opens the patron's live reservation's door here again; None when there is none."""
+    with unit_of_work(rt.sessions) as s:
+        lock_bank(s, bank_id)
+        mine = s.scalars(
+            select(DayUseRow).where(
+                DayUseRow.bank_id == bank_id,
+                DayUseRow.patron_ref == ref,
+                DayUseRow.state == "active",
+            )
+        ).first()
+        if mine is None:
+            return None
+        number, ends = _opened_again(s, mine, rt.clock(), via)
+    return _open(rt, bank_id, number, ends, DayUseOutcome.OPENED)
+
+
+def _open(
+    rt: Runtime, bank_id: str, number: int, ends: datetime, outcome: DayUseOutcome
+) -> DayUseResult:
+    from bridge.services.doors import open_door
+
     opening = open_door(rt, bank_id, number, actor="patron")
     if not opening.ok:
         return DayUseResult(
@@ -308,8 +346,37 @@ def _reserve_and_open(
     )
 
 
+FINISH_GRACE = timedelta(minutes=10)
+
+
+def _just_finished(s: Session, bank_id: str, ref: str, now: datetime) -> int | None:
+    """The door of the patron's reservation here that ended within :data:`FINISH_GRACE`, when
+    nobody has reserved that door since."""
+    row = s.scalars(
+        select(DayUseRow)
+        .where(
+            DayUseRow.bank_id == bank_id,
+            DayUseRow.patron_ref == ref,
+            DayUseRow.state == "ended",
+            DayUseRow.ended_at >= now - FINISH_GRACE,
+        )
+        .order_by(DayUseRow.ended_at.desc())
+    ).first()
+    if row is None or row.ended_at is None:
+        return None
+    later = s.scalars(
+        select(DayUseRow.id).where(
+            DayUseRow.bank_id == bank_id,
+            DayUseRow.compartment == row.compartment,
+            DayUseRow.starts_at >= row.ended_at,
+        )
+    ).first()
+    return row.compartment if later is None else None
+
+
 def finish(rt: Runtime, bank_id: str, card: str, pin: str, *, kiosk: str = "kiosk") -> DayUseResult:
-    """Opens the patron's day-use door one last time and ends the reservation."""
+    """Ends the patron's day-use reservation and opens its door one last time (once more when
+    the patron finishes again within :data:`FINISH_GRACE`; see the module docstring)."""
     from bridge.services.doors import open_door
 
     refused = _verify(rt, bank_id, card.strip(), pin, kiosk)
@@ -325,15 +392,20 @@ def finish(rt: Runtime, bank_id: str, card: str, pin: str, *, kiosk: str = "kios
                 DayUseRow.state == "active",
             )
         ).first()
-        if row is None:
+        again = _just_finished(s, bank_id, ref, now) if row is None else None
+        if row is None and again is None:
             return DayUseResult(
                 DayUseOutcome.NO_RESERVATION, "You have no day-use locker reserved here."
             )
-        row.state, row.ended_at, row.patron = "ended", now, None
-        number = row.compartment
+        if row is not None:
+            row.state, row.ended_at, row.patron = "ended", now, None
+            number = row.compartment
+        else:
+            assert again is not None
+            number = again
         audit(
             s,
-            "dayuse_finished",
+            "dayuse_finished" if row is not None else "dayuse_finish_reopened",
             at=now,
             bank_id=bank_id,
             compartment=number,

@@ -267,6 +267,23 @@ def _stale_close(row: CompartmentRow, at: datetime) -> bool:
     return row.door_open and row.door_opened_at is not None and at < row.door_opened_at
 
 
+def opened_for_pickup_since(s: Session, bank_id: str, number: int, since: datetime) -> bool:
+    """Whether the controller reported door ``number`` opened on a ``picked_up`` door since
+    ``since`` (audit ``pickup_door_opened``): a handover or loan whose door has opened once
+    never opens it again."""
+    return (
+        s.scalar(
+            select(AuditEventRow.id).where(
+                AuditEventRow.kind == PICKUP_DOOR_OPENED,
+                AuditEventRow.bank_id == bank_id,
+                AuditEventRow.compartment == number,
+                AuditEventRow.at >= since,
+            )
+        )
+        is not None
+    )
+
+
 def _door_opened(rt: Runtime, event: DoorOpened) -> None:
     with unit_of_work(rt.sessions) as s:
         row = _row(s, event.bank_id, event.compartment)

@@ -5,7 +5,9 @@
 - :func:`borrow_equipment` (patron at the kiosk): card + PIN verified with the ILS first
   (SIP2 63), then the category rules (``settings.equipment``: how many per patron, fines),
   then the ILS checkout (SIP2 11; a charge must be accepted, i.e. sent with BO=Y only when the
-  patron said yes), and only then the door opens.
+  patron said yes), and only then the door opens. A loan recorded whose door never opened
+  (the process died between the two) is finished by the patron's next try: the same door
+  opens, with no second checkout (:func:`_interrupted_loan`).
 - The device comes back through the return flow: once the ILS confirms the check-in,
   ``bridge.services.returns`` calls :func:`on_checked_in`, which puts the device back in stock
   (``available``, not in a door yet) or, when the bank's ``equipment_inspection`` is on, in
@@ -36,9 +38,10 @@ from bridge.services.banks import (
     lock_bank,
     save_compartments,
 )
-from bridge.services.doors import open_door
+from bridge.services.doors import open_door, opened_for_pickup_since
 from bridge.services.pickup import ILS_DOWN
 from bridge.storage.db import unit_of_work
+from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
 from bridge.wiring import adapter_for
 from ils_adapters.base import CheckoutKind, IlsRejected, IlsUnavailable, OutcomeUnknown
@@ -196,6 +199,9 @@ def borrow_equipment(
             BorrowOutcome.BLOCKED,
             f"Your card cannot borrow right now ({reasons}). Please see staff.",
         )
+    resumed = _interrupted_loan(rt, bank_id, ref)
+    if resumed is not None:
+        return _open_lent(rt, bank_id, *resumed)
     wanted = item_or_category.strip()
     with unit_of_work(rt.sessions) as s:
         row = _available(s, bank_id, wanted)
@@ -252,6 +258,17 @@ def borrow_equipment(
             )
         return BorrowResult(BorrowOutcome.REFUSED, f"You cannot borrow {title}: {why}.", item=item)
     _lent(rt, bank_id, number, item, ref)
+    return _open_lent(rt, bank_id, number, item, title, got.due)
+
+
+def _open_lent(
+    rt: Runtime,
+    bank_id: str,
+    number: int,
+    item: str,
+    title: str | None,
+    due: datetime | None = None,
+) -> BorrowResult:
     opening = open_door(rt, bank_id, number, actor="patron")
     if not opening.ok:
         return BorrowResult(
@@ -260,15 +277,51 @@ def borrow_equipment(
             "told and will hand you the device.",
             item=item,
             compartment=number,
-            due=got.due,
+            due=due,
         )
     return BorrowResult(
         BorrowOutcome.OPENED,
         f"Door {number} is open. Take {title} and close the door.",
         item=item,
         compartment=number,
-        due=got.due,
+        due=due,
     )
+
+
+def _interrupted_loan(rt: Runtime, bank_id: str, ref: str) -> tuple[int, str, str | None] | None:
+    """(door, item, title) of the patron's device lent here whose door has not opened since
+    (still ``picked_up`` and shut, no ``pickup_door_opened`` from the controller): a borrow cut
+    short between the loan and the door. Opening it is the loan's first opening, never a
+    second one, so a device taken once is never offered again."""
+    with unit_of_work(rt.sessions) as s:
+        lent = s.execute(
+            select(
+                LoadRow.compartment,
+                EquipmentRow.item_barcode,
+                EquipmentRow.title,
+                EquipmentRow.lent_at,
+            )
+            .join(EquipmentRow, EquipmentRow.item_barcode == LoadRow.item_barcode)
+            .join(
+                CompartmentRow,
+                (CompartmentRow.bank_id == LoadRow.bank_id)
+                & (CompartmentRow.number == LoadRow.compartment),
+            )
+            .where(
+                LoadRow.bank_id == bank_id,
+                LoadRow.kind == "equipment",
+                LoadRow.state == "picked_up",
+                EquipmentRow.state == "on_loan",
+                EquipmentRow.borrower_ref == ref,
+                CompartmentRow.state == _S.PICKED_UP.value,
+                CompartmentRow.door_open.is_(False),
+            )
+            .order_by(LoadRow.compartment)
+        ).all()
+        for number, item, title, since in lent:
+            if since is not None and not opened_for_pickup_since(s, bank_id, number, since):
+                return number, item, title
+    return None
 
 
 def _check_stockable(row: EquipmentRow) -> None:

@@ -42,9 +42,9 @@ from bridge.services.banks import (
     lock_bank,
     save_compartments,
 )
-from bridge.services.doors import PICKUP_DOOR_OPENED, open_door
+from bridge.services.doors import open_door, opened_for_pickup_since
 from bridge.storage.db import unit_of_work
-from bridge.storage.tables.core import AuditEventRow, CompartmentRow
+from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
 from bridge.wiring import adapter_for
 from ils_adapters.base import (
@@ -466,15 +466,8 @@ def _interrupted(rt: Runtime, bank_id: str, patron_ref: str) -> list[int]:
         ).all()
         doors = []
         for number, since in lent:
-            opened = s.scalar(
-                select(AuditEventRow.id).where(
-                    AuditEventRow.kind == PICKUP_DOOR_OPENED,
-                    AuditEventRow.bank_id == bank_id,
-                    AuditEventRow.compartment == number,
-                    AuditEventRow.at >= since,
-                )
-            )
-            if opened is None and number not in doors:
+            opened = since is not None and opened_for_pickup_since(s, bank_id, number, since)
+            if not opened and number not in doors:
                 doors.append(number)
     return sorted(doors)
 

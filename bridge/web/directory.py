@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
 from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
@@ -185,6 +184,10 @@ def ldap_lookup(conf: LdapSettings, username: str) -> DirectoryPerson | None:
 
 
 def _get_json(url: str, timeout: float) -> dict[str, Any]:
+    # Imported on use: without OpenID Connect the web process never loads requests and urllib3
+    # (about 4 MiB resident).
+    import requests
+
     try:
         resp = requests.get(url, timeout=timeout)
         resp.raise_for_status()
@@ -221,6 +224,8 @@ def _pkce() -> tuple[str, str]:
 def _token_request(
     conf: OidcSettings, meta: dict[str, Any], data: dict[str, str]
 ) -> dict[str, Any]:
+    import requests  # on use, as in _get_json
+
     auth = (conf.client_id, conf.client_secret) if conf.client_secret else None
     if auth is None:
         data = {**data, "client_id": conf.client_id}

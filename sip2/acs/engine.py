@@ -58,6 +58,8 @@ class Engine:
         self.zone = zone
         self._clock = clock or (lambda: datetime.now(UTC))
         self.lock = threading.RLock()
+        # The user of every accepted login (93), in order: what a client's session reuse costs.
+        self.logins: list[str] = []
 
     def now(self) -> datetime:
         return self._clock().astimezone(self.zone)
@@ -93,6 +95,7 @@ class Engine:
             session.account = None
             return replies.login(ok=False)
         session.account = account
+        self.logins.append(account.user)
         return replies.login(ok=True)
 
     # ------------------------------------------------------------------ handlers

@@ -89,6 +89,12 @@ class ReferenceACS:
         return self.engine.ledger
 
     @property
+    def logins(self) -> list[str]:
+        """The user of every login accepted so far, in order."""
+        with self.engine.lock:
+            return list(self.engine.logins)
+
+    @property
     def address(self) -> tuple[str, int]:
         return self._host, self._port
 

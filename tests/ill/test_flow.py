@@ -54,9 +54,9 @@ PATRON, PIN = "23000000000001", "1234"  # Ana, in examples/catalogue.json
 ITEM = "LEH-20260301-7"
 
 
-def ils_ncip(acs: ReferenceACS) -> Callable[[bytes], bytes]:
-    """The ILS's NCIP responder: AcceptItem creates the temporary item and its hold, as Koha's
-    ILL module does; here through the reference ACS's catalogue API."""
+def ils_ncip(acs: ReferenceACS, home: str = "MAIN") -> Callable[[bytes], bytes]:
+    """The ILS's NCIP responder: AcceptItem creates the temporary item (at branch ``home``) and
+    its hold, as Koha's ILL module does; here through the reference ACS's catalogue API."""
 
     def answer(body: bytes) -> bytes:
         request = parse_request(body)
@@ -65,7 +65,7 @@ def ils_ncip(acs: ReferenceACS) -> Callable[[bytes], bytes]:
         with acs.engine.lock:
             cat = acs.catalogue
             cat.put(
-                Item(barcode=request.item, title=request.title or "ILL", home="MAIN", at="MAIN")
+                Item(barcode=request.item, title=request.title or "ILL", home=home, at=home)
             )
             cat.put(
                 Hold(
