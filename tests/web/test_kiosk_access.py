@@ -618,3 +618,20 @@ def test_kiosk_guessing_limits_key_on_the_device_not_the_address(
         "/kiosk/main-lobby/pickup/code", data={"code": "000002", "csrf_token": csrf_from(page)}
     )
     assert "This code did not open a locker" in resp.get_data(as_text=True)
+
+
+def test_day_use_while_the_catalogue_is_marked_down_asks_to_come_back_later(
+    client: FlaskClient, rt: Runtime, ils: Any, doors: Any
+) -> None:
+    from bridge.infra.ils_circuit import ils_of, mark_down
+
+    mark_down(rt, ils_of(rt, "main-lobby"), "no answer to the ping")
+
+    resp = _post(client, "/kiosk/main-lobby/dayuse", {"card": CARD, "pin": PIN, "hours": "2"})
+
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "not answering right now, so no door opened" in html, html
+    assert "Try again in a few minutes" in html
+    assert not any(doors["main-lobby"].is_open(n) for n in DAYUSE_DOORS)
+    assert _reservations(rt) == []
