@@ -11,7 +11,7 @@
 - growth: the web process at 1,000 and 10,000 compartments, and fresh worker processes after
   100, 300 and 1,000 check-ins (memory that grows with the work done would be a leak).
 
-DOMAIN.md sets no memory target; the figures are reported for sizing hosts and containers.
+No memory target is set; the figures are reported for sizing hosts and containers.
 """
 
 from __future__ import annotations
@@ -130,9 +130,9 @@ def _installation(total: int) -> Iterator[tuple[Any, Path]]:
     from bench.acs import reference_acs
     from bench.status_page import _seed
     from bridge.config import load_settings
-    from bridge.redis_conn import EmbeddedRedis
+    from bridge.infra.redis_conn import EmbeddedRedis
     from bridge.runtime import Runtime
-    from bridge.staff_users import Role, add_user
+    from bridge.services.staff.accounts import Role, add_user
     from bridge.storage.db import make_engine, unit_of_work
     from bridge.storage.migrate import upgrade
 
@@ -202,8 +202,8 @@ def web_kib(cfg: Path, loads: int) -> tuple[int, int]:
     """Peak and current memory (KiB) of ``lockerbridge web`` after serving the status page
     ``loads`` times."""
     port = _free_port()
-    command = [sys.executable, "-m", "bridge.cli", "-c", str(cfg), "web", "--port", str(port)]
-    command += ["--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "bridge.entrypoints.cli", "-c", str(cfg), "web"]
+    command += ["--port", str(port), "--host", "127.0.0.1"]
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_for_port(port, proc)
@@ -232,7 +232,8 @@ def start_worker(rt: Any, cfg: Path, deposits: int) -> _Probe:
             item_barcode=ITEMS[n % len(ITEMS)],
             deposited_at=when,
         )
-    code = f"from bridge.cli import main; main(['-c', {str(cfg)!r}, 'worker', '--burst'])"
+    code = "from bridge.entrypoints.cli import main; "
+    code += f"main(['-c', {str(cfg)!r}, 'worker', '--burst'])"
     return _Probe(code)
 
 

@@ -1,7 +1,7 @@
 """Writes the performance report: a Markdown page, the JSON of every figure, PNG plots.
 
 The page is meant for a library's IT team: what was measured on which machine, each figure
-with its target from DOMAIN.md section 7 and a pass/miss mark, the baseline measured in the same
+with its target and a pass/miss mark, the baseline measured in the same
 run for machine-dependent figures, how each suite measures, and the command that repeats it.
 """
 
@@ -228,8 +228,8 @@ def write_report(
         "",
         "## How to read this",
         "",
-        "- **target** is the goal from the project's reliability and speed targets (DOMAIN.md "
-        "section 7); **result** is *pass*, **miss**, or – for figures reported for information.",
+        "- **target** is the goal the benchmark checks, written beside each figure; **result** "
+        "is *pass*, **miss**, or – for figures reported for information.",
         "- Absolute times on a shared machine are noise, so figures that depend on the machine "
         "are also given as **ratios against a baseline measured in the same run** (named in "
         "the *baseline* column, with its own value).",

@@ -33,12 +33,12 @@ from sqlalchemy import func, select
 from bench.acs import reference_acs
 from bench.figures import Figure, median, percentile
 from bridge.config import load_settings
-from bridge.redis_conn import EmbeddedRedis
+from bridge.infra.redis_conn import EmbeddedRedis
 from bridge.runtime import Runtime
 from bridge.services import returns
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.tables.returns import DepositRow
-from bridge.wiring import adapter_for
 from sip2.client import SipClient
 from sip2.config import ServerConfig, SipAccount
 from tests.sandbox import BRANCH, Database, config_toml
@@ -121,7 +121,7 @@ def _env(items: int) -> Iterator[_Env]:
             db.drop()
 
 
-class _Timed:
+class TimedAdapter:
     """Wraps the bank's adapter and adds up the time spent inside the ILS."""
 
     def __init__(self, inner: Any) -> None:
@@ -143,7 +143,7 @@ class _Timed:
 
 def _in_process(env: _Env, items: list[str]) -> tuple[list[float], list[float]]:
     """Total and own (non-ILS) seconds per deposit: record it, then run the job body."""
-    timed = _Timed(adapter_for(env.rt, "main-lobby"))
+    timed = TimedAdapter(adapter_for(env.rt, "main-lobby"))
     totals, own = [], []
     for item in items:
         env.rt.redis.flushdb()  # the job is run here, not by a worker
@@ -187,7 +187,7 @@ def _workers(env: _Env, count: int) -> Iterator[None]:
     suspend(env.rt.redis)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "bridge.cli", "-c", str(env.cfg), "worker"],
+            [sys.executable, "-m", "bridge.entrypoints.cli", "-c", str(env.cfg), "worker"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

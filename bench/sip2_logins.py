@@ -125,9 +125,9 @@ def _measure(quick: bool, latency_ms: float, shared: bool = False) -> list[Figur
     from bench.status_page import _redis
     from bridge.config import load_settings
     from bridge.runtime import Runtime
+    from bridge.services.bank_setup import sync_banks
     from bridge.storage.db import make_engine
     from bridge.storage.migrate import upgrade
-    from bridge.wiring import sync_banks
 
     banks = 10 if quick else BANKS
     rounds = 1 if quick else 6

@@ -411,7 +411,7 @@ def soak(minutes: float, rate: float, banks: int, logs: Path) -> dict[str, Any]:
 
     from bridge.config import load_settings
     from bridge.runtime import QUEUE_NAMES
-    from bridge.staff_users import Role, add_user
+    from bridge.services.staff.accounts import Role, add_user
     from bridge.storage.db import make_engine, session_factory, unit_of_work
     from bridge.storage.tables.returns import DepositRow
     from sip2.acs.server import ReferenceACS

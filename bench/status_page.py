@@ -9,7 +9,7 @@ two in three doors holding a waiting item, some expired, some with faults), sign
 in through the real form, and times ``GET /staff/`` with Flask's test client. The baseline is
 ``GET /healthz`` on the same app and client (the framework's own cost), measured in the same run.
 
-Targets (DOMAIN.md section 7): p95 <= 100 ms at 200 compartments, <= 250 ms at 1,000.
+Targets: p95 <= 100 ms at 200 compartments, <= 250 ms at 1,000.
 """
 
 from __future__ import annotations
@@ -65,10 +65,10 @@ def _seed(rt: Any) -> None:
     fault. Written with a few bulk statements, not row by row, so quick mode stays quick."""
     from sqlalchemy import insert, select, update
 
+    from bridge.services.bank_setup import sync_banks
     from bridge.storage.db import unit_of_work
     from bridge.storage.tables.core import CompartmentRow
     from bridge.storage.tables.lockers import LoadRow
-    from bridge.wiring import sync_banks
 
     sync_banks(rt)
     now = datetime.now(UTC)
@@ -153,12 +153,12 @@ def status_client(total: int, per_bank: int = PER_BANK) -> Iterator[Any]:
     """A signed-in staff test client of an app with ``total`` seeded compartments."""
     from redis import Redis
 
-    from bridge.app import create_app
     from bridge.config import load_settings
     from bridge.runtime import Runtime
-    from bridge.staff_users import Role, add_user
+    from bridge.services.staff.accounts import Role, add_user
     from bridge.storage.db import make_engine, unit_of_work
     from bridge.storage.migrate import upgrade
+    from bridge.web.app import create_app
 
     with tempfile.TemporaryDirectory(prefix="lb-bench-status-") as tmp, _redis(Path(tmp)) as url:
         settings = load_settings(None, **_config(Path(tmp), total, per_bank))

@@ -11,6 +11,7 @@ secret, for container secrets.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import tomllib
 from datetime import tzinfo
@@ -85,12 +86,6 @@ class IllPartnerSettings(Strict):
     timeout_seconds: float = Field(15.0, gt=0)
 
 
-class KohaRestSettings(Strict):
-    base_url: str
-    client_id: str
-    client_secret: str
-
-
 class IlsSettings(Strict):
     name: str
     profile: Literal["koha", "evergreen", "evergreen-mediator", "folio", "generic"] = "koha"
@@ -114,7 +109,6 @@ class IlsSettings(Strict):
     test_item: str | None = None
     tls: TlsSettings = TlsSettings()
     ncip: NcipSettings | None = None
-    koha_rest: KohaRestSettings | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -523,8 +517,6 @@ class WebSettings(Strict):
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, value: int | list[str]) -> int | list[str]:
-        import ipaddress
-
         if isinstance(value, int):
             if not 0 <= value <= 5:
                 raise ValueError("trusted_proxies: a number of proxies from 0 to 5")

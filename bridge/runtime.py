@@ -19,8 +19,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.config import Settings, load_settings
-from bridge.redis_conn import connect
+from bridge.infra.redis_conn import connect, embedded_for
 from bridge.storage.db import make_engine, session_factory
+from bridge.storage.sealed import register_keys
 
 QUEUE_NAMES = ("checkins", "notifications", "default")
 
@@ -41,8 +42,6 @@ class Runtime:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        from bridge.storage.sealed import register_keys
-
         # However a runtime is built, the notification secrets it writes can be sealed.
         register_keys(self.settings.security.code_keys)
 
@@ -52,8 +51,6 @@ class Runtime:
         if redis is None:
             url = settings.redis_url
             if url == "embedded":
-                from bridge.redis_conn import embedded_for
-
                 url = embedded_for(settings.database_url)
             redis = connect(url, settings.redis_sentinels)
         return cls.over(settings, engine, redis)

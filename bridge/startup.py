@@ -9,8 +9,8 @@ registers a worker or enqueues anything, with one line naming what is wrong and 
    half-applied upgrade — would fail later in the middle of a patron's transaction);
 4. Redis answers;
 5. then, and only then, the bank and compartment rows are brought in line with the
-   configuration (``bridge.wiring.sync_banks``), under a PostgreSQL advisory lock so that many
-   processes starting together do it once each, one after the other.
+   configuration (``bridge.services.bank_setup.sync_banks``), under a PostgreSQL advisory lock so
+   that many processes starting together do it once each, one after the other.
 
 :func:`start_failure` turns the exceptions of these steps into that one line.
 """
@@ -24,10 +24,12 @@ from typing import NoReturn
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from bridge.cli import Fatal
 from bridge.config import ConfigError, Settings
-from bridge.redis_conn import RedisUnavailable
+from bridge.errors import Fatal
+from bridge.infra.redis_conn import RedisUnavailable, connect
 from bridge.runtime import Runtime
+from bridge.services.assembly import assemble
+from bridge.services.bank_setup import sync_banks
 from bridge.storage.db import DatabaseUnavailable, check_connection, make_engine
 from bridge.storage.migrate import pending
 
@@ -101,8 +103,6 @@ def check_settings(settings: Settings) -> None:
     finally:
         engine.dispose()
     if settings.redis_url != "embedded":
-        from bridge.redis_conn import connect
-
         connect(settings.redis_url, settings.redis_sentinels).close()
 
 
@@ -118,15 +118,12 @@ def prepare(rt: Runtime, role: str) -> None:
     except Exception as exc:
         raise RedisUnavailable(f"Redis is unreachable: {exc}") from exc
     sync_banks_once(rt)
-    from bridge.assembly import assemble
 
     assemble(rt)  # controller events (webhook, MQTT) reach the services from here on
     log.info("%s: start-up checks passed", role)
 
 
 def sync_banks_once(rt: Runtime) -> None:
-    from bridge.wiring import sync_banks
-
     with rt.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Released at the end of this block, after sync_banks committed on its own connection.

@@ -11,7 +11,7 @@ case "$role" in
       mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
       find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
     fi
-    exec gunicorn --config python:bridge.gunicorn_conf "bridge.wsgi:app"
+    exec gunicorn --config python:bridge.entrypoints.gunicorn_conf "bridge.entrypoints.wsgi:app"
     ;;
   worker)
     exec lockerbridge worker

@@ -4,7 +4,8 @@ The flows never ask "is this Koha?"; they read a profile. When a library's serve
 differently (a setting such as Koha's ``checked_in_ok``), derive a profile with
 ``dataclasses.replace(KOHA, repeat_checkin_ok=True)`` rather than adding a branch to code.
 
-Sources: DOMAIN.md section 3 (drawn from each ILS's SIP server code and documentation).
+Sources: each ILS's SIP server code and documentation; docs/sip2-notes.md and docs/ils/ say
+what differs.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Access codes: typed codes, QR tokens and card binding (DOMAIN.md section 6).
+"""Access codes: typed codes, QR tokens and card binding (docs/access.md).
 
 Codes and tokens are drawn from a ``RandomSource`` (``secrets`` in production) and only their
 keyed hashes (HMAC-SHA256 with a server key, salted with the bank id and the kind) are stored.

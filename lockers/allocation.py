@@ -1,4 +1,4 @@
-"""Choosing compartments for a patron's items (DOMAIN.md section 2, step 3).
+"""Choosing compartments for a patron's items (docs/architecture.md, Load, step 4).
 
 Rules, in order of precedence:
 1. Only compartments of the request's purpose (pickup for holds, equipment for equipment).

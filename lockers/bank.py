@@ -134,7 +134,8 @@ class Bank:
     ) -> StateChanged:
         """Move one compartment to ``to``; raises ``IllegalTransition`` or ``UnknownCompartment``.
 
-        Entering ``free``/``return_free`` purges the patron-item links (DOMAIN.md section 6).
+        Entering ``free``/``return_free`` purges the patron-item links (docs/operations.md, Data
+        retention).
         """
         current = self._require(number)
         check_compartment_transition(current.state, to)

@@ -12,7 +12,7 @@ from lockers.states import DepositState, check_deposit_transition
 
 @dataclass(frozen=True)
 class Deposit:
-    """Recorded durably when the door closes, before anything else (DOMAIN.md section 2).
+    """Recorded durably when the door closes, before anything else (docs/architecture.md, Return).
 
     ``deposited_at`` becomes the check-in's return date.
     """

@@ -34,7 +34,8 @@ class AccessDenied(LockerError):
 
 
 class LockedOut(AccessDenied):
-    """Too many failures: refuse without checking anything until ``until`` (DOMAIN.md section 6)."""
+    """Too many failures: refuse without checking anything until ``until`` (docs/access.md, Guessing
+    limits)."""
 
     def __init__(self, subject_kind: str, until: datetime) -> None:
         super().__init__(f"too many failed attempts; try again after {until.isoformat()}")

@@ -1,4 +1,5 @@
-"""The compartment and deposit state machines (DOMAIN.md section 5).
+"""The compartment and deposit state machines (docs/architecture.md, Compartment and deposit
+states).
 
 The tables below are the whole truth about which transitions exist; ``check_transition``
 applies them. Nothing else in the package decides legality.
@@ -89,7 +90,7 @@ DEPOSIT_TRANSITIONS: Mapping[DepositState, frozenset[DepositState]] = {
     _D.RECORDED: frozenset({_D.CHECKING_IN, _D.WAITING_FOR_ILS}),
     _D.CHECKING_IN: frozenset({_D.CHECKED_IN, _D.NEEDS_STAFF, _D.WAITING_FOR_ILS}),
     _D.WAITING_FOR_ILS: frozenset({_D.CHECKING_IN}),
-    # Every deposit ends in exactly one of these two (DOMAIN.md section 5).
+    # Every deposit ends in exactly one of these two (docs/architecture.md).
     _D.CHECKED_IN: frozenset(),
     _D.NEEDS_STAFF: frozenset(),
 }

@@ -162,8 +162,8 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def embedded_redis() -> Iterator[Any]:
-    """One private redis-server (bridge.redis_conn.EmbeddedRedis) for the test session."""
-    from bridge.redis_conn import EmbeddedRedis
+    """One private redis-server (bridge.infra.redis_conn.EmbeddedRedis) for the test session."""
+    from bridge.infra.redis_conn import EmbeddedRedis
 
     server = EmbeddedRedis()
     yield server

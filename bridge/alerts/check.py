@@ -1,6 +1,6 @@
 """Keeps the open alerts in step with the conditions, then delivers what is new.
 
-Run every 30 s by the scheduler (``bridge.periodic``). One open alert per condition: a
+Run every 30 s by the scheduler (``bridge.jobs.periodic``). One open alert per condition: a
 condition still holding updates its alert, one that ended clears it. A Redis lock keeps two
 schedulers from raising the same alert twice.
 """
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bridge.alerts import delivery
 from bridge.alerts.rules import conditions
-from bridge.runtime import Runtime
+from bridge.runtime import Runtime, current
 from bridge.services.banks import audit
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.alerts import AlertRow
@@ -106,7 +106,6 @@ def check_alerts(rt: Runtime) -> CheckResult:
 
 def run_alert_checks() -> int:
     """Periodic job (no arguments; rq looks up the runtime)."""
-    from bridge.runtime import current
 
     result = check_alerts(current())
     return result.raised + result.cleared

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bridge import outbox
+from bridge.infra import outbox
 from bridge.runtime import current
 from bridge.services import ill
 

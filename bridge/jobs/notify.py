@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from bridge.notify.delivery import run
+from bridge.runtime import current
+
 
 def send_notification(kind: str, ref: str) -> str:
     """Sends notification ``ref``; see :func:`bridge.notify.delivery.run`."""
-    from bridge.notify.delivery import run
-    from bridge.runtime import current
 
     return run(current(), kind, ref)

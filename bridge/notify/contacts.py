@@ -9,6 +9,7 @@ from typing import Protocol
 
 from bridge.notify.errors import TryAgainLater
 from bridge.runtime import Runtime
+from bridge.services.wiring import adapter_for
 from ils_adapters.base import Contact, IlsRejected, IlsUnavailable
 
 
@@ -20,7 +21,6 @@ class ContactSource(Protocol):
 
 def contact_source(rt: Runtime, bank_id: str) -> ContactSource:
     """The bank's ILS adapter (the ``ils:<bank_id>`` part of the runtime)."""
-    from bridge.wiring import adapter_for
 
     source: ContactSource = adapter_for(rt, bank_id)
     return source

@@ -26,9 +26,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bridge import outbox
 from bridge.config import BankSettings, Settings
-from bridge.metrics import NOTIFICATIONS
+from bridge.infra import outbox
+from bridge.infra.metrics import NOTIFICATIONS
 from bridge.notify import addresses, mail, qr
 from bridge.notify.contacts import contact_source, look_up
 from bridge.notify.errors import CannotDeliver, TemplateProblem, TryAgainLater

@@ -35,7 +35,7 @@ KNOWN_FACTS = (
     "items",  # count, when titles are unknown
     "picked_up_at",  # ISO datetime of the pickup
     "loans",  # [{title, due}]: what a pickup lent, each with its due date (the receipt)
-    "phone_url",  # link to the phone page (secret; bridge.access.phone)
+    "phone_url",  # link to the phone page (secret; bridge.services.access.phone)
     "ends_at",  # ISO datetime: a day-use reservation ends
     "reissued",  # true: a new code for items already announced
     "replaces_sent_at",  # ISO datetime: when the message whose code this one replaces left

@@ -7,9 +7,11 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Table, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bridge import outbox
+from bridge.infra import outbox
 from bridge.notify.kinds import SECRET_FACTS, MessageKind
 from bridge.storage.tables.notifications import NotificationRow
 
@@ -43,7 +45,7 @@ def queue_message(
 
     Writes the notification row and its outbox row in ``session``'s transaction. A second call
     for the same ``(kind, event_key)`` does nothing and returns None; otherwise returns the
-    outbox ref, which the caller hands to ``bridge.outbox.dispatch(rt, "notification", ref)``
+    outbox ref, which the caller hands to ``bridge.infra.outbox.dispatch(rt, "notification", ref)``
     after the commit (if it never does, the sweeper will).
 
     ``facts`` hold what the message needs (see ``kinds.KNOWN_FACTS``). ``code`` and
@@ -86,8 +88,6 @@ def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> Any
     table = NotificationRow.__table__
     assert isinstance(table, Table)
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
         return (
             pg_insert(table)
             .values(**values)
@@ -95,8 +95,6 @@ def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> Any
             .returning(table.c.id)
         )
     if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
         return (
             sqlite_insert(table)
             .values(**values)

@@ -167,6 +167,29 @@ def save_compartments(state: BankState, at: datetime) -> None:
                 row.state_before_fault = None
 
 
+def put_out_of_service(
+    session: Session,
+    state: BankState,
+    number: int,
+    *,
+    fault: str,
+    kind: str,
+    at: datetime,
+    actor: str,
+    **detail: Any,
+) -> None:
+    """Takes one door out of service through the domain bank (unless it is already), records
+    ``fault`` on its row and audits ``kind``; :func:`save_compartments` writes the state."""
+    if state.bank.compartment(number).state is not CompartmentState.OUT_OF_SERVICE:
+        state.bank.transition(
+            number, CompartmentState.OUT_OF_SERVICE, at=at, actor=actor, reason=fault
+        )
+    state.rows[number].fault = fault
+    audit(
+        session, kind, at=at, bank_id=state.bank.bank_id, compartment=number, actor=actor, **detail
+    )
+
+
 # --- audit --------------------------------------------------------------------------------
 
 
@@ -342,4 +365,3 @@ class SqlGrantStore:
 def access_codes(rt: Runtime, session: Session) -> AccessCodes:
     """Issues with the first code key (``security.code_keys[0]``)."""
     return AccessCodes(SqlGrantStore(session), hashers(rt)[0], SystemRandom())
-

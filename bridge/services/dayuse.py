@@ -27,15 +27,26 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bridge import outbox
-from bridge.access.attempts import InFlight
-from bridge.access.verification import BUSY
-from bridge.runtime import Runtime
-from bridge.services.banks import audit, lock_bank, pseudonym
+from bridge.infra import outbox
+from bridge.notify import MessageKind, queue_message
+from bridge.runtime import Runtime, current
+from bridge.services.access.attempts import InFlight
+from bridge.services.access.verification import BUSY, Verdict, verify_card
+from bridge.services.banks import (
+    UnknownBank,
+    audit,
+    load_bank,
+    lock_bank,
+    pseudonym,
+    put_out_of_service,
+    save_compartments,
+)
+from bridge.services.doors import open_door
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import DayUseRow
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import LoadRow
+from lockers.states import CompartmentState
 
 SET_ASIDE = "set aside for day use"
 
@@ -88,38 +99,40 @@ def set_aside(rt: Runtime) -> int:
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:
         for bank_id, numbers in rt.settings.dayuse.compartments.items():
-            rows = s.scalars(
-                select(CompartmentRow).where(
-                    CompartmentRow.bank_id == bank_id,
-                    CompartmentRow.number.in_(numbers),
-                    CompartmentRow.state == "free",
+            try:
+                lock_bank(s, bank_id)
+                state = load_bank(s, bank_id)
+            except UnknownBank:
+                continue  # configured for day use, not (yet) synced from the configuration
+            busy = set(
+                s.scalars(
+                    select(LoadRow.compartment).where(
+                        LoadRow.bank_id == bank_id, LoadRow.compartment.in_(numbers)
+                    )
                 )
             )
-            for row in rows:
-                busy = s.scalars(
-                    select(LoadRow.id).where(
-                        LoadRow.bank_id == bank_id, LoadRow.compartment == row.number
-                    )
-                ).first()
-                if busy is not None:
+            for compartment in list(state.bank.compartments()):
+                number = compartment.number
+                if number not in numbers or number in busy:
                     continue
-                row.state_before_fault, row.state = "free", "out_of_service"
-                row.fault, row.state_since = SET_ASIDE, now
-                audit(
+                if compartment.state is not CompartmentState.FREE:
+                    continue
+                put_out_of_service(
                     s,
-                    "compartment_set_aside",
+                    state,
+                    number,
+                    fault=SET_ASIDE,
+                    kind="compartment_set_aside",
                     at=now,
-                    bank_id=bank_id,
-                    compartment=row.number,
                     actor="configuration",
                 )
                 changed += 1
+            save_compartments(state, now)
     return changed
 
 
 def _verify(rt: Runtime, bank_id: str, card: str, pin: str, kiosk: str) -> DayUseResult | None:
     """None when card + PIN are right and the card may borrow; else the refusal."""
-    from bridge.access.verification import Verdict, verify_card
 
     verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="dayuse")
     if not verified.ok:
@@ -326,8 +339,6 @@ def _open_again(rt: Runtime, bank_id: str, ref: str, via: str) -> DayUseResult |
 def _open(
     rt: Runtime, bank_id: str, number: int, ends: datetime, outcome: DayUseOutcome
 ) -> DayUseResult:
-    from bridge.services.doors import open_door
-
     opening = open_door(rt, bank_id, number, actor="patron")
     if not opening.ok:
         return DayUseResult(
@@ -377,7 +388,6 @@ def _just_finished(s: Session, bank_id: str, ref: str, now: datetime) -> int | N
 def finish(rt: Runtime, bank_id: str, card: str, pin: str, *, kiosk: str = "kiosk") -> DayUseResult:
     """Ends the patron's day-use reservation and opens its door one last time (once more when
     the patron finishes again within :data:`FINISH_GRACE`; see the module docstring)."""
-    from bridge.services.doors import open_door
 
     refused = _verify(rt, bank_id, card.strip(), pin, kiosk)
     if refused is not None:
@@ -422,8 +432,6 @@ def finish(rt: Runtime, bank_id: str, card: str, pin: str, *, kiosk: str = "kios
 
 def run_dayuse(rt: Runtime | None = None) -> dict[str, int]:
     """Periodic: reminders before the end, expiry after it. Returns counts."""
-    from bridge.notify import MessageKind, queue_message
-    from bridge.runtime import current
 
     rt = rt or current()
     set_aside(rt)

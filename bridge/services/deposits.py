@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bridge import outbox
+from bridge.infra import outbox
 from bridge.runtime import Runtime
 from bridge.services.banks import load_bank
 from bridge.storage.db import unit_of_work
@@ -72,7 +72,7 @@ def add_deposit(
     s.execute(
         insert(AuditEventRow),
         [
-            _audit_values(
+            deposit_audit_values(
                 deposit_id,
                 bank_id,
                 compartment,
@@ -121,7 +121,7 @@ def _insert_or_nothing(s: Session, table: type[DepositRow]) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing(index_elements=["bank_id", "event_id"])
 
 
-def _audit_values(
+def deposit_audit_values(
     deposit_id: int,
     bank_id: str,
     compartment: int,

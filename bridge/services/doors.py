@@ -6,7 +6,7 @@ service and, if its items are not inside yet, moves the reservation to another d
 then opened instead. The controller being offline opens nothing and changes nothing.
 
 :data:`HANDLERS` act on the driver events (simulated, MQTT, or the HTTP webhook), each in one
-transaction; ``bridge.assembly`` registers them at start-up (``bridge.events``):
+transaction; ``bridge.services.assembly`` registers them at start-up (``bridge.services.events``):
 
 - door opened → remembered on the compartment row;
 - door closed → finishes whatever the door was opened for: loading (compartment ``loaded``,
@@ -28,9 +28,10 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bridge import outbox
-from bridge.access.links import issue_link
-from bridge.runtime import Runtime
+from bridge.infra import outbox
+from bridge.notify import MessageKind, queue_message
+from bridge.runtime import Runtime, current
+from bridge.services.access.links import issue_link
 from bridge.services.banks import (
     BankState,
     SqlGrantStore,
@@ -43,10 +44,10 @@ from bridge.services.banks import (
 )
 from bridge.services.deposits import KIND as DEPOSIT_CHECKIN
 from bridge.services.deposits import add_deposit
+from bridge.services.wiring import driver_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, BankRow, CompartmentRow
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
-from bridge.wiring import driver_for
 from lockers.allocation import Allocation, NoFit, allocate, apply_allocation
 from lockers.drivers.base import (
     DoorClosed,
@@ -377,7 +378,6 @@ def _issue_and_notify(
     holds = [ld for ld in loads if ld.kind == "hold" and ld.patron]
     if not holds:
         return None
-    from bridge.notify import MessageKind, queue_message
 
     bank_id = state.bank.bank_id
     bank = rt.settings.bank(bank_id)
@@ -641,8 +641,8 @@ def _fault(rt: Runtime, event: Fault) -> None:
         audit_events(s, [changed], actor="controller")
 
 
-# The handlers of this module by event type; ``bridge.assembly`` registers them at start-up
-# (``bridge.events``). Card reads belong to ``bridge.access.readers``.
+# The handlers of this module by event type; ``bridge.services.assembly`` registers them at start-up
+# (``bridge.services.events``). Card reads belong to ``bridge.services.access.readers``.
 HANDLERS: dict[type, Callable[[Runtime, Any], object]] = {
     DoorOpened: _door_opened,
     DoorClosed: _closed,
@@ -658,7 +658,7 @@ def check_open_doors(rt: Runtime) -> int:
     """Raises one "door left open" staff alert (audit ``door_left_open``) per opening that
     lasts longer than the bank's ``door_open_alert_seconds``; returns how many were raised.
 
-    Run every 30 s by the scheduler (``bridge.periodic``) through :func:`run_door_checks`."""
+    Run every 30 s by the scheduler (``bridge.jobs.periodic``) through :func:`run_door_checks`."""
     now = rt.clock()
     count = 0
     with unit_of_work(rt.sessions) as s:
@@ -700,7 +700,6 @@ def check_open_doors(rt: Runtime) -> int:
 
 def run_door_checks() -> int:
     """Periodic job (no arguments; rq looks up the runtime)."""
-    from bridge.runtime import current
 
     return check_open_doors(current())
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from bridge.runtime import Runtime
 from bridge.services.banks import audit
+from bridge.services.returns import NotNeedingStaff, explain, resolve_needs_staff
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.returns import DepositRow
@@ -75,8 +76,6 @@ def next_step(rt: Runtime, d: DepositRow) -> NextStep:
     if d.state == "checked_in":
         return NextStep(SHELVE, "Checked in, no hold: shelve it here.")
     if d.state == "needs_staff":
-        from bridge.services.returns import explain
-
         return NextStep(
             ASIDE, f"Keep it aside: {explain(d.reason, d.destination, d.screen_message)}"
         )
@@ -152,8 +151,6 @@ def take_out(rt: Runtime, bank_id: str, number: int, item: str, actor: str) -> I
             destination=found.next.destination,
         )
     if state == "needs_staff" and found.next.step != ASIDE:
-        from bridge.services.returns import NotNeedingStaff, resolve_needs_staff
-
         # The scan is the handling: the next step shown is what staff do with it. (Someone
         # may have marked it handled meanwhile: then there is nothing left to do.)
         with contextlib.suppress(NotNeedingStaff):

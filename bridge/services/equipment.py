@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from bridge.config import EquipmentCategory
 from bridge.runtime import Runtime
+from bridge.services.access.verification import Verdict, verify_card
 from bridge.services.banks import (
     audit,
     audit_events,
@@ -40,10 +41,10 @@ from bridge.services.banks import (
 )
 from bridge.services.doors import open_door, opened_for_pickup_since
 from bridge.services.pickup import ILS_DOWN
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
-from bridge.wiring import adapter_for
 from ils_adapters.base import CheckoutKind, IlsRejected, IlsUnavailable, OutcomeUnknown
 from lockers.errors import IllegalTransition
 from lockers.model import Item, Purpose, SizeClass
@@ -181,7 +182,6 @@ def borrow_equipment(
     kiosk: str = "kiosk",
 ) -> BorrowResult:
     """A patron borrows one device; see the module docstring for the order of checks."""
-    from bridge.access.verification import Verdict, verify_card
 
     verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="equipment")
     if not verified.ok:

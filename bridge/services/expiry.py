@@ -1,4 +1,4 @@
-"""Hold-shelf expiry (DOMAIN.md section 2, step 7), run every few minutes by the scheduler.
+"""Hold-shelf expiry (docs/architecture.md, Expiry), run every few minutes by the scheduler.
 
 The expiry date of each loaded item is the ILS's hold-shelf date where the ILS sent one
 (check-in / item information), else the bank's ``hold_shelf_days`` after loading; it is stored
@@ -23,14 +23,15 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bridge import outbox
+from bridge.infra import outbox
+from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime, current
 from bridge.services.banks import audit, audit_events, load_bank, lock_bank, save_compartments
 from bridge.services.doors import check_open_doors, open_door
 from bridge.services.pickup import purge_picked_up
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
-from bridge.wiring import adapter_for
 from ils_adapters.base import IlsError
 from lockers.states import CompartmentState
 
@@ -62,8 +63,6 @@ def run_expiry(rt: Runtime | None = None) -> ExpiryReport:
 
 
 def _bank_pass(rt: Runtime, bank_id: str, before: timedelta) -> tuple[int, list[int], list[str]]:
-    from bridge.notify import MessageKind, queue_message
-
     now = rt.clock()
     settings = rt.settings.bank(bank_id)
     refs: list[str] = []

@@ -9,7 +9,7 @@ allowed, offline) are kept beside it as warnings, because real servers send them
 reasons while circulating. "Down" carries why: no answer, a refused login, or unreadable
 replies.
 
-Each probe also sets or clears the ILS's "down" mark (:mod:`bridge.ils_circuit`), and the
+Each probe also sets or clears the ILS's "down" mark (:mod:`bridge.infra.ils_circuit`), and the
 health panel counts offline loans still waiting for their ILS
 (:func:`bridge.services.offline_loans.waiting_count`).
 """
@@ -21,8 +21,9 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 
-from bridge import ils_circuit
+from bridge.infra import ils_circuit
 from bridge.runtime import Runtime, current
+from bridge.services.wiring import adapter_for
 from ils_adapters.base import IlsHealth
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,6 @@ class ProbeResult:
 
 def probe_one(rt: Runtime, ils_name: str) -> ProbeResult:
     """Pings one ILS and stores the result; never raises for an ILS that is down."""
-    from bridge.wiring import adapter_for
 
     bank = next(b for b in rt.settings.banks if b.ils == ils_name)
     start = time.perf_counter()
@@ -77,7 +77,7 @@ def probe_one(rt: Runtime, ils_name: str) -> ProbeResult:
 
 
 def probe_ils(rt: Runtime | None = None) -> dict[str, ProbeResult]:
-    """The periodic job (``bridge.periodic``): probes every ILS that serves a bank."""
+    """The periodic job (``bridge.jobs.periodic``): probes every ILS that serves a bank."""
     rt = rt or current()
     used = {b.ils for b in rt.settings.banks}
     return {i.name: probe_one(rt, i.name) for i in rt.settings.ils if i.name in used}

@@ -1,4 +1,4 @@
-"""Inter-library loans through the lockers (DOMAIN.md section 2, "Inter-library transfers and ILL").
+"""Inter-library loans through the lockers (docs/ill.md).
 
 An ILL system tells us over NCIP that an item is coming for one of our patrons (AcceptItem,
 ``PickupLocation`` = a locker bank). We:
@@ -33,8 +33,8 @@ from sqlalchemy import ColumnElement, bindparam, event, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bridge import outbox
 from bridge.config import IllPartnerSettings, Settings
+from bridge.infra import outbox
 from bridge.runtime import Runtime
 from bridge.services import transfers
 from bridge.services.banks import audit, pseudonym

@@ -1,5 +1,5 @@
 """Staff loading: scan an item at a bank, and either a door opens for it or staff are told
-where it must go instead (DOMAIN.md section 2, hold pickup steps 2-4).
+where it must go instead (docs/architecture.md, Load).
 
 :func:`scan_item` runs, in order:
 
@@ -20,8 +20,7 @@ Each answer is a :class:`ScanResult` with a message for the member of staff at t
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -40,10 +39,10 @@ from bridge.services.banks import (
     save_compartments,
 )
 from bridge.services.doors import open_door
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import LoadRow
-from bridge.wiring import adapter_for
 from ils_adapters.base import (
     CheckinKind,
     CheckinOutcome,
@@ -55,6 +54,7 @@ from ils_adapters.base import (
 )
 from lockers.allocation import NoFit, allocate, apply_allocation
 from lockers.model import Item, SizeClass
+from lockers.states import CompartmentState
 
 
 class ScanOutcome(StrEnum):
@@ -80,7 +80,6 @@ class ScanResult:
     destination: str | None = None
     destination_bank: str | None = None
     retry: bool = False
-    timings: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
     def door_open(self) -> bool:
@@ -113,7 +112,6 @@ def scan_item(
         raise ValueError("empty item barcode")
     if size is not None and size.upper() not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}")
-    timings = {"ils": 0.0}
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:
         inside = s.scalars(
@@ -140,7 +138,6 @@ def scan_item(
                 f"This item is already in compartment {inside.compartment} ({where}); "
                 "nothing was changed.",
                 compartment=inside.compartment,
-                timings=timings,
             )
         announced = transfers.expected_size(s, item)
         size = (size or announced or "S").upper()
@@ -148,9 +145,8 @@ def scan_item(
         # Reserved here earlier, but its door is shut and nothing is inside: the process that
         # reserved it died before the door opened (or the answer was lost). The hold is
         # captured already; open the same door again instead of checking the item in twice.
-        return _open_reserved(rt, bank, item, inside.compartment, actor, timings)
+        return _open_reserved(rt, bank, item, inside.compartment, actor)
     adapter = adapter_for(rt, bank_id)
-    started = time.perf_counter()
     try:
         status = adapter.item_status(item)
         ask_first = not confirmed and announced is None and no_hold_waits(status)
@@ -159,32 +155,27 @@ def scan_item(
         else:
             outcome = None
     except (IlsUnavailable, OutcomeUnknown) as exc:
-        timings["ils"] = time.perf_counter() - started
         return _refuse(
             rt,
             bank_id,
             item,
             actor,
             ScanOutcome.ILS_UNAVAILABLE,
-            timings,
             "The catalogue is not answering. Scan the item again in a minute, or "
             "put it on the hold shelf.",
             retry=True,
             why=type(exc).__name__,
         )
     except IlsRejected as exc:
-        timings["ils"] = time.perf_counter() - started
         return _refuse(
             rt,
             bank_id,
             item,
             actor,
             ScanOutcome.NEEDS_STAFF,
-            timings,
             f"The catalogue refused the check-in: {exc.screen_message or exc}",
             why="rejected",
         )
-    timings["ils"] = time.perf_counter() - started
     if not status.known:
         return _refuse(
             rt,
@@ -192,7 +183,6 @@ def scan_item(
             item,
             actor,
             ScanOutcome.UNKNOWN_ITEM,
-            timings,
             "The catalogue does not know this barcode. Check the label.",
             why="unknown_item",
         )
@@ -203,7 +193,6 @@ def scan_item(
             item,
             actor,
             ScanOutcome.CONFIRM_CHECKIN,
-            timings,
             "The catalogue knows no hold for this item, so it was not checked in. Put it back "
             "on the shelf, or check it in here if you mean to.",
             why="no_hold_unconfirmed",
@@ -215,11 +204,10 @@ def scan_item(
             item,
             actor,
             ScanOutcome.CHECKED_OUT,
-            timings,
             "This item is on loan to a patron. Check it in at the desk first; it was not loaded.",
             why="checked_out",
         )
-    return _after_checkin(rt, bank, item, size, outcome, actor, now, status.title, timings)
+    return _after_checkin(rt, bank, item, size, outcome, actor, now, status.title)
 
 
 def no_hold_waits(status: ItemStatus) -> bool:
@@ -242,7 +230,6 @@ def _refuse(
     item: str,
     actor: str,
     outcome: ScanOutcome,
-    timings: dict[str, float],
     message: str,
     *,
     why: str,
@@ -268,7 +255,6 @@ def _refuse(
         destination=destination,
         destination_bank=destination_bank,
         retry=retry,
-        timings=timings,
     )
 
 
@@ -281,7 +267,6 @@ def _after_checkin(
     actor: str,
     now: datetime,
     title: str | None,
-    timings: dict[str, float],
 ) -> ScanResult:
     here = outcome.kind is CheckinKind.HOLD_HERE or (
         outcome.kind is CheckinKind.HOLD_ELSEWHERE
@@ -295,12 +280,11 @@ def _after_checkin(
                 item,
                 actor,
                 ScanOutcome.NEEDS_STAFF,
-                timings,
                 "The hold was captured, but the catalogue did not say whose it is; "
                 "put it on the hold shelf.",
                 why="no_hold_patron",
             )
-        return _load(rt, bank, item, size, outcome, actor, now, title, timings)
+        return _load(rt, bank, item, size, outcome, actor, now, title)
     destination = transfers.travels_to(outcome)
     if destination:
         target = transfers.bank_for_location(rt, destination)
@@ -326,7 +310,6 @@ def _after_checkin(
             item,
             actor,
             ScanOutcome.SEND_ELSEWHERE,
-            timings,
             message,
             why=outcome.kind.value,
             destination=destination,
@@ -339,7 +322,6 @@ def _after_checkin(
             item,
             actor,
             ScanOutcome.NO_HOLD,
-            timings,
             "No hold waits for this item here. It is checked in; reshelve it.",
             why=outcome.kind.value,
         )
@@ -350,7 +332,6 @@ def _after_checkin(
             item,
             actor,
             ScanOutcome.UNKNOWN_ITEM,
-            timings,
             "The catalogue does not know this barcode. Check the label.",
             why="unknown_item",
         )
@@ -360,7 +341,6 @@ def _after_checkin(
         item,
         actor,
         ScanOutcome.NEEDS_STAFF,
-        timings,
         "The catalogue answered something the locker cannot act on"
         + (f": {outcome.screen_message}" if outcome.screen_message else "")
         + ". Put the item on the hold shelf.",
@@ -377,7 +357,6 @@ def _load(
     actor: str,
     now: datetime,
     title: str | None,
-    timings: dict[str, float],
 ) -> ScanResult:
     patron = outcome.hold_patron or ""
     patron_ref = pseudonym(rt, patron)
@@ -407,7 +386,6 @@ def _load(
                 ScanOutcome.BANK_FULL,
                 item,
                 f"The hold is captured but no compartment fits: {chosen.reason}.",
-                timings=timings,
             )
         events = apply_allocation(state.bank, chosen, at=now, actor=actor, expires_at=expires)
         number = chosen.placements[0].compartment
@@ -451,7 +429,6 @@ def _load(
             item,
             f"Put the item in compartment {opening.opened} and close the door{moved}.",
             compartment=opening.opened,
-            timings=timings,
         )
     if opening.controller_offline:
         _release(rt, bank.id, item, actor, "controller offline")
@@ -463,7 +440,6 @@ def _load(
         ScanOutcome.DOOR_FAILED,
         item,
         f"{why}. The hold is captured: put the item on the hold shelf. Staff have been told.",
-        timings=timings,
     )
 
 
@@ -480,7 +456,7 @@ def _never_opened(s: Session, load: LoadRow, bank_id: str) -> bool:
 
 
 def _open_reserved(
-    rt: Runtime, bank: BankSettings, item: str, number: int, actor: str, timings: dict[str, float]
+    rt: Runtime, bank: BankSettings, item: str, number: int, actor: str
 ) -> ScanResult:
     with unit_of_work(rt.sessions) as s:
         audit(s, "door_reopened", at=rt.clock(), bank_id=bank.id, compartment=number,
@@ -492,7 +468,6 @@ def _open_reserved(
             item,
             f"Put the item in compartment {opening.opened} and close the door.",
             compartment=opening.opened,
-            timings=timings,
         )
     _release(rt, bank.id, item, actor, "no door opened")
     return ScanResult(
@@ -500,13 +475,11 @@ def _open_reserved(
         item,
         "No compartment door could be opened. The hold is captured: put the item on the hold "
         "shelf. Staff have been told.",
-        timings=timings,
     )
 
 
 def _release(rt: Runtime, bank_id: str, item: str, actor: str, why: str) -> None:
     """Undo a reservation whose door never opened, so the model matches the empty door."""
-    from lockers.states import CompartmentState
 
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:

@@ -32,10 +32,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bridge import ils_circuit, outbox
 from bridge.config import OfflinePickup
+from bridge.infra import ils_circuit, outbox
+from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime
 from bridge.services.banks import audit
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import OutboxRow
 from bridge.storage.tables.offline import OfflineLoanRow
@@ -174,8 +176,6 @@ class _NotApplied(IlsUnavailable):
 
 
 def _adapter(rt: Runtime, bank_id: str) -> IlsAdapter:
-    from bridge.wiring import adapter_for
-
     return adapter_for(rt, bank_id)
 
 
@@ -335,7 +335,6 @@ def _finish(
 def _confirm(rt: Runtime, s: Session, row: OfflineLoanRow, now: datetime) -> str | None:
     """The patron's message with the due dates, queued when the last open loan of the same
     pickup is recorded (the kiosk promised it), one message per pickup."""
-    from bridge.notify import MessageKind, queue_message
 
     same_pickup = s.scalars(
         select(OfflineLoanRow).where(

@@ -1,10 +1,10 @@
-"""Patron pickup: card + PIN, QR token or typed code (DOMAIN.md section 2, steps 5-6).
+"""Patron pickup: card + PIN, QR token or typed code (docs/architecture.md, Pickup).
 
 Order of work, whichever way the patron identifies:
 
-1.-2. identify through :mod:`bridge.access.verification` (budgets counted before anything is
-   checked; card + PIN verified with the ILS, SIP2 63 with CQ = yes, *before* any checkout; a
-   code or QR token must match a live grant, keyed hashes only);
+1.-2. identify through :mod:`bridge.services.access.verification` (budgets counted before
+   anything is checked; card + PIN verified with the ILS, SIP2 63 with CQ = yes, *before* any
+   checkout; a code or QR token must match a live grant, keyed hashes only);
 3. check out every item in the patron's compartments at this bank (SIP2 11);
 4. open only the doors whose items were all checked out; explain the others in plain words;
 5. door closed and empty → compartment free and the patron↔item link purged
@@ -23,8 +23,11 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bridge import ils_circuit
-from bridge.access.verification import (  # the shared words, also used from here
+from bridge.infra import ils_circuit, outbox
+from bridge.notify import MessageKind, queue_message
+from bridge.runtime import Runtime
+from bridge.services import offline_loans
+from bridge.services.access.verification import (  # the shared words, also used from here
     DENIED_CARD,
     DENIED_CODE,
     ILS_DOWN,
@@ -33,8 +36,6 @@ from bridge.access.verification import (  # the shared words, also used from her
     verify_card,
     verify_secret,
 )
-from bridge.runtime import Runtime
-from bridge.services import offline_loans
 from bridge.services.banks import (
     audit,
     audit_events,
@@ -43,10 +44,10 @@ from bridge.services.banks import (
     save_compartments,
 )
 from bridge.services.doors import open_door, opened_for_pickup_since
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
-from bridge.wiring import adapter_for
 from ils_adapters.base import (
     CheckoutKind,
     CirculationStatus,
@@ -146,7 +147,7 @@ def pickup_with_card(
     kiosk: str = "kiosk",
     fee_acknowledged: bool = False,
 ) -> PickupResult:
-    """Card + PIN pickup (verified by :mod:`bridge.access.verification`)."""
+    """Card + PIN pickup (verified by :mod:`bridge.services.access.verification`)."""
     verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="card")
     if verified.verdict is Verdict.ILS_UNAVAILABLE and offline_loans.offline_allowed(rt, bank_id):
         return PickupResult(PickupOutcome.CARD_NEEDS_ILS, CARD_NEEDS_ILS_TEXT)
@@ -411,8 +412,6 @@ def hand_over(
         save_compartments(state, now)
         audit_events(s, events, actor=actor)
     opened, stuck = _open_all(rt, bank_id, doors, actor)
-    from bridge import outbox
-
     if receipt:
         outbox.dispatch(rt, "notification", receipt)
     for ref in offline_refs:  # waits in the outbox until the ILS answers (the sweeper replays)
@@ -484,7 +483,6 @@ def _queue_receipt(
 ) -> str | None:
     """The patron's receipt (what they now have on loan, each with the due date from the ILS's
     checkout reply), queued in the pickup's own transaction when the library sends receipts."""
-    from bridge.notify import MessageKind, queue_message
 
     if not lent or not rt.settings.notifications.send_pickup_receipt:
         return None
@@ -524,7 +522,7 @@ def _check_out(
     except IlsRejected as exc:
         return f"The library system refused the loan: {exc.screen_message or exc}", None, None
     except OutcomeUnknown:
-        # The reply was lost: ask what happened before deciding (DOMAIN.md section 3).
+        # The reply was lost: ask what happened before deciding (docs/sip2-notes.md, Connections).
         try:
             status = adapter.item_status(w.item)
         except (IlsUnavailable, IlsRejected):

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bridge.infra import outbox
+from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
 from bridge.storage.sealed import SealedKeyMissing, seal, unseal
@@ -67,8 +69,6 @@ def offer(
 
 def send(rt: Runtime, bank_id: str, sealed_offer: str) -> ReceiptOutcome:
     """Queues the receipt an offer holds for the patron's message channel."""
-    from bridge import outbox
-    from bridge.notify import MessageKind, queue_message
 
     try:
         body = json.loads(unseal(sealed_offer))

@@ -1,7 +1,8 @@
 """Data retention: patron↔item links and old audit data are purged on schedule.
 
-DOMAIN.md section 6: links are purged at most ``retention.patron_item_link_hours`` after the ILS
-confirmed the loan or return; the pseudonymised audit log is kept ``retention.audit_days``.
+docs/operations.md (Data retention): links are purged at most ``retention.patron_item_link_hours``
+after the ILS confirmed the loan or return; the pseudonymised audit log is kept
+``retention.audit_days``.
 This job is the backstop: the flows already clear links as soon as they can.
 
 Deleting a year-old day of a consortium's audit log is tens of thousands of rows: the deletes
@@ -124,5 +125,5 @@ def purge_now(rt: Runtime) -> PurgeReport:
 
 
 def purge() -> PurgeReport:
-    """Periodic entry point (see ``bridge.periodic``)."""
+    """Periodic entry point (see ``bridge.jobs.periodic``)."""
     return purge_now(current())

@@ -8,10 +8,11 @@ Use cases, one transaction each:
 - :func:`returns_overview` / :func:`resolve_needs_staff` - the staff page;
 - :func:`purge_depositor_links` - the retention backstop for the patron↔item link.
 
-The rules (DOMAIN.md section 2, Returns): the check-in is backdated to the deposit time and sent
-with the bank's branch as location; an old deposit, or one whose earlier check-in may have been
-applied (reply lost, worker died), is looked up with item status first, so no item is checked in
-twice and no loan started after the deposit is closed by it. No-block check-in is never used.
+The rules (docs/returns.md; docs/architecture.md, Return): the check-in is backdated to the
+deposit time and sent with the bank's branch as location; an old deposit, or one whose earlier
+check-in may have been applied (reply lost, worker died), is looked up with item status first,
+so no item is checked in twice and no loan started after the deposit is closed by it. No-block
+check-in is never used.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from bridge import ils_circuit, outbox
+from bridge.infra import ils_circuit, outbox
 from bridge.runtime import Runtime
 from bridge.services import equipment, ill
 from bridge.services.deposits import KIND as KIND
-from bridge.services.deposits import _audit_values
 from bridge.services.deposits import add_deposit as add_deposit
+from bridge.services.deposits import deposit_audit_values
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, OutboxRow
 from bridge.storage.tables.returns import DepositRow
@@ -185,22 +187,6 @@ class _Attempt:
 
 class _NotApplied(IlsUnavailable):
     """The checkin itself found the ILS unreachable: nothing was applied."""
-
-
-def adapter_for(rt: Runtime, bank_id: str) -> IlsAdapter:
-    """The bank's ILS adapter: ``bridge.wiring`` when present, else the ``ils:<bank>`` seam."""
-    try:
-        from bridge import wiring
-    except ImportError:  # a build without the wiring module: only the seam
-        pass
-    else:
-        return wiring.adapter_for(rt, bank_id)
-
-    def _missing() -> IlsAdapter:
-        raise LookupError(f"no ILS adapter is wired for bank {bank_id!r}")
-
-    found: IlsAdapter = rt.cached(f"ils:{bank_id}", _missing)
-    return found
 
 
 def check_in_deposit(
@@ -529,7 +515,7 @@ def _moved(
     s.execute(
         _AUDIT,
         [
-            _audit_values(
+            deposit_audit_values(
                 attempt.deposit_id,
                 attempt.bank_id,
                 attempt.compartment,

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import logging
 
-from bridge import outbox
+from bridge.infra import outbox
 from bridge.runtime import Runtime, current
+from bridge.services import offline_loans
+from bridge.services.deposits import release_abandoned_scans
+from bridge.services.returns import replay_waiting
 
 log = logging.getLogger(__name__)
 
 
 def sweep_outbox(rt: Runtime | None = None) -> int:
     rt = rt or current()
-    from bridge.services import offline_loans
-    from bridge.services.deposits import release_abandoned_scans
-    from bridge.services.returns import replay_waiting
 
     try:
         # Offline loans first: an item's loan must reach the ILS before its later return.

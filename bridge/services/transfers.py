@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bridge.runtime import Runtime
 from bridge.services.banks import audit
+from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import TransitRow
 from ils_adapters.base import CheckinKind, CheckinOutcome, IlsError
@@ -104,7 +105,6 @@ def check_in_elsewhere(
 ) -> DeskCheckin:
     """Checks ``item`` in at ``branch`` (through ``adapter_bank``'s ILS login) and, when it is
     bound for a locker bank, marks it in transit there. Never raises for ILS trouble."""
-    from bridge.wiring import adapter_for
 
     size = size if size in SIZES else "S"
     now = rt.clock()

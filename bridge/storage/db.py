@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge import crashpoints
+from bridge.infra import crashpoints
 
 
 class DatabaseUnavailable(Exception):
@@ -96,7 +96,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def unit_of_work(factory: sessionmaker[Session], label: str | None = None) -> Iterator[Session]:
     """One transaction per use case: commit on success, roll back on any error.
 
-    Each one is a commit point (``bridge.crashpoints``): ``label`` names it, by default the
+    Each one is a commit point (``bridge.infra.crashpoints``): ``label`` names it, by default the
     module and function that opened it."""
     if crashpoints.ACTIVE and label is None:
         label = crashpoints.label_of_caller(2)

@@ -25,7 +25,7 @@ _PG_LOCK_ID = 0x4C4F434B
 
 
 def alembic_config(url: str) -> Config:
-    from alembic.config import Config
+    from alembic.config import Config  # only migrating needs Alembic (see the module docstring)
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -35,7 +35,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Brings the schema to the newest revision; safe to call from many processes at once."""
-    from alembic import command
+    from alembic import command  # only migrating needs Alembic (see the module docstring)
 
     url = engine.url.render_as_string(hide_password=False)
     cfg = alembic_config(url)

@@ -26,6 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bridge.config import ApiToken
 from bridge.runtime import Runtime
+from bridge.services.controllers import Rejected, accept_webhook
+from bridge.services.equipment import borrow_equipment
+from bridge.services.loading import ScanOutcome, scan_item
+from bridge.services.pickup import pickup_with_card, pickup_with_code, pickup_with_qr
+from bridge.services.return_doors import open_return_door
 from bridge.web import security
 
 PREFIX = "/api/v1"
@@ -282,8 +287,6 @@ def _pickup_answer(result: Any) -> tuple[int, BaseModel]:
 
 
 def pickup_card(rt: Runtime, bank_id: str, body: CardPickup, who: Caller) -> tuple[int, BaseModel]:
-    from bridge.services.pickup import pickup_with_card
-
     return _pickup_answer(
         pickup_with_card(
             rt, bank_id, body.card, body.pin, kiosk=who.name, fee_acknowledged=body.fee_acknowledged
@@ -292,8 +295,6 @@ def pickup_card(rt: Runtime, bank_id: str, body: CardPickup, who: Caller) -> tup
 
 
 def pickup_code(rt: Runtime, bank_id: str, body: CodePickup, who: Caller) -> tuple[int, BaseModel]:
-    from bridge.services.pickup import pickup_with_code
-
     return _pickup_answer(
         pickup_with_code(
             rt, bank_id, body.code, kiosk=who.name, fee_acknowledged=body.fee_acknowledged
@@ -302,8 +303,6 @@ def pickup_code(rt: Runtime, bank_id: str, body: CodePickup, who: Caller) -> tup
 
 
 def pickup_qr(rt: Runtime, bank_id: str, body: QrPickup, who: Caller) -> tuple[int, BaseModel]:
-    from bridge.services.pickup import pickup_with_qr
-
     return _pickup_answer(
         pickup_with_qr(
             rt, bank_id, body.token, kiosk=who.name, fee_acknowledged=body.fee_acknowledged
@@ -312,8 +311,6 @@ def pickup_qr(rt: Runtime, bank_id: str, body: QrPickup, who: Caller) -> tuple[i
 
 
 def scan(rt: Runtime, bank_id: str, body: Scan, who: Caller) -> tuple[int, BaseModel]:
-    from bridge.services.loading import ScanOutcome, scan_item
-
     result = scan_item(rt, bank_id, body.item, who.name, size=body.size)
     status = 503 if result.outcome is ScanOutcome.ILS_UNAVAILABLE else 200
     return status, ScanAnswer(
@@ -328,8 +325,6 @@ def scan(rt: Runtime, bank_id: str, body: Scan, who: Caller) -> tuple[int, BaseM
 
 
 def borrow(rt: Runtime, bank_id: str, body: Borrow, who: Caller) -> tuple[int, BaseModel]:
-    from bridge.services.equipment import borrow_equipment
-
     result = borrow_equipment(
         rt,
         bank_id,
@@ -352,8 +347,6 @@ def borrow(rt: Runtime, bank_id: str, body: Borrow, who: Caller) -> tuple[int, B
 
 
 def deposit(rt: Runtime, bank_id: str, body: Deposit, who: Caller) -> tuple[int, BaseModel]:
-    from bridge.web.kiosk_services import open_return_door
-
     door = open_return_door(rt, bank_id, body.item)
     if door.opened is not None:
         return 200, DepositAnswer(
@@ -376,8 +369,6 @@ def deposit(rt: Runtime, bank_id: str, body: Deposit, who: Caller) -> tuple[int,
 
 
 def controller_events(rt: Runtime, bank_id: str, body: None, who: Caller) -> tuple[int, BaseModel]:
-    from bridge.controllers import Rejected, accept_webhook
-
     try:
         events = accept_webhook(rt, bank_id, dict(request.headers), request.get_data())
     except Rejected as exc:

@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, abort, send_file, url_for
 from flask.typing import ResponseReturnValue
 
 from bridge.config import BankSettings, Settings
+from bridge.web import security
 
 bp = Blueprint("branding", __name__)
 
@@ -49,8 +50,6 @@ def brand_for(settings: Settings, bank: BankSettings | None) -> Brand:
 
 @bp.get("/branding/logo")
 def logo() -> ResponseReturnValue:
-    from bridge.web import security
-
     path = security.runtime().settings.branding.logo_file
     if path is None or not path.is_file():
         abort(404)

@@ -37,7 +37,7 @@ from sqlalchemy import select
 from bridge.config import DirectorySettings, LdapSettings, OidcSettings
 from bridge.runtime import Runtime
 from bridge.services.banks import audit
-from bridge.staff_users import Role, StaffUser
+from bridge.services.staff.accounts import Role, StaffUser
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.staff import StaffUserRow
 from bridge.web import security

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bridge.metrics import registry_for
+from bridge.infra.metrics import registry_for
 
 bp = Blueprint("metrics", __name__)
 

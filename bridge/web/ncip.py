@@ -16,8 +16,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.runtime import Runtime
 from bridge.services import ill
+from bridge.services.access.rejections import rejection_to_audit
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
+from bridge.web.security import csrf
 from ils_adapters.ncip import NcipProblem, handle
 from ils_adapters.ncip.responses import build_problem_response
 
@@ -27,8 +29,6 @@ XML = "application/xml; charset=utf-8"
 
 
 def init_app(app: Flask) -> None:
-    from bridge.web.security import csrf
-
     # Flask-WTF checks every POST when WTF_CSRF_CHECK_DEFAULT is on; an NCIP peer has no token.
     csrf.exempt(bp)
     app.register_blueprint(bp)
@@ -96,7 +96,6 @@ def _body(limit: int) -> bytes | None:
 
 def _refused(rt: Runtime) -> None:
     """Audits a refused caller: where from and what it presented (never the secret itself)."""
-    from bridge.access.rejections import rejection_to_audit
 
     earlier = rejection_to_audit(rt, "ncip", request.remote_addr or "unknown")
     if earlier is None:

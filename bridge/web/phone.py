@@ -4,9 +4,9 @@
   and a form for the number on the locker screen. Reading it changes nothing. It remembers the
   token in a cookie limited to ``/phone`` so that scanning the kiosk's QR code (which opens
   ``/phone/here/<bank_id>?code=...``) finds it.
-- ``POST /phone/<token>/open``: presence code in, pickup out (``bridge.access.phone``).
+- ``POST /phone/<token>/open``: presence code in, pickup out (``bridge.services.access.phone``).
 - ``GET /phone/presence/<bank_id>``: the rotating number and its QR code, for the kiosk screen.
-  Only an enrolled kiosk of the bank (:mod:`bridge.web.kiosk_identity`; header
+  Only an enrolled kiosk of the bank (:mod:`bridge.web.kiosk.identity`; header
   ``X-Lockerbridge-Kiosk`` or cookie ``lb_kiosk``) sees it: a number visible from afar would
   prove nothing.
 - ``/phone/dayuse/<bank_id>``: reserve or reopen a day-use compartment (card + PIN + presence).
@@ -33,11 +33,19 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from bridge.access import phone
 from bridge.config import BankSettings
-from bridge.staff_users import Role
-from bridge.web import security
-from bridge.web.kiosk_identity import kiosk_allowed
+from bridge.services import dayuse
+from bridge.services.access import phone, reissue
+from bridge.services.access.presence import Presence
+from bridge.services.access.verification import Verdict, verify_presence
+from bridge.services.banks import audit
+from bridge.services.staff.accounts import Role
+from bridge.storage.db import unit_of_work
+from bridge.web import directory, security
+from bridge.web.branding import brand_for
+from bridge.web.kiosk import words as kiosk_words
+from bridge.web.kiosk.identity import kiosk_allowed
+from bridge.web.kiosk.text import LANGUAGES, language, text
 
 bp = Blueprint("phone", __name__, url_prefix="/phone")
 security.protect_blueprint(bp)
@@ -50,7 +58,6 @@ def init_app(app: Flask) -> None:
     security.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(staff_bp)
-    from bridge.web import directory
 
     directory.init_app(app)
 
@@ -80,7 +87,6 @@ LANG_COOKIE = "lb_lang"
 def _lang(bank: BankSettings | None) -> str:
     """The patron's language: asked for (the link in a Spanish message carries ``lang=es``;
     the page's language links), else remembered from an earlier page, else the bank's."""
-    from bridge.web.kiosk_text import language
 
     asked = request.values.get("lang") or request.cookies.get(LANG_COOKIE)
     return language(asked, bank.language if bank else "en")
@@ -93,9 +99,6 @@ def _patron_page(
     remembered (cookie limited to ``/phone``) for the pages that follow, such as the one the
     kiosk's QR code opens. The language links of a page that answers a form lead back to the
     form (``form_endpoint``)."""
-    from bridge.web import kiosk_words
-    from bridge.web.branding import brand_for
-    from bridge.web.kiosk_text import LANGUAGES, text
 
     rt = security.runtime()
     lang = _lang(bank)
@@ -137,8 +140,6 @@ def _patron_page(
 
 def _result_words(result: Any, lang: str, bank: BankSettings | None) -> str:
     """A phone result in the patron's words (the service's English stays in the logs)."""
-    from bridge.web import kiosk_words
-    from bridge.web.branding import brand_for
 
     brand = brand_for(security.runtime().settings, bank)
     outcome = result.outcome
@@ -293,9 +294,6 @@ def dayuse_form(bank_id: str) -> ResponseReturnValue:
 
 def _presence_words(bank: BankSettings, checked: Any) -> str:
     """Why the number from the locker screen was not accepted, in the patron's words."""
-    from bridge.access.presence import Presence
-    from bridge.web import kiosk_words
-    from bridge.web.branding import brand_for
 
     rt = security.runtime()
     brand = brand_for(rt.settings, bank)
@@ -314,13 +312,6 @@ def _presence_words(bank: BankSettings, checked: Any) -> str:
 
 @bp.post("/dayuse/<bank_id>")
 def dayuse_post(bank_id: str) -> ResponseReturnValue:
-    from bridge.access.verification import Verdict, verify_presence
-    from bridge.services import dayuse
-    from bridge.services.banks import audit
-    from bridge.storage.db import unit_of_work
-    from bridge.web import kiosk_words
-    from bridge.web.branding import brand_for
-
     bank = _bank(bank_id)
     rt = security.runtime()
     card = (request.form.get("card") or "").strip()[:64]
@@ -367,8 +358,6 @@ security.protect_blueprint(staff_bp)
 @staff_bp.get("/dayuse")
 @security.require_role(Role.VIEWER)
 def dayuse_overview() -> ResponseReturnValue:
-    from bridge.services import dayuse
-
     rt = security.runtime()
     lines = dayuse.overview(rt)
     return render_template(
@@ -383,8 +372,6 @@ def dayuse_overview() -> ResponseReturnValue:
 @staff_bp.post("/dayuse/<int:reservation>/emptied")
 @security.require_role(Role.STAFF)
 def dayuse_emptied(reservation: int) -> ResponseReturnValue:
-    from bridge.services import dayuse
-
     user = security.signed_in_user()
     assert user is not None
     dayuse.emptied(security.runtime(), reservation, actor=f"staff:{user.username}")
@@ -395,7 +382,6 @@ def dayuse_emptied(reservation: int) -> ResponseReturnValue:
 @security.require_role(Role.STAFF)
 def reissue_code() -> ResponseReturnValue:
     """From the status page: a new code for the patron whose items are in a compartment."""
-    from bridge.access import reissue
 
     user = security.signed_in_user()
     assert user is not None
@@ -435,10 +421,6 @@ def new_code(bank_id: str) -> ResponseReturnValue:
 
 @bp.post("/newcode/<bank_id>")
 def new_code_post(bank_id: str) -> ResponseReturnValue:
-    from bridge.access import reissue
-    from bridge.web import kiosk_words
-    from bridge.web.branding import brand_for
-
     bank = _bank(bank_id)
     rt = security.runtime()
     lang = _lang(bank)

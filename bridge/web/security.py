@@ -26,9 +26,10 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFProtect
 from redis import Redis
 
-from bridge.access.attempts import Attempt, Budget, InFlight, OverBudget, reserve
 from bridge.runtime import Runtime
-from bridge.staff_users import Role, StaffUser
+from bridge.services.access.attempts import Attempt, Budget, InFlight, OverBudget, reserve
+from bridge.services.staff.accounts import Role, StaffUser, get_user
+from bridge.storage.db import unit_of_work
 
 csrf = CSRFProtect()
 
@@ -172,9 +173,6 @@ def current_session() -> StaffSession | None:
         redis.expire(_key(sid), rt.settings.web.session_idle_minutes * 60)
     # The account as it is now, not as it was at sign-in: deactivating an account or changing
     # its role takes effect at this very request, in every web process.
-    from bridge.staff_users import get_user
-    from bridge.storage.db import unit_of_work
-
     with unit_of_work(rt.sessions) as s:
         user = get_user(s, int(data["user_id"]))
     if user is None:

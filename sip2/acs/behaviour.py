@@ -1,4 +1,4 @@
-"""How the reference ACS imitates each ILS: the differences from DOMAIN.md as data."""
+"""How the reference ACS imitates each ILS: how catalogues differ (docs/sip2-notes.md) as data."""
 
 from __future__ import annotations
 

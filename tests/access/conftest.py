@@ -14,16 +14,17 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from bridge.app import create_app
-from bridge.assembly import assemble
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
+from bridge.services.assembly import assemble
+from bridge.services.bank_setup import sync_banks
 from bridge.services.loading import ScanOutcome, scan_item
+from bridge.services.wiring import driver_for
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.notifications import NotificationRow
-from bridge.wiring import driver_for, sync_banks
+from bridge.web.app import create_app
 from lockers.drivers.simulated import SimulatedBank
 from sip2.acs.server import ReferenceACS
 from tests.conftest import REPO, base_config

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from bridge.access.phone import kiosk_code
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
 from bridge.services import dayuse
+from bridge.services.access.phone import kiosk_code
 from bridge.services.dayuse import DayUseOutcome
 from sip2.acs.server import ReferenceACS
 from tests.access.conftest import (

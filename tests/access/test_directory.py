@@ -14,11 +14,11 @@ import pytest
 from flask.testing import FlaskClient
 from playwright.sync_api import Page, expect
 
-from bridge.app import create_app
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
-from bridge.staff_users import Role, add_user
+from bridge.services.staff.accounts import Role, add_user
 from bridge.storage.db import unit_of_work
+from bridge.web.app import create_app
 from bridge.web.security import SESSION_KEY
 from sip2.acs.server import ReferenceACS
 from tests.access import ldap_server

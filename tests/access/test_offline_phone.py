@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from bridge.access import phone
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
+from bridge.services.access import phone
 from bridge.services.offline_loans import waiting_count
 from bridge.storage.db import unit_of_work
 from sip2.acs.server import ReferenceACS

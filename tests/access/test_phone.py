@@ -6,15 +6,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bridge.access import phone, presence
-from bridge.assembly import assemble
 from bridge.config import load_settings
 from bridge.runtime import Runtime
+from bridge.services.access import phone, presence
+from bridge.services.assembly import assemble
+from bridge.services.bank_setup import sync_banks
 from bridge.services.banks import pseudonym
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
 from bridge.storage.tables.access import PhoneLinkRow
-from bridge.wiring import sync_banks
 from sip2.acs.server import ReferenceACS
 from tests.access.conftest import ANA, ANA_ITEM, Clock, access_config, audits, load_hold, sim
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, expect
 
-from bridge.access.kiosks import enrol
-from bridge.access.phone import kiosk_code
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
+from bridge.services.access.kiosks import enrol
+from bridge.services.access.phone import kiosk_code
 from sip2.acs.server import ReferenceACS
 from tests.access.conftest import ANA, ANA_ITEM, ANA_PIN, access_config, load_hold, sim
 from tests.access.test_phone import _link

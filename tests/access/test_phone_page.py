@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from bridge.access import phone
-from bridge.access.kiosks import enrol
 from bridge.runtime import Runtime
+from bridge.services.access import phone
+from bridge.services.access.kiosks import enrol
 from sip2.acs.server import ReferenceACS
 from tests.access.conftest import ANA, ANA_ITEM, audits, load_hold, sim
 from tests.access.test_phone import _link

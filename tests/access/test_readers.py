@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bridge.access import readers
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
+from bridge.services.access import readers
 from sip2.acs.server import ReferenceACS
 from tests.access.conftest import (
     ANA,

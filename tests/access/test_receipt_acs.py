@@ -3,10 +3,10 @@ reply (SIP2 12 AH), over real TCP, in the patron's language."""
 
 from __future__ import annotations
 
-from bridge.access.kiosks import enrol
-from bridge.app import create_app
 from bridge.runtime import Runtime
-from bridge.web.kiosk_words import due_date
+from bridge.services.access.kiosks import enrol
+from bridge.web.app import create_app
+from bridge.web.kiosk.words import due_date
 from sip2.acs.server import ReferenceACS
 from tests.access.conftest import ANA, ANA_ITEM, ANA_PIN, load_hold
 from tests.web.conftest import csrf_from

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from bridge.access import reissue
-from bridge.access.kiosks import enrol
-from bridge.access.reissue import ReissueOutcome
 from bridge.runtime import Runtime
+from bridge.services.access import reissue
+from bridge.services.access.kiosks import enrol
+from bridge.services.access.reissue import ReissueOutcome
 from bridge.services.pickup import PickupOutcome, pickup_with_code
 from sip2.acs.server import ReferenceACS
 from tests.access.conftest import (

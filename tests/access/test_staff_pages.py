@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from bridge.app import create_app
 from bridge.runtime import Runtime
 from bridge.services.pickup import PickupOutcome, pickup_with_code
-from bridge.staff_users import Role, add_user
+from bridge.services.staff.accounts import Role, add_user
 from bridge.storage.db import unit_of_work
+from bridge.web.app import create_app
 from tests.access.conftest import ANA_ITEM, audits, load_hold, messages
 from tests.web.conftest import PASSWORD, Account, csrf_from, sign_in
 

@@ -11,8 +11,8 @@ import pytest
 
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
+from bridge.services.bank_setup import sync_banks
 from bridge.storage.db import make_engine
-from bridge.wiring import sync_banks
 from tests.notify.conftest import START, Clock
 from tests.notify.servers import Gateway, Mailbox, start_gateway, stop_gateway
 from tests.web.conftest import (  # noqa: F401  (fixtures)

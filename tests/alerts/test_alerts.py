@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from bridge.alerts.check import check_alerts
 from bridge.runtime import Runtime
 from bridge.services.loading import scan_item
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, BankRow
 from bridge.storage.tables.returns import DepositRow

@@ -44,7 +44,7 @@ def _config(tmp_path: Path, port: int, *extra_ils: str, **replace: str) -> Path:
 
 def _run(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "-c", str(cfg), *args],
+        [sys.executable, "-m", "bridge.entrypoints.cli", "-c", str(cfg), *args],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -13,7 +13,7 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", *args],
+        [sys.executable, "-m", "bridge.entrypoints.cli", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -114,15 +114,15 @@ def test_db_upgrade_brings_the_banks_in_step_with_the_configuration(tmp_path: Pa
 
 
 def test_processes_of_one_installation_share_the_embedded_redis(tmp_path: Path) -> None:
-    from bridge.redis_conn import embedded_for
+    from bridge.infra.redis_conn import embedded_for
 
     url = f"sqlite:///{tmp_path}/lb.db"
     code = (
-        "from bridge.redis_conn import embedded_for, connect; import sys;"
+        "from bridge.infra.redis_conn import embedded_for, connect; import sys;"
         f"connect(embedded_for({url!r})).set('shared', 'yes')"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, timeout=60).returncode == 0
-    from bridge.redis_conn import connect
+    from bridge.infra.redis_conn import connect
 
     assert connect(embedded_for(url)).get("shared") == b"yes"
 
@@ -133,3 +133,39 @@ def test_the_sip2_and_acs_subcommands_take_their_own_options(tmp_path: Path) -> 
     )
     assert "unrecognized arguments" not in out.stderr
     assert out.returncode != 0  # nothing listens on port 1, and it says so
+
+
+def test_a_door_left_out_of_the_configuration_goes_out_of_service_and_comes_back(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    def doors() -> dict[int, tuple[str, str | None]]:
+        with sqlite3.connect(tmp_path / "lb.db") as db:
+            rows = db.execute(
+                "SELECT number, state, fault FROM compartment"
+                " WHERE bank_id = 'main-lobby' AND number IN (11, 12, 27, 28)"
+            )
+            return {number: (state, fault) for number, state, fault in rows}
+
+    full = _config(tmp_path)
+    assert _run("-c", str(full), "db", "upgrade").returncode == 0
+    shorter = _config(
+        tmp_path,
+        **{
+            '{ first = 1, last = 12, size = "S" }': '{ first = 1, last = 10, size = "S" }',
+            '{ first = 25, last = 28, size = "M", purpose = "return" }':
+                '{ first = 25, last = 26, size = "M", purpose = "return" }',
+        },
+    )  # fmt: skip
+    out = _run("-c", str(shorter), "db", "upgrade")
+    assert out.returncode == 0, out.stderr
+    removed = ("out_of_service", "removed from configuration")
+    assert doors() == {11: removed, 12: removed, 27: removed, 28: removed}
+    assert _run("-c", str(_config(tmp_path)), "db", "upgrade").returncode == 0
+    assert doors() == {
+        11: ("free", None),
+        12: ("free", None),
+        27: ("return_free", None),
+        28: ("return_free", None),
+    }

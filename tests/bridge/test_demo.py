@@ -48,7 +48,7 @@ def test_demo_serves_pages_runs_a_worker_and_stops_cleanly(tmp_path: Path) -> No
     port = _free_port()
     demo_dir = tmp_path / "demo"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "demo", "--port", str(port), "--dir", str(demo_dir)],
+        [sys.executable, "-m", "bridge.entrypoints.cli", "demo", "--port", str(port), "--dir", str(demo_dir)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -106,7 +106,7 @@ def test_demo_refuses_a_port_in_use_with_one_line(tmp_path: Path) -> None:
             [
                 sys.executable,
                 "-m",
-                "bridge.cli",
+                "bridge.entrypoints.cli",
                 "demo",
                 "--port",
                 str(port),
@@ -124,7 +124,7 @@ def test_demo_refuses_a_port_in_use_with_one_line(tmp_path: Path) -> None:
 
 def test_the_demo_writes_its_configuration_and_keys_for_its_owner_only(tmp_path: Path) -> None:
     from bridge.config import load_settings
-    from bridge.demo import write_config
+    from bridge.entrypoints.demo import write_config
     from bridge.startup import placeholder_secrets
 
     path = write_config(tmp_path, web_port=8080, acs_port=6001, redis_url="embedded")

@@ -22,7 +22,7 @@ def probe(
 ) -> subprocess.CompletedProcess[str]:
     head = ["-c", str(config)] if config else []
     return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", *head, "driver", "probe", *args],
+        [sys.executable, "-m", "bridge.entrypoints.cli", *head, "driver", "probe", *args],
         cwd=REPO,
         input=stdin,
         capture_output=True,

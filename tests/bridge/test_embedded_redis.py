@@ -13,7 +13,7 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker
 
-from bridge.redis_conn import EmbeddedRedis
+from bridge.infra.redis_conn import EmbeddedRedis
 
 
 def _exercise(server: EmbeddedRedis) -> None:

@@ -7,12 +7,12 @@ from typing import Any
 from redis import Redis
 from sqlalchemy import Engine
 
-from bridge.app import create_app
 from bridge.config import Settings
-from bridge.metrics import observe_sip2
+from bridge.infra.metrics import observe_sip2
 from bridge.runtime import Runtime
 from bridge.storage.db import session_factory, unit_of_work
 from bridge.storage.tables.core import BankRow, CompartmentRow, OutboxRow
+from bridge.web.app import create_app
 
 
 def _app(settings: Settings, engine: Engine, redis: Any) -> Any:

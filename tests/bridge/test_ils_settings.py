@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bridge.config import ConfigError, load_settings
-from bridge.ils_connection import server_config
+from bridge.infra.ils_connection import server_config
 from tests.conftest import base_config
 
 

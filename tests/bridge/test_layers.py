@@ -1,8 +1,17 @@
-"""The import graph of the runtime, drivers, controllers, access and services has no cycle.
+"""The import graph of ``bridge/``: no cycle anywhere, and every import points down the layers.
 
 Counted with every import, including those inside functions (a lazy import is a dependency
-all the same): the runtime and the drivers' builder are at the bottom, ``bridge.assembly`` at
-the top wires controller events to the services.
+all the same). The layers, bottom to top (docs/architecture.md):
+
+1. ``bridge.config`` and ``bridge.errors``: settings and the shared errors;
+2. the foundation: ``bridge.runtime``, ``bridge.storage``, ``bridge.infra`` (the runtime is
+   built from storage's engine and infra's Redis connection, so it sits with them);
+3. ``bridge.services`` with ``bridge.notify`` and ``bridge.alerts``: the use cases;
+4. ``bridge.web`` and ``bridge.jobs``: the pages and routes, the rq jobs;
+5. ``bridge.startup``: the checks and wiring every process runs before it works;
+6. ``bridge.entrypoints``: the command line, the servers and the workers.
+
+A module imports its own layer or one below it, never one above.
 """
 
 from __future__ import annotations
@@ -12,20 +21,36 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-LAYERED = ("bridge.wiring", "bridge.controllers", "bridge.access", "bridge.services",
-           "bridge.events", "bridge.runtime", "bridge.controller_auth", "bridge.assembly")  # fmt: skip
+LAYERS = (
+    ("bridge.config", "bridge.errors"),
+    ("bridge.runtime", "bridge.storage", "bridge.infra", "bridge.migrations"),
+    ("bridge.services", "bridge.notify", "bridge.alerts"),
+    ("bridge.web", "bridge.jobs"),
+    ("bridge.startup",),
+    ("bridge.entrypoints",),
+)
+ROOT_MODULES = {"config", "errors", "runtime", "startup"}
 
 
-def _graph() -> dict[str, set[str]]:
+def _modules() -> dict[str, Path]:
     modules: dict[str, Path] = {}
     for path in (REPO / "bridge").rglob("*.py"):
         name = ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
         modules[name] = path
+    return modules
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
     graph: dict[str, set[str]] = {m: set() for m in modules}
     for name, path in modules.items():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module:
-                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                # "from package import module" depends on the module; any other name on the
+                # package itself (a package's __init__ runs before each of its modules anyway)
+                targets = [f"{node.module}.{a.name}" for a in node.names]
+                if not all(t in modules for t in targets):
+                    targets.append(node.module)
             elif isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             else:
@@ -34,34 +59,72 @@ def _graph() -> dict[str, set[str]]:
     return graph
 
 
-def _cycle_through(graph: dict[str, set[str]], start: str) -> list[str] | None:
-    """A path start -> ... -> start within the layered modules, if there is one."""
-    inside = {m for m in graph if m.startswith(LAYERED)}
-    stack = [(start, [start])]
-    seen: set[str] = set()
-    while stack:
-        node, path = stack.pop()
-        for nxt in graph[node] & inside:
-            if nxt == start:
-                return [*path, start]
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append((nxt, [*path, nxt]))
-    return None
+def _layer(module: str) -> int:
+    for rank, names in enumerate(LAYERS):
+        if any(module == n or module.startswith(n + ".") for n in names):
+            return rank
+    raise AssertionError(f"{module} is in no layer: add its package to LAYERS")
 
 
-def test_runtime_drivers_controllers_access_and_services_import_without_a_cycle() -> None:
-    graph = _graph()
-    cycles = [
-        " -> ".join(found)
-        for module in sorted(graph)
-        if module.startswith(LAYERED) and (found := _cycle_through(graph, module)) is not None
-    ]
-    assert cycles == []
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                group.append(top)
+                if top == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_bridge_imports_without_a_cycle() -> None:
+    assert _cycles(_graph()) == []
+
+
+def test_every_import_points_down_the_layers() -> None:
+    upward = sorted(
+        f"{module} -> {target}"
+        for module, targets in _graph().items()
+        for target in targets
+        if _layer(target) > _layer(module)
+    )
+    assert upward == []
+
+
+def test_the_root_of_bridge_holds_only_configuration_runtime_startup_and_errors() -> None:
+    root = {p.stem for p in (REPO / "bridge").glob("*.py")} - {"__init__"}
+    assert root == ROOT_MODULES
 
 
 def test_the_modules_that_receive_events_do_not_know_the_services() -> None:
     graph = _graph()
-    for receiver in ("bridge.wiring", "bridge.controllers", "bridge.events", "bridge.runtime"):
-        assert not {m for m in graph[receiver] if m.startswith(("bridge.services.doors",
-                                                                "bridge.access"))}, receiver  # fmt: skip
+    receivers = ("bridge.services.wiring", "bridge.services.controllers", "bridge.services.events",
+                 "bridge.runtime")  # fmt: skip
+    for receiver in receivers:
+        known = {m for m in graph[receiver] if m.startswith(("bridge.services.doors",
+                                                             "bridge.services.access"))}  # fmt: skip
+        assert not known, receiver

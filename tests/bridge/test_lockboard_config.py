@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bridge.config import ConfigError, load_settings
-from bridge.lockboards import serial_config
+from bridge.infra.lockboards import serial_config
 from tests.conftest import base_config
 
 

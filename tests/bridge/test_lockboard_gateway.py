@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bridge.config import BankSettings, load_settings
-from bridge.lockboards import run_gateway
+from bridge.infra.lockboards import run_gateway
 from lockers.drivers.base import DoorClosed, DoorOpened, DoorState, EventQueue, Fault
 from lockers.drivers.mqtt import MqttDriver, MqttSettings
 from lockers.drivers.serial.emulator import BoardEmulator
@@ -151,7 +151,7 @@ def test_driver_serve_runs_as_a_service_and_stops_on_sigterm(tmp_path: Path) -> 
             [
                 sys.executable,
                 "-m",
-                "bridge.cli",
+                "bridge.entrypoints.cli",
                 "-c",
                 str(config),
                 "driver",

@@ -6,7 +6,7 @@ import io
 import json
 import logging
 
-from bridge.logs import setup_logging
+from bridge.infra.logs import setup_logging
 
 
 def _capture(fmt: str, *args: object) -> str:

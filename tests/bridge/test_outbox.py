@@ -12,8 +12,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import Engine
 
-from bridge import outbox
 from bridge.config import Settings
+from bridge.infra import outbox
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import OutboxRow

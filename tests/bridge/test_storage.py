@@ -145,7 +145,7 @@ def test_a_web_process_checks_the_schema_without_loading_alembic(tmp_path: Any) 
         "import sys\n"
         "from bridge.storage.db import make_engine\n"
         "from bridge.storage.migrate import pending\n"
-        "import bridge.app, bridge.serve, bridge.startup\n"
+        "import bridge.web.app, bridge.entrypoints.serve, bridge.startup\n"
         f"engine = make_engine('sqlite:///{tmp_path}/web.db')\n"
         "print(pending(engine), any(m.split('.')[0] in ('alembic', 'mako') for m in sys.modules))"
     )

@@ -37,7 +37,7 @@ def test_workers_stop_within_seconds_of_sigterm(
     procs = [
         subprocess.Popen(
             # As the demo runs it: the periodic-job scheduler in the worker too.
-            [sys.executable, "-m", "bridge.cli", "-c", str(cfg), "worker", "--with-scheduler"],
+            [sys.executable, "-m", "bridge.entrypoints.cli", "-c", str(cfg), "worker", "--with-scheduler"],
             cwd=REPO,
             env=dict(os.environ, LOCKERBRIDGE_CONFIG=str(cfg)),
             stdout=subprocess.PIPE,

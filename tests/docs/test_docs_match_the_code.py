@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from bridge.cli import build_parser
 from bridge.config import Settings
+from bridge.entrypoints.cli import build_parser
 from tests.conftest import REPO
 
 DOCS = [*sorted((REPO / "docs").rglob("*.md")), REPO / "README.md"]

@@ -13,11 +13,11 @@ import sys
 
 from redis import Redis
 
-from bridge.assembly import handle_event
 from bridge.config import load_settings
 from bridge.runtime import Runtime
+from bridge.services.assembly import handle_event
+from bridge.services.return_doors import open_return_door
 from bridge.storage.db import make_engine
-from bridge.web.kiosk_services import open_return_door
 from lockers.drivers.simulated import SimTiming, SimulatedBank
 
 

@@ -38,15 +38,15 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import select
 
-from bridge import events
-from bridge.assembly import assemble
 from bridge.config import load_settings
 from bridge.runtime import Runtime
+from bridge.services import events
+from bridge.services.assembly import assemble
+from bridge.services.bank_setup import sync_banks
 from bridge.services.sweeper import sweep_outbox
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.returns import DepositRow
-from bridge.wiring import sync_banks
 from lockers.drivers.simulated import SimTiming, SimulatedBank
 from sip2.acs.catalogue_file import catalogue_from_dict
 from sip2.acs.server import ReferenceACS
@@ -183,7 +183,7 @@ class Workers:
         out = open(self.logs / f"worker-{self.spawned}.log", "wb")  # noqa: SIM115
         env = dict(os.environ, LOCKERBRIDGE_CONFIG=str(self.config))
         return subprocess.Popen(
-            [sys.executable, "-m", "bridge.cli", "-c", str(self.config), "worker"],
+            [sys.executable, "-m", "bridge.entrypoints.cli", "-c", str(self.config), "worker"],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

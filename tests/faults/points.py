@@ -5,7 +5,7 @@ SIP2 server (Koha behaviour, in this process so its ledger can be read), a simul
 a real HTTP controller (``tests.topology.controllers``), gunicorn (one process, so the webhook
 and the kiosk route are always the same process), one ``lockerbridge worker`` and a
 ``lockerbridge scheduler``. Every process runs with ``LOCKERBRIDGE_CRASH_CONTROL``
-(``bridge.crashpoints``): to kill at a point, the suite arms its label; the first process that
+(``bridge.infra.crashpoints``): to kill at a point, the suite arms its label; the first process that
 commits under that label ends with ``os._exit`` right after the commit. gunicorn's master forks
 a new web process; the suite's supervisor restarts a dead worker or scheduler.
 
@@ -71,7 +71,7 @@ ILS_NCIP_SECRET = "crash-point-ils-ncip-secret-0123456789"
 
 # The commit points of a return, in the order they happen, and the process that reaches each.
 RETURN_POINTS = (
-    ("kiosk_services.open_return_door", "web: the scan reserves a return door"),
+    ("return_doors.open_return_door", "web: the scan reserves a return door"),
     ("doors._record_opened", "web: the controller confirmed the door open"),
     ("doors._door_opened", "web (webhook): door opened event"),
     ("doors._occupancy", "web (webhook): occupancy event"),
@@ -458,7 +458,7 @@ class Installation:
         upgrade = self.procs.start("upgrade", [str(BIN / "lockerbridge"), "db", "upgrade"])
         assert upgrade.wait(120) == 0, self.procs.log("upgrade")
         self.rt = Runtime.from_settings(load_settings(path))
-        from bridge.access.kiosks import enrol
+        from bridge.services.access.kiosks import enrol
 
         self.kiosk = enrol(self.rt, BANK, "Lobby kiosk", actor="staff:admin")[1]
         self.controller.webhook = self.web + "/api/v1/banks/{bank}/controller/events"
@@ -824,7 +824,7 @@ def _ask(inst: Installation, way: str, secret: str) -> list[int]:
     """One try of the patron's ``way``; the doors the answer says opened."""
     if way == "phone":
         # The patron's phone: the link's page, then the number shown on the kiosk's screen.
-        from bridge.access.phone import kiosk_code
+        from bridge.services.access.phone import kiosk_code
 
         assert inst.rt is not None
         with requests.Session() as phone:

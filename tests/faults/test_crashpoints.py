@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bridge.crashpoints import CRASH_STATUS, ENV_CRASH_AT, ENV_TRACE
+from bridge.infra.crashpoints import CRASH_STATUS, ENV_CRASH_AT, ENV_TRACE
 from tests.conftest import REPO
 
 # Three commits labelled "here", each followed by a line on stdout.

@@ -22,10 +22,10 @@ from redis import Redis
 from rq import SimpleWorker
 from sqlalchemy import Engine, select
 
-from bridge.assembly import handle_event
 from bridge.config import Settings
-from bridge.crashpoints import CRASH_STATUS, ENV_CRASH_AT, ENV_TRACE
+from bridge.infra.crashpoints import CRASH_STATUS, ENV_CRASH_AT, ENV_TRACE
 from bridge.runtime import QUEUE_NAMES, Runtime
+from bridge.services.assembly import handle_event
 from bridge.services.sweeper import sweep_outbox
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow, OutboxRow
@@ -47,7 +47,7 @@ def crash_rt(
     embedded_redis: Any,
 ) -> Iterator[tuple[Runtime, MemoryIls, dict[str, Any]]]:
     rt = Runtime.over(settings, db_engine, redis_conn)
-    from bridge.wiring import sync_banks
+    from bridge.services.bank_setup import sync_banks
 
     sync_banks(rt)
     ils = MemoryIls()
@@ -148,7 +148,7 @@ def test_every_commit_of_a_return_is_traced_and_unset_changes_nothing(
     assert child.returncode == 0, child.stderr
     labels = [line.split()[1] for line in trace.read_text().splitlines()]
     # The kiosk's scan, the occupancy reading, the close (nothing after it for this flow).
-    assert labels[0] == "kiosk_services.open_return_door"
+    assert labels[0] == "return_doors.open_return_door"
     assert labels[-1] == "doors.door_closed"
     # Without the variables the same run goes through untouched.
     child = _run_child(spec, ["R2"])

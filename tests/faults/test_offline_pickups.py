@@ -4,12 +4,17 @@ Real parts: a SQLite file, Redis, the reference ACS over TCP, and the sender in 
 process that ends right after a named commit (``LOCKERBRIDGE_CRASH_AT``) or is killed while
 the ACS has acted and its reply is lost. Another process then finishes the work; the ACS's
 ledger must show each loan once, with no-block and its original transaction date.
+
+The outage test drives every pickup through gunicorn as patrons do: code and QR at the kiosk
+API route, the phone link on the phone page with the number from the bank's enrolled kiosk;
+the doors are simulated banks behind HTTP controllers whose signed events reach the webhook.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,23 +25,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
-from bridge.assembly import assemble
 from bridge.config import load_settings
-from bridge.crashpoints import CRASH_STATUS, ENV_CRASH_AT
+from bridge.infra.crashpoints import CRASH_STATUS, ENV_CRASH_AT
 from bridge.runtime import Runtime
 from bridge.services import offline_loans
+from bridge.services.assembly import assemble
+from bridge.services.bank_setup import sync_banks
 from bridge.services.loading import scan_item
 from bridge.services.pickup import PickupOutcome, pickup_with_code
+from bridge.services.wiring import driver_for
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
 from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.offline import OfflineLoanRow
-from bridge.wiring import driver_for, sync_banks
+from bridge.web.kiosk.identity import KIOSK_HEADER
 from lockers.drivers.simulated import SimulatedBank
 from sip2.acs.server import ReferenceACS
 from tests.conftest import REPO, base_config
+from tests.faults.points import KIOSK_TOKEN, STAFF_TOKEN
+from tests.topology.controllers import BankController
+from tests.topology.procs import Procs, free_port, gunicorn_argv, wait_until
+from tests.web.conftest import csrf_from
 
 CATALOGUE = REPO / "examples" / "catalogue.json"
 ITEMS = ("39000000000001", "39000000000013")  # Ana's and Chloé's holds at the main lobby
@@ -218,7 +230,9 @@ def _item(i: int) -> str:
     return f"3901{i:010d}"
 
 
-def _outage_toml(db_url: str, redis_url: str, acs_port: int, n: int) -> str:
+def _outage_toml(
+    db_url: str, redis_url: str, acs_port: int, n: int, controllers: dict[str, BankController]
+) -> str:
     from tests import sandbox
 
     doors = n // 2 + 1
@@ -231,7 +245,7 @@ branch = "{branch}"
 ils = "main-ils"
 offline_pickup = "codes_and_links"
 sip_login = {{ user = "{user}", password = "{password}" }}
-driver = {{ kind = "simulated", door_delay_seconds = 0.0 }}
+driver = {{ kind = "http", controller_url = "{controllers[bank].url}", signing_key = "{_KEY}" }}
 compartment_ranges = [{{ first = 1, last = {doors}, size = "M" }},
   {{ first = {doors + 1}, last = {doors + 2}, size = "M", purpose = "return" }}]
 """
@@ -241,22 +255,97 @@ compartment_ranges = [{{ first = 1, last = {doors}, size = "M" }},
         "outbox_lease_seconds = 4\nsweeper_interval_seconds = 1\n"
         + sandbox.service_toml(db_url, redis_url, acs_port, uuid.uuid4().hex * 2, ils_timeout=1.0)
         + '\n[access]\npublic_url = "https://lockers.example"\n'
+        + f'\n[[api.tokens]]\nname = "scanner-1"\ntoken = "{STAFF_TOKEN}"\nrole = "staff"\n'
+        + f'\n[[api.tokens]]\nname = "kiosk-1"\ntoken = "{KIOSK_TOKEN}"\nrole = "kiosk"\n'
         + banks
     )
+
+
+_KEY = "offline-pickup-controller-key-0123456789"
+
+
+class _Bridge:
+    """The web server as patrons, staff and the banks' controllers reach it: gunicorn (one
+    process, as in production behind one kiosk) at ``url``."""
+
+    def __init__(self, procs: Procs, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.procs = procs
+        procs.start("web", gunicorn_argv(port, workers=1, threads=4))
+        wait_until(
+            lambda: requests.get(self.url + "/healthz", timeout=5).status_code == 200,
+            timeout=120,
+            what=f"gunicorn to answer ({procs.log('web')[-600:]})",
+        )
+
+    def api(self, bank: str, path: str, body: dict[str, str], token: str) -> dict[str, Any]:
+        answer = requests.post(
+            f"{self.url}/api/v1/banks/{bank}/{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {token}", "Connection": "close"},
+            timeout=30,
+        )
+        assert answer.status_code == 200, (answer.status_code, answer.text[:300])
+        found: dict[str, Any] = answer.json()
+        return found
+
+    def load(self, controller: BankController, item: str) -> int:
+        """Staff scan the hold at its bank and put it in the door that opens."""
+        door = self.api(controller.bank_id, "loading/scan", {"item": item}, STAFF_TOKEN)
+        assert door["compartment"] is not None, f"item {item} did not load: {door}"
+        controller.load(int(door["compartment"]))
+        return int(door["compartment"])
+
+    def pick_up(self, way: str, bank: str, secret: dict[str, str], kiosk: str) -> list[int]:
+        """The patron picks up at the bank with the code typed in or the QR code shown (the
+        kiosk's API route), or with the link from the message and the number on the locker
+        screen (the phone page, which the kiosk's presence screen feeds)."""
+        if way == "code":
+            return list(
+                self.api(bank, "pickup/code", {"code": secret["code"]}, KIOSK_TOKEN)["opened"]
+            )
+        if way == "qr":
+            return list(
+                self.api(bank, "pickup/qr", {"token": secret["qr_token"]}, KIOSK_TOKEN)["opened"]
+            )
+        token = secret["phone_url"].rsplit("/", 1)[1]
+        screen = requests.get(
+            f"{self.url}/phone/presence/{bank}?format=json",
+            headers={KIOSK_HEADER: kiosk},
+            timeout=30,
+        )
+        assert screen.status_code == 200, screen.text[:300]
+        with requests.Session() as phone:
+            return self._open_from_phone(phone, token, screen.json()["code"])
+
+    def _open_from_phone(self, phone: requests.Session, token: str, number: str) -> list[int]:
+        link = phone.get(f"{self.url}/phone/{token}", timeout=30)
+        assert link.status_code == 200, link.text[:300]
+        answer = phone.post(
+            f"{self.url}/phone/{token}/open",
+            data={"code": number, "csrf_token": csrf_from(link.text)},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text[:600]
+        said = re.search(r"Door ([0-9, ]+) is open\.", answer.text)
+        assert said is not None and "recorded as soon as it answers" in answer.text, answer.text
+        return [int(d) for d in said.group(1).split(", ")]
 
 
 @pytest.mark.timeout(600)
 def test_pickups_during_an_outage_reach_the_ils_once_in_order_while_workers_die(
     tmp_path: Path,
 ) -> None:
+    """Every pickup goes through gunicorn: code and QR through the kiosk API route, the phone
+    link through the phone page with the number from the bank's enrolled kiosk; the doors are
+    simulated banks behind real HTTP controllers whose signed events reach the webhook."""
     import random
     import threading
 
-    from bridge.access.phone import kiosk_code, open_from_phone
     from bridge.services import returns
-    from bridge.services.pickup import pickup_with_qr
+    from bridge.services.access.kiosks import enrol
+    from bridge.services.staff.accounts import Role
     from bridge.services.sweeper import sweep_outbox
-    from bridge.staff_users import Role
     from bridge.storage.tables.returns import DepositRow
     from bridge.web.staff import queries
     from sip2.acs.catalogue import ItemStatus
@@ -269,6 +358,10 @@ def test_pickups_during_an_outage_reach_the_ils_once_in_order_while_workers_die(
     redis_server = RedisServer(tmp_path)
     acs = ReferenceACS(catalogue_from_dict(_outage_catalogue(n)), behaviour="koha")
     db = Database("auto", tmp_path, prefix="offline")
+    controllers = {
+        bank: BankController(bank, range(1, n // 2 + 4), _KEY.encode()) for bank, *_ in BANKS
+    }
+    procs: Procs | None = None
     workers: Workers | None = None
     stop = threading.Event()
     kills = 0
@@ -276,45 +369,52 @@ def test_pickups_during_an_outage_reach_the_ils_once_in_order_while_workers_die(
         redis_server.start()
         acs.start()
         cfg = tmp_path / "lockerbridge.toml"
-        cfg.write_text(_outage_toml(db.url, redis_server.url, acs.address[1], n))
+        cfg.write_text(_outage_toml(db.url, redis_server.url, acs.address[1], n, controllers))
         from redis import Redis
 
         rt = assemble(
             Runtime.over(load_settings(cfg), make_engine(db.url), Redis.from_url(redis_server.url))
         )
         sync_banks(rt)
-        sims = {bank: driver_for(rt, bank) for bank, *_ in BANKS}
-        secrets: list[tuple[str, int, dict[str, str]]] = []
-        for i in range(n):
-            bank = BANKS[i % 2][0]
-            door = scan_item(rt, bank, _item(i), "staff").compartment
-            assert door is not None, f"item {i} did not load"
-            sim = sims[bank]
-            assert isinstance(sim, SimulatedBank)
-            sim.put_item(door)
-            assert sim.close_door(door)
-            with unit_of_work(rt.sessions) as s:
-                note = s.scalars(
-                    select(NotificationRow).order_by(NotificationRow.id.desc())
-                ).first()
-                assert note is not None
-                secrets.append((bank, door, dict(note.secrets)))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKERBRIDGE_")}
+        env.update(LOCKERBRIDGE_CONFIG=str(cfg), GUNICORN_ACCESSLOG="")
+        procs = Procs(tmp_path / "logs", env)
+        web = _Bridge(procs, free_port())
+        for controller in controllers.values():
+            controller.webhook = web.url + "/api/v1/banks/{bank}/controller/events"
+        kiosks = {bank: enrol(rt, bank, "Lobby", actor="staff:admin")[1] for bank, *_ in BANKS}
+        doors: dict[int, int] = {}
 
+        def load_bank(b: int) -> None:  # staff at each bank at the same time
+            for i in range(b, n, 2):
+                doors[i] = web.load(controllers[BANKS[b][0]], _item(i))
+
+        loaders = [threading.Thread(target=load_bank, args=(b,)) for b in (0, 1)]
+        for loader in loaders:
+            loader.start()
+        for loader in loaders:
+            loader.join(timeout=120)
+        assert sorted(doors) == list(range(n)), "not every hold was loaded"
+        for controller in controllers.values():
+            controller.settle()  # every door's close reached the webhook: the holds are ready
+        with unit_of_work(rt.sessions) as s:
+            told = {
+                note.patron: dict(note.secrets or {})
+                for note in s.scalars(
+                    select(NotificationRow).where(NotificationRow.kind == "ready_for_pickup")
+                )
+            }
+        secrets = [(BANKS[i % 2][0], doors[i], told[_patron(i)]) for i in range(n)]
         acs.go_down()
+        # The workers run through the outage (as they do in production), so they have started
+        # up by the time the loans are sent and the kills below land while they send.
+        workers = Workers(3, cfg, tmp_path)
+        workers.keep_alive()
         for i, (bank, door, secret) in enumerate(secrets):
             way = ("code", "qr", "phone")[i % 3]
-            if way == "code":
-                opened = pickup_with_code(rt, bank, secret["code"]).opened
-            elif way == "qr":
-                opened = pickup_with_qr(rt, bank, secret["qr_token"]).opened
-            else:
-                token = secret["phone_url"].rsplit("/", 1)[1]
-                opened = open_from_phone(rt, token, kiosk_code(rt, bank)[0]).opened
-            assert opened == (door,), f"pickup {i} by {way} did not open its door"
-            sim = sims[bank]
-            assert isinstance(sim, SimulatedBank)
-            sim.take_item(door)
-            assert sim.close_door(door)
+            opened = web.pick_up(way, bank, secret, kiosks[bank])
+            assert opened == [door], f"pickup {i} by {way} opened {opened}, not {door}"
+            controllers[bank].collect(door)
             if i % 5 == 4:  # brought back the same night: its check-in must wait for the loan
                 returns.record_deposit(
                     rt,
@@ -323,6 +423,9 @@ def test_pickups_during_an_outage_reach_the_ils_once_in_order_while_workers_die(
                     item_barcode=_item(i),
                     deposited_at=rt.clock(),
                 )
+        for controller in controllers.values():
+            controller.settle()
+            assert controller.failures == [], controller.failures
         # Meanwhile a desk lent item 0 to someone else: that offline loan will be refused.
         cat = acs.engine.catalogue
         lent = cat.item(_item(0))
@@ -330,9 +433,6 @@ def test_pickups_during_an_outage_reach_the_ils_once_in_order_while_workers_die(
         from dataclasses import replace
 
         cat.put(replace(lent, status=ItemStatus.CHARGED, charged_to="23999999999999"))
-
-        workers = Workers(3, cfg, tmp_path)
-        workers.keep_alive()
 
         def beat() -> None:
             nonlocal kills
@@ -346,6 +446,7 @@ def test_pickups_during_an_outage_reach_the_ils_once_in_order_while_workers_die(
                     pass
 
         acs.come_back()
+        acs.faults.latency = 0.1  # a slow catalogue: the kills find loans being sent
         for k in range(0, n, 7):
             acs.faults.drop_replies = acs.faults.drop_replies + (1 if k else 0)
         beater = threading.Thread(target=beat, daemon=True)
@@ -403,6 +504,10 @@ def test_pickups_during_an_outage_reach_the_ils_once_in_order_while_workers_die(
         stop.set()
         if workers is not None:
             workers.stop()
+        if procs is not None:
+            procs.stop_all()
+        for controller in controllers.values():
+            controller.close()
         acs.stop()
         redis_server.kill()
         db.drop()

@@ -1,5 +1,5 @@
 """Fixtures for the pickup flows: a runtime on a migrated database, the in-memory ILS in the
-``ils:<bank>`` seam, and the simulated bank driver built by ``bridge.wiring``.
+``ils:<bank>`` seam, and the simulated bank driver built by ``bridge.services.wiring``.
 
 Speed: the schema is migrated once per session into a template SQLite file that each test
 copies (a copy takes milliseconds, a migration a few hundred). Most flows run on SQLite only;
@@ -19,14 +19,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select, text
 
-from bridge.assembly import assemble
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
+from bridge.services.assembly import assemble
+from bridge.services.bank_setup import sync_banks
+from bridge.services.wiring import driver_for
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
 from bridge.storage.tables.notifications import NotificationRow
-from bridge.wiring import driver_for, sync_banks
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.simulated import SimulatedBank
 from tests.conftest import base_config, migrated_pg_schema

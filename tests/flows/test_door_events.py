@@ -7,16 +7,16 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bridge.assembly import handle_event
 from bridge.runtime import Runtime
+from bridge.services.assembly import handle_event
 from bridge.services.loading import scan_item
 from bridge.services.pickup import PickupOutcome, pickup_with_card
+from bridge.services.return_doors import open_return_door
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow, OutboxRow
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
 from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.returns import DepositRow
-from bridge.web.kiosk_services import open_return_door
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.base import DoorClosed, DoorOpened
 from tests.flows.conftest import both_databases, load_door, sim, state_of

@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import Engine, select
 
 import bridge.runtime
-from bridge.assembly import handle_event
 from bridge.config import load_settings
-from bridge.periodic import _resolve, schedule
+from bridge.jobs.periodic import _resolve, schedule
 from bridge.runtime import Runtime
 from bridge.services import doors
+from bridge.services.assembly import handle_event
 from bridge.services.loading import ScanOutcome, scan_item
 from bridge.services.pickup import DOOR_OUT_OF_ORDER, PickupOutcome, pickup_with_code
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow

@@ -21,12 +21,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, select
 
 from bridge.config import Settings, load_settings
-from bridge.controllers import start_mqtt_listeners
 from bridge.runtime import Runtime
+from bridge.services.controllers import start_mqtt_listeners
 from bridge.services.loading import ScanOutcome, scan_item
+from bridge.services.wiring import driver_for
 from bridge.storage.db import make_engine, session_factory, unit_of_work
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
-from bridge.wiring import driver_for
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.base import DoorClosed, DoorOpened, DriverEvent
 from lockers.drivers.mqtt import MqttDevice, MqttSettings
@@ -256,7 +256,7 @@ def test_the_worker_process_starts_the_mqtt_listener(
     config.write_text(_toml(cfg), encoding="utf-8")
     env = {**os.environ, "LOCKERBRIDGE_CONFIG": str(config), "PYTHONPATH": str(REPO)}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "worker"],
+        [sys.executable, "-m", "bridge.entrypoints.cli", "worker"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,

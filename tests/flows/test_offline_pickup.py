@@ -26,7 +26,7 @@ from bridge.services.pickup import (
     pickup_with_code,
     pickup_with_qr,
 )
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.offline import OfflineLoanRow
 from bridge.web.staff import queries

@@ -190,7 +190,7 @@ def test_the_ils_going_down_mid_pickup_opens_only_what_was_lent(
     assert result.opened == ()
     assert all(state_of(rt, d) == "loaded" for d in doors)
     ils.go_online()
-    # Known down for a short while (bridge.ils_circuit); the periodic probe clears it.
+    # Known down for a short while (bridge.infra.ils_circuit); the periodic probe clears it.
     assert pickup_with_code(rt, "main-lobby", code).outcome is PickupOutcome.ILS_UNAVAILABLE
     probe_ils(rt)
     assert pickup_with_code(rt, "main-lobby", code).outcome is PickupOutcome.OPENED

@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
+from bridge.services.bank_setup import sync_banks
+from bridge.services.return_doors import open_return_door
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.returns import DepositRow
-from bridge.web.kiosk_services import open_return_door
-from bridge.wiring import sync_banks
 from tests.flows.conftest import both_databases, flow_config, sim
 
 BIN = 3

@@ -16,11 +16,11 @@ from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.services.loading import ScanOutcome, scan_item
 from bridge.services.pickup import PickupOutcome, pickup_with_card
+from bridge.services.return_doors import open_return_door
+from bridge.services.wiring import driver_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import BankRow
 from bridge.storage.tables.returns import DepositRow
-from bridge.web.kiosk_services import open_return_door
-from bridge.wiring import driver_for
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.serial.driver import SerialBankDriver
 from lockers.drivers.serial.emulator import BoardEmulator

@@ -19,13 +19,13 @@ from redis import Redis
 from rq import SimpleWorker
 from sqlalchemy import Engine, func, select
 
-from bridge.app import create_app
 from bridge.config import Settings, load_settings
 from bridge.runtime import QUEUE_NAMES, Runtime
+from bridge.services.bank_setup import sync_banks
 from bridge.storage.base import Base
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
-from bridge.wiring import sync_banks
+from bridge.web.app import create_app
 from tests.conftest import SHARED, base_config
 
 NCIP_DIR = SHARED / "ncip"

@@ -9,12 +9,12 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bridge.app import create_app
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.ill import IllRequestRow
 from bridge.storage.tables.lockers import LoadRow, TransitRow
+from bridge.web.app import create_app
 from ils_adapters.ncip import requests as req
 from ils_adapters.ncip.responses import (
     AcceptItemResult,

@@ -15,18 +15,18 @@ from sqlalchemy import Engine, select
 from werkzeug.serving import make_server
 
 from bridge import runtime as runtime_module
-from bridge.app import create_app
 from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.services.loading import scan_item
 from bridge.services.pickup import PickupOutcome, pickup_with_card
+from bridge.services.return_doors import open_return_door
+from bridge.services.wiring import driver_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.ill import IllRequestRow
 from bridge.storage.tables.lockers import TransitRow
 from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.returns import DepositRow
-from bridge.web.kiosk_services import open_return_door
-from bridge.wiring import driver_for
+from bridge.web.app import create_app
 from ils_adapters.ncip import (
     AcceptItemRequest,
     CheckInItemRequest,

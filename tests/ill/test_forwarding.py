@@ -11,13 +11,13 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
-from bridge.app import create_app
 from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.ill import IllRequestRow
 from bridge.storage.tables.lockers import TransitRow
+from bridge.web.app import create_app
 from ils_adapters.ncip import AcceptItemRequest, NcipProblem, parse_request, parse_response
 from ils_adapters.ncip.responses import (
     AcceptItemResult,

@@ -16,12 +16,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 from werkzeug.serving import make_server
 
-from bridge.app import create_app
 from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.ill import IllRequestRow
 from bridge.storage.tables.lockers import TransitRow
+from bridge.web.app import create_app
 from ils_adapters.ncip.responses import (
     AcceptItemResult,
     CheckInItemResult,

@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bridge import outbox
 from bridge import runtime as runtime_module
-from bridge.app import create_app
 from bridge.config import load_settings
+from bridge.infra import outbox
 from bridge.runtime import Runtime
 from bridge.services import ill
+from bridge.services.bank_setup import sync_banks
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, OutboxRow
 from bridge.storage.tables.ill import IllRequestRow
-from bridge.wiring import sync_banks
+from bridge.web.app import create_app
 from ils_adapters.ncip import CheckInItemRequest, NcipProblem, parse_request
 from ils_adapters.ncip import requests as req
 from ils_adapters.ncip.responses import (

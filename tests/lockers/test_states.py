@@ -20,7 +20,8 @@ from .conftest import T0
 C = CompartmentState
 D = DepositState
 
-# Written out from DOMAIN.md section 5, independently of lockers.states.
+# Written out from docs/architecture.md (Compartment and deposit states), independently of
+# lockers.states.
 LEGAL_COMPARTMENT = {
     (C.FREE, C.RESERVED),
     (C.RESERVED, C.LOADED),

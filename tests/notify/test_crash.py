@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bridge import outbox
 from bridge.config import load_settings
+from bridge.infra import outbox
 from bridge.notify import MessageKind, dispatch, queue_message
 from bridge.runtime import Runtime
 from bridge.storage.db import make_engine, unit_of_work

@@ -10,7 +10,7 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 import bridge.runtime
-from bridge import outbox
+from bridge.infra import outbox
 from bridge.notify import (
     Channel,
     MessageKind,

@@ -55,7 +55,7 @@ def setup(
 def _worker_burst(cfg: Path) -> None:
     env = dict(os.environ, LOCKERBRIDGE_CONFIG=str(cfg))
     done = subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "-c", str(cfg), "worker", "--burst"],
+        [sys.executable, "-m", "bridge.entrypoints.cli", "-c", str(cfg), "worker", "--burst"],
         env=env,
         capture_output=True,
         timeout=120,

@@ -23,8 +23,8 @@ import requests
 
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
+from bridge.services.bank_setup import sync_banks
 from bridge.storage.migrate import upgrade
-from bridge.wiring import sync_banks
 from sip2.acs.server import ReferenceACS
 from tests.conftest import REPO
 from tests.topology.procs import (

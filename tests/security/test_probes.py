@@ -10,8 +10,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from bridge.access import kiosks
-from bridge.access.verification import CARD_RUN
+from bridge.services.access import kiosks
+from bridge.services.access.verification import CARD_RUN
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import DayUseRow
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
@@ -191,7 +191,7 @@ STAFF_PASSWORD = "correct horse battery staple"
 def _account(live: Live, name: str, role: str) -> Any:
     import pyotp
 
-    from bridge.staff_users import Role, add_user
+    from bridge.services.staff.accounts import Role, add_user
 
     with unit_of_work(live.rt.sessions) as s:
         _, uri = add_user(
@@ -341,7 +341,7 @@ def test_resend_answers_are_byte_identical_for_cards_with_and_without_waiting_it
     import re
 
     from bridge.services.loading import ScanOutcome, scan_item
-    from bridge.wiring import driver_for
+    from bridge.services.wiring import driver_for
 
     waiting, nothing = PATRONS[0][0], PATRONS[1][0]
     loaded = scan_item(live.rt, "main-lobby", "39000000000001", "staff:probe")  # Ana's hold

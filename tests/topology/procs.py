@@ -96,11 +96,11 @@ def pg_database() -> Iterator[str]:
 
 def gunicorn_argv(port: int, *, workers: int, threads: int | None = None) -> list[str]:
     """The production web command: gunicorn with the project's config, bound to ``port``."""
-    argv = [str(BIN / "gunicorn"), "--config", "python:bridge.gunicorn_conf"]
+    argv = [str(BIN / "gunicorn"), "--config", "python:bridge.entrypoints.gunicorn_conf"]
     argv += ["--workers", str(workers)]
     if threads is not None:
         argv += ["--threads", str(threads)]
-    return [*argv, "--bind", f"127.0.0.1:{port}", "bridge.wsgi:app"]
+    return [*argv, "--bind", f"127.0.0.1:{port}", "bridge.entrypoints.wsgi:app"]
 
 
 class Procs:

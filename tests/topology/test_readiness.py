@@ -13,13 +13,13 @@ import pytest
 from redis import Redis
 from sqlalchemy import Engine, update
 
-from bridge.app import create_app
 from bridge.config import load_settings
 from bridge.runtime import Runtime
+from bridge.services.bank_setup import sync_banks
 from bridge.services.health import probe_ils
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import BankRow
-from bridge.wiring import sync_banks
+from bridge.web.app import create_app
 from sip2.acs.server import ReferenceACS
 from tests.conftest import REPO, base_config
 

@@ -13,7 +13,7 @@ import pytest
 from redis import Redis
 
 from bridge.config import load_settings
-from bridge.redis_conn import connect
+from bridge.infra.redis_conn import connect
 from bridge.runtime import Runtime
 from tests.conftest import base_config
 from tests.topology.procs import (
@@ -124,7 +124,7 @@ def test_after_a_failover_writes_go_to_the_new_primary(cluster: Cluster) -> None
 
 
 def test_no_sentinel_answering_is_one_readable_error() -> None:
-    from bridge.redis_conn import RedisUnavailable
+    from bridge.infra.redis_conn import RedisUnavailable
     from tests.topology.procs import free_port
 
     with pytest.raises(RedisUnavailable, match="unreachable"):

@@ -51,7 +51,7 @@ def one_worker_acs() -> Iterator[ReferenceACS]:
 def _cli(cfg: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, LOCKERBRIDGE_CONFIG=str(cfg))
     return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "-c", str(cfg), *args],
+        [sys.executable, "-m", "bridge.entrypoints.cli", "-c", str(cfg), *args],
         env=env,
         capture_output=True,
         text=True,
@@ -77,7 +77,7 @@ def test_a_one_worker_server_serves_the_web_process_the_worker_and_the_cli_in_tu
     port = _free_port()
     env = dict(os.environ, LOCKERBRIDGE_CONFIG=str(cfg))
     web = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "-c", str(cfg), "web", "--port", str(port)],
+        [sys.executable, "-m", "bridge.entrypoints.cli", "-c", str(cfg), "web", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

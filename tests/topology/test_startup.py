@@ -187,7 +187,7 @@ def test_a_bare_gunicorn_without_our_settings_also_stops_with_the_reason(
             "1",
             "-b",
             f"127.0.0.1:{port}",
-            "bridge.wsgi:app",
+            "bridge.entrypoints.wsgi:app",
         ],
         env=_env(config),
         capture_output=True,

@@ -19,13 +19,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bridge.app import create_app
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
-from bridge.staff_users import Role, add_user
+from bridge.services.bank_setup import sync_banks
+from bridge.services.staff.accounts import Role, add_user
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
-from bridge.wiring import sync_banks
+from bridge.web.app import create_app
 from tests.conftest import base_config
 
 PASSWORD = "correct horse battery staple"
@@ -157,7 +157,7 @@ KIOSK_COOKIE = "lb_kiosk"
 
 def enrol_kiosk(rt: Runtime, bank_id: str = "main-lobby", name: str = "Test kiosk") -> str:
     """Enrols a kiosk device for ``bank_id`` as an administrator would; returns its token."""
-    from bridge.access.kiosks import enrol
+    from bridge.services.access.kiosks import enrol
 
     return enrol(rt, bank_id, name, actor="staff:admin-1")[1]
 
@@ -205,7 +205,7 @@ def sign_in(client: FlaskClient, account: Account, *, code_offset: int = 0) -> N
 @pytest.fixture
 def doors(rt: Runtime) -> dict[str, Any]:
     """In-memory door controllers for both banks, wired to the real event handling."""
-    from bridge.assembly import handle_event
+    from bridge.services.assembly import handle_event
     from lockers.drivers.simulated import SimTiming, SimulatedBank
 
     out = {}

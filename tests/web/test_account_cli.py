@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bridge.runtime import Runtime
-from bridge.staff_users import Role, authenticate
+from bridge.services.staff.accounts import Role, authenticate
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.staff import StaffUserRow
@@ -43,7 +43,7 @@ def _config(tmp_path: Path, rt: Runtime, embedded_redis: Any) -> Path:
 def _user(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     # stdin is a pipe, never a terminal, as under cron or a provisioning script.
     return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "-c", str(config), "user", *args],
+        [sys.executable, "-m", "bridge.entrypoints.cli", "-c", str(config), "user", *args],
         input=stdin, capture_output=True, text=True, cwd=REPO, timeout=60,
     )
 

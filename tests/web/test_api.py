@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from bridge.app import create_app
 from bridge.config import load_settings
 from bridge.runtime import Runtime
+from bridge.web.app import create_app
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.base import DoorClosed, DoorOpened
 from lockers.drivers.wire import encode_events

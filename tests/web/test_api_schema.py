@@ -13,8 +13,8 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from bridge.app import create_app
 from bridge.config import load_settings
+from bridge.web.app import create_app
 from ils_adapters.memory import MemoryIls
 from tests.flows import conftest as flows
 from tests.flows.conftest import Clock, make_runtime

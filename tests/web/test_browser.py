@@ -21,7 +21,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from bridge.config import Settings, load_settings
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from tests.web.conftest import Account, enrol_kiosk, load_for_pickup, stock, use_acs, web_config

@@ -11,9 +11,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from bridge.config import Settings, load_settings
-from bridge.demo import write_config
+from bridge.entrypoints.demo import write_config
 from bridge.runtime import Runtime
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from tests.web.conftest import Account, csrf_from, load_for_pickup, sign_in, web_config
 
 CARD, PIN = "21000001", "4321"

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from bridge.config import Settings, load_settings
-from bridge.demo_mail import CatcherServer, start_catcher
+from bridge.infra.demo_mail import CatcherServer, start_catcher
 from bridge.notify import delivery
 from bridge.runtime import Runtime
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import OutboxRow
 from tests.web.conftest import web_config

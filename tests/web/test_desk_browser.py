@@ -11,7 +11,7 @@ import pytest
 from bridge.alerts.check import check_alerts
 from bridge.runtime import Runtime
 from bridge.services.loading import scan_item
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     LiveServer,
     audit_page,

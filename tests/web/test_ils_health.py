@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.services.health import probe_ils
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from tests.web.conftest import sign_in
 
 

@@ -102,6 +102,6 @@ def test_a_refused_item_is_explained_in_spanish_on_the_spanish_kiosk(client, rt,
 
 
 def test_every_kiosk_text_has_a_spanish_version():
-    from bridge.web.kiosk_text import EN, ES
+    from bridge.web.kiosk.text import EN, ES
 
     assert sorted(set(EN) - set(ES)) == []

@@ -17,15 +17,15 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from bridge.access.phone import kiosk_code
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
+from bridge.services.access.phone import kiosk_code
+from bridge.services.bank_setup import sync_banks
 from bridge.services.pickup import PickupOutcome, pickup_with_code
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.tables.access import DayUseRow
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
-from bridge.wiring import sync_banks
 from tests.access.conftest import Clock
 from tests.web.conftest import (
     csrf_from,
@@ -196,7 +196,7 @@ def test_a_kiosk_program_gets_its_token_once_and_a_revoked_kiosk_is_refused_at_o
     sign_in(client, accounts[Role.STAFF])
     listing = client.get("/staff/kiosks").get_data(as_text=True)
     assert "Self-check app" in listing and "Test kiosk" in listing
-    from bridge.access.kiosks import devices
+    from bridge.services.access.kiosks import devices
 
     device = next(d for d in devices(rt) if d.name == "Self-check app")
     resp = client.post(
@@ -569,7 +569,7 @@ def test_every_kiosk_route_refuses_an_unenrolled_browser_and_opens_nothing(
 def test_a_token_made_for_a_kiosk_program_typed_on_the_not_enrolled_page_enrols_the_browser(
     stranger: FlaskClient, rt: Runtime
 ) -> None:
-    from bridge.access.kiosks import revoke
+    from bridge.services.access.kiosks import revoke
 
     token = enrol_kiosk(rt, "main-lobby", "Lobby screen")
     page = stranger.get("/kiosk/main-lobby").get_data(as_text=True)
@@ -593,7 +593,7 @@ def test_a_token_made_for_a_kiosk_program_typed_on_the_not_enrolled_page_enrols_
 def test_kiosk_guessing_limits_key_on_the_device_not_the_address(
     client: FlaskClient, stranger: FlaskClient, rt: Runtime, ils: Any, doors: Any
 ) -> None:
-    from bridge.access.verification import KIOSK_WINDOW
+    from bridge.services.access.verification import KIOSK_WINDOW
 
     form = client.get("/kiosk/main-lobby/pickup/code").get_data(as_text=True)
 
@@ -618,3 +618,20 @@ def test_kiosk_guessing_limits_key_on_the_device_not_the_address(
         "/kiosk/main-lobby/pickup/code", data={"code": "000002", "csrf_token": csrf_from(page)}
     )
     assert "This code did not open a locker" in resp.get_data(as_text=True)
+
+
+def test_day_use_while_the_catalogue_is_marked_down_asks_to_come_back_later(
+    client: FlaskClient, rt: Runtime, ils: Any, doors: Any
+) -> None:
+    from bridge.infra.ils_circuit import ils_of, mark_down
+
+    mark_down(rt, ils_of(rt, "main-lobby"), "no answer to the ping")
+
+    resp = _post(client, "/kiosk/main-lobby/dayuse", {"card": CARD, "pin": PIN, "hours": "2"})
+
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "not answering right now, so no door opened" in html, html
+    assert "Try again in a few minutes" in html
+    assert not any(doors["main-lobby"].is_open(n) for n in DAYUSE_DOORS)
+    assert _reservations(rt) == []

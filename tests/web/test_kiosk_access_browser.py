@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from bridge.access.phone import kiosk_code
 from bridge.config import Settings, load_settings
-from bridge.staff_users import Role
+from bridge.services.access.phone import kiosk_code
+from bridge.services.staff.accounts import Role
 from tests.web import test_browser as shared
 from tests.web.conftest import load_for_pickup, web_config
 from tests.web.test_browser import LiveServer, audit_page, sign_in

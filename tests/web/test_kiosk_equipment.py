@@ -102,3 +102,22 @@ def test_a_wrong_pin_borrows_nothing_and_says_so_in_spanish(client, rt, acs, doo
 def test_the_equipment_page_says_when_nothing_is_available(client, rt):
     html = client.get("/kiosk/main-lobby/equipment?lang=es").get_data(as_text=True)
     assert "Ahora no hay equipos disponibles" in html
+
+
+def test_equipment_while_the_catalogue_is_marked_down_asks_to_come_back_later(
+    client, rt, acs, doors
+):
+    from bridge.infra.ils_circuit import ils_of, mark_down
+
+    stock(rt, doors, 15, LAPTOP, "laptop")
+    mark_down(rt, ils_of(rt, "main-lobby"), "no answer to the ping")
+
+    resp = _borrow(client, {"category": "laptop", "card": ADULT, "pin": ADULT_PIN})
+
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "not answering right now, so no door opened" in html, html
+    assert "Try again in a few minutes" in html
+    assert not doors["main-lobby"].is_open(15)
+    assert acs.ledger.checkouts(LAPTOP) == []
+    assert _equipment_state(rt, LAPTOP) == "available"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from tests.web.test_browser import (  # noqa: F401  (fixtures)
     LiveServer,
     audit_page,

@@ -141,7 +141,7 @@ def test_staff_see_the_waiting_count_and_handle_a_refused_offline_loan(
 
     from bridge.services.offline_loans import replay_waiting, send_offline_loan
     from bridge.services.pickup import pickup_with_code
-    from bridge.staff_users import Role
+    from bridge.services.staff.accounts import Role
     from sip2.acs.catalogue import ItemStatus
     from tests.web.conftest import sign_in
 

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from bridge.config import Settings, load_settings
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import BankRow, CompartmentRow
 from bridge.storage.tables.returns import DepositRow

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from bridge.access.reissue import ReissueOutcome
 from bridge.config import DayUseSettings, Settings, load_settings
 from bridge.runtime import QUEUE_NAMES
+from bridge.services.access.reissue import ReissueOutcome
 from bridge.services.dayuse import DayUseOutcome, DayUseResult
 from bridge.services.equipment import BorrowOutcome, BorrowResult
 from bridge.services.pickup import (
@@ -29,8 +29,9 @@ from bridge.services.pickup import (
     PickupResult,
     Refusal,
 )
-from bridge.web import kiosk_text, kiosk_words
 from bridge.web.branding import Brand
+from bridge.web.kiosk import text as kiosk_text
+from bridge.web.kiosk import words as kiosk_words
 from ils_adapters.sip2_adapter import _FLAG_WORDS
 from sip2.results import PatronFlag
 from tests.web.conftest import csrf_from, load_for_pickup, web_config
@@ -187,7 +188,7 @@ def test_refusals_at_an_unstaffed_bank_through_the_kiosk_routes(
 def test_phone_refusals_at_an_unstaffed_bank(
     client: FlaskClient, rt: Any, ils: Any, doors: Any, lang: str
 ) -> None:
-    from bridge.access.phone import kiosk_code
+    from bridge.services.access.phone import kiosk_code
 
     ils.add_patron("21000009", "9090", block_reasons=(ILS_SAYS,))
 

@@ -19,15 +19,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, insert, text
 
-from bridge.app import create_app
 from bridge.config import load_settings
 from bridge.runtime import Runtime
-from bridge.staff_users import Role, add_user
+from bridge.services.bank_setup import sync_banks
+from bridge.services.staff.accounts import Role, add_user
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, OutboxRow
 from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.returns import DepositRow
-from bridge.wiring import sync_banks
+from bridge.web.app import create_app
 from tests.web.conftest import PASSWORD, Account, sign_in, web_config
 
 pytestmark = pytest.mark.postgres

@@ -17,7 +17,7 @@ from bridge.notify import delivery
 from bridge.services import receipts
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.notifications import NotificationRow
-from bridge.web.kiosk_words import due_date
+from bridge.web.kiosk.words import due_date
 from tests.notify.conftest import email_settings, mailbox
 from tests.notify.servers import Mailbox
 from tests.web.conftest import csrf_from, load_for_pickup, stock, use_acs, web_config

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bridge.config import Settings, load_settings
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.notifications import NotificationRow
-from bridge.web.kiosk_words import due_date
+from bridge.web.kiosk.words import due_date
 from tests.web.conftest import csrf_from, load_for_pickup, web_config
 
 

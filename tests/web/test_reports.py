@@ -14,13 +14,13 @@ from flask.testing import FlaskClient
 
 from bridge.config import Settings
 from bridge.runtime import Runtime
+from bridge.services.bank_setup import sync_banks
 from bridge.services.expiry import run_expiry
 from bridge.services.pickup import pickup_with_code
-from bridge.staff_users import Role, StaffUser
+from bridge.services.staff.accounts import Role, StaffUser
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.tables.returns import DepositRow
 from bridge.web.staff.actions import set_out_of_service
-from bridge.wiring import sync_banks
 from tests.notify.conftest import START, Clock
 from tests.web.conftest import Account, fresh_database, load_for_pickup, sign_in
 

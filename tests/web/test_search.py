@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from bridge.runtime import Runtime
 from bridge.services.loading import scan_item
 from bridge.services.retention import purge_now
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from tests.web.conftest import Account, sign_in
 
 

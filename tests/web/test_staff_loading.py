@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow

@@ -6,7 +6,7 @@ import time
 
 from sqlalchemy import select
 
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.web.security import SESSION_KEY
@@ -188,7 +188,7 @@ def test_an_administrator_disables_demotes_and_re_enrols_accounts_from_the_accou
     assert staff.get("/staff/accounts").status_code == 403  # administrators only
     page = admin.get("/staff/accounts").get_data(as_text=True)
     assert "Disable staff-1" in page and "Accounts" in page
-    from bridge.staff_users import get_user
+    from bridge.services.staff.accounts import get_user
     from bridge.storage.tables.staff import StaffUserRow
 
     with unit_of_work(rt.sessions) as s:
@@ -207,7 +207,7 @@ def test_an_administrator_disables_demotes_and_re_enrols_accounts_from_the_accou
     shown = change("new_totp").get_data(as_text=True)
     uri = shown.split('id="totp-uri">')[1].split("<")[0].replace("&amp;", "&")
     totp = pyotp.parse_uri(uri)
-    from bridge.staff_users import verify_totp
+    from bridge.services.staff.accounts import verify_totp
 
     with unit_of_work(rt.sessions) as s:
         assert verify_totp(s, staff_id, totp.now(), settings=rt.settings)

@@ -10,7 +10,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from bridge.staff_users import AccountError, Role, add_user, authenticate, verify_totp
+from bridge.services.staff.accounts import AccountError, Role, add_user, authenticate, verify_totp
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.staff import StaffUserRow
 
@@ -29,7 +29,7 @@ def test_user_add_creates_the_first_admin_and_prints_the_totp_uri_once(tmp_path,
         'compartments = [{ number = 1, size = "S" }]\n'
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "-c", str(config), "user", "add", "boss", "--role", "admin", "--password-stdin", "--totp"],
+        [sys.executable, "-m", "bridge.entrypoints.cli", "-c", str(config), "user", "add", "boss", "--role", "admin", "--password-stdin", "--totp"],
         input="a long enough password\n", capture_output=True, text=True, cwd=REPO, timeout=60,
     )
     assert proc.returncode == 0, proc.stderr

@@ -25,7 +25,7 @@ def test_the_web_process_serves_the_sign_in_page_without_loading_an_http_client(
     cfg.write_text(config_toml(database_url, embedded_redis.url, 1, "w" * 40), encoding="utf-8")
     code = (
         "import sys\n"
-        "from bridge.app import create_app\n"
+        "from bridge.web.app import create_app\n"
         "from bridge.config import load_settings\n"
         f"app = create_app(load_settings({str(cfg)!r}))\n"
         "for path in ('/staff/login', '/staff/'):\n"

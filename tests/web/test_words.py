@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask.testing import FlaskClient
 
 from bridge.runtime import Runtime
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from tests.web.conftest import Account, load_for_pickup, sign_in
 
 

@@ -6,28 +6,27 @@ change is a POST with a CSRF token, behind a role check; see :mod:`bridge.web.se
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Flask
 
 from bridge.web import security
-
-bp = Blueprint("staff", __name__, url_prefix="/staff")
-security.protect_blueprint(bp)
+from bridge.web.staff import (  # noqa: F401  (routes register on import)
+    accounts,
+    auth,
+    demo_messages,
+    emptying,
+    kiosks,
+    loading,
+    reports,
+    search,
+    views,
+)
+from bridge.web.staff.filters import duration, iso, state_label, when
+from bridge.web.staff.gridcells import cells_html
+from bridge.web.staff.pages import bp
 
 
 def init_app(app: Flask) -> None:
-    from bridge.web.staff import (  # noqa: F401  (routes register on import)
-        accounts,
-        auth,
-        demo_messages,
-        emptying,
-        filters,
-        kiosks,
-        loading,
-        reports,
-        search,
-        views,
-    )
-
     security.init_app(app)
-    filters.install(app)
+    app.jinja_env.filters.update(duration=duration, when=when, iso=iso, state_label=state_label)
+    app.jinja_env.globals["grid_cells"] = cells_html
     app.register_blueprint(bp)

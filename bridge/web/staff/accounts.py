@@ -13,12 +13,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from bridge.services.banks import audit
-from bridge.staff_accounts import LiveSession, end_sessions, live_sessions
-from bridge.staff_users import ISSUER, Role, seal_totp_secret
+from bridge.services.staff.accounts import ISSUER, Role, seal_totp_secret
+from bridge.services.staff.changes import LiveSession, end_sessions, live_sessions
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.staff import StaffUserRow
 from bridge.web import security
-from bridge.web.staff import bp
+from bridge.web.staff.pages import bp
 
 
 def _sessions() -> Iterator[LiveSession]:

@@ -13,10 +13,15 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bridge.access.attempts import InFlight
+from bridge.notify.staff import dismiss
 from bridge.runtime import Runtime
 from bridge.services import banks
-from bridge.staff_users import StaffUser, verify_totp
+from bridge.services.access.attempts import InFlight
+from bridge.services.doors import open_door
+from bridge.services.expiry import NotOnRemovalList, staff_remove
+from bridge.services.offline_loans import NotRefused, resolve_refused
+from bridge.services.returns import DepositNotFound, NotNeedingStaff, resolve_needs_staff
+from bridge.services.staff.accounts import StaffUser, verify_totp
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from lockers.errors import IllegalTransition, UnknownCompartment
@@ -109,7 +114,6 @@ def _unlock_under_lock(
             refused = False
     if refused:
         raise ActionRefused("The authenticator code is wrong or was already used.")
-    from bridge.services.doors import open_door
 
     try:
         rt.settings.bank(bank_id)
@@ -167,7 +171,6 @@ def set_out_of_service(
 def remove_expired(rt: Runtime, user: StaffUser, bank_id: str, number: int) -> str:
     """Staff take uncollected items out: the expiry service opens the door, checks the items
     in at the bank and frees the door. Returns where each item goes now, for the page."""
-    from bridge.services.expiry import NotOnRemovalList, staff_remove
 
     try:
         removal = staff_remove(rt, bank_id, number, actor_of(user))
@@ -205,7 +208,6 @@ def return_door_emptied(rt: Runtime, user: StaffUser, bank_id: str, number: int)
 
 def dismiss_message(rt: Runtime, user: StaffUser, notification_id: int) -> None:
     """A failed patron message was dealt with (phoned, address corrected): off the list."""
-    from bridge.notify.staff import dismiss
 
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:
@@ -216,7 +218,6 @@ def dismiss_message(rt: Runtime, user: StaffUser, notification_id: int) -> None:
 
 def resolve_offline_loan(rt: Runtime, user: StaffUser, loan_id: int, note: str) -> None:
     """A refused offline loan was sorted out with the patron and the ILS."""
-    from bridge.services.offline_loans import NotRefused, resolve_refused
 
     try:
         resolve_refused(rt, loan_id, actor_of(user), note.strip() or "handled")
@@ -226,7 +227,6 @@ def resolve_offline_loan(rt: Runtime, user: StaffUser, loan_id: int, note: str) 
 
 def resolve_deposit(rt: Runtime, user: StaffUser, deposit_id: int, note: str) -> None:
     """A needs-staff deposit was handled (returns service does the work and the audit)."""
-    from bridge.services.returns import DepositNotFound, NotNeedingStaff, resolve_needs_staff
 
     try:
         resolve_needs_staff(rt, deposit_id, actor_of(user), note.strip() or "handled")

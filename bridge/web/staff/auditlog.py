@@ -120,22 +120,26 @@ class Daily:
     dwell_hours: list[float | None]  # median time from loaded to picked up, per pickup day
 
 
-def _to_state(e: AuditEventRow) -> str | None:
+def state_after(e: AuditEventRow) -> str | None:
     value = (e.detail or {}).get("to_state") or (e.detail or {}).get("to")
     return str(value) if value else None
 
 
 def is_pickup(e: AuditEventRow) -> bool:
-    return _to_state(e) == "picked_up" or e.kind in ("pickup", "picked_up", "compartment_picked_up")
+    return state_after(e) == "picked_up" or e.kind in (
+        "pickup",
+        "picked_up",
+        "compartment_picked_up",
+    )
 
 
 def is_loaded(e: AuditEventRow) -> bool:
-    return _to_state(e) == "loaded" or e.kind in ("loaded", "item_loaded", "compartment_loaded")
+    return state_after(e) == "loaded" or e.kind in ("loaded", "item_loaded", "compartment_loaded")
 
 
 def is_return(e: AuditEventRow) -> bool:
     return e.kind in ("deposit.recorded", "deposit_recorded") or (
-        _to_state(e) == "recorded" and (e.detail or {}).get("what") == "deposit"
+        state_after(e) == "recorded" and (e.detail or {}).get("what") == "deposit"
     )
 
 

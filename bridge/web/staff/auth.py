@@ -8,10 +8,16 @@ from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from bridge.services import banks
-from bridge.staff_users import Role, account_exists, authenticate, get_user, verify_totp
+from bridge.services.staff.accounts import (
+    Role,
+    account_exists,
+    authenticate,
+    get_user,
+    verify_totp,
+)
 from bridge.storage.db import unit_of_work
 from bridge.web import security
-from bridge.web.staff import bp
+from bridge.web.staff.pages import bp
 
 
 def _next_url() -> str:

@@ -12,11 +12,12 @@ from pathlib import Path
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from bridge import demo_mail
 from bridge.config import BankSettings
-from bridge.staff_users import Role
+from bridge.infra import demo_mail
+from bridge.services.staff.accounts import Role
 from bridge.web import security
-from bridge.web.staff import bp
+from bridge.web.kiosk.simulated import simulated_bank
+from bridge.web.staff.pages import bp
 
 
 def _folder() -> Path:
@@ -51,8 +52,6 @@ def demo_messages() -> ResponseReturnValue:
 @bp.post("/demo/card-reader")
 @security.require_role(Role.STAFF)
 def demo_card_read() -> ResponseReturnValue:
-    from bridge.web.kiosk_services import simulated_bank
-
     _folder()
     bank = next((b for b in _readers() if b.id == request.form.get("bank")), None)
     card = (request.form.get("card") or "").strip()[:64]

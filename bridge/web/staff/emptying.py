@@ -8,11 +8,12 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask.typing import ResponseReturnValue
 
 from bridge.services import emptying
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.web import security
-from bridge.web.staff import actions, bp
+from bridge.web.staff import actions
 from bridge.web.staff.actions import actor_of
 from bridge.web.staff.loading import bank_or_404
+from bridge.web.staff.pages import bp
 
 LAST_KEY = "emptying-last"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, has_app_context
+from flask import current_app, has_app_context
 
 STATE_LABELS = {
     "free": "Free",
@@ -59,10 +59,3 @@ def iso(value: datetime | None) -> str:
 
 def state_label(state: str) -> str:
     return STATE_LABELS.get(state, state.replace("_", " "))
-
-
-def install(app: Flask) -> None:
-    from bridge.web.staff.gridcells import cells_html
-
-    app.jinja_env.filters.update(duration=duration, when=when, iso=iso, state_label=state_label)
-    app.jinja_env.globals["grid_cells"] = cells_html

@@ -86,7 +86,7 @@ def cells_html(grid: BankGrid, zone: str, cell_base: str) -> Markup:
             inner.append('<span class="flag">Sensor disagrees</span>')
         parts.append(
             f'<li class="{classes}" data-number="{c.number}" data-state="{data_state}">'
-            f'{"".join(inner)}</a></li>'
+            f"{''.join(inner)}</a></li>"
         )
     # Every piece of text above went through escape() or is a number or our own markup.
     return Markup("".join(parts))  # noqa: S704

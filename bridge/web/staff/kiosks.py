@@ -13,12 +13,12 @@ from __future__ import annotations
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from bridge.access import kiosks
-from bridge.staff_users import Role
+from bridge.services.access import kiosks
+from bridge.services.staff.accounts import Role
 from bridge.web import security
-from bridge.web.kiosk_identity import KIOSK_COOKIE, kiosk_allowed
-from bridge.web.staff import bp
+from bridge.web.kiosk.identity import KIOSK_COOKIE, kiosk_allowed
 from bridge.web.staff.loading import bank_or_404
+from bridge.web.staff.pages import bp
 
 COOKIE_DAYS = 400  # browsers cap cookie lifetimes at about 400 days
 
@@ -50,7 +50,10 @@ def enrol_kiosk_post(bank_id: str) -> ResponseReturnValue:
     if not name:
         error = "Give the kiosk a name staff will recognise, such as “Lobby screen”."
         page = render_template(
-            "staff/kiosk.html", bank=bank, enrolled=kiosk_allowed(bank.id), token=None,
+            "staff/kiosk.html",
+            bank=bank,
+            enrolled=kiosk_allowed(bank.id),
+            token=None,
             error=error,
         )
         return page, 422

@@ -6,7 +6,7 @@ never scans twice) in large plain words with the focus back in the field for the
 The scans of this sign-in are kept in Redis beside the staff session, not in the cookie.
 
 With a simulated bank both screens offer "close the door (simulation)", so the whole story can
-be played in a browser; see :func:`bridge.web.kiosk_services.close_simulated_door`.
+be played in a browser; see :func:`bridge.web.kiosk.simulated.close_simulated_door`.
 """
 
 from __future__ import annotations
@@ -21,15 +21,16 @@ from sqlalchemy import select
 
 from bridge.config import BankSettings
 from bridge.runtime import Runtime
-from bridge.services.loading import SIZES, ScanOutcome, ScanResult
-from bridge.staff_users import Role
+from bridge.services.equipment import EquipmentError, category, record_inspection, stock_equipment
+from bridge.services.loading import SIZES, ScanOutcome, ScanResult, scan_item
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
 from bridge.web import security
-from bridge.web.kiosk_services import close_from_form, open_doors, simulated_bank
-from bridge.web.staff import bp
+from bridge.web.kiosk.simulated import close_from_form, open_doors, simulated_bank
 from bridge.web.staff.actions import actor_of
+from bridge.web.staff.pages import bp
 
 SCANS_KEY = "lockerbridge:staff-scans:{sid}:{bank}"
 SCANS_KEPT = 50
@@ -178,8 +179,6 @@ def load(bank_id: str) -> ResponseReturnValue:
 @bp.post("/banks/<bank_id>/load")
 @security.require_role(Role.STAFF)
 def load_scan(bank_id: str) -> ResponseReturnValue:
-    from bridge.services.loading import scan_item
-
     bank, actor = _posting(bank_id)
     barcode = _field("barcode")
     size = request.form.get("size") or None
@@ -272,8 +271,6 @@ def equipment(bank_id: str) -> ResponseReturnValue:
 @bp.post("/banks/<bank_id>/equipment/inspection")
 @security.require_role(Role.STAFF)
 def equipment_inspection(bank_id: str) -> ResponseReturnValue:
-    from bridge.services.equipment import EquipmentError, record_inspection
-
     bank, actor = _posting(bank_id)
     item = _field("item")
     verdict = request.form.get("verdict")
@@ -297,8 +294,6 @@ def equipment_inspection(bank_id: str) -> ResponseReturnValue:
 @bp.post("/banks/<bank_id>/equipment")
 @security.require_role(Role.STAFF)
 def equipment_stock(bank_id: str) -> ResponseReturnValue:
-    from bridge.services.equipment import EquipmentError, category, stock_equipment
-
     bank, actor = _posting(bank_id)
     rt = security.runtime()
     item = _field("item")
@@ -335,4 +330,3 @@ def simulate_close(bank_id: str) -> ResponseReturnValue:
         flash(f"Door {number} is not open; nothing to close.", "error")
     back = _BACK.get(request.form.get("back") or "", "staff.load")
     return redirect(url_for(back, bank_id=bank.id))
-

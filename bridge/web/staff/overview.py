@@ -77,7 +77,10 @@ def overview(session: Session, query: str = "", page: int = 1) -> Overview:
     page = min(max(1, page), pages)
     banks = session.execute(
         select(
-            BankRow.id, BankRow.name, BankRow.branch, BankRow.controller_online,
+            BankRow.id,
+            BankRow.name,
+            BankRow.branch,
+            BankRow.controller_online,
             BankRow.controller_seen_at,
         )
         .where(*where)

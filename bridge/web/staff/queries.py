@@ -20,7 +20,7 @@ from bridge.services import offline_loans, returns
 from bridge.services.health import ILS_HEALTH_KEY
 from bridge.services.offline_loans import RefusedLoan
 from bridge.services.returns import NeedsStaff
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import BankRow, CompartmentRow
 from bridge.storage.tables.lockers import LoadRow, TransitRow
@@ -385,9 +385,7 @@ def _masked_messages(messages: list[FailedMessage], role: Role) -> list[FailedMe
     return [replace(m, patron=None) for m in messages]
 
 
-def work_lists(
-    rt: Runtime, role: Role, limit: int = 200, bank_id: str | None = None
-) -> WorkLists:
+def work_lists(rt: Runtime, role: Role, limit: int = 200, bank_id: str | None = None) -> WorkLists:
     """Everything staff must act on, at every bank or at ``bank_id`` only (a consortium's staff
     work bank by bank). Needs-staff deposits and failed messages come from their services
     (``returns.returns_overview``, ``notify.staff.failed_messages``)."""

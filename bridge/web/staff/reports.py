@@ -24,13 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.config import Settings
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
 from bridge.storage.tables.returns import DepositRow
 from bridge.web import security
-from bridge.web.staff import bp
-from bridge.web.staff.auditlog import _to_state, is_loaded, is_pickup
+from bridge.web.staff.auditlog import is_loaded, is_pickup, state_after
+from bridge.web.staff.pages import bp
 
 MAX_DAYS = 92
 LONGEST_SHELF = timedelta(days=61)  # loads this long before the first day still count for dwell
@@ -107,7 +107,7 @@ def build(session: Session, settings: Settings, first: date, last: date) -> Repo
                 row.pickups += 1
                 if since is not None:
                     row.dwell.append((e.at - since).total_seconds() / 3600)
-        elif _to_state(e) == "expired" and e.kind == "compartment_state":
+        elif state_after(e) == "expired" and e.kind == "compartment_state":
             loaded_at.pop(key, None)
             if row is not None:
                 row.uncollected += 1

@@ -18,12 +18,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bridge.config import Settings
-from bridge.staff_users import Role
+from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import LoadRow
 from bridge.storage.tables.returns import DepositRow
 from bridge.web import security
-from bridge.web.staff import bp
+from bridge.web.staff.pages import bp
 
 MAX_RESULTS = 50
 MIN_NAME_CHARS = 3

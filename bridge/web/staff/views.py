@@ -9,11 +9,12 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
 from bridge.alerts.check import open_alerts
-from bridge.staff_users import Role, StaffUser
+from bridge.services.staff.accounts import Role, StaffUser
 from bridge.storage.db import unit_of_work
 from bridge.web import security
-from bridge.web.staff import actions, auditlog, bp, charts, overview, queries
+from bridge.web.staff import actions, auditlog, charts, overview, queries
 from bridge.web.staff.filters import iso
+from bridge.web.staff.pages import bp
 
 POLL_SECONDS = 5  # the grid and health panel refresh this often (app config may lower it)
 

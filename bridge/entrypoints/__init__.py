@@ -1,0 +1,1 @@
+"""Entry points: the ``lockerbridge`` command, the web server, workers and tools."""

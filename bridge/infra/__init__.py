@@ -1,0 +1,1 @@
+"""Infrastructure adapters: Redis, logging, metrics, the outbox, crash points, SIP2 settings."""

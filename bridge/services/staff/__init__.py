@@ -1,0 +1,1 @@
+"""Staff accounts: creation, sign-in checks and the account chores."""

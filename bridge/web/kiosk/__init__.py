@@ -1,0 +1,1 @@
+"""The kiosk's pages: one package per audience, like ``bridge.web.staff``."""
