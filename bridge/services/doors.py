@@ -287,6 +287,9 @@ def opened_for_pickup_since(s: Session, bank_id: str, number: int, since: dateti
 
 def _door_opened(rt: Runtime, event: DoorOpened) -> None:
     with unit_of_work(rt.sessions) as s:
+        # The bank first, as every use case on the bank takes it: locking the door's row and
+        # then the bank's (below) deadlocked on PostgreSQL with staff freeing that door.
+        lock_bank(s, event.bank_id)
         row = _row(s, event.bank_id, event.compartment)
         if _stale_open(row, event.at):
             log.info("stale door-opened ignored: %s door %s", event.bank_id, event.compartment)
