@@ -272,10 +272,14 @@ class Load:
         if resp.status_code != 200 or token is None:
             self.error(f"empty: HTTP {resp.status_code}", f"empty {url}: HTTP {resp.status_code}")
             return
-        if "has not checked it in yet" in resp.text:
+        with self._lock:
+            items = list(self._in_door.get((b, number), []))
+        # A door whose close has not reached the bridge yet lists nothing; one whose returns
+        # wait for the catalogue says so: staff come back to either on their next round.
+        if "has not checked it in yet" in resp.text or any(i not in resp.text for i in items):
             return
         with self._lock:
-            items = self._in_door.pop((b, number), [])
+            self._in_door.pop((b, number), None)
         sim = self.boards[b].sim
         sim.open_door(number)  # the staff key: the controller reports the door open
         for item in items:
