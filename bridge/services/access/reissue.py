@@ -108,7 +108,8 @@ def reissue(
     with unit_of_work(rt.sessions) as s:
         limit = rt.settings.access.reissues_per_patron_per_day
         staff = actor.startswith("staff:")
-        if _count(s, now - timedelta(days=1), subject=patron_ref) >= limit and not staff:
+
+        def too_many(reason: str, message: str) -> ReissueResult:
             audit(
                 s,
                 "access_reissue_refused",
@@ -116,23 +117,16 @@ def reissue(
                 bank_id=bank_id,
                 actor=actor,
                 subject=patron_ref,
-                reason="patron_limit",
+                reason=reason,
                 via=via,
             )
-            return ReissueResult(ReissueOutcome.TOO_MANY, TOO_MANY_PATRON)
+            return ReissueResult(ReissueOutcome.TOO_MANY, message)
+
+        if _count(s, now - timedelta(days=1), subject=patron_ref) >= limit and not staff:
+            return too_many("patron_limit", TOO_MANY_PATRON)
         per_hour = rt.settings.access.reissues_per_staff_per_hour
         if staff and _count(s, now - timedelta(hours=1), actor=actor) >= per_hour:
-            audit(
-                s,
-                "access_reissue_refused",
-                at=now,
-                bank_id=bank_id,
-                actor=actor,
-                subject=patron_ref,
-                reason="staff_limit",
-                via=via,
-            )
-            return ReissueResult(ReissueOutcome.TOO_MANY, TOO_MANY_STAFF)
+            return too_many("staff_limit", TOO_MANY_STAFF)
         loads = list(
             s.scalars(
                 select(LoadRow).where(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -231,32 +231,27 @@ def dismiss_message(notification_id: int) -> ResponseReturnValue:
     return redirect(url_for("staff.work"))
 
 
-@bp.post("/offline-loans/<int:loan_id>/resolve")
-@security.require_role(Role.STAFF)
-def resolve_offline_loan(loan_id: int) -> ResponseReturnValue:
+def _mark_handled(resolve: Callable[..., None], ident: int, what: str) -> ResponseReturnValue:
+    """A work-list entry marked handled by the signed-in staff member, with their note."""
     try:
-        actions.resolve_offline_loan(
-            security.runtime(), _user(), loan_id, request.form.get("note", "")[:500]
-        )
+        resolve(security.runtime(), _user(), ident, request.form.get("note", "")[:500])
     except actions.ActionRefused as exc:
         flash(str(exc), "error")
     else:
-        flash(f"Offline loan {loan_id} is marked as handled.", "ok")
+        flash(f"{what} {ident} is marked as handled.", "ok")
     return redirect(url_for("staff.work"))
+
+
+@bp.post("/offline-loans/<int:loan_id>/resolve")
+@security.require_role(Role.STAFF)
+def resolve_offline_loan(loan_id: int) -> ResponseReturnValue:
+    return _mark_handled(actions.resolve_offline_loan, loan_id, "Offline loan")
 
 
 @bp.post("/deposits/<int:deposit_id>/resolve")
 @security.require_role(Role.STAFF)
 def resolve(deposit_id: int) -> ResponseReturnValue:
-    try:
-        actions.resolve_deposit(
-            security.runtime(), _user(), deposit_id, request.form.get("note", "")[:500]
-        )
-    except actions.ActionRefused as exc:
-        flash(str(exc), "error")
-    else:
-        flash(f"Deposit {deposit_id} is marked as handled.", "ok")
-    return redirect(url_for("staff.work"))
+    return _mark_handled(actions.resolve_deposit, deposit_id, "Deposit")
 
 
 # --- audit log and charts ---------------------------------------------------------------------
