@@ -20,7 +20,7 @@ from bridge.services.controller_auth import listener_id as listener_id
 from bridge.services.events import apply
 from bridge.services.wiring import controller_verifier, driver_for
 from lockers.drivers.base import DriverEvent
-from lockers.drivers.http import verify_webhook
+from lockers.drivers.wire import verify_webhook
 from lockers.errors import SignatureError
 
 log = logging.getLogger(__name__)

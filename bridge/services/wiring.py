@@ -27,7 +27,6 @@ from bridge.services.controller_auth import ListenerVerifier, RedisNonceCache
 from ils_adapters.base import IlsAdapter
 from ils_adapters.profiles import profile_named
 from ils_adapters.sip2_adapter import Sip2Adapter
-from lockers.drivers.http import HttpDriver
 from lockers.drivers.mqtt import MqttDriver, MqttSettings
 from lockers.drivers.simulated import SimTiming, SimulatedBank
 from lockers.signing import Signer, Verifier
@@ -107,6 +106,10 @@ def _build_driver(rt: Runtime, bank: BankSettings, verifier: Any) -> Any:
                 ),
             )
         else:
+            # On use: the HTTP driver brings the HTTP client, which a web process without
+            # HTTP controllers should not carry (tests/web/test_start_imports.py).
+            from lockers.drivers.http import HttpDriver
+
             driver = HttpDriver(
                 bank.id,
                 settings.controller_url or "",

@@ -6,7 +6,7 @@ Commands: ``POST <base_url>/cmd/open`` and ``POST <base_url>/cmd/read`` with a J
 the same way on channel "ack".
 
 Events: the controller POSTs ``{"events": [...]}`` signed on channel "evt" to the app's webhook
-route; the route hands headers and raw body to ``verify_webhook`` (or
+route; the route hands headers and raw body to ``wire.verify_webhook`` (or
 ``HttpDriver.handle_webhook``) and answers 204, or 401 on ``SignatureError``.
 """
 
@@ -18,29 +18,14 @@ from collections.abc import Mapping
 import requests
 
 from lockers.drivers.base import CompartmentReading, Dispatcher, DriverEvent, EventHandler
-from lockers.drivers.wire import Ack, Command, decode_events
+from lockers.drivers.wire import Ack, Command, verify_webhook
 from lockers.errors import ControllerOffline, DoorDidNotOpen, DriverError, ForgedMessage
 from lockers.signing import Signer, Verifier
 
 CMD_OPEN = "cmd/open"
 CMD_READ = "cmd/read"
 ACK = "ack"
-EVT = "evt"
 DEFAULT_TIMEOUT = (3.05, 10.0)  # connect, read (seconds)
-
-
-def verify_webhook(
-    headers: Mapping[str, str], body: bytes, *, verifier: Verifier, bank_id: str | None = None
-) -> list[DriverEvent]:
-    """The events of an authentic webhook call, in order.
-
-    Raises ``ForgedMessage``/``StaleMessage``/``ReplayedMessage``/``MalformedMessage`` (all
-    ``SignatureError``): answer 401 and keep nothing. ``bank_id``: only accept that bank.
-    """
-    message = verifier.verify_headers(headers, body, EVT)
-    if bank_id is not None and message.bank_id != bank_id:
-        raise ForgedMessage(f"webhook of bank {message.bank_id!r} sent for {bank_id!r}")
-    return decode_events(message.bank_id, message.body)
 
 
 class HttpDriver:

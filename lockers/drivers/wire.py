@@ -19,7 +19,8 @@ from lockers.drivers.base import (
     Fault,
     OccupancyChanged,
 )
-from lockers.errors import MalformedMessage
+from lockers.errors import ForgedMessage, MalformedMessage
+from lockers.signing import Verifier
 
 
 def _time(value: datetime) -> str:
@@ -158,3 +159,21 @@ class Ack:
         if self.door is None:
             raise MalformedMessage("ack carries no door state")
         return CompartmentReading(self.compartment, self.door, self.occupied)
+
+
+# The channel a controller signs its events on (webhook body, MQTT event topic).
+EVT = "evt"
+
+
+def verify_webhook(
+    headers: Mapping[str, str], body: bytes, *, verifier: Verifier, bank_id: str | None = None
+) -> list[DriverEvent]:
+    """The events of an authentic webhook call, in order.
+
+    Raises ``ForgedMessage``/``StaleMessage``/``ReplayedMessage``/``MalformedMessage`` (all
+    ``SignatureError``): answer 401 and keep nothing. ``bank_id``: only accept that bank.
+    """
+    message = verifier.verify_headers(headers, body, EVT)
+    if bank_id is not None and message.bank_id != bank_id:
+        raise ForgedMessage(f"webhook of bank {message.bank_id!r} sent for {bank_id!r}")
+    return decode_events(message.bank_id, message.body)

@@ -16,10 +16,10 @@ import pytest
 import requests
 
 from lockers.drivers.base import CardRead, DoorClosed, DoorOpened, DoorState, DriverEvent
-from lockers.drivers.http import HttpDriver, verify_webhook
+from lockers.drivers.http import HttpDriver
 from lockers.drivers.mqtt import execute_command
 from lockers.drivers.simulated import SimFault, SimTiming, SimulatedBank
-from lockers.drivers.wire import Command, encode_events
+from lockers.drivers.wire import Command, encode_events, verify_webhook
 from lockers.errors import (
     ControllerOffline,
     DoorDidNotOpen,
