@@ -20,7 +20,7 @@ transaction; ``bridge.services.assembly`` registers them at start-up (``bridge.s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from bridge.config import BankSettings
 from bridge.infra import outbox
 from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime, current
@@ -48,6 +49,7 @@ from bridge.services.wiring import driver_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, BankRow, CompartmentRow
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
+from lockers.access import IssuedAccess
 from lockers.allocation import Allocation, NoFit, allocate, apply_allocation
 from lockers.drivers.base import (
     DoorClosed,
@@ -370,6 +372,27 @@ def door_closed(rt: Runtime, bank_id: str, number: int, at: datetime) -> None:
         outbox.dispatch(rt, DEPOSIT_CHECKIN, str(deposit_id))
 
 
+def ready_facts(
+    bank: BankSettings,
+    loads: Sequence[LoadRow],
+    doors: Sequence[int],
+    issued: IssuedAccess,
+    expires: datetime,
+) -> dict[str, Any]:
+    """What a "ready for pickup" message says: the first one and a re-issued one alike."""
+    return {
+        "titles": [ld.title or ld.item_barcode for ld in loads],
+        "items": len(loads),
+        "doors": list(doors) if bank.show_door_number else [],
+        "code": issued.typed_code,
+        "qr_token": issued.qr_token,
+        "expires": expires,
+        "bank_name": bank.name,
+        "address": bank.address,
+        "hours": bank.hours,
+    }
+
+
 def _issue_and_notify(
     rt: Runtime, s: Session, state: BankState, number: int, loads: list[LoadRow], at: datetime
 ) -> str | None:
@@ -448,18 +471,8 @@ def _issue_and_notify(
         now=at,
         grant_id=issued.grant.grant_id,
     )
-    facts = {
-        "phone_url": phone_url,  # secret like the code; None without access.public_url
-        "titles": [ld.title or ld.item_barcode for ld in holds],
-        "items": len(holds),
-        "doors": list(doors) if bank.show_door_number else [],
-        "code": issued.typed_code,
-        "qr_token": issued.qr_token,
-        "expires": expires,
-        "bank_name": bank.name,
-        "address": bank.address,
-        "hours": bank.hours,
-    }
+    facts = ready_facts(bank, holds, doors, issued, expires)
+    facts["phone_url"] = phone_url  # secret like the code; None without access.public_url
     if stale:
         facts["moved"] = True  # templates may say "your items are now behind another door"
     return queue_message(

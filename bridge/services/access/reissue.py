@@ -37,6 +37,7 @@ from bridge.services.banks import (
     audit,
     pseudonym,
 )
+from bridge.services.doors import ready_facts
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.lockers import LoadRow
@@ -188,18 +189,8 @@ def reissue(
             reason=reason,
             grant=issued.grant.grant_id,
         )
-        facts = {
-            "titles": [ld.title or ld.item_barcode for ld in loads],
-            "items": len(loads),
-            "doors": list(doors) if bank.show_door_number else [],
-            "code": issued.typed_code,
-            "qr_token": issued.qr_token,
-            "expires": expires,
-            "bank_name": bank.name,
-            "address": bank.address,
-            "hours": bank.hours,
-            "reissued": True,
-        }
+        facts = ready_facts(bank, loads, doors, issued, expires)
+        facts["reissued"] = True
         if replaces is not None:
             facts["replaces_sent_at"] = replaces
         if url:
