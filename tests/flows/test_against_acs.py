@@ -102,7 +102,7 @@ def test_a_hold_loads_and_the_patron_collects_it_with_card_and_pin(
 
     picked = pickup_with_card(real_rt, "main-lobby", ANA, "1234", kiosk="k1")
 
-    assert picked.outcome is PickupOutcome.OPENED, picked.message
+    assert picked.outcome is PickupOutcome.OPENED, picked
     [loan] = acs.ledger.checkouts(item(1))
     assert loan.patron == ANA and loan.ok
     assert sim(real_rt).is_open(scanned.compartment or 0)

@@ -17,7 +17,7 @@ from bridge.runtime import Runtime
 from bridge.services import doors
 from bridge.services.assembly import handle_event
 from bridge.services.loading import ScanOutcome, scan_item
-from bridge.services.pickup import DOOR_OUT_OF_ORDER, PickupOutcome, pickup_with_code
+from bridge.services.pickup import PickupOutcome, RefusalKind, pickup_with_code
 from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
@@ -148,7 +148,7 @@ def test_a_door_that_jams_twice_is_taken_out_of_service_and_the_patron_gets_a_ne
 
     assert picked.outcome is PickupOutcome.PARTLY and picked.opened == (2,)
     [stuck] = picked.refused
-    assert (stuck.item, stuck.reason) == ("B1", DOOR_OUT_OF_ORDER)
+    assert (stuck.item, stuck.kind) == ("B1", RefusalKind.DOOR_OUT_OF_ORDER)
     assert not ils.item_status("B1").status.on_loan  # not lent: nobody could take it
     assert ils.item_status("B2").status.on_loan
 

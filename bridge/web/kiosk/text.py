@@ -153,6 +153,10 @@ EN: dict[str, str] = {
     "refusal_door_out_of_order": "Its door is out of order. To get this item, {help}.",
     "borrow_fee": "Borrowing this costs {fee}. Do you agree to pay it?",
     "borrow_refused": "You cannot borrow this right now. To find out why, {help}.",
+    "borrow_owes_too_much": "{category}: these can be borrowed only while you owe {limit} or "
+    "less, and you owe {has}.",
+    "borrow_at_limit": "{category}: you already have {has}, and each card can have {limit}.",
+    "borrow_ils_refused": "The library's system did not allow this loan.",
     "borrow_blocked": "Your library card cannot borrow right now. To sort it out, {help}.",
     "borrow_door_failed": "Door {door} did not open. The loan is recorded and the library has "
     "been told. To get the equipment, {help}.",
@@ -378,6 +382,10 @@ ES: dict[str, str] = {
     "refusal_door_out_of_order": "Su puerta está averiada. Para recibir este documento, {help}.",
     "borrow_fee": "Este préstamo cuesta {fee}. ¿Acepta pagarlo?",
     "borrow_refused": "Ahora no puede tomar prestado este equipo. Para saber por qué, {help}.",
+    "borrow_owes_too_much": "{category}: solo se prestan si debe {limit} o menos; usted debe "
+    "{has}.",
+    "borrow_at_limit": "{category}: ya tiene {has}, y cada carné puede tener {limit}.",
+    "borrow_ils_refused": "El sistema de la biblioteca no permitió este préstamo.",
     "borrow_blocked": "Su carné no puede tomar préstamos ahora. Para resolverlo, {help}.",
     "borrow_door_failed": "La puerta {door} no se abrió. El préstamo está registrado y la "
     "biblioteca ya lo sabe. Para recibir el equipo, {help}.",
