@@ -135,7 +135,7 @@ def pickup_headline(
 
 def refusal_line(lang: str, refusal: Refusal, brand: Brand) -> RefusedLine:
     what = refusal.title or refusal.item
-    key = _REFUSAL_KEYS.get(refusal.kind, "refusal_ils_refused")
+    key = _REFUSAL_KEYS[refusal.kind]
     fee = brand.money(refusal.fee) if refusal.fee else ""
     return RefusedLine(what, say(lang, key, brand, fee=fee), refusal.fee)
 
@@ -165,7 +165,8 @@ def borrow_headline(lang: str, result: BorrowResult, zone: str, brand: Brand) ->
 _BORROW_REFUSAL_KEYS: dict[BorrowRefusal, str] = {
     BorrowRefusal.OWES_TOO_MUCH: "borrow_owes_too_much",
     BorrowRefusal.AT_LIMIT: "borrow_at_limit",
-    BorrowRefusal.ILS_REFUSED: "borrow_ils_refused",
+    # The headline says it all: the ILS's own words stay off the screen.
+    BorrowRefusal.ILS_REFUSED: "borrow_refused",
 }
 
 
