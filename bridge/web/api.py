@@ -39,6 +39,7 @@ from bridge.services.return_doors import open_return_door
 from bridge.web import security
 from bridge.web.branding import Brand, brand_for
 from bridge.web.kiosk import words
+from bridge.web.staff.scan_words import scan_message
 
 PREFIX = "/api/v1"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
@@ -340,7 +341,7 @@ def scan(rt: Runtime, bank_id: str, body: Scan, who: Caller) -> tuple[int, BaseM
     status = 503 if result.outcome is ScanOutcome.ILS_UNAVAILABLE else 200
     return status, ScanAnswer(
         outcome=result.outcome.value,
-        message=result.message,
+        message=scan_message(rt.settings, result),
         item=result.item,
         compartment=result.compartment,
         destination=result.destination,

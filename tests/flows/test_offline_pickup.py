@@ -97,7 +97,7 @@ def offline_rt(
 def _load(rt: Runtime, item: str) -> tuple[int, str, str]:
     """Loads a hold; returns its door, typed code and QR token."""
     scanned = scan_item(rt, "main-lobby", item, "staff")
-    assert scanned.compartment is not None, scanned.message
+    assert scanned.compartment is not None, scanned
     load_door(rt, scanned.compartment)
     note = messages(rt)[-1]
     return scanned.compartment, note.secrets["code"], note.secrets["qr_token"]

@@ -36,7 +36,7 @@ def _loaded(rt: Runtime, ils: MemoryIls, patron: str, *items: str) -> list[int]:
     for item in items:
         ils.place_hold(patron, item, pickup_location="MAIN-LOCKER")
         result = scan_item(rt, "main-lobby", item, "staff")
-        assert result.compartment is not None, result.message
+        assert result.compartment is not None, result
         load_door(rt, result.compartment)
         doors.append(result.compartment)
     return doors

@@ -20,7 +20,7 @@ from tests.flows.conftest import Clock, both_databases, load_door, messages, sim
 def _loaded(rt: Runtime, ils: MemoryIls, item: str) -> int:
     ils.place_hold("P1", item, pickup_location="MAIN-LOCKER")
     result = scan_item(rt, "main-lobby", item, "staff")
-    assert result.compartment is not None, result.message
+    assert result.compartment is not None, result
     load_door(rt, result.compartment)
     return result.compartment
 

@@ -155,7 +155,7 @@ def test_an_ill_item_goes_from_accept_item_through_the_locker_to_check_in_item_a
 
     # 2. It arrives; staff scan it at the bank; the ILS captures the hold; the door opens.
     scanned = scan_item(rt, "main-lobby", ITEM, "staff:alex")
-    assert scanned.door_open, scanned.message
+    assert scanned.door_open, scanned
     assert held(rt) == {}
     door = scanned.compartment
     assert door is not None

@@ -19,8 +19,10 @@ import pytest
 from bridge.services.access.presence import Presence
 from bridge.services.access.verification import Verdict
 from bridge.services.dayuse import DayUseLimit
+from bridge.services.loading import ScanOutcome, ScanReason
 from bridge.web.kiosk.text import CATALOGUE, EN, LANGUAGES
 from bridge.web.kiosk.words import OUTCOME_KEYS
+from bridge.web.staff.scan_words import REASON_WORDS, SCAN_WORDS
 
 PATRON_SERVICES = [
     "bridge.services.pickup",
@@ -97,3 +99,8 @@ def test_no_patron_facing_result_carries_a_sentence(module_name: str) -> None:
     ]
     with_message = [r.__name__ for r in results if "message" in {f.name for f in dataclasses.fields(r)}]
     assert not with_message, with_message
+
+
+def test_every_loading_scan_outcome_has_staff_words() -> None:
+    assert set(SCAN_WORDS) == set(ScanOutcome)
+    assert set(REASON_WORDS) == set(ScanReason)
