@@ -79,8 +79,8 @@ class DayUseResult:
     compartment: int | None = None
     ends_at: datetime | None = None
     limit: DayUseLimit | None = None  # OVER_LIMIT: which one
-    # BLOCKED: why, in the ILS's words (for staff, not the kiosk screen).
-    block_reasons: str | None = None
+    # BLOCKED: why, in the ILS's words (for staff, never for the kiosk screen).
+    block_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,8 @@ def _verify(rt: Runtime, bank_id: str, card: str, pin: str, kiosk: str) -> DayUs
                 reason="blocked",
                 reasons=reasons[:200],
             )
-            return DayUseResult(DayUseOutcome.BLOCKED, block_reasons=reasons)
+            said = tuple(check.block_reasons) or tuple(filter(None, [check.screen_message]))
+            return DayUseResult(DayUseOutcome.BLOCKED, block_reasons=said)
     return None
 
 

@@ -114,7 +114,7 @@ class PickupResult:
     # The card the loans went to, so the kiosk can offer a receipt after a code or QR pickup.
     patron: str | None = None
     stuck: tuple[int, ...] = ()  # DOOR_FAILED: the doors that did not open
-    # BLOCKED: why, in the ILS's words (for staff and the API, not for the kiosk screen).
+    # BLOCKED: why, in the ILS's words (for staff, never for the kiosk screen).
     block_reasons: tuple[str, ...] = ()
 
     @property

@@ -364,7 +364,7 @@ def dayuse_emptied(reservation: int) -> ResponseReturnValue:
 
 # Staff pages are in English; the patron's outcomes are worded in bridge.web.kiosk.words.
 STAFF_REISSUE_WORDS: dict[reissue.ReissueOutcome, str] = {
-    reissue.ReissueOutcome.ISSUED: "Compartment {number}: a new message with a new code is on "
+    reissue.ReissueOutcome.ISSUED: "Compartment {number}: A new message with a new code is on "
     "its way. The old code no longer works.",
     reissue.ReissueOutcome.NOTHING_WAITING: "Nothing is waiting in compartment {number}.",
     reissue.ReissueOutcome.STAFF_TOO_MANY: "Too many codes re-issued in the last hour. Try "

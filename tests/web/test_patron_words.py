@@ -86,7 +86,7 @@ def _every_result(lang: str, brand: Brand) -> list[str]:
     for use in DayUseOutcome:
         for limit in (None, *DayUseLimit):
             said.append(kiosk_words.dayuse_words(
-                lang, brand, DayUseResult(use, 3, later, limit, ILS_SAYS), zone, DayUseSettings()
+                lang, brand, DayUseResult(use, 3, later, limit, (ILS_SAYS,)), zone, DayUseSettings()
             ))
     said += [kiosk_words.newcode_words(lang, brand, o) for o in ReissueOutcome]
     said += [kiosk_words.reader_words(lang, brand, ReaderResult(o, (3,))) for o in ReaderOutcome]
