@@ -17,11 +17,13 @@ from enum import Enum
 import pytest
 
 from bridge.services.access.presence import Presence
+from bridge.services.access.reissue import ReissueOutcome
 from bridge.services.access.verification import Verdict
 from bridge.services.dayuse import DayUseLimit
 from bridge.services.loading import ScanOutcome, ScanReason
 from bridge.web.kiosk.text import CATALOGUE, EN, LANGUAGES
 from bridge.web.kiosk.words import OUTCOME_KEYS
+from bridge.web.phone import STAFF_REISSUE_WORDS
 from bridge.web.staff.scan_words import REASON_WORDS, SCAN_WORDS
 
 PATRON_SERVICES = [
@@ -101,6 +103,7 @@ def test_no_patron_facing_result_carries_a_sentence(module_name: str) -> None:
     assert not with_message, with_message
 
 
-def test_every_loading_scan_outcome_has_staff_words() -> None:
+def test_every_outcome_a_staff_page_shows_has_its_english_words() -> None:
     assert set(SCAN_WORDS) == set(ScanOutcome)
     assert set(REASON_WORDS) == set(ScanReason)
+    assert set(STAFF_REISSUE_WORDS) == set(ReissueOutcome)
