@@ -2,9 +2,10 @@
 
 docs/operations.md (Data retention): links are purged at most ``retention.patron_item_link_hours``
 after the ILS confirmed the loan or return; the pseudonymised audit log is kept
-``retention.audit_days``. Offline loans (:mod:`bridge.services.offline_loans`) are deleted
-once finished for as long: recorded by the ILS, or refused and handled by staff.
-This job is the backstop: the flows already clear links as soon as they can.
+``retention.audit_days``. Finished offline loans (:mod:`bridge.services.offline_loans`:
+recorded by the ILS, or refused and handled by staff) are deleted
+``retention.patron_item_link_hours`` after they finished. This job is the backstop: the flows
+already clear links as soon as they can.
 
 Deleting a year-old day of a consortium's audit log is tens of thousands of rows: the deletes
 go in batches of ``DELETE_BATCH`` rows, each in its own short transaction, so the job never
