@@ -51,11 +51,11 @@ from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
 from ils_adapters.base import (
     CheckoutKind,
-    CirculationStatus,
     IlsAdapter,
     IlsRejected,
     IlsUnavailable,
     OutcomeUnknown,
+    lent_to,
 )
 from lockers.states import CompartmentState
 
@@ -525,14 +525,14 @@ def _check_out(
     except OutcomeUnknown:
         # The reply was lost: ask what happened before deciding (docs/sip2-notes.md, Connections).
         try:
-            status = adapter.item_status(w.item)
+            ours, status = lent_to(adapter, w.patron, w.item)
         except (IlsUnavailable, IlsRejected):
             return _MAYBE_LENT, None, None
-        if status.status in (
-            CirculationStatus.CHARGED,
-            CirculationStatus.CHARGED_NOT_TO_BE_RECALLED,
-        ):
+        if ours:
             return None, None, status.due
+        if status.status.on_loan:
+            # The ILS refused our checkout: the item is someone else's loan.
+            return _plain("the item is on loan to another patron"), None, None
         return ILS_DOWN, None, None
     if got.ok:
         return None, None, got.due

@@ -145,6 +145,10 @@ DAYUSE_FINISH_POINTS = (
     _OPENED,
     ("doors.events.door_closed", "web (webhook): door closed, emptied"),
 )
+# The same from the phone page (card + PIN and the number on the kiosk's screen): the web
+# process's commits, whose answer to the phone is lost; the door's events are the kiosk's.
+DAYUSE_PHONE_POINTS = DAYUSE_POINTS[:-1]
+DAYUSE_PHONE_FINISH_POINTS = DAYUSE_FINISH_POINTS[:-1]
 
 
 # An inter-library loan: AcceptItem over NCIP (HTTP to /ncip, passed on to the ILS's NCIP
@@ -1086,12 +1090,39 @@ def _kiosk_form(inst: Installation, data: dict[str, str]) -> None:
             pass
 
 
-def _dayuse_door(inst: Installation, n: int, data: dict[str, str], act: str) -> int | None:
-    """Patron ``n`` sends the day-use form and, at the door that opens, does ``act`` ("put":
-    leaves a bag; "take": takes everything) and shuts it; tries again once when none opened."""
+def _phone_form(inst: Installation, data: dict[str, str]) -> None:
+    """The phone's day-use page: the form, sent with the number the kiosk's screen shows now;
+    its answer is lost when the web process dies."""
+    from bridge.services.access.phone import kiosk_code
+
+    assert inst.rt is not None
+    path = f"{inst.web}/phone/dayuse/{BANK}"
+    with requests.Session() as phone:
+        try:
+            page = phone.get(path, timeout=30)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            if token is not None:
+                code = kiosk_code(inst.rt, BANK)[0]
+                phone.post(
+                    path,
+                    data={**data, "code": code, "csrf_token": token.group(1)},
+                    headers={"Connection": "close"},
+                    timeout=30,
+                )
+        except requests.RequestException:
+            pass
+
+
+def _dayuse_door(
+    inst: Installation, n: int, data: dict[str, str], act: str, way: str = "kiosk"
+) -> int | None:
+    """Patron ``n`` sends the day-use form (``way``: the kiosk's or the phone's page) and, at
+    the door that opens, does ``act`` ("put": leaves a bag; "take": takes everything) and shuts
+    it; tries again once when none opened."""
+    form = _phone_form if way == "phone" else _kiosk_form
     before = {d for d in DAYUSE_DOORS if inst.controller.sim.is_open(d)}
     for _attempt in range(2):
-        _kiosk_form(inst, {"card": card_patron(n), "pin": "1234", **data})
+        form(inst, {"card": card_patron(n), "pin": "1234", **data})
         opened = {d for d in DAYUSE_DOORS if inst.controller.sim.is_open(d)} - before
         if opened:
             door = min(opened)
@@ -1147,35 +1178,35 @@ def run_dayuse(
     *,
     finishing: tuple[tuple[str, str], ...] = (),
     first: int,
+    way: str = "kiosk",
     report: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Reserve (``points``: patron ``first``, ``first + 1``...; each then finishes unarmed),
-    then finish (``finishing``: each patron reserves unarmed first)."""
+    then finish (``finishing``: each patron reserves unarmed first), from the kiosk's page or
+    (``way="phone"``) the phone's."""
     outcomes = []
-    reserve = {"hours": "1"}
+    reserve = {"hours": "1", "action": "use"}
     finish = {"action": "finish"}
+    door_of = partial(_dayuse_door, inst, way=way)
     for i, (label, where) in enumerate((*points, *finishing)):
         n = first + i
         ending = i >= len(points)
-        with _timed(
-            Outcome(f"day use {'finish' if ending else 'reserve'} (kiosk page)", label, where),
-            outcomes,
-            report,
-        ) as outcome:
+        flow = f"day use {'finish' if ending else 'reserve'} ({way} page)"
+        with _timed(Outcome(flow, label, where), outcomes, report) as outcome:
             if ending:
-                _dayuse_door(inst, n, reserve, "put")
+                door_of(n, reserve, "put")
                 settle(inst, [])
                 door, outcome.crashed = crash_during(
-                    inst, label, partial(_dayuse_door, inst, n, finish, "take")
+                    inst, label, partial(door_of, n, finish, "take")
                 )
             else:
                 door, outcome.crashed = crash_during(
-                    inst, label, partial(_dayuse_door, inst, n, reserve, "put")
+                    inst, label, partial(door_of, n, reserve, "put")
                 )
             settle(inst, [])
             outcome.problems = check_dayuse(inst, n, door, finished=ending)
             if not ending and door is not None:
-                _dayuse_door(inst, n, finish, "take")  # frees the door for the next point
+                door_of(n, finish, "take")  # frees the door for the next point
                 settle(inst, [])
     return outcomes
 
@@ -1319,6 +1350,8 @@ def installation(
 __all__ = [
     "CARD_POINTS",
     "DAYUSE_FINISH_POINTS",
+    "DAYUSE_PHONE_FINISH_POINTS",
+    "DAYUSE_PHONE_POINTS",
     "DAYUSE_POINTS",
     "EQUIPMENT_POINTS",
     "ILL_POINTS",
