@@ -96,7 +96,7 @@ class RefusedItem(BaseModel):
     compartment: int
     reason: str  # in English, as the kiosk would say it
     fee: str | None
-    kind: str  # why, as a code: fee, ils_unavailable, door_out_of_order, ils_refused
+    kind: str  # why, as a code (bridge.services.pickup.RefusalKind)
     ils_says: str | None  # ils_refused: the library system's own words, if it gave any
 
 

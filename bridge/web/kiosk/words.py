@@ -47,7 +47,14 @@ _PICKUP_KEYS: dict[PickupOutcome, str] = {
     PickupOutcome.CARD_NEEDS_ILS: "outcome_card_needs_ils",
     PickupOutcome.DOOR_FAILED: "outcome_door_failed",
 }
-_REFUSAL_KEYS: dict[RefusalKind, str] = {k: f"refusal_{k.value}" for k in RefusalKind}
+_REFUSAL_KEYS: dict[RefusalKind, str] = {
+    RefusalKind.FEE: "refusal_fee",
+    RefusalKind.ILS_UNAVAILABLE: "refusal_ils_unavailable",
+    RefusalKind.DOOR_OUT_OF_ORDER: "refusal_door_out_of_order",
+    RefusalKind.ILS_REFUSED: "refusal_ils_refused",
+    # the patron hears what any refused loan says; staff and the API get the kind
+    RefusalKind.ON_LOAN_ELSEWHERE: "refusal_ils_refused",
+}
 _BORROW_KEYS: dict[BorrowOutcome, str] = {
     BorrowOutcome.OPENED: "borrow_opened",
     BorrowOutcome.FEE_NEEDS_ACKNOWLEDGEMENT: "borrow_fee",
