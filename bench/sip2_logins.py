@@ -208,8 +208,11 @@ def _measure(quick: bool, latency_ms: float, shared: bool = False) -> list[Figur
         for mode in modes[1:]
     }
     where = f", ACS answering after {latency_ms:g} ms" if latency_ms else ", ACS on this host"
-    if shared:
-        where += ", one login shared by every bank (AP names the branch)"
+    where += (
+        ", one login shared by every bank (AP names the branch)"
+        if shared
+        else ", a SIP login per bank"
+    )
     ratio = statistics.median(ratios["spread"])
     same_run = f"same run, median of {rounds} alternating rounds of {block} check-ins"
     figures = [
