@@ -7,8 +7,9 @@ consortia configure per-branch SIP accounts. The ILS has the default connection 
 (``max_connections`` = 2 per ILS per process). Deposits are recorded and checked in in process
 (what one rq worker runs per deposit) in ``ROUNDS`` rounds; each round has a block of ``BLOCK``
 deposits at one bank and a block spread round-robin over every bank, their order turned each
-round. Each round's ratio compares its own blocks, and the figure is the median of the rounds,
-so a busy moment of this shared machine moves one round, not the result. The pool's count of
+round. Each round's ratio compares its own blocks (the median check-in of each, as every
+check-in in such a block is alike), and the figure is the median of the rounds, so a busy
+moment of this shared machine moves one round, not the result. The pool's count of
 connections opened (each one a TCP connect and a SIP2 login, message 93) is read before and
 after each block; a spread block's extra time over its round's one-bank block, per login, is
 what a login costs a check-in. With a login per bank, a third kind of block has a busy bank:
@@ -20,9 +21,9 @@ The same is measured with one SIP2 login for every bank (``sip_login`` in the ``
 table, none in the banks), which the pool then shares between banks while each check-in's AP
 still names the bank's branch: what a consortium on Koha or Evergreen's legacy SIPServer may
 configure (docs/configuration.md, "Banks sharing one SIP login"). The full run
-measures both with the ACS on this host (a login costs little more than a TCP connect) and
-with the ACS answering every message after ``WAN_LATENCY_MS`` (a catalogue in a data centre,
-where a login costs a round trip).
+measures both with the ACS on this host (a login costs a TCP connect and a round trip to
+another process) and with the ACS answering every message after ``WAN_LATENCY_MS`` (a catalogue
+in a data centre, where a login's round trip costs that much more).
 
 Target (issue 24): spread rate / one-bank rate >= 0.8.
 """
@@ -168,7 +169,8 @@ def _measure(quick: bool, latency_ms: float, shared: bool = False) -> list[Figur
     blocks = _plan(banks, rounds, block, modes)
     # Item 0 is the warm-up's; item i + 1 is deposited by the i-th deposit of the plan.
     homes = [0] + [bank for deposits in blocks for _, bank in deposits]
-    seconds: dict[str, list[float]] = {mode: [] for mode in modes}  # per block, in round order
+    # Seconds of every check-in, per block, blocks in round order.
+    times: dict[str, list[list[float]]] = {mode: [] for mode in modes}
     logins = dict.fromkeys(modes, 0)
     with tempfile.TemporaryDirectory(prefix="lb-bench-logins-") as name:
         tmp = Path(name)
@@ -191,22 +193,31 @@ def _measure(quick: bool, latency_ms: float, shared: bool = False) -> list[Figur
                 for deposits in blocks:
                     mode = deposits[0][0]
                     before = pool.stats()["connects"]
-                    start = time.perf_counter()
+                    took = []
                     for _, bank in deposits:
+                        start = time.perf_counter()
                         _check_in(rt, f"bank-{bank:03d}", f"37{item:012d}")
+                        took.append(time.perf_counter() - start)
                         item += 1
-                    seconds[mode].append(time.perf_counter() - start)
+                    times[mode].append(took)
                     logins[mode] += pool.stats()["connects"] - before
             finally:
                 rt.close()
     done = rounds * block
-    rate = {mode: done / sum(seconds[mode]) for mode in modes}
-    # A block's rate against the one-bank block of its own round: a busy moment of the machine
-    # moves both, and the median of the rounds is not decided by one such moment.
+    rate = {mode: done / sum(map(sum, times[mode])) for mode in modes}
+    # Each block against the one-bank block of its own round, so that a busy moment of the
+    # machine moves both; the median of the rounds is not decided by one such moment. Within
+    # a block at one bank or spread evenly every check-in is alike, and its median leaves out
+    # the check-ins that waited for the CPU; a block with a busy bank is a mix: its total.
+    typical = {mode: [statistics.median(block) for block in times[mode]] for mode in modes}
     ratios = {
-        mode: [one / other for one, other in zip(seconds["one"], seconds[mode], strict=True)]
-        for mode in modes[1:]
+        "spread": [
+            one / other for one, other in zip(typical["one"], typical["spread"], strict=True)
+        ]
     }
+    if "busy" in modes:
+        totals = {mode: [sum(block) for block in times[mode]] for mode in ("one", "busy")}
+        ratios["busy"] = [one / other for one, other in zip(*totals.values(), strict=True)]
     where = f", ACS answering after {latency_ms:g} ms" if latency_ms else ", ACS on this host"
     where += (
         ", one login shared by every bank (AP names the branch)"
@@ -236,10 +247,10 @@ def _measure(quick: bool, latency_ms: float, shared: bool = False) -> list[Figur
     ]
     if logins["spread"]:
         # What a login costs a check-in, seen from the outside: a spread block's extra time
-        # over its round's one-bank block, per login it made.
+        # per check-in over its round's one-bank block, per login.
         per_login = [
-            (other - one) / (logins["spread"] / rounds) * 1000
-            for one, other in zip(seconds["one"], seconds["spread"], strict=True)
+            (other - one) / (logins["spread"] / done) * 1000
+            for one, other in zip(typical["one"], typical["spread"], strict=True)
         ]
         figures.append(
             Figure(
