@@ -1,5 +1,5 @@
-"""SIP2 logins at scale: check-ins per second with deposits spread over 500 banks, each bank
-with its own SIP2 login, against the same number of check-ins at one bank, in the same run.
+"""SIP2 logins at scale: check-ins per second spread over 500 banks against as many at one bank,
+with a SIP2 login per bank and with one login the banks share, each pair in the same run.
 
 One installation (SQLite, embedded Redis) with ``BANKS`` return banks, each logging in to the
 reference ACS (run as its own process, Koha behaviour) with an account of its own, the way most
