@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from bridge.config import load_settings
-from bridge.services.returns import check_in_deposit, record_deposit
+from bridge.services.returns.checkin import check_in_deposit
+from bridge.services.returns.recording import record_deposit
 from sip2.acs.catalogue import HoldState
 from sip2.acs.catalogue_file import catalogue_from_dict
 from sip2.acs.server import ReferenceACS
