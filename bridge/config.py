@@ -298,7 +298,7 @@ def _shared_login_problems(settings: Settings) -> list[str]:
             problems.append(
                 f"bank {bank.id!r} has no sip_login and ILS {ils.name!r} has none to share"
             )
-        elif not profile_named(ils.profile).ap_decides_capture:
+        elif profile_named(ils.profile).sip_login_per_bank:
             key = (ils.name, login.user, login.location)
             sharing.setdefault(key, {}).setdefault(bank.branch, bank.id)
     for (name, user, _), banks in sharing.items():
