@@ -21,7 +21,8 @@ from bridge.services.equipment import BorrowOutcome, borrow_equipment, stock_equ
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.lockers import EquipmentRow
-from sip2.acs.catalogue import ItemStatus
+from sip2.acs.catalogue import Item, ItemStatus
+from sip2.acs.modes import preset
 from sip2.acs.server import ReferenceACS
 from tests.conftest import REPO
 from tests.flows.conftest import Clock, flow_config, load_door, make_runtime, sim, state_of
@@ -34,8 +35,9 @@ DOOR = 15
 
 
 @pytest.fixture
-def acs(clock: Clock) -> Iterator[ReferenceACS]:
-    with ReferenceACS(CATALOGUE, behaviour="koha", clock=clock) as server:
+def acs(request: pytest.FixtureRequest, clock: Clock) -> Iterator[ReferenceACS]:
+    modes = preset(getattr(request, "param", "plain"))
+    with ReferenceACS(CATALOGUE, behaviour="koha", clock=clock, modes=modes) as server:
         yield server
 
 
@@ -100,6 +102,36 @@ def test_a_lost_reply_that_lent_the_device_to_the_patron_opens_the_door_once(
     again = borrow_equipment(real_rt, "main-lobby", ANA, ANA_PIN, "laptop")
     assert again.outcome is BorrowOutcome.NONE_AVAILABLE
     assert len(acs.ledger.checkouts(LAPTOP)) == 1
+
+
+@pytest.mark.parametrize("acs", ["paged-lists"], indirect=True)
+def test_a_lost_reply_is_settled_for_a_patron_whose_loans_fill_several_pages(
+    real_rt: Runtime, acs: ReferenceACS
+) -> None:
+    # The server sends 10 charged items per 64; Ana has 13 items out before the laptop.
+    cat = acs.engine.catalogue
+    with acs.engine.lock:
+        for n in range(12):
+            cat.put(
+                Item(
+                    f"BOOK{n:02d}",
+                    "Book",
+                    "MAIN",
+                    "MAIN",
+                    status=ItemStatus.CHARGED,
+                    charged_to=ANA,
+                )
+            )
+        cat.items[LAPTOP] = cat.items.pop(LAPTOP)  # listed after the books once lent
+    _stocked(real_rt, LAPTOP)
+    acs.faults.drop_replies = 1
+
+    got = borrow_equipment(real_rt, "main-lobby", ANA, ANA_PIN, "laptop")
+
+    assert got.outcome is BorrowOutcome.OPENED, got.message
+    assert sim(real_rt).is_open(DOOR)
+    assert [i.barcode for i in cat.loans_of(ANA)].index(LAPTOP) == 13  # on the second page
+    assert _device(real_rt, LAPTOP) == ("on_loan", None)
 
 
 def test_a_lost_reply_for_a_device_lent_to_someone_else_keeps_the_door_shut(
