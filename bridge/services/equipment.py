@@ -1,7 +1,7 @@
 """Equipment lending: laptops, hotspots, cameras kept in (charging) equipment compartments.
 
 - :func:`stock_equipment` (staff): puts a lendable item into an empty equipment compartment;
-  the door opens, and when it closes the item is ``available`` (``doors.door_closed``).
+  the door opens, and when it closes the item is ``available`` (``doors.events.door_closed``).
 - :func:`borrow_equipment` (patron at the kiosk): card + PIN verified with the ILS first
   (SIP2 63), then the category rules (``settings.equipment``: how many per patron, fines),
   then the ILS checkout (SIP2 11; a charge must be accepted, i.e. sent with BO=Y only when the
@@ -11,8 +11,8 @@
   is settled by asking the ILS (:func:`_settle_lost_reply`): lent to this patron → the loan
   goes on and the door opens; lent to someone else → refused, the door stays shut.
 - The device comes back through the return flow: once the ILS confirms the check-in,
-  ``bridge.services.returns`` calls :func:`on_checked_in`, which puts the device back in stock
-  (``available``, not in a door yet) or, when the bank's ``equipment_inspection`` is on, in
+  ``bridge.services.returns.checkin`` calls :func:`on_checked_in`, which puts the device back in
+  stock (``available``, not in a door yet) or, when the bank's ``equipment_inspection`` is on, in
   ``inspection`` until staff record it (:func:`record_inspection`). Staff then put it into an
   equipment compartment with :func:`stock_equipment`; only devices behind a door are lent.
 
@@ -42,7 +42,8 @@ from bridge.services.banks import (
     lock_bank,
     save_compartments,
 )
-from bridge.services.doors import open_door, opened_for_pickup_since
+from bridge.services.doors.opening import open_door
+from bridge.services.doors.reopening import opened_for_pickup_since
 from bridge.services.pickup import ILS_DOWN
 from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work

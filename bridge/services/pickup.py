@@ -8,7 +8,7 @@ Order of work, whichever way the patron identifies:
 3. check out every item in the patron's compartments at this bank (SIP2 11);
 4. open only the doors whose items were all checked out; explain the others in plain words;
 5. door closed and empty → compartment free and the patron↔item link purged
-   (``bridge.services.doors.door_closed``).
+   (``bridge.services.doors.events.door_closed``).
 
 Every refusal is audited under a pseudonym and leaves the compartments as they were.
 """
@@ -43,7 +43,8 @@ from bridge.services.banks import (
     lock_bank,
     save_compartments,
 )
-from bridge.services.doors import open_door, opened_for_pickup_since
+from bridge.services.doors.opening import open_door
+from bridge.services.doors.reopening import opened_for_pickup_since
 from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow

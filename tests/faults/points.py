@@ -72,12 +72,12 @@ ILS_NCIP_SECRET = "crash-point-ils-ncip-secret-0123456789"
 # The commit points of a return, in the order they happen, and the process that reaches each.
 RETURN_POINTS = (
     ("return_doors.open_return_door", "web: the scan reserves a return door"),
-    ("doors._record_opened", "web: the controller confirmed the door open"),
-    ("doors._door_opened", "web (webhook): door opened event"),
-    ("doors._occupancy", "web (webhook): occupancy event"),
-    ("doors.door_closed", "web (webhook): door closed: deposit recorded"),
-    ("returns.check_in_deposit", "worker: check-in claimed, checkin_sent set"),
-    ("returns._finish", "worker: check-in result stored"),
+    ("doors.opening._record_opened", "web: the controller confirmed the door open"),
+    ("doors.events._door_opened", "web (webhook): door opened event"),
+    ("doors.events._occupancy", "web (webhook): occupancy event"),
+    ("doors.events.door_closed", "web (webhook): door closed: deposit recorded"),
+    ("returns.checkin.check_in_deposit", "worker: check-in claimed, checkin_sent set"),
+    ("returns.checkin._finish", "worker: check-in result stored"),
 )
 
 
@@ -86,10 +86,10 @@ RETURN_POINTS = (
 LOADING_POINTS = (
     ("loading.scan_item", "web: the scan's local checks"),
     ("loading._load", "web: hold checked in, door reserved"),
-    ("doors._record_opened", "web: the controller confirmed the door open"),
-    ("doors._door_opened", "web (webhook): door opened event"),
-    ("doors._occupancy", "web (webhook): occupancy event"),
-    ("doors.door_closed", "web (webhook): loaded, code issued, message queued"),
+    ("doors.opening._record_opened", "web: the controller confirmed the door open"),
+    ("doors.events._door_opened", "web (webhook): door opened event"),
+    ("doors.events._occupancy", "web (webhook): occupancy event"),
+    ("doors.events.door_closed", "web (webhook): loaded, code issued, message queued"),
     ("notify.delivery._deliver", "worker: message claimed"),
     ("notify.delivery._settle", "worker: message done"),
 )
@@ -101,17 +101,17 @@ PICKUP_POINTS = (
     ("pickup.hand_over:1", "web: the patron's items read"),
     ("pickup.hand_over:2", "web: doors out of order read"),
     ("pickup.hand_over:3", "web: items lent, doors picked_up, code used"),
-    ("doors._record_opened", "web: the controller confirmed the door open"),
-    ("doors._door_opened", "web (webhook): door opened event"),
-    ("doors._occupancy", "web (webhook): occupancy event"),
-    ("doors.door_closed", "web (webhook): door closed empty: freed"),
+    ("doors.opening._record_opened", "web: the controller confirmed the door open"),
+    ("doors.events._door_opened", "web (webhook): door opened event"),
+    ("doors.events._occupancy", "web (webhook): occupancy event"),
+    ("doors.events.door_closed", "web (webhook): door closed empty: freed"),
 )
 
 
 # Card + PIN, QR and phone link share the code's hand_over; each way's own points, and a kill
 # after the handover's commit for each.
 _HANDED_OVER = ("pickup.hand_over:3", "web: items lent, doors picked_up, code used")
-_OPENED = ("doors._record_opened", "web: the controller confirmed the door open")
+_OPENED = ("doors.opening._record_opened", "web: the controller confirmed the door open")
 CARD_POINTS = (_HANDED_OVER,)  # the card is checked with the ILS: no commit of its own
 QR_POINTS = (("access.verification.verify_secret", "web: QR token looked up"), _HANDED_OVER)
 PHONE_POINTS = (
@@ -128,8 +128,8 @@ EQUIPMENT_POINTS = (
     ("equipment.borrow_equipment", "web: card checked (no commit); a laptop found"),
     ("equipment._lent", "web: lent at the ILS, loan recorded; door not opened"),
     _OPENED,
-    ("doors._door_opened", "web (webhook): door opened event"),
-    ("doors.door_closed", "web (webhook): door closed empty: freed"),
+    ("doors.events._door_opened", "web (webhook): door opened event"),
+    ("doors.events.door_closed", "web (webhook): door closed empty: freed"),
 )
 
 # Reserving a day-use door at the kiosk page and leaving a bag in it; then finishing.
@@ -138,12 +138,12 @@ DAYUSE_POINTS = (
     ("dayuse.set_aside", "web: day-use doors held out of service"),
     ("dayuse._reserve_and_open", "web: reservation stored; door not opened"),
     _OPENED,
-    ("doors.door_closed", "web (webhook): door closed on the bag"),
+    ("doors.events.door_closed", "web (webhook): door closed on the bag"),
 )
 DAYUSE_FINISH_POINTS = (
     ("dayuse.finish", "web: reservation ended; door not opened"),
     _OPENED,
-    ("doors.door_closed", "web (webhook): door closed, emptied"),
+    ("doors.events.door_closed", "web (webhook): door closed, emptied"),
 )
 # The same from the phone page (card + PIN and the number on the kiosk's screen): the web
 # process's commits, whose answer to the phone is lost; the door's events are the kiosk's.
@@ -155,11 +155,11 @@ DAYUSE_PHONE_FINISH_POINTS = DAYUSE_FINISH_POINTS[:-1]
 # responder), then loaded, picked up and returned as a hold; the return's check-in tells the
 # lending library with CheckInItem (worker).
 ILL_POINTS = (
-    ("ill.accept_item", "web (/ncip): loan stored; AcceptItem not yet passed on"),
-    ("ill._forward", "web (/ncip): the ILS created the item; loan accepted, door held back"),
-    ("returns._finish", "worker: checked in, loan returned, CheckInItem queued"),
-    ("ill.tell_partner:1", "worker: loan read; CheckInItem not yet sent"),
-    ("ill.tell_partner:2", "worker: CheckInItem answered; loan closed"),
+    ("ill.accepting.accept_item", "web (/ncip): loan stored; AcceptItem not yet passed on"),
+    ("ill.accepting._forward", "web (/ncip): the ILS created the item; loan accepted, door held back"),
+    ("returns.checkin._finish", "worker: checked in, loan returned, CheckInItem queued"),
+    ("ill.notices.tell_partner:1", "worker: loan read; CheckInItem not yet sent"),
+    ("ill.notices.tell_partner:2", "worker: CheckInItem answered; loan closed"),
 )
 
 
