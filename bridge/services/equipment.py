@@ -7,7 +7,9 @@
   then the ILS checkout (SIP2 11; a charge must be accepted, i.e. sent with BO=Y only when the
   patron said yes), and only then the door opens. A loan recorded whose door never opened
   (the process died between the two) is finished by the patron's next try: the same door
-  opens, with no second checkout (:func:`_interrupted_loan`).
+  opens, with no second checkout (:func:`_interrupted_loan`). A checkout whose reply was lost
+  is settled by asking the ILS (:func:`_settle_lost_reply`): lent to this patron → the loan
+  goes on and the door opens; lent to someone else → refused, the door stays shut.
 - The device comes back through the return flow: once the ILS confirms the check-in,
   ``bridge.services.returns.checkin`` calls :func:`on_checked_in`, which puts the device back in
   stock (``available``, not in a door yet) or, when the bank's ``equipment_inspection`` is on, in
@@ -21,6 +23,7 @@ Equipment states: ``stocking`` (door open for staff) → ``available`` (in a doo
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -45,12 +48,20 @@ from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
-from ils_adapters.base import CheckoutKind, IlsRejected, IlsUnavailable, OutcomeUnknown
+from ils_adapters.base import (
+    CheckoutKind,
+    IlsAdapter,
+    IlsRejected,
+    IlsUnavailable,
+    OutcomeUnknown,
+    lent_to,
+)
 from lockers.errors import IllegalTransition
 from lockers.model import Item, Purpose, SizeClass
 from lockers.states import CompartmentState
 
 _S = CompartmentState
+log = logging.getLogger(__name__)
 
 
 class EquipmentError(ValueError):
@@ -75,6 +86,8 @@ class BorrowRefusal(StrEnum):
     OWES_TOO_MUCH = "owes_too_much"  # the category lends only to patrons owing little
     AT_LIMIT = "at_limit"  # the patron already has the category's most per card
     ILS_REFUSED = "ils_refused"  # the ILS said no (its words, if any, in ``ils_says``)
+    # The checkout's reply was lost and the ILS shows the device on loan to someone else.
+    ON_LOAN_ELSEWHERE = "on_loan_elsewhere"
 
 
 @dataclass(frozen=True)
@@ -237,10 +250,13 @@ def borrow_equipment(
                 has=refusal.has,
             )
         return refusal
+    adapter = adapter_for(rt, bank_id)
     try:
-        got = adapter_for(rt, bank_id).checkout(card, item, fee_acknowledged=fee_acknowledged)
-    except (IlsUnavailable, OutcomeUnknown):
+        got = adapter.checkout(card, item, fee_acknowledged=fee_acknowledged)
+    except IlsUnavailable:
         return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, item=item, title=title)
+    except OutcomeUnknown:
+        return _settle_lost_reply(rt, adapter, bank_id, card, ref, number, item, title)
     except IlsRejected as exc:
         return BorrowResult(
             BorrowOutcome.REFUSED,
@@ -276,6 +292,46 @@ def borrow_equipment(
         )
     _lent(rt, bank_id, number, item, ref)
     return _open_lent(rt, bank_id, number, item, title, got.due)
+
+
+def _settle_lost_reply(
+    rt: Runtime,
+    adapter: IlsAdapter,
+    bank_id: str,
+    card: str,
+    ref: str,
+    number: int,
+    item: str,
+    title: str | None,
+) -> BorrowResult:
+    """The checkout's reply was lost: the ILS may have lent the device. Asked the way a pickup
+    asks (:func:`lent_to`, docs/sip2-notes.md, Connections) before the door is decided on: a
+    device left shut in while the ILS shows it lent would stay charged to the patron."""
+    try:
+        ours, status = lent_to(adapter, card, item)
+    except (IlsUnavailable, IlsRejected):
+        log.warning("equipment %s: checkout reply lost and the look-up failed", item)
+        return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, item=item, title=title)
+    if ours:
+        _lent(rt, bank_id, number, item, ref)
+        return _open_lent(rt, bank_id, number, item, title, status.due)
+    if status.status.on_loan:
+        # The ILS refused our checkout: someone else has the device on loan there.
+        with unit_of_work(rt.sessions) as s:
+            audit(
+                s,
+                "borrow_refused",
+                at=rt.clock(),
+                bank_id=bank_id,
+                actor="patron",
+                subject=ref,
+                item=item,
+                reason=str(BorrowRefusal.ON_LOAN_ELSEWHERE),
+            )
+        return BorrowResult(
+            BorrowOutcome.REFUSED, item=item, title=title, refusal=BorrowRefusal.ON_LOAN_ELSEWHERE
+        )
+    return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, item=item, title=title)
 
 
 def _open_lent(

@@ -174,13 +174,14 @@ _BORROW_REFUSAL_KEYS: dict[BorrowRefusal, str] = {
     BorrowRefusal.AT_LIMIT: "borrow_at_limit",
     # The headline says it all: the ILS's own words stay off the screen.
     BorrowRefusal.ILS_REFUSED: "borrow_refused",
+    BorrowRefusal.ON_LOAN_ELSEWHERE: "borrow_refused",
 }
 
 
 def borrow_detail(lang: str, result: BorrowResult, brand: Brand | None = None) -> str | None:
     """Why a borrow was refused, when the reason is one of the library's own rules (what the
     ILS said stays off the screen: not the patron's language, nor meant for a locker)."""
-    if result.refusal in (None, BorrowRefusal.ILS_REFUSED):
+    if result.refusal in (None, BorrowRefusal.ILS_REFUSED, BorrowRefusal.ON_LOAN_ELSEWHERE):
         return None
     assert result.refusal is not None
     limit, has = result.limit or "", result.has or ""
