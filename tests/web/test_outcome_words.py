@@ -20,10 +20,14 @@ from bridge.services.access.presence import Presence
 from bridge.services.access.reissue import ReissueOutcome
 from bridge.services.access.verification import Verdict
 from bridge.services.dayuse import DayUseLimit
+from bridge.services.emptying import STEPS
 from bridge.services.loading import ScanOutcome, ScanReason
+from bridge.services.returns.findings import StaffReason
 from bridge.web.kiosk.text import CATALOGUE, EN, LANGUAGES
 from bridge.web.kiosk.words import OUTCOME_KEYS
 from bridge.web.phone import STAFF_REISSUE_WORDS
+from bridge.web.staff.return_words import REASON_WORDS as REASON_WORDS_RETURNS
+from bridge.web.staff.return_words import STEP_WORDS
 from bridge.web.staff.scan_words import REASON_WORDS, SCAN_WORDS
 
 PATRON_SERVICES = [
@@ -107,3 +111,5 @@ def test_every_outcome_a_staff_page_shows_has_its_english_words() -> None:
     assert set(SCAN_WORDS) == set(ScanOutcome)
     assert set(REASON_WORDS) == set(ScanReason)
     assert set(STAFF_REISSUE_WORDS) == set(ReissueOutcome)
+    assert set(REASON_WORDS_RETURNS) == set(StaffReason)
+    assert set(STEP_WORDS) == set(STEPS)
