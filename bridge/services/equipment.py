@@ -235,21 +235,7 @@ def borrow_equipment(
         rule = category(rt, cat_name)
         refusal = _rule_refusal(s, rule, ref, check.fines)
     if refusal:
-        refusal = replace(refusal, item=item, title=title)
-        with unit_of_work(rt.sessions) as s:
-            audit(
-                s,
-                "borrow_refused",
-                at=rt.clock(),
-                bank_id=bank_id,
-                actor="patron",
-                subject=ref,
-                item=item,
-                reason=str(refusal.refusal),
-                limit=refusal.limit,
-                has=refusal.has,
-            )
-        return refusal
+        return _refused(rt, bank_id, ref, replace(refusal, item=item, title=title))
     adapter = adapter_for(rt, bank_id)
     try:
         got = adapter.checkout(card, item, fee_acknowledged=fee_acknowledged)
@@ -272,23 +258,18 @@ def borrow_equipment(
         )
     if not got.ok:
         why = got.screen_message or "the library system did not allow this loan"
-        with unit_of_work(rt.sessions) as s:
-            audit(
-                s,
-                "borrow_refused",
-                at=rt.clock(),
-                bank_id=bank_id,
-                actor="patron",
-                subject=ref,
+        return _refused(
+            rt,
+            bank_id,
+            ref,
+            BorrowResult(
+                BorrowOutcome.REFUSED,
                 item=item,
-                reason=why[:200],
-            )
-        return BorrowResult(
-            BorrowOutcome.REFUSED,
-            item=item,
-            title=title,
-            refusal=BorrowRefusal.ILS_REFUSED,
-            ils_says=got.screen_message or None,
+                title=title,
+                refusal=BorrowRefusal.ILS_REFUSED,
+                ils_says=got.screen_message or None,
+            ),
+            why[:200],
         )
     _lent(rt, bank_id, number, item, ref)
     return _open_lent(rt, bank_id, number, item, title, got.due)
@@ -317,21 +298,36 @@ def _settle_lost_reply(
         return _open_lent(rt, bank_id, number, item, title, status.due)
     if status.status.on_loan:
         # The ILS refused our checkout: someone else has the device on loan there.
-        with unit_of_work(rt.sessions) as s:
-            audit(
-                s,
-                "borrow_refused",
-                at=rt.clock(),
-                bank_id=bank_id,
-                actor="patron",
-                subject=ref,
-                item=item,
-                reason=str(BorrowRefusal.ON_LOAN_ELSEWHERE),
-            )
-        return BorrowResult(
+        refused = BorrowResult(
             BorrowOutcome.REFUSED, item=item, title=title, refusal=BorrowRefusal.ON_LOAN_ELSEWHERE
         )
+        return _refused(rt, bank_id, ref, refused)
     return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, item=item, title=title)
+
+
+def _refused(
+    rt: Runtime,
+    bank_id: str,
+    ref: str,
+    result: BorrowResult,
+    reason: str | None = None,
+) -> BorrowResult:
+    """Records the refused borrow in the audit log and hands back ``result``, the patron's
+    answer. The log's reason is ``reason`` or else the result's refusal kind."""
+    with unit_of_work(rt.sessions) as s:
+        audit(
+            s,
+            "borrow_refused",
+            at=rt.clock(),
+            bank_id=bank_id,
+            actor="patron",
+            subject=ref,
+            item=result.item,
+            reason=reason or str(result.refusal),
+            limit=result.limit,
+            has=result.has,
+        )
+    return result
 
 
 def _open_lent(
