@@ -148,24 +148,10 @@ class Bank:
         updated = dataclasses.replace(
             current, state=to, state_before_out_of_service=before_oos, deposits=deposits
         )
-        if current.state is _S.FREE:
-            self._index_remove(current)
-        self._compartments[number] = updated
-        if to is _S.FREE:
-            self._index_add(updated)
+        self._put(current, updated)
         if to in (_S.FREE, _S.RETURN_FREE):
             self._clear(number)
-        return StateChanged(
-            what="compartment",
-            bank_id=self.bank_id,
-            subject=str(number),
-            compartment=number,
-            from_state=current.state.value,
-            to_state=to.value,
-            at=at,
-            actor=actor,
-            reason=reason,
-        )
+        return self._changed(current, updated, at=at, actor=actor, reason=reason)
 
     def restore_target(self, number: int) -> CompartmentState:
         """Where an out-of-service compartment goes back to, judged by what it holds."""
@@ -214,24 +200,11 @@ class Bank:
         if not empty:
             raise IllegalTransition("compartment", current.state.value, to.value)
         updated = dataclasses.replace(current, purpose=purpose, state=to)
-        if current.state is _S.FREE:
-            self._index_remove(current)
-        self._compartments[number] = updated
-        if to is _S.FREE:
-            self._index_add(updated)
+        self._put(current, updated)
         if to is current.state:
             return None
-        return StateChanged(
-            what="compartment",
-            bank_id=self.bank_id,
-            subject=str(number),
-            compartment=number,
-            from_state=current.state.value,
-            to_state=to.value,
-            at=at,
-            actor=actor,
-            reason=f"purpose {current.purpose.value} -> {purpose.value}",
-        )
+        reason = f"purpose {current.purpose.value} -> {purpose.value}"
+        return self._changed(current, updated, at=at, actor=actor, reason=reason)
 
     def place(
         self,
@@ -369,6 +342,30 @@ class Bank:
     @staticmethod
     def _group_key(compartment: Compartment) -> GroupKey:
         return (compartment.height_cm, compartment.inner, compartment.has_charger)
+
+    def _put(self, current: Compartment, updated: Compartment) -> None:
+        """Puts ``updated`` in the place of ``current`` (the same door), keeping the index of
+        free doors in step: a door leaves it as it was and enters it as it is now."""
+        if current.state is _S.FREE:
+            self._index_remove(current)
+        self._compartments[updated.number] = updated
+        if updated.state is _S.FREE:
+            self._index_add(updated)
+
+    def _changed(
+        self, current: Compartment, updated: Compartment, *, at: datetime, actor: str, reason: str
+    ) -> StateChanged:
+        return StateChanged(
+            what="compartment",
+            bank_id=self.bank_id,
+            subject=str(updated.number),
+            compartment=updated.number,
+            from_state=current.state.value,
+            to_state=updated.state.value,
+            at=at,
+            actor=actor,
+            reason=reason,
+        )
 
     def _index_add(self, compartment: Compartment) -> None:
         key = (compartment.purpose, compartment.size)
