@@ -129,22 +129,9 @@ def _from_outcome(answer: CheckinOutcome) -> Finding:
             return _staff(StaffReason.REJECTED, kind, message=answer.screen_message)
         return Finding(DepositState.CHECKED_IN, outcome=kind.value, ils_confirmed=True)
     if kind is CheckinKind.HOLD_HERE:
-        return Finding(
-            DepositState.NEEDS_STAFF,
-            outcome=kind.value,
-            reason=StaffReason.HOLD_HERE,
-            destination=answer.destination,
-            suggestion=LOAD_FOR_PICKUP,
-            ils_confirmed=True,
-        )
+        return _hold_here(kind, answer.destination)
     if kind in (CheckinKind.HOLD_ELSEWHERE, CheckinKind.TRANSIT):
-        return Finding(
-            DepositState.NEEDS_STAFF,
-            outcome=kind.value,
-            reason=StaffReason.TRANSIT,
-            destination=answer.destination,
-            ils_confirmed=True,
-        )
+        return _in_transit(kind, answer.destination)
     if kind is CheckinKind.UNKNOWN_ITEM:
         return _staff(StaffReason.UNKNOWN_ITEM, kind, message=answer.screen_message)
     if kind is CheckinKind.REJECTED:
@@ -156,25 +143,35 @@ def _from_status(status: ItemStatus, branch: str) -> Finding:
     """The finding for an item the ILS shows as no longer on loan after our check-in."""
     st = status.status
     if st is CirculationStatus.WAITING_ON_HOLD_SHELF and status.destination in (None, branch):
-        return Finding(
-            DepositState.NEEDS_STAFF,
-            outcome=CheckinKind.HOLD_HERE.value,
-            reason=StaffReason.HOLD_HERE,
-            destination=branch,
-            suggestion=LOAD_FOR_PICKUP,
-            ils_confirmed=True,
-        )
+        return _hold_here(CheckinKind.HOLD_HERE, branch)
     if st is CirculationStatus.IN_TRANSIT or (
         st is CirculationStatus.WAITING_ON_HOLD_SHELF and status.destination not in (None, branch)
     ):
-        return Finding(
-            DepositState.NEEDS_STAFF,
-            outcome=CheckinKind.TRANSIT.value,
-            reason=StaffReason.TRANSIT,
-            destination=status.destination,
-            ils_confirmed=True,
-        )
+        return _in_transit(CheckinKind.TRANSIT, status.destination)
     return Finding(DepositState.CHECKED_IN, outcome=CheckinKind.NO_HOLD.value, ils_confirmed=True)
+
+
+def _hold_here(outcome: CheckinKind, destination: str | None) -> Finding:
+    """Checked in, and it fills a hold at this bank: staff load it into a pickup compartment."""
+    return Finding(
+        DepositState.NEEDS_STAFF,
+        outcome=outcome.value,
+        reason=StaffReason.HOLD_HERE,
+        destination=destination,
+        suggestion=LOAD_FOR_PICKUP,
+        ils_confirmed=True,
+    )
+
+
+def _in_transit(outcome: CheckinKind, destination: str | None) -> Finding:
+    """Checked in, and it must travel to ``destination``: staff send it."""
+    return Finding(
+        DepositState.NEEDS_STAFF,
+        outcome=outcome.value,
+        reason=StaffReason.TRANSIT,
+        destination=destination,
+        ils_confirmed=True,
+    )
 
 
 def _lent_again(status: ItemStatus, deposited_at: datetime) -> bool:
