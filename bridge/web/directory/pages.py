@@ -36,6 +36,7 @@ DOWN = (
     "The staff directory is not answering right now. Local accounts still work: use the "
     "usual sign-in form."
 )
+NOT_ALLOWED = "Your directory account is not in a group that may use the locker pages."
 
 
 def init_app(app: Flask) -> None:
@@ -66,12 +67,26 @@ def _down(rt: Runtime, source: str, exc: Exception) -> ResponseReturnValue:
             client=request.remote_addr,
         )
     log.warning("staff directory (%s) unreachable at sign-in: %s", source, exc)
-    return render_template("phone/directory_login.html", error=DOWN, source=source), 503
+    return _form(source, DOWN, 503)
+
+
+def _form(source: str, error: str | None = None, status: int = 200) -> ResponseReturnValue:
+    return render_template("phone/directory_login.html", error=error, source=source), status
+
+
+def _refused(
+    rt: Runtime, source: str, error: str, status: int, **detail: Any
+) -> ResponseReturnValue:
+    """A sign-in the directory refused: audited (never with the typed name, which may be a
+    password typed in the wrong box), and the form again with ``error``."""
+    with unit_of_work(rt.sessions) as s:
+        audit(s, "staff_sign_in_failed", at=rt.clock(), actor=f"staff:{source}", **detail)
+    return _form(source, error, status)
 
 
 @bp.get("/ldap")
 def ldap_form() -> ResponseReturnValue:
-    return render_template("phone/directory_login.html", error=None, source="ldap")
+    return _form("ldap")
 
 
 @bp.post("/ldap")
@@ -85,8 +100,7 @@ def ldap_post() -> ResponseReturnValue:
     client = request.remote_addr or "unknown"
     with security.SignInGate(f"ldap:{username}", client) as gate:
         if gate.wait:
-            error = "Too many failed sign-ins. Try again in a few minutes."
-            return render_template("phone/directory_login.html", error=error, source="ldap"), 429
+            return _form("ldap", "Too many failed sign-ins. Try again in a few minutes.", 429)
         try:
             person = ldap_sign_in(conf, username, password)
         except DirectoryDown as exc:
@@ -94,20 +108,11 @@ def ldap_post() -> ResponseReturnValue:
             return _down(rt, "ldap", exc)
         if person is None:
             gate.failed()
-            with unit_of_work(rt.sessions) as s:
-                audit(
-                    s,
-                    "staff_sign_in_failed",
-                    at=rt.clock(),
-                    actor="staff:ldap",  # the typed name may be a password typed in the wrong box
-                    client=client,
-                )
             error = "The user name or password is not right."
-            return render_template("phone/directory_login.html", error=error, source="ldap"), 401
+            return _refused(rt, "ldap", error, 401, client=client)
         gate.succeeded()
     if begin(rt, person, second_factor=False, refresh_token=None) is None:
-        error = "Your directory account is not in a group that may use the locker pages."
-        return render_template("phone/directory_login.html", error=error, source="ldap"), 403
+        return _form("ldap", NOT_ALLOWED, 403)
     return redirect(url_for("staff.status"))
 
 
@@ -146,16 +151,8 @@ def oidc_callback() -> ResponseReturnValue:
         return redirect(url_for("staff.login"))
     refused = "The directory sign-in did not complete. Please try again."
     if request.args.get("state") != pending.get("state") or not request.args.get("code"):
-        with unit_of_work(rt.sessions) as s:
-            audit(
-                s,
-                "staff_sign_in_failed",
-                at=rt.clock(),
-                actor="staff:oidc",
-                reason=request.args.get("error") or "state",
-                client=request.remote_addr,
-            )
-        return render_template("phone/directory_login.html", error=refused, source="oidc"), 400
+        why = request.args.get("error") or "state"
+        return _refused(rt, "oidc", refused, 400, reason=why, client=request.remote_addr)
     try:
         meta = discovery(rt, conf)
         body = token_request(
@@ -172,20 +169,11 @@ def oidc_callback() -> ResponseReturnValue:
     except DirectoryDown as exc:
         return _down(rt, "oidc", exc)
     except (PermissionError, KeyError) as exc:
-        with unit_of_work(rt.sessions) as s:
-            audit(
-                s,
-                "staff_sign_in_failed",
-                at=rt.clock(),
-                actor="staff:oidc",
-                reason=str(exc)[:200],
-                client=request.remote_addr,
-            )
-        return render_template("phone/directory_login.html", error=refused, source="oidc"), 401
+        why = str(exc)[:200]
+        return _refused(rt, "oidc", refused, 401, reason=why, client=request.remote_addr)
     person = person_from(conf, claims)
     amr = claims.get("amr") or []
     mfa = bool(MFA_METHODS & set(amr if isinstance(amr, list) else [amr]))
     if begin(rt, person, second_factor=mfa, refresh_token=body.get("refresh_token")) is None:
-        error = "Your directory account is not in a group that may use the locker pages."
-        return render_template("phone/directory_login.html", error=error, source="oidc"), 403
+        return _form("oidc", NOT_ALLOWED, 403)
     return redirect(url_for("staff.status"))
