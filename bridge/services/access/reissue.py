@@ -28,7 +28,6 @@ from bridge.infra import outbox
 from bridge.notify import MessageKind, queue_message
 from bridge.notify.optout import patron_keys
 from bridge.runtime import Runtime
-from bridge.services.access import phone
 from bridge.services.access.attempts import Budget, OverBudget, reserve
 from bridge.services.access.verification import Verdict, verify_card
 from bridge.services.banks import (
@@ -37,7 +36,7 @@ from bridge.services.banks import (
     audit,
     pseudonym,
 )
-from bridge.services.doors.readiness import ready_facts
+from bridge.services.doors.readiness import issue_ready_access, ready_facts
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.lockers import LoadRow
@@ -146,23 +145,8 @@ def reissue(
             for grant in SqlGrantStore(s).of_patron(bank_id, patron_ref, now):
                 codes.revoke(grant, now)
         doors = tuple(sorted({ld.compartment for ld in loads}))
-        expires = min(ld.expires_at or now + timedelta(days=bank.hold_shelf_days) for ld in loads)
-        issued = codes.issue(
-            bank_id=bank_id,
-            patron_ref=patron_ref,
-            compartments=doors,
-            now=now,
-            expires_at=expires,
-            card_number=card,
-        )
-        url = phone.issue_link(
-            rt,
-            s,
-            bank_id=bank_id,
-            patron_ref=patron_ref,
-            expires_at=expires,
-            now=now,
-            grant_id=issued.grant.grant_id,
+        issued, expires, url = issue_ready_access(
+            rt, s, codes, bank, patron_ref, card, loads, doors, now
         )
         audit(
             s,

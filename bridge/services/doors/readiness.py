@@ -1,8 +1,9 @@
 """Items loaded behind a door are ready: the patron's access code and the message saying so.
 
 :func:`issue_and_notify` runs in the door-close transaction (``bridge.services.doors.events``);
-:func:`ready_facts` is what a "ready for pickup" message says, the first one and a re-issued
-one (``bridge.services.access.reissue``) alike.
+:func:`issue_ready_access` (the code and phone link) and :func:`ready_facts` (what a "ready for
+pickup" message says) serve the first message and a re-issued one
+(``bridge.services.access.reissue``) alike.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bridge.runtime import Runtime
 from bridge.services.access.links import issue_link
 from bridge.services.banks import BankState, SqlGrantStore, access_codes, audit
 from bridge.storage.tables.lockers import LoadRow
-from lockers.access import IssuedAccess
+from lockers.access import AccessCodes, IssuedAccess
 from lockers.states import CompartmentState
 
 _S = CompartmentState
@@ -44,6 +45,41 @@ def ready_facts(
         "address": bank.address,
         "hours": bank.hours,
     }
+
+
+def issue_ready_access(
+    rt: Runtime,
+    s: Session,
+    codes: AccessCodes,
+    bank: BankSettings,
+    patron_ref: str,
+    card: str,
+    loads: Sequence[LoadRow],
+    doors: tuple[int, ...],
+    now: datetime,
+) -> tuple[IssuedAccess, datetime, str | None]:
+    """A typed code + QR for ``doors`` and a phone link, both lasting until the first of
+    ``loads`` leaves the hold shelf: (what was issued, that expiry, the phone link's URL or
+    None when no phone pages are offered)."""
+    expires = min(ld.expires_at or now + timedelta(days=bank.hold_shelf_days) for ld in loads)
+    issued = codes.issue(
+        bank_id=bank.id,
+        patron_ref=patron_ref,
+        compartments=doors,
+        now=now,
+        expires_at=expires,
+        card_number=card,
+    )
+    url = issue_link(
+        rt,
+        s,
+        bank_id=bank.id,
+        patron_ref=patron_ref,
+        expires_at=expires,
+        now=now,
+        grant_id=issued.grant.grant_id,
+    )
+    return issued, expires, url
 
 
 def issue_and_notify(
@@ -95,14 +131,8 @@ def issue_and_notify(
             and ld.compartment != number
         ]
         doors = tuple(sorted({ld.compartment for ld in holds}))
-    expires = min(ld.expires_at or at + timedelta(days=bank.hold_shelf_days) for ld in holds)
-    issued = codes.issue(
-        bank_id=bank_id,
-        patron_ref=patron_ref,
-        compartments=doors,
-        now=at,
-        expires_at=expires,
-        card_number=card,
+    issued, expires, phone_url = issue_ready_access(
+        rt, s, codes, bank, patron_ref, card, holds, doors, at
     )
     audit(
         s,
@@ -114,15 +144,6 @@ def issue_and_notify(
         subject=patron_ref,
         grant=issued.grant.grant_id,
         expires=expires.isoformat(),
-    )
-    phone_url = issue_link(
-        rt,
-        s,
-        bank_id=bank_id,
-        patron_ref=patron_ref,
-        expires_at=expires,
-        now=at,
-        grant_id=issued.grant.grant_id,
     )
     facts = ready_facts(bank, holds, doors, issued, expires)
     facts["phone_url"] = phone_url  # secret like the code; None without access.public_url
