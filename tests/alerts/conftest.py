@@ -10,19 +10,15 @@ from typing import Any
 import pytest
 
 from bridge.config import Settings, load_settings
-from bridge.runtime import Runtime
-from bridge.services.bank_setup import sync_banks
-from bridge.storage.db import make_engine
-from tests.notify.conftest import START, Clock
 from tests.notify.servers import Gateway, Mailbox, start_gateway, stop_gateway
+from tests.support.clock import START, Clock
 from tests.web.conftest import (  # noqa: F401  (fixtures)
     accounts,
     app,
     client,
     doors,
-    fresh_database,
     ils,
-    migrated_db,
+    rt,
     web_config,
 )
 
@@ -63,19 +59,4 @@ def web_settings(tmp_path: Path, mailbox: Mailbox, receiver: Gateway) -> Setting
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(START)
-
-
-@pytest.fixture
-def rt(
-    web_settings: Settings,
-    redis_conn: Any,
-    migrated_db: Path,  # noqa: F811
-    clock: Clock,
-) -> Iterator[Runtime]:
-    fresh_database(web_settings, migrated_db)
-    runtime = Runtime.over(web_settings, make_engine(web_settings.database_url), redis_conn)
-    runtime.clock = clock
-    sync_banks(runtime)
-    yield runtime
-    runtime.close()
+    return Clock(START)  # the staff runtime of tests/web runs on it

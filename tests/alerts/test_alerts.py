@@ -20,8 +20,8 @@ from bridge.storage.tables.core import AuditEventRow, BankRow
 from bridge.storage.tables.returns import DepositRow
 from lockers.drivers.simulated import SimFault
 from tests.alerts.conftest import SECRET
-from tests.notify.conftest import Clock
 from tests.notify.servers import Gateway, Mailbox
+from tests.support.clock import Clock
 from tests.web.conftest import Account, sign_in
 
 

@@ -10,7 +10,8 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import LoadRow, TransitRow
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.simulated import SimFault
-from tests.flows.conftest import audit_kinds, both_databases, load_door, messages, sim, state_of
+from tests.flows.conftest import audit_kinds, load_door, messages, sim, state_of
+from tests.support.db import both_databases
 
 
 @both_databases

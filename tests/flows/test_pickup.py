@@ -19,15 +19,9 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.lockers import LoadRow
 from ils_adapters.memory import MemoryIls
-from tests.flows.conftest import (
-    Clock,
-    audit_kinds,
-    both_databases,
-    load_door,
-    messages,
-    sim,
-    state_of,
-)
+from tests.flows.conftest import audit_kinds, load_door, messages, sim, state_of
+from tests.support.clock import Clock
+from tests.support.db import both_databases
 
 
 def _loaded(rt: Runtime, ils: MemoryIls, patron: str, *items: str) -> list[int]:

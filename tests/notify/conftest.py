@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,13 @@ from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
 from ils_adapters.memory import MemoryIls
-from tests.conftest import base_config
 from tests.notify.servers import Gateway, Mailbox, start_gateway, stop_gateway
+from tests.support.clock import START, Clock
+from tests.support.config import base_config
 
 CARD = "23000000001"
 EMAIL = "ada@example.org"
 PHONE = "+44 7700 900123"
-START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -81,17 +80,6 @@ def notify_config(
 
 
 @dataclass
-class Clock:
-    now: datetime = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
-
-
-@dataclass
 class World:
     rt: Runtime
     ils: MemoryIls
@@ -137,7 +125,7 @@ def make_world(
         settings: Settings = load_settings(
             None, **notify_config(tmp_path, mailbox, gateway, **notifications)
         )
-        clock = Clock()
+        clock = Clock(START)
         rt = Runtime.over(settings, sqlite_engine, redis_conn, clock)
         ils = MemoryIls(clock=clock)
         ils.add_patron(CARD, "1234", email=EMAIL, phone=PHONE, language="en")

@@ -19,9 +19,10 @@ from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.offline import OfflineLoanRow
 from tests.notify.conftest import email_settings, mailbox  # noqa: F401  (the SMTP fixture)
 from tests.notify.servers import Mailbox
-from tests.web.conftest import csrf_from, use_acs, web_config
-from tests.web.test_offline_kiosk import BOOK_1, _load
-from tests.web.test_receipt_on_request import _ask, _offer
+from tests.support.acs import use_acs
+from tests.web.conftest import ask_receipt, csrf_from, load_hold, receipt_offer, web_config
+
+BOOK_1 = "39000000000001"  # held for Ana at MAIN-LOCKER in the sample catalogue
 
 
 @pytest.fixture
@@ -46,13 +47,13 @@ def _bodies(rt: Any, mailbox: Mailbox) -> list[str]:  # noqa: F811
 def test_the_receipt_says_the_due_date_follows_and_the_next_message_brings_it(
     client: FlaskClient, rt: Any, acs: Any, doors: Any, mailbox: Mailbox  # noqa: F811
 ) -> None:
-    _, code = _load(rt, doors, BOOK_1)
+    _, code = load_hold(rt, doors, BOOK_1)
     acs.go_down()
     page = client.get("/kiosk/main-lobby/pickup/code").get_data(as_text=True)
     result = client.post(
         "/kiosk/main-lobby/pickup/code", data={"code": code, "csrf_token": csrf_from(page)}
     ).get_data(as_text=True)
-    assert _ask(client, _offer(result)).status_code == 200
+    assert ask_receipt(client, receipt_offer(result)).status_code == 200
 
     acs.come_back()
     replay_waiting(rt)
