@@ -1,5 +1,5 @@
 """Fixtures every test package shares: settings, a settable clock, the reference SIP2 server,
-databases (SQLite and PostgreSQL) and Redis. Helpers they are built on live in
+an SMTP server, databases (SQLite and PostgreSQL) and Redis. Helpers they are built on live in
 ``tests/support``; a package's own conftest adds only what is particular to it.
 
 Databases: the schema is migrated once per session (SQLite: into a template file each test
@@ -60,6 +60,18 @@ def acs() -> Iterator[ReferenceACS]:
     free loopback port (``tests.support.acs`` lists its patrons and items)."""
     with ReferenceACS(CATALOGUE, behaviour="koha") as server:
         yield server
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Any]:
+    """A real SMTP server on a free port (``tests.support.servers.Mailbox``) that keeps what it
+    receives; ``email_settings(mailbox)`` is the ``[notifications.email]`` sending to it."""
+    from tests.support.servers import Mailbox  # aiosmtpd only for the tests that send mail
+
+    box = Mailbox()
+    box.controller.start()
+    yield box
+    box.controller.stop()
 
 
 # --- databases ---------------------------------------------------------------------------

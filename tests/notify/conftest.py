@@ -16,9 +16,9 @@ from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
 from ils_adapters.memory import MemoryIls
-from tests.notify.servers import Gateway, Mailbox, start_gateway, stop_gateway
 from tests.support.clock import START, Clock
 from tests.support.config import base_config
+from tests.support.servers import Gateway, Mailbox, email_settings, start_gateway, stop_gateway
 
 CARD = "23000000001"
 EMAIL = "ada@example.org"
@@ -26,29 +26,10 @@ PHONE = "+44 7700 900123"
 
 
 @pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox()
-    box.controller.start()
-    yield box
-    box.controller.stop()
-
-
-@pytest.fixture
 def gateway() -> Iterator[Gateway]:
     gw = start_gateway()
     yield gw
     stop_gateway(gw)
-
-
-def email_settings(mailbox: Mailbox) -> dict[str, Any]:
-    """``[notifications.email]`` sending to the test's SMTP server."""
-    return {
-        "enabled": True,
-        "host": "127.0.0.1",
-        "port": mailbox.port,
-        "sender": "lockers@library.example",
-        "timeout_seconds": 5,
-    }
 
 
 def notify_config(

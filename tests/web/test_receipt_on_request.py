@@ -17,9 +17,8 @@ from bridge.services import receipts
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.notifications import NotificationRow
 from bridge.web.kiosk.words import due_date
-from tests.notify.conftest import email_settings, mailbox
-from tests.notify.servers import Mailbox
 from tests.support.acs import use_acs
+from tests.support.servers import Mailbox, email_settings
 from tests.web.conftest import (
     ask_receipt,
     csrf_from,
@@ -28,8 +27,6 @@ from tests.web.conftest import (
     stock,
     web_config,
 )
-
-__all__ = ["mailbox"]  # the real SMTP server fixture
 
 ANA, ANA_PIN, HOTSPOT = "23000000000001", "1234", "39000000000020"
 
