@@ -221,7 +221,7 @@ def web_kib(cfg: Path, loads: int) -> tuple[int, int]:
 
 def start_worker(rt: Any, cfg: Path, deposits: int) -> _Probe:
     """Record ``deposits`` deposits, then start ``lockerbridge worker --burst`` on them."""
-    from bridge.services.returns import record_deposit
+    from bridge.services.returns.recording import record_deposit
 
     when = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     for n in range(deposits):

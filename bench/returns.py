@@ -35,7 +35,7 @@ from bench.figures import Figure, median, percentile
 from bridge.config import load_settings
 from bridge.infra.redis_conn import EmbeddedRedis
 from bridge.runtime import Runtime
-from bridge.services import returns
+from bridge.services.returns import checkin, recording
 from bridge.services.wiring import adapter_for
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.tables.returns import DepositRow
@@ -89,7 +89,7 @@ class _Env:
         return [f"38{i:012d}" for i in range(start, start + n)]
 
     def deposit(self, item: str) -> int:
-        return returns.record_deposit(
+        return recording.record_deposit(
             self.rt,
             bank_id="main-lobby",
             compartment=1,
@@ -151,7 +151,7 @@ def _in_process(env: _Env, items: list[str]) -> tuple[list[float], list[float]]:
         start = time.perf_counter()
         deposit_id = env.deposit(item)
         # What the rq job runs: claim + start in one commit, the ILS, the finish in one commit.
-        returns.check_in_deposit(env.rt, deposit_id, adapter=lambda _rt, _b: timed)
+        checkin.check_in_deposit(env.rt, deposit_id, adapter=lambda _rt, _b: timed)
         total = time.perf_counter() - start
         totals.append(total)
         own.append(total - (timed.spent - before))

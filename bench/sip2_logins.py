@@ -108,13 +108,13 @@ compartment_ranges = [{{ first = 1, last = 2, size = "M", purpose = "return" }}]
 
 
 def _check_in(rt: Any, bank_id: str, item: str) -> None:
-    from bridge.services import returns
+    from bridge.services.returns import checkin, recording
 
     rt.redis.flushdb()  # the job is run here, not by a worker
-    deposit_id = returns.record_deposit(
+    deposit_id = recording.record_deposit(
         rt, bank_id=bank_id, compartment=1, item_barcode=item, deposited_at=datetime.now(UTC)
     )
-    state = returns.check_in_deposit(rt, deposit_id)
+    state = checkin.check_in_deposit(rt, deposit_id)
     if state is None or state.value != "checked_in":
         raise RuntimeError(f"deposit of {item} at {bank_id} ended {state}")
 

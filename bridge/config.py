@@ -95,6 +95,9 @@ class IlsSettings(Strict):
     encoding: Literal["utf-8", "cp1252", "cp850", "ascii", "latin-1"] = "utf-8"
     checksums: bool = True
     timeout_seconds: float = Field(10.0, gt=0)
+    # A request that finds the ILS unreachable marks it down this long: meanwhile pickups skip
+    # it at once instead of waiting for timeouts (bridge.infra.ils_circuit).
+    down_mark_seconds: int = Field(20, ge=1, le=3600)
     # Send 99 on a session idle this long so the ILS keeps it (Koha drops idle ones); 0: never.
     heartbeat_seconds: float = Field(30.0, ge=0)
     # Close a session after this many seconds without a request (heartbeats do not count), so

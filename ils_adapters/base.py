@@ -9,7 +9,8 @@ Errors are typed by what the caller should do:
 * :class:`IlsRejected` - the ILS answered "no" to the request itself (bad login, service not
   allowed); retrying the same request will not help.
 * :class:`OutcomeUnknown` - the request may or may not have been applied (reply lost); verify
-  with :meth:`IlsAdapter.item_status` before doing anything that changes state again.
+  with :meth:`IlsAdapter.item_status` (a checkout: :func:`lent_to`) before doing anything that
+  changes state again.
 * :class:`ProfileMismatch` - the ILS does not behave as its configured profile says; a person
   must fix the configuration.
 
@@ -278,3 +279,15 @@ class IlsAdapter(Protocol):
         """The barcodes on loan to ``patron`` (SIP2 63, charged items): how a sender tells
         its own loan that went through from someone else's, which item status cannot."""
         ...
+
+
+def lent_to(ils: IlsAdapter, patron: str, item: str) -> tuple[bool, ItemStatus]:
+    """Whether ``item`` is on loan to ``patron`` now, with the item's status: how a checkout
+    whose reply was lost (:class:`OutcomeUnknown`) is settled.
+
+    Item information says the item is on loan, not to whom; the patron's loans do. Taking any
+    loan for ours would hand over, as lent to this patron, an item the ILS has lent to someone
+    else. The patron's loans are asked for only when the item is on loan at all.
+    """
+    status = ils.item_status(item)
+    return status.status.on_loan and item in ils.loans_of(patron), status

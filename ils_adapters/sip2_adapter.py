@@ -36,6 +36,11 @@ from sip2.results import AcsStatus, CheckinResult, ItemInformation, PatronFlag, 
 from sip2.results import CirculationStatus as SipStatus
 from sip2.transport import TransportClosed
 
+# Charged items asked per 63 (BP..BQ): well inside a frame, one request for most patrons.
+_LOAN_PAGE = 100
+# Bounds the requests for one patron's loans, whatever a server answers.
+_LOAN_PAGES_MAX = 50
+
 # Patron status positions in plain words (SIP2 64/24 patron status), and which of them stop
 # a checkout. Renewal, recall and hold privileges alone do not.
 _FLAG_WORDS: dict[PatronFlag, str] = {
@@ -322,9 +327,28 @@ class Sip2Adapter:
         )
 
     def loans_of(self, patron: str) -> tuple[str, ...]:
-        with _translated():
-            info = self.client.patron_information(patron, summary=Summary.CHARGED_ITEMS)
-        return info.charged_items
+        """Read page by page (BP/BQ): a server that pages its lists sends only the first items
+        to a 63 without a range, and the item looked for may be among the later ones."""
+        loans: list[str] = []
+        for _ in range(_LOAN_PAGES_MAX):
+            start = len(loans) + 1
+            with _translated():
+                info = self.client.patron_information(
+                    patron,
+                    summary=Summary.CHARGED_ITEMS,
+                    start_item=start,
+                    end_item=start + _LOAN_PAGE - 1,
+                )
+            page = info.charged_items
+            if not page or (loans and page[0] in loans):
+                break  # the end, or a server that ignores BP and starts over
+            loans.extend(page)
+            total = info.charged_items_count
+            if total is None and len(page) < _LOAN_PAGE:
+                break  # without a count, a short page is the last one
+            if total is not None and len(loans) >= total:
+                break
+        return tuple(loans)
 
     def patron_contact(self, patron: str) -> Contact | None:
         if self._contact_source is not None:

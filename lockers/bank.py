@@ -190,6 +190,49 @@ class Bank:
             number, self.restore_target(number), at=at, actor=actor, reason=reason
         )
 
+    def change_purpose(
+        self, number: int, purpose: Purpose, *, at: datetime, actor: str
+    ) -> StateChanged | None:
+        """Give an empty door another purpose (its configuration changed): it becomes the new
+        purpose's kind of empty door, ``free`` or ``return_free``.
+
+        Returns the state change, or None when the state stays (pickup <-> equipment, or the
+        same purpose). Raises ``IllegalTransition`` for a door that is not empty (anything but
+        ``free`` or ``return_free``, or holding, reserved or counting deposits): what is inside
+        belongs to its present purpose.
+        """
+        current = self._require(number)
+        if purpose is current.purpose:
+            return None
+        empty = (
+            current.state in (_S.FREE, _S.RETURN_FREE)
+            and not self._contents.get(number)
+            and number not in self._reservations
+            and not current.deposits
+        )
+        to = _S.RETURN_FREE if purpose is Purpose.RETURN else _S.FREE
+        if not empty:
+            raise IllegalTransition("compartment", current.state.value, to.value)
+        updated = dataclasses.replace(current, purpose=purpose, state=to)
+        if current.state is _S.FREE:
+            self._index_remove(current)
+        self._compartments[number] = updated
+        if to is _S.FREE:
+            self._index_add(updated)
+        if to is current.state:
+            return None
+        return StateChanged(
+            what="compartment",
+            bank_id=self.bank_id,
+            subject=str(number),
+            compartment=number,
+            from_state=current.state.value,
+            to_state=to.value,
+            at=at,
+            actor=actor,
+            reason=f"purpose {current.purpose.value} -> {purpose.value}",
+        )
+
     def place(
         self,
         number: int,

@@ -124,7 +124,7 @@ def cmd_sip2(args: argparse.Namespace) -> int:
 
 
 def cmd_user(args: argparse.Namespace) -> int:
-    from bridge.services.staff.changes import cli_user
+    from bridge.entrypoints.user_command import cli_user
 
     return cli_user(_settings(args), args)
 

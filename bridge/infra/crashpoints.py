@@ -2,7 +2,7 @@
 
 Every transaction goes through :func:`bridge.storage.db.unit_of_work`, and every one of them is a
 commit point. A commit point's label is the module and function that opened the transaction,
-e.g. ``doors.door_closed`` or ``returns.check_in_deposit`` (the prefix ``bridge.services.``,
+e.g. ``doors.events.door_closed`` or ``returns.check_in_deposit`` (the prefix ``bridge.services.``,
 ``bridge.web.``, ``bridge.infra.``, ``bridge.entrypoints.`` or ``bridge.`` dropped, so
 ``bridge.services.access.verification`` gives ``access.verification.verify_secret``); a caller
 may name it explicitly instead.

@@ -2,10 +2,11 @@
 
 A patron at a kiosk must not wait for connect timeouts and retries against a catalogue that
 the last request already found unreachable. A failed SIP2 connect or a timeout (any
-:class:`ils_adapters.base.IlsUnavailable`) marks the ILS down for ``RECHECK_SECONDS``; while
-the mark lasts, pickups skip the ILS at once (and lend offline where the bank allows it). The
-mark clears when the periodic probe (``services.health.probe_ils``, every 30 s) or any later
-request gets through; when it simply runs out, the next request tries the ILS again.
+:class:`ils_adapters.base.IlsUnavailable`) marks the ILS down for its ``down_mark_seconds``
+(``[[ils]]``, 20 by default); while the mark lasts, pickups skip the ILS at once (and lend
+offline where the bank allows it). The mark clears when the periodic probe
+(``services.health.probe_ils``, every 30 s) or any later request gets through; when it simply
+runs out, the next request tries the ILS again.
 
 ``down_since`` survives the short marks: it is when the current outage began, kept until the
 ILS answers, so the bank's ``offline_max_hours`` counts from the start of the outage.
@@ -19,13 +20,13 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from bridge.config import IlsSettings
 from bridge.infra import outbox
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
 
 log = logging.getLogger(__name__)
 
-RECHECK_SECONDS = 20
 _DOWN = "lockerbridge:ils:down:{name}"
 _SINCE = "lockerbridge:ils:down-since:{name}"
 # The start of an outage is forgotten a week after the last failure that renewed it.
@@ -47,12 +48,20 @@ def mark_down(rt: Runtime, ils: str, why: str) -> None:
     now = rt.clock().isoformat()
     try:
         with rt.redis.pipeline(transaction=False) as pipe:
-            pipe.set(_DOWN.format(name=ils), why[:200], ex=RECHECK_SECONDS)
+            pipe.set(_DOWN.format(name=ils), why[:200], ex=_mark_seconds(rt, ils))
             pipe.set(_SINCE.format(name=ils), now, nx=True)
             pipe.expire(_SINCE.format(name=ils), _SINCE_KEEP)
             pipe.execute()
     except Exception as exc:
         log.warning("could not record that ILS %s is down (%s)", ils, exc)
+
+
+def _mark_seconds(rt: Runtime, ils: str) -> int:
+    # An offline loan names the ILS it was made for, which may since have left the settings.
+    for settings in rt.settings.ils:
+        if settings.name == ils:
+            return settings.down_mark_seconds
+    return int(IlsSettings.model_fields["down_mark_seconds"].default)
 
 
 def mark_up(rt: Runtime, ils: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bridge.infra import outbox
 from bridge.runtime import current
-from bridge.services import ill
+from bridge.services.ill import notices
 
 
 def notify_ill_checkin(kind: str, ref: str) -> str:
@@ -13,4 +13,4 @@ def notify_ill_checkin(kind: str, ref: str) -> str:
     claim = outbox.claim(rt, kind, ref)
     if claim is None:
         return "skipped"
-    return ill.tell_partner(rt, claim)
+    return notices.tell_partner(rt, claim)

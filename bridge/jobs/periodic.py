@@ -23,7 +23,7 @@ def schedule(settings: Settings) -> list[tuple[str, str, int]]:
         ("bridge.services.sweeper.sweep_outbox", "default", settings.sweeper_interval_seconds),
         ("bridge.services.expiry.run_expiry", "default", 300),
         # "Door left open" alerts; the shortest bank setting is 10 s, a 30 s beat is enough.
-        ("bridge.services.doors.run_door_checks", "default", 30),
+        ("bridge.services.doors.checks.run_door_checks", "default", 30),
         ("bridge.services.retention.purge", "default", 3600),
         ("bridge.services.health.probe_ils", "default", 30),
         ("bridge.services.dayuse.run_dayuse", "default", 60),

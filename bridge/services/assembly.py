@@ -6,7 +6,7 @@ events (web processes take the webhook, workers the MQTT listeners, the demo bot
 :func:`assemble` once at start-up (``bridge.startup.prepare`` and ``bridge.web.app.create_app`` do),
 which fills the runtime's event table (``bridge.services.events``):
 
-- door opened, door closed, occupancy, fault: ``bridge.services.doors``;
+- door opened, door closed, occupancy, fault: ``bridge.services.doors.events``;
 - card read: ``bridge.services.access.readers`` (card and credential access).
 """
 
@@ -15,15 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 from bridge.runtime import Runtime
-from bridge.services import doors, events
+from bridge.services import events
 from bridge.services.access import readers
+from bridge.services.doors import events as door_events
 from lockers.drivers.base import CardRead
 
 
 def assemble(rt: Runtime) -> Runtime:
     """Registers every event handler on ``rt`` (idempotent); returns ``rt``."""
     table = events.handlers(rt)
-    for kind, handler in doors.HANDLERS.items():
+    for kind, handler in door_events.HANDLERS.items():
         table.setdefault(kind, handler)
     table.setdefault(CardRead, readers.card_read)
     return rt

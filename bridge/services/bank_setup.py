@@ -13,6 +13,7 @@ from bridge.runtime import Runtime
 from bridge.services.banks import load_bank, put_out_of_service, save_compartments
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import BankRow, CompartmentRow
+from lockers.model import Purpose as DomainPurpose
 from lockers.states import CompartmentState
 
 
@@ -44,6 +45,7 @@ def sync_banks(rt: Runtime) -> dict[str, int]:
             }
             configured = {c.number: c for c in bank.all_compartments()}
             back: list[int] = []
+            repurposed: dict[int, Purpose] = {}
             for number, conf in configured.items():
                 crow = existing.get(number)
                 if crow is None:
@@ -76,30 +78,41 @@ def sync_banks(rt: Runtime) -> dict[str, int]:
                     "free",
                     "return_free",
                 ):
-                    # An empty door's description; a changed purpose makes it the other
-                    # kind of empty door (free <-> return_free), which no transition models.
-                    crow.size, crow.purpose = conf.size.value, conf.purpose.value
+                    # An empty door's description. A changed purpose makes it the other kind
+                    # of empty door (free <-> return_free): a state change, so the domain
+                    # bank makes it (below).
+                    crow.size = conf.size.value
                     crow.height_cm, crow.charger = conf.height_cm, conf.charger
                     crow.width_mm, crow.height_mm = conf.width_mm, conf.height_mm
                     crow.depth_mm = conf.depth_mm
-                    crow.state = _initial_state(conf.purpose)
+                    if crow.purpose != conf.purpose.value:
+                        repurposed[number] = conf.purpose
                     counts["updated"] += 1
             gone = [n for n, c in existing.items() if n not in configured and c.fault != _REMOVED]
-            if back or gone:
+            if back or gone or repurposed:
                 counts["updated"] += len(back)
                 counts["retired"] += len(gone)
-                _retire_and_restore(s, bank.id, gone, back, now)
+                _through_the_bank(s, bank.id, repurposed, gone, back, now)
     return counts
 
 
-def _retire_and_restore(
-    s: Session, bank_id: str, gone: list[int], back: list[int], now: datetime
+def _through_the_bank(
+    s: Session,
+    bank_id: str,
+    repurposed: dict[int, Purpose],
+    gone: list[int],
+    back: list[int],
+    now: datetime,
 ) -> None:
-    """Doors that left the configuration go out of service (fault :data:`_REMOVED`); doors
-    that came back return to the state that fits what they hold. Through the domain bank, the
-    one place compartment state changes."""
+    """Empty doors whose purpose changed become the new purpose's kind of empty door; doors
+    that left the configuration go out of service (fault :data:`_REMOVED`); doors that came
+    back return to the state that fits what they hold. Through the domain bank, the one place
+    compartment state changes."""
     s.flush()
     state = load_bank(s, bank_id)
+    for number, purpose in repurposed.items():
+        to = DomainPurpose(purpose.value)
+        state.bank.change_purpose(number, to, at=now, actor="configuration")
     for number in back:
         state.rows[number].fault = None
         if state.bank.compartment(number).state is CompartmentState.OUT_OF_SERVICE:

@@ -157,6 +157,8 @@ def save_compartments(state: BankState, at: datetime) -> None:
         row = state.rows[compartment.number]
         if row.deposits != compartment.deposits:
             row.deposits = compartment.deposits
+        if row.purpose != compartment.purpose.value:  # an empty door's purpose changed
+            row.purpose = compartment.purpose.value
         if row.state != compartment.state.value:
             row.state = compartment.state.value
             row.state_since = at

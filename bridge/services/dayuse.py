@@ -41,7 +41,7 @@ from bridge.services.banks import (
     put_out_of_service,
     save_compartments,
 )
-from bridge.services.doors import open_door
+from bridge.services.doors.opening import open_door
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import DayUseRow
 from bridge.storage.tables.core import CompartmentRow

@@ -2,8 +2,8 @@
 and choosing the return door a deposit goes into.
 
 Kept below ``bridge.services.returns`` (which checks deposits in and so reaches the ILS,
-equipment and ILL modules) so that the door-close event (``bridge.services.doors``) can record
-its deposits in its own transaction without depending on any of that.
+equipment and ILL modules) so that the door-close event (``bridge.services.doors.closing``) can
+record its deposits in its own transaction without depending on any of that.
 """
 
 from __future__ import annotations

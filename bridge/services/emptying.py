@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bridge.runtime import Runtime
 from bridge.services.banks import audit
-from bridge.services.returns import NotNeedingStaff, explain, resolve_needs_staff
+from bridge.services.returns.worklist import NotNeedingStaff, explain, resolve_needs_staff
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.returns import DepositRow

@@ -1,16 +1,18 @@
 """Equipment lending: laptops, hotspots, cameras kept in (charging) equipment compartments.
 
 - :func:`stock_equipment` (staff): puts a lendable item into an empty equipment compartment;
-  the door opens, and when it closes the item is ``available`` (``doors.door_closed``).
+  the door opens, and when it closes the item is ``available`` (``doors.events.door_closed``).
 - :func:`borrow_equipment` (patron at the kiosk): card + PIN verified with the ILS first
   (SIP2 63), then the category rules (``settings.equipment``: how many per patron, fines),
   then the ILS checkout (SIP2 11; a charge must be accepted, i.e. sent with BO=Y only when the
   patron said yes), and only then the door opens. A loan recorded whose door never opened
   (the process died between the two) is finished by the patron's next try: the same door
-  opens, with no second checkout (:func:`_interrupted_loan`).
+  opens, with no second checkout (:func:`_interrupted_loan`). A checkout whose reply was lost
+  is settled by asking the ILS (:func:`_settle_lost_reply`): lent to this patron → the loan
+  goes on and the door opens; lent to someone else → refused, the door stays shut.
 - The device comes back through the return flow: once the ILS confirms the check-in,
-  ``bridge.services.returns`` calls :func:`on_checked_in`, which puts the device back in stock
-  (``available``, not in a door yet) or, when the bank's ``equipment_inspection`` is on, in
+  ``bridge.services.returns.checkin`` calls :func:`on_checked_in`, which puts the device back in
+  stock (``available``, not in a door yet) or, when the bank's ``equipment_inspection`` is on, in
   ``inspection`` until staff record it (:func:`record_inspection`). Staff then put it into an
   equipment compartment with :func:`stock_equipment`; only devices behind a door are lent.
 
@@ -21,6 +23,7 @@ Equipment states: ``stocking`` (door open for staff) → ``available`` (in a doo
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -39,18 +42,27 @@ from bridge.services.banks import (
     lock_bank,
     save_compartments,
 )
-from bridge.services.doors import open_door, opened_for_pickup_since
+from bridge.services.doors.opening import open_door
+from bridge.services.doors.reopening import opened_for_pickup_since
 from bridge.services.pickup import ILS_DOWN
 from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
-from ils_adapters.base import CheckoutKind, IlsRejected, IlsUnavailable, OutcomeUnknown
+from ils_adapters.base import (
+    CheckoutKind,
+    IlsAdapter,
+    IlsRejected,
+    IlsUnavailable,
+    OutcomeUnknown,
+    lent_to,
+)
 from lockers.errors import IllegalTransition
 from lockers.model import Item, Purpose, SizeClass
 from lockers.states import CompartmentState
 
 _S = CompartmentState
+log = logging.getLogger(__name__)
 
 
 class EquipmentError(ValueError):
@@ -226,10 +238,13 @@ def borrow_equipment(
                 reason=refusal,
             )
         return BorrowResult(BorrowOutcome.REFUSED, refusal, item=item)
+    adapter = adapter_for(rt, bank_id)
     try:
-        got = adapter_for(rt, bank_id).checkout(card, item, fee_acknowledged=fee_acknowledged)
-    except (IlsUnavailable, OutcomeUnknown):
+        got = adapter.checkout(card, item, fee_acknowledged=fee_acknowledged)
+    except IlsUnavailable:
         return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, ILS_DOWN, item=item)
+    except OutcomeUnknown:
+        return _settle_lost_reply(rt, adapter, bank_id, card, ref, number, item, title)
     except IlsRejected as exc:
         got_message = exc.screen_message or str(exc)
         return BorrowResult(
@@ -259,6 +274,47 @@ def borrow_equipment(
         return BorrowResult(BorrowOutcome.REFUSED, f"You cannot borrow {title}: {why}.", item=item)
     _lent(rt, bank_id, number, item, ref)
     return _open_lent(rt, bank_id, number, item, title, got.due)
+
+
+def _settle_lost_reply(
+    rt: Runtime,
+    adapter: IlsAdapter,
+    bank_id: str,
+    card: str,
+    ref: str,
+    number: int,
+    item: str,
+    title: str | None,
+) -> BorrowResult:
+    """The checkout's reply was lost: the ILS may have lent the device. Asked the way a pickup
+    asks (:func:`lent_to`, docs/sip2-notes.md, Connections) before the door is decided on: a
+    device left shut in while the ILS shows it lent would stay charged to the patron."""
+    try:
+        ours, status = lent_to(adapter, card, item)
+    except (IlsUnavailable, IlsRejected):
+        log.warning("equipment %s: checkout reply lost and the look-up failed", item)
+        return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, ILS_DOWN, item=item)
+    if ours:
+        _lent(rt, bank_id, number, item, ref)
+        return _open_lent(rt, bank_id, number, item, title, status.due)
+    if status.status.on_loan:
+        # The ILS refused our checkout: someone else has the device on loan there.
+        why = "the library system shows it on loan to another patron"
+        with unit_of_work(rt.sessions) as s:
+            audit(
+                s,
+                "borrow_refused",
+                at=rt.clock(),
+                bank_id=bank_id,
+                actor="patron",
+                subject=ref,
+                item=item,
+                reason=why,
+            )
+        return BorrowResult(
+            BorrowOutcome.REFUSED, f"You cannot borrow {title}: {why}. Please see staff.", item=item
+        )
+    return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, ILS_DOWN, item=item)
 
 
 def _open_lent(

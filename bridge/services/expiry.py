@@ -27,7 +27,8 @@ from bridge.infra import outbox
 from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime, current
 from bridge.services.banks import audit, audit_events, load_bank, lock_bank, save_compartments
-from bridge.services.doors import check_open_doors, open_door
+from bridge.services.doors.checks import check_open_doors
+from bridge.services.doors.opening import open_door
 from bridge.services.pickup import purge_picked_up
 from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work

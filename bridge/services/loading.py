@@ -11,9 +11,9 @@ where it must go instead (docs/architecture.md, Load).
 3. ILS check-in **at the bank's branch** (the bank's own SIP login): the profile-mapped outcome
    says hold here / hold or transfer elsewhere / no hold;
 4. hold here → ``lockers.allocation.allocate`` (joins the patron's door when the item fits),
-   reservation stored, door opened (``bridge.services.doors.open_door``, which moves the
+   reservation stored, door opened (``bridge.services.doors.opening.open_door``, which moves the
    reservation if the door fails twice). The patron is told only when the door closes
-   (``bridge.services.doors.door_closed``).
+   (``bridge.services.doors.events.door_closed``).
 
 Each answer is a :class:`ScanResult` with a message for the member of staff at the bank.
 """
@@ -38,7 +38,7 @@ from bridge.services.banks import (
     pseudonym,
     save_compartments,
 )
-from bridge.services.doors import open_door
+from bridge.services.doors.opening import open_door
 from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow

@@ -43,11 +43,11 @@ from bridge.storage.tables.core import OutboxRow
 from bridge.storage.tables.offline import OfflineLoanRow
 from ils_adapters.base import (
     CheckoutKind,
-    CirculationStatus,
     IlsAdapter,
     IlsRejected,
     IlsUnavailable,
     OutcomeUnknown,
+    lent_to,
 )
 
 log = logging.getLogger(__name__)
@@ -241,14 +241,11 @@ def _start(s: Session, claim: outbox.Claim, now: datetime) -> _Attempt | None:
 
 def _send(ils: IlsAdapter, attempt: _Attempt) -> _Answer:
     if attempt.look_first:
-        status = ils.item_status(attempt.item)
-        # On loan: to this patron when an earlier attempt went through (its reply was lost,
-        # or the worker died); item status does not say to whom, the patron's loans do. On
-        # loan to someone else, the checkout below is refused and staff are told.
-        if status.status in (
-            CirculationStatus.CHARGED,
-            CirculationStatus.CHARGED_NOT_TO_BE_RECALLED,
-        ) and attempt.item in ils.loans_of(attempt.patron):
+        # On loan to this patron when an earlier attempt went through (its reply was lost, or
+        # the worker died). On loan to someone else, the checkout below is refused and staff
+        # are told.
+        ours, status = lent_to(ils, attempt.patron, attempt.item)
+        if ours:
             return _Answer(RECORDED, due=status.due)
     try:
         got = ils.checkout(attempt.patron, attempt.item, offline_at=attempt.picked_up_at)

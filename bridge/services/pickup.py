@@ -8,7 +8,7 @@ Order of work, whichever way the patron identifies:
 3. check out every item in the patron's compartments at this bank (SIP2 11);
 4. open only the doors whose items were all checked out; explain the others in plain words;
 5. door closed and empty → compartment free and the patron↔item link purged
-   (``bridge.services.doors.door_closed``).
+   (``bridge.services.doors.events.door_closed``).
 
 Every refusal is audited under a pseudonym and leaves the compartments as they were.
 """
@@ -43,18 +43,19 @@ from bridge.services.banks import (
     lock_bank,
     save_compartments,
 )
-from bridge.services.doors import open_door, opened_for_pickup_since
+from bridge.services.doors.opening import open_door
+from bridge.services.doors.reopening import opened_for_pickup_since
 from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
 from ils_adapters.base import (
     CheckoutKind,
-    CirculationStatus,
     IlsAdapter,
     IlsRejected,
     IlsUnavailable,
     OutcomeUnknown,
+    lent_to,
 )
 from lockers.states import CompartmentState
 
@@ -524,14 +525,14 @@ def _check_out(
     except OutcomeUnknown:
         # The reply was lost: ask what happened before deciding (docs/sip2-notes.md, Connections).
         try:
-            status = adapter.item_status(w.item)
+            ours, status = lent_to(adapter, w.patron, w.item)
         except (IlsUnavailable, IlsRejected):
             return _MAYBE_LENT, None, None
-        if status.status in (
-            CirculationStatus.CHARGED,
-            CirculationStatus.CHARGED_NOT_TO_BE_RECALLED,
-        ):
+        if ours:
             return None, None, status.due
+        if status.status.on_loan:
+            # The ILS refused our checkout: the item is someone else's loan.
+            return _plain("the item is on loan to another patron"), None, None
         return ILS_DOWN, None, None
     if got.ok:
         return None, None, got.due

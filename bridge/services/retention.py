@@ -2,8 +2,10 @@
 
 docs/operations.md (Data retention): links are purged at most ``retention.patron_item_link_hours``
 after the ILS confirmed the loan or return; the pseudonymised audit log is kept
-``retention.audit_days``.
-This job is the backstop: the flows already clear links as soon as they can.
+``retention.audit_days``. Finished offline loans (:mod:`bridge.services.offline_loans`:
+recorded by the ILS, or refused and handled by staff) are deleted
+``retention.patron_item_link_hours`` after they finished. This job is the backstop: the flows
+already clear links as soon as they can.
 
 Deleting a year-old day of a consortium's audit log is tens of thousands of rows: the deletes
 go in batches of ``DELETE_BATCH`` rows, each in its own short transaction, so the job never
@@ -15,16 +17,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, update
+from sqlalchemy.orm import aliased
 
 from bridge.runtime import Runtime, current
+from bridge.services.offline_loans import OPEN_STATES, RECORDED, REFUSED
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, OutboxRow
 from bridge.storage.tables.ill import IllRequestRow
 from bridge.storage.tables.lockers import LoadRow
 from bridge.storage.tables.notifications import NotificationRow
+from bridge.storage.tables.offline import OfflineLoanRow
 from bridge.storage.tables.returns import DepositRow
 
 log = logging.getLogger(__name__)
@@ -33,7 +38,9 @@ DELETE_BATCH = 5_000
 
 
 def _delete_in_batches(
-    rt: Runtime, table: type[AuditEventRow] | type[OutboxRow], *where: ColumnElement[bool]
+    rt: Runtime,
+    table: type[AuditEventRow] | type[OutboxRow] | type[OfflineLoanRow],
+    *where: ColumnElement[bool],
 ) -> int:
     """Deletes the rows matching ``where``, ``DELETE_BATCH`` at a time, one transaction each."""
     deleted = 0
@@ -54,6 +61,30 @@ class PurgeReport:
     audit_events: int
     outbox_rows: int
     ill_links: int = 0
+    offline_loans: int = 0
+
+
+def _finished_offline_loans(link_cutoff: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Offline loans the ILS recorded, or whose refusal staff handled, before ``link_cutoff``.
+
+    The card number went when they finished; the row still ties the patron's pseudonym to the
+    item, so the whole row goes. A row whose pickup still has a loan on its way stays: the
+    patron's message, sent when the last one is recorded, lists the pickup's recorded items.
+    """
+    sibling = aliased(OfflineLoanRow)
+    row = OfflineLoanRow
+    return (
+        or_(
+            and_(row.state == RECORDED, row.finished_at <= link_cutoff),
+            and_(row.state == REFUSED, row.resolved_at <= link_cutoff),
+        ),
+        ~exists().where(
+            sibling.patron_ref == row.patron_ref,
+            sibling.bank_id == row.bank_id,
+            sibling.picked_up_at == row.picked_up_at,
+            sibling.state.in_(OPEN_STATES),
+        ),
+    )
 
 
 def purge_now(rt: Runtime) -> PurgeReport:
@@ -112,6 +143,7 @@ def purge_now(rt: Runtime) -> PurgeReport:
         OutboxRow.state == "done",
         OutboxRow.done_at < now - timedelta(days=DONE_OUTBOX_DAYS),
     )
+    offline = _delete_in_batches(rt, OfflineLoanRow, *_finished_offline_loans(link_cutoff))
     report = PurgeReport(
         load_links=links[0],
         deposit_links=links[1],
@@ -119,6 +151,7 @@ def purge_now(rt: Runtime) -> PurgeReport:
         audit_events=audit,
         outbox_rows=outbox,
         ill_links=links[3],
+        offline_loans=offline,
     )
     log.info("retention: %s", report)
     return report

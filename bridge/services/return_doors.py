@@ -1,7 +1,8 @@
 """A return at the bank: open an empty return door for the item the patron scanned.
 
-The deposit itself is recorded by ``bridge.services.doors`` when the door closes (it looks for
-the ``LoadRow`` of kind ``deposit`` written here), then checked in by the returns worker.
+The deposit itself is recorded by ``bridge.services.doors.closing`` when the door closes (it
+looks for the ``LoadRow`` of kind ``deposit`` written here), then checked in by the returns
+worker.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import delete
 from bridge.runtime import Runtime
 from bridge.services.banks import audit, lock_bank
 from bridge.services.deposits import door_for_deposit
-from bridge.services.doors import open_door
+from bridge.services.doors.opening import open_door
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import LoadRow
 

@@ -12,7 +12,7 @@ from bridge.infra import outbox
 from bridge.runtime import Runtime, current
 from bridge.services import offline_loans
 from bridge.services.deposits import release_abandoned_scans
-from bridge.services.returns import replay_waiting
+from bridge.services.returns.checkin import replay_waiting
 
 log = logging.getLogger(__name__)
 

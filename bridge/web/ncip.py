@@ -15,8 +15,8 @@ from flask import Blueprint, Flask, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge.runtime import Runtime
-from bridge.services import ill
 from bridge.services.access.rejections import rejection_to_audit
+from bridge.services.ill import callers, responder
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.web.security import csrf
@@ -50,7 +50,7 @@ def _problem(kind: str, detail: str, status: int = 200) -> Response:
 @bp.post("/ncip")
 def ncip() -> Response:
     rt = _runtime()
-    caller = ill.authenticate(rt.settings, request.headers)
+    caller = callers.authenticate(rt.settings, request.headers)
     if caller is None:
         _refused(rt)
         response = _problem(
@@ -68,7 +68,7 @@ def ncip() -> Response:
     body = _body(limit)
     if body is None:
         return _problem("Invalid Message Syntax Error", f"message over the {limit}-byte limit")
-    return _xml(handle(body, ill.IllHandler(rt, caller), max_bytes=limit))
+    return _xml(handle(body, responder.IllHandler(rt, caller), max_bytes=limit))
 
 
 def _declared_xml(mimetype: str) -> bool:
@@ -101,7 +101,7 @@ def _refused(rt: Runtime) -> None:
     if earlier is None:
         return  # one row per caller address and minute: the log cannot be flooded
     presented = []
-    if request.headers.get(ill.SECRET_HEADER):
+    if request.headers.get(callers.SECRET_HEADER):
         presented.append("secret")
     if request.headers.get(rt.settings.security.ncip_client_dn_header):
         presented.append("certificate")

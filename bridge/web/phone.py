@@ -11,7 +11,7 @@
   prove nothing.
 - ``/phone/dayuse/<bank_id>``: reserve or reopen a day-use compartment (card + PIN + presence).
 
-``init_app`` also registers the directory sign-in (:mod:`bridge.web.directory`).
+``init_app`` also registers the directory sign-in (:mod:`bridge.web.directory.pages`).
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ from bridge.services.access.verification import Verdict, verify_presence
 from bridge.services.banks import audit
 from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
-from bridge.web import directory, security
+from bridge.web import security
 from bridge.web.branding import brand_for
+from bridge.web.directory import pages as directory_pages
 from bridge.web.kiosk import words as kiosk_words
 from bridge.web.kiosk.identity import kiosk_allowed
 from bridge.web.kiosk.text import LANGUAGES, language, text
@@ -59,7 +60,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(staff_bp)
 
-    directory.init_app(app)
+    directory_pages.init_app(app)
 
 
 @bp.after_request

@@ -12,6 +12,9 @@ modes of the reference ACS (set at construction; the flow tests run against each
   worker without an answer, even to their login.
 - ``drop_on_unknown_item``: a 17, 09 or 11 for a barcode not in the catalogue closes the
   connection without a reply (a worker dying on it).
+- ``list_page``: a 64 lists at most this many items of the list its 63 asked for, from BP
+  (the first when left out), whatever BQ says; the count in the fixed part stays the whole
+  list's. A client reads a long list by asking again from the next position.
 """
 
 from __future__ import annotations
@@ -34,10 +37,30 @@ class Modes:
     status_says_no: bool = False
     workers: int | None = None
     drop_on_unknown_item: bool = False
+    list_page: int | None = None
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:
             raise ValueError("workers must be at least 1")
+        if self.list_page is not None and self.list_page < 1:
+            raise ValueError("list_page must be at least 1")
+
+    def paged(self, request: Message) -> Message:
+        """A 63 as a server in these modes serves it: BQ no further than one page from BP."""
+        if self.list_page is None or request.command != "63":
+            return request
+        try:
+            start = max(1, int((request.first("BP") or "").strip() or "1"))
+        except ValueError:
+            start = 1
+        last = start + self.list_page - 1
+        try:
+            asked = int((request.first("BQ") or "").strip())
+        except ValueError:
+            asked = last
+        end = min(last, asked) if asked > 0 else last
+        fields = (*(pair for pair in request.fields if pair[0] != "BQ"), ("BQ", str(end)))
+        return Message(request.command, request.fixed, fields)
 
     def rewrite(self, reply: Message) -> Message:
         """The reply as a server in these modes writes it."""
@@ -70,6 +93,7 @@ PRESETS: dict[str, Modes] = {
     "status-says-no": Modes(status_says_no=True),
     "one-worker": Modes(workers=1),
     "drops-unknown": Modes(drop_on_unknown_item=True),
+    "paged-lists": Modes(list_page=10),
 }
 
 

@@ -169,15 +169,16 @@ def patron_information(
             ("CC", _money(cat.fine_limit)),
             ("PC", patron.category),  # Koha: patron category
         ]
-    # Spec: the summary asks for one list at a time.
+    # Spec: the summary asks for one list at a time, BP..BQ (from 1, both included) of it.
+    part = _asked_range(request)
     if summary[0] == "Y":
-        fields += [("AS", h.captured_item or h.item or h.record or "") for h in waiting]
+        fields += [("AS", h.captured_item or h.item or h.record or "") for h in waiting[part]]
     if summary[1] == "Y":
-        fields += [("AT", i.barcode) for i in overdue]
+        fields += [("AT", i.barcode) for i in overdue[part]]
     if summary[2] == "Y":
-        fields += [("AU", i.barcode) for i in loans]
+        fields += [("AU", i.barcode) for i in loans[part]]
     if summary[5] == "Y":
-        fields += [("CD", h.item or h.record or "") for h in unavailable]
+        fields += [("CD", h.item or h.record or "") for h in unavailable[part]]
     if patron is not None:
         fields += [("BE", patron.email or None), ("BF", patron.phone or None)]
     fields.append(("AF", _screen(cat, patron)))
@@ -194,6 +195,21 @@ def patron_information(
         recall_items_count="0000",
         unavailable_holds_count=f"{len(unavailable):04d}",
     )
+
+
+def _asked_range(request: Message) -> slice:
+    """The items BP..BQ of a 63's list; a field left out or unreadable asks from the first or
+    to the last (Koha reads them so)."""
+    start, end = _position(request.first("BP")), _position(request.first("BQ"))
+    return slice((start or 1) - 1, end)
+
+
+def _position(text: str | None) -> int | None:
+    try:
+        value = int((text or "").strip())
+    except ValueError:
+        return None
+    return value if value > 0 else None
 
 
 def _hold_queue(cat: Catalogue, behaviour: Behaviour, item: Item) -> str | None:

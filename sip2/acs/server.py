@@ -282,6 +282,7 @@ class Connection:
         ):
             log.info("mode: closing the connection on an unknown barcode")
             return False
+        request = modes.paged(request)
         outcome = self.acs.engine.handle(self.session, request, refuse_login=faults.refuse_logins)
         if outcome.reply is None:
             return not outcome.close

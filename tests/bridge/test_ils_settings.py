@@ -1,4 +1,4 @@
-"""The [[ils]] settings of this change: time zone, idle close, heartbeat off, test item."""
+"""The [[ils]] settings: time zone, idle close, heartbeat off, test item, the down mark."""
 
 from __future__ import annotations
 
@@ -49,3 +49,10 @@ def test_heartbeat_zero_is_off_and_idle_close_reaches_the_pool(tmp_path: Path) -
 def test_the_evergreen_mediator_profile_is_accepted(tmp_path: Path) -> None:
     settings = load_settings(None, **_ils(tmp_path, profile="evergreen-mediator"))
     assert settings.ils[0].profile == "evergreen-mediator"
+
+
+def test_the_down_mark_defaults_to_twenty_seconds_and_zero_is_refused(tmp_path: Path) -> None:
+    assert load_settings(None, **_ils(tmp_path)).ils[0].down_mark_seconds == 20
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, **_ils(tmp_path, down_mark_seconds=0))
+    assert "down_mark_seconds" in str(caught.value)

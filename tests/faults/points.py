@@ -72,12 +72,12 @@ ILS_NCIP_SECRET = "crash-point-ils-ncip-secret-0123456789"
 # The commit points of a return, in the order they happen, and the process that reaches each.
 RETURN_POINTS = (
     ("return_doors.open_return_door", "web: the scan reserves a return door"),
-    ("doors._record_opened", "web: the controller confirmed the door open"),
-    ("doors._door_opened", "web (webhook): door opened event"),
-    ("doors._occupancy", "web (webhook): occupancy event"),
-    ("doors.door_closed", "web (webhook): door closed: deposit recorded"),
-    ("returns.check_in_deposit", "worker: check-in claimed, checkin_sent set"),
-    ("returns._finish", "worker: check-in result stored"),
+    ("doors.opening._record_opened", "web: the controller confirmed the door open"),
+    ("doors.events._door_opened", "web (webhook): door opened event"),
+    ("doors.events._occupancy", "web (webhook): occupancy event"),
+    ("doors.events.door_closed", "web (webhook): door closed: deposit recorded"),
+    ("returns.checkin.check_in_deposit", "worker: check-in claimed, checkin_sent set"),
+    ("returns.checkin._finish", "worker: check-in result stored"),
 )
 
 
@@ -86,10 +86,10 @@ RETURN_POINTS = (
 LOADING_POINTS = (
     ("loading.scan_item", "web: the scan's local checks"),
     ("loading._load", "web: hold checked in, door reserved"),
-    ("doors._record_opened", "web: the controller confirmed the door open"),
-    ("doors._door_opened", "web (webhook): door opened event"),
-    ("doors._occupancy", "web (webhook): occupancy event"),
-    ("doors.door_closed", "web (webhook): loaded, code issued, message queued"),
+    ("doors.opening._record_opened", "web: the controller confirmed the door open"),
+    ("doors.events._door_opened", "web (webhook): door opened event"),
+    ("doors.events._occupancy", "web (webhook): occupancy event"),
+    ("doors.events.door_closed", "web (webhook): loaded, code issued, message queued"),
     ("notify.delivery._deliver", "worker: message claimed"),
     ("notify.delivery._settle", "worker: message done"),
 )
@@ -101,17 +101,17 @@ PICKUP_POINTS = (
     ("pickup.hand_over:1", "web: the patron's items read"),
     ("pickup.hand_over:2", "web: doors out of order read"),
     ("pickup.hand_over:3", "web: items lent, doors picked_up, code used"),
-    ("doors._record_opened", "web: the controller confirmed the door open"),
-    ("doors._door_opened", "web (webhook): door opened event"),
-    ("doors._occupancy", "web (webhook): occupancy event"),
-    ("doors.door_closed", "web (webhook): door closed empty: freed"),
+    ("doors.opening._record_opened", "web: the controller confirmed the door open"),
+    ("doors.events._door_opened", "web (webhook): door opened event"),
+    ("doors.events._occupancy", "web (webhook): occupancy event"),
+    ("doors.events.door_closed", "web (webhook): door closed empty: freed"),
 )
 
 
 # Card + PIN, QR and phone link share the code's hand_over; each way's own points, and a kill
 # after the handover's commit for each.
 _HANDED_OVER = ("pickup.hand_over:3", "web: items lent, doors picked_up, code used")
-_OPENED = ("doors._record_opened", "web: the controller confirmed the door open")
+_OPENED = ("doors.opening._record_opened", "web: the controller confirmed the door open")
 CARD_POINTS = (_HANDED_OVER,)  # the card is checked with the ILS: no commit of its own
 QR_POINTS = (("access.verification.verify_secret", "web: QR token looked up"), _HANDED_OVER)
 PHONE_POINTS = (
@@ -128,8 +128,8 @@ EQUIPMENT_POINTS = (
     ("equipment.borrow_equipment", "web: card checked (no commit); a laptop found"),
     ("equipment._lent", "web: lent at the ILS, loan recorded; door not opened"),
     _OPENED,
-    ("doors._door_opened", "web (webhook): door opened event"),
-    ("doors.door_closed", "web (webhook): door closed empty: freed"),
+    ("doors.events._door_opened", "web (webhook): door opened event"),
+    ("doors.events.door_closed", "web (webhook): door closed empty: freed"),
 )
 
 # Reserving a day-use door at the kiosk page and leaving a bag in it; then finishing.
@@ -138,24 +138,28 @@ DAYUSE_POINTS = (
     ("dayuse.set_aside", "web: day-use doors held out of service"),
     ("dayuse._reserve_and_open", "web: reservation stored; door not opened"),
     _OPENED,
-    ("doors.door_closed", "web (webhook): door closed on the bag"),
+    ("doors.events.door_closed", "web (webhook): door closed on the bag"),
 )
 DAYUSE_FINISH_POINTS = (
     ("dayuse.finish", "web: reservation ended; door not opened"),
     _OPENED,
-    ("doors.door_closed", "web (webhook): door closed, emptied"),
+    ("doors.events.door_closed", "web (webhook): door closed, emptied"),
 )
+# The same from the phone page (card + PIN and the number on the kiosk's screen): the web
+# process's commits, whose answer to the phone is lost; the door's events are the kiosk's.
+DAYUSE_PHONE_POINTS = DAYUSE_POINTS[:-1]
+DAYUSE_PHONE_FINISH_POINTS = DAYUSE_FINISH_POINTS[:-1]
 
 
 # An inter-library loan: AcceptItem over NCIP (HTTP to /ncip, passed on to the ILS's NCIP
 # responder), then loaded, picked up and returned as a hold; the return's check-in tells the
 # lending library with CheckInItem (worker).
 ILL_POINTS = (
-    ("ill.accept_item", "web (/ncip): loan stored; AcceptItem not yet passed on"),
-    ("ill._forward", "web (/ncip): the ILS created the item; loan accepted, door held back"),
-    ("returns._finish", "worker: checked in, loan returned, CheckInItem queued"),
-    ("ill.tell_partner:1", "worker: loan read; CheckInItem not yet sent"),
-    ("ill.tell_partner:2", "worker: CheckInItem answered; loan closed"),
+    ("ill.accepting.accept_item", "web (/ncip): loan stored; AcceptItem not yet passed on"),
+    ("ill.accepting._forward", "web (/ncip): the ILS created the item; loan accepted, door held back"),
+    ("returns.checkin._finish", "worker: checked in, loan returned, CheckInItem queued"),
+    ("ill.notices.tell_partner:1", "worker: loan read; CheckInItem not yet sent"),
+    ("ill.notices.tell_partner:2", "worker: CheckInItem answered; loan closed"),
 )
 
 
@@ -1086,12 +1090,39 @@ def _kiosk_form(inst: Installation, data: dict[str, str]) -> None:
             pass
 
 
-def _dayuse_door(inst: Installation, n: int, data: dict[str, str], act: str) -> int | None:
-    """Patron ``n`` sends the day-use form and, at the door that opens, does ``act`` ("put":
-    leaves a bag; "take": takes everything) and shuts it; tries again once when none opened."""
+def _phone_form(inst: Installation, data: dict[str, str]) -> None:
+    """The phone's day-use page: the form, sent with the number the kiosk's screen shows now;
+    its answer is lost when the web process dies."""
+    from bridge.services.access.phone import kiosk_code
+
+    assert inst.rt is not None
+    path = f"{inst.web}/phone/dayuse/{BANK}"
+    with requests.Session() as phone:
+        try:
+            page = phone.get(path, timeout=30)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            if token is not None:
+                code = kiosk_code(inst.rt, BANK)[0]
+                phone.post(
+                    path,
+                    data={**data, "code": code, "csrf_token": token.group(1)},
+                    headers={"Connection": "close"},
+                    timeout=30,
+                )
+        except requests.RequestException:
+            pass
+
+
+def _dayuse_door(
+    inst: Installation, n: int, data: dict[str, str], act: str, way: str = "kiosk"
+) -> int | None:
+    """Patron ``n`` sends the day-use form (``way``: the kiosk's or the phone's page) and, at
+    the door that opens, does ``act`` ("put": leaves a bag; "take": takes everything) and shuts
+    it; tries again once when none opened."""
+    form = _phone_form if way == "phone" else _kiosk_form
     before = {d for d in DAYUSE_DOORS if inst.controller.sim.is_open(d)}
     for _attempt in range(2):
-        _kiosk_form(inst, {"card": card_patron(n), "pin": "1234", **data})
+        form(inst, {"card": card_patron(n), "pin": "1234", **data})
         opened = {d for d in DAYUSE_DOORS if inst.controller.sim.is_open(d)} - before
         if opened:
             door = min(opened)
@@ -1147,35 +1178,35 @@ def run_dayuse(
     *,
     finishing: tuple[tuple[str, str], ...] = (),
     first: int,
+    way: str = "kiosk",
     report: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Reserve (``points``: patron ``first``, ``first + 1``...; each then finishes unarmed),
-    then finish (``finishing``: each patron reserves unarmed first)."""
+    then finish (``finishing``: each patron reserves unarmed first), from the kiosk's page or
+    (``way="phone"``) the phone's."""
     outcomes = []
-    reserve = {"hours": "1"}
+    reserve = {"hours": "1", "action": "use"}
     finish = {"action": "finish"}
+    door_of = partial(_dayuse_door, inst, way=way)
     for i, (label, where) in enumerate((*points, *finishing)):
         n = first + i
         ending = i >= len(points)
-        with _timed(
-            Outcome(f"day use {'finish' if ending else 'reserve'} (kiosk page)", label, where),
-            outcomes,
-            report,
-        ) as outcome:
+        flow = f"day use {'finish' if ending else 'reserve'} ({way} page)"
+        with _timed(Outcome(flow, label, where), outcomes, report) as outcome:
             if ending:
-                _dayuse_door(inst, n, reserve, "put")
+                door_of(n, reserve, "put")
                 settle(inst, [])
                 door, outcome.crashed = crash_during(
-                    inst, label, partial(_dayuse_door, inst, n, finish, "take")
+                    inst, label, partial(door_of, n, finish, "take")
                 )
             else:
                 door, outcome.crashed = crash_during(
-                    inst, label, partial(_dayuse_door, inst, n, reserve, "put")
+                    inst, label, partial(door_of, n, reserve, "put")
                 )
             settle(inst, [])
             outcome.problems = check_dayuse(inst, n, door, finished=ending)
             if not ending and door is not None:
-                _dayuse_door(inst, n, finish, "take")  # frees the door for the next point
+                door_of(n, finish, "take")  # frees the door for the next point
                 settle(inst, [])
     return outcomes
 
@@ -1319,6 +1350,8 @@ def installation(
 __all__ = [
     "CARD_POINTS",
     "DAYUSE_FINISH_POINTS",
+    "DAYUSE_PHONE_FINISH_POINTS",
+    "DAYUSE_PHONE_POINTS",
     "DAYUSE_POINTS",
     "EQUIPMENT_POINTS",
     "ILL_POINTS",

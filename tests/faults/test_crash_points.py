@@ -6,8 +6,8 @@ For each point (``RETURN_POINTS`` through the HTTP controller's webhook and agai
 MQTT controller, ``LOADING_POINTS`` through the staff route, ``PICKUP_POINTS`` through the
 kiosk's code route, ``CARD_POINTS`` / ``QR_POINTS`` through the kiosk's card and QR routes,
 ``PHONE_POINTS`` through the phone link's page, ``EQUIPMENT_POINTS`` through the kiosk's borrow
-route, ``DAYUSE_POINTS`` / ``DAYUSE_FINISH_POINTS`` through the kiosk's day-use page,
-``ILL_POINTS`` from the lending library's AcceptItem over NCIP (HTTP) to its CheckInItem;
+route, ``DAYUSE_POINTS`` / ``DAYUSE_FINISH_POINTS`` through the kiosk's day-use page and
+``DAYUSE_PHONE_POINTS`` / ``DAYUSE_PHONE_FINISH_POINTS`` through the phone's, ``ILL_POINTS`` from the lending library's AcceptItem over NCIP (HTTP) to its CheckInItem;
 ``tests.faults.points``) the process that commits under that label is ended right after the
 commit; the system is restarted around it, settles, and the invariants are checked against the
 database, the ACS's ledger and the simulated controllers. One server start-up per database
@@ -23,6 +23,8 @@ import pytest
 from tests.faults.points import (
     CARD_POINTS,
     DAYUSE_FINISH_POINTS,
+    DAYUSE_PHONE_FINISH_POINTS,
+    DAYUSE_PHONE_POINTS,
     DAYUSE_POINTS,
     EQUIPMENT_POINTS,
     ILL_POINTS,
@@ -67,6 +69,8 @@ def test_a_kill_after_any_commit_of_any_flow_loses_and_doubles_nothing(
         others=len(EQUIPMENT_POINTS)
         + len(DAYUSE_POINTS)
         + len(DAYUSE_FINISH_POINTS)
+        + len(DAYUSE_PHONE_POINTS)
+        + len(DAYUSE_PHONE_FINISH_POINTS)
         + len(ILL_POINTS),
     ) as inst:
         outcomes = (
@@ -82,6 +86,14 @@ def test_a_kill_after_any_commit_of_any_flow_loses_and_doubles_nothing(
         first = len(EQUIPMENT_POINTS) + 1
         outcomes += run_dayuse(inst, DAYUSE_POINTS, finishing=DAYUSE_FINISH_POINTS, first=first)
         first += len(DAYUSE_POINTS) + len(DAYUSE_FINISH_POINTS)
+        outcomes += run_dayuse(
+            inst,
+            DAYUSE_PHONE_POINTS,
+            finishing=DAYUSE_PHONE_FINISH_POINTS,
+            first=first,
+            way="phone",
+        )
+        first += len(DAYUSE_PHONE_POINTS) + len(DAYUSE_PHONE_FINISH_POINTS)
         outcomes += run_ill(inst, ILL_POINTS, first=first)
     print()
     print(table(outcomes, database))
@@ -93,6 +105,8 @@ def test_a_kill_after_any_commit_of_any_flow_loses_and_doubles_nothing(
         EQUIPMENT_POINTS,
         DAYUSE_POINTS,
         DAYUSE_FINISH_POINTS,
+        DAYUSE_PHONE_POINTS,
+        DAYUSE_PHONE_FINISH_POINTS,
         ILL_POINTS,
     )
     expected = [p for points in flows for p, _ in points]

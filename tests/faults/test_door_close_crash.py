@@ -96,9 +96,9 @@ def test_a_crash_right_after_the_return_door_closes_loses_no_deposit(
 ) -> None:
     rt, ils, spec = crash_rt
     before = datetime.now(UTC)
-    child = _run_child(spec, ["R1"], **{ENV_CRASH_AT: "doors.door_closed"})
+    child = _run_child(spec, ["R1"], **{ENV_CRASH_AT: "doors.events.door_closed"})
     assert child.returncode == CRASH_STATUS, child.stderr
-    assert "crash point doors.door_closed:1 reached" in child.stderr
+    assert "crash point doors.events.door_closed:1 reached" in child.stderr
 
     # What the crash left: the door occupied, its scan gone, and the deposit with its work.
     with unit_of_work(rt.sessions) as s:
@@ -147,7 +147,7 @@ def test_every_commit_of_a_return_is_traced_and_unset_changes_nothing(
     labels = [line.split()[1] for line in trace.read_text().splitlines()]
     # The kiosk's scan, the occupancy reading, the close (nothing after it for this flow).
     assert labels[0] == "return_doors.open_return_door"
-    assert labels[-1] == "doors.door_closed"
+    assert labels[-1] == "doors.events.door_closed"
     # Without the variables the same run goes through untouched.
     child = _run_child(spec, ["R2"])
     assert child.returncode == 0, child.stderr

@@ -335,8 +335,8 @@ def test_pickups_during_an_outage_reach_the_ils_once_in_order_while_workers_die(
     import random
     import threading
 
-    from bridge.services import returns
     from bridge.services.access.kiosks import enrol
+    from bridge.services.returns import recording
     from bridge.services.staff.accounts import Role
     from bridge.services.sweeper import sweep_outbox
     from bridge.storage.tables.returns import DepositRow
@@ -409,7 +409,7 @@ def test_pickups_during_an_outage_reach_the_ils_once_in_order_while_workers_die(
             assert opened == [door], f"pickup {i} by {way} opened {opened}, not {door}"
             controllers[bank].collect(door)
             if i % 5 == 4:  # brought back the same night: its check-in must wait for the loan
-                returns.record_deposit(
+                recording.record_deposit(
                     rt,
                     bank_id=bank,
                     compartment=n // 2 + 2,

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, select
 from bridge.config import load_settings
 from bridge.jobs.periodic import resolve, schedule
 from bridge.runtime import Runtime
-from bridge.services import doors
 from bridge.services.assembly import handle_event
+from bridge.services.doors import checks
 from bridge.services.loading import ScanOutcome, scan_item
 from bridge.services.pickup import DOOR_OUT_OF_ORDER, PickupOutcome, pickup_with_code
 from bridge.services.staff.accounts import Role
@@ -67,11 +67,11 @@ def test_a_door_that_does_not_latch_raises_one_staff_alert_after_the_configured_
     assert not bank.close_door(door)  # pushed shut, but it springs open again
 
     clock.advance(seconds=59)
-    assert doors.check_open_doors(rt) == 0
+    assert checks.check_open_doors(rt) == 0
     clock.advance(seconds=2)
-    assert doors.check_open_doors(rt) == 1
+    assert checks.check_open_doors(rt) == 1
     clock.advance(minutes=10)
-    assert doors.check_open_doors(rt) == 0  # one alert per opening, not one per beat
+    assert checks.check_open_doors(rt) == 0  # one alert per opening, not one per beat
 
     [alert] = _audit(rt, "door_left_open")
     assert (alert.bank_id, alert.compartment) == ("main-lobby", door)
@@ -179,7 +179,7 @@ def test_a_sensor_that_sees_an_empty_door_after_loading_goes_on_the_staff_list(
     assert found.compartment == door
     assert (found.detail["expected"], found.detail["reported"]) == (True, False)
     with unit_of_work(rt.sessions) as s:
-        [listed] = doors.discrepancies(s, "main-lobby")
+        [listed] = checks.discrepancies(s, "main-lobby")
     staff = work_lists(rt, Role.STAFF).discrepancies
     assert (listed.compartment, listed.state, listed.reported_occupied) == (door, "loaded", False)
     assert [(d.bank_id, d.compartment) for d in staff] == [("main-lobby", door)]
@@ -217,4 +217,4 @@ def test_a_reading_with_the_door_shut_is_audited_once_per_change(
     [found] = _audit(rt, "occupancy_discrepancy")
     assert (found.compartment, found.detail["state"]) == (4, "free")
     with unit_of_work(rt.sessions) as s:
-        assert doors.discrepancies(s) == []  # the last reading agrees again
+        assert checks.discrepancies(s) == []  # the last reading agrees again

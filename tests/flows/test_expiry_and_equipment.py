@@ -152,7 +152,8 @@ def test_a_wrong_pin_borrows_nothing(eq_rt: Runtime) -> None:
 
 def _borrow_and_return(rt: Runtime, ils: MemoryIls) -> None:
     """LAP1 is lent from door 15, then comes back through return door 13 and is checked in."""
-    from bridge.services.returns import check_in_deposit, record_deposit
+    from bridge.services.returns.checkin import check_in_deposit
+    from bridge.services.returns.recording import record_deposit
 
     _stock(rt, 15, "LAP1")
     assert borrow_equipment(rt, "main-lobby", "P1", "1234", "laptop").compartment == 15

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from bridge.config import load_settings
 from bridge.runtime import Runtime
-from bridge.services import offline_loans, returns
+from bridge.services import offline_loans
 from bridge.services.loading import scan_item
 from bridge.services.pickup import (
     PickupOutcome,
@@ -26,6 +26,7 @@ from bridge.services.pickup import (
     pickup_with_code,
     pickup_with_qr,
 )
+from bridge.services.returns import checkin, recording
 from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.offline import OfflineLoanRow
@@ -251,7 +252,7 @@ def test_a_later_return_of_the_item_waits_for_its_offline_loan(
     acs.go_down()
     pickup_with_code(offline_rt, "main-lobby", code)
     clock.advance(minutes=10)
-    deposit = returns.record_deposit(
+    deposit = recording.record_deposit(
         offline_rt,
         bank_id="main-lobby",
         compartment=13,
@@ -262,13 +263,13 @@ def test_a_later_return_of_the_item_waits_for_its_offline_loan(
     clock.advance(minutes=1)
 
     # The check-in is not even tried while the loan is unsent.
-    assert returns.check_in_deposit(offline_rt, deposit) is None
+    assert checkin.check_in_deposit(offline_rt, deposit) is None
     assert acs.ledger.checkins(BOOK_1) == [] or all(
         e.at < clock() - timedelta(minutes=5) for e in acs.ledger.checkins(BOOK_1)
     )
     assert _send_all(offline_rt) == ["recorded"]
     clock.advance(seconds=5)
-    assert returns.check_in_deposit(offline_rt, deposit) is not None
+    assert checkin.check_in_deposit(offline_rt, deposit) is not None
 
     kinds = [e.action.value for e in acs.ledger.entries(item=BOOK_1)]
     assert kinds[-2:] == ["checkout", "checkin"]

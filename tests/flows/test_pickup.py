@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
+from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.services.health import probe_ils
 from bridge.services.loading import scan_item
@@ -22,6 +26,7 @@ from ils_adapters.memory import MemoryIls
 from tests.flows.conftest import audit_kinds, load_door, messages, sim, state_of
 from tests.support.clock import Clock
 from tests.support.db import both_databases
+from tests.support.runtime import flow_config, make_runtime
 
 
 def _loaded(rt: Runtime, ils: MemoryIls, patron: str, *items: str) -> list[int]:
@@ -188,6 +193,33 @@ def test_the_ils_going_down_mid_pickup_opens_only_what_was_lent(
     assert pickup_with_code(rt, "main-lobby", code).outcome is PickupOutcome.ILS_UNAVAILABLE
     probe_ils(rt)
     assert pickup_with_code(rt, "main-lobby", code).outcome is PickupOutcome.OPENED
+
+
+def test_the_down_mark_lasts_as_long_as_the_ils_setting_says(
+    tmp_path: Path, db_engine: Engine, redis_conn: Any, clock: Clock, ils: MemoryIls
+) -> None:
+    """``[[ils]] down_mark_seconds``: after it runs out, the next pickup tries the ILS again
+    (no probe needed)."""
+    cfg = flow_config(tmp_path)
+    cfg["ils"][0]["down_mark_seconds"] = 1
+    rt = make_runtime(load_settings(None, **cfg), db_engine, redis_conn, clock, ils)
+    try:
+        [door] = _loaded(rt, ils, "P1", "B1")
+        code = messages(rt)[0].secrets["code"]
+        ils.go_offline()
+        assert pickup_with_code(rt, "main-lobby", code).outcome is PickupOutcome.ILS_UNAVAILABLE
+        ils.go_online()
+        # Marked down: answered at once without asking the ILS.
+        assert pickup_with_code(rt, "main-lobby", code).outcome is PickupOutcome.ILS_UNAVAILABLE
+        time.sleep(1.1)  # the mark is a Redis expiry: real time
+
+        result = pickup_with_code(rt, "main-lobby", code)
+
+        assert result.outcome is PickupOutcome.OPENED and result.opened == (door,)
+    finally:
+        for key in list(rt._cache):
+            if key.startswith("driver:"):
+                rt._cache[key].close()
 
 
 def test_a_patron_with_nothing_waiting_is_told_so(rt: Runtime) -> None:

@@ -91,3 +91,30 @@ def test_a_new_capacity_applies_at_the_next_start_to_a_bin_holding_returns(
     restarted = Runtime.over(load_settings(None, **cfg), db_engine, redis_conn, rt.clock)
     assert sync_banks(restarted)["updated"] == 2
     assert _bins(restarted)[door] == ("return_occupied", 1, BIN + 2)
+
+
+def test_a_changed_purpose_applies_at_the_next_start_to_empty_doors_only(
+    rt: Runtime, tmp_path: Path, db_engine: Any, redis_conn: Any
+) -> None:
+    bins = set(_bins(rt))
+    door = _return(rt, "R1")
+    assert door is not None
+    cfg = flow_config(tmp_path)
+    for r in cfg["banks"][0]["compartment_ranges"]:
+        if r.get("purpose") == "return":
+            r["purpose"] = "pickup"
+    restarted = Runtime.over(load_settings(None, **cfg), db_engine, redis_conn, rt.clock)
+    sync_banks(restarted)
+    with unit_of_work(restarted.sessions) as s:
+        doors = {
+            r.number: (r.purpose, r.state)
+            for r in s.scalars(
+                select(CompartmentRow).where(
+                    CompartmentRow.bank_id == "main-lobby", CompartmentRow.number.in_(bins)
+                )
+            )
+        }
+    # The bin holding a return stays one until staff empty it; the empty bins take holds now.
+    assert doors == {
+        n: ("return", "return_occupied") if n == door else ("pickup", "free") for n in bins
+    }

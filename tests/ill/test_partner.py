@@ -16,8 +16,8 @@ from sqlalchemy import Engine, select
 from bridge.config import load_settings
 from bridge.infra import outbox
 from bridge.runtime import Runtime
-from bridge.services import ill
 from bridge.services.bank_setup import sync_banks
+from bridge.services.ill import accepting, callers, notices
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, OutboxRow
 from bridge.storage.tables.ill import IllRequestRow
@@ -75,13 +75,13 @@ class Setup:
             )
         )
         assert isinstance(request, req.AcceptItemRequest)
-        done = ill.accept_item(self.rt, request, ill.Caller("secret", PARTNER))
+        done = accepting.accept_item(self.rt, request, callers.Caller("secret", PARTNER))
         assert not isinstance(done, NcipProblem), done
 
     def returned(self, item: str = "ILL-ITEM-1") -> int | None:
         """What the returns worker does when the ILS took the item back."""
         with unit_of_work(self.rt.sessions) as s:
-            return ill.on_checked_in(self.rt, s, item, self.clock.now)
+            return notices.on_checked_in(self.rt, s, item, self.clock.now)
 
     def loan(self) -> IllRequestRow:
         with unit_of_work(self.rt.sessions) as s:
@@ -89,7 +89,7 @@ class Setup:
 
     def outbox_row(self) -> OutboxRow:
         with unit_of_work(self.rt.sessions) as s:
-            return s.scalars(select(OutboxRow).where(OutboxRow.kind == ill.OUTBOX_KIND)).one()
+            return s.scalars(select(OutboxRow).where(OutboxRow.kind == notices.OUTBOX_KIND)).one()
 
     def audit(self, kind: str) -> list[AuditEventRow]:
         with unit_of_work(self.rt.sessions) as s:

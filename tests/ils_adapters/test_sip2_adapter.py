@@ -14,10 +14,12 @@ from ils_adapters.base import (
     IlsAdapter,
     IlsUnavailable,
     ProfileMismatch,
+    lent_to,
 )
 from ils_adapters.profiles import EVERGREEN, FOLIO, KOHA, IlsProfile
 from ils_adapters.sip2_adapter import Sip2Adapter
 from sip2.acs.catalogue import Account, Branch, Catalogue, Hold, Item, ItemStatus, Patron
+from sip2.acs.modes import Modes
 from sip2.acs.server import ReferenceACS
 from sip2.client import SipClient
 from sip2.config import ServerConfig, SipAccount
@@ -131,6 +133,26 @@ def koha() -> Iterator[tuple[ReferenceACS, Sip2Adapter]]:
     with ReferenceACS(_catalogue(), behaviour="koha") as acs:
         for adapter in _adapter(acs, KOHA):
             yield acs, adapter
+
+
+def test_a_loan_far_down_a_paged_list_of_charged_items_is_found() -> None:
+    """A server that sends 10 charged items per 64: the adapter reads on from BP=11, so a
+    lost checkout reply for a patron with many loans is still settled as theirs."""
+    with ReferenceACS(_catalogue(), behaviour="koha", modes=Modes(list_page=10)) as acs:
+        seed = AcsSeeder(acs)
+        seed.add_patron("P1", "1234")
+        seed.add_patron("P2", "2345")
+        mine = [f"I{n:02d}" for n in range(25)]
+        for barcode in [*mine, "OTHER"]:
+            seed.add_item(barcode, home=MAIN)
+        for barcode in mine:
+            seed.lend("P1", barcode)
+        seed.lend("P2", "OTHER")
+        for adapter in _adapter(acs, KOHA):
+            assert adapter.loans_of("P1") == tuple(mine)
+            assert lent_to(adapter, "P1", mine[-1])[0] is True
+            assert lent_to(adapter, "P1", "OTHER")[0] is False
+            assert adapter.loans_of("P2") == ("OTHER",)
 
 
 def test_the_sip2_adapter_satisfies_the_adapter_protocol(

@@ -17,7 +17,8 @@ from redis import Redis
 
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
-from bridge.services.returns import record_deposit, returns_overview
+from bridge.services.returns.recording import record_deposit
+from bridge.services.returns.worklist import returns_overview
 from bridge.services.sweeper import sweep_outbox
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 
 from bridge.config import Settings
 from bridge.runtime import QUEUE_NAMES, Runtime
-from bridge.services.returns import record_deposit
+from bridge.services.returns.recording import record_deposit
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.returns import DepositRow

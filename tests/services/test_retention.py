@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis import Redis
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 
 from bridge.config import Settings
 from bridge.runtime import Runtime
@@ -193,7 +193,7 @@ def test_old_audit_rows_are_deleted_in_bounded_batches_each_committed(
 ) -> None:
     """A year-old backlog is deleted a batch at a time (short locks on a table every door event
     writes to); rows inside the retention period stay."""
-    from sqlalchemy import event, insert
+    from sqlalchemy import insert
 
     from bridge.services import retention
 
@@ -224,3 +224,98 @@ def test_old_audit_rows_are_deleted_in_bounded_batches_each_committed(
     assert [n for n in commits if n][:3] == [1, 2, 3]
     with rt.sessions() as s:
         assert sorted(e.kind for e in s.scalars(select(AuditEventRow))) == ["door_opened"] * 4
+
+
+@both_databases
+def test_finished_offline_loans_are_deleted_after_the_link_period_and_open_ones_kept(
+    settings: Settings, db_engine: Engine, redis_conn: Redis, monkeypatch: Any
+) -> None:
+    """An offline loan the ILS recorded, or whose refusal staff handled, no longer ties the
+    patron to the item after ``patron_item_link_hours``; one still to send, one refused and not
+    yet handled, and one whose pickup has an item still on its way, stay."""
+    from bridge.services import retention
+    from bridge.services.offline_loans import resolve_refused
+    from bridge.storage.tables.offline import OfflineLoanRow
+
+    rt = _rt(settings, db_engine, redis_conn)
+    link = timedelta(hours=settings.retention.patron_item_link_hours)
+    old, recent = NOW - link - timedelta(minutes=1), NOW - link + timedelta(minutes=30)
+
+    def loan(item: str, state: str, *, ref: str, at: datetime, **kw: Any) -> OfflineLoanRow:
+        return OfflineLoanRow(
+            bank_id="main-lobby",
+            ils="koha",
+            compartment=3,
+            item_barcode=item,
+            title="T",
+            patron_ref=ref,
+            via="code",
+            picked_up_at=at,
+            state=state,
+            **kw,
+        )
+
+    picked = NOW - 3 * link
+    with unit_of_work(rt.sessions) as s:
+        s.add_all(
+            [
+                loan("rec-old-1", "recorded", ref="p1", at=picked, finished_at=old),
+                loan("rec-old-2", "recorded", ref="p2", at=picked, finished_at=old),
+                loan("rec-new", "recorded", ref="p3", at=picked, finished_at=recent),
+                loan(
+                    "ref-handled",
+                    "refused",
+                    ref="p4",
+                    at=picked,
+                    finished_at=old,
+                    patron="23000000000004",
+                ),
+                loan(
+                    "ref-open",
+                    "refused",
+                    ref="p5",
+                    at=picked,
+                    finished_at=old,
+                    patron="23000000000005",
+                ),
+                loan("waiting", "waiting", ref="p6", at=picked, patron="23000000000006"),
+                # One pickup of two items: the first recorded long ago, the second still to send.
+                loan("pair-done", "recorded", ref="p7", at=picked, finished_at=old),
+                loan("pair-open", "waiting", ref="p7", at=picked, patron="23000000000007"),
+            ]
+        )
+    with rt.sessions() as s:
+        handled = s.scalars(
+            select(OfflineLoanRow.id).where(OfflineLoanRow.item_barcode == "ref-handled")
+        ).one()
+    staff_then = Runtime(
+        settings=settings,
+        engine=db_engine,
+        sessions=rt.sessions,
+        redis=redis_conn,
+        clock=lambda: old,
+    )
+    resolve_refused(staff_then, handled, "staff@example.org", "lent again at the desk")
+
+    monkeypatch.setattr(retention, "DELETE_BATCH", 2)
+    deletes: list[int] = []
+
+    def after(conn: Any, clause: Any, multi: Any, params: Any, options: Any, result: Any) -> None:
+        if str(clause).lstrip().upper().startswith("DELETE FROM OFFLINE_LOAN"):
+            deletes.append(result.rowcount)
+
+    event.listen(db_engine, "after_execute", after)
+    try:
+        assert purge_now(rt).offline_loans == 3
+    finally:
+        event.remove(db_engine, "after_execute", after)
+    assert deletes == [2, 1]  # in bounded batches, like the audit log
+    with rt.sessions() as s:
+        left = {r.item_barcode: r.state for r in s.scalars(select(OfflineLoanRow))}
+    assert left == {
+        "rec-new": "recorded",
+        "ref-open": "refused",
+        "waiting": "waiting",
+        "pair-done": "recorded",
+        "pair-open": "waiting",
+    }

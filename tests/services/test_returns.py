@@ -7,12 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bridge.services import returns
-from bridge.services.returns import (
-    LOAD_FOR_PICKUP,
+from bridge.services.returns import checkin, recording
+from bridge.services.returns.findings import LOAD_FOR_PICKUP, StaffReason
+from bridge.services.returns.worklist import (
     DepositNotFound,
     NotNeedingStaff,
-    StaffReason,
     resolve_needs_staff,
     returns_overview,
 )
@@ -183,7 +182,7 @@ def test_a_deposit_whose_worker_died_mid_checkin_is_finished_after_the_lease_wit
     returns_rt.rt._cache["ils:main-lobby"] = dying
     d = returns_rt.deposit("K1")
     with pytest.raises(SystemExit):
-        returns.check_in_deposit(returns_rt.rt, d)
+        checkin.check_in_deposit(returns_rt.rt, d)
     assert returns_rt.row(d).state == "checking_in"
     returns_rt.rt.redis.flushall()  # the job is gone with the worker
     returns_rt.clock.advance(seconds=returns_rt.rt.settings.outbox_lease_seconds + 1)
@@ -269,9 +268,9 @@ def test_the_retention_job_purges_links_of_deposits_that_ended_long_enough_ago(
 ) -> None:
     d = returns_rt.deposit("NOPE-2", depositor="P1")
     returns_rt.work()
-    assert returns.purge_depositor_links(returns_rt.rt) == 0
+    assert recording.purge_depositor_links(returns_rt.rt) == 0
     returns_rt.clock.advance(hours=25)
-    assert returns.purge_depositor_links(returns_rt.rt) == 1
+    assert recording.purge_depositor_links(returns_rt.rt) == 1
     assert returns_rt.row(d).depositor is None
 
 

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from bridge.config import load_settings
-from bridge.services.returns import DepositState, check_in_deposit, record_deposit
+from bridge.services.returns.checkin import check_in_deposit
+from bridge.services.returns.recording import record_deposit
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.returns import DepositRow
+from lockers.states import DepositState
 from sip2.acs.modes import Modes
 from sip2.acs.server import ReferenceACS
 from tests.support.clock import Clock

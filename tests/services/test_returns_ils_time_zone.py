@@ -9,7 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge.config import load_settings
-from bridge.services.returns import check_in_deposit, record_deposit
+from bridge.services.returns.checkin import check_in_deposit
+from bridge.services.returns.recording import record_deposit
 from sip2.acs.modes import Modes
 from sip2.acs.server import ReferenceACS
 from tests.support.clock import Clock

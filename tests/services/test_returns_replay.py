@@ -7,13 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from bridge.config import load_settings
-from bridge.services.returns import (
-    DepositState,
-    check_in_deposit,
-    record_deposit,
-    replay_waiting,
-)
+from bridge.services.returns.checkin import check_in_deposit, replay_waiting
+from bridge.services.returns.recording import record_deposit
 from bridge.services.sweeper import sweep_outbox
+from lockers.states import DepositState
 from sip2.acs.modes import Modes
 from sip2.acs.server import ReferenceACS
 from tests.support.clock import Clock

@@ -22,7 +22,7 @@ from redis import Redis
 
 from bridge.config import load_settings
 from bridge.runtime import Runtime
-from bridge.services.returns import record_deposit
+from bridge.services.returns.recording import record_deposit
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
 from bridge.storage.tables.returns import DepositRow

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
-from bridge.services.returns import check_in_deposit
+from bridge.services.returns.checkin import check_in_deposit
 from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow

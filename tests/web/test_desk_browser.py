@@ -138,7 +138,8 @@ def test_emptying_a_return_door_by_scanning_shows_each_next_step_and_frees_the_d
 
     from sqlalchemy import select
 
-    from bridge.services.returns import check_in_deposit, returns_overview
+    from bridge.services.returns.checkin import check_in_deposit
+    from bridge.services.returns.worklist import returns_overview
     from bridge.storage.db import unit_of_work
     from bridge.storage.tables.core import CompartmentRow
     from bridge.storage.tables.returns import DepositRow

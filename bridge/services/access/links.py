@@ -1,8 +1,8 @@
 """Issuing phone links, inside the transaction that issues a patron's access code.
 
 The lower half of ``bridge.services.access.phone`` (which owns the link's use at the bank): door
-events (``bridge.services.doors``) issue links when items are loaded, and must not depend on the
-pickup flow that a link later starts.
+events (``bridge.services.doors.readiness``) issue links when items are loaded, and must not
+depend on the pickup flow that a link later starts.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from bridge.services.banks import (
     audit,
     pseudonym,
 )
-from bridge.services.doors import ready_facts
+from bridge.services.doors.readiness import ready_facts
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.lockers import LoadRow

@@ -1,23 +1,18 @@
-"""The ``lockerbridge user`` command: ``add``, ``list``, ``reset-password``, ``reset-totp``,
-``remove``, ``sessions``, ``disable``, ``enable`` and ``role`` (:func:`cli_user`), over the
-accounts of :mod:`bridge.services.staff.accounts`.
+"""Changes to staff accounts, as the ``lockerbridge user`` command makes them
+(``bridge.entrypoints.user_command``): reset a password or a second factor, remove, disable,
+enable, change the role; list the accounts and an account's live staff sessions.
 
-Made for scripts as well as people: a password comes from standard input with
-``--password-stdin`` or whenever standard input is not a terminal (one line), and ``remove``
-asks only on a terminal (``--yes`` answers it). Every change is audited with the operator's
-login name and ends the account's live sessions, so a reset password or second factor is
-needed at once. Errors are one line on standard error, never a traceback.
+Every change is audited with the operator's name and ends the account's live sessions
+(:func:`end_sessions`, the caller's step after the commit), so a reset password or second
+factor is needed at once.
 """
 
 from __future__ import annotations
 
-import argparse
-import getpass
-import os
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Literal
 
 import pyotp
 from redis import Redis
@@ -31,32 +26,16 @@ from bridge.services.staff.accounts import (
     ISSUER,
     AccountError,
     Role,
-    add_user,
     check_password_rules,
     password_hasher,
     seal_totp_secret,
 )
-from bridge.storage.db import check_connection, make_engine, session_factory, unit_of_work
+from bridge.storage.db import unit_of_work
 from bridge.storage.tables.staff import StaffUserRow
 
 SESSION_PATTERN = "lockerbridge:staff-session:*"  # bridge.web.security.SESSION_KEY
 
-
-def read_password(from_stdin: bool) -> str:
-    """One line from a pipe, else typed twice at the terminal without echo."""
-    if from_stdin or not sys.stdin.isatty():
-        line = sys.stdin.readline()
-        if not line.strip():
-            raise AccountError("no password on standard input (one line expected)")
-        return line.rstrip("\r\n")
-    try:
-        password = getpass.getpass("Password: ")
-        again = getpass.getpass("Again: ")
-    except EOFError:
-        raise AccountError("no password given") from None
-    if again != password:
-        raise AccountError("the passwords differ")
-    return password
+Verb = Literal["reset-password", "reset-totp", "remove", "disable", "enable", "role"]
 
 
 @dataclass(frozen=True)
@@ -86,25 +65,27 @@ def end_sessions(redis: Redis, user_id: int) -> int:
     return sum(int(redis.delete(found.key)) for found in live_sessions(redis, user_id))
 
 
-def cli_sessions(settings: Settings, args: argparse.Namespace) -> int:
-    """``user sessions NAME``: the account's live sessions, one a line (id hint, started)."""
+def account_sessions(rt: Runtime, username: str) -> list[LiveSession]:
+    """The live sessions of the account ``username``, oldest first. Raises AccountError."""
+    with unit_of_work(rt.sessions) as s:
+        user_id = _find(s, username).id
+    return sorted(live_sessions(rt.redis, user_id), key=lambda f: f.started_at)
 
-    rt = Runtime.from_settings(settings)
-    try:
-        try:
-            with unit_of_work(rt.sessions) as s:
-                user_id = _find(s, args.username).id
-        except AccountError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        found = sorted(live_sessions(rt.redis, user_id), key=lambda f: f.started_at)
-        for live in found:
-            started = datetime.fromtimestamp(live.started_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
-            print(f"{live.sid_hint}\tsince {started}")
-        print(f"{len(found)} live session(s) of {args.username}")
-        return 0
-    finally:
-        rt.close()
+
+@dataclass(frozen=True)
+class AccountLine:
+    username: str
+    role: str
+    active: bool
+    totp: bool
+
+
+def all_accounts(session: Session) -> list[AccountLine]:
+    """Every account by name: its role, whether it is active and has a second factor."""
+    return [
+        AccountLine(row.username, row.role, row.active, row.totp_secret is not None)
+        for row in session.scalars(select(StaffUserRow).order_by(StaffUserRow.username))
+    ]
 
 
 def _find(session: Session, username: str) -> StaffUserRow:
@@ -114,29 +95,31 @@ def _find(session: Session, username: str) -> StaffUserRow:
     return row
 
 
-def _confirm_removal(username: str, yes: bool) -> None:
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise AccountError("removing an account needs --yes when not run at a terminal")
-    try:
-        answer = input(f"Remove the account {username!r} for good? Type its name to confirm: ")
-    except EOFError:
-        answer = ""
-    if answer.strip() != username:
-        raise AccountError("not confirmed; nothing was removed")
-
-
 def change(
-    session: Session, settings: Settings, args: argparse.Namespace, actor: str, now: datetime
+    session: Session,
+    settings: Settings,
+    username: str,
+    verb: Verb,
+    *,
+    actor: str,
+    now: datetime,
+    new_password: Callable[[], str] | None = None,
+    role: Role | None = None,
+    confirm_removal: Callable[[str], None] | None = None,
 ) -> tuple[int, list[str]]:
-    """Applies one verb; returns the account id and the lines to print."""
-    row = _find(session, args.username)
-    verb = args.user_command
+    """Applies one verb to the account ``username``; returns its id and the lines to print.
+
+    ``new_password`` gives the password of ``reset-password`` and ``role`` the role of
+    ``role``; ``confirm_removal`` (given the account's name) raises AccountError when a
+    ``remove`` is not confirmed. Each is asked only once the account is found.
+    """
+    row = _find(session, username)
     out: list[str] = []
     detail: dict[str, object]
     if verb == "reset-password":
-        password = read_password(args.password_stdin)
+        if new_password is None:
+            raise AccountError("reset-password needs a new password")
+        password = new_password()
         check_password_rules(password)
         row.password_hash = password_hasher(settings).hash(password)
         detail = {"password": "reset"}
@@ -150,7 +133,8 @@ def change(
         out.append("TOTP provisioning URI (scan or paste into an authenticator app; shown once):")
         out.append(pyotp.TOTP(secret).provisioning_uri(name=row.username, issuer_name=ISSUER))
     elif verb == "remove":
-        _confirm_removal(row.username, args.yes)
+        if confirm_removal is not None:
+            confirm_removal(row.username)
         detail = {"removed": True}
         session.delete(row)
         out.append(f"{row.username}: removed")
@@ -159,13 +143,14 @@ def change(
         detail = {"active": row.active}
         out.append(f"{row.username}: {row.role}, {'active' if row.active else 'disabled'}")
     elif verb == "role":
-        role = Role(args.role)
+        if role is None:
+            raise AccountError("role needs a role")
         if role is Role.ADMIN and row.totp_secret is None:
             raise AccountError("admin accounts need a second factor: run reset-totp first")
         row.role = role.value
         detail = {"role": role.value}
         out.append(f"{row.username}: {row.role}, {'active' if row.active else 'disabled'}")
-    else:  # argparse only lets known verbs through
+    else:  # the command line only lets known verbs through
         raise AccountError(f"unknown user command {verb!r}")
     audit(
         session,
@@ -177,84 +162,3 @@ def change(
         detail=detail,
     )
     return row.id, out
-
-
-def cli_change(settings: Settings, args: argparse.Namespace) -> int:
-    actor = f"cli:{getpass.getuser()}"
-    rt = Runtime.from_settings(settings)
-    try:
-        try:
-            with unit_of_work(rt.sessions) as s:
-                user_id, lines = change(s, settings, args, actor, rt.clock())
-        except AccountError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        ended = end_sessions(rt.redis, user_id)
-        for line in lines:
-            print(line)
-        if ended:
-            print(f"ended {ended} live session(s) of the account")
-        return 0
-    finally:
-        rt.close()
-
-
-def cli_user(settings: Settings, args: argparse.Namespace) -> int:
-    """``lockerbridge user add NAME --role R [--password-stdin] [--totp]``."""
-
-    if args.user_command == "list":
-        return _cli_manage(settings, args)
-    if args.user_command == "sessions":
-        return cli_sessions(settings, args)
-    if args.user_command != "add":
-        return cli_change(settings, args)
-    try:
-        password = read_password(args.password_stdin)
-    except AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    engine = make_engine(settings.database_url)
-    check_connection(engine)
-    try:
-        with unit_of_work(session_factory(engine)) as session:
-            user, uri = add_user(
-                session,
-                args.username,
-                password,
-                Role(args.role),
-                totp=args.totp,
-                settings=settings,
-            )
-    except AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        engine.dispose()
-    print(f"created {user.role.value} account {user.username!r}")
-    if uri:
-        # Shown once; it is the shared secret. Enter it in an authenticator app now.
-        print("TOTP provisioning URI (scan or paste into an authenticator app; shown only once):")
-        print(uri)
-    return 0
-
-
-def _cli_manage(settings: Settings, args: argparse.Namespace) -> int:
-    """``user list``: every account, tab-separated (name, role, active or disabled, totp)."""
-
-    engine = make_engine(settings.database_url)
-    try:
-        with unit_of_work(session_factory(engine)) as session:
-            rows = [
-                (row.username, row.role, row.active, row.totp_secret is not None)
-                for row in session.scalars(select(StaffUserRow).order_by(StaffUserRow.username))
-            ]
-    finally:
-        engine.dispose()
-    try:
-        for username, role, active, totp in rows:
-            state = "active" if active else "disabled"
-            print(f"{username}\t{role}\t{state}\t{'totp' if totp else '-'}")
-        sys.stdout.flush()
-    except BrokenPipeError:  # "| head" closed the pipe early: not an error worth a traceback
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0

@@ -18,7 +18,9 @@ class OfflineLoanRow(Base):
     (the ILS said no: on the staff work list until resolved). ``id`` is the pickup order.
 
     ``patron`` is the card number the ILS knows the patron by (SIP2 AA): personal data, kept
-    only until the ILS records the loan, or, for a refusal, until staff resolve it.
+    only until the ILS records the loan, or, for a refusal, until staff resolve it; the finished
+    row (still pseudonym ↔ item) is deleted by the retention job
+    (:mod:`bridge.services.retention`) ``retention.patron_item_link_hours`` later.
     ``checkout_sent`` is set *before* the checkout goes out, so an attempt after a crash or a
     lost reply looks the item up first instead of lending it twice.
     """

@@ -60,8 +60,8 @@ def close_simulated_door(rt: Runtime, bank_id: str, number: int, handling: Handl
     or does neither, then pushes the door shut. False: not a simulated bank, or the door is
     not open.
 
-    Everything goes through the driver, whose events reach ``bridge.services.doors`` exactly
-    as a controller's would: the load is recorded, codes made and the patron told.
+    Everything goes through the driver, whose events reach ``bridge.services.doors.events``
+    exactly as a controller's would: the load is recorded, codes made and the patron told.
     """
     sim = simulated_bank(rt, bank_id)
     if sim is None or number not in open_doors(rt, bank_id):

@@ -17,10 +17,10 @@ from bridge.notify.staff import dismiss
 from bridge.runtime import Runtime
 from bridge.services import banks
 from bridge.services.access.attempts import InFlight
-from bridge.services.doors import open_door
+from bridge.services.doors.opening import open_door
 from bridge.services.expiry import NotOnRemovalList, staff_remove
 from bridge.services.offline_loans import NotRefused, resolve_refused
-from bridge.services.returns import DepositNotFound, NotNeedingStaff, resolve_needs_staff
+from bridge.services.returns.worklist import DepositNotFound, NotNeedingStaff, resolve_needs_staff
 from bridge.services.staff.accounts import StaffUser, verify_totp
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow

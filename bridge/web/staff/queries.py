@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 from bridge.notify.staff import NEEDS_STAFF as FAILED_MESSAGE_STATES
 from bridge.notify.staff import FailedMessage, failed_messages
 from bridge.runtime import QUEUE_NAMES, Runtime
-from bridge.services import offline_loans, returns
+from bridge.services import offline_loans
 from bridge.services.health import ILS_HEALTH_KEY
 from bridge.services.offline_loans import RefusedLoan
-from bridge.services.returns import NeedsStaff
+from bridge.services.returns import worklist
+from bridge.services.returns.worklist import NeedsStaff
 from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import BankRow, CompartmentRow
@@ -388,8 +389,8 @@ def _masked_messages(messages: list[FailedMessage], role: Role) -> list[FailedMe
 def work_lists(rt: Runtime, role: Role, limit: int = 200, bank_id: str | None = None) -> WorkLists:
     """Everything staff must act on, at every bank or at ``bank_id`` only (a consortium's staff
     work bank by bank). Needs-staff deposits and failed messages come from their services
-    (``returns.returns_overview``, ``notify.staff.failed_messages``)."""
-    needs = returns.returns_overview(rt, bank_id=bank_id).needs_staff[:limit]
+    (``returns.worklist.returns_overview``, ``notify.staff.failed_messages``)."""
+    needs = worklist.returns_overview(rt, bank_id=bank_id).needs_staff[:limit]
     refused_offline = tuple(
         r if role.at_least(Role.STAFF) else replace(r, patron=None)
         for r in offline_loans.refused_loans(rt, bank_id=bank_id)[:limit]

@@ -12,13 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sip2.acs.catalogue import Item, ItemStatus
 from sip2.acs.modes import Modes
 from sip2.acs.server import ReferenceACS
 from sip2.client import SipClient
 from sip2.config import ServerConfig, SipAccount
 from sip2.dates import format_date
 from sip2.errors import IlsUnavailable
-from tests.sip2.acs.support import BOOK_HOLD_HERE, LOANED, NOW, small_catalogue
+from sip2.results import Summary
+from tests.sip2.acs.support import BEN, BOOK_HOLD_HERE, LOANED, NOW, small_catalogue
 
 MAIN = SipAccount("lockers-main", "demo-main", location="MAIN-LOCKER", institution="DEMO")
 EAST = SipAccount("lockers-east", "demo-east", location="EAST-LOCKER", institution="DEMO")
@@ -104,7 +106,9 @@ def tz_acs() -> Iterator[ReferenceACS]:
         yield acs
 
 
-@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(moment=st.one_of(NEAR_CHANGES, ANY_TIME), zone=ZONES)
 def test_a_return_date_reaches_a_server_in_any_zone_as_the_same_instant(
     tz_acs: ReferenceACS, moment: datetime, zone: tzinfo
@@ -193,6 +197,60 @@ def test_a_worker_that_drops_the_connection_on_an_unknown_barcode(serve: object)
         with pytest.raises(IlsUnavailable):
             client.item_information("NO-SUCH-ITEM")
         assert client.item_information(BOOK_HOLD_HERE).title  # a new connection serves on
+
+
+def _lend_many(acs: ReferenceACS, patron: str, count: int) -> list[str]:
+    """``count`` more items on loan to ``patron``, in the order the ACS lists them."""
+    cat = acs.catalogue
+    barcodes = [f"LOAN{n:03d}" for n in range(count)]
+    with acs.engine.lock:
+        for barcode in barcodes:
+            cat.put(
+                Item(
+                    barcode,
+                    barcode,
+                    "MAIN",
+                    "MAIN",
+                    status=ItemStatus.CHARGED,
+                    charged_to=patron,
+                    due=NOW,
+                )
+            )
+    return [i.barcode for i in cat.loans_of(patron)]
+
+
+def test_a_range_of_the_charged_items_is_served_as_asked(serve: object) -> None:
+    acs = serve(Modes())  # type: ignore[operator]
+    loans = _lend_many(acs, BEN, 5)
+    with SipClient.for_server(_server(acs), MAIN) as client:
+        everything = client.patron_information(BEN, summary=Summary.CHARGED_ITEMS)
+        middle = client.patron_information(
+            BEN, summary=Summary.CHARGED_ITEMS, start_item=2, end_item=4
+        )
+        past_the_end = client.patron_information(
+            BEN, summary=Summary.CHARGED_ITEMS, start_item=7, end_item=9
+        )
+    assert everything.charged_items == tuple(loans) and len(loans) == 6
+    assert middle.charged_items == tuple(loans[1:4])
+    assert past_the_end.charged_items == ()
+    assert middle.charged_items_count == past_the_end.charged_items_count == 6
+
+
+def test_a_server_that_pages_its_lists_sends_one_page_and_counts_them_all(serve: object) -> None:
+    acs = serve(Modes(list_page=4))  # type: ignore[operator]
+    loans = _lend_many(acs, BEN, 9)
+    with SipClient.for_server(_server(acs), MAIN) as client:
+        first = client.patron_information(BEN, summary=Summary.CHARGED_ITEMS)
+        wide = client.patron_information(
+            BEN, summary=Summary.CHARGED_ITEMS, start_item=5, end_item=9999
+        )
+        last = client.patron_information(
+            BEN, summary=Summary.CHARGED_ITEMS, start_item=9, end_item=9999
+        )
+    assert first.charged_items == tuple(loans[:4])
+    assert wide.charged_items == tuple(loans[4:8])  # BQ past the page is cut to it
+    assert last.charged_items == tuple(loans[8:])
+    assert first.charged_items_count == wide.charged_items_count == 10
 
 
 def test_modes_that_change_nothing_keep_the_reply(serve: object) -> None:
