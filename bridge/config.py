@@ -28,6 +28,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from ils_adapters.profiles import profile_named
+
 ENV_PREFIX = "LOCKERBRIDGE_"
 CONFIG_ENV = "LOCKERBRIDGE_CONFIG"
 
@@ -86,6 +88,13 @@ class IllPartnerSettings(Strict):
     timeout_seconds: float = Field(15.0, gt=0)
 
 
+class SipLogin(Strict):
+    user: str
+    password: str
+    # SIP CP. A bank's own login: defaults to the bank's branch; an ILS's shared one: sent as is.
+    location: str = ""
+
+
 class IlsSettings(Strict):
     name: str
     profile: Literal["koha", "evergreen", "evergreen-mediator", "folio", "generic"] = "koha"
@@ -105,6 +114,10 @@ class IlsSettings(Strict):
     # unset: keep sessions open. See docs/operations.md, "SIP2 sessions".
     idle_close_seconds: float | None = Field(None, ge=0)
     max_connections: int = Field(2, ge=1, le=16)
+    # One SIP login for every bank of this ILS without a sip_login of its own: they share its
+    # sessions, and each check-in's AP still names the bank's branch. Only for a profile whose
+    # server captures holds by AP (docs/configuration.md, "Banks sharing one SIP login").
+    sip_login: SipLogin | None = None
     # The catalogue's time zone (IANA name, e.g. "America/Toronto"); unset: this host's zone.
     # SIP2 dates without a zone are read in it and the dates we send are written in it.
     timezone: str | None = None
@@ -150,12 +163,6 @@ def host_zone() -> tzinfo:
         except (ZoneInfoNotFoundError, ValueError):
             continue
     return ZoneInfo("UTC")
-
-
-class SipLogin(Strict):
-    user: str
-    password: str
-    location: str = ""  # SIP CP; defaults to the bank's branch
 
 
 class Compartment(Strict):
@@ -268,6 +275,44 @@ def _serial_problems(d: DriverSettings, compartments: set[int]) -> list[str]:
     return problems
 
 
+def sip_login_of(bank: BankSettings, ils: IlsSettings) -> SipLogin | None:
+    """The SIP login ``bank`` uses at ``ils`` with its location (CP) filled in: the bank's own
+    (location defaulting to its branch), else the ILS's shared one; None when neither is set."""
+    own = bank.sip_login
+    if own is None:
+        return ils.sip_login
+    return own if own.location else own.model_copy(update={"location": bank.branch})
+
+
+def _shared_login_problems(settings: Settings) -> list[str]:
+    """Banks without a login, and banks at different branches sharing one where the server
+    takes the check-in location from the login: every item would be checked in at one place."""
+    problems = []
+    ils_of = {i.name: i for i in settings.ils}
+    # (ILS, user, location) -> branch -> the first bank seen there
+    sharing: dict[tuple[str, str, str], dict[str, str]] = {}
+    for bank in settings.banks:
+        ils = ils_of[bank.ils]
+        login = sip_login_of(bank, ils)
+        if login is None:
+            problems.append(
+                f"bank {bank.id!r} has no sip_login and ILS {ils.name!r} has none to share"
+            )
+        elif profile_named(ils.profile).sip_login_per_bank:
+            key = (ils.name, login.user, login.location)
+            sharing.setdefault(key, {}).setdefault(bank.branch, bank.id)
+    for (name, user, _), banks in sharing.items():
+        if len(banks) > 1:
+            first, second = list(banks.values())[:2]
+            profile = ils_of[name].profile
+            problems.append(
+                f"banks {first!r} and {second!r} share the SIP login {user!r} on ILS {name!r}, "
+                f"but with the {profile} profile a check-in happens at the login's location, "
+                "not at the bank's branch: give each bank its own sip_login"
+            )
+    return problems
+
+
 def _serial_line_problems(banks: list[BankSettings]) -> list[str]:
     """Banks on one port share the line: one family and speed, and no lock used twice."""
     problems: list[str] = []
@@ -352,7 +397,7 @@ class BankSettings(Strict):
     name: str
     branch: str  # the ILS branch / pickup location code of this bank
     ils: str
-    sip_login: SipLogin
+    sip_login: SipLogin | None = None  # None: the ILS's shared sip_login
     driver: DriverSettings = DriverSettings()
     address: str = ""
     hours: str = "Open 24 hours"
@@ -743,6 +788,9 @@ class Settings(BaseSettings):
         for r in self.routing:
             if r.bank not in bank_ids:
                 problems.append(f"routing for {r.location!r} names unknown bank {r.bank!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        problems = _shared_login_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self

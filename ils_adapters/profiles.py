@@ -52,7 +52,9 @@ class IlsProfile:
     name: str
     capture_scope: CaptureScope
     ap_decides_capture: bool  # sending AP = the bank's branch is enough to capture for it
-    sip_login_per_bank: bool  # each locker bank needs its own SIP account (login location)
+    # Each locker bank needs its own SIP account: the server checks in at the login's location.
+    # False where AP decides, so the banks may share one login (docs/configuration.md).
+    sip_login_per_bank: bool
     sends_alert_type: bool  # checkin reply carries CV
     sends_destination: bool  # checkin reply carries CT (hold pickup / transfer destination)
     sends_hold_patron: bool  # checkin reply carries CY (hold patron barcode)
@@ -84,7 +86,7 @@ KOHA = IlsProfile(
     name="koha",
     capture_scope=CaptureScope.AP_ELSE_INSTITUTION,
     ap_decides_capture=True,
-    sip_login_per_bank=True,
+    sip_login_per_bank=False,
     sends_alert_type=True,
     sends_destination=True,
     sends_hold_patron=True,
@@ -102,7 +104,7 @@ EVERGREEN = IlsProfile(
     name="evergreen",
     capture_scope=CaptureScope.AP_ELSE_LOGIN_ORG_UNIT,
     ap_decides_capture=True,  # Evergreen: only when AP is the org unit shortname
-    sip_login_per_bank=True,
+    sip_login_per_bank=False,
     sends_alert_type=True,
     sends_destination=True,
     sends_hold_patron=True,

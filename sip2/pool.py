@@ -101,31 +101,46 @@ class SipPool:
             self._after_fork()
         if not self._heartbeat_checked:
             self._start_heartbeat()
-        deadline: float | None = None
-        with self._lock:
-            self._busy.borrowed(account)
-            while True:
-                if self._closed:
-                    raise IlsUnavailable("SIP2 pool is closed")
-                conn = self._take_idle(account)
-                if conn is not None:
-                    return conn
-                if self._open < self.max_connections or self._evict_other():
-                    self._check_backoff()
-                    self._open += 1
-                    break
-                if deadline is None:
-                    wait = self.server.request_timeout if timeout is None else timeout
-                    deadline = self._clock() + wait
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    raise IlsUnavailable(
-                        f"all {self.max_connections} SIP2 connections to {self.server.host} busy"
-                    )
-                self._lock.wait(min(remaining, 0.5))
-        return self._open_new(account)
+        # Sessions dropped here are closed after the lock is let go, so that other threads do
+        # not wait on our socket calls; still before the new connect, so that a server with a
+        # worker per session has the evicted one's worker free for it.
+        dropped: list[Connection] = []
+        try:
+            with self._lock:
+                self._busy.borrowed(account)
+                conn = self._wait_for_room(account, timeout, dropped)
+        finally:
+            for stale in dropped:
+                stale.close()
+        return conn if conn is not None else self._open_new(account)
 
-    def _take_idle(self, account: SipAccount) -> Connection | None:
+    def _wait_for_room(
+        self, account: SipAccount, timeout: float | None, dropped: list[Connection]
+    ) -> Connection | None:
+        """Under the lock: an idle session of ``account``, or None once one may be opened (then
+        counted in ``_open``). Sessions taken out of the pool go to ``dropped`` to be closed."""
+        deadline: float | None = None
+        while True:
+            if self._closed:
+                raise IlsUnavailable("SIP2 pool is closed")
+            conn = self._take_idle(account, dropped)
+            if conn is not None:
+                return conn
+            if self._open < self.max_connections or self._evict_other(dropped):
+                self._check_backoff()
+                self._open += 1
+                return None
+            if deadline is None:
+                wait = self.server.request_timeout if timeout is None else timeout
+                deadline = self._clock() + wait
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise IlsUnavailable(
+                    f"all {self.max_connections} SIP2 connections to {self.server.host} busy"
+                )
+            self._lock.wait(min(remaining, 0.5))
+
+    def _take_idle(self, account: SipAccount, dropped: list[Connection]) -> Connection | None:
         idle = self._idle
         index = 0
         while index < len(idle):
@@ -136,17 +151,16 @@ class SipPool:
             del idle[index]
             if conn.alive():
                 return conn
-            conn.close()
+            dropped.append(conn)
             self._open -= 1
         return None
 
-    def _evict_other(self) -> bool:
+    def _evict_other(self, dropped: list[Connection]) -> bool:
         # Only idle sessions of other logins are left here: _take_idle took this login's.
         index = self._busy.victim(self._idle)
         if index is None:
             return False
-        victim = self._idle.pop(index)
-        victim.close()
+        dropped.append(self._idle.pop(index))
         self._open -= 1
         return True
 
@@ -241,15 +255,15 @@ class SipPool:
                 ]
                 for conn in stale:
                     self._idle.remove(conn)
-                    conn.close()
                     self._open -= 1
                 for conn in due:
                     self._idle.remove(conn)
                 if stale:
-                    log.debug(
-                        "closed %d idle SIP2 connection(s) to %s", len(stale), self.server.host
-                    )
                     self._lock.notify()
+            for conn in stale:
+                conn.close()
+            if stale:
+                log.debug("closed %d idle SIP2 connection(s) to %s", len(stale), self.server.host)
             for conn in due:
                 try:
                     conn.heartbeat()

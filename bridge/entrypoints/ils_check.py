@@ -1,7 +1,8 @@
 """``lockerbridge check-config``'s catalogue part: reach every ILS with every bank's SIP login.
 
-Per bank: the login (93), the status request (99) and what its flags say, and, where the ILS
-has a ``test_item``, an item information request (17) for it. Failures that stop circulation
+Per SIP login (once for the banks that share one): the login (93), the status request (99)
+and what its flags say, and, where the ILS has a ``test_item``, an item information request
+(17) for it. Failures that stop circulation
 (no answer, a refused login, a missing test item) are problems; status flags saying N are
 warnings, because real servers send them for policy reasons while circulating.
 
@@ -20,6 +21,7 @@ from ils_adapters.profiles import profile_named
 from ils_adapters.sip2_adapter import Sip2Adapter, status_warnings
 from sip2 import errors as sip
 from sip2.client import SipClient
+from sip2.config import SipAccount
 from sip2.results import CirculationStatus
 
 Say = Callable[[str], None]
@@ -46,13 +48,14 @@ def session_budget(ils: IlsSettings, processes: int) -> str:
     )
 
 
-def check_bank(ils: IlsSettings, bank: BankSettings, say: Say) -> Findings:
-    """Login, 99 and the test item for one bank's SIP login; prints one line per step."""
+def check_login(ils: IlsSettings, banks: list[BankSettings], say: Say) -> Findings:
+    """Login, 99 and the test item for the SIP login of ``banks`` (one, or those sharing it);
+    prints one line per step."""
     found = Findings()
     server = replace(server_config(ils), heartbeat_interval=None, idle_close=0.0)
-    account = sip_account(bank, ils)
+    account = sip_account(banks[0], ils)
     where = f"{ils.host}:{ils.port}"
-    label = f"bank {bank.id} ({account.user!r} on ILS {ils.name})"
+    label = f"{_banks(banks)} ({account.user!r} on ILS {ils.name})"
     with SipClient.for_server(server, account, max_connections=1) as client:
         try:
             client.login()
@@ -61,7 +64,7 @@ def check_bank(ils: IlsSettings, bank: BankSettings, say: Say) -> Findings:
         except sip.LoginRefused:
             found.problems.append(
                 f"{label}: {where} refused the SIP login: check sip_login user and password "
-                "(and the account's location) for this bank"
+                f"(and the account's location) for {'this bank' if len(banks) == 1 else 'them'}"
             )
             return found
         except (sip.IlsUnavailable, sip.OutcomeUnknown) as exc:
@@ -112,13 +115,25 @@ def check_all(settings: Settings, say: Say, *, processes: int) -> Findings:
         if not banks:
             continue
         say(f"ILS {ils.name} at {ils.host}:{ils.port} (profile {ils.profile}, zone {ils.zone()}):")
+        # Banks on one login (the ILS's shared one) are one check: the server sees them alike.
+        sharing: dict[SipAccount, list[BankSettings]] = {}
         for bank in banks:
-            one = check_bank(ils, bank, say)
+            sharing.setdefault(sip_account(bank, ils), []).append(bank)
+        for same_login in sharing.values():
+            one = check_login(ils, same_login, say)
             found.problems += one.problems
             found.warnings += one.warnings
     for ils in settings.ils:
         say(session_budget(ils, processes))
     return found
+
+
+def _banks(banks: list[BankSettings]) -> str:
+    if len(banks) == 1:
+        return f"bank {banks[0].id}"
+    if len(banks) <= 3:
+        return "banks " + ", ".join(b.id for b in banks)
+    return f"banks {banks[0].id}, {banks[1].id} and {len(banks) - 2} more"
 
 
 def _yn(flag: bool | None) -> str:

@@ -7,7 +7,7 @@ exactly as the web and worker processes do.
 
 from __future__ import annotations
 
-from bridge.config import BankSettings, IlsSettings
+from bridge.config import BankSettings, IlsSettings, sip_login_of
 from ils_adapters.profiles import profile_named
 from sip2.config import ServerConfig, SipAccount
 from sip2.transport import DEFAULT_CONNECT_TIMEOUT, TlsConfig
@@ -39,10 +39,14 @@ def server_config(ils: IlsSettings) -> ServerConfig:
 
 
 def sip_account(bank: BankSettings, ils: IlsSettings) -> SipAccount:
-    """The bank's own SIP login (93); its location defaults to the bank's branch."""
+    """The SIP login (93) of ``bank``: its own (location defaulting to the bank's branch), else
+    the ILS's shared one. Banks with equal accounts share the pool's sessions."""
+    login = sip_login_of(bank, ils)
+    if login is None:  # the settings' validation refuses such a bank
+        raise ValueError(f"bank {bank.id!r} has no SIP login")
     return SipAccount(
-        user=bank.sip_login.user,
-        password=bank.sip_login.password,
-        location=bank.sip_login.location or bank.branch,
+        user=login.user,
+        password=login.password,
+        location=login.location,
         institution=ils.institution,
     )

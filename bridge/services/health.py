@@ -15,8 +15,8 @@ health panel counts offline loans still waiting for their ILS
 (:func:`bridge.services.offline_loans.waiting_count`).
 
 Readiness (:func:`readiness`) checks the database and Redis, and the probes of
-:func:`readiness_probes`: one per ILS (``ils:<name>``) and one per bank (``controller:<bank
-id>``). A probe answers ``"ok"`` or ``"down: <why>"``.
+:func:`readiness_probes`: one per ILS (``ils:<name>``) and one per bank
+(``controller:<bank id>``). A probe answers ``"ok"`` or ``"down: <why>"``.
 
 - ILS: "ok" when the catalogue answered login + status (its status flags, such as check-in
   not allowed, are listed under ``warnings`` beside the checks, never as "down"), else

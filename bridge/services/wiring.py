@@ -5,7 +5,8 @@ demo) puts its own part in, e.g. ``rt.cached("ils:main-lobby", lambda: MemoryIls
 the first flow runs. Keys:
 
 - ``ils:<bank_id>``: the bank's :class:`ils_adapters.base.IlsAdapter` (SIP2 with the bank's
-  own SIP login, so the ILS sees each bank as its own terminal / pickup location);
+  own SIP login, so the ILS sees each bank as its own terminal / pickup location, or with the
+  ILS's shared one; each check-in names the bank's branch either way);
 - ``sip2pool:<ils name>``: the connection pool shared by the banks of one ILS (at most
   ``max_connections`` per ILS per process; docs/sip2-notes.md, Connections);
 - ``driver:<bank_id>``: the bank's door controller driver (simulated, MQTT or HTTP).

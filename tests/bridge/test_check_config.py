@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from sip2.acs.catalogue_file import catalogue_from_dict
 from sip2.acs.modes import Modes
 from sip2.acs.server import ReferenceACS
 from tests.support.acs import CATALOGUE
@@ -118,3 +120,27 @@ def test_the_sip2_tool_takes_the_banks_login_and_says_whether_a_pin_was_accepted
     assert right.stdout.rstrip().endswith("PIN accepted") and "1234" not in right.stdout
     assert wrong.stdout.rstrip().endswith("PIN not accepted") and "9876" not in wrong.stdout
     assert nobank.returncode == 2 and "no bank 'nowhere'" in nobank.stderr
+
+
+def test_banks_on_the_ils_s_shared_login_are_checked_with_one_login(tmp_path: Path) -> None:
+    data = json.loads(CATALOGUE.read_text())
+    data["accounts"].append(
+        {"user": "lockers-all", "password": "pw-all", "institution": "RPL", "location": "MAIN"}
+    )
+    shared = 'sip_login = { user = "lockers-all", password = "pw-all", location = "MAIN" }'
+    # The banks' own logins left out: both use the ILS's.
+    own = {
+        'sip_login = { user = "lockers-main", password = "demo-main" }\n': "",
+        'sip_login = { user = "lockers-east", password = "demo-east" }\n': "",
+    }
+    with ReferenceACS(catalogue_from_dict(data)) as acs:
+        out = _run(_config(tmp_path, acs.address[1], shared, **own), "check-config")
+
+        assert out.returncode == 0, out.stderr
+        logins = acs.logins
+    assert "banks main-lobby, east-station ('lockers-all' on ILS catalogue): login accepted" in (
+        out.stdout
+    )
+    assert out.stdout.count("login accepted") == 1
+    # The check's own requests, each on a fresh session (login, then 99), not one per bank.
+    assert logins == ["lockers-all", "lockers-all"]

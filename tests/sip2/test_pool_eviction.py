@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sip2.acs.catalogue_file import catalogue_from_dict
+from sip2.acs.modes import Modes
 from sip2.acs.server import ReferenceACS
 from sip2.busy import Busyness
 from sip2.client import SipClient
@@ -25,14 +26,18 @@ def _account(n: int) -> SipAccount:
     return SipAccount(f"bank-{n:02d}", f"pw-{n:02d}", location="MAIN-LOCKER", institution="DEMO")
 
 
-@pytest.fixture
-def acs() -> Iterator[ReferenceACS]:
+def _serve(modes: Modes | None = None) -> ReferenceACS:
     data = catalogue_data()
     data["accounts"] += [
         {"user": a.user, "password": a.password, "location": a.location}
         for a in map(_account, range(BANKS))
     ]
-    with ReferenceACS(catalogue_from_dict(data), clock=lambda: NOW) as server:
+    return ReferenceACS(catalogue_from_dict(data), clock=lambda: NOW, modes=modes)
+
+
+@pytest.fixture
+def acs() -> Iterator[ReferenceACS]:
+    with _serve() as server:
         yield server
 
 
@@ -88,6 +93,23 @@ def test_with_more_banks_than_sessions_every_request_elsewhere_logs_in(acs: Refe
     finally:
         pool.close()
     assert len(acs.logins) == 10
+
+
+def test_a_server_with_a_worker_per_session_gets_the_evicted_session_back_before_the_login() -> (
+    None
+):
+    # A pre-forking server with as many workers as the budget answers a new login only once the
+    # evicted session has been closed; closed after the login, every login would time out.
+    with _serve(Modes(workers=2)) as server:
+        pool = _pool(server)
+        try:
+            for _ in range(2):
+                for bank in range(5):
+                    SipClient(pool, _account(bank)).sc_status()
+            assert pool.stats()["open"] == 2
+        finally:
+            pool.close()
+        assert len(server.logins) == 10
 
 
 # ---------------------------------------------------------------- the rule, without sockets

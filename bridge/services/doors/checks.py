@@ -10,10 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.runtime import Runtime, current
-from bridge.services.banks import (
-    audit_events,
-    load_bank,
-)
+from bridge.services.banks import audit_events, load_bank
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
 from lockers.events import Discrepancy

@@ -13,10 +13,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bridge.runtime import Runtime
-from bridge.services.banks import (
-    BankState,
-    audit,
-)
+from bridge.services.banks import BankState, audit
 from bridge.services.deposits import add_deposit
 from bridge.storage.tables.lockers import EquipmentRow, LoadRow
 from lockers.events import LockerEvent

@@ -40,12 +40,7 @@ from bridge.services.doors.reopening import PICKUP_DOOR_OPENED
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import BankRow, CompartmentRow
 from bridge.storage.tables.lockers import LoadRow
-from lockers.drivers.base import (
-    DoorClosed,
-    DoorOpened,
-    Fault,
-    OccupancyChanged,
-)
+from lockers.drivers.base import DoorClosed, DoorOpened, Fault, OccupancyChanged
 from lockers.errors import IllegalTransition
 from lockers.events import Discrepancy, LockerEvent
 from lockers.model import Purpose

@@ -17,12 +17,7 @@ from bridge.config import BankSettings
 from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime
 from bridge.services.access.links import issue_link
-from bridge.services.banks import (
-    BankState,
-    SqlGrantStore,
-    access_codes,
-    audit,
-)
+from bridge.services.banks import BankState, SqlGrantStore, access_codes, audit
 from bridge.storage.tables.lockers import LoadRow
 from lockers.access import IssuedAccess
 from lockers.states import CompartmentState

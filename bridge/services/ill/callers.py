@@ -12,10 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bridge.config import IllPartnerSettings, Settings
-from ils_adapters.ncip import (
-    Header,
-    check_shared_secret,
-)
+from ils_adapters.ncip import Header, check_shared_secret
 
 SECRET_HEADER = "X-NCIP-Secret"  # noqa: S105 (a header name)
 

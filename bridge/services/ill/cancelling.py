@@ -15,11 +15,7 @@ from bridge.services.ill.loans import OPEN, column_limit
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.ill import IllRequestRow
 from bridge.storage.tables.lockers import LoadRow
-from ils_adapters.ncip import (
-    CheckInItemDone,
-    CheckInItemRequest,
-    NcipProblem,
-)
+from ils_adapters.ncip import CheckInItemDone, CheckInItemRequest, NcipProblem
 
 
 def partner_check_in(

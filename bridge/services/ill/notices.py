@@ -23,11 +23,7 @@ from bridge.services.ill.loans import OUR_AGENCY
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.ill import IllRequestRow
 from ils_adapters.base import IlsRejected, IlsUnavailable, OutcomeUnknown
-from ils_adapters.ncip import (
-    Header,
-    NcipClient,
-    NcipMalformed,
-)
+from ils_adapters.ncip import Header, NcipClient, NcipMalformed
 
 log = logging.getLogger(__name__)
 

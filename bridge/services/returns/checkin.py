@@ -26,11 +26,7 @@ from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, OutboxRow
 from bridge.storage.tables.returns import DepositRow
-from ils_adapters.base import (
-    IlsAdapter,
-    IlsUnavailable,
-    OutcomeUnknown,
-)
+from ils_adapters.base import IlsAdapter, IlsUnavailable, OutcomeUnknown
 from lockers.states import DepositState, check_deposit_transition
 
 log = logging.getLogger(__name__)
