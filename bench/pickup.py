@@ -106,7 +106,7 @@ def measure(n: int) -> tuple[list[float], list[float]]:
                     result = scan_item(rt, "main-lobby", f"3910{i:010d}", "bench")
                     total = time.perf_counter() - start
                     if not result.door_open:
-                        raise RuntimeError(f"scan {i} did not open a door: {result.message}")
+                        raise RuntimeError(f"scan {i} did not open a door: {result.outcome}")
                     ils.append(timed.spent)
                     ours.append(total - timed.spent)
                     driver.put_item(result.compartment or 0)

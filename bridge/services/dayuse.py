@@ -31,7 +31,7 @@ from bridge.infra import outbox
 from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime, current
 from bridge.services.access.attempts import InFlight
-from bridge.services.access.verification import BUSY, Verdict, verify_card
+from bridge.services.access.verification import Verdict, verify_card
 from bridge.services.banks import (
     UnknownBank,
     audit,
@@ -66,12 +66,21 @@ class DayUseOutcome(StrEnum):
     DOOR_FAILED = "door_failed"
 
 
+class DayUseLimit(StrEnum):
+    """Which limit an OVER_LIMIT reservation broke."""
+
+    HOURS = "hours"  # more hours than ``dayuse.max_hours``
+    PER_PATRON = "per_patron"  # the patron already holds ``dayuse.per_patron``
+
+
 @dataclass(frozen=True)
 class DayUseResult:
     outcome: DayUseOutcome
-    message: str
     compartment: int | None = None
     ends_at: datetime | None = None
+    limit: DayUseLimit | None = None  # OVER_LIMIT: which one
+    # BLOCKED: why, in the ILS's words (for staff, never for the kiosk screen).
+    block_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,7 +149,7 @@ def _verify(rt: Runtime, bank_id: str, card: str, pin: str, kiosk: str) -> DayUs
             Verdict.DENIED: DayUseOutcome.DENIED,
             Verdict.ILS_UNAVAILABLE: DayUseOutcome.ILS_UNAVAILABLE,
         }.get(verified.verdict, DayUseOutcome.LOCKED_OUT)
-        return DayUseResult(outcome, verified.message)
+        return DayUseResult(outcome)
     check, ref = verified.check, verified.patron_ref
     assert check is not None and ref is not None
     with unit_of_work(rt.sessions) as s:
@@ -156,11 +165,8 @@ def _verify(rt: Runtime, bank_id: str, card: str, pin: str, kiosk: str) -> DayUs
                 reason="blocked",
                 reasons=reasons[:200],
             )
-            return DayUseResult(
-                DayUseOutcome.BLOCKED,
-                f"Your library card cannot reserve a locker right now ({reasons}). "
-                "Please see staff.",
-            )
+            said = tuple(check.block_reasons) or tuple(filter(None, [check.screen_message]))
+            return DayUseResult(DayUseOutcome.BLOCKED, block_reasons=said)
     return None
 
 
@@ -177,7 +183,7 @@ def use(
     """Reserve a day-use door (or open the patron's own again). See the module docstring."""
     rt.settings.bank(bank_id)
     if not doors_of(rt, bank_id):
-        return DayUseResult(DayUseOutcome.NOT_OFFERED, "This locker has no day-use compartments.")
+        return DayUseResult(DayUseOutcome.NOT_OFFERED)
     card = card.strip()
     ref = pseudonym(rt, card)
     refused = _verify(rt, bank_id, card, pin, kiosk)
@@ -191,7 +197,7 @@ def use(
         return again
     with InFlight(rt.redis, f"dayuse:{ref}") as flight:
         if not flight.held:
-            return DayUseResult(DayUseOutcome.LOCKED_OUT, BUSY)
+            return DayUseResult(DayUseOutcome.LOCKED_OUT)  # busy with this card right now
         return _reserve_and_open(rt, bank_id, card, ref, hours, via)
 
 
@@ -226,10 +232,7 @@ def _reserve_and_open(
                     reason="too_long",
                     hours=hours,
                 )
-                return DayUseResult(
-                    DayUseOutcome.OVER_LIMIT,
-                    f"A day-use locker can be reserved for 1 to {conf.max_hours} hours.",
-                )
+                return DayUseResult(DayUseOutcome.OVER_LIMIT, limit=DayUseLimit.HOURS)
             if len(live) >= conf.per_patron:
                 audit(
                     s,
@@ -241,11 +244,7 @@ def _reserve_and_open(
                     reason="per_patron",
                     live=len(live),
                 )
-                return DayUseResult(
-                    DayUseOutcome.OVER_LIMIT,
-                    f"You already have {len(live)} day-use locker(s) reserved; the limit is "
-                    f"{conf.per_patron}. Finish one first.",
-                )
+                return DayUseResult(DayUseOutcome.OVER_LIMIT, limit=DayUseLimit.PER_PATRON)
             taken = set(
                 s.scalars(
                     select(DayUseRow.compartment).where(
@@ -273,9 +272,7 @@ def _reserve_and_open(
                     subject=ref,
                     reason="none_free",
                 )
-                return DayUseResult(
-                    DayUseOutcome.NONE_FREE, "All day-use lockers are taken. Please try later."
-                )
+                return DayUseResult(DayUseOutcome.NONE_FREE)
             number, ends, outcome = free[0], now + timedelta(hours=hours), DayUseOutcome.RESERVED
             s.add(
                 DayUseRow(
@@ -341,20 +338,8 @@ def _open(
 ) -> DayUseResult:
     opening = open_door(rt, bank_id, number, actor="patron")
     if not opening.ok:
-        return DayUseResult(
-            DayUseOutcome.DOOR_FAILED,
-            f"Door {number} did not open. Staff have been told; please ask at the desk.",
-            number,
-            ends,
-        )
-    verb = "is yours" if outcome is DayUseOutcome.RESERVED else "is open again"
-    return DayUseResult(
-        outcome,
-        f"Door {number} {verb} until {ends:%H:%M} UTC. Close it when you are done; open it "
-        "again with your card and PIN.",
-        number,
-        ends,
-    )
+        return DayUseResult(DayUseOutcome.DOOR_FAILED, number, ends)
+    return DayUseResult(outcome, number, ends)
 
 
 FINISH_GRACE = timedelta(minutes=10)
@@ -404,9 +389,7 @@ def finish(rt: Runtime, bank_id: str, card: str, pin: str, *, kiosk: str = "kios
         ).first()
         again = _just_finished(s, bank_id, ref, now) if row is None else None
         if row is None and again is None:
-            return DayUseResult(
-                DayUseOutcome.NO_RESERVATION, "You have no day-use locker reserved here."
-            )
+            return DayUseResult(DayUseOutcome.NO_RESERVATION)
         if row is not None:
             row.state, row.ended_at, row.patron = "ended", now, None
             number = row.compartment
@@ -423,11 +406,7 @@ def finish(rt: Runtime, bank_id: str, card: str, pin: str, *, kiosk: str = "kios
             subject=ref,
         )
     open_door(rt, bank_id, number, actor="patron")
-    return DayUseResult(
-        DayUseOutcome.FINISHED,
-        f"Door {number} is open: take your things and close the door. Thank you.",
-        number,
-    )
+    return DayUseResult(DayUseOutcome.FINISHED, number)
 
 
 def run_dayuse(rt: Runtime | None = None) -> dict[str, int]:

@@ -9,7 +9,8 @@ Next steps, from what the ILS said at check-in (``DepositRow.outcome``/``destina
 - checked in with no hold → shelve it here;
 - not yet checked in, or the ILS refused it → keep it aside, as the reason says.
 
-When the last deposit of the door is scanned out the door is free for returns again.
+When the last deposit of the door is scanned out the door is free for returns again. The
+staff page words each step (:mod:`bridge.web.staff.return_words`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from bridge.runtime import Runtime
 from bridge.services.banks import audit
-from bridge.services.returns.worklist import NotNeedingStaff, explain, resolve_needs_staff
+from bridge.services.returns.worklist import NotNeedingStaff, resolve_needs_staff
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.returns import DepositRow
@@ -34,13 +35,16 @@ LOAD_HERE = "load_here"
 TRANSIT = "transit"
 SHELVE = "shelve"
 ASIDE = "aside"
+STEPS = (LOAD_HERE, TRANSIT, SHELVE, ASIDE)
 
 
 @dataclass(frozen=True)
 class NextStep:
-    step: str  # one of LOAD_HERE, TRANSIT, SHELVE, ASIDE
-    words: str
-    destination: str | None = None  # for a transit slip: who it goes to
+    step: str  # one of STEPS
+    destination: str | None = None  # TRANSIT: the location code it goes to
+    # ASIDE: why it waits for staff (a ``StaffReason`` value; None: not checked in yet)
+    reason: str | None = None
+    screen_message: str | None = None  # ASIDE: what the ILS said, if anything
 
 
 @dataclass(frozen=True)
@@ -52,34 +56,16 @@ class InDoor:
     next: NextStep
 
 
-def destination_name(rt: Runtime, code: str | None) -> str:
-    if not code:
-        return "its home library"
-    for bank in rt.settings.banks:
-        if bank.branch == code:
-            return f"{bank.name} ({code})"
-    for rule in rt.settings.routing:
-        if rule.location == code:
-            try:
-                return f"{rt.settings.bank(rule.bank).name} ({code})"
-            except KeyError:
-                break
-    return code
-
-
 def next_step(rt: Runtime, d: DepositRow) -> NextStep:
     if d.outcome == "hold_here":
-        return NextStep(LOAD_HERE, "A patron's hold here: load it into this bank now.")
+        return NextStep(LOAD_HERE)
     if d.outcome in ("hold_elsewhere", "transit"):
-        where = destination_name(rt, d.destination)
-        return NextStep(TRANSIT, f"Put a transit slip in it and send it to {where}.", where)
+        return NextStep(TRANSIT, d.destination)
     if d.state == "checked_in":
-        return NextStep(SHELVE, "Checked in, no hold: shelve it here.")
+        return NextStep(SHELVE)
     if d.state == "needs_staff":
-        return NextStep(
-            ASIDE, f"Keep it aside: {explain(d.reason, d.destination, d.screen_message)}"
-        )
-    return NextStep(ASIDE, "The catalogue has not checked it in yet: keep it aside for now.")
+        return NextStep(ASIDE, d.destination, d.reason or "", d.screen_message)
+    return NextStep(ASIDE)
 
 
 def _since_last_emptied(s: Session, bank_id: str, number: int) -> datetime | None:
@@ -155,6 +141,6 @@ def take_out(rt: Runtime, bank_id: str, number: int, item: str, actor: str) -> I
         # may have marked it handled meanwhile: then there is nothing left to do.)
         with contextlib.suppress(NotNeedingStaff):
             resolve_needs_staff(
-                rt, found.deposit_id, actor, f"taken out of door {number}: {found.next.words}"
+                rt, found.deposit_id, actor, f"taken out of door {number}: {found.next.step}"
             )
     return InDoor(found.deposit_id, found.item, found.deposited_at, True, found.next)

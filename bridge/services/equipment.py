@@ -24,7 +24,7 @@ Equipment states: ``stocking`` (door open for staff) → ``available`` (in a doo
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -44,7 +44,6 @@ from bridge.services.banks import (
 )
 from bridge.services.doors.opening import open_door
 from bridge.services.doors.reopening import opened_for_pickup_since
-from bridge.services.pickup import ILS_DOWN
 from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
@@ -72,7 +71,7 @@ class EquipmentError(ValueError):
 class BorrowOutcome(StrEnum):
     OPENED = "opened"
     FEE_NEEDS_ACKNOWLEDGEMENT = "fee_needs_acknowledgement"
-    REFUSED = "refused"  # a category rule or the ILS said no (see message)
+    REFUSED = "refused"  # a category rule or the ILS said no (see ``refusal``)
     NONE_AVAILABLE = "none_available"
     DENIED = "denied"
     LOCKED_OUT = "locked_out"
@@ -81,15 +80,31 @@ class BorrowOutcome(StrEnum):
     DOOR_FAILED = "door_failed"
 
 
+class BorrowRefusal(StrEnum):
+    """Why a REFUSED borrow was refused."""
+
+    OWES_TOO_MUCH = "owes_too_much"  # the category lends only to patrons owing little
+    AT_LIMIT = "at_limit"  # the patron already has the category's most per card
+    ILS_REFUSED = "ils_refused"  # the ILS said no (its words, if any, in ``ils_says``)
+    # The checkout's reply was lost and the ILS shows the device on loan to someone else.
+    ON_LOAN_ELSEWHERE = "on_loan_elsewhere"
+
+
 @dataclass(frozen=True)
 class BorrowResult:
     outcome: BorrowOutcome
-    message: str
     item: str | None = None
     compartment: int | None = None
     fee: str | None = None
     due: datetime | None = None
     locked_until: datetime | None = None
+    title: str | None = None  # the device's title, when one was chosen
+    refusal: BorrowRefusal | None = None  # REFUSED: why
+    category: str | None = None  # REFUSED by a rule: the category's label
+    limit: str | None = None  # OWES_TOO_MUCH: the most one may owe; AT_LIMIT: the most per card
+    has: str | None = None  # OWES_TOO_MUCH: what the patron owes; AT_LIMIT: how many they have
+    # ILS_REFUSED, BLOCKED: the ILS's own words (for staff and the API, not the kiosk screen).
+    ils_says: str | None = None
 
 
 def category(rt: Runtime, name: str) -> EquipmentCategory | None:
@@ -201,16 +216,12 @@ def borrow_equipment(
             Verdict.DENIED: BorrowOutcome.DENIED,
             Verdict.ILS_UNAVAILABLE: BorrowOutcome.ILS_UNAVAILABLE,
         }.get(verified.verdict, BorrowOutcome.LOCKED_OUT)
-        return BorrowResult(outcome, verified.message, locked_until=verified.until)
+        return BorrowResult(outcome, locked_until=verified.until)
     check, ref = verified.check, verified.patron_ref
     assert check is not None and ref is not None
     card = card.strip()
     if check.blocked:
-        reasons = "; ".join(check.block_reasons) or "card blocked"
-        return BorrowResult(
-            BorrowOutcome.BLOCKED,
-            f"Your card cannot borrow right now ({reasons}). Please see staff.",
-        )
+        return BorrowResult(BorrowOutcome.BLOCKED, ils_says="; ".join(check.block_reasons) or None)
     resumed = _interrupted_loan(rt, bank_id, ref)
     if resumed is not None:
         return _open_lent(rt, bank_id, *resumed)
@@ -218,14 +229,13 @@ def borrow_equipment(
     with unit_of_work(rt.sessions) as s:
         row = _available(s, bank_id, wanted)
         if row is None:
-            return BorrowResult(
-                BorrowOutcome.NONE_AVAILABLE, "None of these is available here right now."
-            )
+            return BorrowResult(BorrowOutcome.NONE_AVAILABLE)
         item, number, cat_name = row.item_barcode, row.compartment or 0, row.category
         title = row.title
         rule = category(rt, cat_name)
         refusal = _rule_refusal(s, rule, ref, check.fines)
     if refusal:
+        refusal = replace(refusal, item=item, title=title)
         with unit_of_work(rt.sessions) as s:
             audit(
                 s,
@@ -235,28 +245,30 @@ def borrow_equipment(
                 actor="patron",
                 subject=ref,
                 item=item,
-                reason=refusal,
+                reason=str(refusal.refusal),
+                limit=refusal.limit,
+                has=refusal.has,
             )
-        return BorrowResult(BorrowOutcome.REFUSED, refusal, item=item)
+        return refusal
     adapter = adapter_for(rt, bank_id)
     try:
         got = adapter.checkout(card, item, fee_acknowledged=fee_acknowledged)
     except IlsUnavailable:
-        return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, ILS_DOWN, item=item)
+        return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, item=item, title=title)
     except OutcomeUnknown:
         return _settle_lost_reply(rt, adapter, bank_id, card, ref, number, item, title)
     except IlsRejected as exc:
-        got_message = exc.screen_message or str(exc)
         return BorrowResult(
-            BorrowOutcome.REFUSED, f"The library system refused the loan: {got_message}.", item=item
+            BorrowOutcome.REFUSED,
+            item=item,
+            title=title,
+            refusal=BorrowRefusal.ILS_REFUSED,
+            ils_says=exc.screen_message or str(exc) or None,
         )
     if got.kind is CheckoutKind.FEE_NEEDS_ACKNOWLEDGEMENT:
         fee = str(got.fee) if got.fee is not None else "a charge"
         return BorrowResult(
-            BorrowOutcome.FEE_NEEDS_ACKNOWLEDGEMENT,
-            f"Borrowing {title} costs {fee}. Confirm that you accept the charge.",
-            item=item,
-            fee=fee,
+            BorrowOutcome.FEE_NEEDS_ACKNOWLEDGEMENT, item=item, fee=fee, title=title
         )
     if not got.ok:
         why = got.screen_message or "the library system did not allow this loan"
@@ -271,7 +283,13 @@ def borrow_equipment(
                 item=item,
                 reason=why[:200],
             )
-        return BorrowResult(BorrowOutcome.REFUSED, f"You cannot borrow {title}: {why}.", item=item)
+        return BorrowResult(
+            BorrowOutcome.REFUSED,
+            item=item,
+            title=title,
+            refusal=BorrowRefusal.ILS_REFUSED,
+            ils_says=got.screen_message or None,
+        )
     _lent(rt, bank_id, number, item, ref)
     return _open_lent(rt, bank_id, number, item, title, got.due)
 
@@ -293,13 +311,12 @@ def _settle_lost_reply(
         ours, status = lent_to(adapter, card, item)
     except (IlsUnavailable, IlsRejected):
         log.warning("equipment %s: checkout reply lost and the look-up failed", item)
-        return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, ILS_DOWN, item=item)
+        return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, item=item, title=title)
     if ours:
         _lent(rt, bank_id, number, item, ref)
         return _open_lent(rt, bank_id, number, item, title, status.due)
     if status.status.on_loan:
         # The ILS refused our checkout: someone else has the device on loan there.
-        why = "the library system shows it on loan to another patron"
         with unit_of_work(rt.sessions) as s:
             audit(
                 s,
@@ -309,12 +326,12 @@ def _settle_lost_reply(
                 actor="patron",
                 subject=ref,
                 item=item,
-                reason=why,
+                reason=str(BorrowRefusal.ON_LOAN_ELSEWHERE),
             )
         return BorrowResult(
-            BorrowOutcome.REFUSED, f"You cannot borrow {title}: {why}. Please see staff.", item=item
+            BorrowOutcome.REFUSED, item=item, title=title, refusal=BorrowRefusal.ON_LOAN_ELSEWHERE
         )
-    return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, ILS_DOWN, item=item)
+    return BorrowResult(BorrowOutcome.ILS_UNAVAILABLE, item=item, title=title)
 
 
 def _open_lent(
@@ -328,20 +345,9 @@ def _open_lent(
     opening = open_door(rt, bank_id, number, actor="patron")
     if not opening.ok:
         return BorrowResult(
-            BorrowOutcome.DOOR_FAILED,
-            f"Door {number} did not open. The loan is recorded; staff have been "
-            "told and will hand you the device.",
-            item=item,
-            compartment=number,
-            due=due,
+            BorrowOutcome.DOOR_FAILED, item=item, compartment=number, due=due, title=title
         )
-    return BorrowResult(
-        BorrowOutcome.OPENED,
-        f"Door {number} is open. Take {title} and close the door.",
-        item=item,
-        compartment=number,
-        due=due,
-    )
+    return BorrowResult(BorrowOutcome.OPENED, item=item, compartment=number, due=due, title=title)
 
 
 def _interrupted_loan(rt: Runtime, bank_id: str, ref: str) -> tuple[int, str, str | None] | None:
@@ -410,13 +416,16 @@ def _available(s: Session, bank_id: str, wanted: str) -> EquipmentRow | None:
 
 def _rule_refusal(
     s: Session, rule: EquipmentCategory | None, ref: str, fines: Decimal | None
-) -> str | None:
+) -> BorrowResult | None:
     if rule is None:
         return None
     if rule.no_fines_over is not None and fines is not None and fines > rule.no_fines_over:
-        return (
-            f"{rule.label}: you owe {fines}, and these can be borrowed only while you owe "
-            f"{rule.no_fines_over} or less. Please see staff."
+        return BorrowResult(
+            BorrowOutcome.REFUSED,
+            refusal=BorrowRefusal.OWES_TOO_MUCH,
+            category=rule.label,
+            limit=str(rule.no_fines_over),
+            has=str(fines),
         )
     out = s.scalar(
         select(func.count())
@@ -428,7 +437,13 @@ def _rule_refusal(
         )
     )
     if (out or 0) >= rule.max_per_patron:
-        return f"{rule.label}: you already have {out}; the limit is {rule.max_per_patron} per card."
+        return BorrowResult(
+            BorrowOutcome.REFUSED,
+            refusal=BorrowRefusal.AT_LIMIT,
+            category=rule.label,
+            limit=str(rule.max_per_patron),
+            has=str(out),
+        )
     return None
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 
 from sqlalchemy import select, update
 
@@ -163,14 +164,31 @@ def _bank_pass(rt: Runtime, bank_id: str, before: timedelta) -> tuple[int, list[
     return len(due), expired, refs
 
 
+class Route(StrEnum):
+    """Where a removed item goes now, by the ILS's check-in."""
+
+    RESHELVE = "reshelve"  # nothing waits for it: reshelve it here
+    SEND_TO = "send_to"  # to ``Routed.destination``
+    NEW_HOLD_HERE = "new_hold_here"  # another hold here: scan it to load it again
+    DESK_CHECKIN = "desk_checkin"  # the catalogue did not answer: check it in at the desk
+
+
+@dataclass(frozen=True)
+class Routed:
+    item: str
+    route: Route
+    destination: str | None = None  # SEND_TO: where
+    ils_error: str | None = None  # DESK_CHECKIN: what went wrong (an exception's name)
+
+
 @dataclass(frozen=True)
 class Removal:
-    """What staff removed and where each item goes now (the ILS's routing)."""
+    """What staff removed and where each item goes now (the ILS's routing). ``ok`` False: the
+    door did not open (it is reported) and nothing changed."""
 
     compartment: int
     ok: bool
-    message: str
-    items: tuple[tuple[str, str], ...] = field(default=())  # (barcode, where it goes now)
+    items: tuple[Routed, ...] = field(default=())
 
 
 class NotOnRemovalList(ValueError):
@@ -191,23 +209,22 @@ def staff_remove(rt: Runtime, bank_id: str, compartment: int, actor: str) -> Rem
         items = [ld.item_barcode for ld in state.loads_in(compartment)]
     opening = open_door(rt, bank_id, compartment, actor=actor)
     if not opening.ok:
-        return Removal(
-            compartment,
-            False,
-            f"Door {compartment} did not open; it is reported. Nothing was changed.",
-        )
+        return Removal(compartment, False)
     adapter = adapter_for(rt, bank_id)
-    routed: list[tuple[str, str]] = []
+    routed: list[Routed] = []
     now = rt.clock()
     for item in items:
         try:
             outcome = adapter.checkin(item, at=bank.branch, returned_at=now)
-            where = outcome.destination or "reshelve here"
-            if outcome.kind.value == "hold_here":
-                where = f"a new hold here ({bank.branch}): scan it to load it again"
         except IlsError as exc:
-            where = f"check it in at the desk (the catalogue did not answer: {type(exc).__name__})"
-        routed.append((item, where))
+            routed.append(Routed(item, Route.DESK_CHECKIN, ils_error=type(exc).__name__))
+            continue
+        if outcome.kind.value == "hold_here":
+            routed.append(Routed(item, Route.NEW_HOLD_HERE))
+        elif outcome.destination:
+            routed.append(Routed(item, Route.SEND_TO, outcome.destination))
+        else:
+            routed.append(Routed(item, Route.RESHELVE))
     with unit_of_work(rt.sessions) as s:
         lock_bank(s, bank_id)
         state = load_bank(s, bank_id)
@@ -242,15 +259,12 @@ def staff_remove(rt: Runtime, bank_id: str, compartment: int, actor: str) -> Rem
                 actor=actor,
                 subject=ld.patron_ref,
                 item=ld.item_barcode,
-                goes_to=dict(routed).get(ld.item_barcode),
+                goes_to=next(
+                    (r.destination or r.route.value for r in routed if r.item == ld.item_barcode),
+                    None,
+                ),
             )
             s.delete(ld)
         save_compartments(state, now)
         audit_events(s, events, actor=actor)
-    listing = "; ".join(f"{item}: {where}" for item, where in routed)
-    return Removal(
-        compartment,
-        True,
-        f"Compartment {compartment} is open and now free. {listing}",
-        tuple(routed),
-    )
+    return Removal(compartment, True, tuple(routed))

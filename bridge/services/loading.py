@@ -15,7 +15,8 @@ where it must go instead (docs/architecture.md, Load).
    reservation if the door fails twice). The patron is told only when the door closes
    (``bridge.services.doors.events.door_closed``).
 
-Each answer is a :class:`ScanResult` with a message for the member of staff at the bank.
+Each answer is a :class:`ScanResult`: a :class:`ScanOutcome` with the facts the staff page
+needs (the staff loading page and the API word it, :mod:`bridge.web.staff.scan_words`).
 """
 
 from __future__ import annotations
@@ -71,15 +72,31 @@ class ScanOutcome(StrEnum):
     CONFIRM_CHECKIN = "confirm_checkin"  # no hold waits for it: checked in only if staff confirm
 
 
+class ScanReason(StrEnum):
+    """Why, where the outcome alone does not say."""
+
+    ILS_REJECTED = "ils_rejected"  # NEEDS_STAFF: the catalogue refused the check-in
+    NO_HOLD_PATRON = "no_hold_patron"  # NEEDS_STAFF: a captured hold, but whose?
+    UNEXPECTED_ANSWER = "unexpected_answer"  # NEEDS_STAFF: a check-in answer we cannot act on
+    CONTROLLER_OFFLINE = "controller_offline"  # DOOR_FAILED
+    NO_DOOR_OPENED = "no_door_opened"  # DOOR_FAILED
+
+
 @dataclass(frozen=True)
 class ScanResult:
     outcome: ScanOutcome
     item: str
-    message: str
-    compartment: int | None = None
+    compartment: int | None = None  # DOOR_OPEN, ALREADY_LOADED: the door
     destination: str | None = None
     destination_bank: str | None = None
     retry: bool = False
+    reason: ScanReason | None = None
+    ils_says: str | None = None  # NEEDS_STAFF: the catalogue's own words, if any
+    already_at_bank: str | None = None  # ALREADY_LOADED at another bank: its id
+    # DOOR_OPEN: the door the item was meant for, when another one opened instead
+    moved_from: int | None = None
+    # BANK_FULL, DOOR_FAILED: the locker's own explanation (no door fits, no room), if any
+    why_not: str | None = None
 
     @property
     def door_open(self) -> bool:
@@ -121,7 +138,6 @@ def scan_item(
         ).first()
         reopen = inside is not None and _never_opened(s, inside, bank_id)
         if inside is not None and not reopen:
-            where = rt.settings.bank(inside.bank_id).name if inside.bank_id != bank_id else "here"
             audit(
                 s,
                 "scan_refused",
@@ -135,9 +151,8 @@ def scan_item(
             return ScanResult(
                 ScanOutcome.ALREADY_LOADED,
                 item,
-                f"This item is already in compartment {inside.compartment} ({where}); "
-                "nothing was changed.",
                 compartment=inside.compartment,
+                already_at_bank=inside.bank_id if inside.bank_id != bank_id else None,
             )
         announced = transfers.expected_size(s, item)
         size = (size or announced or "S").upper()
@@ -161,8 +176,6 @@ def scan_item(
             item,
             actor,
             ScanOutcome.ILS_UNAVAILABLE,
-            "The catalogue is not answering. Scan the item again in a minute, or "
-            "put it on the hold shelf.",
             retry=True,
             why=type(exc).__name__,
         )
@@ -173,8 +186,9 @@ def scan_item(
             item,
             actor,
             ScanOutcome.NEEDS_STAFF,
-            f"The catalogue refused the check-in: {exc.screen_message or exc}",
             why="rejected",
+            reason=ScanReason.ILS_REJECTED,
+            ils_says=exc.screen_message or str(exc) or None,
         )
     if not status.known:
         return _refuse(
@@ -183,7 +197,6 @@ def scan_item(
             item,
             actor,
             ScanOutcome.UNKNOWN_ITEM,
-            "The catalogue does not know this barcode. Check the label.",
             why="unknown_item",
         )
     if outcome is None and not status.status.on_loan:
@@ -193,8 +206,6 @@ def scan_item(
             item,
             actor,
             ScanOutcome.CONFIRM_CHECKIN,
-            "The catalogue knows no hold for this item, so it was not checked in. Put it back "
-            "on the shelf, or check it in here if you mean to.",
             why="no_hold_unconfirmed",
         )
     if outcome is None:
@@ -204,7 +215,6 @@ def scan_item(
             item,
             actor,
             ScanOutcome.CHECKED_OUT,
-            "This item is on loan to a patron. Check it in at the desk first; it was not loaded.",
             why="checked_out",
         )
     return _after_checkin(rt, bank, item, size, outcome, actor, now, status.title)
@@ -230,12 +240,13 @@ def _refuse(
     item: str,
     actor: str,
     outcome: ScanOutcome,
-    message: str,
     *,
     why: str,
     retry: bool = False,
     destination: str | None = None,
     destination_bank: str | None = None,
+    reason: ScanReason | None = None,
+    ils_says: str | None = None,
 ) -> ScanResult:
     with unit_of_work(rt.sessions) as s:
         audit(
@@ -251,10 +262,11 @@ def _refuse(
     return ScanResult(
         outcome,
         item,
-        message,
         destination=destination,
         destination_bank=destination_bank,
         retry=retry,
+        reason=reason,
+        ils_says=ils_says,
     )
 
 
@@ -280,9 +292,8 @@ def _after_checkin(
                 item,
                 actor,
                 ScanOutcome.NEEDS_STAFF,
-                "The hold was captured, but the catalogue did not say whose it is; "
-                "put it on the hold shelf.",
                 why="no_hold_patron",
+                reason=ScanReason.NO_HOLD_PATRON,
             )
         return _load(rt, bank, item, size, outcome, actor, now, title)
     destination = transfers.travels_to(outcome)
@@ -300,17 +311,12 @@ def _after_checkin(
                     actor=actor,
                     scanned_at=bank.branch,
                 )
-            name = rt.settings.bank(target).name
-            message = f"Not for this bank: send it to the locker bank {name} ({destination})."
-        else:
-            message = f"Not for this bank: send it to {destination}."
         return _refuse(
             rt,
             bank.id,
             item,
             actor,
             ScanOutcome.SEND_ELSEWHERE,
-            message,
             why=outcome.kind.value,
             destination=destination,
             destination_bank=target,
@@ -322,7 +328,6 @@ def _after_checkin(
             item,
             actor,
             ScanOutcome.NO_HOLD,
-            "No hold waits for this item here. It is checked in; reshelve it.",
             why=outcome.kind.value,
         )
     if outcome.kind is CheckinKind.UNKNOWN_ITEM:
@@ -332,7 +337,6 @@ def _after_checkin(
             item,
             actor,
             ScanOutcome.UNKNOWN_ITEM,
-            "The catalogue does not know this barcode. Check the label.",
             why="unknown_item",
         )
     return _refuse(
@@ -341,10 +345,9 @@ def _after_checkin(
         item,
         actor,
         ScanOutcome.NEEDS_STAFF,
-        "The catalogue answered something the locker cannot act on"
-        + (f": {outcome.screen_message}" if outcome.screen_message else "")
-        + ". Put the item on the hold shelf.",
         why=outcome.kind.value,
+        reason=ScanReason.UNEXPECTED_ANSWER,
+        ils_says=outcome.screen_message or None,
     )
 
 
@@ -382,11 +385,7 @@ def _load(
                 reason="bank_full",
                 subject=patron_ref,
             )
-            return ScanResult(
-                ScanOutcome.BANK_FULL,
-                item,
-                f"The hold is captured but no compartment fits: {chosen.reason}.",
-            )
+            return ScanResult(ScanOutcome.BANK_FULL, item, why_not=chosen.reason or None)
         events = apply_allocation(state.bank, chosen, at=now, actor=actor, expires_at=expires)
         number = chosen.placements[0].compartment
         s.add(
@@ -423,23 +422,21 @@ def _load(
         )
     opening = open_door(rt, bank.id, number, actor=actor)
     if opening.ok:
-        moved = f" (door {number} did not open)" if opening.opened != number else ""
         return ScanResult(
             ScanOutcome.DOOR_OPEN,
             item,
-            f"Put the item in compartment {opening.opened} and close the door{moved}.",
             compartment=opening.opened,
+            moved_from=number if opening.opened != number else None,
         )
     if opening.controller_offline:
         _release(rt, bank.id, item, actor, "controller offline")
-        why = "The locker controller is not answering"
-    else:
-        _release(rt, bank.id, item, actor, "no door opened")
-        why = opening.no_room or "No compartment door could be opened"
+        return ScanResult(ScanOutcome.DOOR_FAILED, item, reason=ScanReason.CONTROLLER_OFFLINE)
+    _release(rt, bank.id, item, actor, "no door opened")
     return ScanResult(
         ScanOutcome.DOOR_FAILED,
         item,
-        f"{why}. The hold is captured: put the item on the hold shelf. Staff have been told.",
+        reason=ScanReason.NO_DOOR_OPENED,
+        why_not=opening.no_room or None,
     )
 
 
@@ -463,19 +460,9 @@ def _open_reserved(
               actor=actor, item=item)  # fmt: skip
     opening = open_door(rt, bank.id, number, actor=actor)
     if opening.ok:
-        return ScanResult(
-            ScanOutcome.DOOR_OPEN,
-            item,
-            f"Put the item in compartment {opening.opened} and close the door.",
-            compartment=opening.opened,
-        )
+        return ScanResult(ScanOutcome.DOOR_OPEN, item, compartment=opening.opened)
     _release(rt, bank.id, item, actor, "no door opened")
-    return ScanResult(
-        ScanOutcome.DOOR_FAILED,
-        item,
-        "No compartment door could be opened. The hold is captured: put the item on the hold "
-        "shelf. Staff have been told.",
-    )
+    return ScanResult(ScanOutcome.DOOR_FAILED, item, reason=ScanReason.NO_DOOR_OPENED)
 
 
 def _release(rt: Runtime, bank_id: str, item: str, actor: str, why: str) -> None:

@@ -6,7 +6,8 @@ Order of work, whichever way the patron identifies:
    anything is checked; card + PIN verified with the ILS, SIP2 63 with CQ = yes, *before* any
    checkout; a code or QR token must match a live grant, keyed hashes only);
 3. check out every item in the patron's compartments at this bank (SIP2 11);
-4. open only the doors whose items were all checked out; explain the others in plain words;
+4. open only the doors whose items were all checked out; say for the others why not (a
+   :class:`RefusalKind` per item, worded by the page that shows it);
 5. door closed and empty → compartment free and the patron↔item link purged
    (``bridge.services.doors.events.door_closed``).
 
@@ -27,15 +28,7 @@ from bridge.infra import ils_circuit, outbox
 from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime
 from bridge.services import offline_loans
-from bridge.services.access.verification import (  # the shared words, also used from here
-    DENIED_CARD,
-    DENIED_CODE,
-    ILS_DOWN,
-    Verdict,
-    Verified,
-    verify_card,
-    verify_secret,
-)
+from bridge.services.access.verification import Verdict, Verified, verify_card, verify_secret
 from bridge.services.banks import (
     audit,
     audit_events,
@@ -59,7 +52,7 @@ from ils_adapters.base import (
 )
 from lockers.states import CompartmentState
 
-__all__ = ["DENIED_CARD", "DENIED_CODE", "ILS_DOWN", "PickupOutcome", "PickupResult", "hand_over"]
+__all__ = ["PickupOutcome", "PickupResult", "Refusal", "RefusalKind", "hand_over"]
 
 
 class PickupOutcome(StrEnum):
@@ -78,15 +71,29 @@ class PickupOutcome(StrEnum):
     DOOR_FAILED = "door_failed"  # loans recorded but a door did not open: staff were told
 
 
+class RefusalKind(StrEnum):
+    """Why one item's door stays shut."""
+
+    FEE = "fee"  # the loan waits for the patron to accept a charge (``Refusal.fee``)
+    ILS_UNAVAILABLE = "ils_unavailable"
+    DOOR_OUT_OF_ORDER = "door_out_of_order"
+    ILS_REFUSED = "ils_refused"  # the ILS said no (its own words, if any, in ``ils_says``)
+    # The checkout's reply was lost and the ILS shows the item on loan to someone else.
+    ON_LOAN_ELSEWHERE = "on_loan_elsewhere"
+
+
 @dataclass(frozen=True)
 class Refusal:
-    """An item whose door stays shut, and why, in words for the patron."""
+    """An item whose door stays shut, and why."""
 
     item: str
     title: str | None
     compartment: int
-    reason: str
-    fee: str | None = None  # set when the loan waits for the patron to accept a charge
+    kind: RefusalKind
+    fee: str | None = None  # FEE: the charge, as the ILS gave it
+    # ILS_REFUSED: the ILS's screen message. Its words, not ours: for staff and the API, never
+    # put on a kiosk screen (it may be in another language, or internal).
+    ils_says: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,29 +110,19 @@ class Loan:
 @dataclass(frozen=True)
 class PickupResult:
     outcome: PickupOutcome
-    message: str
     opened: tuple[int, ...] = ()
     refused: tuple[Refusal, ...] = ()
     locked_until: datetime | None = None
     loans: tuple[Loan, ...] = ()  # what the patron now has on loan (the receipt)
     # The card the loans went to, so the kiosk can offer a receipt after a code or QR pickup.
     patron: str | None = None
+    stuck: tuple[int, ...] = ()  # DOOR_FAILED: the doors that did not open
+    # BLOCKED: why, in the ILS's words (for staff, never for the kiosk screen).
+    block_reasons: tuple[str, ...] = ()
 
     @property
     def fee_to_acknowledge(self) -> bool:
         return any(r.fee for r in self.refused)
-
-
-DOOR_OUT_OF_ORDER = "This door is out of order. Please ask staff for this item."
-OPENED_OFFLINE_TEXT = (
-    "Door {doors} is open. Take your items and close the door. The library system is not "
-    "answering right now, so your loan will be recorded as soon as it answers; the due date "
-    "follows by message."
-)
-CARD_NEEDS_ILS_TEXT = (
-    "The library system is not answering right now, so your card and PIN cannot be checked. "
-    "Please use the pickup code (typed or QR) from your message instead."
-)
 
 
 def _refusal(verified: Verified) -> PickupResult:
@@ -136,7 +133,7 @@ def _refusal(verified: Verified) -> PickupResult:
         Verdict.BUSY: PickupOutcome.LOCKED_OUT,
         Verdict.ILS_UNAVAILABLE: PickupOutcome.ILS_UNAVAILABLE,
     }[verified.verdict]
-    return PickupResult(outcome, verified.message, locked_until=verified.until)
+    return PickupResult(outcome, locked_until=verified.until)
 
 
 def pickup_with_card(
@@ -151,13 +148,14 @@ def pickup_with_card(
     """Card + PIN pickup (verified by :mod:`bridge.services.access.verification`)."""
     verified = verify_card(rt, bank_id, card, pin, kiosk=kiosk, via="card")
     if verified.verdict is Verdict.ILS_UNAVAILABLE and offline_loans.offline_allowed(rt, bank_id):
-        return PickupResult(PickupOutcome.CARD_NEEDS_ILS, CARD_NEEDS_ILS_TEXT)
+        return PickupResult(PickupOutcome.CARD_NEEDS_ILS)
     if not verified.ok:
         return _refusal(verified)
     check, ref = verified.check, verified.patron_ref
     assert check is not None and ref is not None
     if check.blocked:
-        reasons = "; ".join(check.block_reasons) or check.screen_message or "card blocked"
+        said = tuple(check.block_reasons) or tuple(filter(None, [check.screen_message]))
+        reasons = "; ".join(said) or "card blocked"
         with unit_of_work(rt.sessions) as s:
             audit(
                 s,
@@ -168,11 +166,7 @@ def pickup_with_card(
                 subject=ref,
                 reasons=reasons,
             )
-        return PickupResult(
-            PickupOutcome.BLOCKED,
-            f"Your card cannot borrow right now ({reasons}). Please see staff; your items "
-            "stay in the locker.",
-        )
+        return PickupResult(PickupOutcome.BLOCKED, block_reasons=said)
     return hand_over(
         rt, bank_id, ref, via="card", actor="patron", fee_acknowledged=fee_acknowledged
     )
@@ -263,9 +257,7 @@ def hand_over(
                 subject=patron_ref,
                 via=via,
             )
-        return PickupResult(
-            PickupOutcome.NOTHING_WAITING, "Nothing is waiting for you at this locker."
-        )
+        return PickupResult(PickupOutcome.NOTHING_WAITING)
     ils_name = rt.settings.bank(bank_id).ils
     # Known down a moment ago: no patron waits for the ILS's timeouts again.
     ils_down = ils_circuit.is_down(rt, ils_name)
@@ -291,29 +283,31 @@ def hand_over(
     maybe_sent: set[int] = set()  # ... though the checkout's lost reply may have gone through
     for w in waiting:
         if w.compartment in broken:
-            refused.append(Refusal(w.item, w.title, w.compartment, DOOR_OUT_OF_ORDER))
+            refused.append(Refusal(w.item, w.title, w.compartment, RefusalKind.DOOR_OUT_OF_ORDER))
             continue
         if ils_down:
             unsent.append(w)
             continue
-        problem, fee, due[w.id] = _check_out(adapter, w, fee_acknowledged)
-        if problem in (ILS_DOWN, _MAYBE_LENT):
+        problem, said, fee, due[w.id] = _check_out(adapter, w, fee_acknowledged)
+        if problem in (RefusalKind.ILS_UNAVAILABLE, _MAYBE_LENT):
             ils_down = True
             ils_circuit.mark_down(rt, ils_name, "checkout found the ILS unreachable")
             unsent.append(w)
             if problem == _MAYBE_LENT:
                 maybe_sent.add(w.id)
-        elif problem is None:
-            lent.append(w)
+        elif isinstance(problem, RefusalKind):
+            refused.append(Refusal(w.item, w.title, w.compartment, problem, fee, said))
         else:
-            refused.append(Refusal(w.item, w.title, w.compartment, problem, fee))
+            lent.append(w)
     offline: list[_Waiting] = []
     if unsent:
         why_not = offline_loans.may_lend(rt, bank_id, patron_ref, via, len(unsent))
         if why_not is None:
             offline = unsent
         else:
-            refused.extend(Refusal(w.item, w.title, w.compartment, ILS_DOWN) for w in unsent)
+            refused.extend(
+                Refusal(w.item, w.title, w.compartment, RefusalKind.ILS_UNAVAILABLE) for w in unsent
+            )
     refused_doors = {r.compartment for r in refused}
     doors = [n for n in by_door if n not in refused_doors]
     now = rt.clock()
@@ -390,7 +384,8 @@ def hand_over(
                 actor=actor,
                 subject=patron_ref,
                 item=r.item,
-                reason=r.reason[:200],
+                reason=r.kind.value,
+                ils_says=(r.ils_says or "")[:200] or None,
             )
         remaining = [
             ld
@@ -424,11 +419,7 @@ def hand_over(
     patron = handed[0].patron if handed else None
     result = _result(opened, stuck, refused, ils_down and not offline)
     if offline and result.outcome is PickupOutcome.OPENED:
-        result = replace(
-            result,
-            outcome=PickupOutcome.OPENED_OFFLINE,
-            message=OPENED_OFFLINE_TEXT.format(doors=", ".join(map(str, opened))),
-        )
+        result = replace(result, outcome=PickupOutcome.OPENED_OFFLINE)
     return replace(result, loans=loans, patron=patron)
 
 
@@ -513,76 +504,49 @@ _MAYBE_LENT = "maybe lent"
 
 def _check_out(
     adapter: IlsAdapter, w: _Waiting, fee_acknowledged: bool
-) -> tuple[str | None, str | None, datetime | None]:
-    """(None, None, due date) when the item is now on loan to the patron, else (reason in
-    words, fee, None)."""
+) -> tuple[RefusalKind | str | None, str | None, str | None, datetime | None]:
+    """(None, None, None, due date) when the item is now on loan to the patron, else (why not,
+    the ILS's own words, fee, None)."""
     try:
         got = adapter.checkout(w.patron, w.item, fee_acknowledged=fee_acknowledged)
     except IlsUnavailable:
-        return ILS_DOWN, None, None
+        return RefusalKind.ILS_UNAVAILABLE, None, None, None
     except IlsRejected as exc:
-        return f"The library system refused the loan: {exc.screen_message or exc}", None, None
+        return RefusalKind.ILS_REFUSED, exc.screen_message or str(exc) or None, None, None
     except OutcomeUnknown:
         # The reply was lost: ask what happened before deciding (docs/sip2-notes.md, Connections).
         try:
             ours, status = lent_to(adapter, w.patron, w.item)
         except (IlsUnavailable, IlsRejected):
-            return _MAYBE_LENT, None, None
+            return _MAYBE_LENT, None, None, None
         if ours:
-            return None, None, status.due
+            return None, None, None, status.due
         if status.status.on_loan:
             # The ILS refused our checkout: the item is someone else's loan.
-            return _plain("the item is on loan to another patron"), None, None
-        return ILS_DOWN, None, None
+            return RefusalKind.ON_LOAN_ELSEWHERE, None, None, None
+        return RefusalKind.ILS_UNAVAILABLE, None, None, None
     if got.ok:
-        return None, None, got.due
+        return None, None, None, got.due
     if got.kind is CheckoutKind.FEE_NEEDS_ACKNOWLEDGEMENT:
         fee = str(got.fee) if got.fee is not None else "a charge"
-        return (
-            (f"This loan has a charge of {fee}. Confirm that you accept it to take the item."),
-            fee,
-            None,
-        )
-    return _plain(got.screen_message), None, None
-
-
-def _plain(message: str | None) -> str:
-    if not message:
-        return "The library system did not allow this loan. Please see staff."
-    return f"The library system did not allow this loan: {message}. Please see staff."
+        return RefusalKind.FEE, got.screen_message or None, fee, None
+    return RefusalKind.ILS_REFUSED, got.screen_message or None, None, None
 
 
 def _result(
     opened: list[int], stuck: list[int], refused: list[Refusal], ils_down: bool
 ) -> PickupResult:
-    doors = ", ".join(str(n) for n in opened)
     if stuck:
         return PickupResult(
-            PickupOutcome.DOOR_FAILED,
-            f"Door {', '.join(map(str, stuck))} did not open. Your loan is recorded; staff "
-            "have been told and will hand you the item."
-            + (f" Door {doors} is open." if doors else ""),
-            tuple(opened),
-            tuple(refused),
+            PickupOutcome.DOOR_FAILED, tuple(opened), tuple(refused), stuck=tuple(stuck)
         )
     if opened and not refused:
-        return PickupResult(
-            PickupOutcome.OPENED,
-            f"Door {doors} is open. Take your items and close the door.",
-            tuple(opened),
-        )
+        return PickupResult(PickupOutcome.OPENED, tuple(opened))
     if opened:
-        return PickupResult(
-            PickupOutcome.PARTLY,
-            f"Door {doors} is open. Some items stay in the locker: see below.",
-            tuple(opened),
-            tuple(refused),
-        )
-    if ils_down and all(r.reason == ILS_DOWN for r in refused):
-        return PickupResult(PickupOutcome.ILS_UNAVAILABLE, ILS_DOWN, (), tuple(refused))
-    return PickupResult(
-        PickupOutcome.REFUSED, "Your items stay in the locker: see below.", (), tuple(refused)
-    )
+        return PickupResult(PickupOutcome.PARTLY, tuple(opened), tuple(refused))
+    if ils_down and all(r.kind is RefusalKind.ILS_UNAVAILABLE for r in refused):
+        return PickupResult(PickupOutcome.ILS_UNAVAILABLE, (), tuple(refused))
+    return PickupResult(PickupOutcome.REFUSED, (), tuple(refused))
 
 
 def purge_picked_up(rt: Runtime) -> int:

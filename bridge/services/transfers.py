@@ -95,9 +95,9 @@ class DeskCheckin:
 
     item: str
     kind: str  # a CheckinKind value, or "ils_unavailable"
-    destination: str | None
-    bank_id: str | None
-    message: str
+    destination: str | None  # where it travels (None: route it as usual from ``branch``)
+    bank_id: str | None  # the locker bank it travels to, if it is one
+    ils_error: str | None = None  # ils_unavailable: what went wrong (an exception's name)
 
 
 def check_in_elsewhere(
@@ -111,20 +111,11 @@ def check_in_elsewhere(
     try:
         outcome = adapter_for(rt, adapter_bank).checkin(item, at=branch, returned_at=now)
     except IlsError as exc:
-        return DeskCheckin(
-            item,
-            "ils_unavailable",
-            None,
-            None,
-            f"The catalogue did not answer ({type(exc).__name__}); try again.",
-        )
+        return DeskCheckin(item, "ils_unavailable", None, None, type(exc).__name__)
     destination = travels_to(outcome)
     target = bank_for_location(rt, destination)
     if target is None:
-        where = destination or branch
-        return DeskCheckin(
-            item, outcome.kind.value, destination, None, f"Checked in; route as usual ({where})."
-        )
+        return DeskCheckin(item, outcome.kind.value, destination, None)
     with unit_of_work(rt.sessions) as s:
         announce(
             s,
@@ -136,11 +127,4 @@ def check_in_elsewhere(
             actor=actor,
             scanned_at=branch,
         )
-    name = rt.settings.bank(target).name
-    return DeskCheckin(
-        item,
-        outcome.kind.value,
-        destination,
-        target,
-        f"Send to the locker bank {name} ({destination}).",
-    )
+    return DeskCheckin(item, outcome.kind.value, destination, target)

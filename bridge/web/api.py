@@ -27,11 +27,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bridge.config import ApiToken
 from bridge.runtime import Runtime
 from bridge.services.controllers import Rejected, accept_webhook
-from bridge.services.equipment import borrow_equipment
+from bridge.services.equipment import BorrowResult, borrow_equipment
 from bridge.services.loading import ScanOutcome, scan_item
-from bridge.services.pickup import pickup_with_card, pickup_with_code, pickup_with_qr
+from bridge.services.pickup import (
+    PickupResult,
+    pickup_with_card,
+    pickup_with_code,
+    pickup_with_qr,
+)
 from bridge.services.return_doors import open_return_door
 from bridge.web import security
+from bridge.web.branding import Brand, brand_for
+from bridge.web.kiosk import words
+from bridge.web.staff.scan_words import scan_message
 
 PREFIX = "/api/v1"
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
@@ -86,8 +94,10 @@ class RefusedItem(BaseModel):
     item: str
     title: str | None
     compartment: int
-    reason: str
+    reason: str  # in English, as the kiosk would say it
     fee: str | None
+    kind: str  # why, as a code (bridge.services.pickup.RefusalKind)
+    ils_says: str | None  # ils_refused: the library system's own words, if it gave any
 
 
 class PickupAnswer(BaseModel):
@@ -270,14 +280,33 @@ def _pickup_status(outcome: str) -> int:
     return {"locked_out": 429, "ils_unavailable": 503, "card_needs_ils": 503}.get(outcome, 200)
 
 
-def _pickup_answer(result: Any) -> tuple[int, BaseModel]:
+# The API's ``message`` is what the bank's kiosk would say, in English: the words for an
+# outcome live in one place (bridge.web.kiosk.words), whoever shows them.
+API_LANGUAGE = "en"
+
+
+def _brand(rt: Runtime, bank_id: str) -> tuple[Brand, str]:
+    bank = rt.settings.bank(bank_id)
+    return brand_for(rt.settings, bank), bank.timezone
+
+
+def _pickup_answer(
+    rt: Runtime, bank_id: str, result: PickupResult, way: str
+) -> tuple[int, BaseModel]:
+    brand, zone = _brand(rt, bank_id)
     answer = PickupAnswer(
         outcome=result.outcome.value,
-        message=result.message,
+        message=words.pickup_headline(API_LANGUAGE, result, zone, brand, way),
         opened=list(result.opened),
         refused=[
             RefusedItem(
-                item=r.item, title=r.title, compartment=r.compartment, reason=r.reason, fee=r.fee
+                item=r.item,
+                title=r.title,
+                compartment=r.compartment,
+                reason=words.refusal_line(API_LANGUAGE, r, brand).why,
+                fee=r.fee,
+                kind=r.kind.value,
+                ils_says=r.ils_says,
             )
             for r in result.refused
         ],
@@ -287,27 +316,24 @@ def _pickup_answer(result: Any) -> tuple[int, BaseModel]:
 
 
 def pickup_card(rt: Runtime, bank_id: str, body: CardPickup, who: Caller) -> tuple[int, BaseModel]:
-    return _pickup_answer(
-        pickup_with_card(
-            rt, bank_id, body.card, body.pin, kiosk=who.name, fee_acknowledged=body.fee_acknowledged
-        )
+    result = pickup_with_card(
+        rt, bank_id, body.card, body.pin, kiosk=who.name, fee_acknowledged=body.fee_acknowledged
     )
+    return _pickup_answer(rt, bank_id, result, "card")
 
 
 def pickup_code(rt: Runtime, bank_id: str, body: CodePickup, who: Caller) -> tuple[int, BaseModel]:
-    return _pickup_answer(
-        pickup_with_code(
-            rt, bank_id, body.code, kiosk=who.name, fee_acknowledged=body.fee_acknowledged
-        )
+    result = pickup_with_code(
+        rt, bank_id, body.code, kiosk=who.name, fee_acknowledged=body.fee_acknowledged
     )
+    return _pickup_answer(rt, bank_id, result, "code")
 
 
 def pickup_qr(rt: Runtime, bank_id: str, body: QrPickup, who: Caller) -> tuple[int, BaseModel]:
-    return _pickup_answer(
-        pickup_with_qr(
-            rt, bank_id, body.token, kiosk=who.name, fee_acknowledged=body.fee_acknowledged
-        )
+    result = pickup_with_qr(
+        rt, bank_id, body.token, kiosk=who.name, fee_acknowledged=body.fee_acknowledged
     )
+    return _pickup_answer(rt, bank_id, result, "qr")
 
 
 def scan(rt: Runtime, bank_id: str, body: Scan, who: Caller) -> tuple[int, BaseModel]:
@@ -315,7 +341,7 @@ def scan(rt: Runtime, bank_id: str, body: Scan, who: Caller) -> tuple[int, BaseM
     status = 503 if result.outcome is ScanOutcome.ILS_UNAVAILABLE else 200
     return status, ScanAnswer(
         outcome=result.outcome.value,
-        message=result.message,
+        message=scan_message(rt.settings, result),
         item=result.item,
         compartment=result.compartment,
         destination=result.destination,
@@ -336,7 +362,7 @@ def borrow(rt: Runtime, bank_id: str, body: Borrow, who: Caller) -> tuple[int, B
     )
     answer = BorrowAnswer(
         outcome=result.outcome.value,
-        message=result.message,
+        message=_borrow_message(rt, bank_id, result),
         item=result.item,
         compartment=result.compartment,
         fee=result.fee,
@@ -346,25 +372,32 @@ def borrow(rt: Runtime, bank_id: str, body: Borrow, who: Caller) -> tuple[int, B
     return _pickup_status(answer.outcome), answer
 
 
+def _borrow_message(rt: Runtime, bank_id: str, result: BorrowResult) -> str:
+    brand, zone = _brand(rt, bank_id)
+    headline = words.borrow_headline(API_LANGUAGE, result, zone, brand)
+    detail = words.borrow_detail(API_LANGUAGE, result, brand)
+    return f"{headline} {detail}" if detail else headline
+
+
 def deposit(rt: Runtime, bank_id: str, body: Deposit, who: Caller) -> tuple[int, BaseModel]:
     door = open_return_door(rt, bank_id, body.item)
+    brand, _ = _brand(rt, bank_id)
     if door.opened is not None:
         return 200, DepositAnswer(
             outcome="door_open",
             compartment=door.opened,
-            message=f"Put the item in door {door.opened} and close it.",
+            message=words.say(API_LANGUAGE, "return_opened", brand, door=door.opened),
         )
     if door.full:
         return 200, DepositAnswer(
             outcome="full",
             compartment=None,
-            message="The return compartments are full. Please use the book drop or the desk.",
+            message=words.say(API_LANGUAGE, "return_full", brand),
         )
     return 200, DepositAnswer(
         outcome="door_failed",
         compartment=None,
-        message="The door did not open. Please use the book drop or the "
-        "desk; staff have been told.",
+        message=words.say(API_LANGUAGE, "return_door_failed", brand),
     )
 
 

@@ -108,6 +108,9 @@ def _patron_page(
     def t(key: str, **values: Any) -> str:
         return kiosk_words.say(lang, key, brand, **values)
 
+    def link_words(state: phone.LinkState) -> str:
+        return kiosk_words.link_words(lang, brand, state)
+
     def due_date(language: str, at: Any) -> str:
         return kiosk_words.due_date(language, at, bank.timezone if bank else "UTC") or ""
 
@@ -124,6 +127,7 @@ def _patron_page(
         brand=brand,
         text=text,
         due_date=due_date,
+        link_words=link_words,
         bank=bank,
         **context,
     )
@@ -139,28 +143,8 @@ def _patron_page(
     return response
 
 
-def _result_words(result: Any, lang: str, bank: BankSettings | None) -> str:
-    """A phone result in the patron's words (the service's English stays in the logs)."""
-
-    brand = brand_for(security.runtime().settings, bank)
-    outcome = result.outcome
-    if outcome is phone.PhoneOutcome.OPENED:
-        key = "outcome_opened_offline" if result.offline else "outcome_opened"
-    elif outcome is phone.PhoneOutcome.PICKUP_REFUSED:
-        key = "phone_fee" if result.fee_to_acknowledge else "phone_refused"
-    elif outcome is phone.PhoneOutcome.LINK_REFUSED:
-        state = next((s for s, m in phone.LINK_MESSAGES.items() if m == result.message), None)
-        key = f"phone_link_{state.value}" if state else "phone_link_unknown"
-    elif outcome is phone.PhoneOutcome.LOCKED_OUT:
-        key = "phone_locked_out"
-    elif result.other_bank:
-        key = "phone_number_other_bank"
-    else:
-        key = "phone_not_here"
-    doors = ", ".join(str(n) for n in result.opened)
-    return kiosk_words.say(
-        lang, key, brand, doors=doors, other=result.other_bank or "", bank=result.bank or ""
-    )
+def _result_words(result: phone.PhoneResult, lang: str, bank: BankSettings | None) -> str:
+    return kiosk_words.phone_words(lang, brand_for(security.runtime().settings, bank), result)
 
 
 def _bank_of(view: Any) -> BankSettings | None:
@@ -379,6 +363,22 @@ def dayuse_emptied(reservation: int) -> ResponseReturnValue:
     return redirect(url_for("access_staff.dayuse_overview", done="Marked as emptied."))
 
 
+# Staff pages are in English; the patron's outcomes are worded in bridge.web.kiosk.words.
+STAFF_REISSUE_WORDS: dict[reissue.ReissueOutcome, str] = {
+    reissue.ReissueOutcome.ISSUED: "Compartment {number}: A new message with a new code is on "
+    "its way. The old code no longer works.",
+    reissue.ReissueOutcome.NOTHING_WAITING: "Nothing is waiting in compartment {number}.",
+    reissue.ReissueOutcome.STAFF_TOO_MANY: "Too many codes re-issued in the last hour. Try "
+    "again later.",
+    reissue.ReissueOutcome.TOO_MANY: "A new code was already sent to this patron several times "
+    "today.",
+    reissue.ReissueOutcome.DENIED: "Card or PIN not accepted.",
+    reissue.ReissueOutcome.LOCKED_OUT: "Too many wrong attempts for this card; try again later.",
+    reissue.ReissueOutcome.ILS_UNAVAILABLE: "The library system is not answering right now.",
+    reissue.ReissueOutcome.RESEND_ANSWERED: "The message is sent again if anything waits.",
+}
+
+
 @staff_bp.post("/reissue")
 @security.require_role(Role.STAFF)
 def reissue_code() -> ResponseReturnValue:
@@ -398,9 +398,9 @@ def reissue_code() -> ResponseReturnValue:
         security.runtime(), bank.id, number, actor=f"staff:{user.username}", reason=reason
     )
     ok = result.outcome is reissue.ReissueOutcome.ISSUED
-    message = result.message if not ok else f"Compartment {number}: {result.message}"
+    message = STAFF_REISSUE_WORDS[result.outcome].format(number=number)
     return render_template("phone/staff_reissue.html", message=message, ok=ok), (
-        200 if ok else 429 if result.outcome is reissue.ReissueOutcome.TOO_MANY else 409
+        200 if ok else 429 if result.outcome is reissue.ReissueOutcome.STAFF_TOO_MANY else 409
     )
 
 

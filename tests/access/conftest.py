@@ -84,7 +84,7 @@ def sim(rt: Runtime, bank_id: str = "main-lobby") -> SimulatedBank:
 def load_hold(rt: Runtime, item: str, bank_id: str = "main-lobby") -> int:
     """Staff scan the item at the bank, put it in the door that opens and shut it."""
     result = scan_item(rt, bank_id, item, "staff:test")
-    assert result.outcome is ScanOutcome.DOOR_OPEN, result.message
+    assert result.outcome is ScanOutcome.DOOR_OPEN, result
     assert result.compartment is not None
     sim(rt, bank_id).put_item(result.compartment)
     assert sim(rt, bank_id).close_door(result.compartment)

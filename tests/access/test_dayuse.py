@@ -11,7 +11,7 @@ from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
 from bridge.services import dayuse
 from bridge.services.access.phone import kiosk_code
-from bridge.services.dayuse import DayUseOutcome
+from bridge.services.dayuse import DayUseLimit, DayUseOutcome
 from sip2.acs.server import ReferenceACS
 from tests.access.conftest import (
     ANA,
@@ -48,7 +48,7 @@ def access_settings(tmp_path: Path, acs: ReferenceACS) -> Settings:
 def test_a_patron_reserves_with_card_and_pin_opens_freely_and_finishes(rt: Runtime) -> None:
     got = dayuse.use(rt, "main-lobby", ANA, ANA_PIN, hours=2)
 
-    assert got.outcome is DayUseOutcome.RESERVED, got.message
+    assert got.outcome is DayUseOutcome.RESERVED, got
     assert got.compartment == 1 and sim(rt).is_open(1)
     sim(rt).put_item(1)
     sim(rt).close_door(1)
@@ -74,7 +74,6 @@ def test_a_blocked_card_cannot_reserve(rt: Runtime) -> None:
     got = dayuse.use(rt, "main-lobby", ERIN_BLOCKED, ERIN_PIN)
 
     assert got.outcome is DayUseOutcome.BLOCKED
-    assert "cannot reserve" in got.message
     assert not sim(rt).is_open(1)
     assert audits(rt, "dayuse_refused")[0].detail["reason"] == "blocked"
 
@@ -87,13 +86,13 @@ def test_a_wrong_pin_reserves_nothing(rt: Runtime) -> None:
 def test_reservations_over_the_limits_are_refused_clearly(rt: Runtime) -> None:
     too_long = dayuse.use(rt, "main-lobby", ANA, ANA_PIN, hours=5)
     assert too_long.outcome is DayUseOutcome.OVER_LIMIT
-    assert "1 to 3 hours" in too_long.message
+    assert too_long.limit is DayUseLimit.HOURS
 
     assert dayuse.use(rt, "main-lobby", ANA, ANA_PIN).outcome is DayUseOutcome.RESERVED
     second = dayuse.use(rt, "east-station", ANA, ANA_PIN)
 
     assert second.outcome is DayUseOutcome.OVER_LIMIT
-    assert "the limit is 1" in second.message
+    assert second.limit is DayUseLimit.PER_PATRON
     reasons = [a.detail["reason"] for a in audits(rt, "dayuse_refused")]
     assert reasons == ["too_long", "per_patron"]
 

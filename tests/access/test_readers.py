@@ -44,12 +44,12 @@ def test_a_card_read_asks_for_the_pin_and_the_pickup_runs_as_for_a_typed_card(
     assert shown is not None and shown.outcome is readers.ReaderOutcome.NEEDS_PIN
     assert not sim(rt).is_open(door)
     wrong = readers.finish_with_pin(rt, "main-lobby", "0000")
-    assert wrong.outcome is readers.ReaderOutcome.REFUSED and not sim(rt).is_open(door)
+    assert wrong.outcome is readers.ReaderOutcome.DENIED and not sim(rt).is_open(door)
 
     sim(rt).present_card(ANA)
     done = readers.finish_with_pin(rt, "main-lobby", ANA_PIN)
 
-    assert done.outcome is readers.ReaderOutcome.OPENED, done.message
+    assert done.outcome is readers.ReaderOutcome.OPENED, done
     assert sim(rt).is_open(door)
     assert acs.engine.catalogue.item(ANA_ITEM).charged_to == ANA
     assert ANA not in str([a.detail for a in audits(rt, "card_read")])
@@ -77,7 +77,6 @@ def test_a_card_the_ils_does_not_know_is_refused_clearly_and_audited(rt: Runtime
 
     shown = readers.last_result(rt, "main-lobby")
     assert shown is not None and shown.outcome is readers.ReaderOutcome.UNKNOWN_CARD
-    assert "does not know this card" in shown.message
     assert not sim(rt).is_open(door)
     [refusal] = audits(rt, "reader_refused")
     assert refusal.detail["reason"] == "unknown_card"

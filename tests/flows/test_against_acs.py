@@ -87,7 +87,7 @@ def test_a_hold_loads_and_the_patron_collects_it_with_card_and_pin(
     real_rt: Runtime, acs: ReferenceACS
 ) -> None:
     scanned = scan_item(real_rt, "main-lobby", item(1), "staff")
-    assert scanned.outcome is ScanOutcome.DOOR_OPEN, scanned.message
+    assert scanned.outcome is ScanOutcome.DOOR_OPEN, scanned
     [checkin] = acs.ledger.checkins(item(1))
     assert checkin.location == "MAIN-LOCKER" and checkin.alert == "01"
     load_door(real_rt, scanned.compartment or 0)
@@ -96,7 +96,7 @@ def test_a_hold_loads_and_the_patron_collects_it_with_card_and_pin(
 
     picked = pickup_with_card(real_rt, "main-lobby", ANA, "1234", kiosk="k1")
 
-    assert picked.outcome is PickupOutcome.OPENED, picked.message
+    assert picked.outcome is PickupOutcome.OPENED, picked
     [loan] = acs.ledger.checkouts(item(1))
     assert loan.patron == ANA and loan.ok
     assert sim(real_rt).is_open(scanned.compartment or 0)
@@ -119,14 +119,14 @@ def test_an_item_for_another_bank_is_routed_then_loads_there(
     # Chloé's hold H3 waits at MAIN-LOCKER for an EAST book scanned at the east bank.
     away = scan_item(real_rt, "east-station", item(13), "staff")
 
-    assert away.outcome is ScanOutcome.SEND_ELSEWHERE, away.message
+    assert away.outcome is ScanOutcome.SEND_ELSEWHERE, away
     assert away.destination == "MAIN-LOCKER" and away.destination_bank == "main-lobby"
     with unit_of_work(real_rt.sessions) as s:
         assert s.scalars(select(TransitRow.bank_id)).all() == ["main-lobby"]
 
     here = scan_item(real_rt, "main-lobby", item(13), "courier")
 
-    assert here.outcome is ScanOutcome.DOOR_OPEN, here.message
+    assert here.outcome is ScanOutcome.DOOR_OPEN, here
 
 
 def test_loading_a_second_item_never_checks_the_first_in_again(

@@ -16,12 +16,13 @@ from bridge.runtime import Runtime
 from bridge.services.assembly import handle_event
 from bridge.services.doors import checks
 from bridge.services.loading import ScanOutcome, scan_item
-from bridge.services.pickup import DOOR_OUT_OF_ORDER, PickupOutcome, pickup_with_code
+from bridge.services.pickup import PickupOutcome, RefusalKind, pickup_with_code
 from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.lockers import AccessGrantRow, LoadRow
 from bridge.web.staff.queries import work_lists
+from bridge.web.staff.scan_words import scan_message
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.base import OccupancyChanged
 from lockers.drivers.simulated import SimFault
@@ -113,7 +114,7 @@ def test_a_door_that_jams_twice_is_taken_out_of_service_and_the_patron_gets_a_ne
     second = scan_item(rt, "east-station", "B2", "staff", size="S")
 
     # B2 was to join B1 behind door 1; door 1 failed twice, so B2 went elsewhere.
-    assert second.outcome is ScanOutcome.DOOR_OPEN, second.message
+    assert second.outcome is ScanOutcome.DOOR_OPEN, second
     assert second.compartment == 2
     assert state_of(rt, 1, "east-station") == "out_of_service"
     assert [a.detail["failures"] for a in _audit(rt, "door_failed")] == [1, 2]
@@ -137,7 +138,7 @@ def test_a_door_that_jams_twice_is_taken_out_of_service_and_the_patron_gets_a_ne
 
     assert picked.outcome is PickupOutcome.PARTLY and picked.opened == (2,)
     [stuck] = picked.refused
-    assert (stuck.item, stuck.reason) == ("B1", DOOR_OUT_OF_ORDER)
+    assert (stuck.item, stuck.kind) == ("B1", RefusalKind.DOOR_OUT_OF_ORDER)
     assert not ils.item_status("B1").status.on_loan  # not lent: nobody could take it
     assert ils.item_status("B2").status.on_loan
 
@@ -156,7 +157,7 @@ def test_a_jammed_door_with_no_other_door_free_sends_the_item_to_the_hold_shelf(
     result = scan_item(rt, "east-station", "B3", "staff", size="M")
 
     assert result.outcome is ScanOutcome.DOOR_FAILED
-    assert "hold shelf" in result.message
+    assert "hold shelf" in scan_message(rt.settings, result)
     assert [state_of(rt, n, "east-station") for n in (3, 4)] == ["out_of_service"] * 2
     with unit_of_work(rt.sessions) as s:
         assert sorted(s.scalars(select(LoadRow.item_barcode))) == ["B1", "B2"]

@@ -17,7 +17,12 @@ from sqlalchemy import select
 
 from bridge.config import load_settings
 from bridge.runtime import Runtime
-from bridge.services.equipment import BorrowOutcome, borrow_equipment, stock_equipment
+from bridge.services.equipment import (
+    BorrowOutcome,
+    BorrowRefusal,
+    borrow_equipment,
+    stock_equipment,
+)
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.lockers import EquipmentRow
@@ -91,7 +96,7 @@ def test_a_lost_reply_that_lent_the_device_to_the_patron_opens_the_door_once(
 
     got = borrow_equipment(real_rt, "main-lobby", ANA, ANA_PIN, "laptop")
 
-    assert got.outcome is BorrowOutcome.OPENED, got.message
+    assert got.outcome is BorrowOutcome.OPENED, got
     assert got.compartment == DOOR and sim(real_rt).is_open(DOOR)
     assert got.due is not None  # from item information: the ILS's own due date
     assert [(c.patron, c.ok) for c in acs.ledger.checkouts(LAPTOP)] == [(ANA, True)]
@@ -130,7 +135,7 @@ def test_a_lost_reply_is_settled_for_a_patron_whose_loans_fill_several_pages(
 
     got = borrow_equipment(real_rt, "main-lobby", ANA, ANA_PIN, "laptop")
 
-    assert got.outcome is BorrowOutcome.OPENED, got.message
+    assert got.outcome is BorrowOutcome.OPENED, got
     assert sim(real_rt).is_open(DOOR)
     assert [i.barcode for i in cat.loans_of(ANA)].index(LAPTOP) == 13  # on the second page
     assert _device(real_rt, LAPTOP) == ("on_loan", None)
@@ -150,8 +155,8 @@ def test_a_lost_reply_for_a_device_lent_to_someone_else_keeps_the_door_shut(
 
     got = borrow_equipment(real_rt, "main-lobby", ANA, ANA_PIN, "laptop")
 
-    assert got.outcome is BorrowOutcome.REFUSED, got.message
-    assert "on loan to another patron" in got.message
+    assert got.outcome is BorrowOutcome.REFUSED, got
+    assert got.refusal is BorrowRefusal.ON_LOAN_ELSEWHERE
     assert not sim(real_rt).is_open(DOOR)
     assert state_of(real_rt, DOOR) == "loaded"
     assert _device(real_rt, LAPTOP) == ("available", DOOR)
@@ -169,7 +174,7 @@ def test_a_lost_reply_that_lent_nothing_leaves_the_device_in_stock(
 
     got = borrow_equipment(real_rt, "main-lobby", ANA, ANA_PIN, "laptop")
 
-    assert got.outcome is BorrowOutcome.ILS_UNAVAILABLE, got.message
+    assert got.outcome is BorrowOutcome.ILS_UNAVAILABLE, got
     assert not sim(real_rt).is_open(DOOR)
     assert _device(real_rt, HOTSPOT) == ("available", DOOR)
     assert [c.patron for c in acs.ledger.checkouts(HOTSPOT) if c.ok] == []

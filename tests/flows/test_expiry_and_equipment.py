@@ -11,7 +11,12 @@ from sqlalchemy import select
 
 from bridge.config import load_settings
 from bridge.runtime import Runtime
-from bridge.services.equipment import BorrowOutcome, borrow_equipment, stock_equipment
+from bridge.services.equipment import (
+    BorrowOutcome,
+    BorrowRefusal,
+    borrow_equipment,
+    stock_equipment,
+)
 from bridge.services.expiry import run_expiry, staff_remove
 from bridge.services.loading import scan_item
 from bridge.services.pickup import PickupOutcome, pickup_with_code
@@ -119,13 +124,14 @@ def test_the_category_limit_is_explained(eq_rt: Runtime) -> None:
     again = borrow_equipment(eq_rt, "main-lobby", "P1", "1234", "laptop", True)
 
     assert again.outcome is BorrowOutcome.REFUSED
-    assert "limit is 1" in again.message
+    assert (again.refusal, again.limit, again.has) == (BorrowRefusal.AT_LIMIT, "1", "1")
 
 
 def test_fines_over_the_category_limit_refuse_the_loan(eq_rt: Runtime) -> None:
     _stock(eq_rt, 15, "LAP1")
     result = borrow_equipment(eq_rt, "main-lobby", "PFINE", "2222", "laptop")
-    assert result.outcome is BorrowOutcome.REFUSED and "12.50" in result.message
+    assert result.outcome is BorrowOutcome.REFUSED
+    assert (result.refusal, result.has) == (BorrowRefusal.OWES_TOO_MUCH, "12.50")
 
 
 def test_a_rental_charge_needs_acknowledging_before_the_door_opens(

@@ -8,6 +8,7 @@ from bridge.runtime import Runtime
 from bridge.services.loading import ScanOutcome, scan_item
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import LoadRow, TransitRow
+from bridge.web.staff.scan_words import scan_message
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.simulated import SimFault
 from tests.flows.conftest import audit_kinds, load_door, messages, sim, state_of
@@ -91,7 +92,7 @@ def test_scanning_an_item_already_loaded_changes_nothing_and_asks_no_one(
 def test_an_unknown_barcode_is_refused_with_a_reason(rt: Runtime) -> None:
     result = scan_item(rt, "main-lobby", "NOPE", "staff")
     assert result.outcome is ScanOutcome.UNKNOWN_ITEM
-    assert "does not know this barcode" in result.message
+    assert "does not know this barcode" in scan_message(rt.settings, result)
     assert "scan_refused" in audit_kinds(rt)
 
 
@@ -112,7 +113,7 @@ def test_a_hold_for_another_bank_is_routed_there_and_holds_a_door_for_it(
 
     assert result.outcome is ScanOutcome.SEND_ELSEWHERE
     assert result.destination_bank == "east-station"
-    assert "East station" in result.message
+    assert "East station" in scan_message(rt.settings, result)
     with unit_of_work(rt.sessions) as s:
         transit = s.scalars(select(TransitRow)).one()
     assert (transit.bank_id, transit.size) == ("east-station", "M")
@@ -133,7 +134,7 @@ def test_a_full_bank_says_hold_shelf_instead(rt: Runtime, ils: MemoryIls) -> Non
     full = scan_item(rt, "east-station", "B5", "staff", size="M")
 
     assert full.outcome is ScanOutcome.BANK_FULL
-    assert "hold shelf instead" in full.message
+    assert "hold shelf instead" in scan_message(rt.settings, full)
 
 
 @both_databases
@@ -162,7 +163,7 @@ def test_an_offline_controller_leaves_the_model_empty_and_says_hold_shelf(
     result = scan_item(rt, "main-lobby", "B1", "staff")
 
     assert result.outcome is ScanOutcome.DOOR_FAILED
-    assert "hold shelf" in result.message
+    assert "hold shelf" in scan_message(rt.settings, result)
     assert state_of(rt, 1) == "free"
     with unit_of_work(rt.sessions) as s:
         assert s.scalars(select(LoadRow)).all() == []

@@ -186,7 +186,7 @@ def test_a_signed_door_closed_event_loads_the_door_once_with_two_listeners(
 
     scanned = scan_item(rt, BANK, "B1", "staff")  # cmd/open and its ack through the broker
 
-    assert scanned.outcome is ScanOutcome.DOOR_OPEN, scanned.message
+    assert scanned.outcome is ScanOutcome.DOOR_OPEN, scanned
     door = scanned.compartment or 0
     device.put_item(door)
     assert device.close_door(door)  # the controller publishes a signed door-closed event

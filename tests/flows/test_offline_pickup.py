@@ -93,7 +93,7 @@ def offline_rt(
 def _load(rt: Runtime, item: str) -> tuple[int, str, str]:
     """Loads a hold; returns its door, typed code and QR token."""
     scanned = scan_item(rt, "main-lobby", item, "staff")
-    assert scanned.compartment is not None, scanned.message
+    assert scanned.compartment is not None, scanned
     load_door(rt, scanned.compartment)
     note = messages(rt)[-1]
     return scanned.compartment, note.secrets["code"], note.secrets["qr_token"]
@@ -124,8 +124,7 @@ def test_a_code_opens_the_door_while_the_ils_is_down_and_the_loan_is_sent_later(
     result = pickup_with_code(offline_rt, "main-lobby", code)
     first_wait = time.monotonic() - started
 
-    assert result.outcome is PickupOutcome.OPENED_OFFLINE, result.message
-    assert "recorded as soon as it answers" in result.message
+    assert result.outcome is PickupOutcome.OPENED_OFFLINE, result
     assert result.opened == (door,) and sim(offline_rt).is_open(door)
     assert [ln.offline for ln in result.loans] == [True]
     assert first_wait < 5, f"the first patron waited {first_wait:.1f} s"
@@ -164,7 +163,6 @@ def test_once_known_down_the_next_patron_does_not_wait_and_card_and_pin_offer_th
 
     assert by_qr.outcome is PickupOutcome.OPENED_OFFLINE
     assert by_card.outcome is PickupOutcome.CARD_NEEDS_ILS
-    assert "pickup code" in by_card.message
     assert waited < 1.0, f"patrons of a known-down ILS waited {waited:.2f} s"
     assert [r.via for r in _loans(offline_rt)] == ["code", "qr"]
 

@@ -18,7 +18,7 @@ import pytest
 from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.services.loading import scan_item
-from bridge.services.pickup import PickupOutcome, pickup_with_code
+from bridge.services.pickup import PickupOutcome, RefusalKind, pickup_with_code
 from sip2.acs.catalogue import ItemStatus
 from sip2.acs.server import ReferenceACS
 from tests.flows.conftest import load_door, messages, sim, state_of
@@ -62,7 +62,7 @@ def real_rt(
 
 def _loaded(rt: Runtime) -> tuple[int, str]:
     scanned = scan_item(rt, "main-lobby", BOOK_1, "staff")
-    assert scanned.compartment is not None, scanned.message
+    assert scanned.compartment is not None, scanned
     load_door(rt, scanned.compartment)
     return scanned.compartment, messages(rt)[-1].secrets["code"]
 
@@ -75,7 +75,7 @@ def test_a_lost_checkout_reply_that_lent_the_item_to_the_patron_opens_the_door(
 
     picked = pickup_with_code(real_rt, "main-lobby", code)
 
-    assert picked.outcome is PickupOutcome.OPENED, picked.message
+    assert picked.outcome is PickupOutcome.OPENED, picked
     assert sim(real_rt).is_open(door)
     assert [(c.patron, c.ok) for c in acs.ledger.checkouts(BOOK_1)] == [(ANA, True)]
 
@@ -94,9 +94,9 @@ def test_a_lost_checkout_reply_for_an_item_lent_to_someone_else_keeps_the_door_s
 
     picked = pickup_with_code(real_rt, "main-lobby", code)
 
-    assert picked.outcome is PickupOutcome.REFUSED, picked.message
+    assert picked.outcome is PickupOutcome.REFUSED, picked
     [refusal] = picked.refused
-    assert "on loan to another patron" in refusal.reason
+    assert refusal.kind is RefusalKind.ON_LOAN_ELSEWHERE
     assert not sim(real_rt).is_open(door)
     assert state_of(real_rt, door) == "loaded"
     assert [c.patron for c in acs.ledger.checkouts(BOOK_1) if c.ok] == []

@@ -22,7 +22,7 @@ from tests.support.db import both_databases
 def _loaded(rt: Runtime, ils: MemoryIls, item: str) -> int:
     ils.place_hold("P1", item, pickup_location="MAIN-LOCKER")
     result = scan_item(rt, "main-lobby", item, "staff")
-    assert result.compartment is not None, result.message
+    assert result.compartment is not None, result
     load_door(rt, result.compartment)
     return result.compartment
 

@@ -146,7 +146,7 @@ def test_an_ill_item_goes_from_accept_item_through_the_locker_to_check_in_item_a
 
     # 2. It arrives; staff scan it at the bank; the ILS captures the hold; the door opens.
     scanned = scan_item(rt, "main-lobby", ITEM, "staff:alex")
-    assert scanned.door_open, scanned.message
+    assert scanned.door_open, scanned
     assert held(rt) == {}
     door = scanned.compartment
     assert door is not None
@@ -162,7 +162,7 @@ def test_an_ill_item_goes_from_accept_item_through_the_locker_to_check_in_item_a
 
     # 4. Pickup with card + PIN: verified and checked out over SIP2, the door opens.
     picked = pickup_with_card(rt, "main-lobby", PATRON, PIN)
-    assert picked.outcome is PickupOutcome.OPENED, picked.message
+    assert picked.outcome is PickupOutcome.OPENED, picked
     assert acs.catalogue.item(ITEM).charged_to == PATRON  # type: ignore[union-attr]
     bank.take_item(door)
     bank.close_door(door)

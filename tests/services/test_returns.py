@@ -18,6 +18,7 @@ from bridge.services.returns.worklist import (
 from bridge.services.sweeper import sweep_outbox
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import OutboxRow
+from bridge.web.staff.return_words import explain_entry
 from ils_adapters.base import CheckinOutcome, IlsRejected
 from ils_adapters.memory import MemoryIls
 from tests.services.conftest import Returns
@@ -51,7 +52,7 @@ def test_an_unknown_barcode_goes_to_staff_with_that_reason(returns_rt: Returns) 
     assert (row.state, row.reason) == ("needs_staff", StaffReason.UNKNOWN_ITEM.value)
     [entry] = returns_overview(returns_rt.rt).needs_staff
     assert entry.item_barcode == "NOPE-404"
-    assert "does not know this barcode" in entry.explanation
+    assert "does not know this barcode" in explain_entry(entry)
 
 
 @both_databases
@@ -74,7 +75,7 @@ def test_an_item_on_hold_elsewhere_is_sent_in_transit_to_that_branch(returns_rt:
     row = returns_rt.row(d)
     assert (row.state, row.reason, row.destination) == ("needs_staff", "transit", "WEST")
     [entry] = returns_overview(returns_rt.rt).needs_staff
-    assert entry.explanation == "Send the item to WEST."
+    assert explain_entry(entry) == "Send the item to WEST."
 
 
 @both_databases
@@ -102,7 +103,7 @@ def test_a_check_in_the_ils_refuses_goes_to_staff_with_its_screen_message(
         "rejected",
         "Item is withdrawn",
     )
-    assert "Item is withdrawn" in returns_overview(returns_rt.rt).needs_staff[0].explanation
+    assert "Item is withdrawn" in explain_entry(returns_overview(returns_rt.rt).needs_staff[0])
 
 
 @both_databases

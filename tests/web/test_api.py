@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,26 @@ def test_staff_scan_opens_a_door_and_a_kiosk_code_pickup_opens_it_again(
     picked = post(api, "/banks/main-lobby/pickup/code", {"code": code})
 
     assert picked.status_code == 200 and picked.json["opened"] == [1]
+
+
+def test_answers_carry_the_outcome_code_and_the_kiosks_english_words(
+    api: FlaskClient, api_rt: Runtime, fake: MemoryIls
+) -> None:
+    fake.add_item("DVD1", home="MAIN", title="A film", fee=Decimal("1.50"))
+    fake.place_hold("P1", "DVD1", pickup_location="MAIN-LOCKER")
+    assert post(api, "/banks/main-lobby/loading/scan", {"item": "DVD1"}, STAFF).status_code == 200
+    sim(api_rt).put_item(1)
+    sim(api_rt).close_door(1)
+
+    wrong = post(api, "/banks/main-lobby/pickup/code", {"code": "000000"})
+    charged = post(api, "/banks/main-lobby/pickup/card", {"card": "P1", "pin": "1234"})
+
+    assert wrong.json["outcome"] == "denied"
+    assert wrong.json["message"].startswith("This code did not open a locker.")
+    assert charged.json["outcome"] == "refused"
+    [item] = charged.json["refused"]
+    assert (item["item"], item["kind"], item["fee"]) == ("DVD1", "fee", "1.50")
+    assert "1.50" in item["reason"] and "1.50" in charged.json["message"]
 
 
 def test_a_kiosk_token_may_not_load_items(api: FlaskClient) -> None:

@@ -19,16 +19,12 @@ from flask.testing import FlaskClient
 
 from bridge.config import DayUseSettings, Settings, load_settings
 from bridge.runtime import QUEUE_NAMES
+from bridge.services.access.phone import LinkState, PhoneOutcome, PhoneResult
+from bridge.services.access.readers import ReaderOutcome, ReaderResult
 from bridge.services.access.reissue import ReissueOutcome
-from bridge.services.dayuse import DayUseOutcome, DayUseResult
-from bridge.services.equipment import BorrowOutcome, BorrowResult
-from bridge.services.pickup import (
-    DOOR_OUT_OF_ORDER,
-    ILS_DOWN,
-    PickupOutcome,
-    PickupResult,
-    Refusal,
-)
+from bridge.services.dayuse import DayUseLimit, DayUseOutcome, DayUseResult
+from bridge.services.equipment import BorrowOutcome, BorrowRefusal, BorrowResult
+from bridge.services.pickup import PickupOutcome, PickupResult, Refusal, RefusalKind
 from bridge.web.branding import Brand
 from bridge.web.kiosk import text as kiosk_text
 from bridge.web.kiosk import words as kiosk_words
@@ -63,28 +59,43 @@ def _every_result(lang: str, brand: Brand) -> list[str]:
     later = datetime(2026, 12, 7, 21, 30, tzinfo=UTC)
     said: list[str] = []
     refusals = (
-        Refusal("31", "Kindred", 4, "This loan has a charge of 1.50.", fee="1.50"),
-        Refusal("32", None, 5, ILS_DOWN),
-        Refusal("33", "Beloved", 6, DOOR_OUT_OF_ORDER),
-        Refusal("34", "Rayuela", 7, f"The library system did not allow this loan: {ILS_SAYS}."),
+        Refusal("31", "Kindred", 4, RefusalKind.FEE, fee="1.50", ils_says=ILS_SAYS),
+        Refusal("32", None, 5, RefusalKind.ILS_UNAVAILABLE),
+        Refusal("33", "Beloved", 6, RefusalKind.DOOR_OUT_OF_ORDER),
+        Refusal("34", "Rayuela", 7, RefusalKind.ILS_REFUSED, ils_says=ILS_SAYS),
     )
     for outcome in PickupOutcome:
         for until in (None, later):
-            result = PickupResult(outcome, ILS_SAYS, (3,), refusals, locked_until=until)
+            result = PickupResult(
+                outcome, (3,), refusals, locked_until=until, block_reasons=(ILS_SAYS,)
+            )
             for way in ("card", "code", "qr"):
                 said.append(kiosk_words.pickup_headline(lang, result, zone, brand, way))
     said += [kiosk_words.refusal_line(lang, r, brand).why for r in refusals]
     for borrow in BorrowOutcome:
         for until in (None, later):
-            result = BorrowResult(borrow, ILS_SAYS, "39", 16, "2.00", None, until)
-            said.append(kiosk_words.borrow_headline(lang, result, zone, brand))
-            said.append(kiosk_words.borrow_detail(lang, result) or "")
-    # Day use and new codes, as the kiosk and the phone pages word them.
+            for why in (None, *BorrowRefusal):
+                result = BorrowResult(
+                    borrow, "39", 16, "2.00", None, until, title="Laptop", refusal=why,
+                    category="Laptops", limit="1", has="2", ils_says=ILS_SAYS,
+                )
+                said.append(kiosk_words.borrow_headline(lang, result, zone, brand))
+                said.append(kiosk_words.borrow_detail(lang, result, brand) or "")
+    # Day use, new codes, card readers and phone links, as the kiosk and the phone pages word
+    # them.
     for use in DayUseOutcome:
-        said.append(kiosk_words.dayuse_words(
-            lang, brand, DayUseResult(use, ILS_SAYS, 3, later), zone, DayUseSettings()
-        ))
+        for limit in (None, *DayUseLimit):
+            said.append(kiosk_words.dayuse_words(
+                lang, brand, DayUseResult(use, 3, later, limit, (ILS_SAYS,)), zone, DayUseSettings()
+            ))
     said += [kiosk_words.newcode_words(lang, brand, o) for o in ReissueOutcome]
+    said += [kiosk_words.reader_words(lang, brand, ReaderResult(o, (3,))) for o in ReaderOutcome]
+    said += [kiosk_words.link_words(lang, brand, state) for state in LinkState]
+    for phone_outcome in PhoneOutcome:
+        for state in LinkState:
+            said.append(kiosk_words.phone_words(lang, brand, PhoneResult(
+                phone_outcome, (3,), link=state, other_bank="East Station", bank="Main Library"
+            )))
     # Everything else the kiosk says (day use, card readers, new codes, returns, help).
     for key in kiosk_text.EN:
         if key in STAFFED_ONLY and not brand.staffed:
@@ -95,6 +106,7 @@ def _every_result(lang: str, brand: Brand) -> list[str]:
                 per_patron=1, seconds=20, count=2, n=2, digits="1 2 3", fee="2.00 USD",
                 weekday="Monday", day=7, month="December", year=2026, date="7 December",
                 other="East Station", bank="Main Library",
+                category="Laptops", limit="1", has="2",
                 phone=brand.help_phone,
             )
         )

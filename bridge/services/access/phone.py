@@ -31,7 +31,7 @@ from bridge.services.access.links import new_token as new_token
 from bridge.services.access.links import revoke_links as revoke_links
 from bridge.services.access.verification import Verdict, presence_key, verify_presence
 from bridge.services.banks import audit
-from bridge.services.pickup import PickupOutcome, hand_over
+from bridge.services.pickup import PickupOutcome, Refusal, hand_over
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import PhoneLinkRow
 from bridge.storage.tables.lockers import LoadRow
@@ -43,19 +43,6 @@ class LinkState(StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     UNKNOWN = "unknown"
-
-
-LINK_MESSAGES = {
-    LinkState.USED: "This link was already used to open your locker. Each link works once.",
-    LinkState.EXPIRED: (
-        "This link has expired: the items were not collected in time and went back to the "
-        "hold shelf. Please ask staff."
-    ),
-    LinkState.REVOKED: (
-        "This link was replaced by a newer message. Please use the link in your latest message."
-    ),
-    LinkState.UNKNOWN: "This link is not valid. Check that you opened the whole link.",
-}
 
 
 @dataclass(frozen=True)
@@ -70,15 +57,11 @@ class LinkView:
     doors: tuple[int, ...] = ()
     expires_at: datetime | None = None
 
-    @property
-    def message(self) -> str | None:
-        return LINK_MESSAGES.get(self.state)
-
 
 class PhoneOutcome(StrEnum):
     OPENED = "opened"
-    PICKUP_REFUSED = "pickup_refused"  # the pickup service said no (see message)
-    LINK_REFUSED = "link_refused"
+    PICKUP_REFUSED = "pickup_refused"  # the pickup service said no (see ``pickup``)
+    LINK_REFUSED = "link_refused"  # see ``link``
     NOT_HERE = "not_here"  # presence code wrong, old or of another bank
     LOCKED_OUT = "locked_out"
 
@@ -86,12 +69,16 @@ class PhoneOutcome(StrEnum):
 @dataclass(frozen=True)
 class PhoneResult:
     outcome: PhoneOutcome
-    message: str
     opened: tuple[int, ...] = ()
     fee_to_acknowledge: bool = False
     other_bank: str | None = None  # NOT_HERE: the number was from this other bank's screen
     bank: str | None = None  # ... and the items are at this one
     offline: bool = False  # OPENED while the ILS was down: the loan is recorded later
+    link: LinkState | None = None  # LINK_REFUSED: what is wrong with the link
+    number: presence.Presence | None = None  # NOT_HERE: what the number turned out to be
+    locked_until: datetime | None = None  # LOCKED_OUT
+    pickup: PickupOutcome | None = None  # OPENED, PICKUP_REFUSED: what the pickup said
+    refused: tuple[Refusal, ...] = ()  # PICKUP_REFUSED: the items that stay, and why
 
 
 # --- tokens ---------------------------------------------------------------------------------
@@ -187,7 +174,7 @@ def _refuse_link(
             subject=subject,
             reason="replayed" if state is LinkState.USED else state.value,
         )
-    return PhoneResult(PhoneOutcome.LINK_REFUSED, LINK_MESSAGES[state])
+    return PhoneResult(PhoneOutcome.LINK_REFUSED, link=state)
 
 
 def open_from_phone(
@@ -221,11 +208,7 @@ def open_from_phone(
                 subject=patron_ref,
                 until=until.isoformat(),
             )
-        return PhoneResult(
-            PhoneOutcome.LOCKED_OUT,
-            f"Too many wrong numbers. Please try again after {until:%H:%M} UTC, or "
-            "use your pickup code or library card at the kiosk.",
-        )
+        return PhoneResult(PhoneOutcome.LOCKED_OUT, locked_until=until)
     if not checked.verified.ok:
         assert checked.found is not None
         return _not_here(rt, bank_id, patron_ref, checked.found)
@@ -258,15 +241,16 @@ def open_from_phone(
     if result.opened:
         return PhoneResult(
             PhoneOutcome.OPENED,
-            result.message,
             result.opened,
             offline=result.outcome is PickupOutcome.OPENED_OFFLINE,
+            pickup=result.outcome,
+            refused=result.refused,
         )
-    lines = [result.message] + [f"{r.title or r.item}: {r.reason}" for r in result.refused]
     return PhoneResult(
         PhoneOutcome.PICKUP_REFUSED,
-        " ".join(lines),
         fee_to_acknowledge=result.fee_to_acknowledge,
+        pickup=result.outcome,
+        refused=result.refused,
     )
 
 
@@ -277,19 +261,6 @@ def _not_here(
     found: presence.PresenceCheck,
 ) -> PhoneResult:
     bank = rt.settings.bank(bank_id)
-    if found.presence is presence.Presence.OTHER_BANK and found.other_bank:
-        other = rt.settings.bank(found.other_bank)
-        message = (
-            f"That number is from the {other.name} lockers. Your items are at {bank.name}: "
-            "enter the number shown on the screen there."
-        )
-    elif found.presence is presence.Presence.OLD:
-        message = (
-            "That number has changed. Enter the number shown on the screen now (it changes "
-            "every minute)."
-        )
-    else:
-        message = "That number is not the one on the locker screen. Check it and try again."
     with unit_of_work(rt.sessions) as s:
         audit(
             s,
@@ -304,8 +275,8 @@ def _not_here(
     if found.presence is presence.Presence.OTHER_BANK and found.other_bank:
         return PhoneResult(
             PhoneOutcome.NOT_HERE,
-            message,
             other_bank=rt.settings.bank(found.other_bank).name,
             bank=bank.name,
+            number=found.presence,
         )
-    return PhoneResult(PhoneOutcome.NOT_HERE, message)
+    return PhoneResult(PhoneOutcome.NOT_HERE, number=found.presence)

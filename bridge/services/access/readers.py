@@ -21,16 +21,18 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import select
 
 from bridge.runtime import Runtime
 from bridge.services.access.attempts import Budget, OverBudget, reserve
-from bridge.services.access.verification import kiosk_budget, locked_message
+from bridge.services.access.verification import kiosk_budget
 from bridge.services.banks import audit, hashers, pseudonym
-from bridge.services.pickup import ILS_DOWN, PickupOutcome, hand_over, pickup_with_card
+from bridge.services.pickup import PickupOutcome, hand_over, pickup_with_card
 from bridge.services.wiring import adapter_for
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import CredentialRow
@@ -49,6 +51,7 @@ class ReaderOutcome(StrEnum):
     UNKNOWN_CARD = "unknown_card"
     UNKNOWN_CREDENTIAL = "unknown_credential"
     BLOCKED = "blocked"
+    DENIED = "denied"  # the PIN typed after the read was not accepted
     REFUSED = "refused"  # the pickup service said no (nothing waiting, checkout refused ...)
     LOCKED_OUT = "locked_out"
     ILS_UNAVAILABLE = "ils_unavailable"
@@ -57,16 +60,10 @@ class ReaderOutcome(StrEnum):
 @dataclass(frozen=True)
 class ReaderResult:
     outcome: ReaderOutcome
-    message: str
     opened: tuple[int, ...] = ()
-
-
-UNKNOWN_CARD = "The library does not know this card. Please check it with staff."
-UNKNOWN_CREDENTIAL = (
-    "This credential is not linked to a library card. Please use your library card, or ask "
-    "staff to link it."
-)
-ENTER_PIN = "Card read. Please enter your PIN."
+    locked_until: datetime | None = None  # LOCKED_OUT
+    # Which read this is: the kiosk shows each result once, even two alike in a row.
+    shown_id: str = ""
 
 
 def _credential_hash(rt: Runtime, scheme: str, credential: str) -> str:
@@ -144,7 +141,7 @@ def card_read(rt: Runtime, event: CardRead) -> ReaderResult:
             json.dumps({"card": card, "reader": event.reader}),
             ex=PIN_WAIT_SECONDS,
         )
-        return _show(rt, bank.id, ReaderResult(ReaderOutcome.NEEDS_PIN, ENTER_PIN))
+        return _show(rt, bank.id, ReaderResult(ReaderOutcome.NEEDS_PIN))
     return _show(rt, bank.id, _without_pin(rt, bank.id, card, kiosk))
 
 
@@ -154,13 +151,13 @@ def _without_pin(rt: Runtime, bank_id: str, card: str, kiosk: Budget) -> ReaderR
         # Counted before the ILS is asked; an unknown card keeps its entry.
         attempt = reserve(rt.redis, rt.clock(), kiosk)
     except OverBudget as exc:
-        return ReaderResult(ReaderOutcome.LOCKED_OUT, locked_message(exc.until))
+        return ReaderResult(ReaderOutcome.LOCKED_OUT, locked_until=exc.until)
     try:
         # No PIN was given: only "known" and "may borrow" are read from the answer.
         check = adapter_for(rt, bank_id).verify_patron(card, "")
     except (IlsUnavailable, IlsRejected, OutcomeUnknown):
         attempt.refund()
-        return ReaderResult(ReaderOutcome.ILS_UNAVAILABLE, ILS_DOWN)
+        return ReaderResult(ReaderOutcome.ILS_UNAVAILABLE)
     if not check.known:
         return _refuse(rt, bank_id, kiosk, "unknown_card", ref, counted=True)
     attempt.refund(success=True)
@@ -177,15 +174,11 @@ def _without_pin(rt: Runtime, bank_id: str, card: str, kiosk: Budget) -> ReaderR
                 reason="blocked",
                 reasons=reasons,
             )
-        return ReaderResult(
-            ReaderOutcome.BLOCKED,
-            f"Your card cannot borrow right now ({reasons}). Please see staff; your items stay "
-            "in the locker.",
-        )
+        return ReaderResult(ReaderOutcome.BLOCKED)
     done = hand_over(rt, bank_id, ref, via="reader", actor="patron")
     if done.opened:
-        return ReaderResult(ReaderOutcome.OPENED, done.message, done.opened)
-    return ReaderResult(ReaderOutcome.REFUSED, done.message)
+        return ReaderResult(ReaderOutcome.OPENED, done.opened)
+    return ReaderResult(ReaderOutcome.REFUSED)
 
 
 def _refuse(
@@ -214,15 +207,17 @@ def _refuse(
             scheme=scheme,
         )
     if reason == "unknown_card":
-        return ReaderResult(ReaderOutcome.UNKNOWN_CARD, UNKNOWN_CARD)
-    return ReaderResult(ReaderOutcome.UNKNOWN_CREDENTIAL, UNKNOWN_CREDENTIAL)
+        return ReaderResult(ReaderOutcome.UNKNOWN_CARD)
+    return ReaderResult(ReaderOutcome.UNKNOWN_CREDENTIAL)
 
 
 def _show(rt: Runtime, bank_id: str, result: ReaderResult) -> ReaderResult:
+    result = replace(result, shown_id=secrets.token_hex(8))
     payload = {
         "outcome": result.outcome.value,
-        "message": result.message,
         "opened": list(result.opened),
+        "locked_until": result.locked_until.isoformat() if result.locked_until else None,
+        "shown_id": result.shown_id,
     }
     rt.redis.set(_RESULT.format(bank=bank_id), json.dumps(payload), ex=RESULT_SECONDS)
     return result
@@ -234,7 +229,13 @@ def last_result(rt: Runtime, bank_id: str) -> ReaderResult | None:
     if raw is None:
         return None
     data = json.loads(raw)
-    return ReaderResult(ReaderOutcome(data["outcome"]), data["message"], tuple(data["opened"]))
+    until = data.get("locked_until")
+    return ReaderResult(
+        ReaderOutcome(data["outcome"]),
+        tuple(data["opened"]),
+        datetime.fromisoformat(until) if until else None,
+        data.get("shown_id", ""),
+    )
 
 
 def waiting_for_pin(rt: Runtime, bank_id: str) -> bool:
@@ -251,15 +252,14 @@ def finish_with_pin(rt: Runtime, bank_id: str, pin: str, *, kiosk: str = "kiosk"
 
     raw = rt.redis.getdel(_PENDING.format(bank=bank_id))
     if raw is None:
-        return ReaderResult(
-            ReaderOutcome.REFUSED, "Please present your card again, then enter your PIN."
-        )
+        return ReaderResult(ReaderOutcome.REFUSED)  # no card waits: present it again
     card = json.loads(raw)["card"]
     done = pickup_with_card(rt, bank_id, card, pin, kiosk=kiosk)
     outcome = {
+        PickupOutcome.DENIED: ReaderOutcome.DENIED,
         PickupOutcome.LOCKED_OUT: ReaderOutcome.LOCKED_OUT,
         PickupOutcome.BLOCKED: ReaderOutcome.BLOCKED,
         PickupOutcome.ILS_UNAVAILABLE: ReaderOutcome.ILS_UNAVAILABLE,
         PickupOutcome.CARD_NEEDS_ILS: ReaderOutcome.ILS_UNAVAILABLE,
     }.get(done.outcome, ReaderOutcome.OPENED if done.opened else ReaderOutcome.REFUSED)
-    return _show(rt, bank_id, ReaderResult(outcome, done.message, done.opened))
+    return _show(rt, bank_id, ReaderResult(outcome, done.opened, done.locked_until))

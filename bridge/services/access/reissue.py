@@ -47,7 +47,8 @@ from bridge.storage.tables.notifications import NotificationRow
 class ReissueOutcome(StrEnum):
     ISSUED = "issued"
     NOTHING_WAITING = "nothing_waiting"
-    TOO_MANY = "too_many"
+    TOO_MANY = "too_many"  # the patron's daily limit
+    STAFF_TOO_MANY = "staff_too_many"  # the staff member's hourly limit
     DENIED = "denied"  # card or PIN not accepted
     LOCKED_OUT = "locked_out"
     ILS_UNAVAILABLE = "ils_unavailable"
@@ -57,21 +58,8 @@ class ReissueOutcome(StrEnum):
 @dataclass(frozen=True)
 class ReissueResult:
     outcome: ReissueOutcome
-    message: str
     code: str | None = None  # only for the kiosk screen after card + PIN; never stored
     compartments: tuple[int, ...] = ()
-
-
-SENT = "A new message with a new code is on its way. The old code no longer works."
-RESEND_NEUTRAL = (
-    "If something is waiting for this card here, a new message with a code is on its way to "
-    "the address the library has for you; a code you already have keeps working."
-)
-TOO_MANY_PATRON = (
-    "A new code was already sent several times today. Please ask staff, or open the locker "
-    "with your library card and PIN."
-)
-TOO_MANY_STAFF = "Too many codes re-issued in the last hour. Try again later."
 
 
 def _count(
@@ -110,7 +98,7 @@ def reissue(
         limit = rt.settings.access.reissues_per_patron_per_day
         staff = actor.startswith("staff:")
 
-        def too_many(reason: str, message: str) -> ReissueResult:
+        def too_many(reason: str, outcome: ReissueOutcome) -> ReissueResult:
             audit(
                 s,
                 "access_reissue_refused",
@@ -121,13 +109,13 @@ def reissue(
                 reason=reason,
                 via=via,
             )
-            return ReissueResult(ReissueOutcome.TOO_MANY, message)
+            return ReissueResult(outcome)
 
         if _count(s, now - timedelta(days=1), subject=patron_ref) >= limit and not staff:
-            return too_many("patron_limit", TOO_MANY_PATRON)
+            return too_many("patron_limit", ReissueOutcome.TOO_MANY)
         per_hour = rt.settings.access.reissues_per_staff_per_hour
         if staff and _count(s, now - timedelta(hours=1), actor=actor) >= per_hour:
-            return too_many("staff_limit", TOO_MANY_STAFF)
+            return too_many("staff_limit", ReissueOutcome.STAFF_TOO_MANY)
         loads = list(
             s.scalars(
                 select(LoadRow).where(
@@ -150,9 +138,7 @@ def reissue(
                 reason="nothing_waiting",
                 via=via,
             )
-            return ReissueResult(
-                ReissueOutcome.NOTHING_WAITING, "Nothing is waiting for this card here."
-            )
+            return ReissueResult(ReissueOutcome.NOTHING_WAITING)
         codes = access_codes(rt, s)
         card = loads[0].patron or ""
         replaces = _last_code_sent(rt, s, bank_id, card) if revoke else None
@@ -206,7 +192,7 @@ def reissue(
         )
     if ref:
         outbox.dispatch(rt, "notification", ref)
-    return ReissueResult(ReissueOutcome.ISSUED, SENT, issued.typed_code, doors)
+    return ReissueResult(ReissueOutcome.ISSUED, issued.typed_code, doors)
 
 
 def _last_code_sent(rt: Runtime, s: Session, bank_id: str, card: str) -> datetime | None:
@@ -237,7 +223,7 @@ def reissue_with_card(
             Verdict.DENIED: ReissueOutcome.DENIED,
             Verdict.ILS_UNAVAILABLE: ReissueOutcome.ILS_UNAVAILABLE,
         }.get(verified.verdict, ReissueOutcome.LOCKED_OUT)
-        return ReissueResult(outcome, verified.message)
+        return ReissueResult(outcome)
     ref = verified.patron_ref
     assert ref is not None
     return reissue(rt, bank_id, ref, actor="patron", via="kiosk")
@@ -257,7 +243,7 @@ def resend_message(rt: Runtime, bank_id: str, card: str, *, client: str) -> Reis
 
     rt.settings.bank(bank_id)
     ref = pseudonym(rt, card)
-    answer = ReissueResult(ReissueOutcome.RESEND_ANSWERED, RESEND_NEUTRAL)
+    answer = ReissueResult(ReissueOutcome.RESEND_ANSWERED)
     try:
         reserve(
             rt.redis,
@@ -296,7 +282,5 @@ def reissue_for_compartment(
             )
         ).first()
     if ref is None:
-        return ReissueResult(
-            ReissueOutcome.NOTHING_WAITING, f"Nothing is waiting in compartment {compartment}."
-        )
+        return ReissueResult(ReissueOutcome.NOTHING_WAITING, compartments=(compartment,))
     return reissue(rt, bank_id, ref, actor=actor, via="staff", reason=reason[:200] or None)

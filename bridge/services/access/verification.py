@@ -1,7 +1,8 @@
 """The one guarded way to tell who a patron is (docs/access.md, "Guessing limits").
 
 Pickup, re-issue, day use, equipment and the card readers all come here, so every way in has
-the same limits, the same words and the same audit:
+the same limits, the same verdicts and the same audit (the words for a verdict belong to the
+page that shows it, :mod:`bridge.web.kiosk.words`):
 
 - :func:`verify_card`: library card + PIN, the PIN checked by the ILS;
 - :func:`verify_secret`: a typed code or a QR token, matched against the live grants.
@@ -62,25 +63,9 @@ class Verdict(StrEnum):
     ILS_UNAVAILABLE = "ils_unavailable"
 
 
-# One sentence per outcome, used by every caller.
-DENIED_CARD = "Card number or PIN not accepted. Please try again, or ask staff."
-DENIED_CODE = (
-    "This code does not open a compartment. A code works once, until the date in your "
-    "message. Check the digits, or use your library card and PIN."
-)
-ILS_DOWN = "The library system is not answering right now. Please try again in a few minutes."
-NOT_HERE = "Enter the number shown on the locker screen now; you must be at the locker."
-BUSY = "This card is being checked at this moment. Please try again in a few seconds."
-
-
-def locked_message(until: datetime) -> str:
-    return f"Too many wrong attempts. Please try again after {until:%H:%M} UTC, or ask staff."
-
-
 @dataclass(frozen=True)
 class Verified:
     verdict: Verdict
-    message: str
     patron_ref: str | None = None
     check: PatronCheck | None = None  # card + PIN: what the ILS said about the patron
     grant: AccessGrant | None = None  # code or QR: the live grant it matched
@@ -124,7 +109,7 @@ def _reserve(
                 via=via,
                 until=exc.until.isoformat(),
             )
-        return Verified(Verdict.LOCKED_OUT, locked_message(exc.until), ref, until=exc.until)
+        return Verified(Verdict.LOCKED_OUT, ref, until=exc.until)
 
 
 def _failed(rt: Runtime, bank_id: str, via: str, reason: str, ref: str | None) -> None:
@@ -147,7 +132,7 @@ def _busy(rt: Runtime, bank_id: str, via: str, ref: str | None) -> Verified:
             s, "patron_verify_busy", at=rt.clock(), bank_id=bank_id, actor="patron", subject=ref,
             via=via,
         )
-    return Verified(Verdict.BUSY, BUSY, ref)
+    return Verified(Verdict.BUSY, ref)
 
 
 def verify_card(
@@ -160,7 +145,7 @@ def verify_card(
     ref = pseudonym(rt, card)
     if ils_circuit.is_down(rt, ils):
         # Known down a moment ago: answer at once instead of after the connect timeouts.
-        return Verified(Verdict.ILS_UNAVAILABLE, ILS_DOWN, ref)
+        return Verified(Verdict.ILS_UNAVAILABLE, ref)
     with InFlight(rt.redis, f"card:{ref}") as flight:
         if not flight.held:
             return _busy(rt, bank_id, via, ref)
@@ -178,15 +163,15 @@ def verify_card(
                     s, "patron_verify_ils_unavailable", at=rt.clock(), bank_id=bank_id,
                     actor="patron", subject=ref, via=via, why=type(exc).__name__,
                 )
-            return Verified(Verdict.ILS_UNAVAILABLE, ILS_DOWN, ref)
+            return Verified(Verdict.ILS_UNAVAILABLE, ref)
         except BaseException:
             attempt.refund()
             raise
         if not check.known or check.pin_ok is not True:
             _failed(rt, bank_id, via, "unknown_card" if not check.known else "pin", ref)
-            return Verified(Verdict.DENIED, DENIED_CARD, ref)
+            return Verified(Verdict.DENIED, ref)
         attempt.refund(success=True)
-        return Verified(Verdict.OK, "", ref, check=check)
+        return Verified(Verdict.OK, ref, check=check)
 
 
 def verify_secret(
@@ -241,12 +226,12 @@ def verify_secret(
         used = [g for g in found if g.used_at]
         if used and still_entitled is not None and still_entitled(used[0].patron_ref):
             attempt.refund(success=True)
-            return Verified(Verdict.OK, "", used[0].patron_ref, grant=used[0])
+            return Verified(Verdict.OK, used[0].patron_ref, grant=used[0])
         _failed(rt, bank_id, via, why, None)
         _alert_when_half_spent(rt, bank_id, bank, attempt)
-        return Verified(Verdict.DENIED, DENIED_CODE)
+        return Verified(Verdict.DENIED)
     attempt.refund(success=True)
-    return Verified(Verdict.OK, "", live[0].patron_ref, grant=live[0])
+    return Verified(Verdict.OK, live[0].patron_ref, grant=live[0])
 
 
 def _alert_when_half_spent(rt: Runtime, bank_id: str, bank: Budget, attempt: Attempt) -> None:
@@ -314,6 +299,6 @@ def verify_presence(
     )
     if found.presence is not presence.Presence.HERE:
         _failed(rt, bank_id, via, f"presence_{found.presence.value}", ref)
-        return PresenceVerified(Verified(Verdict.DENIED, NOT_HERE, ref), found)
+        return PresenceVerified(Verified(Verdict.DENIED, ref), found)
     attempt.refund(success=True)
-    return PresenceVerified(Verified(Verdict.OK, "", ref), found)
+    return PresenceVerified(Verified(Verdict.OK, ref), found)

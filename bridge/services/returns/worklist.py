@@ -1,6 +1,6 @@
 """The returns work list for staff: the backlog of deposits not yet through the ILS, and the
-deposits staff must handle, each with the reason worded (``bridge.services.returns.findings``
-decides the reasons).
+deposits staff must handle, each with its reason (``bridge.services.returns.findings`` decides
+the reasons; the staff page words them, :mod:`bridge.web.staff.return_words`).
 """
 
 from __future__ import annotations
@@ -11,21 +11,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bridge.runtime import Runtime
-from bridge.services.returns.findings import StaffReason
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.returns import DepositRow
 from lockers.states import DepositState
-
-REASON_TEXT = {
-    StaffReason.UNKNOWN_ITEM: "The catalogue does not know this barcode.",
-    StaffReason.CHANGED_HANDS: "The item was lent again after it was deposited.",
-    StaffReason.NOT_ON_LOAN: "The item was already checked in elsewhere after the deposit.",
-    StaffReason.HOLD_HERE: "A hold is waiting here: load it into a pickup compartment.",
-    StaffReason.TRANSIT: "Send the item to {destination}.",
-    StaffReason.REJECTED: "The catalogue refused the check-in: {message}",
-    StaffReason.ILS_ALERT: "The catalogue raised an alert: {message}",
-}
 
 
 class DepositNotFound(LookupError):
@@ -43,8 +32,7 @@ class NeedsStaff:
     compartment: int
     item_barcode: str
     deposited_at: datetime
-    reason: str
-    explanation: str
+    reason: str  # a StaffReason value
     destination: str | None
     suggestion: str | None
     screen_message: str | None
@@ -55,14 +43,6 @@ class ReturnsOverview:
     backlog: int  # deposits not yet through the ILS
     oldest_waiting: datetime | None  # deposit time of the oldest of them
     needs_staff: tuple[NeedsStaff, ...]  # unresolved, oldest first
-
-
-def explain(reason: str | None, destination: str | None, message: str | None) -> str:
-    try:
-        text = REASON_TEXT[StaffReason(reason or "")]
-    except ValueError:
-        return reason or ""
-    return text.format(destination=destination or "its home branch", message=message or "-")
 
 
 def returns_overview(rt: Runtime, *, bank_id: str | None = None) -> ReturnsOverview:
@@ -95,7 +75,6 @@ def returns_overview(rt: Runtime, *, bank_id: str | None = None) -> ReturnsOverv
                 item_barcode=r.item_barcode,
                 deposited_at=r.deposited_at,
                 reason=r.reason or "",
-                explanation=explain(r.reason, r.destination, r.screen_message),
                 destination=r.destination,
                 suggestion=r.suggestion,
                 screen_message=r.screen_message,

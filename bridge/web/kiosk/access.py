@@ -13,7 +13,6 @@ Routes register on the kiosk blueprint (:mod:`bridge.web.kiosk.pages`);
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -28,7 +27,6 @@ from bridge.services import dayuse
 from bridge.services.access import readers, reissue
 from bridge.services.access.readers import ReaderOutcome, ReaderResult
 from bridge.services.dayuse import doors_of
-from bridge.services.pickup import DENIED_CARD
 from bridge.web import branding, security
 from bridge.web.kiosk import words as kiosk_words
 from bridge.web.kiosk.pages import (
@@ -81,10 +79,6 @@ def presence_state(bank_id: str) -> ResponseReturnValue:
 # --- card reader: PIN at the kiosk ------------------------------------------------------------
 
 
-def _fingerprint(outcome: str, message: str, opened: tuple[int, ...]) -> str:
-    return json.dumps([outcome, message, list(opened)])
-
-
 def _last_to_show(rt: Runtime, bank_id: str) -> ReaderResult | None:
     """The reader's last result, unless it is a card that waited for a PIN which is no longer
     wanted (the patron cancelled, or the wait ran out): nothing to show then."""
@@ -107,37 +101,18 @@ def reader_state(bank_id: str) -> ResponseReturnValue:
     last = _last_to_show(rt, bank.id)
     if last is not None:
         seen = rt.redis.get(_SHOWN.format(bank=bank.id))
-        mark = _fingerprint(last.outcome.value, last.message, last.opened)
-        if (seen.decode() if isinstance(seen, bytes) else seen) != mark:
+        if (seen.decode() if isinstance(seen, bytes) else seen) != last.shown_id:
             return {"state": "result"}
     return {"state": "idle"}
-
-
-_READER_KEYS = {
-    "opened": "outcome_opened",
-    "unknown_card": "reader_unknown_card",
-    "unknown_credential": "reader_unknown_credential",
-    "blocked": "outcome_blocked",
-    "refused": "reader_refused",
-    "locked_out": "outcome_locked_out_plain",
-    "ils_unavailable": "outcome_ils_unavailable",
-}
 
 
 def _reader_result(bank: BankSettings, result: object) -> ResponseReturnValue:
     assert isinstance(result, ReaderResult)
     rt = security.runtime()
-    rt.redis.set(
-        _SHOWN.format(bank=bank.id),
-        _fingerprint(result.outcome.value, result.message, result.opened),
-        ex=120,
-    )
+    rt.redis.set(_SHOWN.format(bank=bank.id), result.shown_id, ex=120)
     lang = language_of(bank)
     ok = result.outcome is ReaderOutcome.OPENED and bool(result.opened)
-    key = _READER_KEYS.get(result.outcome.value)
-    if result.message == DENIED_CARD:  # a wrong PIN: say so in the kiosk's language
-        key = "reader_denied"
-    words = say(bank, key or "outcome_unknown", doors=", ".join(str(n) for n in result.opened))
+    words = kiosk_words.reader_words(lang, branding.brand_for(rt.settings, bank), result)
     return (
         render_page(
             "kiosk/result.html",

@@ -123,7 +123,6 @@ EN: dict[str, str] = {
     "December",
     "date_long": "{weekday} {day} {month} {year}",
     "try_again": "Try again",
-    "outcome_unknown": "Something went wrong and no door opened. Try again, or {help}.",
     "outcome_denied_card": "The card number or PIN was not accepted, so no door opened. Check "
     "them and try again.",
     "outcome_denied_code": "This code did not open a locker. Check the digits and try again. If "
@@ -153,6 +152,9 @@ EN: dict[str, str] = {
     "refusal_door_out_of_order": "Its door is out of order. To get this item, {help}.",
     "borrow_fee": "Borrowing this costs {fee}. Do you agree to pay it?",
     "borrow_refused": "You cannot borrow this right now. To find out why, {help}.",
+    "borrow_owes_too_much": "{category}: these can be borrowed only while you owe {limit} or "
+    "less, and you owe {has}.",
+    "borrow_at_limit": "{category}: you already have {has}, and each card can have {limit}.",
     "borrow_blocked": "Your library card cannot borrow right now. To sort it out, {help}.",
     "borrow_door_failed": "Door {door} did not open. The loan is recorded and the library has "
     "been told. To get the equipment, {help}.",
@@ -347,7 +349,6 @@ ES: dict[str, str] = {
     "diciembre",
     "date_long": "{weekday} {day} de {month} de {year}",
     "try_again": "Intentar de nuevo",
-    "outcome_unknown": "Algo falló y no se abrió ninguna puerta. Inténtelo de nuevo o {help}.",
     "outcome_denied_card": "No se aceptó el número de carné o el PIN, así que no se abrió ninguna "
     "puerta. Revíselos e inténtelo de nuevo.",
     "outcome_denied_code": "Este código no abrió ningún casillero. Revise los dígitos e inténtelo "
@@ -378,6 +379,9 @@ ES: dict[str, str] = {
     "refusal_door_out_of_order": "Su puerta está averiada. Para recibir este documento, {help}.",
     "borrow_fee": "Este préstamo cuesta {fee}. ¿Acepta pagarlo?",
     "borrow_refused": "Ahora no puede tomar prestado este equipo. Para saber por qué, {help}.",
+    "borrow_owes_too_much": "{category}: solo se prestan si debe {limit} o menos; usted debe "
+    "{has}.",
+    "borrow_at_limit": "{category}: ya tiene {has}, y cada carné puede tener {limit}.",
     "borrow_blocked": "Su carné no puede tomar préstamos ahora. Para resolverlo, {help}.",
     "borrow_door_failed": "La puerta {door} no se abrió. El préstamo está registrado y la "
     "biblioteca ya lo sabe. Para recibir el equipo, {help}.",

@@ -302,7 +302,7 @@ def equipment_post(bank_id: str) -> ResponseReturnValue:
             ok=bool(opened),
             headline=words.borrow_headline(lang, result, bank.timezone, brand),
             opened=opened,
-            detail=words.borrow_detail(lang, result),
+            detail=words.borrow_detail(lang, result, brand),
             receipt=words.borrow_receipt(
                 lang, result, labels.get(category) or category, bank.timezone
             ),

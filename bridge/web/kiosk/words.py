@@ -1,10 +1,13 @@
-"""Service results in the patron's language.
+"""Service results in the patron's language: the one place where an outcome becomes words.
 
-The pickup and equipment services word their results in English (for logs, staff and the
-JSON API). The kiosk speaks the patron's language, so it maps each *kind* of result (the
-outcome enums, and what a refusal is about) to its own catalogue text in
-:mod:`bridge.web.kiosk.text`. The services' English is never shown to a patron: it can carry
-an ILS's own screen message or internal words.
+The services answer with outcomes (enums such as ``PickupOutcome.DENIED`` or
+``LinkState.EXPIRED``) and the facts a page needs (doors, times, fees), never with sentences.
+This module maps each outcome to a key of the catalogue in :mod:`bridge.web.kiosk.text`
+(one dict per language) and fills in the facts. The kiosk, the phone pages and the JSON API's
+``message`` (in English) all word results here; :data:`OUTCOME_KEYS` lists every outcome with
+its key, and a test checks that each has words in every language. What the ILS itself said
+(``ils_says``, ``block_reasons``) is never put on a patron's screen: it can be in another
+language, or internal.
 
 Every refusal says what to do next. The last resort differs by bank: at a staffed bank the
 patron may ask at the desk; at a bank marked ``staffed = false`` nobody is there, so the words
@@ -13,26 +16,45 @@ name the help number instead (``{help}`` in the catalogue).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge.config import DayUseSettings
+from bridge.services.access.phone import LinkState, PhoneOutcome, PhoneResult
+from bridge.services.access.readers import ReaderOutcome, ReaderResult
 from bridge.services.access.reissue import ReissueOutcome
 from bridge.services.dayuse import DayUseOutcome, DayUseResult
-from bridge.services.equipment import BorrowOutcome, BorrowResult
-from bridge.services.pickup import (
-    DOOR_OUT_OF_ORDER,
-    ILS_DOWN,
-    PickupOutcome,
-    PickupResult,
-    Refusal,
-)
+from bridge.services.equipment import BorrowOutcome, BorrowRefusal, BorrowResult
+from bridge.services.pickup import PickupOutcome, PickupResult, Refusal, RefusalKind
 from bridge.web.branding import Brand
-from bridge.web.kiosk.text import has_text, text
+from bridge.web.kiosk.text import text
 
-_PICKUP_KEYS: dict[PickupOutcome, str] = {o: f"outcome_{o.value}" for o in PickupOutcome}
+_PICKUP_KEYS: dict[PickupOutcome, str] = {
+    PickupOutcome.OPENED: "outcome_opened",
+    PickupOutcome.PARTLY: "outcome_partly",
+    PickupOutcome.REFUSED: "outcome_refused",
+    # a typed code or QR is worded "outcome_denied_code" (see pickup_headline)
+    PickupOutcome.DENIED: "outcome_denied_card",
+    PickupOutcome.LOCKED_OUT: "outcome_locked_out",
+    PickupOutcome.BLOCKED: "outcome_blocked",
+    PickupOutcome.NOTHING_WAITING: "outcome_nothing_waiting",
+    PickupOutcome.ILS_UNAVAILABLE: "outcome_ils_unavailable",
+    PickupOutcome.OPENED_OFFLINE: "outcome_opened_offline",
+    PickupOutcome.CARD_NEEDS_ILS: "outcome_card_needs_ils",
+    PickupOutcome.DOOR_FAILED: "outcome_door_failed",
+}
+_REFUSAL_KEYS: dict[RefusalKind, str] = {
+    RefusalKind.FEE: "refusal_fee",
+    RefusalKind.ILS_UNAVAILABLE: "refusal_ils_unavailable",
+    RefusalKind.DOOR_OUT_OF_ORDER: "refusal_door_out_of_order",
+    RefusalKind.ILS_REFUSED: "refusal_ils_refused",
+    # the patron hears what any refused loan says; staff and the API get the kind
+    RefusalKind.ON_LOAN_ELSEWHERE: "refusal_ils_refused",
+}
 _BORROW_KEYS: dict[BorrowOutcome, str] = {
     BorrowOutcome.OPENED: "borrow_opened",
     BorrowOutcome.FEE_NEEDS_ACKNOWLEDGEMENT: "borrow_fee",
@@ -115,33 +137,12 @@ def pickup_headline(
     if outcome is PickupOutcome.REFUSED and result.fee_to_acknowledge:
         fees = [r.fee for r in result.refused if r.fee]
         return say(lang, "fee_question", brand, fee=brand.money(fees[0]))
-    key = _PICKUP_KEYS.get(outcome)
-    if key is None or not has_text(key):
-        return say(lang, "outcome_unknown", brand)  # an outcome this kiosk does not know yet
-    return say(lang, key, brand, doors=", ".join(str(n) for n in result.opened))
-
-
-def refusal_kind(refusal: Refusal) -> str:
-    """What a refusal is about: ``fee``, ``ils_unavailable``, ``door_out_of_order`` or
-    ``ils_refused`` (the library's system said no). A ``kind`` attribute, should the service
-    add one, wins."""
-    kind = getattr(refusal, "kind", None)
-    if kind is not None:
-        return str(getattr(kind, "value", kind))
-    if refusal.fee:
-        return "fee"
-    if refusal.reason == ILS_DOWN:
-        return "ils_unavailable"
-    if refusal.reason == DOOR_OUT_OF_ORDER:
-        return "door_out_of_order"
-    return "ils_refused"
+    return say(lang, _PICKUP_KEYS[outcome], brand, doors=", ".join(str(n) for n in result.opened))
 
 
 def refusal_line(lang: str, refusal: Refusal, brand: Brand) -> RefusedLine:
     what = refusal.title or refusal.item
-    key = f"refusal_{refusal_kind(refusal)}"
-    if not has_text(key):
-        key = "refusal_ils_refused"
+    key = _REFUSAL_KEYS[refusal.kind]
     fee = brand.money(refusal.fee) if refusal.fee else ""
     return RefusedLine(what, say(lang, key, brand, fee=fee), refusal.fee)
 
@@ -157,9 +158,7 @@ def pickup_receipt(lang: str, result: PickupResult, zone: str) -> list[ReceiptLi
 
 
 def borrow_headline(lang: str, result: BorrowResult, zone: str, brand: Brand) -> str:
-    key = _BORROW_KEYS.get(result.outcome)
-    if key is None or not has_text(key):
-        return say(lang, "outcome_unknown", brand)
+    key = _BORROW_KEYS[result.outcome]
     if result.outcome is BorrowOutcome.LOCKED_OUT:
         until = _until(result.locked_until, zone)
         if until is None:
@@ -170,10 +169,31 @@ def borrow_headline(lang: str, result: BorrowResult, zone: str, brand: Brand) ->
     return say(lang, key, brand, door=result.compartment or "")
 
 
-def borrow_detail(lang: str, result: BorrowResult) -> str | None:
-    """Nothing beyond the headline: the service's reason may carry the library system's own
-    words, which are not the patron's language nor meant for a locker."""
-    return None
+_BORROW_REFUSAL_KEYS: dict[BorrowRefusal, str] = {
+    BorrowRefusal.OWES_TOO_MUCH: "borrow_owes_too_much",
+    BorrowRefusal.AT_LIMIT: "borrow_at_limit",
+    # The headline says it all: the ILS's own words stay off the screen.
+    BorrowRefusal.ILS_REFUSED: "borrow_refused",
+    BorrowRefusal.ON_LOAN_ELSEWHERE: "borrow_refused",
+}
+
+
+def borrow_detail(lang: str, result: BorrowResult, brand: Brand | None = None) -> str | None:
+    """Why a borrow was refused, when the reason is one of the library's own rules (what the
+    ILS said stays off the screen: not the patron's language, nor meant for a locker)."""
+    if result.refusal in (None, BorrowRefusal.ILS_REFUSED, BorrowRefusal.ON_LOAN_ELSEWHERE):
+        return None
+    assert result.refusal is not None
+    limit, has = result.limit or "", result.has or ""
+    if result.refusal is BorrowRefusal.OWES_TOO_MUCH and brand is not None:
+        limit, has = brand.money(limit), brand.money(has)
+    return text(
+        lang,
+        _BORROW_REFUSAL_KEYS[result.refusal],
+        category=result.category or "",
+        limit=limit,
+        has=has,
+    )
 
 
 def borrow_receipt(lang: str, result: BorrowResult, label: str, zone: str) -> list[ReceiptLine]:
@@ -207,6 +227,51 @@ _NEWCODE_KEYS: dict[ReissueOutcome, str] = {
     ReissueOutcome.DENIED: "outcome_denied_card",
     ReissueOutcome.LOCKED_OUT: "outcome_locked_out_plain",
     ReissueOutcome.ILS_UNAVAILABLE: "outcome_ils_unavailable",
+    ReissueOutcome.RESEND_ANSWERED: "newcode_resent",
+    # A staff member's limit: a patron never meets it, and gets the patron's words if one did.
+    ReissueOutcome.STAFF_TOO_MANY: "newcode_too_many",
+}
+
+_READER_KEYS: dict[ReaderOutcome, str] = {
+    ReaderOutcome.OPENED: "outcome_opened",
+    ReaderOutcome.NEEDS_PIN: "reader_pin_help",
+    ReaderOutcome.UNKNOWN_CARD: "reader_unknown_card",
+    ReaderOutcome.UNKNOWN_CREDENTIAL: "reader_unknown_credential",
+    ReaderOutcome.BLOCKED: "outcome_blocked",
+    ReaderOutcome.DENIED: "reader_denied",
+    ReaderOutcome.REFUSED: "reader_refused",
+    ReaderOutcome.LOCKED_OUT: "outcome_locked_out_plain",
+    ReaderOutcome.ILS_UNAVAILABLE: "outcome_ils_unavailable",
+}
+
+_PHONE_KEYS: dict[PhoneOutcome, str] = {
+    PhoneOutcome.OPENED: "outcome_opened",  # "outcome_opened_offline" when lent offline
+    PhoneOutcome.PICKUP_REFUSED: "phone_refused",  # "phone_fee" when a charge waits
+    PhoneOutcome.LINK_REFUSED: "phone_link_unknown",  # by the link's state, see _LINK_KEYS
+    PhoneOutcome.NOT_HERE: "phone_not_here",  # "phone_number_other_bank" for another bank's
+    PhoneOutcome.LOCKED_OUT: "phone_locked_out",
+}
+
+_LINK_KEYS: dict[LinkState, str] = {
+    LinkState.LIVE: "phone_ready",
+    LinkState.USED: "phone_link_used",
+    LinkState.EXPIRED: "phone_link_expired",
+    LinkState.REVOKED: "phone_link_revoked",
+    LinkState.UNKNOWN: "phone_link_unknown",
+}
+
+# Every outcome a patron can meet, with its catalogue key (tests/web/test_outcome_words.py
+# checks that each has words in every language).
+OUTCOME_KEYS: Mapping[type[Enum], Mapping[Any, str]] = {
+    PickupOutcome: _PICKUP_KEYS,
+    RefusalKind: _REFUSAL_KEYS,
+    BorrowOutcome: _BORROW_KEYS,
+    BorrowRefusal: _BORROW_REFUSAL_KEYS,
+    DayUseOutcome: _DAYUSE_KEYS,
+    ReissueOutcome: _NEWCODE_KEYS,
+    ReaderOutcome: _READER_KEYS,
+    PhoneOutcome: _PHONE_KEYS,
+    LinkState: _LINK_KEYS,
 }
 
 
@@ -216,7 +281,7 @@ def dayuse_words(
     """A day-use result, the same at the kiosk and on the phone."""
     return say(
         lang,
-        _DAYUSE_KEYS.get(result.outcome, "dayuse_not_offered"),
+        _DAYUSE_KEYS[result.outcome],
         brand,
         door=result.compartment or "",
         until=_until(result.ends_at, zone) or "",
@@ -227,4 +292,40 @@ def dayuse_words(
 
 def newcode_words(lang: str, brand: Brand, outcome: ReissueOutcome) -> str:
     """A new-code result, the same at the kiosk and on the phone."""
-    return say(lang, _NEWCODE_KEYS.get(outcome, "outcome_denied_card"), brand)
+    return say(lang, _NEWCODE_KEYS[outcome], brand)
+
+
+def link_words(lang: str, brand: Brand, state: LinkState) -> str:
+    """Why a phone link does not open anything (or, when live, what it is for)."""
+    return say(lang, _LINK_KEYS[state], brand)
+
+
+def phone_words(lang: str, brand: Brand, result: PhoneResult) -> str:
+    """A pickup from the phone page, in the patron's words."""
+    key = _PHONE_KEYS[result.outcome]
+    if result.outcome is PhoneOutcome.OPENED and result.offline:
+        key = "outcome_opened_offline"
+    elif result.outcome is PhoneOutcome.PICKUP_REFUSED and result.fee_to_acknowledge:
+        key = "phone_fee"
+    elif result.outcome is PhoneOutcome.LINK_REFUSED:
+        key = _LINK_KEYS[result.link or LinkState.UNKNOWN]
+    elif result.outcome is PhoneOutcome.NOT_HERE and result.other_bank:
+        key = "phone_number_other_bank"
+    return say(
+        lang,
+        key,
+        brand,
+        doors=", ".join(str(n) for n in result.opened),
+        other=result.other_bank or "",
+        bank=result.bank or "",
+    )
+
+
+def reader_words(lang: str, brand: Brand, result: ReaderResult) -> str:
+    """What the kiosk says after a card read (and the PIN typed after it)."""
+    return say(
+        lang,
+        _READER_KEYS[result.outcome],
+        brand,
+        doors=", ".join(str(n) for n in result.opened),
+    )

@@ -23,10 +23,17 @@ from bridge.web.staff import (  # noqa: F401  (routes register on import)
 from bridge.web.staff.filters import duration, iso, state_label, when
 from bridge.web.staff.gridcells import cells_html
 from bridge.web.staff.pages import bp
+from bridge.web.staff.return_words import explain_entry
 
 
 def init_app(app: Flask) -> None:
     security.init_app(app)
-    app.jinja_env.filters.update(duration=duration, when=when, iso=iso, state_label=state_label)
+    app.jinja_env.filters.update(
+        duration=duration,
+        when=when,
+        iso=iso,
+        state_label=state_label,
+        explain_deposit=explain_entry,
+    )
     app.jinja_env.globals["grid_cells"] = cells_html
     app.register_blueprint(bp)

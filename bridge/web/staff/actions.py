@@ -18,7 +18,7 @@ from bridge.runtime import Runtime
 from bridge.services import banks
 from bridge.services.access.attempts import InFlight
 from bridge.services.doors.opening import open_door
-from bridge.services.expiry import NotOnRemovalList, staff_remove
+from bridge.services.expiry import NotOnRemovalList, Route, Routed, staff_remove
 from bridge.services.offline_loans import NotRefused, resolve_refused
 from bridge.services.returns.worklist import DepositNotFound, NotNeedingStaff, resolve_needs_staff
 from bridge.services.staff.accounts import StaffUser, verify_totp
@@ -177,8 +177,21 @@ def remove_expired(rt: Runtime, user: StaffUser, bank_id: str, number: int) -> s
     except (NotOnRemovalList, KeyError) as exc:
         raise ActionRefused(f"Compartment {number} is not on the removal list.") from exc
     if not removal.ok:
-        raise ActionRefused(removal.message)
-    return removal.message
+        raise ActionRefused(f"Door {number} did not open; it is reported. Nothing was changed.")
+    branch = rt.settings.bank(bank_id).branch
+    listing = "; ".join(f"{r.item}: {_route_words(r, branch)}" for r in removal.items)
+    return f"Compartment {number} is open and now free. {listing}"
+
+
+def _route_words(routed: Routed, branch: str) -> str:
+    """Where a removed item goes now, for the member of staff holding it."""
+    if routed.route is Route.SEND_TO:
+        return routed.destination or "reshelve here"
+    if routed.route is Route.NEW_HOLD_HERE:
+        return f"a new hold here ({branch}): scan it to load it again"
+    if routed.route is Route.DESK_CHECKIN:
+        return f"check it in at the desk (the catalogue did not answer: {routed.ils_error})"
+    return "reshelve here"
 
 
 def return_door_emptied(rt: Runtime, user: StaffUser, bank_id: str, number: int) -> None:

@@ -14,6 +14,7 @@ from bridge.web.staff import actions
 from bridge.web.staff.actions import actor_of
 from bridge.web.staff.loading import bank_or_404
 from bridge.web.staff.pages import bp
+from bridge.web.staff.return_words import destination_name, next_words
 
 LAST_KEY = "emptying-last"
 
@@ -36,6 +37,7 @@ def empty_return(bank_id: str, number: int) -> ResponseReturnValue:
         last=last,
         today=rt.clock(),
         zone=bank.timezone,
+        words=lambda step: next_words(rt.settings, step),
     )
 
 
@@ -66,8 +68,10 @@ def empty_return_scan(bank_id: str, number: int) -> ResponseReturnValue:
         "door": [bank.id, number],
         "item": done.item,
         "step": done.next.step,
-        "words": done.next.words,
-        "destination": done.next.destination,
+        "words": next_words(rt.settings, done.next),
+        "destination": destination_name(rt.settings, done.next.destination)
+        if done.next.step == emptying.TRANSIT
+        else None,
     }
     if not [i for i in emptying.in_door(rt, bank.id, number) if not i.taken_out]:
         try:

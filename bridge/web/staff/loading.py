@@ -31,6 +31,7 @@ from bridge.web import security
 from bridge.web.kiosk.simulated import close_from_form, open_doors, simulated_bank
 from bridge.web.staff.actions import actor_of
 from bridge.web.staff.pages import bp
+from bridge.web.staff.scan_words import scan_message
 
 SCANS_KEY = "lockerbridge:staff-scans:{sid}:{bank}"
 SCANS_KEPT = 50
@@ -56,7 +57,7 @@ class ScanLine:
 
 
 def headline(rt: Runtime, result: ScanResult) -> str:
-    """The answer in a few large words; the service's sentence goes beneath it."""
+    """The answer in a few large words; the fuller words (:mod:`scan_words`) go beneath it."""
     o = result.outcome
     if o is ScanOutcome.DOOR_OPEN:
         return f"Door {result.compartment} is open — put the item in and close the door"
@@ -76,7 +77,7 @@ def headline(rt: Runtime, result: ScanResult) -> str:
         ScanOutcome.ILS_UNAVAILABLE: "Catalogue not answering — scan again in a minute",
         ScanOutcome.NEEDS_STAFF: "Cannot load — hold shelf instead",
         ScanOutcome.CONFIRM_CHECKIN: "No hold waits here for this item — check it in anyway?",
-    }.get(o, result.message)
+    }[o]
 
 
 def bank_or_404(bank_id: str) -> BankSettings:
@@ -112,7 +113,7 @@ def _remember(rt: Runtime, bank: BankSettings, result: ScanResult) -> None:
         result.item,
         result.outcome.value,
         headline(rt, result),
-        result.message,
+        scan_message(rt.settings, result),
         result.compartment,
     )
     key = _scans_key(bank.id)

@@ -313,7 +313,7 @@ class InTransit:
 
 @dataclass(frozen=True)
 class WorkLists:
-    needs_staff: tuple[NeedsStaff, ...]  # from the returns service, with its explanation
+    needs_staff: tuple[NeedsStaff, ...]  # from the returns service (worded by return_words)
     failed_messages: list[FailedMessage]  # patron already masked for the viewer's role
     removals: list[Removal]
     emptying: list[Removal]  # return doors with something inside
