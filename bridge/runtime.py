@@ -106,8 +106,10 @@ def current() -> Runtime:
         return _process_runtime
 
 
-def install(runtime: Runtime) -> None:
-    """Makes ``runtime`` the one ``current()`` returns (worker start-up, tests)."""
+def install(runtime: Runtime | None) -> Runtime | None:
+    """Makes ``runtime`` the one ``current()`` returns (worker start-up, tests); returns the one
+    it replaces, so a test can put that back (None: ``current()`` builds one on first use)."""
     global _process_runtime
     with _process_lock:
-        _process_runtime = runtime
+        previous, _process_runtime = _process_runtime, runtime
+    return previous

@@ -39,7 +39,7 @@ _MASKED_ATTRIBUTES = frozenset(
 _MASKED_CODES = frozenset({"AD", "CO", "CQ", "DA", "AE", "BD", "BE", "BF"})
 
 
-def _parser(configured: bool = False) -> argparse.ArgumentParser:
+def build_parser(configured: bool = False) -> argparse.ArgumentParser:
     """``configured``: the connection comes from the configuration; no --host/--port needed."""
     parser = argparse.ArgumentParser(prog="sip2", description="Ask a SIP2 ACS one question.")
     common = argparse.ArgumentParser(add_help=False)
@@ -121,7 +121,7 @@ def main(
     """
     out = out or sys.stdout
     try:
-        args = _parser(configured=server is not None).parse_args(
+        args = build_parser(configured=server is not None).parse_args(
             list(argv) if argv is not None else None
         )
     except SystemExit as exc:

@@ -1,84 +1,41 @@
-"""Fixtures shared by every test package: settings, databases (SQLite and PostgreSQL), Redis."""
+"""Fixtures every test package shares: settings, a settable clock, the reference SIP2 server,
+an SMTP server, databases (SQLite and PostgreSQL) and Redis. Helpers they are built on live in
+``tests/support``; a package's own conftest adds only what is particular to it.
+
+Databases: the schema is migrated once per session (SQLite: into a template file each test
+copies; PostgreSQL: into one schema emptied before each test), and only by the first test that
+asks for that database. ``db_engine`` is SQLite unless the test is marked
+``@both_databases`` (``tests.support.db``), which runs it on PostgreSQL too.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from bridge.config import Settings, load_settings
 from bridge.storage.db import make_engine
-from bridge.storage.migrate import upgrade
-
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-PG_ADMIN_URL = os.environ.get(
-    "LOCKERBRIDGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from sip2.acs.server import ReferenceACS
+from tests.support.acs import CATALOGUE
+from tests.support.clock import Clock
+from tests.support.config import base_config
+from tests.support.db import (
+    copied_sqlite,
+    empty_pg,
+    migrate_sqlite,
+    migrated_pg_schema,
+    pg_unreachable,
 )
-REDIS_SERVER_URL = os.environ.get("LOCKERBRIDGE_TEST_REDIS", "redis://127.0.0.1:6379")
-
-# The example configuration's placeholder secrets (refused outside the demo) and real-looking
-# values that tests put in their place.
-EXAMPLE_SECRETS = {
-    "change-me-to-a-long-random-string-of-48-chars-0000": "q3VtW8xq0m2Lr5Yb9nH1sPdKf7Tg4JcZeA6uRwXo",
-    "change-me-code-key-0123456789abcdef": "Jd93kfQm2Lx8Vt0bRn6Yh1WcPz4Gs7Ua",
-}
 
 # The reference ACS keeps its dates in UTC unless a test gives it a zone, and an [[ils]] without
 # `timezone` takes this host's zone: make the host's zone UTC for every test and its
 # subprocesses, so the suite means the same on a laptop in Toronto as in CI.
 os.environ["TZ"] = "UTC"
-
-
-def base_config(tmp_path: Path, **over: Any) -> dict[str, Any]:
-    """A small valid configuration: one ILS, two banks, as a dict to adjust per test."""
-    cfg: dict[str, Any] = {
-        "database_url": f"sqlite:///{tmp_path}/lb.db",
-        "redis_url": "embedded",
-        "web": {"secret_key": "k" * 40, "secure_cookies": False, "port": 0},
-        "security": {"code_keys": ["test-code-key-0123456789abcdef"]},
-        "ils": [{"name": "main-ils", "profile": "koha", "port": 6001, "checksums": True}],
-        "banks": [
-            {
-                "id": "main-lobby",
-                "name": "Main Library lobby",
-                "branch": "MAIN-LOCKER",
-                "ils": "main-ils",
-                "sip_login": {"user": "lockers-main", "password": "demo-main"},
-                "compartment_ranges": [
-                    {"first": 1, "last": 6, "size": "S"},
-                    {"first": 7, "last": 10, "size": "M"},
-                    {"first": 11, "last": 12, "size": "L", "height_cm": 40},
-                    {"first": 13, "last": 14, "size": "M", "purpose": "return"},
-                    {"first": 15, "last": 16, "size": "M", "purpose": "equipment", "charger": True},
-                ],
-            },
-            {
-                "id": "east-station",
-                "name": "East station",
-                "branch": "EAST-LOCKER",
-                "ils": "main-ils",
-                "sip_login": {"user": "lockers-east", "password": "demo-east"},
-                "compartment_ranges": [
-                    {"first": 1, "last": 4, "size": "M"},
-                    {"first": 5, "last": 6, "size": "M", "purpose": "return"},
-                ],
-            },
-        ],
-        "routing": [
-            {"location": "MAIN-LOCKER", "bank": "main-lobby"},
-            {"location": "EAST-LOCKER", "bank": "east-station"},
-        ],
-    }
-    for key, value in over.items():
-        cfg[key] = value
-    return cfg
 
 
 @pytest.fixture
@@ -91,73 +48,81 @@ def settings(config_dict: dict[str, Any]) -> Settings:
     return load_settings(None, **config_dict)
 
 
-def _pg_available() -> str | None:
-    try:
-        eng = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with eng.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        eng.dispose()
-        return None
-    except Exception as exc:
-        return str(exc).splitlines()[0]
+@pytest.fixture
+def clock() -> Clock:
+    """Frozen at the test's start (to the second); the test moves it."""
+    return Clock()
+
+
+@pytest.fixture
+def acs() -> Iterator[ReferenceACS]:
+    """The reference SIP2 server with the sample catalogue (Koha behaviour, real time), on a
+    free loopback port (``tests.support.acs`` lists its patrons and items)."""
+    with ReferenceACS(CATALOGUE, behaviour="koha") as server:
+        yield server
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Any]:
+    """A real SMTP server on a free port (``tests.support.servers.Mailbox``) that keeps what it
+    receives; ``email_settings(mailbox)`` is the ``[notifications.email]`` sending to it."""
+    from tests.support.servers import Mailbox  # aiosmtpd only for the tests that send mail
+
+    box = Mailbox()
+    box.controller.start()
+    yield box
+    box.controller.stop()
+
+
+# --- databases ---------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def pg_reason() -> str | None:
-    return _pg_available()
+    return pg_unreachable()
 
 
-@contextlib.contextmanager
-def migrated_pg_schema(reason: str | None) -> Iterator[Engine]:
-    """An engine on a fresh, migrated PostgreSQL schema of its own, dropped afterwards (skips,
-    or fails in CI, without PostgreSQL)."""
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required in CI: {reason}")
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {reason}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}")
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty SQLite file, made once per session."""
+    return migrate_sqlite(tmp_path_factory.mktemp("schema") / "migrated.db")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_engine(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_reason: str | None
-) -> Iterator[Engine]:
-    """A migrated, empty database: once on SQLite, once on PostgreSQL (own schema per test)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path}/test.db")
-        upgrade(engine)
-        yield engine
-        engine.dispose()
-    else:
-        with migrated_pg_schema(pg_reason) as engine:
-            yield engine
+@pytest.fixture(scope="session")
+def pg_schema(pg_reason: str | None) -> Iterator[str]:
+    """The URL of a PostgreSQL schema migrated once per session (skips, or fails in CI,
+    without PostgreSQL)."""
+    with migrated_pg_schema(pg_reason) as url:
+        yield url
 
 
 @pytest.fixture
-def pg_engine(pg_reason: str | None) -> Iterator[Engine]:
-    """A migrated, empty PostgreSQL schema, for what only a database server has."""
-    with migrated_pg_schema(pg_reason) as engine:
-        yield engine
-
-
-@pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path}/test.db")
-    upgrade(engine)
+def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty SQLite database of the test's own."""
+    engine = copied_sqlite(sqlite_template, tmp_path / "test.db")
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_schema: str) -> Iterator[Engine]:
+    """A migrated, empty PostgreSQL schema, for what only a database server has."""
+    engine = make_engine(pg_schema)
+    empty_pg(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_engine(request: pytest.FixtureRequest) -> Engine:
+    """A migrated, empty database: SQLite, or each of SQLite and PostgreSQL for a test marked
+    ``@both_databases``."""
+    kind = getattr(request, "param", "sqlite")
+    engine: Engine = request.getfixturevalue("pg_engine" if kind == "postgresql" else "sqlite_engine")
+    return engine
+
+
+# --- Redis -------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,8 @@ def schedule(settings: Settings) -> list[tuple[str, str, int]]:
     ]
 
 
-def _resolve(path: str) -> Callable[..., Any]:
+def resolve(path: str) -> Callable[..., Any]:
+    """The job function a ``schedule`` entry names."""
     # Imported by name (the services import the runtime, which this module must not import
     # first); a path that does not resolve stops the scheduler's start with the error.
     module, _, name = path.rpartition(".")
@@ -42,5 +43,5 @@ def _resolve(path: str) -> Callable[..., Any]:
 def build_scheduler(settings: Settings, redis: Redis) -> CronScheduler:
     scheduler = CronScheduler(connection=redis, name=f"lockerbridge-{threading.get_ident()}")
     for path, queue, interval in schedule(settings):
-        scheduler.register(_resolve(path), queue_name=queue, interval=interval, job_timeout=600)
+        scheduler.register(resolve(path), queue_name=queue, interval=interval, job_timeout=600)
     return scheduler

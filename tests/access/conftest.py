@@ -1,12 +1,12 @@
-"""Fixtures for access beyond the keypad: the reference SIP2 server (Koha behaviour) with the
-sample catalogue, a runtime on SQLite + embedded Redis wired to it, simulated doors, a live
-web server for the browser, and a settable clock."""
+"""Fixtures for access beyond the keypad: a runtime wired to the root fixtures' reference SIP2
+server (sample catalogue, Koha behaviour) on a copy of the migrated SQLite template + embedded
+Redis, simulated doors, a live web server for the browser, and a clock on real time."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,45 +16,28 @@ from werkzeug.serving import make_server
 
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
+from bridge.services.access import phone
 from bridge.services.assembly import assemble
 from bridge.services.bank_setup import sync_banks
+from bridge.services.banks import pseudonym
 from bridge.services.loading import ScanOutcome, scan_item
 from bridge.services.wiring import driver_for
 from bridge.storage.db import make_engine, unit_of_work
-from bridge.storage.migrate import upgrade
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.notifications import NotificationRow
 from bridge.web.app import create_app
 from lockers.drivers.simulated import SimulatedBank
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO, base_config
+from tests.support.clock import Clock
+from tests.support.config import base_config
+from tests.support.db import copy_to_url
 
-CATALOGUE = REPO / "examples" / "catalogue.json"
 # Patrons and items of examples/catalogue.json: holds H1 (patron 01, item 01) and H3
 # (patron 03, item 13) wait for pickup at MAIN-LOCKER.
 ANA, ANA_PIN, ANA_ITEM = "23000000000001", "1234", "39000000000001"
 CHLOE, CHLOE_PIN, CHLOE_ITEM = "23000000000003", "3456", "39000000000013"
 ERIN_BLOCKED, ERIN_PIN = "23000000000005", "5678"
 BEN, BEN_PIN = "23000000000002", "2345"
-
-
-class Clock:
-    """Real time plus an offset that tests move forward."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def advance(self, **kw: float) -> None:
-        self.offset += timedelta(**kw)
-
-
-@pytest.fixture
-def acs() -> Iterator[ReferenceACS]:
-    with ReferenceACS(CATALOGUE, behaviour="koha") as server:
-        yield server
 
 
 def access_config(tmp_path: Path, acs: ReferenceACS, **over: Any) -> dict[str, Any]:
@@ -70,7 +53,9 @@ def access_config(tmp_path: Path, acs: ReferenceACS, **over: Any) -> dict[str, A
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    """The wall clock, which a test can move forward (the reference ACS answers on real
+    time, and the live server's sessions run on it)."""
+    return Clock(running=True)
 
 
 @pytest.fixture
@@ -79,9 +64,11 @@ def access_settings(tmp_path: Path, acs: ReferenceACS) -> Settings:
 
 
 @pytest.fixture
-def rt(access_settings: Settings, redis_conn: Any, clock: Clock) -> Iterator[Runtime]:
+def rt(
+    access_settings: Settings, redis_conn: Any, clock: Clock, sqlite_template: Path
+) -> Iterator[Runtime]:
+    copy_to_url(sqlite_template, access_settings.database_url)
     engine = make_engine(access_settings.database_url)
-    upgrade(engine)
     runtime = assemble(Runtime.over(access_settings, engine, redis_conn, clock))
     sync_banks(runtime)
     yield runtime
@@ -127,6 +114,22 @@ def messages(rt: Runtime, kind: str = "ready_for_pickup") -> list[NotificationRo
         )
         s.expunge_all()
         return rows
+
+
+def phone_link(rt: Runtime, card: str = ANA, days: int = 7) -> str:
+    """A phone link for the card's patron at main-lobby, as the ready message carries; its token."""
+    now = rt.clock()
+    with unit_of_work(rt.sessions) as s:
+        url = phone.issue_link(
+            rt,
+            s,
+            bank_id="main-lobby",
+            patron_ref=pseudonym(rt, card),
+            expires_at=now + timedelta(days=days),
+            now=now,
+        )
+    assert url is not None and url.startswith("http://lockers.test/phone/")
+    return url.rsplit("/", 1)[1]
 
 
 # --- a live server for the browser tests -----------------------------------------------------

@@ -21,13 +21,13 @@ from tests.access.conftest import (
     BEN_PIN,
     ERIN_BLOCKED,
     ERIN_PIN,
-    Clock,
     access_config,
     audits,
     load_hold,
     messages,
     sim,
 )
+from tests.support.clock import Clock
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from bridge.services.access import phone
 from bridge.services.offline_loans import waiting_count
 from bridge.storage.db import unit_of_work
 from sip2.acs.server import ReferenceACS
-from tests.access.conftest import ANA_ITEM, access_config, load_hold, sim
-from tests.access.test_phone import _link
+from tests.access.conftest import ANA_ITEM, access_config, load_hold, phone_link, sim
 
 
 @pytest.fixture
@@ -37,7 +36,7 @@ def test_the_phone_link_opens_the_door_and_says_the_loan_follows(
     rt: Runtime, acs: ReferenceACS, live_url: str, page: Page
 ) -> None:
     door = load_hold(rt, ANA_ITEM)
-    token = _link(rt)
+    token = phone_link(rt)
     acs.go_down()
 
     page.goto(f"{live_url}/phone/{token}")
@@ -57,7 +56,7 @@ def test_with_codes_only_the_phone_link_waits_for_the_catalogue(
     rt: Runtime, acs: ReferenceACS
 ) -> None:
     door = load_hold(rt, ANA_ITEM)
-    token = _link(rt)
+    token = phone_link(rt)
     acs.go_down()
 
     result = phone.open_from_phone(rt, token, phone.kiosk_code(rt, "main-lobby")[0])

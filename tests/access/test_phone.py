@@ -11,27 +11,12 @@ from bridge.runtime import Runtime
 from bridge.services.access import phone, presence
 from bridge.services.assembly import assemble
 from bridge.services.bank_setup import sync_banks
-from bridge.services.banks import pseudonym
 from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
 from bridge.storage.tables.access import PhoneLinkRow
 from sip2.acs.server import ReferenceACS
-from tests.access.conftest import ANA, ANA_ITEM, Clock, access_config, audits, load_hold, sim
-
-
-def _link(rt: Runtime, card: str = ANA, days: int = 7) -> str:
-    now = rt.clock()
-    with unit_of_work(rt.sessions) as s:
-        url = phone.issue_link(
-            rt,
-            s,
-            bank_id="main-lobby",
-            patron_ref=pseudonym(rt, card),
-            expires_at=now + timedelta(days=days),
-            now=now,
-        )
-    assert url is not None and url.startswith("http://lockers.test/phone/")
-    return url.rsplit("/", 1)[1]
+from tests.access.conftest import ANA, ANA_ITEM, access_config, audits, load_hold, phone_link, sim
+from tests.support.clock import Clock
 
 
 def test_presence_codes_change_every_window_and_differ_between_banks() -> None:
@@ -54,7 +39,7 @@ def test_presence_codes_change_every_window_and_differ_between_banks() -> None:
 
 
 def test_a_link_token_has_128_random_bits_and_only_its_keyed_hash_is_stored(rt: Runtime) -> None:
-    token = _link(rt)
+    token = phone_link(rt)
     body, tag = token.split(".")
     assert len(body) >= 22  # 16 bytes in URL-safe base64
     with unit_of_work(rt.sessions) as s:
@@ -68,7 +53,7 @@ def test_the_phone_opens_the_locker_only_with_the_number_on_this_banks_screen(
     rt: Runtime, acs: ReferenceACS
 ) -> None:
     door = load_hold(rt, ANA_ITEM)
-    token = _link(rt)
+    token = phone_link(rt)
     shown = phone.view(rt, token)
     assert shown.state is phone.LinkState.LIVE and shown.doors == (door,)
 
@@ -93,7 +78,7 @@ def test_a_number_from_an_old_minute_is_refused_with_a_clear_message(
     rt: Runtime, clock: Clock
 ) -> None:
     load_hold(rt, ANA_ITEM)
-    token = _link(rt)
+    token = phone_link(rt)
     old, _ = phone.kiosk_code(rt, "main-lobby")
     clock.advance(minutes=3)
 
@@ -106,7 +91,7 @@ def test_a_number_from_an_old_minute_is_refused_with_a_clear_message(
 
 def test_a_used_link_cannot_be_replayed(rt: Runtime) -> None:
     door = load_hold(rt, ANA_ITEM)
-    token = _link(rt)
+    token = phone_link(rt)
     code, _ = phone.kiosk_code(rt, "main-lobby")
     assert phone.open_from_phone(rt, token, code).outcome is phone.PhoneOutcome.OPENED
     sim(rt).take_item(door)
@@ -121,7 +106,7 @@ def test_a_used_link_cannot_be_replayed(rt: Runtime) -> None:
 
 def test_an_expired_link_is_refused_and_audited(rt: Runtime, clock: Clock) -> None:
     load_hold(rt, ANA_ITEM)
-    token = _link(rt, days=1)
+    token = phone_link(rt, days=1)
     clock.advance(days=2)
     code, _ = phone.kiosk_code(rt, "main-lobby")
 
@@ -134,7 +119,7 @@ def test_an_expired_link_is_refused_and_audited(rt: Runtime, clock: Clock) -> No
 
 def test_five_wrong_numbers_lock_the_link(rt: Runtime) -> None:
     door = load_hold(rt, ANA_ITEM)
-    token = _link(rt)
+    token = phone_link(rt)
     for _ in range(5):
         assert phone.open_from_phone(rt, token, "000000").outcome is phone.PhoneOutcome.NOT_HERE
     code, _ = phone.kiosk_code(rt, "main-lobby")
@@ -184,7 +169,7 @@ def test_presence_numbers_come_from_their_own_key_when_one_is_set(
         assert phone.kiosk_code(derived, "main-lobby")[0] != shown
 
         load_hold(first, ANA_ITEM)
-        token = _link(first)
+        token = phone_link(first)
         result = phone.open_from_phone(first, token, shown)
         assert result.outcome is phone.PhoneOutcome.OPENED, result
     finally:

@@ -15,8 +15,7 @@ from bridge.runtime import Runtime
 from bridge.services.access.kiosks import enrol
 from bridge.services.access.phone import kiosk_code
 from sip2.acs.server import ReferenceACS
-from tests.access.conftest import ANA, ANA_ITEM, ANA_PIN, access_config, load_hold, sim
-from tests.access.test_phone import _link
+from tests.access.conftest import ANA, ANA_ITEM, ANA_PIN, access_config, load_hold, phone_link, sim
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +55,7 @@ def _phone(browser: Browser) -> tuple[Any, Any]:
 def token(rt: Runtime, acs: ReferenceACS) -> str:
     """Ana's hold is in a locker; the token of the link in her message."""
     load_hold(rt, ANA_ITEM)
-    return _link(rt)
+    return phone_link(rt)
 
 
 def test_the_link_from_a_spanish_message_opens_the_page_in_spanish_and_it_can_switch(

@@ -9,8 +9,7 @@ from bridge.runtime import Runtime
 from bridge.services.access import phone
 from bridge.services.access.kiosks import enrol
 from sip2.acs.server import ReferenceACS
-from tests.access.conftest import ANA, ANA_ITEM, audits, load_hold, sim
-from tests.access.test_phone import _link
+from tests.access.conftest import ANA, ANA_ITEM, audits, load_hold, phone_link, sim
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +25,7 @@ def test_a_patron_types_the_kiosk_number_on_the_phone_and_the_door_opens(
     rt: Runtime, acs: ReferenceACS, live_url: str, page: Page
 ) -> None:
     door = load_hold(rt, ANA_ITEM)
-    token = _link(rt)
+    token = phone_link(rt)
 
     page.goto(f"{live_url}/phone/{token}")
     expect(page.get_by_role("heading", name="Your items are ready")).to_be_visible()
@@ -55,7 +54,7 @@ def test_scanning_the_kiosk_qr_code_with_the_phone_confirms_before_opening(
     rt: Runtime, live_url: str, page: Page
 ) -> None:
     door = load_hold(rt, ANA_ITEM)
-    token = _link(rt)
+    token = phone_link(rt)
     page.goto(f"{live_url}/phone/{token}")  # the patron opened the message's link earlier
 
     kiosk = page.context.browser.new_context(  # type: ignore[union-attr]

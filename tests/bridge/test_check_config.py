@@ -8,24 +8,15 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from sip2.acs.catalogue_file import catalogue_from_dict
 from sip2.acs.modes import Modes
 from sip2.acs.server import ReferenceACS
-from tests.conftest import EXAMPLE_SECRETS, REPO
+from tests.support.acs import CATALOGUE
+from tests.support.config import EXAMPLE_SECRETS, REPO
 
-CATALOGUE = REPO / "examples" / "catalogue.json"
 ANA = "23000000000001"  # PIN 1234 in the sample catalogue
-
-
-@pytest.fixture
-def acs() -> Iterator[ReferenceACS]:
-    with ReferenceACS(CATALOGUE) as server:
-        yield server
 
 
 def _config(tmp_path: Path, port: int, *extra_ils: str, **replace: str) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bridge.config import ConfigError, load_settings
-from tests.conftest import base_config
+from tests.support.config import base_config
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -14,7 +14,7 @@ import pytest
 
 from bridge.config import load_settings
 from lockers.drivers.serial.emulator import BoardEmulator
-from tests.conftest import REPO, base_config
+from tests.support.config import REPO, base_config
 
 
 def probe(

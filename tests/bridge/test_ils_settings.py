@@ -10,7 +10,7 @@ import pytest
 
 from bridge.config import ConfigError, load_settings
 from bridge.infra.ils_connection import server_config, sip_account
-from tests.conftest import base_config
+from tests.support.config import base_config
 
 
 def _ils(tmp_path: Path, **values: object) -> dict[str, object]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.support.config import REPO
 
 LAYERS = (
     ("bridge.config", "bridge.errors"),

@@ -10,7 +10,7 @@ import pytest
 
 from bridge.config import ConfigError, load_settings
 from bridge.infra.lockboards import serial_config
-from tests.conftest import base_config
+from tests.support.config import base_config
 
 
 def _east(tmp_path: Path, **driver: Any) -> dict[str, Any]:
@@ -98,7 +98,7 @@ def test_the_documented_example_and_the_commented_one_in_the_example_file_load(
 ) -> None:
     import tomllib
 
-    from tests.conftest import REPO
+    from tests.support.config import REPO
 
     doc = (REPO / "docs" / "configuration.md").read_text()
     block = doc.split("For example:\n\n", 1)[1].split("\n\n", 1)[0]
@@ -120,7 +120,7 @@ def test_every_documented_serial_setting_exists() -> None:
     import re
 
     from bridge.config import DriverSettings, SerialDoor, SerialDoorRange
-    from tests.conftest import REPO
+    from tests.support.config import REPO
 
     doc = (REPO / "docs" / "configuration.md").read_text()
     table = doc.split('`kind = "serial"` drives', 1)[1].split("Every compartment", 1)[0]

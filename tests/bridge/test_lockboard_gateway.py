@@ -20,7 +20,7 @@ from lockers.drivers.mqtt import MqttDriver, MqttSettings
 from lockers.drivers.serial.emulator import BoardEmulator
 from lockers.errors import DoorDidNotOpen
 from lockers.signing import Signer, Verifier
-from tests.conftest import base_config
+from tests.support.config import base_config
 
 KEY = "gateway-test-key-0123456789abcdef"
 
@@ -133,7 +133,7 @@ def test_driver_serve_runs_as_a_service_and_stops_on_sigterm(tmp_path: Path) -> 
     import subprocess
     import sys
 
-    from tests.conftest import REPO
+    from tests.support.config import REPO
 
     prefix = f"lbgw-{uuid.uuid4().hex[:10]}"
     with BoardEmulator("wkly", {0: 24}) as boards:

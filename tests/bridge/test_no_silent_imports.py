@@ -11,7 +11,7 @@ from redis import Redis
 from bridge.config import load_settings
 from bridge.jobs import periodic
 from bridge.web.app import BLUEPRINTS, create_app
-from tests.conftest import base_config
+from tests.support.config import base_config
 
 
 def test_every_periodic_job_is_registered(tmp_path: Path, redis_conn: Redis) -> None:

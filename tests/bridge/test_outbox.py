@@ -17,17 +17,11 @@ from bridge.infra import outbox
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import OutboxRow
+from tests.support.clock import Clock
+from tests.support.db import both_databases
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 KIND = "deposit_checkin"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def _rt(settings: Settings, engine: Engine, redis: Redis, clock: Clock) -> Runtime:
@@ -36,7 +30,7 @@ def _rt(settings: Settings, engine: Engine, redis: Redis, clock: Clock) -> Runti
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
@@ -59,6 +53,7 @@ def _row(rt: Runtime, ref: str) -> OutboxRow:
         return row
 
 
+@both_databases
 def test_of_many_workers_claiming_the_same_row_at_once_exactly_one_wins(rt: Runtime) -> None:
     _add(rt, "1")
     barrier = threading.Barrier(6)
@@ -82,6 +77,7 @@ def test_of_many_workers_claiming_the_same_row_at_once_exactly_one_wins(rt: Runt
     assert _row(rt, "1").state == "leased"
 
 
+@both_databases
 def test_a_leased_row_can_be_claimed_again_only_after_its_lease_runs_out(
     rt: Runtime, clock: Clock
 ) -> None:
@@ -94,6 +90,7 @@ def test_a_leased_row_can_be_claimed_again_only_after_its_lease_runs_out(
     assert second is not None and second.attempts == 2
 
 
+@both_databases
 def test_a_completed_row_is_never_claimed_again(rt: Runtime) -> None:
     _add(rt, "1")
     claim = outbox.claim(rt, KIND, "1")
@@ -104,6 +101,7 @@ def test_a_completed_row_is_never_claimed_again(rt: Runtime) -> None:
     assert outbox.sweep(rt) == 0
 
 
+@both_databases
 def test_rows_with_the_same_key_are_worked_in_creation_order(rt: Runtime) -> None:
     _add(rt, "1", order_key="ITEM-A")
     _add(rt, "2", order_key="ITEM-A")
@@ -117,6 +115,7 @@ def test_rows_with_the_same_key_are_worked_in_creation_order(rt: Runtime) -> Non
     assert outbox.claim(rt, KIND, "2") is not None
 
 
+@both_databases
 def test_the_sweeper_re_enqueues_work_whose_worker_died_once_the_lease_runs_out(
     rt: Runtime, clock: Clock
 ) -> None:
@@ -131,6 +130,7 @@ def test_the_sweeper_re_enqueues_work_whose_worker_died_once_the_lease_runs_out(
     assert rt.settings.outbox_lease_seconds + rt.settings.sweeper_interval_seconds <= 120
 
 
+@both_databases
 def test_the_sweeper_does_not_pile_duplicates_behind_a_job_still_in_the_queue(
     rt: Runtime,
 ) -> None:
@@ -140,6 +140,7 @@ def test_the_sweeper_does_not_pile_duplicates_behind_a_job_still_in_the_queue(
     assert _queued(rt) == ["deposit_checkin-8"]
 
 
+@both_databases
 def test_retry_later_releases_the_lease_and_the_sweeper_picks_it_up_when_due(
     rt: Runtime, clock: Clock
 ) -> None:
@@ -169,6 +170,7 @@ def _dead_redis() -> Redis:
     )
 
 
+@both_databases
 def test_dispatch_with_redis_down_loses_nothing_the_sweeper_sends_it_later(
     settings: Settings, db_engine: Engine, redis_conn: Redis, clock: Clock
 ) -> None:
@@ -182,6 +184,7 @@ def test_dispatch_with_redis_down_loses_nothing_the_sweeper_sends_it_later(
     assert outbox.claim(up, KIND, "11") is not None
 
 
+@both_databases
 def test_an_unknown_kind_is_refused_when_written(rt: Runtime) -> None:
     with pytest.raises(ValueError), unit_of_work(rt.sessions) as s:
         outbox.add(s, "no_such_kind", "1", now=rt.clock())

@@ -18,14 +18,17 @@ from bridge.storage.db import (
 )
 from bridge.storage.migrate import pending, upgrade
 from bridge.storage.tables.core import AuditEventRow, BankRow, CompartmentRow, OutboxRow
+from tests.support.db import both_databases
 
 
+@both_databases
 def test_migrations_bring_a_blank_database_to_the_newest_schema(db_engine: Engine) -> None:
     assert not pending(db_engine)
     upgrade(db_engine)  # running it again changes nothing
     assert not pending(db_engine)
 
 
+@both_databases
 def test_times_come_back_as_the_same_instant_in_utc(db_engine: Engine) -> None:
     sessions = session_factory(db_engine)
     at = datetime(2026, 11, 25, 3, 0, tzinfo=timezone(timedelta(hours=-5)))
@@ -36,6 +39,7 @@ def test_times_come_back_as_the_same_instant_in_utc(db_engine: Engine) -> None:
     assert row.at == at and row.at.tzinfo is not None and row.at.utcoffset() == timedelta(0)
 
 
+@both_databases
 def test_a_naive_time_is_refused_before_it_reaches_the_database(db_engine: Engine) -> None:
     sessions = session_factory(db_engine)
     with pytest.raises(Exception, match="naive datetime"), unit_of_work(sessions) as s:
@@ -43,6 +47,7 @@ def test_a_naive_time_is_refused_before_it_reaches_the_database(db_engine: Engin
         s.flush()
 
 
+@both_databases
 def test_a_door_number_is_unique_within_a_bank(db_engine: Engine) -> None:
     sessions = session_factory(db_engine)
     with unit_of_work(sessions) as s:
@@ -61,6 +66,7 @@ def test_a_door_number_is_unique_within_a_bank(db_engine: Engine) -> None:
             )
 
 
+@both_databases
 def test_a_failed_unit_of_work_leaves_nothing_behind(db_engine: Engine) -> None:
     sessions = session_factory(db_engine)
     with pytest.raises(RuntimeError), unit_of_work(sessions) as s:
@@ -71,6 +77,7 @@ def test_a_failed_unit_of_work_leaves_nothing_behind(db_engine: Engine) -> None:
         assert s.scalars(select(OutboxRow)).all() == []
 
 
+@both_databases
 def test_the_outbox_takes_one_row_per_piece_of_work(db_engine: Engine) -> None:
     sessions = session_factory(db_engine)
     with unit_of_work(sessions) as s:
@@ -120,6 +127,7 @@ def test_an_orphaned_transaction_is_ended_so_its_row_locks_cannot_stop_the_worke
         orphan_engine.dispose()
 
 
+@both_databases
 def test_a_blank_database_is_pending_and_the_heads_match_alembics(
     db_engine: Engine, tmp_path: Any
 ) -> None:

@@ -20,8 +20,8 @@ from rq import Worker
 
 from bridge.storage.db import make_engine
 from bridge.storage.migrate import upgrade
-from tests.conftest import REPO
 from tests.sandbox import config_toml
+from tests.support.config import REPO
 
 WORKERS = 3
 STOP_BUDGET_SECONDS = 10.0

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bridge.config import load_settings
-from tests.conftest import REPO, base_config
+from tests.support.config import REPO, base_config
 
 
 def _hadolint() -> str:

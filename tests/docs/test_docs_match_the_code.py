@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from bridge.config import Settings
 from bridge.entrypoints.cli import build_parser
-from tests.conftest import REPO
+from tests.support.config import REPO
 
 DOCS = [*sorted((REPO / "docs").rglob("*.md")), REPO / "README.md"]
 EXAMPLE = REPO / "examples" / "lockerbridge.toml"
@@ -251,7 +251,7 @@ def _shown_commands() -> Iterator[tuple[Path, list[str]]]:
 
 def test_every_lockerbridge_command_in_the_docs_exists() -> None:
     from sip2.acs.cli import build_parser as acs_parser
-    from sip2.cli import _parser as sip2_parser
+    from sip2.cli import build_parser as sip2_parser
 
     top = build_parser()
     commands = _subparsers(top)

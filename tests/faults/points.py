@@ -46,7 +46,7 @@ from lockers.signing import Signer, Verifier
 from sip2.acs.catalogue_file import catalogue_from_dict
 from sip2.acs.server import ReferenceACS
 from tests import sandbox
-from tests.notify.servers import Mailbox
+from tests.support.servers import Mailbox
 from tests.topology.controllers import BankController
 from tests.topology.procs import BIN, Procs, free_port, gunicorn_argv, toml, wait_until
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bridge.infra.crashpoints import CRASH_STATUS, ENV_CRASH_AT, ENV_TRACE
-from tests.conftest import REPO
+from tests.support.config import REPO
 
 # Three commits labelled "here", each followed by a line on stdout.
 SCRIPT = """

@@ -33,7 +33,9 @@ from bridge.storage.tables.lockers import LoadRow
 from bridge.storage.tables.returns import DepositRow
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.base import DoorClosed
-from tests.conftest import REPO
+from tests.support.config import REPO
+from tests.support.db import both_databases
+from tests.support.runtime import installed
 
 BANK = "main-lobby"
 
@@ -57,20 +59,14 @@ def crash_rt(
         ils.lend("P1", item)
     for bank in settings.banks:
         rt.cached(f"ils:{bank.id}", lambda: ils)
-    from bridge import runtime as runtime_module
-
-    previous = runtime_module._process_runtime
-    runtime_module.install(rt)
     spec = {
         "config": config_dict,
         "database_url": db_engine.url.render_as_string(hide_password=False),
         "redis": embedded_redis.url,
         "bank": BANK,
     }
-    try:
+    with installed(rt):
         yield rt, ils, spec
-    finally:
-        runtime_module._process_runtime = previous
 
 
 def _run_child(
@@ -94,6 +90,7 @@ def _work(rt: Runtime) -> None:
     worker.work(burst=True, logging_level="WARNING")
 
 
+@both_databases
 def test_a_crash_right_after_the_return_door_closes_loses_no_deposit(
     crash_rt: tuple[Runtime, MemoryIls, dict[str, Any]],
 ) -> None:
@@ -139,6 +136,7 @@ def test_a_crash_right_after_the_return_door_closes_loses_no_deposit(
         assert s.scalars(select(OutboxRow.state)).all() == ["done"]  # no new work
 
 
+@both_databases
 def test_every_commit_of_a_return_is_traced_and_unset_changes_nothing(
     crash_rt: tuple[Runtime, MemoryIls, dict[str, Any]], tmp_path: Any
 ) -> None:

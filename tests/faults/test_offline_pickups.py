@@ -44,20 +44,13 @@ from bridge.storage.tables.offline import OfflineLoanRow
 from bridge.web.kiosk.identity import KIOSK_HEADER
 from lockers.drivers.simulated import SimulatedBank
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO, base_config
 from tests.faults.points import KIOSK_TOKEN, STAFF_TOKEN
+from tests.support.config import REPO, base_config
 from tests.topology.controllers import BankController
 from tests.topology.procs import Procs, free_port, gunicorn_argv, wait_until
 from tests.web.conftest import csrf_from
 
-CATALOGUE = REPO / "examples" / "catalogue.json"
 ITEMS = ("39000000000001", "39000000000013")  # Ana's and Chloé's holds at the main lobby
-
-
-@pytest.fixture
-def acs() -> Iterator[ReferenceACS]:
-    with ReferenceACS(CATALOGUE, behaviour="koha") as server:
-        yield server
 
 
 @pytest.fixture

@@ -25,16 +25,10 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import TransitRow
 from sip2.acs.modes import preset
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO
-from tests.flows.conftest import (
-    Clock,
-    flow_config,
-    load_door,
-    make_runtime,
-    messages,
-    sim,
-    state_of,
-)
+from tests.flows.conftest import load_door, messages, sim, state_of
+from tests.support.clock import Clock
+from tests.support.config import REPO
+from tests.support.runtime import flow_config, make_runtime
 
 CATALOGUE = REPO / "examples" / "catalogue.json"
 ANA, BEN, CHLOE, ERIN = (f"2300000000000{n}" for n in (1, 2, 3, 5))

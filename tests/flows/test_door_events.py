@@ -19,7 +19,8 @@ from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.returns import DepositRow
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.base import DoorClosed, DoorOpened
-from tests.flows.conftest import both_databases, load_door, sim, state_of
+from tests.flows.conftest import load_door, sim, state_of
+from tests.support.db import both_databases
 
 TABLES = (CompartmentRow, LoadRow, AccessGrantRow, NotificationRow, DepositRow, OutboxRow,
           AuditEventRow)  # fmt: skip

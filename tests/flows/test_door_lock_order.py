@@ -13,7 +13,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from bridge.runtime import Runtime
@@ -21,14 +20,12 @@ from bridge.services import events
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from lockers.drivers.base import DoorClosed, DoorOpened
+from tests.support.db import pg_only
 
 BANK = "main-lobby"
 DOORS = (1, 2, 13)  # storage doors and a return door (its close may record deposits)
 SECONDS = 4.0
 
-pg_only = pytest.mark.parametrize(
-    "db_engine", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
 
 
 @pg_only

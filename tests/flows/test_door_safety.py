@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-import bridge.runtime
 from bridge.config import load_settings
-from bridge.jobs.periodic import _resolve, schedule
+from bridge.jobs.periodic import resolve, schedule
 from bridge.runtime import Runtime
 from bridge.services.assembly import handle_event
 from bridge.services.doors import checks
@@ -27,16 +26,10 @@ from bridge.web.staff.scan_words import scan_message
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.base import OccupancyChanged
 from lockers.drivers.simulated import SimFault
-from tests.flows.conftest import (
-    Clock,
-    both_databases,
-    flow_config,
-    load_door,
-    make_runtime,
-    messages,
-    sim,
-    state_of,
-)
+from tests.flows.conftest import load_door, messages, sim, state_of
+from tests.support.clock import Clock
+from tests.support.db import both_databases
+from tests.support.runtime import flow_config, installed, make_runtime
 
 
 @pytest.fixture
@@ -95,14 +88,10 @@ def test_the_door_check_is_a_periodic_job_that_runs_on_the_installed_runtime(
     ils.place_hold("P1", "B1", pickup_location="MAIN-LOCKER")
     scan_item(rt, "main-lobby", "B1", "staff")  # door 1 open, nobody closes it
     clock.advance(minutes=2)
-    before = bridge.runtime._process_runtime
-    bridge.runtime.install(rt)
-    try:
-        run = _resolve(job)
+    with installed(rt):
+        run = resolve(job)
         assert run is not None
         assert run() == 1
-    finally:
-        bridge.runtime._process_runtime = before
     assert len(_audit(rt, "door_left_open")) == 1
 
 

@@ -29,8 +29,10 @@ from bridge.storage.tables.lockers import EquipmentRow
 from sip2.acs.catalogue import Item, ItemStatus
 from sip2.acs.modes import preset
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO
-from tests.flows.conftest import Clock, flow_config, load_door, make_runtime, sim, state_of
+from tests.flows.conftest import load_door, sim, state_of
+from tests.support.clock import Clock
+from tests.support.config import REPO
+from tests.support.runtime import flow_config, make_runtime
 
 CATALOGUE = REPO / "examples" / "catalogue.json"
 ANA, ANA_PIN, CHLOE = "23000000000001", "1234", "23000000000003"

@@ -23,16 +23,10 @@ from bridge.services.pickup import PickupOutcome, pickup_with_code
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.lockers import EquipmentRow
 from ils_adapters.memory import MemoryIls
-from tests.flows.conftest import (
-    Clock,
-    both_databases,
-    flow_config,
-    load_door,
-    make_runtime,
-    messages,
-    sim,
-    state_of,
-)
+from tests.flows.conftest import load_door, messages, sim, state_of
+from tests.support.clock import Clock
+from tests.support.db import both_databases
+from tests.support.runtime import flow_config, make_runtime
 
 
 def _loaded(rt: Runtime, ils: MemoryIls, item: str = "B1") -> int:

@@ -11,7 +11,8 @@ from bridge.storage.tables.lockers import LoadRow, TransitRow
 from bridge.web.staff.scan_words import scan_message
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.simulated import SimFault
-from tests.flows.conftest import audit_kinds, both_databases, load_door, messages, sim, state_of
+from tests.flows.conftest import audit_kinds, load_door, messages, sim, state_of
+from tests.support.db import both_databases
 
 
 @both_databases

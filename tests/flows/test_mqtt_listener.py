@@ -33,8 +33,10 @@ from lockers.drivers.mqtt import MqttDevice, MqttSettings
 from lockers.drivers.simulated import SimTiming, SimulatedBank
 from lockers.drivers.wire import encode_events
 from lockers.signing import Signer, Verifier
-from tests.conftest import REPO
-from tests.flows.conftest import Clock, flow_config, make_runtime, messages, state_of
+from tests.flows.conftest import messages, state_of
+from tests.support.clock import Clock
+from tests.support.config import REPO
+from tests.support.runtime import flow_config, make_runtime
 
 KEY = b"controller-key-0123456789abcdef"
 BANK = "main-lobby"

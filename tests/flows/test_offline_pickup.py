@@ -33,16 +33,11 @@ from bridge.storage.tables.offline import OfflineLoanRow
 from bridge.web.staff import queries
 from sip2.acs.catalogue import ItemStatus
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO
-from tests.flows.conftest import (
-    Clock,
-    both_databases,
-    flow_config,
-    load_door,
-    make_runtime,
-    messages,
-    sim,
-)
+from tests.flows.conftest import load_door, messages, sim
+from tests.support.clock import Clock
+from tests.support.config import REPO
+from tests.support.db import both_databases
+from tests.support.runtime import flow_config, make_runtime
 
 CATALOGUE = REPO / "examples" / "catalogue.json"
 ANA = "23000000000001"

@@ -24,17 +24,10 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.lockers import LoadRow
 from ils_adapters.memory import MemoryIls
-from tests.flows.conftest import (
-    Clock,
-    audit_kinds,
-    both_databases,
-    flow_config,
-    load_door,
-    make_runtime,
-    messages,
-    sim,
-    state_of,
-)
+from tests.flows.conftest import audit_kinds, load_door, messages, sim, state_of
+from tests.support.clock import Clock
+from tests.support.db import both_databases
+from tests.support.runtime import flow_config, make_runtime
 
 
 def _loaded(rt: Runtime, ils: MemoryIls, patron: str, *items: str) -> list[int]:

@@ -21,16 +21,10 @@ from bridge.services.loading import scan_item
 from bridge.services.pickup import PickupOutcome, RefusalKind, pickup_with_code
 from sip2.acs.catalogue import ItemStatus
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO
-from tests.flows.conftest import (
-    Clock,
-    flow_config,
-    load_door,
-    make_runtime,
-    messages,
-    sim,
-    state_of,
-)
+from tests.flows.conftest import load_door, messages, sim, state_of
+from tests.support.clock import Clock
+from tests.support.config import REPO
+from tests.support.runtime import flow_config, make_runtime
 
 CATALOGUE = REPO / "examples" / "catalogue.json"
 ANA, CHLOE = "23000000000001", "23000000000003"

@@ -14,7 +14,9 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.simulated import SimFault
-from tests.flows.conftest import Clock, both_databases, load_door, messages, sim, state_of
+from tests.flows.conftest import load_door, messages, sim, state_of
+from tests.support.clock import Clock
+from tests.support.db import both_databases
 
 
 def _loaded(rt: Runtime, ils: MemoryIls, item: str) -> int:

@@ -19,7 +19,9 @@ from bridge.services.return_doors import open_return_door
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
 from bridge.storage.tables.returns import DepositRow
-from tests.flows.conftest import both_databases, flow_config, sim
+from tests.flows.conftest import sim
+from tests.support.db import both_databases
+from tests.support.runtime import flow_config
 
 BIN = 3
 

@@ -24,14 +24,10 @@ from bridge.storage.tables.returns import DepositRow
 from ils_adapters.memory import MemoryIls
 from lockers.drivers.serial.driver import SerialBankDriver
 from lockers.drivers.serial.emulator import BoardEmulator
-from tests.flows.conftest import (
-    Clock,
-    both_databases,
-    flow_config,
-    make_runtime,
-    messages,
-    state_of,
-)
+from tests.flows.conftest import messages, state_of
+from tests.support.clock import Clock
+from tests.support.db import both_databases
+from tests.support.runtime import flow_config, make_runtime
 
 BOARD = 0
 

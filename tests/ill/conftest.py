@@ -23,10 +23,10 @@ from bridge.config import Settings, load_settings
 from bridge.runtime import QUEUE_NAMES, Runtime
 from bridge.services.bank_setup import sync_banks
 from bridge.storage.base import Base
-from bridge.storage.db import make_engine, unit_of_work
-from bridge.storage.migrate import upgrade
+from bridge.storage.db import unit_of_work
 from bridge.web.app import create_app
-from tests.conftest import SHARED, base_config
+from tests.support.config import SHARED, base_config
+from tests.support.db import copied_sqlite
 
 NCIP_DIR = SHARED / "ncip"
 SAMPLES = NCIP_DIR / "samples"
@@ -70,11 +70,10 @@ KEEP = frozenset({"bank", "compartment", "alembic_version"})
 
 
 @pytest.fixture(scope="module")
-def ill_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """One migrated SQLite database per test module, emptied before each test (migrating
-    for every test would cost a second each)."""
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('ill')}/ill.db")
-    upgrade(engine)
+def ill_engine(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Engine]:
+    """One copy of the migrated SQLite template per test module, shared with the module's app
+    and emptied before each test."""
+    engine = copied_sqlite(sqlite_template, tmp_path_factory.mktemp("ill") / "ill.db")
     yield engine
     engine.dispose()
 

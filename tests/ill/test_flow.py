@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import Engine, select
 from werkzeug.serving import make_server
 
-from bridge import runtime as runtime_module
 from bridge.config import load_settings
 from bridge.runtime import Runtime
 from bridge.services.loading import scan_item
@@ -38,7 +37,6 @@ from ils_adapters.ncip.responses import build_accept_item_response, build_check_
 from lockers.drivers.simulated import SimulatedBank
 from sip2.acs.catalogue import Hold, Item
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO
 from tests.ill.conftest import (
     ILS_SECRET,
     PARTNER,
@@ -49,6 +47,7 @@ from tests.ill.conftest import (
     make_runtime,
     work,
 )
+from tests.support.runtime import installed
 
 PATRON, PIN = "23000000000001", "1234"  # Ana, in examples/catalogue.json
 ITEM = "LEH-20260301-7"
@@ -92,12 +91,6 @@ def partner_ncip(body: bytes) -> bytes:
 
 
 @pytest.fixture
-def acs() -> Iterator[ReferenceACS]:
-    with ReferenceACS(REPO / "examples" / "catalogue.json", behaviour="koha") as server:
-        yield server
-
-
-@pytest.fixture
 def world(
     tmp_path: Path,
     sqlite_engine: Engine,
@@ -117,12 +110,10 @@ def world(
     server = make_server("127.0.0.1", 0, create_app(rt.settings, rt), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    previous = runtime_module._process_runtime
-    runtime_module.install(rt)
     try:
-        yield rt, f"http://127.0.0.1:{server.server_port}/ncip", ils, partner
+        with installed(rt):
+            yield rt, f"http://127.0.0.1:{server.server_port}/ncip", ils, partner
     finally:
-        runtime_module._process_runtime = previous
         server.shutdown()
         thread.join(timeout=5)
         rt.close()

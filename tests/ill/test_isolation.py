@@ -41,6 +41,7 @@ from tests.ill.conftest import (
     post_ncip,
     row_counts,
 )
+from tests.support.db import both_databases
 
 
 def loans(rt: Runtime) -> list[tuple[str, str, str, str]]:
@@ -90,6 +91,7 @@ def send(url: str, body: bytes, secret: str) -> bytes:
     return answer.content
 
 
+@both_databases
 def test_two_partners_using_the_same_request_id_each_get_their_own_loan(
     served: tuple[Runtime, str],
 ) -> None:
@@ -125,6 +127,7 @@ def test_two_partners_using_the_same_request_id_each_get_their_own_loan(
     assert held(rt) == {"RS-0001": "main-lobby", "OC-0001": "main-lobby"}
 
 
+@both_databases
 def test_two_partners_sending_the_same_request_id_at_once_each_get_one_loan(
     served: tuple[Runtime, str],
 ) -> None:
@@ -195,6 +198,7 @@ OVER_LONG = {
 }
 
 
+@both_databases
 def test_over_long_ids_get_a_problem_naming_the_element_and_change_nothing(
     any_db: tuple[Runtime, FlaskClient],
 ) -> None:
@@ -217,6 +221,7 @@ def test_over_long_ids_get_a_problem_naming_the_element_and_change_nothing(
     assert row_counts(rt) == before
 
 
+@both_databases
 def test_ids_at_the_length_limit_are_kept_whole(any_db: tuple[Runtime, FlaskClient]) -> None:
     rt, client = any_db
     request, item, user = "R" * 120, "I" * 64, "U" * 64

@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 
-from bridge import runtime as runtime_module
 from bridge.config import load_settings
 from bridge.infra import outbox
 from bridge.runtime import Runtime
@@ -43,6 +42,9 @@ from tests.ill.conftest import (
     row_counts,
     work,
 )
+from tests.support.clock import Clock
+from tests.support.db import both_databases
+from tests.support.runtime import installed
 
 
 def partner_answer(body: bytes) -> bytes:
@@ -50,14 +52,6 @@ def partner_answer(body: bytes) -> bytes:
     assert isinstance(request, CheckInItemRequest)
     head = request.header.reversed() if request.header else None
     return build_check_in_item_response(head, item=request.item)
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass
@@ -110,16 +104,12 @@ def make_setup(
     peer_factory: Callable[[Callable[[bytes], bytes]], NcipPeer],
 ) -> Iterator[Setup]:
     partner = peer_factory(partner_answer)
-    clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    clock = Clock()
     settings = load_settings(None, **ill_config(tmp_path, partner_url=partner.url))
     rt = Runtime.over(settings, engine, redis, clock)
     sync_banks(rt)
-    previous = runtime_module._process_runtime
-    runtime_module.install(rt)
-    try:
+    with installed(rt):
         yield Setup(rt, clock, partner)
-    finally:
-        runtime_module._process_runtime = previous
 
 
 @pytest.fixture
@@ -146,6 +136,7 @@ def setup_any_db(
         yield made
 
 
+@both_databases
 def test_a_returned_ill_item_reaches_its_partner_as_a_valid_check_in_item(
     setup_any_db: Setup,
 ) -> None:

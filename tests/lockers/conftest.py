@@ -7,6 +7,7 @@ import pytest
 
 from lockers.bank import Bank
 from lockers.model import Compartment, Purpose, SizeClass
+from tests.support.clock import Clock
 
 T0 = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 
@@ -40,16 +41,6 @@ def make_bank() -> BankFactory:
     return build_bank
 
 
-class FakeClock:
-    """A settable clock: tests move time explicitly."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock(T0)

@@ -13,20 +13,19 @@ from lockers.signing import (
     Verifier,
     signature,
 )
-
-from .conftest import FakeClock
+from tests.support.clock import Clock
 
 KEYS = {"b1": b"key-of-bank-1-0123456789abcdef", "b2": b"key-of-bank-2-0123456789abcdef"}
 BODY = b'{"events":[]}'
 
 
-def pair(clock: FakeClock, window: timedelta = timedelta(seconds=60)) -> tuple[Signer, Verifier]:
+def pair(clock: Clock, window: timedelta = timedelta(seconds=60)) -> tuple[Signer, Verifier]:
     return Signer("b1", KEYS["b1"], clock), Verifier(
         KEYS, clock, InMemoryNonceCache(), window=window
     )
 
 
-def test_a_signed_message_verifies_in_header_and_envelope_form(clock: FakeClock) -> None:
+def test_a_signed_message_verifies_in_header_and_envelope_form(clock: Clock) -> None:
     signer, verifier = pair(clock)
     first = signer.sign("evt", BODY)
     assert verifier.verify_headers(first.headers(), BODY, "evt").body == BODY
@@ -45,7 +44,7 @@ def test_the_signature_is_hmac_sha256_over_the_documented_input() -> None:
 
 
 def test_a_tampered_body_is_rejected_as_forged_and_logged(
-    clock: FakeClock, caplog: pytest.LogCaptureFixture
+    clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     signer, verifier = pair(clock)
     message = signer.sign("evt", BODY)
@@ -54,25 +53,25 @@ def test_a_tampered_body_is_rejected_as_forged_and_logged(
     assert "ForgedMessage" in caplog.text and "b1" in caplog.text
 
 
-def test_a_message_signed_with_another_banks_key_is_forged(clock: FakeClock) -> None:
+def test_a_message_signed_with_another_banks_key_is_forged(clock: Clock) -> None:
     message = Signer("b1", KEYS["b2"], clock).sign("evt", BODY)
     with pytest.raises(ForgedMessage):
         Verifier(KEYS, clock).verify(message, "evt")
 
 
-def test_an_unknown_bank_is_forged(clock: FakeClock) -> None:
+def test_an_unknown_bank_is_forged(clock: Clock) -> None:
     message = Signer("b9", KEYS["b1"], clock).sign("evt", BODY)
     with pytest.raises(ForgedMessage, match="unknown bank"):
         Verifier(KEYS, clock).verify(message, "evt")
 
 
-def test_an_ack_cannot_be_replayed_as_an_event(clock: FakeClock) -> None:
+def test_an_ack_cannot_be_replayed_as_an_event(clock: Clock) -> None:
     signer, verifier = pair(clock)
     with pytest.raises(ForgedMessage, match="channel"):
         verifier.verify(signer.sign("ack", BODY), "evt")
 
 
-def test_a_replayed_nonce_is_rejected(clock: FakeClock) -> None:
+def test_a_replayed_nonce_is_rejected(clock: Clock) -> None:
     signer, verifier = pair(clock)
     message = signer.sign("evt", BODY)
     verifier.verify(message, "evt")
@@ -82,7 +81,7 @@ def test_a_replayed_nonce_is_rejected(clock: FakeClock) -> None:
 
 
 @pytest.mark.parametrize("skew", [timedelta(seconds=-61), timedelta(seconds=61)])
-def test_a_timestamp_outside_the_window_is_stale(clock: FakeClock, skew: timedelta) -> None:
+def test_a_timestamp_outside_the_window_is_stale(clock: Clock, skew: timedelta) -> None:
     signer, verifier = pair(clock)
     message = signer.sign("evt", BODY)
     clock.now -= skew
@@ -90,7 +89,7 @@ def test_a_timestamp_outside_the_window_is_stale(clock: FakeClock, skew: timedel
         verifier.verify(message, "evt")
 
 
-def test_a_message_without_signing_fields_is_malformed(clock: FakeClock) -> None:
+def test_a_message_without_signing_fields_is_malformed(clock: Clock) -> None:
     _, verifier = pair(clock)
     message = Signer("b1", KEYS["b1"], clock).sign("evt", BODY)
     headers = message.headers()
@@ -101,7 +100,7 @@ def test_a_message_without_signing_fields_is_malformed(clock: FakeClock) -> None
         verifier.verify_envelope(b"not json", "evt")
 
 
-def test_header_names_are_matched_case_insensitively(clock: FakeClock) -> None:
+def test_header_names_are_matched_case_insensitively(clock: Clock) -> None:
     signer, verifier = pair(clock)
     message = signer.sign("evt", BODY)
     lowered = {k.lower(): v for k, v in message.headers().items()}

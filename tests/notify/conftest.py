@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,13 @@ from bridge.notify import MessageKind, queue_message
 from bridge.runtime import Runtime
 from bridge.storage.db import unit_of_work
 from ils_adapters.memory import MemoryIls
-from tests.conftest import base_config
-from tests.notify.servers import Gateway, Mailbox, start_gateway, stop_gateway
+from tests.support.clock import START, Clock
+from tests.support.config import base_config
+from tests.support.servers import Gateway, Mailbox, email_settings, start_gateway, stop_gateway
 
 CARD = "23000000001"
 EMAIL = "ada@example.org"
 PHONE = "+44 7700 900123"
-START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox()
-    box.controller.start()
-    yield box
-    box.controller.stop()
 
 
 @pytest.fixture
@@ -39,17 +30,6 @@ def gateway() -> Iterator[Gateway]:
     gw = start_gateway()
     yield gw
     stop_gateway(gw)
-
-
-def email_settings(mailbox: Mailbox) -> dict[str, Any]:
-    """``[notifications.email]`` sending to the test's SMTP server."""
-    return {
-        "enabled": True,
-        "host": "127.0.0.1",
-        "port": mailbox.port,
-        "sender": "lockers@library.example",
-        "timeout_seconds": 5,
-    }
 
 
 def notify_config(
@@ -78,17 +58,6 @@ def notify_config(
     cfg["banks"][0]["hours"] = "Mon-Sat 8:00-20:00"
     cfg["banks"][0]["timezone"] = "Europe/London"
     return cfg
-
-
-@dataclass
-class Clock:
-    now: datetime = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
 
 
 @dataclass
@@ -137,7 +106,7 @@ def make_world(
         settings: Settings = load_settings(
             None, **notify_config(tmp_path, mailbox, gateway, **notifications)
         )
-        clock = Clock()
+        clock = Clock(START)
         rt = Runtime.over(settings, sqlite_engine, redis_conn, clock)
         ils = MemoryIls(clock=clock)
         ils.add_patron(CARD, "1234", email=EMAIL, phone=PHONE, language="en")

@@ -21,9 +21,9 @@ from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
 from bridge.storage.tables.core import OutboxRow
 from bridge.storage.tables.notifications import NotificationRow
-from tests.conftest import REPO
 from tests.notify.conftest import CARD, EMAIL, PHONE, notify_config, ready_facts
-from tests.notify.servers import Gateway, Mailbox, wait_for
+from tests.support.config import REPO
+from tests.support.servers import Gateway, Mailbox, wait_for
 
 WORKER = textwrap.dedent(
     f"""

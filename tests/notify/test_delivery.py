@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
-import bridge.runtime
 from bridge.infra import outbox
 from bridge.notify import (
     Channel,
@@ -25,6 +23,7 @@ from bridge.notify import (
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.notifications import NotificationOptOutRow, NotificationRow
 from tests.notify.conftest import CARD, World
+from tests.support.runtime import installed
 
 
 def _send(world: World, ref: str | None) -> str:
@@ -143,15 +142,12 @@ def test_a_message_staff_dismissed_leaves_the_list_and_forgets_the_card(world: W
         assert row is not None and row.patron is None
 
 
-def test_an_rq_worker_sends_a_dispatched_message(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_rq_worker_sends_a_dispatched_message(world: World) -> None:
     ref = world.queue()
     dispatch(world.rt, ref)
-    # What install() does, undone after the test.
-    monkeypatch.setattr(bridge.runtime, "_process_runtime", world.rt)
     queue = Queue("notifications", connection=world.rt.redis)
-    SimpleWorker([queue], connection=world.rt.redis).work(burst=True)
+    with installed(world.rt):
+        SimpleWorker([queue], connection=world.rt.redis).work(burst=True)
     assert len(world.mailbox.messages) == 1
     assert len(world.gateway.answered) == 1
     with unit_of_work(world.rt.sessions) as s:

@@ -10,6 +10,7 @@ from bridge.notify import MessageKind, queue_message
 from bridge.storage.db import session_factory, unit_of_work
 from bridge.storage.tables.core import OutboxRow
 from bridge.storage.tables.notifications import NotificationRow
+from tests.support.db import both_databases
 
 NOW = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 
@@ -33,6 +34,7 @@ def _queue(engine: Engine, event_key: str = "load-42") -> str | None:
         )
 
 
+@both_databases
 def test_a_queued_message_gets_a_notification_row_and_an_outbox_row(db_engine: Engine) -> None:
     ref = _queue(db_engine)
     assert ref is not None
@@ -45,6 +47,7 @@ def test_a_queued_message_gets_a_notification_row_and_an_outbox_row(db_engine: E
         assert (box.kind, box.state) == ("notification", "pending")
 
 
+@both_databases
 def test_queuing_the_same_event_twice_does_nothing_the_second_time(db_engine: Engine) -> None:
     assert _queue(db_engine) is not None
     assert _queue(db_engine) is None

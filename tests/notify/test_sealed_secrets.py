@@ -13,10 +13,12 @@ from bridge.notify import MessageKind, queue_message
 from bridge.storage.db import session_factory, unit_of_work
 from bridge.storage.sealed import SealedKeyMissing, register_keys, unseal
 from bridge.storage.tables.notifications import NotificationRow
+from tests.support.db import both_databases
 
 KEY = "sealing-test-code-key-0123456789abcdef"
 
 
+@both_databases
 def test_a_pending_messages_code_and_qr_token_are_sealed_at_rest(db_engine: Engine) -> None:
     register_keys([KEY])
     with unit_of_work(session_factory(db_engine)) as s:
@@ -44,6 +46,7 @@ def test_a_pending_messages_code_and_qr_token_are_sealed_at_rest(db_engine: Engi
 
 
 
+@both_databases
 def test_any_runtime_seals_with_its_own_first_code_key(db_engine: Engine, settings: Any) -> None:
     """However a runtime is built (``Runtime(...)`` as well as ``Runtime.over``), the messages
     queued through it are sealed with its own configuration's first code key."""

@@ -15,7 +15,7 @@ from bridge.notify.errors import InvalidAddress, TemplateProblem
 from bridge.notify.kinds import MessageKind
 from bridge.notify.message import template_context
 from bridge.notify.templates import Templates, language_candidates
-from tests.conftest import base_config
+from tests.support.config import base_config
 
 FACTS: dict[str, Any] = {
     "titles": ["Dune"],

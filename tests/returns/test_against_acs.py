@@ -24,18 +24,10 @@ from bridge.storage.db import make_engine, unit_of_work
 from bridge.storage.migrate import upgrade
 from bridge.storage.tables.returns import DepositRow
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO
 from tests.faults.harness import config_toml
 
-CATALOGUE = REPO / "examples" / "catalogue.json"
 HUGO_HOLD_ITEM = "39000000000003"  # on loan to Ben; its return at MAIN-LOCKER fills Hugo's hold
 ANA_DVD = "39000000000010"  # on loan to Ana, lives at MAIN: goes home from the lockers
-
-
-@pytest.fixture
-def acs() -> Iterator[ReferenceACS]:
-    with ReferenceACS(CATALOGUE, behaviour="koha") as server:
-        yield server
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from bridge.runtime import Runtime
 from bridge.services.bank_setup import sync_banks
 from bridge.storage.migrate import upgrade
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO
+from tests.support.config import REPO
 from tests.topology.procs import (
     Procs,
     free_port,

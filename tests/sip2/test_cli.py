@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-
-import pytest
 
 from sip2.acs.server import ReferenceACS
 from sip2.cli import main
-from tests.sip2.acs.support import ANA, LOANED, NOW, PLAIN, small_catalogue
-
-
-@pytest.fixture
-def acs() -> Iterator[ReferenceACS]:
-    with ReferenceACS(small_catalogue(), clock=lambda: NOW) as server:
-        yield server
+from tests.sip2.acs.support import ANA, LOANED, PLAIN
 
 
 def run(acs: ReferenceACS, *args: str) -> tuple[int, str]:

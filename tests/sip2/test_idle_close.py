@@ -4,22 +4,12 @@ no heartbeat at all when it is turned off: seen from the reference ACS's side.""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from sip2.acs.server import ReferenceACS
 from sip2.client import SipClient
 from sip2.config import ServerConfig, SipAccount
-from tests.sip2.acs.support import NOW, small_catalogue
 
 MAIN = SipAccount("lockers-main", "demo-main", location="MAIN-LOCKER", institution="DEMO")
-
-
-@pytest.fixture
-def acs() -> Iterator[ReferenceACS]:
-    with ReferenceACS(small_catalogue(), clock=lambda: NOW) as server:
-        yield server
 
 
 def _client(acs: ReferenceACS, **over: object) -> SipClient:

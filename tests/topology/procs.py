@@ -23,8 +23,9 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_ADMIN_URL, REPO
 from tests.sandbox import RedisServer
+from tests.support.config import REPO
+from tests.support.db import PG_ADMIN_URL
 
 BIN = Path(sys.executable).parent
 

@@ -21,15 +21,8 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import BankRow
 from bridge.web.app import create_app
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO, base_config
-
-CATALOGUE = REPO / "examples" / "catalogue.json"
-
-
-@pytest.fixture
-def acs() -> Iterator[ReferenceACS]:
-    with ReferenceACS(CATALOGUE) as server:
-        yield server
+from tests.support.acs import CATALOGUE
+from tests.support.config import base_config
 
 
 def _runtime(tmp_path: Path, engine: Engine, redis: Redis, port: int) -> Runtime:

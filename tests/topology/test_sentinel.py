@@ -15,7 +15,7 @@ from redis import Redis
 from bridge.config import load_settings
 from bridge.infra.redis_conn import connect
 from bridge.runtime import Runtime
-from tests.conftest import base_config
+from tests.support.config import base_config
 from tests.topology.procs import (
     RedisServer,
     redis_server_binary,

@@ -28,8 +28,8 @@ from bridge.storage.migrate import upgrade
 from bridge.storage.tables.returns import DepositRow
 from sip2.acs.modes import Modes
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO
 from tests.sandbox import config_toml
+from tests.support.config import REPO
 
 CATALOGUE = REPO / "examples" / "catalogue.json"
 ANA_DVD = "39000000000010"  # on loan in the sample catalogue

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from bridge.storage.db import make_engine
 from bridge.storage.migrate import upgrade
-from tests.conftest import base_config
+from tests.support.config import base_config
 from tests.topology.procs import (
     BIN,
     RedisServer,

@@ -42,9 +42,9 @@ from bridge.storage.tables.lockers import LoadRow
 from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.returns import DepositRow
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO
-from tests.notify.servers import Mailbox
 from tests.sandbox import deposit_through_the_door
+from tests.support.config import REPO
+from tests.support.servers import Mailbox
 from tests.topology.controllers import BankController
 from tests.topology.procs import (
     BIN,

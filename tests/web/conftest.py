@@ -1,14 +1,12 @@
-"""Fixtures for the staff and kiosk pages: a runtime on SQLite + embedded Redis, seeded banks,
-one account per role, and Flask test clients.
+"""Fixtures for the staff and kiosk pages: a runtime on a copy of the root fixtures' migrated
+SQLite template + embedded Redis, seeded banks, one account per role, and Flask test clients.
 
-Speed: the migrated database is built once per session and copied per test (running the
-migration per test cost about a second each), and passwords are hashed with the explicit
-``fast-insecure-for-tests`` argon2 setting.
+Passwords are hashed with the explicit ``fast-insecure-for-tests`` argon2 setting.
 """
 
 from __future__ import annotations
 
-import shutil
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +16,20 @@ import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
 from bridge.services.bank_setup import sync_banks
+from bridge.services.loading import scan_item
 from bridge.services.staff.accounts import Role, add_user
 from bridge.storage.db import make_engine, unit_of_work
-from bridge.storage.migrate import upgrade
+from bridge.storage.tables.notifications import NotificationRow
 from bridge.web.app import create_app
-from tests.conftest import base_config
+from tests.support.acs import use_acs
+from tests.support.clock import Clock
+from tests.support.config import base_config
+from tests.support.db import copy_to_url
 
 PASSWORD = "correct horse battery staple"
 
@@ -51,61 +54,12 @@ def web_config(tmp_path: Path, **web: Any) -> dict[str, Any]:
     return cfg
 
 
-def use_acs(cfg: dict[str, Any], acs: Any) -> dict[str, Any]:
-    """Points the configuration's ILS at a running reference ACS (SIP2 over TCP)."""
-    host, port = acs.address
-    cfg["ils"] = [
-        {
-            "name": "main-ils",
-            "profile": "koha",
-            "host": host,
-            "port": port,
-            "institution": "DEMO",
-            "timeout_seconds": 3,
-        }
-    ]
-    return cfg
-
-
-@pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty database file with the full schema, made once for the session."""
-    path = tmp_path_factory.mktemp("web-db") / "migrated.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()  # the last connection checkpoints the WAL into the file
-    return path
-
-
-def fresh_database(settings: Settings, template: Path) -> None:
-    """Copies the migrated template to the file ``settings.database_url`` names."""
-    url = settings.database_url
-    assert url.startswith("sqlite:///"), url
-    target = Path(url.removeprefix("sqlite:///"))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(template, target)
-
-
 @pytest.fixture
 def web_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     cfg = web_config(tmp_path)
     if "acs" in request.fixturenames:  # the test talks SIP2 to the reference ACS
         use_acs(cfg, request.getfixturevalue("acs"))
     return load_settings(None, **cfg)
-
-
-@pytest.fixture
-def acs() -> Iterator[Any]:
-    """The reference SIP2 server with the sample catalogue (Koha behaviour), on a free port.
-
-    Patrons 23000000000001-08 (PIN 1234, 2345, ...); 07 has a child card. Laptop 01
-    (39000000000017) is for adults; Hotspot 01 (39000000000020) has a 2.00 rental fee.
-    """
-    from sip2.acs.server import ReferenceACS
-    from tests.conftest import REPO
-
-    with ReferenceACS(REPO / "examples" / "catalogue.json", behaviour="koha") as server:
-        yield server
 
 
 def stock(rt: Runtime, doors: dict[str, Any], number: int, item: str, category: str) -> None:
@@ -118,10 +72,19 @@ def stock(rt: Runtime, doors: dict[str, Any], number: int, item: str, category: 
 
 
 @pytest.fixture
-def rt(web_settings: Settings, redis_conn: Any, migrated_db: Path) -> Iterator[Runtime]:
-    fresh_database(web_settings, migrated_db)
+def clock() -> Clock:
+    """The wall clock, which a test can move forward (sign-in sessions and TOTP codes also run
+    on real time)."""
+    return Clock(running=True)
+
+
+@pytest.fixture
+def rt(
+    web_settings: Settings, redis_conn: Any, sqlite_template: Path, clock: Clock
+) -> Iterator[Runtime]:
+    copy_to_url(sqlite_template, web_settings.database_url)
     engine = make_engine(web_settings.database_url)
-    runtime = Runtime.over(web_settings, engine, redis_conn)
+    runtime = Runtime.over(web_settings, engine, redis_conn, clock)
     sync_banks(runtime)
     yield runtime
     runtime.close()
@@ -177,8 +140,6 @@ def stranger(app: Flask) -> FlaskClient:
 
 
 def csrf_from(html: str) -> str:
-    import re
-
     m = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert m, "page has no CSRF token"
     return m.group(1)
@@ -246,11 +207,6 @@ def load_for_pickup(
     bank_id: str = "main-lobby", title: str = "", fee: Any = None,
 ) -> Loaded:
     """Staff load a hold into the bank through the real flow; returns the patron's door and codes."""
-    from sqlalchemy import select
-
-    from bridge.services.loading import scan_item
-    from bridge.storage.tables.notifications import NotificationRow
-
     branch = rt.settings.bank(bank_id).branch
     ils.add_item(item, home="CENTRAL", title=title or f"Book {item}", fee=fee)
     ils.place_hold(patron, item, pickup_location=branch)
@@ -264,3 +220,32 @@ def load_for_pickup(
         assert row is not None
         found = {**(row.facts or {}), **(row.secrets or {})}
     return Loaded(result.compartment, found["code"], found["qr_token"])
+
+
+def load_hold(rt: Runtime, doors: dict[str, Any], item: str) -> tuple[int, str]:
+    """Staff scan a hold the ILS has for this bank and shut it in its door; returns the door
+    and the pickup code sent to the patron."""
+    door = scan_item(rt, "main-lobby", item, "staff:loader").compartment
+    assert door is not None
+    doors["main-lobby"].put_item(door)
+    assert doors["main-lobby"].close_door(door)
+    with unit_of_work(rt.sessions) as s:
+        note = s.scalars(select(NotificationRow).order_by(NotificationRow.id.desc())).first()
+        assert note is not None
+        return door, note.secrets["code"]
+
+
+def receipt_offer(html: str) -> str:
+    """The receipt offer on a kiosk result screen."""
+    m = re.search(r'name="offer" value="([^"]+)"', html)
+    assert m, "the result screen offers no receipt"
+    return m.group(1)
+
+
+def ask_receipt(client: FlaskClient, offer: str, lang: str = "en") -> Any:
+    """The patron asks for the receipt the result screen offered."""
+    token = csrf_from(client.get("/kiosk/main-lobby/pickup/card").get_data(as_text=True))
+    return client.post(
+        f"/kiosk/main-lobby/receipt?lang={lang}",
+        data={"offer": offer, "lang": lang, "csrf_token": token},
+    )

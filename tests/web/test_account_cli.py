@@ -18,7 +18,7 @@ from bridge.services.staff.accounts import Role, authenticate
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.staff import StaffUserRow
-from tests.conftest import REPO
+from tests.support.config import REPO
 from tests.web.conftest import PASSWORD, Account, sign_in
 
 NEW_PASSWORD = "a brand new long passphrase"

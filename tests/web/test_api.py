@@ -19,19 +19,9 @@ from ils_adapters.memory import MemoryIls
 from lockers.drivers.base import DoorClosed, DoorOpened
 from lockers.drivers.wire import encode_events
 from lockers.signing import Signer
-from tests.flows import conftest as flows
-from tests.flows.conftest import (
-    Clock,
-    flow_config,
-    make_runtime,
-    messages,
-    sim,
-    state_of,
-)
-
-# A copy of the migrated template per test instead of a migration per test.
-sqlite_template = flows.sqlite_template
-sqlite_engine = flows.sqlite_engine
+from tests.flows.conftest import messages, sim, state_of
+from tests.support.clock import Clock
+from tests.support.runtime import flow_config, make_runtime
 
 KIOSK = "kiosk-token-0123456789abcdefghij"
 STAFF = "staff-token-0123456789abcdefghij"

@@ -16,13 +16,9 @@ from schemathesis import GenerationMode
 from bridge.config import load_settings
 from bridge.web.app import create_app
 from ils_adapters.memory import MemoryIls
-from tests.flows import conftest as flows
-from tests.flows.conftest import Clock, make_runtime
+from tests.support.clock import Clock
+from tests.support.runtime import make_runtime
 from tests.web.test_api import KIOSK, STAFF, api_config
-
-# A copy of the migrated template per test instead of a migration per test.
-sqlite_template = flows.sqlite_template
-sqlite_engine = flows.sqlite_engine
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ from bridge.config import Settings, load_settings
 from bridge.services.staff.accounts import Role
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import CompartmentRow
-from tests.web.conftest import Account, enrol_kiosk, load_for_pickup, stock, use_acs, web_config
+from tests.support.acs import use_acs
+from tests.web.conftest import Account, enrol_kiosk, load_for_pickup, stock, web_config
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,6 @@ event handling, SQLite and embedded Redis.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +19,15 @@ from sqlalchemy import select
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
 from bridge.services.access.phone import kiosk_code
-from bridge.services.bank_setup import sync_banks
 from bridge.services.pickup import PickupOutcome, pickup_with_code
 from bridge.services.staff.accounts import Role
-from bridge.storage.db import make_engine, unit_of_work
+from bridge.storage.db import unit_of_work
 from bridge.storage.tables.access import DayUseRow
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
-from tests.access.conftest import Clock
+from tests.support.clock import Clock
 from tests.web.conftest import (
     csrf_from,
     enrol_kiosk,
-    fresh_database,
     load_for_pickup,
     sign_in,
     web_config,
@@ -51,21 +48,6 @@ def web_settings(tmp_path: Path) -> Settings:
         "per_patron": 1,
     }
     return load_settings(None, **cfg)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def rt(web_settings: Settings, redis_conn: Any, migrated_db: Path, clock: Clock) -> Iterator[Runtime]:
-    fresh_database(web_settings, migrated_db)
-    engine = make_engine(web_settings.database_url)
-    runtime = Runtime.over(web_settings, engine, redis_conn, clock)
-    sync_banks(runtime)
-    yield runtime
-    runtime.close()
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from bridge.config import Settings, load_settings
+from tests.support.acs import use_acs
 from tests.web import test_browser as shared
-from tests.web.conftest import load_for_pickup, stock, use_acs, web_config
+from tests.web.conftest import load_for_pickup, stock, web_config
 from tests.web.test_browser import LiveServer, audit_page
 
 browser_type_launch_args = shared.browser_type_launch_args

@@ -13,12 +13,11 @@ from sqlalchemy import select
 
 from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
-from bridge.services.loading import scan_item
 from bridge.storage.db import unit_of_work
-from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.offline import OfflineLoanRow
+from tests.support.acs import use_acs
 from tests.web import test_browser as shared
-from tests.web.conftest import csrf_from, use_acs, web_config
+from tests.web.conftest import csrf_from, load_hold, web_config
 from tests.web.test_browser import LiveServer, audit_page
 
 browser_type_launch_args = shared.browser_type_launch_args
@@ -46,17 +45,6 @@ def web_settings(tmp_path: Path, acs: Any) -> Settings:
     return load_settings(None, **cfg)
 
 
-def _load(rt: Runtime, doors: dict[str, Any], item: str) -> tuple[int, str]:
-    door = scan_item(rt, "main-lobby", item, "staff:loader").compartment
-    assert door is not None
-    doors["main-lobby"].put_item(door)
-    assert doors["main-lobby"].close_door(door)
-    with unit_of_work(rt.sessions) as s:
-        note = s.scalars(select(NotificationRow).order_by(NotificationRow.id.desc())).first()
-        assert note is not None
-        return door, note.secrets["code"]
-
-
 def _post(client: Any, path: str, data: dict[str, str]) -> Any:
     page = client.get(path).get_data(as_text=True)
     return client.post(path, data={**data, "csrf_token": csrf_from(page)})
@@ -65,7 +53,7 @@ def _post(client: Any, path: str, data: dict[str, str]) -> Any:
 def test_the_kiosk_opens_by_code_and_says_the_loan_follows(
     client: Any, rt: Runtime, doors: dict[str, Any], acs: Any
 ) -> None:
-    door, code = _load(rt, doors, BOOK_1)
+    door, code = load_hold(rt, doors, BOOK_1)
     acs.go_down()
 
     resp = _post(client, "/kiosk/main-lobby/pickup/code", {"code": code})
@@ -82,8 +70,8 @@ def test_the_kiosk_opens_by_code_and_says_the_loan_follows(
 def test_card_and_pin_are_refused_at_once_with_the_code_offered(
     client: Any, rt: Runtime, doors: dict[str, Any], acs: Any
 ) -> None:
-    _, code = _load(rt, doors, BOOK_1)
-    door_13, _ = _load(rt, doors, BOOK_13)
+    _, code = load_hold(rt, doors, BOOK_1)
+    door_13, _ = load_hold(rt, doors, BOOK_13)
     acs.go_down()
     _post(client, "/kiosk/main-lobby/pickup/code", {"code": code})  # Ana's finds it down
 
@@ -100,7 +88,7 @@ def test_card_and_pin_are_refused_at_once_with_the_code_offered(
 def test_the_api_answers_opened_offline_and_card_needs_ils(
     client: Any, rt: Runtime, doors: dict[str, Any], acs: Any
 ) -> None:
-    door, code = _load(rt, doors, BOOK_1)
+    door, code = load_hold(rt, doors, BOOK_1)
     acs.go_down()
     auth = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -122,7 +110,7 @@ def test_the_offline_wording_in_a_browser(
     page: Any, live: LiveServer, rt: Runtime, doors: dict[str, Any], acs: Any,
     csp_errors: list[str],
 ) -> None:
-    door, code = _load(rt, doors, BOOK_1)
+    door, code = load_hold(rt, doors, BOOK_1)
     acs.go_down()
     page.goto(f"{live.url}/kiosk/main-lobby/pickup/code")
     page.get_by_label("Pickup code").fill(code)
@@ -145,7 +133,7 @@ def test_staff_see_the_waiting_count_and_handle_a_refused_offline_loan(
     from sip2.acs.catalogue import ItemStatus
     from tests.web.conftest import sign_in
 
-    _, code = _load(rt, doors, BOOK_1)
+    _, code = load_hold(rt, doors, BOOK_1)
     acs.go_down()
     assert pickup_with_code(rt, "main-lobby", code).outcome.value == "opened_offline"
     staff, viewer = app.test_client(), app.test_client()

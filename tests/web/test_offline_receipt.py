@@ -17,15 +17,15 @@ from bridge.services.offline_loans import replay_waiting, send_offline_loan
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.offline import OfflineLoanRow
-from tests.notify.conftest import email_settings, mailbox  # noqa: F401  (the SMTP fixture)
-from tests.notify.servers import Mailbox
-from tests.web.conftest import csrf_from, use_acs, web_config
-from tests.web.test_offline_kiosk import BOOK_1, _load
-from tests.web.test_receipt_on_request import _ask, _offer
+from tests.support.acs import use_acs
+from tests.support.servers import Mailbox, email_settings
+from tests.web.conftest import ask_receipt, csrf_from, load_hold, receipt_offer, web_config
+
+BOOK_1 = "39000000000001"  # held for Ana at MAIN-LOCKER in the sample catalogue
 
 
 @pytest.fixture
-def web_settings(tmp_path: Path, mailbox: Mailbox, acs: Any) -> Settings:  # noqa: F811
+def web_settings(tmp_path: Path, mailbox: Mailbox, acs: Any) -> Settings:
     cfg = use_acs(web_config(tmp_path), acs)
     cfg["notifications"] = {"library_name": "Riverside", "email": email_settings(mailbox)}
     for bank in cfg["banks"]:
@@ -33,7 +33,7 @@ def web_settings(tmp_path: Path, mailbox: Mailbox, acs: Any) -> Settings:  # noq
     return load_settings(None, **cfg)
 
 
-def _bodies(rt: Any, mailbox: Mailbox) -> list[str]:  # noqa: F811
+def _bodies(rt: Any, mailbox: Mailbox) -> list[str]:
     with unit_of_work(rt.sessions) as s:
         ids = s.scalars(
             select(NotificationRow.id).where(NotificationRow.kind == "picked_up")
@@ -44,15 +44,15 @@ def _bodies(rt: Any, mailbox: Mailbox) -> list[str]:  # noqa: F811
 
 
 def test_the_receipt_says_the_due_date_follows_and_the_next_message_brings_it(
-    client: FlaskClient, rt: Any, acs: Any, doors: Any, mailbox: Mailbox  # noqa: F811
+    client: FlaskClient, rt: Any, acs: Any, doors: Any, mailbox: Mailbox
 ) -> None:
-    _, code = _load(rt, doors, BOOK_1)
+    _, code = load_hold(rt, doors, BOOK_1)
     acs.go_down()
     page = client.get("/kiosk/main-lobby/pickup/code").get_data(as_text=True)
     result = client.post(
         "/kiosk/main-lobby/pickup/code", data={"code": code, "csrf_token": csrf_from(page)}
     ).get_data(as_text=True)
-    assert _ask(client, _offer(result)).status_code == 200
+    assert ask_receipt(client, receipt_offer(result)).status_code == 200
 
     acs.come_back()
     replay_waiting(rt)

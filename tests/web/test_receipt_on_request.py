@@ -4,7 +4,6 @@ reply gave) arrives at a real SMTP server, once however often the button is pres
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,16 @@ from bridge.services import receipts
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.notifications import NotificationRow
 from bridge.web.kiosk.words import due_date
-from tests.notify.conftest import email_settings, mailbox
-from tests.notify.servers import Mailbox
-from tests.web.conftest import csrf_from, load_for_pickup, stock, use_acs, web_config
-
-__all__ = ["mailbox"]  # the real SMTP server fixture
+from tests.support.acs import use_acs
+from tests.support.servers import Mailbox, email_settings
+from tests.web.conftest import (
+    ask_receipt,
+    csrf_from,
+    load_for_pickup,
+    receipt_offer,
+    stock,
+    web_config,
+)
 
 ANA, ANA_PIN, HOTSPOT = "23000000000001", "1234", "39000000000020"
 
@@ -37,20 +41,6 @@ def web_settings(tmp_path: Path, mailbox: Mailbox, request: pytest.FixtureReques
     if "acs" in request.fixturenames:
         use_acs(cfg, request.getfixturevalue("acs"))
     return load_settings(None, **cfg)
-
-
-def _offer(html: str) -> str:
-    m = re.search(r'name="offer" value="([^"]+)"', html)
-    assert m, "the result screen offers no receipt"
-    return m.group(1)
-
-
-def _ask(client: FlaskClient, offer: str, lang: str = "en") -> Any:
-    token = csrf_from(client.get("/kiosk/main-lobby/pickup/card").get_data(as_text=True))
-    return client.post(
-        f"/kiosk/main-lobby/receipt?lang={lang}",
-        data={"offer": offer, "lang": lang, "csrf_token": token},
-    )
 
 
 def _deliver_all(rt: Any) -> list[NotificationRow]:
@@ -70,12 +60,12 @@ def test_a_receipt_after_a_pickup_arrives_by_email_once(
         "/kiosk/main-lobby/pickup/code", data={"code": loaded.code, "csrf_token": csrf_from(page)}
     ).get_data(as_text=True)
     assert "Send me a receipt" in result
-    offer = _offer(result)
+    offer = receipt_offer(result)
     assert "21000001" not in result and "Kindred" not in offer  # the offer is sealed
     mailbox.messages.clear()  # the ready-for-pickup message of the load
 
-    first = _ask(client, offer)
-    again = _ask(client, offer)  # a second tap: still one message
+    first = ask_receipt(client, offer)
+    again = ask_receipt(client, offer)  # a second tap: still one message
     assert first.status_code == again.status_code == 200
     assert "A receipt is on its way" in first.get_data(as_text=True)
     assert len(_deliver_all(rt)) == 1
@@ -101,7 +91,7 @@ def test_an_equipment_loan_receipt_in_the_patrons_language_with_the_acs_due_date
     shown = due_date("es", due, rt.settings.bank("main-lobby").timezone)
     assert f"<td>Wi-Fi hotspot</td><td>{shown}</td>" in result
     assert "Enviarme un recibo" in result
-    resp = _ask(client, _offer(result), "es")
+    resp = ask_receipt(client, receipt_offer(result), "es")
     assert resp.status_code == 200
     assert "Le enviamos un recibo" in resp.get_data(as_text=True)
     [row] = _deliver_all(rt)
@@ -119,7 +109,7 @@ def test_an_offer_from_another_bank_or_a_forged_one_sends_nothing(
     other = receipts.offer(rt, "east-station", "21000001", lent, "pickup")
     assert other is not None
     for offer in (other, "v1:nope:AAAA", "not an offer"):
-        resp = _ask(client, offer)
+        resp = ask_receipt(client, offer)
         assert resp.status_code == 410
         assert "can no longer be sent" in resp.get_data(as_text=True)
     with unit_of_work(rt.sessions) as s:

@@ -5,41 +5,25 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from bridge.config import Settings
 from bridge.runtime import Runtime
-from bridge.services.bank_setup import sync_banks
 from bridge.services.expiry import run_expiry
 from bridge.services.pickup import pickup_with_code
 from bridge.services.staff.accounts import Role, StaffUser
-from bridge.storage.db import make_engine, unit_of_work
+from bridge.storage.db import unit_of_work
 from bridge.storage.tables.returns import DepositRow
 from bridge.web.staff.actions import set_out_of_service
-from tests.notify.conftest import START, Clock
-from tests.web.conftest import Account, fresh_database, load_for_pickup, sign_in
+from tests.support.clock import START, Clock
+from tests.web.conftest import Account, load_for_pickup, sign_in
 
 
 @pytest.fixture
 def clock() -> Clock:
     return Clock(START)  # Monday 10 March 2025, 09:00 UTC
-
-
-@pytest.fixture
-def rt(
-    web_settings: Settings, redis_conn: Any, migrated_db: Path, clock: Clock
-) -> Iterator[Runtime]:
-    fresh_database(web_settings, migrated_db)
-    runtime = Runtime.over(web_settings, make_engine(web_settings.database_url), redis_conn)
-    runtime.clock = clock
-    sync_banks(runtime)
-    yield runtime
-    runtime.close()
 
 
 def test_a_fortnight_of_known_events_adds_up(

@@ -1,4 +1,4 @@
-"""A reference ACS on a free loopback port, stopped after each test."""
+"""A raw SIP2 client on the reference ACS of ``tests/sip2/conftest.py``."""
 
 from __future__ import annotations
 
@@ -7,13 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from sip2.acs.server import ReferenceACS
-from tests.sip2.acs.support import NOW, RawClient, small_catalogue
-
-
-@pytest.fixture
-def acs() -> Iterator[ReferenceACS]:
-    with ReferenceACS(small_catalogue(), clock=lambda: NOW) as server:
-        yield server
+from tests.sip2.acs.support import RawClient
 
 
 @pytest.fixture

@@ -21,9 +21,11 @@ from bridge.storage.tables.core import OutboxRow
 from bridge.web.staff.return_words import explain_entry
 from ils_adapters.base import CheckinOutcome, IlsRejected
 from ils_adapters.memory import MemoryIls
-from tests.returns.conftest import Returns
+from tests.services.conftest import Returns
+from tests.support.db import both_databases
 
 
+@both_databases
 def test_a_deposit_is_checked_in_backdated_to_the_deposit_time_at_the_banks_branch(
     returns_rt: Returns,
 ) -> None:
@@ -42,6 +44,7 @@ def test_a_deposit_is_checked_in_backdated_to_the_deposit_time_at_the_banks_bran
     ]
 
 
+@both_databases
 def test_an_unknown_barcode_goes_to_staff_with_that_reason(returns_rt: Returns) -> None:
     d = returns_rt.deposit("NOPE-404")
     returns_rt.work()
@@ -52,6 +55,7 @@ def test_an_unknown_barcode_goes_to_staff_with_that_reason(returns_rt: Returns) 
     assert "does not know this barcode" in explain_entry(entry)
 
 
+@both_databases
 def test_an_item_filling_a_hold_here_is_offered_for_a_pickup_compartment(
     returns_rt: Returns,
 ) -> None:
@@ -63,6 +67,7 @@ def test_an_item_filling_a_hold_here_is_offered_for_a_pickup_compartment(
     assert row.ils_confirmed_at is not None
 
 
+@both_databases
 def test_an_item_on_hold_elsewhere_is_sent_in_transit_to_that_branch(returns_rt: Returns) -> None:
     returns_rt.ils.place_hold("P2", "B3", pickup_location="WEST")
     d = returns_rt.deposit("B3")
@@ -73,6 +78,7 @@ def test_an_item_on_hold_elsewhere_is_sent_in_transit_to_that_branch(returns_rt:
     assert explain_entry(entry) == "Send the item to WEST."
 
 
+@both_databases
 def test_an_item_from_another_branch_goes_home(returns_rt: Returns) -> None:
     d = returns_rt.deposit("AWAY1")
     returns_rt.work()
@@ -84,6 +90,7 @@ class _RefusingIls(MemoryIls):
         raise IlsRejected("checkin refused", screen_message="Item is withdrawn")
 
 
+@both_databases
 def test_a_check_in_the_ils_refuses_goes_to_staff_with_its_screen_message(
     returns_rt: Returns,
 ) -> None:
@@ -99,6 +106,7 @@ def test_a_check_in_the_ils_refuses_goes_to_staff_with_its_screen_message(
     assert "Item is withdrawn" in explain_entry(returns_overview(returns_rt.rt).needs_staff[0])
 
 
+@both_databases
 def test_an_old_deposit_already_checked_in_elsewhere_goes_to_staff_without_a_checkin(
     returns_rt: Returns,
 ) -> None:
@@ -110,6 +118,7 @@ def test_an_old_deposit_already_checked_in_elsewhere_goes_to_staff_without_a_che
     assert len(returns_rt.ils.checkins) == before
 
 
+@both_databases
 def test_an_old_deposit_lent_again_since_goes_to_staff_without_closing_the_new_loan(
     returns_rt: Returns,
 ) -> None:
@@ -121,6 +130,7 @@ def test_an_old_deposit_lent_again_since_goes_to_staff_without_closing_the_new_l
     assert returns_rt.ils.item_status("B5").status.on_loan
 
 
+@both_databases
 def test_an_old_deposit_still_on_loan_is_verified_then_checked_in(returns_rt: Returns) -> None:
     d = returns_rt.deposit("B6", ago=timedelta(hours=3))
     returns_rt.work()
@@ -128,6 +138,7 @@ def test_an_old_deposit_still_on_loan_is_verified_then_checked_in(returns_rt: Re
     assert [c[0] for c in returns_rt.ils.checkins] == ["B6"]
 
 
+@both_databases
 def test_a_lost_reply_is_verified_by_item_status_and_never_checked_in_twice(
     returns_rt: Returns,
 ) -> None:
@@ -142,6 +153,7 @@ def test_a_lost_reply_is_verified_by_item_status_and_never_checked_in_twice(
     assert [c[0] for c in returns_rt.ils.checkins] == ["B1"]  # applied once, by the first try
 
 
+@both_databases
 def test_a_repeat_checkin_answered_not_checked_out_counts_once_item_status_confirms(
     returns_rt: Returns,
 ) -> None:
@@ -161,6 +173,7 @@ class _KilledAfterApplying(MemoryIls):
         raise SystemExit("worker killed")
 
 
+@both_databases
 def test_a_deposit_whose_worker_died_mid_checkin_is_finished_after_the_lease_without_a_second_checkin(
     returns_rt: Returns,
 ) -> None:
@@ -180,6 +193,7 @@ def test_a_deposit_whose_worker_died_mid_checkin_is_finished_after_the_lease_wit
     assert [c[0] for c in dying.checkins] == ["K1"]
 
 
+@both_databases
 def test_deposits_are_accepted_while_the_ils_is_down_and_replayed_in_order_once_it_answers(
     returns_rt: Returns,
 ) -> None:
@@ -221,6 +235,7 @@ def test_deposits_are_accepted_while_the_ils_is_down_and_replayed_in_order_once_
     assert ("checking_in", "waiting_for_ils") in returns_rt.audit(first)
 
 
+@both_databases
 def test_a_repeated_controller_event_gives_the_same_deposit_and_one_checkin(
     returns_rt: Returns,
 ) -> None:
@@ -234,6 +249,7 @@ def test_a_repeated_controller_event_gives_the_same_deposit_and_one_checkin(
     assert [c[0] for c in returns_rt.ils.checkins] == ["B9", "B9"]  # one per deposit
 
 
+@both_databases
 def test_staff_resolve_a_deposit_and_it_leaves_the_list(returns_rt: Returns) -> None:
     d = returns_rt.deposit("NOPE-1", depositor="P1")
     returns_rt.work()
@@ -247,6 +263,7 @@ def test_staff_resolve_a_deposit_and_it_leaves_the_list(returns_rt: Returns) -> 
         resolve_needs_staff(returns_rt.rt, 999_999, "alice", "?")
 
 
+@both_databases
 def test_the_retention_job_purges_links_of_deposits_that_ended_long_enough_ago(
     returns_rt: Returns,
 ) -> None:
@@ -258,6 +275,7 @@ def test_the_retention_job_purges_links_of_deposits_that_ended_long_enough_ago(
     assert returns_rt.row(d).depositor is None
 
 
+@both_databases
 def test_a_deposit_for_an_unknown_bank_or_without_a_barcode_is_refused(
     returns_rt: Returns,
 ) -> None:

@@ -1,4 +1,6 @@
-"""A runtime over a real database and Redis, with the in-memory ILS wired in for both banks."""
+"""Service-layer tests: the use cases of ``bridge.services`` called directly (no HTTP route,
+CLI or door event in between) on the root fixtures' database and Redis. The returns tests get a
+runtime with the in-memory ILS for both banks and the real rq path (``returns_rt``)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ from redis import Redis
 from rq import SimpleWorker
 from sqlalchemy import Engine, select
 
-from bridge import runtime as runtime_module
 from bridge.config import Settings
 from bridge.runtime import QUEUE_NAMES, Runtime
 from bridge.services.returns.recording import record_deposit
@@ -20,19 +21,10 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.returns import DepositRow
 from ils_adapters.memory import MemoryIls
+from tests.support.clock import Clock
+from tests.support.runtime import installed
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@dataclass
-class Clock:
-    now: datetime = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
 
 
 @dataclass
@@ -99,14 +91,10 @@ def seeded_ils(clock: Clock) -> MemoryIls:
 
 @pytest.fixture
 def returns_rt(settings: Settings, db_engine: Engine, redis_conn: Redis) -> Iterator[Returns]:
-    clock = Clock()
+    clock = Clock(T0)
     rt = Runtime.over(settings, db_engine, redis_conn, clock)
     ils = seeded_ils(clock)
     for bank in settings.banks:
         rt.cached(f"ils:{bank.id}", lambda: ils)
-    previous: Any = runtime_module._process_runtime
-    runtime_module.install(rt)
-    try:
+    with installed(rt):
         yield Returns(rt=rt, clock=clock, ils=ils)
-    finally:
-        runtime_module._process_runtime = previous

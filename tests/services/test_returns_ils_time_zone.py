@@ -13,8 +13,9 @@ from bridge.services.returns.checkin import check_in_deposit
 from bridge.services.returns.recording import record_deposit
 from sip2.acs.modes import Modes
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO
-from tests.flows.conftest import Clock, flow_config, make_runtime
+from tests.support.clock import Clock
+from tests.support.config import REPO
+from tests.support.runtime import flow_config, make_runtime
 
 CATALOGUE = REPO / "examples" / "catalogue.json"
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")

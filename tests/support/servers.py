@@ -1,4 +1,5 @@
-"""Real servers for the notification tests: an SMTP server and an SMS gateway over HTTP."""
+"""Real servers for the notification and alert tests: an SMTP server and an SMS gateway (or
+chat webhook) over HTTP."""
 
 from __future__ import annotations
 
@@ -153,3 +154,14 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(0.02)
+
+
+def email_settings(mailbox: Mailbox) -> dict[str, Any]:
+    """``[notifications.email]`` sending to the test's SMTP server."""
+    return {
+        "enabled": True,
+        "host": "127.0.0.1",
+        "port": mailbox.port,
+        "sender": "lockers@library.example",
+        "timeout_seconds": 5,
+    }

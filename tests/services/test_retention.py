@@ -16,6 +16,7 @@ from bridge.storage.tables.core import AuditEventRow, OutboxRow
 from bridge.storage.tables.lockers import LoadRow
 from bridge.storage.tables.notifications import NotificationRow
 from bridge.storage.tables.returns import DepositRow
+from tests.support.db import both_databases
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -30,6 +31,7 @@ def _rt(settings: Settings, engine: Engine, redis: Redis) -> Runtime:
     )
 
 
+@both_databases
 def test_links_older_than_the_retention_period_are_purged_and_newer_ones_kept(
     settings: Settings, db_engine: Engine, redis_conn: Redis
 ) -> None:
@@ -185,6 +187,7 @@ def test_ill_loans_that_never_close_lose_the_patron_after_the_audit_period(
     assert rows == {"old": None, "new": "23000000000002"}
 
 
+@both_databases
 def test_old_audit_rows_are_deleted_in_bounded_batches_each_committed(
     settings: Settings, db_engine: Engine, redis_conn: Redis, monkeypatch: Any
 ) -> None:
@@ -223,6 +226,7 @@ def test_old_audit_rows_are_deleted_in_bounded_batches_each_committed(
         assert sorted(e.kind for e in s.scalars(select(AuditEventRow))) == ["door_opened"] * 4
 
 
+@both_databases
 def test_finished_offline_loans_are_deleted_after_the_link_period_and_open_ones_kept(
     settings: Settings, db_engine: Engine, redis_conn: Redis, monkeypatch: Any
 ) -> None:

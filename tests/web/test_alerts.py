@@ -1,17 +1,23 @@
 """Alerts end to end: a door left open reaches staff by e-mail and a signed webhook, shows on
-the work list, is sent once however often the check runs, and is cleared when the door shuts."""
+the work list, is sent once however often the check runs, and is cleared when the door shuts.
+The staff runtime of this package runs on a clock the test moves, with a real SMTP server and a
+real HTTP webhook receiver."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from bridge.alerts.check import check_alerts
+from bridge.config import Settings, load_settings
 from bridge.runtime import Runtime
 from bridge.services.loading import scan_item
 from bridge.services.staff.accounts import Role
@@ -19,10 +25,40 @@ from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, BankRow
 from bridge.storage.tables.returns import DepositRow
 from lockers.drivers.simulated import SimFault
-from tests.alerts.conftest import SECRET
-from tests.notify.conftest import Clock
-from tests.notify.servers import Gateway, Mailbox
-from tests.web.conftest import Account, sign_in
+from tests.support.clock import START, Clock
+from tests.support.servers import Gateway, Mailbox, start_gateway, stop_gateway
+from tests.web.conftest import Account, sign_in, web_config
+
+SECRET = "alert-webhook-secret-for-tests"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Gateway]:
+    """A chat tool's incoming-webhook endpoint: records every POST it answers."""
+    gw = start_gateway()
+    yield gw
+    stop_gateway(gw)
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path, mailbox: Mailbox, receiver: Gateway) -> Settings:
+    cfg: dict[str, Any] = web_config(tmp_path)
+    cfg["notifications"] = {
+        "library_name": "Riverside Public Library",
+        "email": {"host": "127.0.0.1", "port": mailbox.port, "sender": "lockers@library.example"},
+    }
+    cfg["alerts"] = {
+        "email_to": ["desk@library.example"],
+        "webhook_url": receiver.url,
+        "webhook_secret": SECRET,
+        "deposits_waiting_minutes": 20,
+    }
+    return load_settings(None, **cfg)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(START)  # the staff runtime (``rt``) runs on it
 
 
 def _open_a_door(rt: Runtime, ils: Any) -> int:

@@ -14,8 +14,9 @@ from bridge.storage.tables.returns import DepositRow
 from lockers.states import DepositState
 from sip2.acs.modes import Modes
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO
-from tests.flows.conftest import Clock, flow_config, make_runtime
+from tests.support.clock import Clock
+from tests.support.config import REPO
+from tests.support.runtime import flow_config, make_runtime
 
 CATALOGUE = REPO / "examples" / "catalogue.json"
 

@@ -15,8 +15,9 @@ from bridge.services.returns.recording import record_deposit
 from sip2.acs.catalogue import HoldState
 from sip2.acs.catalogue_file import catalogue_from_dict
 from sip2.acs.server import ReferenceACS
-from tests.conftest import REPO
-from tests.flows.conftest import Clock, flow_config, make_runtime
+from tests.support.clock import Clock
+from tests.support.config import REPO
+from tests.support.runtime import flow_config, make_runtime
 
 SHARED = {"user": "lockers-all", "password": "pw-all", "location": "MAIN"}  # the front desk
 
