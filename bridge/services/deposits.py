@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 
 from bridge.infra import outbox
 from bridge.runtime import Runtime
-from bridge.services.banks import load_bank
+from bridge.services.banks import BankState, load_bank
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow, CompartmentRow
 from bridge.storage.tables.lockers import LoadRow
 from bridge.storage.tables.returns import DepositRow
-from lockers.states import DepositState
+from lockers.states import CompartmentState, DepositState
 
 log = logging.getLogger(__name__)
 
@@ -89,25 +89,72 @@ def add_deposit(
     return deposit_id, True
 
 
-def door_for_deposit(s: Session, bank_id: str) -> CompartmentRow | None:
+# Staff emptying a return door open it with their key, and the controller's report of that can
+# reach us after the last item is scanned out: the emptied door is offered to deposits again only
+# once the controller reports it shut after the emptying, or after this long when no close comes
+# (staff shut it first and scanned the items at the desk).
+EMPTIED = "compartment_emptied"
+EMPTIED_SETTLE = timedelta(minutes=2)
+
+
+def door_for_deposit(s: Session, bank_id: str, *, now: datetime) -> CompartmentRow | None:
     """The return door to open for the next deposit, inside the caller's transaction (which
     holds the bank lock), or None when every return door is full, open or out of service.
 
     The domain picks it (``Bank.door_for_deposit``): a bin that holds returns and takes more
-    comes before an empty one. A door that is open, or promised to a scan whose door has not
-    shut yet, is left out: it is someone else's right now.
+    comes before an empty one. Doors in :func:`unavailable_doors` are left out.
     """
     state = load_bank(s, bank_id)
-    in_use = set(
+    number = state.bank.door_for_deposit(unavailable=unavailable_doors(s, state, now=now))
+    return None if number is None else state.rows[number]
+
+
+def unavailable_doors(s: Session, state: BankState, *, now: datetime) -> set[int]:
+    """Return doors that are someone else's right now: open, promised to a scan whose door has
+    not shut yet, or emptied by staff and not yet reported shut since (``EMPTIED_SETTLE``)."""
+    bank_id = state.bank.bank_id
+    out = set(
         s.scalars(
             select(LoadRow.compartment).where(
                 LoadRow.bank_id == bank_id, LoadRow.kind == "deposit"
             )
         )
     )
-    in_use.update(number for number, row in state.rows.items() if row.door_open)
-    number = state.bank.door_for_deposit(unavailable=in_use)
-    return None if number is None else state.rows[number]
+    out.update(number for number, row in state.rows.items() if row.door_open)
+    since = now - EMPTIED_SETTLE
+    fresh = {
+        number: row
+        for number, row in state.rows.items()
+        if row.state == CompartmentState.RETURN_FREE.value
+        and row.state_since is not None
+        and row.state_since >= since
+    }
+    if not fresh:
+        return out
+    emptied = s.execute(
+        select(AuditEventRow.compartment, AuditEventRow.detail)
+        .where(
+            AuditEventRow.kind == EMPTIED,
+            AuditEventRow.bank_id == bank_id,
+            AuditEventRow.compartment.in_(fresh),
+            AuditEventRow.at >= since,
+        )
+        .order_by(AuditEventRow.at)
+    ).all()
+    # The last close reported when the door was emptied: the same one still means no close has
+    # come since (the controller's own times are not compared with our clock).
+    shut_when_emptied = {number: (detail or {}).get("shut_at") for number, detail in emptied}
+    out.update(
+        number
+        for number, shut_at in shut_when_emptied.items()
+        if number is not None and shut_at == shut_mark(fresh[number])
+    )
+    return out
+
+
+def shut_mark(row: CompartmentRow) -> str | None:
+    """The door's last reported close, as the emptying's audit event keeps it."""
+    return None if row.door_closed_at is None else row.door_closed_at.isoformat()
 
 
 def _insert_or_nothing(s: Session, table: type[DepositRow]) -> Any:

@@ -9,8 +9,10 @@ Next steps, from what the ILS said at check-in (``DepositRow.outcome``/``destina
 - checked in with no hold → shelve it here;
 - not yet checked in, or the ILS refused it → keep it aside, as the reason says.
 
-When the last deposit of the door is scanned out the door is free for returns again. The
-staff page words each step (:mod:`bridge.web.staff.return_words`).
+When the last deposit of the door is scanned out the door is free for returns again
+(:func:`door_emptied`), though offered to deposits only once the controller reports it shut
+after that (``bridge.services.deposits.unavailable_doors``). The staff page words each step
+(:mod:`bridge.web.staff.return_words`).
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.runtime import Runtime
+from bridge.services import banks
 from bridge.services.banks import audit
+from bridge.services.deposits import EMPTIED, shut_mark
 from bridge.services.returns.worklist import NotNeedingStaff, resolve_needs_staff
 from bridge.storage.db import unit_of_work
 from bridge.storage.tables.core import AuditEventRow
 from bridge.storage.tables.returns import DepositRow
+from lockers.errors import IllegalTransition, UnknownCompartment
+from lockers.states import CompartmentState
 
 TAKEN_OUT = "return_taken_out"
 
@@ -72,7 +78,7 @@ def _since_last_emptied(s: Session, bank_id: str, number: int) -> datetime | Non
     return s.scalar(
         select(AuditEventRow.at)
         .where(
-            AuditEventRow.kind == "compartment_emptied",
+            AuditEventRow.kind == EMPTIED,
             AuditEventRow.bank_id == bank_id,
             AuditEventRow.compartment == number,
         )
@@ -144,3 +150,45 @@ def take_out(rt: Runtime, bank_id: str, number: int, item: str, actor: str) -> I
                 rt, found.deposit_id, actor, f"taken out of door {number}: {found.next.step}"
             )
     return InDoor(found.deposit_id, found.item, found.deposited_at, True, found.next)
+
+
+class NotEmptiable(Exception):
+    """The door holds no returns to empty (or is no return door); ``str()`` says why."""
+
+
+def door_emptied(rt: Runtime, bank_id: str, number: int, actor: str) -> None:
+    """Staff emptied a full return door: it is free for returns again (the deposits inside
+    were recorded when its door closed, so only the door's state changes).
+
+    The door is likely still open in the staff's hand, with the controller's report of that
+    still on its way: the audit event keeps the door's last reported close, and the door is not
+    offered to a deposit until a later close is reported (``deposits.unavailable_doors``).
+
+    Raises:
+        NotEmptiable: the door is not ``return_occupied``, or there is no such door or bank.
+    """
+    now = rt.clock()
+    try:
+        with unit_of_work(rt.sessions) as s:
+            banks.lock_bank(s, bank_id)
+            state = banks.load_bank(s, bank_id)
+            current = state.bank.compartment(number).state
+            if current is not CompartmentState.RETURN_OCCUPIED:
+                raise NotEmptiable(f"Compartment {number} is {current.value}: nothing to empty.")
+            events = [
+                state.bank.transition(number, to, at=now, actor=actor, reason="emptied by staff")
+                for to in (CompartmentState.EMPTIED_BY_STAFF, CompartmentState.RETURN_FREE)
+            ]
+            banks.save_compartments(state, now)
+            banks.audit_events(s, events, actor=actor)
+            audit(
+                s,
+                EMPTIED,
+                at=now,
+                bank_id=bank_id,
+                compartment=number,
+                actor=actor,
+                shut_at=shut_mark(state.rows[number]),
+            )
+    except (IllegalTransition, UnknownCompartment, banks.UnknownBank) as exc:
+        raise NotEmptiable(f"Compartment {number} cannot be emptied now ({exc}).") from exc

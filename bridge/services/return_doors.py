@@ -42,7 +42,7 @@ def open_return_door(rt: Runtime, bank_id: str, item_barcode: str) -> ReturnDoor
     now = rt.clock()
     with unit_of_work(rt.sessions) as s:
         lock_bank(s, bank_id)
-        door = door_for_deposit(s, bank_id)
+        door = door_for_deposit(s, bank_id, now=now)
         if door is None:
             audit(s, "return_no_door", at=now, bank_id=bank_id, actor="patron", item=item_barcode)
             return ReturnDoor(None, full=True)

@@ -18,6 +18,7 @@ from bridge.runtime import Runtime
 from bridge.services import banks
 from bridge.services.access.attempts import InFlight
 from bridge.services.doors.opening import open_door
+from bridge.services.emptying import NotEmptiable, door_emptied
 from bridge.services.expiry import NotOnRemovalList, Route, Routed, staff_remove
 from bridge.services.offline_loans import NotRefused, resolve_refused
 from bridge.services.returns.worklist import DepositNotFound, NotNeedingStaff, resolve_needs_staff
@@ -195,28 +196,11 @@ def _route_words(routed: Routed, branch: str) -> str:
 
 
 def return_door_emptied(rt: Runtime, user: StaffUser, bank_id: str, number: int) -> None:
-    """Staff emptied a full return door (no service offers this yet: the deposits inside were
-    already recorded when the door closed, so only the door's state changes)."""
-    now = rt.clock()
-    actor = actor_of(user)
+    """Staff emptied a full return door (:func:`bridge.services.emptying.door_emptied`)."""
     try:
-        with unit_of_work(rt.sessions) as s:
-            banks.lock_bank(s, bank_id)
-            state = banks.load_bank(s, bank_id)
-            current = state.bank.compartment(number).state
-            if current is not _S.RETURN_OCCUPIED:
-                raise ActionRefused(f"Compartment {number} is {current.value}: nothing to empty.")
-            events = [
-                state.bank.transition(number, to, at=now, actor=actor, reason="emptied by staff")
-                for to in (_S.EMPTIED_BY_STAFF, _S.RETURN_FREE)
-            ]
-            banks.save_compartments(state, now)
-            banks.audit_events(s, events, actor=actor)
-            banks.audit(
-                s, "compartment_emptied", at=now, bank_id=bank_id, compartment=number, actor=actor
-            )
-    except (IllegalTransition, UnknownCompartment, banks.UnknownBank) as exc:
-        raise ActionRefused(f"Compartment {number} cannot be emptied now ({exc}).") from exc
+        door_emptied(rt, bank_id, number, actor_of(user))
+    except NotEmptiable as exc:
+        raise ActionRefused(str(exc)) from exc
 
 
 def dismiss_message(rt: Runtime, user: StaffUser, notification_id: int) -> None:
