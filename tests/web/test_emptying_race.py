@@ -3,12 +3,11 @@ out; the controller's "opened" report of that key can reach us late. The door mu
 offered to the next patron before the controller has reported it shut again, or staff shutting
 it turns that patron's pending scan into a deposit nobody made (a phantom return).
 
-Everything goes through the real entry points: the kiosk return page, the staff emptying page
+Everything goes through the real entry points: the kiosk deposits API, the staff emptying page
 with a signed-in staff session, and signed controller events posted to the webhook."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from tests.web.conftest import csrf_from, sign_in, web_config
 
 BANK = "main-lobby"
 KEY = "controller-key-0123456789abcdef"
+KIOSK = "kiosk-token-0123456789abcdefghij"
 
 
 @pytest.fixture
@@ -41,6 +41,7 @@ def web_settings(tmp_path: Path) -> Settings:
     bank = next(b for b in cfg["banks"] if b["id"] == BANK)
     # Events come in over the signed webhook, as from a real controller.
     bank["driver"] = {"kind": "http", "controller_url": "http://127.0.0.1:9/", "signing_key": KEY}
+    cfg["api"] = {"tokens": [{"name": "lobby-kiosk", "token": KIOSK, "role": "kiosk"}]}
     return load_settings(None, **cfg)
 
 
@@ -103,13 +104,22 @@ def lent(ils: Any) -> Iterator[Any]:
     yield ils
 
 
-def _kiosk_return(kiosk: FlaskClient, item: str) -> int:
-    page = kiosk.get(f"/kiosk/{BANK}/return").get_data(as_text=True)
-    reply = kiosk.post(f"/kiosk/{BANK}/return", data={"item": item, "csrf_token": csrf_from(page)})
+def _deposit(kiosk: FlaskClient, item: str) -> dict[str, Any]:
+    """A patron returns ``item`` at the kiosk (the kiosk deposits API); the kiosk's answer."""
+    reply = kiosk.post(
+        f"/api/v1/banks/{BANK}/deposits",
+        json={"item": item},
+        headers={"Authorization": f"Bearer {KIOSK}"},
+    )
     assert reply.status_code == 200, reply.get_data(as_text=True)
-    found = re.search(r"Door (\d+) is open", reply.get_data(as_text=True))
-    assert found, reply.get_data(as_text=True)
-    return int(found.group(1))
+    answer: dict[str, Any] = reply.json  # type: ignore[assignment]
+    return answer
+
+
+def _kiosk_return(kiosk: FlaskClient, item: str) -> int:
+    answer = _deposit(kiosk, item)
+    assert answer["outcome"] == "door_open", answer
+    return int(answer["compartment"])
 
 
 def _scan_out(staff: FlaskClient, door: int, item: str) -> str:
@@ -199,9 +209,7 @@ def test_a_door_shut_before_its_last_scan_takes_returns_again_after_a_short_wait
     sim.put_item(other)
     assert sim.close_door(other)
     # Every other return door is full: the kiosk says so rather than offer this one yet.
-    page = client.get(f"/kiosk/{BANK}/return").get_data(as_text=True)
-    full = client.post(f"/kiosk/{BANK}/return", data={"item": "RET-3", "csrf_token": csrf_from(page)})
-    assert full.status_code == 503
+    assert _deposit(client, "RET-3")["outcome"] == "full"
     clock.advance(minutes=3)
     assert _kiosk_return(client, "RET-3") == door
 
