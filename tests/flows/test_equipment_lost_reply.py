@@ -30,6 +30,7 @@ from sip2.acs.catalogue import Item, ItemStatus
 from sip2.acs.modes import preset
 from sip2.acs.server import ReferenceACS
 from tests.flows.conftest import load_door, sim, state_of
+from tests.support.acs import use_acs
 from tests.support.clock import Clock
 from tests.support.config import REPO
 from tests.support.runtime import flow_config, make_runtime
@@ -52,20 +53,12 @@ def acs(request: pytest.FixtureRequest, clock: Clock) -> Iterator[ReferenceACS]:
 def real_rt(
     tmp_path: Path, acs: ReferenceACS, sqlite_engine: Any, redis_conn: Any, clock: Clock
 ) -> Iterator[Runtime]:
-    host, port = acs.address
-    cfg = flow_config(
-        tmp_path,
-        ils=[
-            {
-                "name": "main-ils",
-                "profile": "koha",
-                "host": host,
-                "port": port,
-                "institution": "DEMO",
-                "timeout_seconds": 3,
-            }
-        ],
-        equipment=[{"name": "laptop", "label": "Laptop", "max_per_patron": 2}],
+    cfg = use_acs(
+        flow_config(
+            tmp_path,
+            equipment=[{"name": "laptop", "label": "Laptop", "max_per_patron": 2}],
+        ),
+        acs,
     )
     rt = make_runtime(load_settings(None, **cfg), sqlite_engine, redis_conn, clock, ils=None)
     yield rt

@@ -34,6 +34,7 @@ from bridge.web.staff import queries
 from sip2.acs.catalogue import ItemStatus
 from sip2.acs.server import ReferenceACS
 from tests.flows.conftest import load_door, messages, sim
+from tests.support.acs import use_acs
 from tests.support.clock import Clock
 from tests.support.config import REPO
 from tests.support.db import both_databases
@@ -60,20 +61,7 @@ def _runtime(
     notifications: dict[str, Any] | None = None,
     **bank: Any,
 ) -> Runtime:
-    host, port = acs.address
-    cfg = flow_config(
-        tmp_path,
-        ils=[
-            {
-                "name": "main-ils",
-                "profile": "koha",
-                "host": host,
-                "port": port,
-                "institution": "DEMO",
-                "timeout_seconds": 3,
-            }
-        ],
-    )
+    cfg = use_acs(flow_config(tmp_path), acs)
     for b in cfg["banks"]:
         b.update(bank)
     if notifications:

@@ -22,6 +22,7 @@ from bridge.services.pickup import PickupOutcome, RefusalKind, pickup_with_code
 from sip2.acs.catalogue import ItemStatus
 from sip2.acs.server import ReferenceACS
 from tests.flows.conftest import load_door, messages, sim, state_of
+from tests.support.acs import use_acs
 from tests.support.clock import Clock
 from tests.support.config import REPO
 from tests.support.runtime import flow_config, make_runtime
@@ -41,20 +42,7 @@ def acs(clock: Clock) -> Iterator[ReferenceACS]:
 def real_rt(
     tmp_path: Path, acs: ReferenceACS, sqlite_engine: Any, redis_conn: Any, clock: Clock
 ) -> Iterator[Runtime]:
-    host, port = acs.address
-    cfg = flow_config(
-        tmp_path,
-        ils=[
-            {
-                "name": "main-ils",
-                "profile": "koha",
-                "host": host,
-                "port": port,
-                "institution": "DEMO",
-                "timeout_seconds": 3,
-            }
-        ],
-    )
+    cfg = use_acs(flow_config(tmp_path), acs)
     rt = make_runtime(load_settings(None, **cfg), sqlite_engine, redis_conn, clock, ils=None)
     yield rt
     rt.close()
